@@ -1,0 +1,1 @@
+"""Generated protobuf / gRPC code for the rql4j contract (regenerate with scripts/gen_proto.py)."""

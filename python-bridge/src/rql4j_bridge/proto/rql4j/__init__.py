@@ -1,0 +1,1 @@
+"""Generated code for the ``rql4j`` proto package."""

@@ -1,0 +1,94 @@
+package org.rql4j.bridge;
+
+import java.time.Duration;
+import java.util.Objects;
+import org.rql4j.env.AutoresetMode;
+
+/**
+ * What to make on the env server: a registered Gymnasium id, its {@code gymnasium.make} kwargs,
+ * how many copies to step together, and how.
+ *
+ * @param envId registered Gymnasium id, e.g. {@code CartPole-v1}
+ * @param kwargsJson keyword arguments for {@code gymnasium.make} as a JSON object, or null
+ * @param numEnvs copies stepped together
+ * @param autoresetMode what happens to copies whose episode ended
+ * @param maxEpisodeSteps episode step limit override; 0 keeps the registered one
+ * @param streaming step over a lockstep bidi stream (faster) instead of unary calls
+ * @param callTimeout deadline of each call to the server
+ */
+public record EnvSpec(
+    String envId,
+    String kwargsJson,
+    int numEnvs,
+    AutoresetMode autoresetMode,
+    int maxEpisodeSteps,
+    boolean streaming,
+    Duration callTimeout) {
+
+  public EnvSpec {
+    Objects.requireNonNull(envId, "envId");
+    Objects.requireNonNull(autoresetMode, "autoresetMode");
+    Objects.requireNonNull(callTimeout, "callTimeout");
+    if (numEnvs < 1) {
+      throw new IllegalArgumentException("numEnvs must be >= 1, got " + numEnvs + " for " + envId);
+    }
+    if (maxEpisodeSteps < 0) {
+      throw new IllegalArgumentException("maxEpisodeSteps must be >= 0, got " + maxEpisodeSteps);
+    }
+  }
+
+  /** A builder with defaults: 1 copy, SAME_STEP autoreset, streaming steps, 120 s call timeout. */
+  public static Builder builder(String envId) {
+    return new Builder(envId);
+  }
+
+  /** Builder for {@link EnvSpec} (DJL style: {@code optX} for optional settings). */
+  public static final class Builder {
+    private final String envId;
+    private String kwargsJson;
+    private int numEnvs = 1;
+    private AutoresetMode autoresetMode = AutoresetMode.SAME_STEP;
+    private int maxEpisodeSteps;
+    private boolean streaming = true;
+    private Duration callTimeout = Duration.ofSeconds(120);
+
+    private Builder(String envId) {
+      this.envId = envId;
+    }
+
+    public Builder optKwargsJson(String kwargsJson) {
+      this.kwargsJson = kwargsJson;
+      return this;
+    }
+
+    public Builder optNumEnvs(int numEnvs) {
+      this.numEnvs = numEnvs;
+      return this;
+    }
+
+    public Builder optAutoresetMode(AutoresetMode autoresetMode) {
+      this.autoresetMode = autoresetMode;
+      return this;
+    }
+
+    public Builder optMaxEpisodeSteps(int maxEpisodeSteps) {
+      this.maxEpisodeSteps = maxEpisodeSteps;
+      return this;
+    }
+
+    public Builder optStreaming(boolean streaming) {
+      this.streaming = streaming;
+      return this;
+    }
+
+    public Builder optCallTimeout(Duration callTimeout) {
+      this.callTimeout = callTimeout;
+      return this;
+    }
+
+    public EnvSpec build() {
+      return new EnvSpec(envId, kwargsJson, numEnvs, autoresetMode, maxEpisodeSteps, streaming,
+          callTimeout);
+    }
+  }
+}

@@ -1,0 +1,213 @@
+package org.rql4j.bridge;
+
+import io.grpc.StatusException;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.BlockingClientCall;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.rql4j.env.AutoresetMode;
+import org.rql4j.env.ResetRequest;
+import org.rql4j.env.Space;
+import org.rql4j.env.Tensor;
+import org.rql4j.env.Value;
+import org.rql4j.env.VectorEnv;
+import org.rql4j.env.VectorReset;
+import org.rql4j.env.VectorStep;
+import org.rql4j.proto.v1.CloseRequest;
+import org.rql4j.proto.v1.EnvServiceGrpc;
+import org.rql4j.proto.v1.MakeResponse;
+import org.rql4j.proto.v1.ResetResponse;
+import org.rql4j.proto.v1.StepRequest;
+import org.rql4j.proto.v1.StepResponse;
+
+/**
+ * A {@link VectorEnv} held by the Python env server and stepped over gRPC: unary calls, or a
+ * lockstep bidi stream (one message per batched step) when the spec asks for streaming.
+ * Not thread-safe: one thread steps an env.
+ */
+public final class GrpcVectorEnv implements VectorEnv {
+
+  private final GrpcEnvClient client;
+  private final EnvSpec spec;
+  private final String handle;
+  private final int numEnvs;
+  private final AutoresetMode autoresetMode;
+  private final Space observationSpace;
+  private final Space actionSpace;
+  private final String specJson;
+  private BlockingClientCall<StepRequest, StepResponse> stream;
+  private boolean closed;
+
+  GrpcVectorEnv(GrpcEnvClient client, EnvSpec spec, MakeResponse made) {
+    this.client = client;
+    this.spec = spec;
+    this.handle = made.getEnvHandle();
+    this.numEnvs = made.getNumEnvs();
+    this.autoresetMode = ProtoCodec.autoreset(made.getAutoresetMode());
+    this.observationSpace = ProtoCodec.space(made.getObservationSpace());
+    this.actionSpace = ProtoCodec.space(made.getActionSpace());
+    this.specJson = made.getSpecJson();
+  }
+
+  @Override
+  public String envId() {
+    return spec.envId();
+  }
+
+  @Override
+  public int numEnvs() {
+    return numEnvs;
+  }
+
+  @Override
+  public Space observationSpace() {
+    return observationSpace;
+  }
+
+  @Override
+  public Space actionSpace() {
+    return actionSpace;
+  }
+
+  @Override
+  public AutoresetMode autoresetMode() {
+    return autoresetMode;
+  }
+
+  /** The server's handle for this env. */
+  public String handle() {
+    return handle;
+  }
+
+  /** The env's Gymnasium spec as JSON (for provenance). */
+  public String specJson() {
+    return specJson;
+  }
+
+  private EnvServiceGrpc.EnvServiceBlockingStub stub() {
+    return EnvServiceGrpc.newBlockingStub(client.channel())
+        .withDeadlineAfter(spec.callTimeout().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private void checkOpen(String what) {
+    if (closed) {
+      throw new IllegalStateException(what + " on a closed env (" + spec.envId() + ", handle "
+          + handle + "); make a new one");
+    }
+  }
+
+  @Override
+  public VectorReset reset(ResetRequest request) {
+    checkOpen("reset");
+    org.rql4j.proto.v1.ResetRequest.Builder req =
+        org.rql4j.proto.v1.ResetRequest.newBuilder().setEnvHandle(handle);
+    for (long s : request.seeds()) {
+      req.addSeeds(s);
+    }
+    if (request.mask() != null) {
+      if (request.mask().length != numEnvs) {
+        throw new IllegalArgumentException("reset mask has " + request.mask().length
+            + " entries but " + spec.envId() + " has " + numEnvs + " copies");
+      }
+      req.setResetMask(ProtoCodec.tensor(Tensor.ofBooleans(request.mask())));
+    }
+    if (request.optionsJson() != null) {
+      req.setOptionsJson(request.optionsJson());
+    }
+    ResetResponse resp;
+    try {
+      resp = stub().reset(req.build());
+    } catch (StatusRuntimeException e) {
+      throw client.error("reset " + spec.envId(), e);
+    }
+    return new VectorReset(ProtoCodec.value(resp.getObservation()), ProtoCodec.info(resp.getInfoMap()));
+  }
+
+  @Override
+  public VectorStep step(Value actions) {
+    checkOpen("step");
+    StepRequest req = StepRequest.newBuilder()
+        .setEnvHandle(handle)
+        .setAction(ProtoCodec.value(actions))
+        .build();
+    StepResponse resp = spec.streaming() ? stepStreaming(req) : stepUnary(req);
+    return new VectorStep(
+        ProtoCodec.value(resp.getObservation()),
+        ProtoCodec.tensor(resp.getReward()).toDoubleArray(),
+        ProtoCodec.tensor(resp.getTerminated()).toBooleanArray(),
+        ProtoCodec.tensor(resp.getTruncated()).toBooleanArray(),
+        ProtoCodec.info(resp.getInfoMap()),
+        resp.hasFinalObservation() ? ProtoCodec.value(resp.getFinalObservation()) : null);
+  }
+
+  private StepResponse stepUnary(StepRequest req) {
+    try {
+      return stub().step(req);
+    } catch (StatusRuntimeException e) {
+      throw client.error("step " + spec.envId(), e);
+    }
+  }
+
+  private StepResponse stepStreaming(StepRequest req) {
+    long timeoutMs = spec.callTimeout().toMillis();
+    try {
+      if (stream == null) {
+        stream = EnvServiceGrpc.newBlockingV2Stub(client.channel()).stepStream();
+      }
+      if (!stream.write(req, timeoutMs, TimeUnit.MILLISECONDS)) {
+        // The server ended the stream; read() surfaces its status.
+        stream.read(timeoutMs, TimeUnit.MILLISECONDS);
+        throw new StatusException(io.grpc.Status.UNAVAILABLE.withDescription("step stream closed"));
+      }
+      StepResponse resp = stream.read(timeoutMs, TimeUnit.MILLISECONDS);
+      if (resp == null) {
+        throw new StatusException(io.grpc.Status.UNAVAILABLE.withDescription("step stream ended"));
+      }
+      return resp;
+    } catch (StatusException | StatusRuntimeException e) {
+      dropStream();
+      throw client.error("step " + spec.envId(), e);
+    } catch (TimeoutException e) {
+      dropStream();
+      throw client.error("step " + spec.envId(), io.grpc.Status.DEADLINE_EXCEEDED
+          .withDescription("no step response in " + timeoutMs + " ms").asRuntimeException());
+    } catch (InterruptedException e) {
+      dropStream();
+      Thread.currentThread().interrupt();
+      throw new BridgeException(io.grpc.Status.Code.CANCELLED,
+          "interrupted while stepping " + spec.envId(), e);
+    }
+  }
+
+  private void dropStream() {
+    if (stream != null) {
+      try {
+        stream.cancel("rql4j: dropping the step stream after an error", null);
+      } catch (RuntimeException ignored) {
+        // already closed
+      }
+      stream = null;
+    }
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (stream != null) {
+      try {
+        stream.halfClose();
+      } catch (RuntimeException ignored) {
+        // the server may already be gone
+      }
+      dropStream();
+    }
+    try {
+      stub().close(CloseRequest.newBuilder().setEnvHandle(handle).build());
+    } catch (StatusRuntimeException ignored) {
+      // closing an env on a dead server is not an error: there is nothing left to release
+    }
+  }
+}

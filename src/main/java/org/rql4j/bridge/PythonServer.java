@@ -1,0 +1,347 @@
+package org.rql4j.bridge;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starts the Python bridge ({@code python -m rql4j_bridge serve}) as a child process, waits until
+ * it prints its port, and stops it on {@link #close()}. The child also exits by itself when this
+ * JVM dies (it watches its stdin for EOF), and a shutdown hook stops every live server, so no
+ * orphan is left behind even when a test fails or the JVM is killed.
+ */
+public final class PythonServer implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(PythonServer.class);
+  private static final String PORT_LINE = "RQL4J_BRIDGE_PORT=";
+  private static final int KEPT_LINES = 60;
+  private static final Set<PythonServer> LIVE = ConcurrentHashMap.newKeySet();
+
+  static {
+    Runtime.getRuntime().addShutdownHook(new Thread(
+        () -> List.copyOf(LIVE).forEach(PythonServer::close), "rql4j-bridge-shutdown"));
+  }
+
+  private final Process process;
+  private final String host;
+  private final int port;
+  private final List<String> command;
+  private final Deque<String> output = new ArrayDeque<>();
+  private volatile boolean closing;
+
+  private PythonServer(Process process, String host, int port, List<String> command) {
+    this.process = process;
+    this.host = host;
+    this.port = port;
+    this.command = command;
+  }
+
+  /** Starts a server with defaults (venv Python, loopback, any free port). */
+  public static PythonServer start() {
+    return builder().start();
+  }
+
+  /** Settings for starting a server. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * The Python interpreter to use: system property {@code rql4j.python}, else environment variable
+   * {@code RQL4J_PYTHON}, else {@code .venv/bin/python} in the working directory or a parent of
+   * it, else {@code python3} from the PATH.
+   */
+  public static Path defaultPython() {
+    String prop = System.getProperty("rql4j.python");
+    if (prop != null && !prop.isBlank()) {
+      return Path.of(prop);
+    }
+    String env = System.getenv("RQL4J_PYTHON");
+    if (env != null && !env.isBlank()) {
+      return Path.of(env);
+    }
+    for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+      Path venv = dir.resolve(".venv/bin/python");
+      if (Files.isExecutable(venv)) {
+        return venv;
+      }
+    }
+    return Path.of("python3");
+  }
+
+  /** Host the server listens on. */
+  public String host() {
+    return host;
+  }
+
+  /** Port the server bound. */
+  public int port() {
+    return port;
+  }
+
+  /** Process id of the server. */
+  public long pid() {
+    return process.pid();
+  }
+
+  /** Whether the server process is still running. */
+  public boolean isAlive() {
+    return process.isAlive();
+  }
+
+  /** A new client connected to this server; its errors carry this server's state. */
+  public GrpcEnvClient connect() {
+    return GrpcEnvClient.connect(host, port, this::diagnostics);
+  }
+
+  /** The server's state and its last output lines, for error messages. */
+  public String diagnostics() {
+    StringBuilder sb = new StringBuilder();
+    if (process.isAlive()) {
+      sb.append("env server pid ").append(pid()).append(" is running on ").append(host).append(':')
+          .append(port);
+    } else {
+      sb.append("env server pid ").append(pid()).append(" has exited with code ")
+          .append(process.exitValue());
+    }
+    String tail = outputTail();
+    if (!tail.isEmpty()) {
+      sb.append("; its last output:\n").append(tail);
+    }
+    return sb.toString();
+  }
+
+  /** The last lines the server printed (stdout and stderr). */
+  public String outputTail() {
+    synchronized (output) {
+      return String.join("\n", output);
+    }
+  }
+
+  private void keep(String line) {
+    synchronized (output) {
+      output.addLast(line);
+      while (output.size() > KEPT_LINES) {
+        output.removeFirst();
+      }
+    }
+  }
+
+  /** Stops the server: closes its stdin, then SIGTERM, then SIGKILL (idempotent). */
+  @Override
+  public void close() {
+    if (closing) {
+      return;
+    }
+    closing = true;
+    LIVE.remove(this);
+    try {
+      process.getOutputStream().close();
+      if (!process.waitFor(3, TimeUnit.SECONDS)) {
+        process.destroy();
+        if (!process.waitFor(3, TimeUnit.SECONDS)) {
+          process.descendants().forEach(ProcessHandle::destroyForcibly);
+          process.destroyForcibly();
+          process.waitFor(3, TimeUnit.SECONDS);
+        }
+      }
+    } catch (IOException e) {
+      process.destroyForcibly();
+    } catch (InterruptedException e) {
+      process.destroyForcibly();
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Settings for {@link PythonServer} (DJL style: {@code optX}). */
+  public static final class Builder {
+    private Path python;
+    private String host = "127.0.0.1";
+    private final List<String> imports = new ArrayList<>();
+    private Duration startupTimeout = Duration.ofSeconds(60);
+    private final Map<String, String> environment = new LinkedHashMap<>();
+    private Path workingDir;
+
+    private Builder() {}
+
+    /** Python interpreter with {@code rql4j_bridge} installed (default {@link #defaultPython()}). */
+    public Builder optPython(Path python) {
+      this.python = python;
+      return this;
+    }
+
+    /** Interface to bind; loopback by default. */
+    public Builder optHost(String host) {
+      this.host = host;
+      return this;
+    }
+
+    /** Modules the server imports before serving (to register extra Gymnasium ids). */
+    public Builder optImport(String module) {
+      this.imports.add(module);
+      return this;
+    }
+
+    /** How long to wait for the server to print its port. */
+    public Builder optStartupTimeout(Duration startupTimeout) {
+      this.startupTimeout = startupTimeout;
+      return this;
+    }
+
+    /** An extra environment variable for the server process. */
+    public Builder optEnv(String name, String value) {
+      this.environment.put(name, value);
+      return this;
+    }
+
+    /** Working directory of the server process. */
+    public Builder optWorkingDir(Path workingDir) {
+      this.workingDir = workingDir;
+      return this;
+    }
+
+    /**
+     * Starts the server and waits for its port.
+     *
+     * @throws BridgeException if Python cannot be started, the bridge is not installed, or the
+     *     server does not come up in time (the message holds its output and what to do)
+     */
+    public PythonServer start() {
+      Path py = python != null ? python : defaultPython();
+      List<String> cmd = new ArrayList<>(List.of(py.toString(), "-u", "-m", "rql4j_bridge", "serve",
+          "--host", host, "--port", "0", "--exit-on-stdin-eof"));
+      for (String m : imports) {
+        cmd.add("--import");
+        cmd.add(m);
+      }
+      ProcessBuilder pb = new ProcessBuilder(cmd);
+      pb.environment().putAll(environment);
+      pb.environment().put("PYTHONUNBUFFERED", "1");
+      if (workingDir != null) {
+        pb.directory(workingDir.toFile());
+      }
+      Process process;
+      try {
+        process = pb.start();
+      } catch (IOException e) {
+        throw new BridgeException(io.grpc.Status.Code.UNAVAILABLE,
+            "could not start the Python env server with '" + py + "': " + e.getMessage()
+                + ". Run the setup command from the README (it creates .venv), or point "
+                + "-Drql4j.python / RQL4J_PYTHON at a Python with python-bridge installed.", e);
+      }
+      CompletableFuture<Integer> portFuture = new CompletableFuture<>();
+      PythonServer[] self = new PythonServer[1];
+      Deque<String> early = new ArrayDeque<>();
+      // Until the server object exists, lines go to `early`; afterwards to the server's tail.
+      Object lock = new Object();
+      java.util.function.Consumer<String> sink = line -> {
+        synchronized (lock) {
+          if (self[0] != null) {
+            self[0].keep(line);
+          } else {
+            early.addLast(line);
+            if (early.size() > KEPT_LINES) {
+              early.removeFirst();
+            }
+          }
+        }
+      };
+      pump(process.getInputStream(), "stdout", line -> {
+        if (!portFuture.isDone() && line.startsWith(PORT_LINE)) {
+          try {
+            portFuture.complete(Integer.parseInt(line.substring(PORT_LINE.length()).trim()));
+          } catch (NumberFormatException e) {
+            portFuture.completeExceptionally(e);
+          }
+        } else {
+          sink.accept(line);
+        }
+      }, () -> portFuture.completeExceptionally(new IOException("server stdout closed")));
+      pump(process.getErrorStream(), "stderr", line -> {
+        sink.accept(line);
+        LOG.debug("[bridge] {}", line);
+      }, () -> { });
+
+      int port;
+      try {
+        port = portFuture.get(startupTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        process.destroyForcibly();
+        Thread.currentThread().interrupt();
+        throw new BridgeException(io.grpc.Status.Code.CANCELLED, "interrupted while starting " + cmd, e);
+      } catch (ExecutionException | TimeoutException e) {
+        boolean timedOut = e instanceof TimeoutException;
+        process.destroyForcibly();
+        try {
+          process.waitFor(3, TimeUnit.SECONDS);
+          Thread.sleep(100); // let the pumps drain what the process printed
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+        }
+        String tail;
+        synchronized (lock) {
+          tail = String.join("\n", early);
+        }
+        String hint = tail.contains("No module named") && tail.contains("rql4j_bridge")
+            ? " The Python at '" + py + "' does not have python-bridge installed: run the setup "
+                + "command from the README, or `pip install -e python-bridge` into that Python."
+            : "";
+        throw new BridgeException(io.grpc.Status.Code.UNAVAILABLE,
+            "the Python env server (" + String.join(" ", cmd) + ") "
+                + (timedOut ? "did not report its port within " + startupTimeout.toSeconds() + " s"
+                    : "exited before reporting its port")
+                + "." + hint + (tail.isEmpty() ? "" : " Its output:\n" + tail), e);
+      }
+      PythonServer server = new PythonServer(process, host, port, List.copyOf(cmd));
+      synchronized (lock) {
+        self[0] = server;
+        early.forEach(server::keep);
+      }
+      LIVE.add(server);
+      LOG.debug("env server pid {} listening on {}:{}", process.pid(), host, port);
+      return server;
+    }
+
+    private static void pump(InputStream in, String name, java.util.function.Consumer<String> onLine,
+        Runnable onEnd) {
+      Thread t = new Thread(() -> {
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+          String line;
+          while ((line = r.readLine()) != null) {
+            onLine.accept(line);
+          }
+        } catch (IOException ignored) {
+          // the process is gone
+        } finally {
+          onEnd.run();
+        }
+      }, "rql4j-bridge-" + name);
+      t.setDaemon(true);
+      t.start();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "PythonServer[pid " + pid() + " " + host + ":" + port + " " + String.join(" ", command) + "]";
+  }
+}
