@@ -27,7 +27,7 @@ public interface Env extends AutoCloseable {
 
   /** Takes one Discrete action. */
   default Step step(long action) {
-    return step(Tensor.ofLongs(new long[] {action}, new long[0]));
+    return step(Tensor.scalar(action));
   }
 
   /** Takes one Box action (FLOAT32 of the given values, 1-d). */

@@ -39,7 +39,7 @@ public record Tensor(DType dtype, long[] shape, byte[] data) implements Value {
   }
 
   private static long[] shapeOr(long[] shape, int length) {
-    if (shape.length == 0 && length != 1) {
+    if (shape.length == 0) {
       return new long[] {length};
     }
     if (numel(shape) != length) {
@@ -47,6 +47,16 @@ public record Tensor(DType dtype, long[] shape, byte[] data) implements Value {
           length + " values do not fill shape " + Arrays.toString(shape));
     }
     return shape;
+  }
+
+  /** A 0-d INT64 tensor (one Discrete action). */
+  public static Tensor scalar(long value) {
+    return new Tensor(DType.INT64, new long[0], allocate(1, DType.INT64).putLong(0, value).array());
+  }
+
+  /** A 0-d FLOAT64 tensor. */
+  public static Tensor scalar(double value) {
+    return new Tensor(DType.FLOAT64, new long[0], allocate(1, DType.FLOAT64).putDouble(0, value).array());
   }
 
   /** FLOAT32 tensor; with no shape given, a 1-d tensor of the values' length. */

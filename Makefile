@@ -1,0 +1,48 @@
+# rql4j: two commands do everything (see README.md).
+#   make demo   set up (venv, python-bridge, Maven build) and run the main demo
+#   make test   set up what it needs and run every test: Java unit, Python, integration, compat
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.rql4j-installed
+MVN := mvn -B -q
+JAVA_SOURCES := $(shell find src/main proto -type f 2>/dev/null)
+
+.PHONY: setup demo test test-python test-java bench clean
+
+setup: $(PY_STAMP) target/classpath.txt
+
+# The project venv: python-bridge (editable) with its test extras. pip's cache serves reruns.
+$(PY_STAMP): python-bridge/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e 'python-bridge[dev]'
+	touch $@
+
+# Java: compile (gRPC code generated from proto/) and record the runtime classpath for bin/rql4j.
+target/classpath.txt: pom.xml $(JAVA_SOURCES)
+	$(MVN) -DskipTests compile
+	$(MVN) dependency:build-classpath -Dmdep.outputFile=target/classpath.txt -Dmdep.includeScope=runtime
+	touch $@
+
+demo: setup
+	bin/rql4j demo
+
+test-python: $(PY_STAMP)
+	$(PY) -m pytest python-bridge/tests compat-tests/python -q
+
+test-java: setup
+	mvn -B verify
+
+test: test-python test-java
+
+# Side-by-side bridge benchmark (not a test): writes docs/benchmarks.md and compat-tests/results/.
+bench: setup
+	$(MVN) test-compile
+	$(MVN) dependency:build-classpath -Dmdep.outputFile=target/test-classpath.txt -Dmdep.includeScope=test
+	java -Drql4j.python=$(CURDIR)/$(PY) -Drql4j.project.dir=$(CURDIR) \
+	  -cp target/test-classes:target/classes:$$(cat target/test-classpath.txt) org.rql4j.compat.BridgeBenchmark
+
+clean:
+	rm -rf target $(VENV)

@@ -1,0 +1,196 @@
+package org.rql4j.compat;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.rql4j.bridge.EnvSpec;
+import org.rql4j.bridge.GrpcEnvClient;
+import org.rql4j.bridge.GrpcVectorEnv;
+import org.rql4j.bridge.PythonServer;
+
+/**
+ * Benchmark (not a test): CartPole-v1 env steps through the gRPC bridge at 1, 8 and 64 copies,
+ * unary and streaming, beside gymnasium's in-process SyncVectorEnv of the same sizes measured in
+ * the same run; with the client/server CPU split per step. Writes
+ * {@code compat-tests/results/bridge-benchmark.json} and the bridge section of
+ * {@code docs/benchmarks.md}. Run with {@code make bench}.
+ */
+public final class BridgeBenchmark {
+
+  private static final int[] SIZES = {1, 8, 64};
+  private static final int WARMUP = 300;
+  private static final String START = "<!-- bridge-benchmark:start -->";
+  private static final String END = "<!-- bridge-benchmark:end -->";
+
+  private BridgeBenchmark() {}
+
+  private static int steps(int numEnvs) {
+    return numEnvs == 1 ? 5000 : numEnvs == 8 ? 3000 : 1500;
+  }
+
+  /** One measured configuration. */
+  record Row(String transport, int numEnvs, double medianUs, double p90Us, double envStepsPerS,
+      double clientCpuUs, double serverCpuUs) {}
+
+  public static void main(String[] args) throws Exception {
+    Path root = Path.of(System.getProperty("rql4j.project.dir", ".")).toAbsolutePath();
+    List<Row> rows = new ArrayList<>();
+    try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect()) {
+      for (int n : SIZES) {
+        for (boolean streaming : new boolean[] {false, true}) {
+          rows.add(measure(client, server.pid(), n, streaming));
+          Row r = rows.get(rows.size() - 1);
+          System.out.printf(Locale.ROOT, "bridge %-6s n=%-3d median %8.1f us/step  %10.0f env-steps/s%n",
+              r.transport(), n, r.medianUs(), r.envStepsPerS());
+        }
+      }
+    }
+    Map<Integer, double[]> inProcess = inProcess(root);
+    for (int n : SIZES) {
+      double[] ip = inProcess.get(n);
+      System.out.printf(Locale.ROOT, "python in-process n=%-3d median %8.1f us/step  %10.0f env-steps/s%n",
+          n, ip[0], ip[2]);
+    }
+    write(root, rows, inProcess);
+  }
+
+  private static long serverCpuNanos(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime + stime
+      return ticks * 10_000_000L; // USER_HZ = 100 on Linux
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  private static long clientCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
+  }
+
+  private static Row measure(GrpcEnvClient client, long serverPid, int n, boolean streaming) {
+    int steps = steps(n);
+    Random rng = new Random(0);
+    long[][] actions = new long[WARMUP + steps][n];
+    for (long[] a : actions) {
+      for (int i = 0; i < n; i++) {
+        a[i] = rng.nextInt(2);
+      }
+    }
+    long[] times = new long[steps];
+    long cpuClient0 = 0;
+    long cpuServer0 = 0;
+    try (GrpcVectorEnv env = client.make(EnvSpec.builder("CartPole-v1").optNumEnvs(n).optStreaming(streaming).build())) {
+      env.reset(0);
+      for (int t = 0; t < WARMUP + steps; t++) {
+        if (t == WARMUP) {
+          cpuClient0 = clientCpuNanos();
+          cpuServer0 = serverCpuNanos(serverPid);
+        }
+        long t0 = System.nanoTime();
+        env.step(actions[t]);
+        if (t >= WARMUP) {
+          times[t - WARMUP] = System.nanoTime() - t0;
+        }
+      }
+    }
+    double clientCpu = (clientCpuNanos() - cpuClient0) / 1e3 / steps;
+    double serverCpu = (serverCpuNanos(serverPid) - cpuServer0) / 1e3 / steps;
+    long[] sorted = times.clone();
+    Arrays.sort(sorted);
+    double total = Arrays.stream(times).sum() / 1e9;
+    return new Row(streaming ? "stream" : "unary", n, sorted[steps / 2] / 1e3,
+        sorted[(int) (steps * 0.9)] / 1e3, n * steps / total, clientCpu, serverCpu);
+  }
+
+  private static Map<Integer, double[]> inProcess(Path root) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(PythonServer.defaultPython().toString(),
+        root.resolve("compat-tests/python/bench_inprocess.py").toString(),
+        "--num-envs", "1", "8", "64", "--steps", "3000", "--warmup", String.valueOf(WARMUP)));
+    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+    if (!p.waitFor(600, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      throw new IllegalStateException("in-process baseline failed: " + out);
+    }
+    Map<Integer, double[]> result = new LinkedHashMap<>();
+    for (int n : SIZES) {
+      String obj = out.substring(out.indexOf("\"" + n + "\""));
+      result.put(n, new double[] {number(obj, "median_us"), number(obj, "p90_us"), number(obj, "env_steps_per_s")});
+    }
+    return result;
+  }
+
+  private static double number(String json, String key) {
+    int i = json.indexOf("\"" + key + "\":") + key.length() + 3;
+    int j = i;
+    while (j < json.length() && "0123456789.eE+- ".indexOf(json.charAt(j)) >= 0) {
+      j++;
+    }
+    return Double.parseDouble(json.substring(i, j).trim());
+  }
+
+  private static void write(Path root, List<Row> rows, Map<Integer, double[]> inProcess) throws IOException {
+    String when = Instant.now().toString();
+    int cores = Runtime.getRuntime().availableProcessors();
+    StringBuilder json = new StringBuilder("{\n  \"benchmark\": \"bridge\",\n  \"env\": \"CartPole-v1\",\n");
+    json.append("  \"date\": \"").append(when).append("\",\n  \"cores\": ").append(cores).append(",\n  \"rows\": [\n");
+    StringBuilder md = new StringBuilder();
+    md.append(START).append("\n## Env bridge: CartPole-v1 steps through gRPC vs in-process Python\n\n");
+    md.append("Command: `make bench` (runs `org.rql4j.compat.BridgeBenchmark`). Measured ").append(when)
+        .append(" on a ").append(cores).append("-core machine of our kind; random actions, SAME_STEP autoreset, ")
+        .append(WARMUP).append(" warm-up steps, then 5000 / 3000 / 1500 measured batched steps for 1 / 8 / 64 copies ")
+        .append("(3000 for the in-process baseline). \"CPU\" columns: process CPU time per batched step ")
+        .append("(Java client incl. gRPC threads; Python server from /proc).\n\n");
+    md.append("| transport | num_envs | median µs / step | p90 µs / step | env-steps/s | vs in-process | client CPU µs | server CPU µs |\n");
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int k = 0; k < rows.size(); k++) {
+      Row r = rows.get(k);
+      double ratio = r.envStepsPerS() / inProcess.get(r.numEnvs())[2];
+      json.append(String.format(Locale.ROOT,
+          "    {\"transport\": \"grpc-%s\", \"num_envs\": %d, \"median_us\": %.1f, \"p90_us\": %.1f, "
+              + "\"env_steps_per_s\": %.0f, \"ratio_vs_inprocess\": %.3f, \"client_cpu_us\": %.1f, \"server_cpu_us\": %.1f},\n",
+          r.transport(), r.numEnvs(), r.medianUs(), r.p90Us(), r.envStepsPerS(), ratio, r.clientCpuUs(), r.serverCpuUs()));
+      md.append(String.format(Locale.ROOT, "| gRPC %s | %d | %.0f | %.0f | %.0f | %.0f%% | %.0f | %.0f |\n",
+          r.transport(), r.numEnvs(), r.medianUs(), r.p90Us(), r.envStepsPerS(), 100 * ratio, r.clientCpuUs(), r.serverCpuUs()));
+    }
+    int k = 0;
+    for (int n : SIZES) {
+      double[] ip = inProcess.get(n);
+      json.append(String.format(Locale.ROOT,
+          "    {\"transport\": \"python-inprocess-SyncVectorEnv\", \"num_envs\": %d, \"median_us\": %.1f, \"p90_us\": %.1f, \"env_steps_per_s\": %.0f}%s\n",
+          n, ip[0], ip[1], ip[2], ++k == SIZES.length ? "" : ","));
+      md.append(String.format(Locale.ROOT, "| Python in-process SyncVectorEnv | %d | %.0f | %.0f | %.0f | 100%% | | |\n",
+          n, ip[0], ip[1], ip[2]));
+    }
+    json.append("  ]\n}\n");
+    md.append("\n").append(END);
+    Path results = root.resolve("compat-tests/results/bridge-benchmark.json");
+    Files.createDirectories(results.getParent());
+    Files.writeString(results, json.toString());
+    Path doc = root.resolve("docs/benchmarks.md");
+    String existing = Files.exists(doc) ? Files.readString(doc) : "# Benchmarks\n\nFigures written by the benchmark programs; each section names its command.\n";
+    String updated;
+    int s = existing.indexOf(START);
+    int e = existing.indexOf(END);
+    if (s >= 0 && e > s) {
+      updated = existing.substring(0, s) + md + existing.substring(e + END.length());
+    } else {
+      updated = existing.stripTrailing() + "\n\n" + md + "\n";
+    }
+    Files.writeString(doc, updated);
+    System.out.println("wrote " + results + " and " + doc);
+  }
+}

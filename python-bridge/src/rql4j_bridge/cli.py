@@ -1,0 +1,168 @@
+"""Command line of the bridge: ``rql4j-bridge COMMAND ...`` (also ``python -m rql4j_bridge``).
+
+``serve``: imports the modules named by ``--import`` (and ``highway_env`` when installed) so
+their Gymnasium ids are registered, binds the gRPC server (loopback by default, ``--port 0``
+picks a free port), starts it, and only then prints exactly one line
+``RQL4J_BRIDGE_PORT=<port>`` to stdout and flushes it. Everything else goes to stderr: from the
+start, file descriptor 1 is redirected to stderr, so prints from environments or native
+libraries cannot corrupt stdout. SIGTERM / SIGINT stop the server (grace 1 s) and exit 0; with
+``--exit-on-stdin-eof`` so does the end of stdin, so that the server dies with the parent
+process that holds the other end of the pipe, even when that parent is killed with -9.
+
+Exit codes: 0 stopped normally, 1 cannot bind, 2 bad arguments or a failing ``--import``.
+More subcommands (``export``, ...) plug in as further subparsers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+import gymnasium
+
+from rql4j_bridge import PROTOCOL, __version__
+
+PORT_LINE_PREFIX = "RQL4J_BRIDGE_PORT="
+AUTO_IMPORTS = ("highway_env",)
+STOP_GRACE_S = 1.0
+HARD_EXIT_AFTER_S = 5.0  # stdin EOF: exit even if a graceful stop hangs (e.g. an env stuck in step)
+
+_log = logging.getLogger("rql4j_bridge.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rql4j-bridge", description="Python bridge of rql4j (Gymnasium over gRPC).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} ({PROTOCOL})")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve Gymnasium envs over gRPC",
+        description=f"Serve Gymnasium envs over gRPC ({PROTOCOL}). Prints {PORT_LINE_PREFIX}<port> once ready.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
+    serve.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default: 0)")
+    serve.add_argument(
+        "--max-workers", type=int, default=64, help="RPC threads; each open StepStream holds one (default: 64)"
+    )
+    serve.add_argument(
+        "--exit-on-stdin-eof", action="store_true", help="stop the server and exit when stdin reaches end of file"
+    )
+    serve.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE before serving, to register its Gymnasium ids (repeatable)",
+    )
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.set_defaults(func=_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    port_out = _detach_stdout()
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=args.log_level,
+        format="%(asctime)s rql4j-bridge %(levelname)s %(name)s: %(message)s",
+    )
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    for module in args.imports:
+        try:
+            importlib.import_module(module)
+        except Exception as e:
+            _log.error("--import %s failed: %s: %s", module, type(e).__name__, e)
+            return 2
+    for module in AUTO_IMPORTS:
+        if module not in args.imports:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass
+            except Exception:
+                _log.warning("importing %s failed; its envs are not registered", module, exc_info=True)
+
+    # Imported here so that `--help` stays fast.
+    from rql4j_bridge.env_server import EnvServicer, serve
+
+    servicer = EnvServicer()
+    try:
+        server, port = serve(args.host, args.port, args.max_workers, servicer)
+    except OSError as e:
+        _log.error("%s", e)
+        return 1
+
+    stop_requested = threading.Event()
+    reasons: list[str] = []
+
+    def request_stop(reason: str) -> None:
+        reasons.append(reason)
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, lambda *_: request_stop("SIGTERM"))
+    signal.signal(signal.SIGINT, lambda *_: request_stop("SIGINT"))
+    if args.exit_on_stdin_eof:
+        threading.Thread(target=_watch_stdin, args=(request_stop,), name="rql4j-stdin", daemon=True).start()
+
+    port_out.write(f"{PORT_LINE_PREFIX}{port}\n")
+    port_out.flush()
+    _log.info(
+        "serving %s on %s:%d (bridge %s, Python %s, gymnasium %s, pid %d)",
+        PROTOCOL,
+        args.host,
+        port,
+        __version__,
+        sys.version.split()[0],
+        gymnasium.__version__,
+        os.getpid(),
+    )
+
+    while not stop_requested.wait(0.5):
+        pass
+    _log.info("stopping (%s)", reasons[0] if reasons else "requested")
+    server.stop(grace=STOP_GRACE_S).wait()
+    servicer.close_all()
+    _log.info("stopped")
+    return 0
+
+
+def _detach_stdout() -> TextIO:
+    """Returns a writer on the original stdout and points file descriptor 1 (and sys.stdout) at stderr."""
+    sys.stdout.flush()
+    port_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(port_fd, "w", encoding="ascii")
+
+
+def _watch_stdin(request_stop: Callable[[str], None]) -> None:
+    """Reads stdin until end of file, then requests a stop and, failing that, exits hard."""
+    try:
+        fd = sys.stdin.fileno() if sys.stdin is not None else -1
+        while fd >= 0 and os.read(fd, 65536):
+            pass
+    except (OSError, ValueError):
+        pass
+    request_stop("stdin reached end of file")
+    time.sleep(HARD_EXIT_AFTER_S)
+    _log.warning("graceful stop took over %.0f s; exiting now", HARD_EXIT_AFTER_S)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

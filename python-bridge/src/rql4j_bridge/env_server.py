@@ -1,0 +1,594 @@
+"""The rql4j.v1 ``EnvService``: Gymnasium vector envs served over gRPC.
+
+Each env made by a client is a ``gymnasium.vector.SyncVectorEnv`` of ``num_envs`` copies of one
+registered id, named by a uuid handle and guarded by its own lock. Requests for different envs
+run concurrently; requests for one env are serialized.
+
+Status codes follow the proto: NOT_FOUND (unknown env id / handle), INVALID_ARGUMENT (malformed
+JSON, bad seeds, wrong batch size / dtype / shape, action outside the space),
+FAILED_PRECONDITION (step before reset, step while a copy awaits its reset in DISABLED mode),
+INTERNAL (the environment raised). One addition: UNIMPLEMENTED when an env's spaces cannot travel
+over rql4j.v1 (e.g. Text, Graph).
+
+SAME_STEP info merging: Gymnasium reports the ended step's info under ``final_info`` and puts
+the *reset's* info at the top level. For copies that ended, the response's info columns come
+from ``final_info``, so that reward / terminated / truncated / info all describe the ended step.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import platform
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from concurrent import futures
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+import grpc
+import gymnasium
+import numpy as np
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from rql4j_bridge import PROTOCOL, __version__
+from rql4j_bridge.proto.rql4j.v1 import env_pb2 as pb
+from rql4j_bridge.proto.rql4j.v1 import env_pb2_grpc as pb_grpc
+from rql4j_bridge.tensors import (
+    TensorError,
+    UnsupportedSpaceError,
+    ValueCodec,
+    dtype_name,
+    from_tensor,
+    space_to_proto,
+)
+
+__all__ = ["EnvServicer", "RpcError", "info_columns", "serve"]
+
+_log = logging.getLogger(__name__)
+
+_MODES: dict[int, AutoresetMode] = {
+    pb.SAME_STEP: AutoresetMode.SAME_STEP,
+    pb.NEXT_STEP: AutoresetMode.NEXT_STEP,
+    pb.DISABLED: AutoresetMode.DISABLED,
+}
+_MAX_MESSAGE_CHARS = 4000  # status messages travel as a header: keep them bounded
+_SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
+_SKIPPED_INFO = frozenset({"final_obs", "final_info"})
+
+
+class RpcError(Exception):
+    """Ends an RPC with a status code and a message saying what was wrong and what to do."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message if len(message) <= _MAX_MESSAGE_CHARS else message[: _MAX_MESSAGE_CHARS - 3] + "..."
+
+
+@dataclass(eq=False)
+class _Env:
+    """One served vector env and its bookkeeping; every field below ``lock`` is guarded by it."""
+
+    handle: str
+    env_id: str
+    num_envs: int
+    mode: int
+    vec: SyncVectorEnv
+    obs: ValueCodec
+    act: ValueCodec
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    reset_done: np.ndarray = field(init=False)  # copies reset since Make / since the env raised
+    awaiting_reset: np.ndarray = field(init=False)  # DISABLED: copies whose episode ended
+    failure: str | None = None  # the env's last exception, until a Reset covers every copy
+    closed: bool = False
+    ready: bool = False  # fast path: steppable right now
+
+    def __post_init__(self) -> None:
+        self.reset_done = np.zeros(self.num_envs, dtype=bool)
+        self.awaiting_reset = np.zeros(self.num_envs, dtype=bool)
+
+    def describe(self) -> str:
+        return f"env {self.env_id!r} (handle {self.handle})"
+
+    def update_ready(self) -> None:
+        if self.reset_done.all():
+            self.failure = None
+        self.ready = not self.closed and bool(self.reset_done.all()) and not self.awaiting_reset.any()
+
+    def raise_not_ready(self) -> None:
+        """Raises the RpcError explaining why this env cannot be stepped now."""
+        if self.closed:
+            raise RpcError(grpc.StatusCode.NOT_FOUND, f"{self.describe()} was closed")
+        if self.failure is not None:
+            raise RpcError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"{self.describe()} raised during an earlier call ({self.failure}); call Reset "
+                "(without reset_mask) before stepping again",
+            )
+        if not self.reset_done.any():
+            raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, f"{self.describe()} was never reset: call Reset first")
+        if not self.reset_done.all():
+            missing = np.flatnonzero(~self.reset_done).tolist()
+            raise RpcError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"copies {missing} of {self.describe()} were never reset: call Reset first "
+                "(with a reset_mask naming them, or without one to reset every copy)",
+            )
+        ended = np.flatnonzero(self.awaiting_reset).tolist()
+        raise RpcError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"copies {ended} of {self.describe()} ended their episode and autoreset is DISABLED: call "
+            f"Reset with reset_mask (BOOL [{self.num_envs}]) true for copies {ended} before stepping again",
+        )
+
+    def env_failure(self, call: str, exc: Exception) -> RpcError:
+        """Marks the env as needing a full Reset and returns the INTERNAL error for ``exc``."""
+        self.failure = f"{type(exc).__name__} in {call}"
+        self.reset_done[:] = False
+        self.ready = False
+        _log.error("%s raised in %s", self.describe(), call, exc_info=exc)
+        return RpcError(
+            grpc.StatusCode.INTERNAL,
+            f"{self.describe()} raised {_qualname(exc)} in {call}: {exc} "
+            "(the env must be Reset before it is stepped again)",
+        )
+
+
+def _qualname(exc: BaseException) -> str:
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _parse_json_object(text: str, field_name: str) -> dict[str, Any]:
+    if not text.strip():
+        return {}
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"{field_name} is not valid JSON: {e}") from None
+    if not isinstance(parsed, dict):
+        raise RpcError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{field_name} must be a JSON object, got {type(parsed).__name__}: {text[:200]}",
+        )
+    return parsed
+
+
+# ---------------------------------------------------------------------------------------------
+# Info columns
+# ---------------------------------------------------------------------------------------------
+
+_Column = tuple[np.ndarray, np.ndarray]  # (values FLOAT64 [n], present BOOL [n])
+
+
+def _numeric_column(values: Any, mask: Any, n: int) -> _Column | None:
+    if not isinstance(values, np.ndarray) or values.shape != (n,):
+        return None
+    present = mask if isinstance(mask, np.ndarray) and mask.shape == (n,) and mask.dtype == bool else np.ones(n, bool)
+    kind = values.dtype.kind
+    if kind in "biuf":
+        return np.where(present, values.astype(np.float64), 0.0), present
+    if kind == "O":  # e.g. numpy bools, or mixed Python / numpy scalars
+        reported = values[present]
+        if not all(isinstance(v, _SCALARS) for v in reported):
+            return None
+        out = np.zeros(n, dtype=np.float64)
+        out[present] = np.array(reported, dtype=np.float64)
+        return out, present
+    return None
+
+
+def _numeric_columns(info: Mapping[str, Any], n: int) -> dict[str, _Column]:
+    columns = {}
+    for key, values in info.items():
+        if not isinstance(key, str) or key.startswith("_") or key in _SKIPPED_INFO:
+            continue
+        column = _numeric_column(values, info.get("_" + key), n)
+        if column is not None:
+            columns[key] = column
+    return columns
+
+
+def info_columns(info: Mapping[str, Any], n: int) -> dict[str, _Column]:
+    """The numeric info columns of a vector env's info dict, ended steps' info taking precedence.
+
+    For copies flagged in ``_final_info`` (SAME_STEP autoreset) the values and presence come from
+    ``final_info`` (the ended step), not from the top level (the reset that followed); a key that
+    no copy reports after this merge is left out.
+    """
+    columns = _numeric_columns(info, n)
+    final_info, ended = info.get("final_info"), info.get("_final_info")
+    if isinstance(final_info, Mapping) and isinstance(ended, np.ndarray) and ended.any():
+        final_columns = _numeric_columns(final_info, n)
+        absent = (np.zeros(n, dtype=np.float64), np.zeros(n, dtype=bool))
+        for key in columns.keys() | final_columns.keys():
+            values, present = columns.get(key, absent)
+            final_values, final_present = final_columns.get(key, absent)
+            merged_present = np.where(ended, final_present, present)
+            if merged_present.any():
+                columns[key] = (np.where(ended, final_values, values), merged_present)
+            else:  # only the resets of ended copies reported it: nothing describes this step
+                columns.pop(key, None)
+    return columns
+
+
+def _set_info(target: Any, columns: dict[str, _Column], n: int) -> None:
+    for key, (values, present) in columns.items():
+        column = target[key]
+        column.values.dtype = pb.FLOAT64
+        column.values.shape.append(n)
+        column.values.data = values.astype("<f8", copy=False).tobytes()
+        column.present.dtype = pb.BOOL
+        column.present.shape.append(n)
+        column.present.data = present.tobytes()
+
+
+def _f64_tensor(a: np.ndarray) -> pb.Tensor:
+    return pb.Tensor(dtype=pb.FLOAT64, shape=a.shape, data=a.astype("<f8", copy=False).tobytes())
+
+
+def _bool_tensor(a: np.ndarray) -> pb.Tensor:
+    return pb.Tensor(dtype=pb.BOOL, shape=a.shape, data=a.astype(bool, copy=False).tobytes())
+
+
+# ---------------------------------------------------------------------------------------------
+# The servicer
+# ---------------------------------------------------------------------------------------------
+
+_R = TypeVar("_R")
+_Handler = Callable[["EnvServicer", Any], _R]
+
+
+def _unary(method: _Handler[_R]) -> Callable[[EnvServicer, Any, grpc.ServicerContext], _R]:
+    """Turns RpcError into its status and any other exception into INTERNAL."""
+
+    @functools.wraps(method)
+    def handler(self: EnvServicer, request: Any, context: grpc.ServicerContext) -> _R:
+        try:
+            return method(self, request)
+        except RpcError as e:
+            context.abort(e.code, e.message)
+        except Exception as e:  # never let an exception escape without a status
+            _log.exception("%s failed", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, RpcError(grpc.StatusCode.INTERNAL, f"{_qualname(e)}: {e}").message)
+        raise AssertionError("unreachable: context.abort raises")
+
+    return handler
+
+
+class EnvServicer(pb_grpc.EnvServiceServicer):
+    """Serves Gymnasium vector envs; see the module docstring and the proto for the semantics."""
+
+    def __init__(self) -> None:
+        self._envs: dict[str, _Env] = {}
+        self._closed: set[str] = set()
+        self._registry_lock = threading.Lock()
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _lookup(self, handle: str) -> _Env:
+        env = self._envs.get(handle)
+        if env is not None:
+            return env
+        if not handle:
+            raise RpcError(grpc.StatusCode.NOT_FOUND, "env_handle is empty: pass the handle that Make returned")
+        if handle in self._closed:
+            raise RpcError(grpc.StatusCode.NOT_FOUND, f"env handle {handle} was closed")
+        raise RpcError(
+            grpc.StatusCode.NOT_FOUND,
+            f"unknown env handle {handle!r}: no env with this handle was made on this server "
+            "(was the server restarted?)",
+        )
+
+    @property
+    def open_envs(self) -> int:
+        return len(self._envs)
+
+    def close_all(self) -> None:
+        """Closes every open env (server shutdown)."""
+        with self._registry_lock:
+            envs = list(self._envs.values())
+            self._envs.clear()
+        for env in envs:
+            with env.lock:
+                env.closed, env.ready = True, False
+                try:
+                    env.vec.close()
+                except Exception:
+                    _log.exception("closing %s failed", env.describe())
+
+    # -- RPCs ---------------------------------------------------------------------------------
+
+    @_unary
+    def GetServerInfo(self, request: pb.ServerInfoRequest) -> pb.ServerInfoResponse:
+        return pb.ServerInfoResponse(
+            protocol=PROTOCOL,
+            bridge_version=__version__,
+            python_version=platform.python_version(),
+            gymnasium_version=gymnasium.__version__,
+            open_envs=self.open_envs,
+        )
+
+    @_unary
+    def Make(self, request: pb.MakeRequest) -> pb.MakeResponse:
+        env_id = request.env_id
+        if not env_id:
+            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "env_id is empty: name a registered Gymnasium id")
+        kwargs = _parse_json_object(request.kwargs_json, "kwargs_json")
+        num_envs = request.num_envs or 1
+        if num_envs < 0:
+            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"num_envs must be >= 0 (0 means 1), got {num_envs}")
+        mode = request.autoreset_mode or pb.SAME_STEP
+        if mode not in _MODES:
+            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown autoreset_mode {mode}")
+        if request.max_episode_steps < 0:
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"max_episode_steps must be >= 0 (0 keeps the registered limit), got {request.max_episode_steps}",
+            )
+        if request.max_episode_steps > 0:
+            kwargs["max_episode_steps"] = request.max_episode_steps
+
+        envs = _make_copies(env_id, kwargs, num_envs)
+        try:
+            vec = SyncVectorEnv(
+                [_returning(e) for e in envs],
+                copy=False,  # observations are serialized before the next call touches them
+                autoreset_mode=_MODES[mode],
+            )
+            handle = uuid.uuid4().hex
+            obs_space, act_space = vec.single_observation_space, vec.single_action_space
+            try:
+                env = _Env(
+                    handle=handle,
+                    env_id=env_id,
+                    num_envs=num_envs,
+                    mode=mode,
+                    vec=vec,
+                    obs=ValueCodec(obs_space, num_envs, "observation"),
+                    act=ValueCodec(act_space, num_envs, "action"),
+                )
+                response = pb.MakeResponse(
+                    env_handle=handle,
+                    num_envs=num_envs,
+                    autoreset_mode=mode,
+                    observation_space=space_to_proto(obs_space),
+                    action_space=space_to_proto(act_space),
+                    spec_json=_spec_json(envs[0]),
+                )
+            except UnsupportedSpaceError as e:
+                raise RpcError(grpc.StatusCode.UNIMPLEMENTED, f"env {env_id!r} cannot be served: {e}") from None
+        except Exception as e:
+            for copy in envs:
+                _close_quietly(copy)
+            if isinstance(e, RpcError):
+                raise
+            raise RpcError(grpc.StatusCode.INTERNAL, f"building the vector env of {env_id!r} raised {_qualname(e)}: {e}") from e
+        with self._registry_lock:
+            self._envs[handle] = env
+        _log.info("made %s x%d (%s)", env.describe(), num_envs, pb.AutoresetMode.Name(mode))
+        return response
+
+    @_unary
+    def Reset(self, request: pb.ResetRequest) -> pb.ResetResponse:
+        env = self._lookup(request.env_handle)
+        n = env.num_envs
+        seeds = list(request.seeds)
+        if any(s < 0 for s in seeds):
+            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"seeds must be non-negative, got {seeds}")
+        seed: int | list[int | None] | None
+        if not seeds:
+            seed = None
+        elif len(seeds) == 1:
+            seed = seeds[0]
+        elif len(seeds) == n:
+            seed = seeds
+        else:
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"seeds: expected none, one (copy i gets s + i) or num_envs = {n} values, got {len(seeds)}",
+            )
+        options = _parse_json_object(request.options_json, "options_json")
+        if "reset_mask" in options:
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "options_json must not contain reset_mask: use the ResetRequest.reset_mask field",
+            )
+        mask = _reset_mask(request, n) if request.HasField("reset_mask") else None
+        if mask is not None:
+            options["reset_mask"] = mask
+        with env.lock:
+            if env.closed:
+                env.raise_not_ready()
+            try:
+                obs, info = env.vec.reset(seed=seed, options=options or None)
+            except Exception as e:
+                raise env.env_failure("reset", e) from e
+            if mask is None:
+                env.reset_done[:] = True
+                env.awaiting_reset[:] = False
+            else:
+                env.reset_done |= mask
+                env.awaiting_reset &= ~mask
+            env.update_ready()
+            response = pb.ResetResponse(observation=env.obs.encode(obs))
+            _set_info(response.info, info_columns(info, n), n)
+        return response
+
+    @_unary
+    def Step(self, request: pb.StepRequest) -> pb.StepResponse:
+        return self._step(self._lookup(request.env_handle), request)
+
+    def StepStream(
+        self, request_iterator: Iterator[pb.StepRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.StepResponse]:
+        handle: str | None = None
+        env: _Env | None = None
+        for request in request_iterator:
+            try:
+                if env is None or request.env_handle != handle:
+                    env, handle = self._lookup(request.env_handle), request.env_handle
+                response = self._step(env, request)
+            except RpcError as e:
+                context.abort(e.code, e.message)
+                return
+            except Exception as e:
+                _log.exception("StepStream failed")
+                context.abort(grpc.StatusCode.INTERNAL, RpcError(grpc.StatusCode.INTERNAL, f"{_qualname(e)}: {e}").message)
+                return
+            yield response
+
+    @_unary
+    def Close(self, request: pb.CloseRequest) -> pb.CloseResponse:
+        handle = request.env_handle
+        with self._registry_lock:
+            env = self._envs.pop(handle, None)
+            if env is None:
+                if handle in self._closed:
+                    return pb.CloseResponse()  # idempotent
+                self._lookup(handle)  # raises NOT_FOUND
+            self._closed.add(handle)
+        assert env is not None
+        with env.lock:
+            env.closed, env.ready = True, False
+            try:
+                env.vec.close()
+            except Exception as e:
+                raise RpcError(
+                    grpc.StatusCode.INTERNAL, f"{env.describe()} was released but close() raised {_qualname(e)}: {e}"
+                ) from e
+        _log.info("closed %s", env.describe())
+        return pb.CloseResponse()
+
+    # -- the hot path -------------------------------------------------------------------------
+
+    def _step(self, env: _Env, request: pb.StepRequest) -> pb.StepResponse:
+        if not request.HasField("action"):
+            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"action is missing (expected a batch of {env.num_envs})")
+        try:
+            action = env.act.decode(request.action)
+        except TensorError as e:
+            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"{env.describe()}: {e}") from None
+        with env.lock:
+            if not env.ready:
+                env.raise_not_ready()
+            try:
+                obs, reward, terminated, truncated, info = env.vec.step(action)
+            except Exception as e:
+                raise env.env_failure("step", e) from e
+            response = pb.StepResponse(
+                observation=env.obs.encode(obs),
+                reward=_f64_tensor(reward),
+                terminated=_bool_tensor(terminated),
+                truncated=_bool_tensor(truncated),
+            )
+            if info:
+                n = env.num_envs
+                _set_info(response.info, info_columns(info, n), n)
+                final_obs = info.get("final_obs")
+                if final_obs is not None:
+                    response.final_observation.CopyFrom(env.obs.encode(env.obs.stack(final_obs)))
+            if env.mode == pb.DISABLED:
+                ended = terminated | truncated
+                if ended.any():
+                    env.awaiting_reset |= ended
+                    env.ready = False
+        return response
+
+
+def _make_copies(env_id: str, kwargs: dict[str, Any], num_envs: int) -> list[gymnasium.Env]:
+    envs: list[gymnasium.Env] = []
+    try:
+        for _ in range(num_envs):
+            envs.append(gymnasium.make(env_id, **kwargs))
+    except Exception as e:
+        for env in envs:
+            _close_quietly(env)
+        unknown = isinstance(e, (gymnasium.error.UnregisteredEnv, gymnasium.error.DeprecatedEnv)) or (
+            isinstance(e, ModuleNotFoundError) and ":" in env_id
+        )
+        if unknown:
+            raise RpcError(
+                grpc.StatusCode.NOT_FOUND,
+                f"unknown Gymnasium env id {env_id!r}: {e} Is the package that registers it installed in "
+                "the server's Python (and imported: `rql4j-bridge serve --import MODULE`, or use the "
+                "'module:EnvId' form)?",
+            ) from None
+        _log.exception("gymnasium.make(%r) failed", env_id)
+        raise RpcError(
+            grpc.StatusCode.INTERNAL, f"gymnasium.make({env_id!r}, **{kwargs!r}) raised {_qualname(e)}: {e}"
+        ) from e
+    return envs
+
+
+def _returning(env: gymnasium.Env) -> Callable[[], gymnasium.Env]:
+    return lambda: env
+
+
+def _reset_mask(request: pb.ResetRequest, n: int) -> np.ndarray:
+    tensor = request.reset_mask
+    if tensor.dtype != pb.BOOL or tuple(tensor.shape) != (n,):
+        raise RpcError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"reset_mask must be BOOL [{n}] (num_envs), got {dtype_name(tensor.dtype)} {list(tensor.shape)}",
+        )
+    try:
+        mask = from_tensor(tensor, writable=True)
+    except TensorError as e:
+        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"reset_mask: {e}") from None
+    if not mask.any():
+        raise RpcError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "reset_mask names no copy: set it true for the copies to reset, or omit it to reset all",
+        )
+    return mask
+
+
+def _spec_json(env: gymnasium.Env) -> str:
+    spec = env.spec
+    if spec is None:
+        return ""
+    try:
+        return spec.to_json()
+    except Exception:  # kwargs that JSON cannot hold (callables, arrays)
+        return json.dumps(asdict(spec), default=repr)
+
+
+def _close_quietly(env: gymnasium.Env) -> None:
+    try:
+        env.close()
+    except Exception:
+        _log.warning("closing a partially made env failed", exc_info=True)
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    max_workers: int = 64,
+    servicer: EnvServicer | None = None,
+) -> tuple[grpc.Server, int]:
+    """Starts a gRPC server for ``servicer`` (a fresh EnvServicer by default) and returns it with its port.
+
+    ``port`` 0 picks a free port. Each open StepStream holds one of the ``max_workers`` threads.
+    """
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rql4j-rpc"),
+        options=[
+            ("grpc.so_reuseport", 0),  # a taken port must fail, not be shared
+            ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+            ("grpc.max_send_message_length", -1),
+        ],
+    )
+    pb_grpc.add_EnvServiceServicer_to_server(servicer or EnvServicer(), server)
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as e:
+        raise OSError(f"cannot bind the rql4j bridge to {address}: {e}") from e
+    if bound == 0:
+        raise OSError(f"cannot bind the rql4j bridge to {address}")
+    server.start()
+    return server, bound
