@@ -383,9 +383,10 @@ def test_step_before_reset(stub: Any) -> None:
     handle = make(stub, "CartPole-v1", num_envs=2).env_handle
     error = rpc_error(step, stub, handle, np.array([0, 1]), spaces.Discrete(2))
     assert_error(error, PRECONDITION, "call Reset first")
-    reset(stub, handle, mask=np.array([True, False]))
-    error = rpc_error(step, stub, handle, np.array([0, 1]), spaces.Discrete(2))
-    assert_error(error, PRECONDITION, "copies [1]", "call Reset first")
+    error = rpc_error(reset, stub, handle, mask=np.array([True, False]))
+    assert_error(error, PRECONDITION, "copies [1]", "without reset_mask")
+    reset(stub, handle, mask=np.array([True, True]))
+    step(stub, handle, np.array([0, 1]), spaces.Discrete(2))
 
 
 def test_bad_actions(stub: Any) -> None:

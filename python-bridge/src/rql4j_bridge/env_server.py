@@ -403,6 +403,13 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         with env.lock:
             if env.closed:
                 env.raise_not_ready()
+            if mask is not None and not (env.reset_done | mask).all():
+                missing = np.flatnonzero(~(env.reset_done | mask)).tolist()
+                raise RpcError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"copies {missing} of {env.describe()} have no current episode (never reset, or the env "
+                    "raised since): call Reset without reset_mask, or with a reset_mask that includes them",
+                )
             try:
                 obs, info = env.vec.reset(seed=seed, options=options or None)
             except Exception as e:

@@ -1,0 +1,194 @@
+package org.rql4j.compat;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.rql4j.bridge.EnvSpec;
+import org.rql4j.bridge.GrpcEnvClient;
+import org.rql4j.bridge.GrpcVectorEnv;
+import org.rql4j.bridge.PythonServer;
+import org.rql4j.env.AutoresetMode;
+import org.rql4j.env.ResetRequest;
+import org.rql4j.env.Tensor;
+import org.rql4j.env.VectorStep;
+
+/**
+ * Same seeds and actions give bit-identical observations, rewards and flags through the bridge
+ * (Java -> gRPC -> Python server) as stepping the env in-process in Python
+ * ({@code compat-tests/python/reference_rollout.py}), across autoresets in every autoreset mode.
+ */
+class EnvBridgeCompatIT {
+
+  private static PythonServer server;
+  private static GrpcEnvClient client;
+
+  @BeforeAll
+  static void start() {
+    server = PythonServer.start();
+    client = server.connect();
+  }
+
+  @AfterAll
+  static void stop() {
+    client.close();
+    server.close();
+  }
+
+  static Stream<Arguments> cases() {
+    // max_episode_steps small enough that truncations and autoresets happen many times
+    return Stream.of(AutoresetMode.values()).flatMap(mode -> Stream.of(
+        Arguments.of("CartPole-v1", 1, mode, 0, 400, streamingFor(mode)),
+        Arguments.of("CartPole-v1", 4, mode, 30, 400, !streamingFor(mode)),
+        Arguments.of("MountainCarContinuous-v0", 1, mode, 40, 300, streamingFor(mode)),
+        Arguments.of("MountainCarContinuous-v0", 3, mode, 25, 300, !streamingFor(mode))));
+  }
+
+  private static boolean streamingFor(AutoresetMode mode) {
+    return mode != AutoresetMode.NEXT_STEP;
+  }
+
+  @ParameterizedTest(name = "{0} x{1} {2} maxSteps={3} streaming={5}")
+  @MethodSource("cases")
+  void bridgeMatchesInProcessBitForBit(String envId, int n, AutoresetMode mode, int maxSteps, int steps,
+      boolean streaming, @TempDir Path tmp) throws Exception {
+    long seed = 2024;
+    boolean discrete = envId.startsWith("CartPole");
+    Random rng = new Random(seed);
+    long[][] discreteActions = new long[steps][n];
+    float[][][] boxActions = new float[steps][n][1];
+    ByteBuffer payload = ByteBuffer.allocate(steps * n * (discrete ? 8 : 4)).order(ByteOrder.LITTLE_ENDIAN);
+    for (int t = 0; t < steps; t++) {
+      for (int i = 0; i < n; i++) {
+        if (discrete) {
+          discreteActions[t][i] = rng.nextInt(2);
+          payload.putLong(discreteActions[t][i]);
+        } else {
+          boxActions[t][i][0] = rng.nextFloat() * 2f - 1f;
+          payload.putFloat(boxActions[t][i][0]);
+        }
+      }
+    }
+    Path actions = tmp.resolve("actions.bin");
+    String header = String.format(Locale.ROOT, "{\"dtype\": \"%s\", \"shape\": [%d, %d%s]}\n",
+        discrete ? "int64" : "float32", steps, n, discrete ? "" : ", 1");
+    ByteArrayOutputStream file = new ByteArrayOutputStream();
+    file.write(header.getBytes(StandardCharsets.UTF_8));
+    file.write(payload.array());
+    Files.write(actions, file.toByteArray());
+    Reference ref = runReference(envId, n, mode, maxSteps, seed, actions, tmp.resolve("rollout.bin"));
+
+    EnvSpec spec = EnvSpec.builder(envId).optNumEnvs(n).optAutoresetMode(mode)
+        .optMaxEpisodeSteps(maxSteps).optStreaming(streaming).build();
+    int episodesEnded = 0;
+    try (GrpcVectorEnv env = client.make(spec)) {
+      assertArrayEquals(ref.get("reset_observation", -1), raw(env.reset(seed).observations()), "reset observation");
+      for (int t = 0; t < steps; t++) {
+        VectorStep s = discrete ? env.step(discreteActions[t]) : env.step(boxActions[t]);
+        String at = envId + " step " + t;
+        assertArrayEquals(ref.get("observation", t), raw(s.observations()), "observation, " + at);
+        assertArrayEquals(ref.get("reward", t), Tensor.ofDoubles(s.rewards()).rawData(), "reward, " + at);
+        assertArrayEquals(ref.get("terminated", t), Tensor.ofBooleans(s.terminated()).rawData(), "terminated, " + at);
+        assertArrayEquals(ref.get("truncated", t), Tensor.ofBooleans(s.truncated()).rawData(), "truncated, " + at);
+        boolean[] ended = new boolean[n];
+        boolean any = false;
+        for (int i = 0; i < n; i++) {
+          ended[i] = s.done(i);
+          any |= ended[i];
+          episodesEnded += ended[i] ? 1 : 0;
+        }
+        if (mode == AutoresetMode.SAME_STEP) {
+          if (any) {
+            assertArrayEquals(ref.get("final_observation", t), raw(s.finalObservations()), "final observation, " + at);
+          } else {
+            assertNull(s.finalObservations(), "no final observation when no copy ended, " + at);
+          }
+        } else if (mode == AutoresetMode.DISABLED && any) {
+          byte[] resetObs = raw(env.reset(ResetRequest.masked(ended)).observations());
+          assertArrayEquals(ref.get("reset_mask_observation", t), resetObs, "masked reset, " + at);
+        }
+      }
+    }
+    assertTrue(episodesEnded >= 3, "the case must cross autoresets; only " + episodesEnded + " episodes ended");
+  }
+
+  private static byte[] raw(org.rql4j.env.Value v) {
+    return ((Tensor) v).rawData();
+  }
+
+  /** The arrays of a reference rollout file. */
+  private record Reference(Map<String, byte[]> arrays, Map<String, long[]> shapes) {
+    /** Row t of a [T, ...] array (t = -1: the whole array). */
+    byte[] get(String name, int t) {
+      byte[] all = arrays.get(name);
+      assertTrue(all != null, "reference has no array '" + name + "'; has " + arrays.keySet());
+      if (t < 0) {
+        return all;
+      }
+      int rowBytes = all.length / (int) shapes.get(name)[0];
+      return Arrays.copyOfRange(all, t * rowBytes, (t + 1) * rowBytes);
+    }
+  }
+
+  private static Reference runReference(String envId, int n, AutoresetMode mode, int maxSteps, long seed,
+      Path actions, Path out) throws IOException, InterruptedException {
+    Path script = Path.of(System.getProperty("rql4j.project.dir", "."), "compat-tests/python/reference_rollout.py");
+    List<String> cmd = List.of(PythonServer.defaultPython().toString(), script.toString(),
+        "--env-id", envId, "--num-envs", String.valueOf(n), "--autoreset-mode", mode.name().toLowerCase(Locale.ROOT),
+        "--seed", String.valueOf(seed), "--max-episode-steps", String.valueOf(maxSteps),
+        "--actions", actions.toString(), "--out", out.toString());
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS), "reference rollout hung: " + cmd);
+    assertEquals(0, p.exitValue(), "reference rollout failed: " + String.join(" ", cmd) + "\n" + log);
+    byte[] bytes = Files.readAllBytes(out);
+    int nl = 0;
+    while (bytes[nl] != '\n') {
+      nl++;
+    }
+    JsonObject head = JsonParser.parseString(new String(bytes, 0, nl, StandardCharsets.UTF_8)).getAsJsonObject();
+    assertEquals("rql4j-reference-rollout/1", head.get("format").getAsString());
+    Map<String, byte[]> arrays = new HashMap<>();
+    Map<String, long[]> shapes = new HashMap<>();
+    for (JsonElement e : head.getAsJsonArray("arrays")) {
+      JsonObject a = e.getAsJsonObject();
+      int offset = nl + 1 + a.get("offset").getAsInt();
+      arrays.put(a.get("name").getAsString(), Arrays.copyOfRange(bytes, offset, offset + a.get("nbytes").getAsInt()));
+      JsonArray shape = a.getAsJsonArray("shape");
+      long[] s = new long[shape.size()];
+      for (int i = 0; i < s.length; i++) {
+        s[i] = shape.get(i).getAsLong();
+      }
+      shapes.put(a.get("name").getAsString(), s);
+    }
+    assertFalse(arrays.isEmpty());
+    return new Reference(arrays, shapes);
+  }
+}
