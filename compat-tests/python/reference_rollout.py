@@ -157,7 +157,12 @@ class Recorder:
     def arrays(self, n: int) -> list[tuple[str, np.ndarray]]:
         template = [(leaf, s) for leaf, s, _ in leaves(self.name, self.space, zeros_like_obs(self.space, n))]
         return [
-            (leaf, np.stack([step[leaf] for step in self.steps]) if self.steps else np.zeros((0, n, *s.shape), wire_dtype(s)))
+            (
+                leaf,
+                np.stack([step[leaf] for step in self.steps])
+                if self.steps
+                else np.zeros((0, n, *s.shape), wire_dtype(s)),
+            )
             for leaf, s in template
         ]
 
@@ -239,8 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="rollout file to write (same style)")
     parser.add_argument("--kwargs-json", default="", help="keyword arguments for gymnasium.make, as a JSON object")
     parser.add_argument("--max-episode-steps", type=int, default=0, help="> 0 overrides the registered limit")
-    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
-                        help="import MODULE first (to register extra env ids)")
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first (to register extra env ids)",
+    )
     args = parser.parse_args(argv)
     for module in args.imports:
         importlib.import_module(module)

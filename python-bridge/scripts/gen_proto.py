@@ -76,7 +76,9 @@ def check(files: dict[str, str], out_dir: Path = OUT_DIR) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the checked-in files differ from a fresh generation")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if the checked-in files differ from a fresh generation"
+    )
     args = parser.parse_args(argv)
     files = generate()
     if args.check:

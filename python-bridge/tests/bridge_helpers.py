@@ -60,7 +60,9 @@ def step(stub: Stub, handle: str, action: Any, space: spaces.Space | None = None
     return stub.Step(pb.StepRequest(env_handle=handle, action=value))
 
 
-def reference(env_id: str, num_envs: int, mode: int, kwargs: dict[str, Any] | None = None, max_episode_steps: int = 0) -> SyncVectorEnv:
+def reference(
+    env_id: str, num_envs: int, mode: int, kwargs: dict[str, Any] | None = None, max_episode_steps: int = 0
+) -> SyncVectorEnv:
     """An in-process vector env built exactly as the server builds one."""
     make_kwargs = dict(kwargs or {})
     if max_episode_steps > 0:
@@ -92,9 +94,7 @@ def assert_value(actual: pb.Value, expected: Any, space: spaces.Space) -> None:
 
 
 def info_dict(columns: Any) -> dict[str, tuple[list[float], list[bool]]]:
-    return {
-        key: (from_tensor(c.values).tolist(), from_tensor(c.present).tolist()) for key, c in columns.items()
-    }
+    return {key: (from_tensor(c.values).tolist(), from_tensor(c.present).tolist()) for key, c in columns.items()}
 
 
 _SCALAR = (bool, int, float, np.bool_, np.integer, np.floating)

@@ -23,6 +23,8 @@ def test_generated_code_is_up_to_date() -> None:
     generated_with = re.search(r"GRPC_GENERATED_VERSION = '([^']+)'", GRPC_FILE.read_text())
     assert generated_with is not None
     if version("grpcio-tools") != generated_with.group(1):
-        pytest.skip(f"checked-in code comes from grpcio-tools {generated_with.group(1)}, installed {version('grpcio-tools')}")
+        pytest.skip(
+            f"checked-in code comes from grpcio-tools {generated_with.group(1)}, installed {version('grpcio-tools')}"
+        )
     result = subprocess.run([sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

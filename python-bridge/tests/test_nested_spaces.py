@@ -150,7 +150,9 @@ def test_nested_action_errors(stub: Any) -> None:
     good = {"move": np.array([[0, 1], [2, 3]]), "flags": np.array([[0, 1], [1, 0]], np.int8)}
     step(stub, handle, good, space)
     bad = {"move": np.array([[0, 1], [3, 3]]), "flags": good["flags"]}
-    assert_error(rpc_error(step, stub, handle, bad, space), grpc.StatusCode.INVALID_ARGUMENT, "copy 1", "'move'", "[3, 3]")
+    assert_error(
+        rpc_error(step, stub, handle, bad, space), grpc.StatusCode.INVALID_ARGUMENT, "copy 1", "'move'", "[3, 3]"
+    )
     missing = to_value({"move": good["move"]})
     assert_error(rpc_error(step, stub, handle, missing), grpc.StatusCode.INVALID_ARGUMENT, "keys", "flags")
     as_bool = {"move": good["move"], "flags": good["flags"].astype(bool)}

@@ -33,17 +33,36 @@ def read_rollout(path: Path) -> tuple[dict[str, Any], dict[str, bytes], dict[str
     for entry in header["arrays"]:
         blob = payload[entry["offset"] : entry["offset"] + entry["nbytes"]]
         blobs[entry["name"]] = blob
-        arrays[entry["name"]] = np.frombuffer(blob, dtype=np.dtype(entry["dtype"]).newbyteorder("<")).reshape(entry["shape"])
+        arrays[entry["name"]] = np.frombuffer(blob, dtype=np.dtype(entry["dtype"]).newbyteorder("<")).reshape(
+            entry["shape"]
+        )
     assert sum(e["nbytes"] for e in header["arrays"]) == len(payload)
     return header, blobs, arrays
 
 
-def run_reference(tmp_path: Path, mode: str, actions: np.ndarray, env_id: str = "CartPole-v1", extra: tuple[str, ...] = ()) -> Path:
+def run_reference(
+    tmp_path: Path, mode: str, actions: np.ndarray, env_id: str = "CartPole-v1", extra: tuple[str, ...] = ()
+) -> Path:
     actions_file, out = tmp_path / "actions.bin", tmp_path / "rollout.bin"
     write_actions(actions_file, actions)
     subprocess.run(
-        [sys.executable, str(SCRIPT), "--env-id", env_id, "--num-envs", str(actions.shape[1]), "--autoreset-mode",
-         mode, "--seed", "7", "--actions", str(actions_file), "--out", str(out), *extra],
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--env-id",
+            env_id,
+            "--num-envs",
+            str(actions.shape[1]),
+            "--autoreset-mode",
+            mode,
+            "--seed",
+            "7",
+            "--actions",
+            str(actions_file),
+            "--out",
+            str(out),
+            *extra,
+        ],
         check=True,
     )
     return out
@@ -88,7 +107,15 @@ def test_box_actions_and_layout(tmp_path: Path, stub: Any) -> None:
     out = run_reference(tmp_path, "same_step", actions, "MountainCarContinuous-v0", ("--max-episode-steps", "10"))
     header, _, arrays = read_rollout(out)
     names = [a["name"] for a in header["arrays"]]
-    assert names == ["reset_observation", "observation", "reward", "terminated", "truncated", "final_observation", "final_mask"]
+    assert names == [
+        "reset_observation",
+        "observation",
+        "reward",
+        "terminated",
+        "truncated",
+        "final_observation",
+        "final_mask",
+    ]
     assert arrays["observation"].shape == (steps, n, 2) and arrays["observation"].dtype == np.float32
     assert arrays["truncated"][9].tolist() == [True, True]  # max_episode_steps reached
     handle = make(stub, "MountainCarContinuous-v0", num_envs=n, max_episode_steps=10).env_handle

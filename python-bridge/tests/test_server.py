@@ -286,7 +286,7 @@ def test_step_stream_matches_unary_steps(stub: Any) -> None:
     requests = (pb.StepRequest(env_handle=streamed, action=to_value(a, spaces.Discrete(2))) for a in actions)
     got = list(stub.StepStream(requests))
     assert len(got) == len(expected)
-    assert all(g == e for g, e in zip(got, expected))
+    assert all(g == e for g, e in zip(got, expected, strict=True))
 
 
 def test_step_stream_error_ends_the_stream_env_stays_usable(stub: Any) -> None:

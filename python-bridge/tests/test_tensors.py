@@ -91,13 +91,15 @@ def test_to_value_follows_space() -> None:
 def test_space_protos() -> None:
     d = space_to_proto(spaces.Discrete(4, start=-1))
     assert (d.discrete.n, d.discrete.start) == (4, -1)
-    b = space_to_proto(spaces.Box(np.array([0.0, -np.inf]), np.array([1.0, np.inf]), dtype=np.float32))
+    b = space_to_proto(spaces.Box(np.array([0.0, -np.inf], np.float32), np.array([1.0, np.inf], np.float32)))
     assert list(b.box.shape) == [2] and b.box.dtype == pb.FLOAT32
     assert from_tensor(b.box.low).tolist() == [0.0, -np.inf] and b.box.low.dtype == pb.FLOAT64
     assert from_tensor(b.box.high).tolist() == [1.0, np.inf]
     scalar_bounds = space_to_proto(spaces.Box(0, 255, (2, 2), np.uint8))
     assert from_tensor(scalar_bounds.box.high).shape == (2, 2)  # full tensors, not scalars
-    md = space_to_proto(spaces.MultiDiscrete(np.array([[2, 3], [4, 5]]), start=np.array([[0, 1], [2, 3]]), dtype=np.int32))
+    md = space_to_proto(
+        spaces.MultiDiscrete(np.array([[2, 3], [4, 5]]), start=np.array([[0, 1], [2, 3]]), dtype=np.int32)
+    )
     assert from_tensor(md.multi_discrete.nvec).tolist() == [[2, 3], [4, 5]]
     assert md.multi_discrete.nvec.dtype == pb.INT64 and md.multi_discrete.dtype == pb.INT32
     assert from_tensor(md.multi_discrete.start).tolist() == [[0, 1], [2, 3]]
@@ -128,7 +130,7 @@ def test_codec_decode_and_validate() -> None:
     out = codec.decode(to_value(np.array([1, 3], np.int64)))
     assert out.dtype == np.int32 and out.tolist() == [1, 3] and out.flags.writeable
     assert codec.decode(to_value(np.array([2, 2], np.uint8))).tolist() == [2, 2]
-    with pytest.raises(TensorError, match=r"copy 0 .* 0 is not in Discrete\(3, start=1\)"):
+    with pytest.raises(TensorError, match=r"copy 0 .* 0 is not in Discrete\(3, start=1"):
         codec.decode(to_value(np.array([0, 2], np.int64)))
     with pytest.raises(TensorError, match="expected 2 .* got 3"):
         codec.decode(to_value(np.array([1, 2, 3], np.int64)))

@@ -366,7 +366,9 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 _close_quietly(copy)
             if isinstance(e, RpcError):
                 raise
-            raise RpcError(grpc.StatusCode.INTERNAL, f"building the vector env of {env_id!r} raised {_qualname(e)}: {e}") from e
+            raise RpcError(
+                grpc.StatusCode.INTERNAL, f"building the vector env of {env_id!r} raised {_qualname(e)}: {e}"
+            ) from e
         with self._registry_lock:
             self._envs[handle] = env
         _log.info("made %s x%d (%s)", env.describe(), num_envs, pb.AutoresetMode.Name(mode))
@@ -444,7 +446,9 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 return
             except Exception as e:
                 _log.exception("StepStream failed")
-                context.abort(grpc.StatusCode.INTERNAL, RpcError(grpc.StatusCode.INTERNAL, f"{_qualname(e)}: {e}").message)
+                context.abort(
+                    grpc.StatusCode.INTERNAL, RpcError(grpc.StatusCode.INTERNAL, f"{_qualname(e)}: {e}").message
+                )
                 return
             yield response
 

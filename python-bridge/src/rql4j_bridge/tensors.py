@@ -52,7 +52,7 @@ class UnsupportedSpaceError(TypeError):
 
 
 # Wire dtypes: explicit little-endian numpy dtypes per DType enum value.
-_WIRE: dict[int, np.dtype] = {
+_WIRE: dict[pb.DType, np.dtype] = {
     pb.FLOAT32: np.dtype("<f4"),
     pb.FLOAT64: np.dtype("<f8"),
     pb.INT8: np.dtype("i1"),
@@ -63,14 +63,14 @@ _WIRE: dict[int, np.dtype] = {
     pb.BOOL: np.dtype("?"),
 }
 # numpy dtype names are independent of byte order, so they key the reverse lookup.
-_ENUM_BY_NAME: dict[str, int] = {dt.name: enum for enum, dt in _WIRE.items()}
-_NATIVE: dict[int, np.dtype] = {enum: dt.newbyteorder("=") for enum, dt in _WIRE.items()}
+_ENUM_BY_NAME: dict[str, pb.DType] = {dt.name: enum for enum, dt in _WIRE.items()}
+_NATIVE: dict[pb.DType, np.dtype] = {enum: dt.newbyteorder("=") for enum, dt in _WIRE.items()}
 _INTEGER_ENUMS = frozenset({pb.INT8, pb.INT16, pb.INT32, pb.INT64, pb.UINT8})
 
 _SUPPORTED_SPACES = "Discrete, Box, MultiDiscrete, MultiBinary, Dict, Tuple"
 
 
-def dtype_enum(dtype: npt.DTypeLike) -> int:
+def dtype_enum(dtype: npt.DTypeLike) -> pb.DType:
     """The DType enum value of a numpy dtype; raises UnsupportedSpaceError for others (float16, uint32...)."""
     dt = np.dtype(dtype)
     try:
@@ -89,7 +89,7 @@ def dtype_name(enum: int) -> str:
         return f"unknown DType {enum}"
 
 
-def numpy_dtype(enum: int) -> np.dtype:
+def numpy_dtype(enum: pb.DType) -> np.dtype:
     """The (native byte order) numpy dtype of a DType enum value."""
     try:
         return _NATIVE[enum]
@@ -192,9 +192,7 @@ def to_value(x: Any, space: spaces.Space | None = None) -> pb.Value:
     """
     if space is None:
         if isinstance(x, Mapping):
-            return pb.Value(
-                dict=pb.DictValue(entries=[pb.NamedValue(key=k, value=to_value(v)) for k, v in x.items()])
-            )
+            return pb.Value(dict=pb.DictValue(entries=[pb.NamedValue(key=k, value=to_value(v)) for k, v in x.items()]))
         if isinstance(x, tuple):
             return pb.Value(tuple=pb.TupleValue(items=[to_value(v) for v in x]))
         return pb.Value(tensor=to_tensor(x))
@@ -234,7 +232,7 @@ class _Leaf:
     def __init__(self, space: spaces.Space, batch: int) -> None:
         self.space = space
         self.batch = batch
-        self.shape: tuple[int, ...] = (batch, *space.shape)
+        self.shape: tuple[int, ...] = (batch, *(space.shape or ()))
         self.wire = wire_dtype(space)
         self.enum = dtype_enum(self.wire)
         self.env_dtype = np.dtype(space.dtype)
@@ -342,7 +340,7 @@ class _DictNode:
     def stack(self, rows: Sequence[Any]) -> dict[str, Any]:
         return {k: node.stack([None if r is None else r[k] for r in rows]) for k, node in self.children}
 
-    def row(self, x: Mapping[str, Any], i: int) -> dict[str, Any]:
+    def row(self, x: Any, i: int) -> dict[str, Any]:
         return {k: node.row(x[k], i) for k, node in self.children}
 
 
@@ -366,7 +364,7 @@ class _TupleNode:
             raise TensorError(f"{path}: expected a tuple of {n} items, got {len(items)}")
         out = []
         ok: np.ndarray | None = None
-        for i, (node, item) in enumerate(zip(self.children, items)):
+        for i, (node, item) in enumerate(zip(self.children, items, strict=True)):
             v, sub_ok = node.decode(item, f"{path}[{i}]")
             out.append(v)
             ok = sub_ok if ok is None else ok & sub_ok
@@ -379,8 +377,8 @@ class _TupleNode:
     def stack(self, rows: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(node.stack([None if r is None else r[j] for r in rows]) for j, node in enumerate(self.children))
 
-    def row(self, x: Sequence[Any], i: int) -> tuple[Any, ...]:
-        return tuple(node.row(v, i) for node, v in zip(self.children, x))
+    def row(self, x: Any, i: int) -> tuple[Any, ...]:
+        return tuple(node.row(v, i) for node, v in zip(self.children, x, strict=True))
 
 
 _Node: TypeAlias = "_Leaf | _DictNode | _TupleNode"
