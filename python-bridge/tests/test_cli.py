@@ -64,11 +64,12 @@ def test_port_line_then_exit_on_stdin_eof(via: str) -> None:
         process.kill()
 
 
-def test_sigterm_stops_gracefully() -> None:
-    process = start()
+@pytest.mark.parametrize("kind", ["aio", "threads"])
+def test_sigterm_stops_gracefully(kind: str) -> None:
+    process = start("--server", kind)
     try:
         port = port_of(process)
-        server_info(port)
+        assert server_info(port).protocol == "rql4j.v1"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
         assert b"SIGTERM" in process.stderr.read()

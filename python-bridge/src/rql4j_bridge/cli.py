@@ -16,6 +16,7 @@ More subcommands (``export``, ...) plug in as further subparsers.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import logging
 import os
@@ -24,11 +25,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import gymnasium
 
 from rql4j_bridge import PROTOCOL, __version__
+
+if TYPE_CHECKING:
+    from rql4j_bridge.env_server import EnvServicer
 
 PORT_LINE_PREFIX = "RQL4J_BRIDGE_PORT="
 AUTO_IMPORTS = ("highway_env",)
@@ -51,7 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default: 0)")
     serve.add_argument(
-        "--max-workers", type=int, default=64, help="RPC threads; each open StepStream holds one (default: 64)"
+        "--server",
+        choices=["aio", "threads"],
+        default="aio",
+        help="aio: one event-loop thread, lowest latency per step (default); threads: a thread pool",
+    )
+    serve.add_argument(
+        "--max-workers", type=int, default=64, help="threads server: RPC threads; each open StepStream holds one"
     )
     serve.add_argument(
         "--exit-on-stdin-eof", action="store_true", help="stop the server and exit when stdin reaches end of file"
@@ -98,15 +108,44 @@ def _serve(args: argparse.Namespace) -> int:
                 _log.warning("importing %s failed; its envs are not registered", module, exc_info=True)
 
     # Imported here so that `--help` stays fast.
-    from rql4j_bridge.env_server import EnvServicer, serve
+    from rql4j_bridge.env_server import EnvServicer
 
     servicer = EnvServicer()
+    serving = _serve_aio if args.server == "aio" else _serve_threads
+    return serving(args, servicer, port_out)
+
+
+def _stop_on_signals_and_eof(args: argparse.Namespace, request_stop: Callable[[str], None]) -> None:
+    signal.signal(signal.SIGTERM, lambda *_: request_stop("SIGTERM"))
+    signal.signal(signal.SIGINT, lambda *_: request_stop("SIGINT"))
+    if args.exit_on_stdin_eof:
+        threading.Thread(target=_watch_stdin, args=(request_stop,), name="rql4j-stdin", daemon=True).start()
+
+
+def _announce(args: argparse.Namespace, port: int, port_out: TextIO) -> None:
+    port_out.write(f"{PORT_LINE_PREFIX}{port}\n")
+    port_out.flush()
+    _log.info(
+        "serving %s on %s:%d (%s server, bridge %s, Python %s, gymnasium %s, pid %d)",
+        PROTOCOL,
+        args.host,
+        port,
+        args.server,
+        __version__,
+        sys.version.split()[0],
+        gymnasium.__version__,
+        os.getpid(),
+    )
+
+
+def _serve_threads(args: argparse.Namespace, servicer: EnvServicer, port_out: TextIO) -> int:
+    from rql4j_bridge.env_server import serve
+
     try:
         server, port = serve(args.host, args.port, args.max_workers, servicer)
     except OSError as e:
         _log.error("%s", e)
         return 1
-
     stop_requested = threading.Event()
     reasons: list[str] = []
 
@@ -114,24 +153,8 @@ def _serve(args: argparse.Namespace) -> int:
         reasons.append(reason)
         stop_requested.set()
 
-    signal.signal(signal.SIGTERM, lambda *_: request_stop("SIGTERM"))
-    signal.signal(signal.SIGINT, lambda *_: request_stop("SIGINT"))
-    if args.exit_on_stdin_eof:
-        threading.Thread(target=_watch_stdin, args=(request_stop,), name="rql4j-stdin", daemon=True).start()
-
-    port_out.write(f"{PORT_LINE_PREFIX}{port}\n")
-    port_out.flush()
-    _log.info(
-        "serving %s on %s:%d (bridge %s, Python %s, gymnasium %s, pid %d)",
-        PROTOCOL,
-        args.host,
-        port,
-        __version__,
-        sys.version.split()[0],
-        gymnasium.__version__,
-        os.getpid(),
-    )
-
+    _stop_on_signals_and_eof(args, request_stop)
+    _announce(args, port, port_out)
     while not stop_requested.wait(0.5):
         pass
     _log.info("stopping (%s)", reasons[0] if reasons else "requested")
@@ -139,6 +162,35 @@ def _serve(args: argparse.Namespace) -> int:
     servicer.close_all()
     _log.info("stopped")
     return 0
+
+
+def _serve_aio(args: argparse.Namespace, servicer: EnvServicer, port_out: TextIO) -> int:
+    from rql4j_bridge.env_server import serve_aio
+
+    async def run() -> int:
+        try:
+            server, port = await serve_aio(args.host, args.port, servicer)
+        except OSError as e:
+            _log.error("%s", e)
+            return 1
+        loop = asyncio.get_running_loop()
+        stop_requested = asyncio.Event()
+        reasons: list[str] = []
+
+        def request_stop(reason: str) -> None:
+            reasons.append(reason)
+            loop.call_soon_threadsafe(stop_requested.set)
+
+        _stop_on_signals_and_eof(args, request_stop)
+        _announce(args, port, port_out)
+        await stop_requested.wait()
+        _log.info("stopping (%s)", reasons[0] if reasons else "requested")
+        await server.stop(grace=STOP_GRACE_S)
+        servicer.close_all()
+        _log.info("stopped")
+        return 0
+
+    return asyncio.run(run())
 
 
 def _detach_stdout() -> TextIO:

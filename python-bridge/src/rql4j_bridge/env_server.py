@@ -23,7 +23,7 @@ import logging
 import platform
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent import futures
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
@@ -45,7 +45,7 @@ from rql4j_bridge.tensors import (
     space_to_proto,
 )
 
-__all__ = ["EnvServicer", "RpcError", "info_columns", "serve"]
+__all__ = ["AsyncEnvServicer", "EnvServicer", "RpcError", "info_columns", "serve", "serve_aio"]
 
 _log = logging.getLogger(__name__)
 
@@ -587,13 +587,22 @@ def serve(
     """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rql4j-rpc"),
-        options=[
-            ("grpc.so_reuseport", 0),  # a taken port must fail, not be shared
-            ("grpc.max_receive_message_length", 256 * 1024 * 1024),
-            ("grpc.max_send_message_length", -1),
-        ],
+        options=_SERVER_OPTIONS,
     )
     pb_grpc.add_EnvServiceServicer_to_server(servicer or EnvServicer(), server)
+    bound = _bind(server, host, port)
+    server.start()
+    return server, bound
+
+
+_SERVER_OPTIONS = [
+    ("grpc.so_reuseport", 0),  # a taken port must fail, not be shared
+    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+    ("grpc.max_send_message_length", -1),
+]
+
+
+def _bind(server: grpc.Server | grpc.aio.Server, host: str, port: int) -> int:
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = server.add_insecure_port(address)
@@ -601,5 +610,77 @@ def serve(
         raise OSError(f"cannot bind the rql4j bridge to {address}: {e}") from e
     if bound == 0:
         raise OSError(f"cannot bind the rql4j bridge to {address}")
-    server.start()
+    return bound
+
+
+# ---------------------------------------------------------------------------------------------
+# grpc.aio: the same handlers on one event-loop thread
+# ---------------------------------------------------------------------------------------------
+
+
+class AsyncEnvServicer(pb_grpc.EnvServiceServicer):
+    """Runs an :class:`EnvServicer`'s handlers inline on a ``grpc.aio`` event loop.
+
+    One thread does everything, so a step costs no thread hand-offs (grpcio's threaded server
+    spends most of its per-message time on those). The env calls block the loop while they run:
+    requests are served one at a time, which Python's GIL would impose on CPU-bound envs anyway.
+    """
+
+    def __init__(self, servicer: EnvServicer) -> None:
+        self._s = servicer
+
+    async def _call(self, name: str, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return getattr(EnvServicer, name).__wrapped__(self._s, request)
+        except RpcError as e:
+            await context.abort(e.code, e.message)
+        except Exception as e:
+            _log.exception("%s failed", name)
+            await context.abort(grpc.StatusCode.INTERNAL, RpcError(grpc.StatusCode.INTERNAL, f"{_qualname(e)}: {e}").message)
+
+    async def GetServerInfo(self, request: pb.ServerInfoRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._call("GetServerInfo", request, context)
+
+    async def Make(self, request: pb.MakeRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._call("Make", request, context)
+
+    async def Reset(self, request: pb.ResetRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._call("Reset", request, context)
+
+    async def Step(self, request: pb.StepRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._call("Step", request, context)
+
+    async def Close(self, request: pb.CloseRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._call("Close", request, context)
+
+    async def StepStream(
+        self, request_iterator: AsyncIterator[pb.StepRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StepResponse]:
+        handle: str | None = None
+        env: _Env | None = None
+        async for request in request_iterator:
+            try:
+                if env is None or request.env_handle != handle:
+                    env, handle = self._s._lookup(request.env_handle), request.env_handle
+                response = self._s._step(env, request)
+            except RpcError as e:
+                await context.abort(e.code, e.message)
+                return
+            except Exception as e:
+                _log.exception("StepStream failed")
+                await context.abort(
+                    grpc.StatusCode.INTERNAL, RpcError(grpc.StatusCode.INTERNAL, f"{_qualname(e)}: {e}").message
+                )
+                return
+            yield response
+
+
+async def serve_aio(
+    host: str = "127.0.0.1", port: int = 0, servicer: EnvServicer | None = None
+) -> tuple[grpc.aio.Server, int]:
+    """Starts a ``grpc.aio`` server for ``servicer`` on the running event loop; returns it with its port."""
+    server = grpc.aio.server(options=_SERVER_OPTIONS)
+    pb_grpc.add_EnvServiceServicer_to_server(AsyncEnvServicer(servicer or EnvServicer()), server)
+    bound = _bind(server, host, port)
+    await server.start()
     return server, bound

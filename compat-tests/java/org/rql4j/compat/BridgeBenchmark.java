@@ -29,7 +29,11 @@ import org.rql4j.bridge.PythonServer;
 public final class BridgeBenchmark {
 
   private static final int[] SIZES = {1, 8, 64};
+  /** unary and stream against the default (aio) server; stream against the thread-pool server. */
+  private static final String[] KINDS = {"unary", "stream", "stream-threads"};
   private static final int WARMUP = 300;
+  /** Rounds over all configurations, interleaved so that machine noise spreads over all rows. */
+  private static final int ROUNDS = 3;
   private static final String START = "<!-- bridge-benchmark:start -->";
   private static final String END = "<!-- bridge-benchmark:end -->";
 
@@ -41,25 +45,57 @@ public final class BridgeBenchmark {
 
   /** One measured configuration. */
   record Row(String transport, int numEnvs, double medianUs, double p90Us, double envStepsPerS,
-      double clientCpuUs, double serverCpuUs) {}
+      double clientCpuUs, double serverCpuUs, double minEnvStepsPerS, double maxEnvStepsPerS) {}
+
+  /** The round with the median throughput, carrying the range over rounds. */
+  static Row medianRound(List<Row> rounds) {
+    List<Row> sorted = new ArrayList<>(rounds);
+    sorted.sort((a, b) -> Double.compare(a.envStepsPerS(), b.envStepsPerS()));
+    Row m = sorted.get(sorted.size() / 2);
+    return new Row(m.transport(), m.numEnvs(), m.medianUs(), m.p90Us(), m.envStepsPerS(), m.clientCpuUs(),
+        m.serverCpuUs(), sorted.get(0).envStepsPerS(), sorted.get(sorted.size() - 1).envStepsPerS());
+  }
 
   public static void main(String[] args) throws Exception {
     Path root = Path.of(System.getProperty("rql4j.project.dir", ".")).toAbsolutePath();
-    List<Row> rows = new ArrayList<>();
-    try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect()) {
-      for (int n : SIZES) {
-        for (boolean streaming : new boolean[] {false, true}) {
-          rows.add(measure(client, server.pid(), n, streaming));
-          Row r = rows.get(rows.size() - 1);
-          System.out.printf(Locale.ROOT, "bridge %-6s n=%-3d median %8.1f us/step  %10.0f env-steps/s%n",
-              r.transport(), n, r.medianUs(), r.envStepsPerS());
+    Map<String, List<Row>> rounds = new LinkedHashMap<>();
+    List<Map<Integer, double[]>> inProcessRounds = new ArrayList<>();
+    try (PythonServer aio = PythonServer.builder().optServeArgs("--server", "aio").start();
+        PythonServer threads = PythonServer.builder().optServeArgs("--server", "threads").start();
+        GrpcEnvClient aioClient = aio.connect();
+        GrpcEnvClient threadsClient = threads.connect()) {
+      for (int round = 0; round < ROUNDS; round++) {
+        for (int n : SIZES) {
+          for (String kind : KINDS) {
+            boolean streaming = !kind.equals("unary");
+            boolean threaded = kind.equals("stream-threads");
+            PythonServer server = threaded ? threads : aio;
+            Row r = measure(threaded ? threadsClient : aioClient, server.pid(), n, streaming, kind);
+            rounds.computeIfAbsent(r.transport() + n, k -> new ArrayList<>()).add(r);
+            System.out.printf(Locale.ROOT, "round %d bridge %-6s n=%-3d median %8.1f us/step  %10.0f env-steps/s%n",
+                round + 1, r.transport(), n, r.medianUs(), r.envStepsPerS());
+          }
         }
+        inProcessRounds.add(inProcess(root));
       }
     }
-    Map<Integer, double[]> inProcess = inProcess(root);
+    List<Row> rows = new ArrayList<>();
+    rounds.values().forEach(r -> rows.add(medianRound(r)));
+    Map<Integer, double[]> inProcess = new LinkedHashMap<>();
+    for (int n : SIZES) {
+      List<double[]> r = new ArrayList<>();
+      inProcessRounds.forEach(m -> r.add(m.get(n)));
+      r.sort((a, b) -> Double.compare(a[2], b[2]));
+      double[] med = r.get(r.size() / 2).clone();
+      inProcess.put(n, new double[] {med[0], med[1], med[2], r.get(0)[2], r.get(r.size() - 1)[2]});
+    }
+    for (Row r : rows) {
+      System.out.printf(Locale.ROOT, "median round: bridge %-6s n=%-3d median %8.1f us/step  %10.0f env-steps/s (%.0f%% of in-process)%n",
+          r.transport(), r.numEnvs(), r.medianUs(), r.envStepsPerS(), 100 * r.envStepsPerS() / inProcess.get(r.numEnvs())[2]);
+    }
     for (int n : SIZES) {
       double[] ip = inProcess.get(n);
-      System.out.printf(Locale.ROOT, "python in-process n=%-3d median %8.1f us/step  %10.0f env-steps/s%n",
+      System.out.printf(Locale.ROOT, "median round: python in-process n=%-3d median %8.1f us/step  %10.0f env-steps/s%n",
           n, ip[0], ip[2]);
     }
     write(root, rows, inProcess);
@@ -81,7 +117,7 @@ public final class BridgeBenchmark {
         .getProcessCpuTime();
   }
 
-  private static Row measure(GrpcEnvClient client, long serverPid, int n, boolean streaming) {
+  private static Row measure(GrpcEnvClient client, long serverPid, int n, boolean streaming, String kind) {
     int steps = steps(n);
     Random rng = new Random(0);
     long[][] actions = new long[WARMUP + steps][n];
@@ -112,8 +148,9 @@ public final class BridgeBenchmark {
     long[] sorted = times.clone();
     Arrays.sort(sorted);
     double total = Arrays.stream(times).sum() / 1e9;
-    return new Row(streaming ? "stream" : "unary", n, sorted[steps / 2] / 1e3,
-        sorted[(int) (steps * 0.9)] / 1e3, n * steps / total, clientCpu, serverCpu);
+    return new Row(kind, n, sorted[steps / 2] / 1e3,
+        sorted[(int) (steps * 0.9)] / 1e3, n * steps / total, clientCpu, serverCpu, n * steps / total,
+        n * steps / total);
   }
 
   private static Map<Integer, double[]> inProcess(Path root) throws Exception {
@@ -151,29 +188,36 @@ public final class BridgeBenchmark {
     md.append(START).append("\n## Env bridge: CartPole-v1 steps through gRPC vs in-process Python\n\n");
     md.append("Command: `make bench` (runs `org.rql4j.compat.BridgeBenchmark`). Measured ").append(when)
         .append(" on a ").append(cores).append("-core machine of our kind; random actions, SAME_STEP autoreset, ")
+        .append("Java client (`GrpcVectorEnv`) against the Python server (`rql4j-bridge serve`, grpc.aio by default; ")
+        .append("`stream-threads` is the same stream against `--server threads`), ")
         .append(WARMUP).append(" warm-up steps, then 5000 / 3000 / 1500 measured batched steps for 1 / 8 / 64 copies ")
-        .append("(3000 for the in-process baseline). \"CPU\" columns: process CPU time per batched step ")
-        .append("(Java client incl. gRPC threads; Python server from /proc).\n\n");
-    md.append("| transport | num_envs | median µs / step | p90 µs / step | env-steps/s | vs in-process | client CPU µs | server CPU µs |\n");
-    md.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        .append("(3000 for the in-process baseline); ").append(ROUNDS).append(" interleaved rounds, each row the round ")
+        .append("with the median throughput, and the range over rounds. \"CPU\" columns: process CPU time per ")
+        .append("batched step (Java client incl. gRPC threads; Python server from /proc). \"vs in-process\": ")
+        .append("median throughput over the in-process median of the same size.\n\n");
+    md.append("| transport | num_envs | median µs / step | p90 µs / step | env-steps/s | range over rounds | vs in-process | client CPU µs | server CPU µs |\n");
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int k = 0; k < rows.size(); k++) {
       Row r = rows.get(k);
       double ratio = r.envStepsPerS() / inProcess.get(r.numEnvs())[2];
       json.append(String.format(Locale.ROOT,
           "    {\"transport\": \"grpc-%s\", \"num_envs\": %d, \"median_us\": %.1f, \"p90_us\": %.1f, "
-              + "\"env_steps_per_s\": %.0f, \"ratio_vs_inprocess\": %.3f, \"client_cpu_us\": %.1f, \"server_cpu_us\": %.1f},\n",
-          r.transport(), r.numEnvs(), r.medianUs(), r.p90Us(), r.envStepsPerS(), ratio, r.clientCpuUs(), r.serverCpuUs()));
-      md.append(String.format(Locale.ROOT, "| gRPC %s | %d | %.0f | %.0f | %.0f | %.0f%% | %.0f | %.0f |\n",
-          r.transport(), r.numEnvs(), r.medianUs(), r.p90Us(), r.envStepsPerS(), 100 * ratio, r.clientCpuUs(), r.serverCpuUs()));
+              + "\"env_steps_per_s\": %.0f, \"env_steps_per_s_min\": %.0f, \"env_steps_per_s_max\": %.0f, "
+              + "\"ratio_vs_inprocess\": %.3f, \"client_cpu_us\": %.1f, \"server_cpu_us\": %.1f},\n",
+          r.transport(), r.numEnvs(), r.medianUs(), r.p90Us(), r.envStepsPerS(), r.minEnvStepsPerS(),
+          r.maxEnvStepsPerS(), ratio, r.clientCpuUs(), r.serverCpuUs()));
+      md.append(String.format(Locale.ROOT, "| gRPC %s | %d | %.0f | %.0f | %.0f | %.0f-%.0f | %.0f%% | %.0f | %.0f |\n",
+          r.transport(), r.numEnvs(), r.medianUs(), r.p90Us(), r.envStepsPerS(), r.minEnvStepsPerS(),
+          r.maxEnvStepsPerS(), 100 * ratio, r.clientCpuUs(), r.serverCpuUs()));
     }
     int k = 0;
     for (int n : SIZES) {
       double[] ip = inProcess.get(n);
       json.append(String.format(Locale.ROOT,
-          "    {\"transport\": \"python-inprocess-SyncVectorEnv\", \"num_envs\": %d, \"median_us\": %.1f, \"p90_us\": %.1f, \"env_steps_per_s\": %.0f}%s\n",
-          n, ip[0], ip[1], ip[2], ++k == SIZES.length ? "" : ","));
-      md.append(String.format(Locale.ROOT, "| Python in-process SyncVectorEnv | %d | %.0f | %.0f | %.0f | 100%% | | |\n",
-          n, ip[0], ip[1], ip[2]));
+          "    {\"transport\": \"python-inprocess-SyncVectorEnv\", \"num_envs\": %d, \"median_us\": %.1f, \"p90_us\": %.1f, \"env_steps_per_s\": %.0f, \"env_steps_per_s_min\": %.0f, \"env_steps_per_s_max\": %.0f}%s\n",
+          n, ip[0], ip[1], ip[2], ip[3], ip[4], ++k == SIZES.length ? "" : ","));
+      md.append(String.format(Locale.ROOT, "| Python in-process SyncVectorEnv | %d | %.0f | %.0f | %.0f | %.0f-%.0f | 100%% | | |\n",
+          n, ip[0], ip[1], ip[2], ip[3], ip[4]));
     }
     json.append("  ]\n}\n");
     md.append("\n").append(END);

@@ -177,6 +177,7 @@ public final class PythonServer implements AutoCloseable {
     private Path python;
     private String host = "127.0.0.1";
     private final List<String> imports = new ArrayList<>();
+    private final List<String> serveArgs = new ArrayList<>();
     private Duration startupTimeout = Duration.ofSeconds(60);
     private final Map<String, String> environment = new LinkedHashMap<>();
     private Path workingDir;
@@ -198,6 +199,12 @@ public final class PythonServer implements AutoCloseable {
     /** Modules the server imports before serving (to register extra Gymnasium ids). */
     public Builder optImport(String module) {
       this.imports.add(module);
+      return this;
+    }
+
+    /** Extra arguments for {@code rql4j-bridge serve}, e.g. {@code "--server", "threads"}. */
+    public Builder optServeArgs(String... args) {
+      this.serveArgs.addAll(List.of(args));
       return this;
     }
 
@@ -233,6 +240,7 @@ public final class PythonServer implements AutoCloseable {
         cmd.add("--import");
         cmd.add(m);
       }
+      cmd.addAll(serveArgs);
       ProcessBuilder pb = new ProcessBuilder(cmd);
       pb.environment().putAll(environment);
       pb.environment().put("PYTHONUNBUFFERED", "1");
