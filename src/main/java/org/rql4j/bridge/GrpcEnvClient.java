@@ -111,6 +111,14 @@ public final class GrpcEnvClient implements AutoCloseable {
     return make(EnvSpec.builder(envId).optNumEnvs(numEnvs).build());
   }
 
+  /**
+   * Asks the server to load a prior package (a folder on the server's machine) and answer its
+   * queries; see {@link RemotePrior}.
+   */
+  public RemotePrior loadPrior(java.nio.file.Path packageDir) {
+    return RemotePrior.load(this, packageDir);
+  }
+
   /** Makes one env with the single-env API (no autoreset). */
   public Env makeSingle(String envId, String kwargsJson) {
     return Env.single(make(EnvSpec.builder(envId).optKwargsJson(kwargsJson)

@@ -1,0 +1,64 @@
+package org.rql4j.prior;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * Log-probabilities of the prior distributions (docs/prior-package.md, method.md), written with
+ * NDArray operations so that they are differentiable in the action (Algorithm 2 needs the
+ * gradient of {@code log pi(a~|s)} with respect to the sampled action {@code a~}).
+ */
+public final class Distributions {
+
+  /** Actions are clipped to {@code ±(1 - SQUASH_CLIP)} before atanh (float32 epsilon). */
+  public static final double SQUASH_CLIP = 1.19e-7;
+  /** Added inside {@code log(1 - tanh(u)^2 + eps)} (as SB3 and the reference code do). */
+  public static final double SQUASH_EPS = 1e-6;
+  private static final double LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
+
+  private Distributions() {}
+
+  /**
+   * {@code sum_i log N(x_i; mean_i, exp(logStd_i))} over the last axis: {@code [B, d] -> [B]}.
+   */
+  public static NDArray diagGaussianLogProb(NDArray mean, NDArray logStd, NDArray x) {
+    NDArray z = x.sub(mean).div(logStd.exp());
+    return z.square().mul(-0.5).sub(logStd).sub(LOG_SQRT_2PI).sum(new int[] {-1});
+  }
+
+  /**
+   * Squashed Gaussian log-density of actions {@code a} in [-1, 1] (method.md, Algorithm 2):
+   * {@code u = atanh(clip(a, -(1 - 1.19e-7), 1 - 1.19e-7))},
+   * {@code log pi(a|s) = sum_i [log N(u_i; mean_i, sigma_i) - log(1 - tanh(u_i)^2 + 1e-6)]}.
+   */
+  public static NDArray squashedGaussianLogProb(NDArray mean, NDArray logStd, NDArray actions) {
+    NDArray u = atanh(actions.clip(-(1 - SQUASH_CLIP), 1 - SQUASH_CLIP));
+    return squashedGaussianLogProbPreTanh(mean, logStd, u);
+  }
+
+  /**
+   * {@code atanh(x) = (log(1 + x) - log(1 - x)) / 2}, written by hand: DJL 0.35's PyTorch engine
+   * does not implement {@code NDArray.atanh()}.
+   */
+  public static NDArray atanh(NDArray x) {
+    return x.add(1).log().sub(x.neg().add(1).log()).mul(0.5);
+  }
+
+  /** As {@link #squashedGaussianLogProb} from the pre-tanh sample {@code u} directly. */
+  public static NDArray squashedGaussianLogProbPreTanh(NDArray mean, NDArray logStd, NDArray u) {
+    NDArray correction = u.tanh().square().neg().add(1 + SQUASH_EPS).log().sum(new int[] {-1});
+    return diagGaussianLogProb(mean, logStd, u).sub(correction);
+  }
+
+  /**
+   * {@code log pi(a|s)} of Discrete actions from all-action log-probs: {@code [B, n], [B] -> [B]}.
+   *
+   * @param start the Discrete space's start (actions are {@code start .. start + n - 1})
+   */
+  public static NDArray categoricalLogProb(NDArray logProbsAll, NDArray actions, long start) {
+    NDArray index = actions.toType(ai.djl.ndarray.types.DataType.INT64, false);
+    if (start != 0) {
+      index = index.sub(start);
+    }
+    return logProbsAll.gather(index.reshape(-1, 1), 1).reshape(-1);
+  }
+}

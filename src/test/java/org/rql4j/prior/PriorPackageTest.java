@@ -1,0 +1,100 @@
+package org.rql4j.prior;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.rql4j.env.Space;
+
+class PriorPackageTest {
+
+  static final String CATEGORICAL = """
+      {"format": "rql4j-prior/1", "name": "cp", "distribution": "categorical",
+       "observation_space": {"type": "Box", "shape": [4], "dtype": "float32",
+                             "low": [-4.8, "-inf", -0.42, "-inf"], "high": [4.8, "inf", 0.42, "inf"]},
+       "action_space": {"type": "Discrete", "n": 2, "start": 0},
+       "observation": {"flatten": "none", "dim": 4},
+       "action_scaling": null, "temperature": 1.0,
+       "module": {"file": "policy.pt", "outputs": ["log_probs"]},
+       "source": {"kind": "soft-dqn", "file": "softdqn.pt", "sha256": "ab12"},
+       "made_by": {"command": "test", "seed": 0, "date": "2026-11-21T00:00:00Z"},
+       "versions": {"torch": "2.13.0"}}
+      """;
+
+  static final String SQUASHED = """
+      {"format": "rql4j-prior/1", "name": "mc", "distribution": "squashed_gaussian",
+       "observation_space": {"type": "Dict", "spaces": {
+           "achieved": {"type": "Box", "shape": [2], "dtype": "float64", "low": [-1, -1], "high": [1, 1]},
+           "mode": {"type": "Discrete", "n": 3}}},
+       "action_space": {"type": "Box", "shape": [1], "dtype": "float32", "low": [-1], "high": [1]},
+       "observation": {"flatten": "gymnasium", "dim": 5},
+       "action_scaling": {"kind": "tanh_to_box", "low": [-1], "high": [1]},
+       "module": {"file": "policy.pt", "outputs": ["mean", "log_std"]},
+       "source": {"kind": "sb3-sac", "file": "sac.zip", "sha256": "cd34"},
+       "made_by": {}, "versions": {}}
+      """;
+
+  @Test
+  void parsesAValidSidecar() {
+    PriorSpec spec = PriorPackage.parse(CATEGORICAL, "prior.json", null);
+    assertEquals(Distribution.CATEGORICAL, spec.distribution());
+    assertEquals(new Space.Discrete(2, 0), spec.actionSpace());
+    assertEquals(Double.NEGATIVE_INFINITY, ((Space.Box) spec.observationSpace()).low()[1]);
+    assertEquals(4, spec.obsDim());
+    assertEquals(2, spec.actionDim());
+    PriorSpec sq = PriorPackage.parse(SQUASHED, "prior.json", null);
+    assertEquals(5, sq.obsDim());
+    assertTrue(sq.observationSpace() instanceof Space.Dict);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"format", "name", "distribution", "observation_space", "action_space", "observation",
+      "module", "source", "made_by", "versions"})
+  void missingFieldsAreNamed(String field) {
+    JsonObject o = JsonParser.parseString(CATEGORICAL).getAsJsonObject();
+    o.remove(field);
+    PriorException e = assertThrows(PriorException.class, () -> PriorPackage.parse(o.toString(), "/x/prior.json", null));
+    assertTrue(e.getMessage().contains("/x/prior.json") && e.getMessage().contains("'" + field + "'"), e.getMessage());
+  }
+
+  @Test
+  void inconsistentSidecarsAreRefusedWithTheField() {
+    assertRefused(CATEGORICAL.replace("rql4j-prior/1", "rql4j-prior/9"), "'format'");
+    assertRefused(CATEGORICAL.replace("\"categorical\"", "\"deterministic\""), "deterministic policy has no log-probability");
+    assertRefused(CATEGORICAL.replace("\"dim\": 4", "\"dim\": 5"), "'observation.dim'");
+    assertRefused(CATEGORICAL.replace("\"dim\": 4", "\"dim\": \"4\""), "'observation.dim'");
+    assertRefused(CATEGORICAL.replace("{\"type\": \"Discrete\", \"n\": 2, \"start\": 0}",
+        "{\"type\": \"Box\", \"shape\": [1], \"dtype\": \"float32\", \"low\": [-1], \"high\": [1]}"), "needs a Discrete");
+    assertRefused(SQUASHED.replace("tanh_to_box", "clip_to_box"), "'action_scaling.kind'");
+    assertRefused(SQUASHED.replace("\"outputs\": [\"mean\", \"log_std\"]", "\"outputs\": [\"mean\"]"), "'module.outputs'");
+    assertRefused(CATEGORICAL.replace("\"type\": \"Box\"", "\"type\": \"Text\""), "'observation_space.type'");
+    assertRefused("[1, 2]", "not a JSON object");
+    assertRefused("{not json", "not valid JSON");
+  }
+
+  private static void assertRefused(String json, String expected) {
+    PriorException e = assertThrows(PriorException.class, () -> PriorPackage.parse(json, "p/prior.json", null));
+    assertTrue(e.getMessage().contains(expected), e.getMessage());
+  }
+
+  @Test
+  void readingAFolderChecksTheSidecarAndModuleFile(@TempDir Path dir) throws Exception {
+    PriorException notPackage = assertThrows(PriorException.class, () -> PriorPackage.read(dir));
+    assertTrue(notPackage.getMessage().contains("prior.json is missing"), notPackage.getMessage());
+    Files.writeString(dir.resolve("prior.json"), CATEGORICAL);
+    PriorException noModule = assertThrows(PriorException.class, () -> PriorPackage.read(dir));
+    assertTrue(noModule.getMessage().contains("'module.file'"), noModule.getMessage());
+    Files.write(dir.resolve("policy.pt"), new byte[] {1, 2, 3});
+    assertEquals("cp", PriorPackage.read(dir).name());
+    PriorException garbage = assertThrows(PriorException.class, () -> TorchScriptPrior.load(dir));
+    assertTrue(garbage.getMessage().contains("cannot load the TorchScript module"), garbage.getMessage());
+  }
+}
