@@ -9,7 +9,7 @@ PY_STAMP := $(VENV)/.rql4j-installed
 MVN := mvn -B -q
 JAVA_SOURCES := $(shell find src/main proto -type f 2>/dev/null)
 
-.PHONY: setup demo test test-python test-java bench clean
+.PHONY: setup demo test test-python test-java bench bench-prior clean
 
 setup: $(PY_STAMP) target/classpath.txt
 
@@ -38,11 +38,21 @@ test-java: setup
 test: test-python test-java
 
 # Side-by-side bridge benchmark (not a test): writes docs/benchmarks.md and compat-tests/results/.
-bench: setup
+BENCH_JAVA = java -Drql4j.python=$(CURDIR)/$(PY) -Drql4j.project.dir=$(CURDIR) \
+	-cp target/test-classes:target/classes:$$(cat target/test-classpath.txt)
+
+target/test-classpath.txt: pom.xml
+	$(MVN) dependency:build-classpath -Dmdep.outputFile=$@ -Dmdep.includeScope=test
+
+bench: setup target/test-classpath.txt
 	$(MVN) test-compile
-	$(MVN) dependency:build-classpath -Dmdep.outputFile=target/test-classpath.txt -Dmdep.includeScope=test
-	java -Drql4j.python=$(CURDIR)/$(PY) -Drql4j.project.dir=$(CURDIR) \
-	  -cp target/test-classes:target/classes:$$(cat target/test-classpath.txt) org.rql4j.compat.BridgeBenchmark
+	$(BENCH_JAVA) org.rql4j.compat.BridgeBenchmark
+
+# Prior log-prob latency, in-process vs remote (not a test): writes docs/benchmarks.md.
+bench-prior: setup target/test-classpath.txt
+	$(MVN) test-compile
+	$(PY) compat-tests/python/make_prior_fixtures.py --out target/prior-fixtures
+	$(BENCH_JAVA) org.rql4j.compat.PriorBenchmark
 
 clean:
 	rm -rf target $(VENV)

@@ -34,8 +34,6 @@ public final class BridgeBenchmark {
   private static final int WARMUP = 300;
   /** Rounds over all configurations, interleaved so that machine noise spreads over all rows. */
   private static final int ROUNDS = 3;
-  private static final String START = "<!-- bridge-benchmark:start -->";
-  private static final String END = "<!-- bridge-benchmark:end -->";
 
   private BridgeBenchmark() {}
 
@@ -185,7 +183,7 @@ public final class BridgeBenchmark {
     StringBuilder json = new StringBuilder("{\n  \"benchmark\": \"bridge\",\n  \"env\": \"CartPole-v1\",\n");
     json.append("  \"date\": \"").append(when).append("\",\n  \"cores\": ").append(cores).append(",\n  \"rows\": [\n");
     StringBuilder md = new StringBuilder();
-    md.append(START).append("\n## Env bridge: CartPole-v1 steps through gRPC vs in-process Python\n\n");
+    md.append("## Env bridge: CartPole-v1 steps through gRPC vs in-process Python\n\n");
     md.append("Command: `make bench` (runs `org.rql4j.compat.BridgeBenchmark`). Measured ").append(when)
         .append(" on a ").append(cores).append("-core machine of our kind; random actions, SAME_STEP autoreset, ")
         .append("Java client (`GrpcVectorEnv`) against the Python server (`rql4j-bridge serve`, grpc.aio by default; ")
@@ -220,21 +218,10 @@ public final class BridgeBenchmark {
           n, ip[0], ip[1], ip[2], ip[3], ip[4]));
     }
     json.append("  ]\n}\n");
-    md.append("\n").append(END);
     Path results = root.resolve("compat-tests/results/bridge-benchmark.json");
     Files.createDirectories(results.getParent());
     Files.writeString(results, json.toString());
-    Path doc = root.resolve("docs/benchmarks.md");
-    String existing = Files.exists(doc) ? Files.readString(doc) : "# Benchmarks\n\nFigures written by the benchmark programs; each section names its command.\n";
-    String updated;
-    int s = existing.indexOf(START);
-    int e = existing.indexOf(END);
-    if (s >= 0 && e > s) {
-      updated = existing.substring(0, s) + md + existing.substring(e + END.length());
-    } else {
-      updated = existing.stripTrailing() + "\n\n" + md + "\n";
-    }
-    Files.writeString(doc, updated);
+    Path doc = BenchmarkDoc.writeSection(root, "bridge-benchmark", md.toString());
     System.out.println("wrote " + results + " and " + doc);
   }
 }

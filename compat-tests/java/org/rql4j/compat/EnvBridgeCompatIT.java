@@ -2,14 +2,9 @@ package org.rql4j.compat;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -17,11 +12,8 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -103,20 +95,20 @@ class EnvBridgeCompatIT {
     file.write(header.getBytes(StandardCharsets.UTF_8));
     file.write(payload.array());
     Files.write(actions, file.toByteArray());
-    Reference ref = runReference(envId, n, mode, maxSteps, seed, actions, tmp.resolve("rollout.bin"));
+    RawArrayFile ref = runReference(envId, n, mode, maxSteps, seed, actions, tmp.resolve("rollout.bin"));
 
     EnvSpec spec = EnvSpec.builder(envId).optNumEnvs(n).optAutoresetMode(mode)
         .optMaxEpisodeSteps(maxSteps).optStreaming(streaming).build();
     int episodesEnded = 0;
     try (GrpcVectorEnv env = client.make(spec)) {
-      assertArrayEquals(ref.get("reset_observation", -1), raw(env.reset(seed).observations()), "reset observation");
+      assertArrayEquals(ref.get("reset_observation").data(), raw(env.reset(seed).observations()), "reset observation");
       for (int t = 0; t < steps; t++) {
         VectorStep s = discrete ? env.step(discreteActions[t]) : env.step(boxActions[t]);
         String at = envId + " step " + t;
-        assertArrayEquals(ref.get("observation", t), raw(s.observations()), "observation, " + at);
-        assertArrayEquals(ref.get("reward", t), Tensor.ofDoubles(s.rewards()).rawData(), "reward, " + at);
-        assertArrayEquals(ref.get("terminated", t), Tensor.ofBooleans(s.terminated()).rawData(), "terminated, " + at);
-        assertArrayEquals(ref.get("truncated", t), Tensor.ofBooleans(s.truncated()).rawData(), "truncated, " + at);
+        assertArrayEquals(ref.get("observation").row(t), raw(s.observations()), "observation, " + at);
+        assertArrayEquals(ref.get("reward").row(t), Tensor.ofDoubles(s.rewards()).rawData(), "reward, " + at);
+        assertArrayEquals(ref.get("terminated").row(t), Tensor.ofBooleans(s.terminated()).rawData(), "terminated, " + at);
+        assertArrayEquals(ref.get("truncated").row(t), Tensor.ofBooleans(s.truncated()).rawData(), "truncated, " + at);
         boolean[] ended = new boolean[n];
         boolean any = false;
         for (int i = 0; i < n; i++) {
@@ -126,13 +118,13 @@ class EnvBridgeCompatIT {
         }
         if (mode == AutoresetMode.SAME_STEP) {
           if (any) {
-            assertArrayEquals(ref.get("final_observation", t), raw(s.finalObservations()), "final observation, " + at);
+            assertArrayEquals(ref.get("final_observation").row(t), raw(s.finalObservations()), "final observation, " + at);
           } else {
             assertNull(s.finalObservations(), "no final observation when no copy ended, " + at);
           }
         } else if (mode == AutoresetMode.DISABLED && any) {
           byte[] resetObs = raw(env.reset(ResetRequest.masked(ended)).observations());
-          assertArrayEquals(ref.get("reset_mask_observation", t), resetObs, "masked reset, " + at);
+          assertArrayEquals(ref.get("reset_mask_observation").row(t), resetObs, "masked reset, " + at);
         }
       }
     }
@@ -143,21 +135,7 @@ class EnvBridgeCompatIT {
     return ((Tensor) v).rawData();
   }
 
-  /** The arrays of a reference rollout file. */
-  private record Reference(Map<String, byte[]> arrays, Map<String, long[]> shapes) {
-    /** Row t of a [T, ...] array (t = -1: the whole array). */
-    byte[] get(String name, int t) {
-      byte[] all = arrays.get(name);
-      assertTrue(all != null, "reference has no array '" + name + "'; has " + arrays.keySet());
-      if (t < 0) {
-        return all;
-      }
-      int rowBytes = all.length / (int) shapes.get(name)[0];
-      return Arrays.copyOfRange(all, t * rowBytes, (t + 1) * rowBytes);
-    }
-  }
-
-  private static Reference runReference(String envId, int n, AutoresetMode mode, int maxSteps, long seed,
+  private static RawArrayFile runReference(String envId, int n, AutoresetMode mode, int maxSteps, long seed,
       Path actions, Path out) throws IOException, InterruptedException {
     Path script = Path.of(System.getProperty("rql4j.project.dir", "."), "compat-tests/python/reference_rollout.py");
     List<String> cmd = List.of(PythonServer.defaultPython().toString(), script.toString(),
@@ -168,27 +146,8 @@ class EnvBridgeCompatIT {
     String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(120, TimeUnit.SECONDS), "reference rollout hung: " + cmd);
     assertEquals(0, p.exitValue(), "reference rollout failed: " + String.join(" ", cmd) + "\n" + log);
-    byte[] bytes = Files.readAllBytes(out);
-    int nl = 0;
-    while (bytes[nl] != '\n') {
-      nl++;
-    }
-    JsonObject head = JsonParser.parseString(new String(bytes, 0, nl, StandardCharsets.UTF_8)).getAsJsonObject();
-    assertEquals("rql4j-reference-rollout/1", head.get("format").getAsString());
-    Map<String, byte[]> arrays = new HashMap<>();
-    Map<String, long[]> shapes = new HashMap<>();
-    for (JsonElement e : head.getAsJsonArray("arrays")) {
-      JsonObject a = e.getAsJsonObject();
-      int offset = nl + 1 + a.get("offset").getAsInt();
-      arrays.put(a.get("name").getAsString(), Arrays.copyOfRange(bytes, offset, offset + a.get("nbytes").getAsInt()));
-      JsonArray shape = a.getAsJsonArray("shape");
-      long[] s = new long[shape.size()];
-      for (int i = 0; i < s.length; i++) {
-        s[i] = shape.get(i).getAsLong();
-      }
-      shapes.put(a.get("name").getAsString(), s);
-    }
-    assertFalse(arrays.isEmpty());
-    return new Reference(arrays, shapes);
+    RawArrayFile ref = RawArrayFile.read(out);
+    assertEquals("rql4j-reference-rollout/1", ref.header().get("format").getAsString());
+    return ref;
   }
 }

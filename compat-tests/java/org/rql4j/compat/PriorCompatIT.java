@@ -1,0 +1,121 @@
+package org.rql4j.compat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+import org.rql4j.bridge.GrpcEnvClient;
+import org.rql4j.bridge.PythonServer;
+import org.rql4j.learner.DjlRuntime;
+import org.rql4j.prior.GaussianParams;
+import org.rql4j.prior.PriorPolicy;
+import org.rql4j.prior.TorchScriptPrior;
+
+/**
+ * For every kind of prior the exporter supports (SB3 DQN / SAC / SAC-gSDE / PPO / A2C, the RQL
+ * reference code's soft-DQN and SAC, a plain torch module), Java's log-probabilities and
+ * distribution parameters on 1,000 recorded observations (and actions) equal Python torch's
+ * within 1e-5 — in-process ({@link TorchScriptPrior} on DJL) and remote (the Python server's
+ * PriorService). Fixtures: {@code compat-tests/python/make_prior_fixtures.py}.
+ */
+class PriorCompatIT {
+
+  private static final double TOL = 1e-5;
+  private static Path fixtures;
+  private static PythonServer server;
+  private static GrpcEnvClient client;
+
+  @BeforeAll
+  static void makeFixtures() throws Exception {
+    Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
+    fixtures = root.resolve("target/prior-fixtures");
+    Process p = new ProcessBuilder(PythonServer.defaultPython().toString(),
+        root.resolve("compat-tests/python/make_prior_fixtures.py").toString(), "--out", fixtures.toString())
+        .redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(300, TimeUnit.SECONDS) && p.exitValue() == 0, "make_prior_fixtures.py failed:\n" + out);
+    DjlRuntime.configure();
+    server = PythonServer.start();
+    client = server.connect();
+  }
+
+  @AfterAll
+  static void stop() {
+    client.close();
+    server.close();
+  }
+
+  @TestFactory
+  Stream<DynamicTest> javaMatchesPythonTorch() throws Exception {
+    List<Path> kinds = new ArrayList<>();
+    try (Stream<Path> dirs = Files.list(fixtures)) {
+      dirs.filter(d -> Files.exists(d.resolve("reference.bin"))).sorted().forEach(kinds::add);
+    }
+    assertTrue(kinds.size() >= 9, "expected a fixture per supported kind, found " + kinds);
+    return kinds.stream().flatMap(dir -> Stream.of(
+        DynamicTest.dynamicTest(dir.getFileName() + " in-process", () -> {
+          try (PriorPolicy prior = TorchScriptPrior.load(dir)) {
+            compare(prior, dir);
+          }
+        }),
+        DynamicTest.dynamicTest(dir.getFileName() + " remote", () -> {
+          try (PriorPolicy prior = client.loadPrior(dir)) {
+            compare(prior, dir);
+          }
+        })));
+  }
+
+  private static void compare(PriorPolicy prior, Path dir) throws Exception {
+    RawArrayFile ref = RawArrayFile.read(dir.resolve("reference.bin"));
+    RawArrayFile.Array obsRef = ref.get("observations");
+    assertEquals(1000, obsRef.shape()[0], "1,000 recorded observations");
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      NDArray obs = m.create(obsRef.floats(), new Shape(obsRef.shape()));
+      if (prior.spec().distribution().isGaussian()) {
+        GaussianParams g = prior.distribution(obs);
+        assertClose(ref.get("mean").floats(), g.mean().toFloatArray(), dir + " mean");
+        assertClose(ref.get("log_std").floats(), g.logStd().toFloatArray(), dir + " log_std");
+        RawArrayFile.Array act = ref.get("actions");
+        NDArray actions = m.create(act.floats(), new Shape(act.shape()));
+        assertClose(ref.get("log_prob").floats(), prior.logProb(obs, actions).toFloatArray(), dir + " log_prob");
+      } else {
+        assertClose(ref.get("log_probs_all").floats(), prior.logProbsAll(obs).toFloatArray(), dir + " log_probs_all");
+        if (ref.has("actions")) {
+          NDArray actions = m.create(ref.get("actions").longs());
+          assertClose(ref.get("log_prob").floats(), prior.logProb(obs, actions).toFloatArray(), dir + " log_prob");
+        }
+      }
+    }
+  }
+
+  /** Within 1e-5 absolute, or relative for values above 1. */
+  static void assertClose(float[] expected, float[] actual, String what) {
+    assertEquals(expected.length, actual.length, what + ": length");
+    double worst = 0;
+    int at = -1;
+    for (int i = 0; i < expected.length; i++) {
+      assertFalse(Float.isNaN(actual[i]), what + ": NaN at " + i);
+      double err = Math.abs(expected[i] - actual[i]) / Math.max(1.0, Math.abs(expected[i]));
+      if (err > worst) {
+        worst = err;
+        at = i;
+      }
+    }
+    assertTrue(worst <= TOL, what + ": max error " + worst + " at " + at + " (expected " + (at >= 0 ? expected[at] : 0)
+        + ", got " + (at >= 0 ? actual[at] : 0) + ")");
+  }
+}

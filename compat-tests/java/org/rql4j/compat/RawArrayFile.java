@@ -1,0 +1,102 @@
+package org.rql4j.compat;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Reads the compat-tests' reference files written by the Python side: one JSON header line with
+ * an {@code arrays} list of {@code {name, dtype, shape, offset, nbytes}}, then the raw
+ * little-endian C-order bytes (see compat-tests/python/reference_rollout.py).
+ */
+final class RawArrayFile {
+
+  /** One named array of a reference file. */
+  record Array(String name, String dtype, long[] shape, byte[] data) {
+
+    /** Row t of a [T, ...] array. */
+    byte[] row(int t) {
+      int rowBytes = data.length / (int) shape[0];
+      return Arrays.copyOfRange(data, t * rowBytes, (t + 1) * rowBytes);
+    }
+
+    private ByteBuffer buffer() {
+      return ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    float[] floats() {
+      if (!dtype.equals("float32")) {
+        throw new IllegalStateException(name + " is " + dtype + ", not float32");
+      }
+      float[] out = new float[data.length / 4];
+      buffer().asFloatBuffer().get(out);
+      return out;
+    }
+
+    long[] longs() {
+      if (!dtype.equals("int64")) {
+        throw new IllegalStateException(name + " is " + dtype + ", not int64");
+      }
+      long[] out = new long[data.length / 8];
+      buffer().asLongBuffer().get(out);
+      return out;
+    }
+  }
+
+  private final JsonObject header;
+  private final Map<String, Array> arrays;
+
+  private RawArrayFile(JsonObject header, Map<String, Array> arrays) {
+    this.header = header;
+    this.arrays = arrays;
+  }
+
+  static RawArrayFile read(Path file) throws IOException {
+    byte[] bytes = Files.readAllBytes(file);
+    int nl = 0;
+    while (bytes[nl] != '\n') {
+      nl++;
+    }
+    JsonObject head = JsonParser.parseString(new String(bytes, 0, nl, StandardCharsets.UTF_8)).getAsJsonObject();
+    Map<String, Array> arrays = new LinkedHashMap<>();
+    for (JsonElement e : head.getAsJsonArray("arrays")) {
+      JsonObject a = e.getAsJsonObject();
+      int offset = nl + 1 + a.get("offset").getAsInt();
+      JsonArray shapeJson = a.getAsJsonArray("shape");
+      long[] shape = new long[shapeJson.size()];
+      for (int i = 0; i < shape.length; i++) {
+        shape[i] = shapeJson.get(i).getAsLong();
+      }
+      String name = a.get("name").getAsString();
+      arrays.put(name, new Array(name, a.get("dtype").getAsString(), shape,
+          Arrays.copyOfRange(bytes, offset, offset + a.get("nbytes").getAsInt())));
+    }
+    return new RawArrayFile(head, arrays);
+  }
+
+  JsonObject header() {
+    return header;
+  }
+
+  boolean has(String name) {
+    return arrays.containsKey(name);
+  }
+
+  Array get(String name) {
+    Array a = arrays.get(name);
+    if (a == null) {
+      throw new IllegalArgumentException("reference file has no array '" + name + "'; has " + arrays.keySet());
+    }
+    return a;
+  }
+}
