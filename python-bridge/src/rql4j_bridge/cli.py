@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from rql4j_bridge.env_server import EnvServicer
 
 PORT_LINE_PREFIX = "RQL4J_BRIDGE_PORT="
-AUTO_IMPORTS = ("highway_env",)
+AUTO_IMPORTS = ("highway_env", "rql4j_bridge.tasks")
 STOP_GRACE_S = 1.0
 HARD_EXIT_AFTER_S = 5.0  # stdin EOF: exit even if a graceful stop hangs (e.g. an env stuck in step)
 
