@@ -33,6 +33,29 @@ public record PriorSpec(
     Path packageDir,
     String sidecarJson) {
 
+  /**
+   * Refuses a prior whose spaces do not match an env's: the same action space (Box bounds may
+   * differ only where the prior's action scaling maps onto the env's bounds) and an observation
+   * space that flattens to the prior's input width.
+   *
+   * @throws PriorException naming the prior, both spaces and what to do
+   */
+  public void checkCompatible(String envId, Space envObservationSpace, Space envActionSpace) {
+    String where = "prior '" + name + "'" + (packageDir == null ? "" : " (" + packageDir + ")");
+    boolean actionsMatch = actionSpace instanceof Space.Box pb && envActionSpace instanceof Space.Box eb
+        ? java.util.Arrays.equals(pb.shape(), eb.shape())
+        : actionSpace.equals(envActionSpace);
+    if (!actionsMatch) {
+      throw new PriorException(where + " acts in " + actionSpace + " but env " + envId + " expects " + envActionSpace
+          + ": customize a prior trained on this env (or export it with the env's action space)");
+    }
+    if (envObservationSpace.flatDim() != obsDim) {
+      throw new PriorException(where + " reads observations of width " + obsDim + " (" + observationSpace
+          + ") but env " + envId + " observes " + envObservationSpace + " (width " + envObservationSpace.flatDim()
+          + "): the prior was trained on another observation space");
+    }
+  }
+
   /** Number of actions (categorical) or action dimensions (Gaussians). */
   public int actionDim() {
     return (int) (actionSpace instanceof Space.Discrete d ? d.n() : actionSpace.flatDim());

@@ -86,6 +86,21 @@ class PriorPackageTest {
   }
 
   @Test
+  void spacesMustMatchTheEnv() {
+    PriorSpec spec = PriorPackage.parse(CATEGORICAL, "prior.json", null);
+    Space.Box cartObs = (Space.Box) spec.observationSpace();
+    spec.checkCompatible("CartPole-v1", cartObs, new Space.Discrete(2, 0));
+    PriorException actions = assertThrows(PriorException.class,
+        () -> spec.checkCompatible("Acrobot-v1", cartObs, new Space.Discrete(3, 0)));
+    assertTrue(actions.getMessage().contains("Discrete(2)") && actions.getMessage().contains("Discrete(3)"),
+        actions.getMessage());
+    Space.Box wide = new Space.Box(new long[] {6}, org.rql4j.env.DType.FLOAT32, new double[6], new double[6]);
+    PriorException obs = assertThrows(PriorException.class,
+        () -> spec.checkCompatible("Other-v0", wide, new Space.Discrete(2, 0)));
+    assertTrue(obs.getMessage().contains("width 4") && obs.getMessage().contains("width 6"), obs.getMessage());
+  }
+
+  @Test
   void readingAFolderChecksTheSidecarAndModuleFile(@TempDir Path dir) throws Exception {
     PriorException notPackage = assertThrows(PriorException.class, () -> PriorPackage.read(dir));
     assertTrue(notPackage.getMessage().contains("prior.json is missing"), notPackage.getMessage());
