@@ -3,7 +3,8 @@
 Usage: make_bad_prior_packages.py --out DIR
 Creates DIR/<case>/{prior.json, policy.pt} for: nan (a module whose output is NaN for rows with
 obs[0] > 0), wrong_shape (returns [B, 3] for a 2-action space), one_output (a Gaussian package
-whose module returns a single tensor), and good (a valid categorical package, for contrast).
+whose module returns a single tensor), unnormalized (raw logits
+declared as log-probs), and good (a valid categorical package, for contrast).
 The sidecars are written by hand here on purpose: the exporter would refuse these modules.
 """
 
@@ -30,6 +31,11 @@ class NanRows(Categorical):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         out = torch.log_softmax(self.lin(obs), dim=-1)
         return torch.where(obs[:, :1] > 0, torch.full_like(out, float("nan")), out)
+
+
+class Unnormalized(Categorical):
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.lin(obs)
 
 
 class OneOutput(nn.Module):
@@ -66,6 +72,7 @@ def main() -> None:
     write(out, "good", Categorical(2), sidecar("categorical", discrete2, ["log_probs"]))
     write(out, "nan", NanRows(2), sidecar("categorical", discrete2, ["log_probs"]))
     write(out, "wrong_shape", Categorical(3), sidecar("categorical", discrete2, ["log_probs"]))
+    write(out, "unnormalized", Unnormalized(2), sidecar("categorical", discrete2, ["log_probs"]))
     box1 = {"type": "Box", "shape": [1], "dtype": "float32", "low": [-1.0], "high": [1.0]}
     write(out, "one_output", OneOutput(), sidecar("squashed_gaussian", box1, ["mean", "log_std"]))
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Regenerate (or check) the checked-in protobuf / gRPC code of rql4j_bridge.
 
-The contract lives at ``<repo>/proto/rql4j/v1/env.proto``. This script runs
-``python -m grpc_tools.protoc -I <repo>/proto`` into a temporary folder, rewrites the one
-absolute import that grpc_tools emits (``from rql4j.v1 import env_pb2``) into a package-relative
-one (``from . import env_pb2``), and copies the results to
-``python-bridge/src/rql4j_bridge/proto/rql4j/v1/``. The descriptor keeps its canonical file name
-``rql4j/v1/env.proto``.
+The contract lives at ``<repo>/proto/rql4j/v1/{env,prior}.proto``. This script runs
+``python -m grpc_tools.protoc -I <repo>/proto`` into a temporary folder, rewrites the absolute
+imports that grpc_tools emits (``from rql4j.v1 import env_pb2 as ...``, also in prior_pb2.py,
+which imports env.proto's Tensor) into package-relative ones (``from . import env_pb2 as ...``),
+and copies the results to ``python-bridge/src/rql4j_bridge/proto/rql4j/v1/``. The descriptors keep
+their canonical file names ``rql4j/v1/env.proto`` and ``rql4j/v1/prior.proto``.
 
 Usage::
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,12 +30,16 @@ from pathlib import Path
 BRIDGE_ROOT = Path(__file__).resolve().parents[1]
 REPO_ROOT = BRIDGE_ROOT.parent
 PROTO_ROOT = REPO_ROOT / "proto"
-PROTO_FILE = "rql4j/v1/env.proto"
+PROTO_FILES = ("rql4j/v1/env.proto", "rql4j/v1/prior.proto")
 OUT_DIR = BRIDGE_ROOT / "src" / "rql4j_bridge" / "proto" / "rql4j" / "v1"
-GENERATED = ("env_pb2.py", "env_pb2.pyi", "env_pb2_grpc.py")
+GENERATED = tuple(
+    f"{Path(proto).stem}{suffix}" for proto in PROTO_FILES for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
+)
 
-_ABSOLUTE_IMPORT = "from rql4j.v1 import env_pb2 as"
-_RELATIVE_IMPORT = "from . import env_pb2 as"
+# grpc_tools writes `from rql4j.v1 import env_pb2 as rql4j_dot_v1_dot_env__pb2`; the checked-in code lives
+# in the package rql4j_bridge.proto.rql4j.v1, so the import must be relative.
+_ABSOLUTE_IMPORT = re.compile(r"^from rql4j\.v1 import (\w+_pb2) as ", re.MULTILINE)
+_RELATIVE_IMPORT = r"from . import \1 as "
 
 
 def generate(proto_root: Path = PROTO_ROOT) -> dict[str, str]:
@@ -48,15 +53,15 @@ def generate(proto_root: Path = PROTO_ROOT) -> dict[str, str]:
             f"--python_out={tmp}",
             f"--pyi_out={tmp}",
             f"--grpc_python_out={tmp}",
-            str(proto_root / PROTO_FILE),
+            *(str(proto_root / proto) for proto in PROTO_FILES),
         ]
         subprocess.run(cmd, check=True)
-        out = Path(tmp) / Path(PROTO_FILE).parent
+        out = Path(tmp) / Path(PROTO_FILES[0]).parent
         files = {name: (out / name).read_text(encoding="utf-8") for name in GENERATED}
-    grpc_file = files["env_pb2_grpc.py"]
-    if _ABSOLUTE_IMPORT not in grpc_file:
-        raise RuntimeError(f"expected {_ABSOLUTE_IMPORT!r} in generated env_pb2_grpc.py")
-    files["env_pb2_grpc.py"] = grpc_file.replace(_ABSOLUTE_IMPORT, _RELATIVE_IMPORT)
+    for name, content in files.items():
+        if name.endswith("_pb2_grpc.py") and not _ABSOLUTE_IMPORT.search(content):
+            raise RuntimeError(f"expected an absolute `from rql4j.v1 import ..._pb2 as` import in generated {name}")
+        files[name] = _ABSOLUTE_IMPORT.sub(_RELATIVE_IMPORT, content)
     return files
 
 

@@ -10,7 +10,10 @@ libraries cannot corrupt stdout. SIGTERM / SIGINT stop the server (grace 1 s) an
 process that holds the other end of the pipe, even when that parent is killed with -9.
 
 Exit codes: 0 stopped normally, 1 cannot bind, 2 bad arguments or a failing ``--import``.
-More subcommands (``export``, ...) plug in as further subparsers.
+
+``export``: turns a checkpoint into a prior package (docs/prior-package.md), see
+:mod:`rql4j_bridge.prior.export`. Prints one summary line to stdout; exit codes: 0 exported,
+1 the checkpoint was refused (the message on stderr says why and what to do), 2 bad arguments.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -76,12 +81,118 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=_serve)
+    _add_export_parser(commands)
     return parser
 
 
+def _add_export_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from rql4j_bridge.prior import EXPORT_KINDS, TORCH_MODULE_DISTRIBUTIONS  # torch-free
+
+    export = commands.add_parser(
+        "export",
+        help="export a checkpoint as a prior package (policy.pt + prior.json)",
+        description="Export a policy checkpoint as an rql4j-prior/1 package (docs/prior-package.md). Needs the "
+        "'priors' extra (torch, stable-baselines3).",
+    )
+    export.add_argument("--kind", required=True, choices=EXPORT_KINDS, help="what the checkpoint is")
+    export.add_argument("--checkpoint", required=True, metavar="PATH", help="the checkpoint file (SB3 zip, .pt)")
+    export.add_argument("--out", required=True, metavar="DIR", help="the package folder to write")
+    export.add_argument("--name", help="the package's name (default: the folder name)")
+    export.add_argument(
+        "--temperature",
+        type=float,
+        help="T of log_softmax(Q / T): required for sb3-dqn and q_values (rql-ref-softdqn: 1)",
+    )
+    export.add_argument("--env-id", help="take the observation / action spaces from gymnasium.make(ID)")
+    export.add_argument("--env-kwargs", default="", metavar="JSON", help="keyword arguments for gymnasium.make")
+    export.add_argument(
+        "--allow-unpickle",
+        action="store_true",
+        help="unpickle the spaces stored in an SB3 zip (runs code from the file: only for trusted files)",
+    )
+    export.add_argument("--activation", help="override the MLP activation (ReLU, Tanh, ...)")
+    export.add_argument("--module-class", metavar="PKG.MOD:CLASS", help="torch-module: the nn.Module class to build")
+    export.add_argument(
+        "--module-kwargs", default="", metavar="JSON", help="torch-module: the class's keyword arguments"
+    )
+    export.add_argument(
+        "--distribution",
+        choices=TORCH_MODULE_DISTRIBUTIONS,
+        help="torch-module: what forward(obs) returns (logits / q_values: [B, n]; diag_gaussian / squashed_gaussian: "
+        "(mean, log_std); action: a deterministic action, needs --noise-std)",
+    )
+    export.add_argument(
+        "--noise-std", type=float, help="torch-module --distribution action: the fixed std of N(action, std^2)"
+    )
+    export.add_argument("--seed", type=int, help="recorded in prior.json (made_by.seed); also seeds torch")
+    export.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    export.set_defaults(func=_export)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     return int(args.func(args))
+
+
+def _json_object(text: str, flag: str) -> dict[str, object] | None:
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"rql4j-bridge export: error: {flag} is not valid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"rql4j-bridge export: error: {flag} must be a JSON object, got {text[:80]}")
+    return value
+
+
+def _export(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        stream=sys.stderr, level=args.log_level, format="rql4j-bridge export %(levelname)s: %(message)s"
+    )
+    try:
+        env_kwargs = _json_object(args.env_kwargs, "--env-kwargs")
+        module_kwargs = _json_object(args.module_kwargs, "--module-kwargs")
+    except ValueError as e:
+        print(e, file=sys.stderr)
+        return 2
+    try:
+        from rql4j_bridge.prior.export import ExportError, export_checkpoint
+    except ImportError as e:
+        print(
+            f"rql4j-bridge export: error: {e}; install the priors extra: pip install 'rql4j-bridge[priors]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        out = export_checkpoint(
+            args.kind,
+            args.checkpoint,
+            args.out,
+            name=args.name,
+            temperature=args.temperature,
+            env_id=args.env_id,
+            env_kwargs=env_kwargs,
+            allow_unpickle=args.allow_unpickle,
+            module_class=args.module_class,
+            module_kwargs=module_kwargs,
+            distribution=args.distribution,
+            seed=args.seed,
+            activation=args.activation,
+            noise_std=args.noise_std,
+            command="rql4j-bridge " + shlex.join(args.argv),
+        )
+    except ExportError as e:
+        print(f"rql4j-bridge export: error: {e}", file=sys.stderr)
+        return 1
+    sidecar = json.loads((out / "prior.json").read_text(encoding="utf-8"))
+    print(
+        f"exported {args.kind} {args.checkpoint} -> {out} ({sidecar['distribution']}, observation dim "
+        f"{sidecar['observation']['dim']}, action space {sidecar['action_space']['type']})"
+    )
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -34,8 +34,10 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from rql4j_bridge import PROTOCOL, __version__
+from rql4j_bridge.prior.service import AsyncPriorServicer, PriorServicer  # imports torch only on LoadPrior
 from rql4j_bridge.proto.rql4j.v1 import env_pb2 as pb
 from rql4j_bridge.proto.rql4j.v1 import env_pb2_grpc as pb_grpc
+from rql4j_bridge.proto.rql4j.v1 import prior_pb2_grpc as prior_pb_grpc
 from rql4j_bridge.tensors import (
     TensorError,
     UnsupportedSpaceError,
@@ -580,9 +582,11 @@ def serve(
     port: int = 0,
     max_workers: int = 64,
     servicer: EnvServicer | None = None,
+    prior_servicer: PriorServicer | None = None,
 ) -> tuple[grpc.Server, int]:
     """Starts a gRPC server for ``servicer`` (a fresh EnvServicer by default) and returns it with its port.
 
+    The same server answers the PriorService (``prior_servicer``, a fresh PriorServicer by default).
     ``port`` 0 picks a free port. Each open StepStream holds one of the ``max_workers`` threads.
     """
     server = grpc.server(
@@ -590,6 +594,7 @@ def serve(
         options=_SERVER_OPTIONS,
     )
     pb_grpc.add_EnvServiceServicer_to_server(servicer or EnvServicer(), server)
+    prior_pb_grpc.add_PriorServiceServicer_to_server(prior_servicer or PriorServicer(), server)
     bound = _bind(server, host, port)
     server.start()
     return server, bound
@@ -676,11 +681,18 @@ class AsyncEnvServicer(pb_grpc.EnvServiceServicer):
 
 
 async def serve_aio(
-    host: str = "127.0.0.1", port: int = 0, servicer: EnvServicer | None = None
+    host: str = "127.0.0.1",
+    port: int = 0,
+    servicer: EnvServicer | None = None,
+    prior_servicer: PriorServicer | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """Starts a ``grpc.aio`` server for ``servicer`` on the running event loop; returns it with its port."""
+    """Starts a ``grpc.aio`` server for ``servicer`` on the running event loop; returns it with its port.
+
+    The same server answers the PriorService (``prior_servicer``, a fresh PriorServicer by default).
+    """
     server = grpc.aio.server(options=_SERVER_OPTIONS)
     pb_grpc.add_EnvServiceServicer_to_server(AsyncEnvServicer(servicer or EnvServicer()), server)
+    prior_pb_grpc.add_PriorServiceServicer_to_server(AsyncPriorServicer(prior_servicer or PriorServicer()), server)
     bound = _bind(server, host, port)
     await server.start()
     return server, bound

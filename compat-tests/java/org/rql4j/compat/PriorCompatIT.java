@@ -87,28 +87,32 @@ class PriorCompatIT {
       NDArray obs = m.create(obsRef.floats(), new Shape(obsRef.shape()));
       if (prior.spec().distribution().isGaussian()) {
         GaussianParams g = prior.distribution(obs);
-        assertClose(ref.get("mean").floats(), g.mean().toFloatArray(), dir + " mean");
-        assertClose(ref.get("log_std").floats(), g.logStd().toFloatArray(), dir + " log_std");
+        assertClose(ref.get("mean").doubles(), toDoubles(g.mean()), dir + " mean");
+        assertClose(ref.get("log_std").doubles(), toDoubles(g.logStd()), dir + " log_std");
         RawArrayFile.Array act = ref.get("actions");
         NDArray actions = m.create(act.floats(), new Shape(act.shape()));
-        assertClose(ref.get("log_prob").floats(), prior.logProb(obs, actions).toFloatArray(), dir + " log_prob");
+        assertClose(ref.get("log_prob").doubles(), toDoubles(prior.logProb(obs, actions)), dir + " log_prob");
       } else {
-        assertClose(ref.get("log_probs_all").floats(), prior.logProbsAll(obs).toFloatArray(), dir + " log_probs_all");
+        assertClose(ref.get("log_probs_all").doubles(), toDoubles(prior.logProbsAll(obs)), dir + " log_probs_all");
         if (ref.has("actions")) {
           NDArray actions = m.create(ref.get("actions").longs());
-          assertClose(ref.get("log_prob").floats(), prior.logProb(obs, actions).toFloatArray(), dir + " log_prob");
+          assertClose(ref.get("log_prob").doubles(), toDoubles(prior.logProb(obs, actions)), dir + " log_prob");
         }
       }
     }
   }
 
+  private static double[] toDoubles(NDArray a) {
+    return a.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).toDoubleArray();
+  }
+
   /** Within 1e-5 absolute, or relative for values above 1. */
-  static void assertClose(float[] expected, float[] actual, String what) {
+  static void assertClose(double[] expected, double[] actual, String what) {
     assertEquals(expected.length, actual.length, what + ": length");
     double worst = 0;
     int at = -1;
     for (int i = 0; i < expected.length; i++) {
-      assertFalse(Float.isNaN(actual[i]), what + ": NaN at " + i);
+      assertFalse(Double.isNaN(actual[i]), what + ": NaN at " + i);
       double err = Math.abs(expected[i] - actual[i]) / Math.max(1.0, Math.abs(expected[i]));
       if (err > worst) {
         worst = err;

@@ -43,6 +43,21 @@ final class RawArrayFile {
       return out;
     }
 
+    /** Values as doubles, from float32 or float64. */
+    double[] doubles() {
+      if (dtype.equals("float64")) {
+        double[] out = new double[data.length / 8];
+        buffer().asDoubleBuffer().get(out);
+        return out;
+      }
+      float[] f = floats();
+      double[] out = new double[f.length];
+      for (int i = 0; i < f.length; i++) {
+        out[i] = f[i];
+      }
+      return out;
+    }
+
     long[] longs() {
       if (!dtype.equals("int64")) {
         throw new IllegalStateException(name + " is " + dtype + ", not int64");

@@ -193,7 +193,17 @@ public final class PriorPackage {
         for (int i = 0; i < n.length; i++) {
           n[i] = (long) nvec[i];
         }
-        return new Space.MultiDiscrete(new long[] {n.length}, n, new long[n.length], DType.INT64);
+        long[] start = new long[n.length];
+        if (o.has("start") && !o.get("start").isJsonNull()) {
+          double[] st = numbers(f.array("start"), where, field + ".start");
+          if (st.length != n.length) {
+            throw f.error("start", "has " + st.length + " entries but 'nvec' has " + n.length);
+          }
+          for (int i = 0; i < n.length; i++) {
+            start[i] = (long) st[i];
+          }
+        }
+        return new Space.MultiDiscrete(new long[] {n.length}, n, start, DType.INT64);
       }
       case "MultiBinary": {
         JsonElement n = o.get("n");

@@ -61,7 +61,14 @@ public final class TorchScriptPrior implements PriorPolicy {
     try (NDManager probe = model.getNDManager().newSubManager()) {
       NDArray zeros = probe.zeros(new Shape(2, spec.obsDim()), DataType.FLOAT32);
       if (spec.distribution() == Distribution.CATEGORICAL) {
-        prior.logProbsAll(zeros);
+        float[] total = prior.logProbsAll(zeros).exp().sum(new int[] {1}).log().toFloatArray();
+        for (float t : total) {
+          if (Math.abs(t) > 1e-3) {
+            throw new PriorException("the module of categorical prior '" + spec.name() + "' (" + file
+                + ") does not return normalized log-probabilities (logsumexp " + t + " on a probe batch): "
+                + "apply log_softmax in the module, or export logits with `rql4j-bridge export --distribution logits`");
+          }
+        }
       } else {
         prior.distribution(zeros);
       }

@@ -65,6 +65,12 @@ class TorchScriptPriorIT {
   }
 
   @Test
+  void unnormalizedCategoricalOutputsAreRefusedAtLoad() {
+    PriorException e = assertThrows(PriorException.class, () -> TorchScriptPrior.load(dir.resolve("unnormalized")));
+    assertTrue(e.getMessage().contains("does not return normalized log-probabilities"), e.getMessage());
+  }
+
+  @Test
   void gaussianModuleWithOneOutputIsRefusedAtLoad() {
     PriorException e = assertThrows(PriorException.class, () -> TorchScriptPrior.load(dir.resolve("one_output")));
     assertTrue(e.getMessage().contains("returned 1 outputs"), e.getMessage());
