@@ -82,7 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=_serve)
     _add_export_parser(commands)
+    _add_train_parser(commands)
     return parser
+
+
+def _add_train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    commands.add_parser(
+        "train",
+        help="train priors: expert, demos, bc, soft-dqn, evaluate, pipeline (rql4j-bridge train --help)",
+        add_help=False,
+    )
 
 
 def _add_export_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -131,6 +140,10 @@ def _add_export_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:  # the training pipeline has its own parser (rql4j_bridge.train)
+        from rql4j_bridge.train.__main__ import main as train_main
+
+        return int(train_main(argv[1:]))
     args = build_parser().parse_args(argv)
     args.argv = argv
     return int(args.func(args))
