@@ -5,13 +5,18 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.nio.file.Path;
 import org.rql4j.bridge.EnvSpec;
 import org.rql4j.bridge.GrpcEnvClient;
 import org.rql4j.bridge.GrpcVectorEnv;
 import org.rql4j.bridge.PythonServer;
+import org.rql4j.env.Env;
 import org.rql4j.env.Tensor;
 import org.rql4j.env.VectorStep;
+import org.rql4j.policy.PriorActor;
+import org.rql4j.prior.TorchScriptPrior;
 import org.rql4j.proto.v1.ServerInfoResponse;
+import org.rql4j.train.Evaluator;
 
 /** The {@code rql4j} command line: {@code rql4j demo [--episodes N] [--seed S]}. */
 public final class Main {
@@ -44,8 +49,9 @@ public final class Main {
 
         commands:
           demo [--episodes N] [--seed S] [--num-envs K]
-              Start the Python env server, connect to CartPole-v1 through the gRPC bridge and
-              print a short run of two simple policies (random, and a pole-balancing rule).
+              Start the Python env server, step CartPole-v1 through the gRPC bridge with two
+              simple policies, then evaluate the shipped PyTorch priors (examples/priors) on the
+              cartpole-center task from Java.
         """);
   }
 
@@ -67,24 +73,38 @@ public final class Main {
   }
 
   private static void demo(String[] args) {
-    int episodes = (int) option(args, "--episodes", 10);
+    int episodes = (int) option(args, "--episodes", 20);
     long seed = option(args, "--seed", 0);
     int numEnvs = (int) option(args, "--num-envs", 4);
+    Path priors = Path.of(System.getProperty("rql4j.project.dir", ".")).resolve("examples/priors");
     System.out.println("Starting the Python env server (python-bridge)...");
     try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect()) {
       ServerInfoResponse info = client.serverInfo();
-      System.out.printf("Connected: %s on %s:%d (bridge %s, Python %s, Gymnasium %s)%n",
+      System.out.printf("Connected: %s on %s:%d (bridge %s, Python %s, Gymnasium %s)%n%n",
           info.getProtocol(), server.host(), server.port(), info.getBridgeVersion(),
           info.getPythonVersion(), info.getGymnasiumVersion());
       try (GrpcVectorEnv env = client.make(EnvSpec.builder("CartPole-v1").optNumEnvs(numEnvs).build())) {
-        System.out.printf("CartPole-v1 x%d: observation %s, action %s, autoreset %s%n%n",
-            env.numEnvs(), env.observationSpace(), env.actionSpace(), env.autoresetMode());
+        System.out.printf("CartPole-v1 x%d through the bridge: observation %s, action %s%n",
+            env.numEnvs(), env.observationSpace(), env.actionSpace());
         System.out.printf("%-16s %9s %16s %12s %14s%n", "policy", "episodes", "return", "length", "env steps/s");
-        run(env, "random", episodes, seed, new Random(seed), false);
-        run(env, "pole rule", episodes, seed, new Random(seed), true);
+        run(env, "random", 10, seed, new Random(seed), false);
+        run(env, "pole rule", 10, seed, new Random(seed), true);
+      }
+      System.out.printf("%nShipped PyTorch priors on cartpole-center (add-on requirement: keep the cart centred),%n"
+          + "run in Java (DJL) through the bridge: %d episodes, seeds 10000.., deterministic policy%n%n", episodes);
+      System.out.println("| policy | basic return | add-on return | length |");
+      System.out.println("|---|---|---|---|");
+      long[] seeds = Evaluator.defaultSeeds(episodes);
+      for (String name : new String[] {"cartpole-center-softdqn", "cartpole-center-bc"}) {
+        try (TorchScriptPrior prior = TorchScriptPrior.load(priors.resolve(name));
+            PriorActor actor = new PriorActor(prior);
+            Env env = client.makeSingle("rql4j/cartpole-center-total-v0", null)) {
+          prior.spec().checkCompatible("rql4j/cartpole-center-total-v0", env.observationSpace(), env.actionSpace());
+          System.out.println(Evaluator.evaluate(env, actor, seeds).markdownRow("prior alone: " + name));
+        }
       }
     }
-    System.out.println("\n(the customization demo arrives with the residual learners)");
+    System.out.println("\n(the customized rows arrive with the residual soft Q-learning learner)");
   }
 
   /** Runs {@code episodes} episodes over the batch and prints one table row. */

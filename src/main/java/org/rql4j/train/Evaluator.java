@@ -1,0 +1,76 @@
+package org.rql4j.train;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.ToDoubleFunction;
+import org.rql4j.env.Env;
+import org.rql4j.env.Value;
+import org.rql4j.policy.Policy;
+
+/**
+ * Evaluates a policy the way every results table does (docs/tasks.md, "How a result is
+ * reported"): one episode per seed (reset with that seed), deterministic policy, basic and add-on
+ * returns summed from {@code info["basic_reward"]} / {@code info["addon_reward"]}.
+ */
+public final class Evaluator {
+
+  private Evaluator() {}
+
+  /** The seeds of the shipped priors' evaluations: 10000 .. 10000 + n - 1. */
+  public static long[] defaultSeeds(int n) {
+    long[] seeds = new long[n];
+    for (int i = 0; i < n; i++) {
+      seeds[i] = 10_000L + i;
+    }
+    return seeds;
+  }
+
+  /** One episode. */
+  public record Episode(long seed, double basicReturn, double addonReturn, double envReturn, int length,
+      boolean terminated) {}
+
+  /** Episodes with their means and (population) standard deviations. */
+  public record Summary(List<Episode> episodes) {
+
+    public double mean(ToDoubleFunction<Episode> f) {
+      return episodes.stream().mapToDouble(f).average().orElse(Double.NaN);
+    }
+
+    public double std(ToDoubleFunction<Episode> f) {
+      double m = mean(f);
+      return Math.sqrt(episodes.stream().mapToDouble(e -> (f.applyAsDouble(e) - m) * (f.applyAsDouble(e) - m))
+          .average().orElse(Double.NaN));
+    }
+
+    /** A markdown table row: name | basic | add-on | length. */
+    public String markdownRow(String name) {
+      return String.format(Locale.ROOT, "| %s | %.1f ± %.1f | %.1f ± %.1f | %.1f ± %.1f |", name,
+          mean(Episode::basicReturn), std(Episode::basicReturn), mean(Episode::addonReturn), std(Episode::addonReturn),
+          mean(e -> e.length()), std(e -> e.length()));
+    }
+  }
+
+  /** Runs one episode per seed on {@code env} with {@code policy} acting deterministically. */
+  public static Summary evaluate(Env env, Policy policy, long[] seeds) {
+    List<Episode> out = new ArrayList<>(seeds.length);
+    for (long seed : seeds) {
+      Value obs = env.reset(seed).observation();
+      double basic = 0;
+      double addon = 0;
+      double total = 0;
+      int length = 0;
+      Env.Step s;
+      do {
+        s = env.step(policy.act(obs, true));
+        basic += s.info().getOrDefault("basic_reward", Double.NaN);
+        addon += s.info().getOrDefault("addon_reward", Double.NaN);
+        total += s.reward();
+        length++;
+        obs = s.observation();
+      } while (!s.done());
+      out.add(new Episode(seed, basic, addon, total, length, s.terminated()));
+    }
+    return new Summary(out);
+  }
+}
