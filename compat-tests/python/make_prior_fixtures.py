@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prior-package fixtures for the Java compat tests: one real, seeded checkpoint per exporter kind.
 
-Usage: make_prior_fixtures.py --out DIR [--seed 0] [--n 1000]
+Usage: make_prior_fixtures.py --out DIR [--seed 0] [--n 1000] [--existing NAME=PACKAGE@ENV_ID ...]
 
 For each case below, the script makes a tiny checkpoint (a freshly initialised, seeded model whose
 parameters are then moved by seeded noise -- no training: that changes nothing a prior needs),
@@ -14,7 +14,8 @@ Cases: sb3-dqn (CartPole-v1, T = 0.5), sb3-sac (Pendulum-v1), sb3-sac-sde (Pendu
 sb3-ppo-discrete (CartPole-v1), sb3-ppo-continuous (MountainCarContinuous-v0), sb3-a2c
 (Acrobot-v1, 3 actions), rql-ref-softdqn (synthetic SB3-1.7 zip, CartPole dims, 4-256-256-2),
 rql-ref-sac (synthetic SB3-1.7 zip, Pendulum dims, 3-256-256-1 with gSDE), torch-module (a
-scripted (mean, log_std) module for Pendulum-v1, exported as diag_gaussian).
+scripted (mean, log_std) module for Pendulum-v1, exported as diag_gaussian). ``--existing``
+adds already-made packages (the shipped BC and soft-DQN priors), observed on the given env id.
 
 reference.bin: one line of UTF-8 JSON (the header) then the raw little-endian C-order bytes of the
 arrays, as in reference_rollout.py. Header: ``{"format": "rql4j-prior-reference/1", "case": ...,
@@ -40,6 +41,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import sys
 import time
 import zipfile
@@ -275,6 +277,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n", type=int, default=1000, help="observations per case (default 1000)")
     parser.add_argument("--only", nargs="*", help="make only these cases")
+    parser.add_argument(
+        "--existing",
+        nargs="*",
+        default=[],
+        metavar="NAME=PACKAGE@ENV_ID",
+        help="also reference existing packages (e.g. the shipped priors): copied to DIR/NAME, observations from ENV_ID",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     out: Path = args.out
@@ -309,6 +318,23 @@ def main(argv: list[str] | None = None) -> int:
             "arrays": [name for name, _ in arrays],
             "log_prob_range": [float(log_prob.min()), float(log_prob.max())],
         }
+    for spec in args.existing:
+        name, _, rest = spec.partition("=")
+        source, _, env_id = rest.partition("@")
+        if not (name and source and env_id):
+            parser.error(f"--existing takes NAME=PACKAGE@ENV_ID, got {spec!r}")
+        import rql4j_bridge.tasks  # noqa: F401  (registers the task env ids)
+
+        package = out / name
+        shutil.rmtree(package, ignore_errors=True)
+        shutil.copytree(source, package)
+        prior = load_prior_package(package)
+        obs = rollout_observations(prior, env_id, args.n, args.seed)
+        arrays = reference_arrays(prior, obs, args.seed)
+        meta = {"case": name, "kind": "existing", "env_id": env_id, "distribution": prior.distribution,
+                "seed": args.seed, "n": args.n}  # fmt: skip
+        write_arrays(package / "reference.bin", meta, arrays)
+        summary[name] = {"distribution": prior.distribution, "arrays": [n for n, _ in arrays]}
     summary["seconds"] = round(time.perf_counter() - started, 1)  # type: ignore[assignment]
     print(json.dumps(summary, indent=1))
     return 0

@@ -27,7 +27,7 @@ import org.rql4j.prior.TorchScriptPrior;
 
 /**
  * For every kind of prior the exporter supports (SB3 DQN / SAC / SAC-gSDE / PPO / A2C, the RQL
- * reference code's soft-DQN and SAC, a plain torch module), Java's log-probabilities and
+ * reference code's soft-DQN and SAC, a plain torch module, and the shipped BC and soft-DQN priors), Java's log-probabilities and
  * distribution parameters on 1,000 recorded observations (and actions) equal Python torch's
  * within 1e-5 — in-process ({@link TorchScriptPrior} on DJL) and remote (the Python server's
  * PriorService). Fixtures: {@code compat-tests/python/make_prior_fixtures.py}.
@@ -44,7 +44,11 @@ class PriorCompatIT {
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
     fixtures = root.resolve("target/prior-fixtures");
     Process p = new ProcessBuilder(PythonServer.defaultPython().toString(),
-        root.resolve("compat-tests/python/make_prior_fixtures.py").toString(), "--out", fixtures.toString())
+        root.resolve("compat-tests/python/make_prior_fixtures.py").toString(), "--out", fixtures.toString(),
+        "--existing",
+        "shipped-cartpole-center-bc=" + root.resolve("examples/priors/cartpole-center-bc") + "@rql4j/cartpole-center-total-v0",
+        "shipped-cartpole-center-softdqn=" + root.resolve("examples/priors/cartpole-center-softdqn")
+            + "@rql4j/cartpole-center-total-v0")
         .redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(300, TimeUnit.SECONDS) && p.exitValue() == 0, "make_prior_fixtures.py failed:\n" + out);
@@ -65,7 +69,7 @@ class PriorCompatIT {
     try (Stream<Path> dirs = Files.list(fixtures)) {
       dirs.filter(d -> Files.exists(d.resolve("reference.bin"))).sorted().forEach(kinds::add);
     }
-    assertTrue(kinds.size() >= 9, "expected a fixture per supported kind, found " + kinds);
+    assertTrue(kinds.size() >= 11, "expected a fixture per supported kind and the shipped priors, found " + kinds);
     return kinds.stream().flatMap(dir -> Stream.of(
         DynamicTest.dynamicTest(dir.getFileName() + " in-process", () -> {
           try (PriorPolicy prior = TorchScriptPrior.load(dir)) {
