@@ -53,6 +53,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import gymnasium  # noqa: E402
 import numpy as np  # noqa: E402
+from raw_arrays import write_arrays  # noqa: E402  (beside this script)
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -255,22 +256,6 @@ def reference_arrays(prior: PriorPackage, obs: np.ndarray, seed: int) -> list[tu
     ]
 
 
-def write_arrays(path: Path, meta: dict[str, Any], arrays: list[tuple[str, np.ndarray]]) -> None:
-    entries, chunks, offset = [], [], 0
-    for name, array in arrays:
-        data = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
-        entries.append(
-            {"name": name, "dtype": array.dtype.name, "shape": list(array.shape), "offset": offset, "nbytes": len(data)}
-        )
-        chunks.append(data)
-        offset += len(data)
-    header = json.dumps({"format": FORMAT, **meta, "arrays": entries}, separators=(",", ":"))
-    with open(path, "wb") as f:
-        f.write(header.encode("utf-8") + b"\n")
-        for chunk in chunks:
-            f.write(chunk)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="the fixtures folder (under target/)")
@@ -311,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         arrays = reference_arrays(prior, obs, seed)
         meta = {"case": case["case"], "kind": case["kind"], "env_id": case["env"], "distribution": prior.distribution,
                 "seed": seed, "n": args.n}  # fmt: skip
-        write_arrays(package / "reference.bin", meta, arrays)
+        write_arrays(package / "reference.bin", FORMAT, meta, arrays)
         log_prob = dict(arrays)["log_prob"]
         summary[case["case"]] = {
             "distribution": prior.distribution,
@@ -333,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         arrays = reference_arrays(prior, obs, args.seed)
         meta = {"case": name, "kind": "existing", "env_id": env_id, "distribution": prior.distribution,
                 "seed": args.seed, "n": args.n}  # fmt: skip
-        write_arrays(package / "reference.bin", meta, arrays)
+        write_arrays(package / "reference.bin", FORMAT, meta, arrays)
         summary[name] = {"distribution": prior.distribution, "arrays": [n for n, _ in arrays]}
     summary["seconds"] = round(time.perf_counter() - started, 1)  # type: ignore[assignment]
     print(json.dumps(summary, indent=1))

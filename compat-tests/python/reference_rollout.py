@@ -67,6 +67,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import gymnasium  # noqa: E402
 import numpy as np  # noqa: E402
+from raw_arrays import write_arrays  # noqa: E402  (beside this script)
 from gymnasium import spaces  # noqa: E402
 from gymnasium.vector import AutoresetMode, SyncVectorEnv  # noqa: E402
 
@@ -84,23 +85,6 @@ def read_array_file(path: str) -> np.ndarray:
     if len(payload) != math.prod(shape) * dtype.itemsize:
         raise ValueError(f"{path}: {header} needs {math.prod(shape) * dtype.itemsize} bytes, got {len(payload)}")
     return np.frombuffer(payload, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
-
-
-def write_arrays(path: str, meta: dict[str, Any], arrays: list[tuple[str, np.ndarray]]) -> None:
-    """Writes a header + raw bytes file holding named arrays."""
-    entries, chunks, offset = [], [], 0
-    for name, array in arrays:
-        data = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
-        entries.append(
-            {"name": name, "dtype": array.dtype.name, "shape": list(array.shape), "offset": offset, "nbytes": len(data)}
-        )
-        chunks.append(data)
-        offset += len(data)
-    header = json.dumps({"format": FORMAT, **meta, "arrays": entries}, separators=(",", ":"))
-    with open(path, "wb") as f:
-        f.write(header.encode("utf-8") + b"\n")
-        for chunk in chunks:
-            f.write(chunk)
 
 
 def wire_dtype(space: spaces.Space) -> np.dtype:
@@ -231,7 +215,7 @@ def rollout(args: argparse.Namespace) -> None:
         "kwargs": json.loads(args.kwargs_json) if args.kwargs_json else {},
         "max_episode_steps": args.max_episode_steps,
     }
-    write_arrays(args.out, meta, arrays)
+    write_arrays(args.out, FORMAT, meta, arrays)
 
 
 def main(argv: list[str] | None = None) -> int:
