@@ -1,0 +1,37 @@
+package org.rql4j.learner;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
+import java.util.List;
+
+/** Gradient utilities DJL lacks (its {@code clipGrad} clamps each value). */
+public final class Gradients {
+
+  private Gradients() {}
+
+  /**
+   * Global gradient-norm clipping as {@code torch.nn.utils.clip_grad_norm_}: scales every gradient
+   * by {@code min(1, maxNorm / (totalNorm + 1e-6))}. Returns the total norm before clipping.
+   * Call outside a GradientCollector.
+   */
+  public static double clipGlobalNorm(List<Parameter> parameters, double maxNorm) {
+    try (NDManager scope = parameters.get(0).getArray().getManager().newSubManager()) {
+      NDArray[] grads = new NDArray[parameters.size()];
+      double sumSquares = 0;
+      for (int i = 0; i < grads.length; i++) {
+        grads[i] = parameters.get(i).getArray().getGradient();
+        scope.attachAll(grads[i]);
+        sumSquares += grads[i].square().sum().getFloat();
+      }
+      double total = Math.sqrt(sumSquares);
+      double coef = Math.min(1.0, maxNorm / (total + 1e-6));
+      if (coef < 1.0) {
+        for (NDArray g : grads) {
+          g.muli(coef);
+        }
+      }
+      return total;
+    }
+  }
+}

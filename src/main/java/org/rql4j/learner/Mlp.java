@@ -1,0 +1,136 @@
+package org.rql4j.learner;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * A ReLU MLP on DJL ({@code in -> hidden... -> out}) whose parameters live in their own manager.
+ * Initialized like PyTorch's {@code nn.Linear} (weights and biases uniform in
+ * {@code ±1/sqrt(fan_in)}) from a seeded Java {@link Random}, so runs are reproducible. Weights can be
+ * exported and imported as flat float arrays in PyTorch's layout ({@code weight [out, in]}, {@code bias [out]}).
+ */
+public final class Mlp implements AutoCloseable {
+
+  private final NDManager manager;
+  private final SequentialBlock block;
+  private final List<Parameter> parameters = new ArrayList<>();
+  private final int inputDim;
+  private final int[] widths;
+
+  /**
+   * @param inputDim input width
+   * @param hidden hidden layer widths
+   * @param outputDim output width
+   * @param seed initialization seed
+   */
+  public Mlp(NDManager parent, int inputDim, int[] hidden, int outputDim, long seed) {
+    this.manager = parent.newSubManager();
+    this.inputDim = inputDim;
+    this.widths = new int[hidden.length + 1];
+    System.arraycopy(hidden, 0, widths, 0, hidden.length);
+    widths[hidden.length] = outputDim;
+    block = new SequentialBlock();
+    for (int i = 0; i < widths.length; i++) {
+      block.add(Linear.builder().setUnits(widths[i]).build());
+      if (i < widths.length - 1) {
+        block.add(Activation::relu);
+      }
+    }
+    block.initialize(manager, DataType.FLOAT32, new Shape(1, inputDim));
+    block.getParameters().forEach(p -> parameters.add(p.getValue()));
+    Random rng = new Random(seed);
+    int fanIn = inputDim;
+    for (int layer = 0; layer < widths.length; layer++) {
+      double bound = 1.0 / Math.sqrt(fanIn);
+      float[] w = new float[widths[layer] * fanIn];
+      for (int i = 0; i < w.length; i++) {
+        w[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
+      }
+      float[] b = new float[widths[layer]];
+      for (int i = 0; i < b.length; i++) {
+        b[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
+      }
+      parameters.get(2 * layer).getArray().set(w);
+      parameters.get(2 * layer + 1).getArray().set(b);
+      fanIn = widths[layer];
+    }
+    for (Parameter p : parameters) {
+      p.getArray().setRequiresGradient(true);
+    }
+  }
+
+  /** The forward pass; results are attached to {@code x}'s manager. */
+  public NDArray forward(NDArray x) {
+    return block.forward(new ParameterStore(x.getManager(), false), new NDList(x), false).singletonOrThrow();
+  }
+
+  /** Weights and biases in order: layer 0 weight [out, in], layer 0 bias, layer 1 weight, ... */
+  public List<Parameter> parameters() {
+    return parameters;
+  }
+
+  public int inputDim() {
+    return inputDim;
+  }
+
+  public int outputDim() {
+    return widths[widths.length - 1];
+  }
+
+  /** Copies every parameter value from {@code other} (same architecture): the hard target update. */
+  public void copyFrom(Mlp other) {
+    for (int i = 0; i < parameters.size(); i++) {
+      other.parameters.get(i).getArray().copyTo(parameters.get(i).getArray());
+    }
+  }
+
+  /** Polyak update {@code this = tau * other + (1 - tau) * this}. */
+  public void softUpdateFrom(Mlp other, float tau) {
+    for (int i = 0; i < parameters.size(); i++) {
+      NDArray target = parameters.get(i).getArray();
+      try (NDArray mixed = other.parameters.get(i).getArray().mul(tau).add(target.mul(1 - tau))) {
+        mixed.copyTo(target);
+      }
+    }
+  }
+
+  /** All parameters as flat float arrays (PyTorch layout). */
+  public List<float[]> exportWeights() {
+    List<float[]> out = new ArrayList<>();
+    for (Parameter p : parameters) {
+      out.add(p.getArray().toFloatArray());
+    }
+    return out;
+  }
+
+  /** Sets all parameters from flat float arrays (PyTorch layout). */
+  public void importWeights(List<float[]> weights) {
+    if (weights.size() != parameters.size()) {
+      throw new IllegalArgumentException("expected " + parameters.size() + " weight arrays, got " + weights.size());
+    }
+    for (int i = 0; i < weights.size(); i++) {
+      NDArray a = parameters.get(i).getArray();
+      if (a.size() != weights.get(i).length) {
+        throw new IllegalArgumentException("weight " + i + " has shape " + a.getShape() + " (" + a.size()
+            + " values), got " + weights.get(i).length + " values");
+      }
+      a.set(weights.get(i));
+    }
+  }
+
+  @Override
+  public void close() {
+    manager.close();
+  }
+}

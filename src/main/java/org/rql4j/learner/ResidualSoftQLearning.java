@@ -1,0 +1,203 @@
+package org.rql4j.learner;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import java.util.Random;
+import org.rql4j.buffer.ReplayBuffer;
+
+/**
+ * Residual soft Q-learning (Algorithm 1 of docs/method.md, RQL paper Alg. 1): a DQN-style learner
+ * of the residual Q-function {@code Q_R} whose customized policy is
+ * {@code pi_hat(a|s) ∝ exp((Q_R(s,a) + w log pi(a|s)) / alphaHat)} for a frozen prior {@code pi}.
+ * With {@code priorWeight = 0} it is plain soft Q-learning (the baselines).
+ *
+ * <p>Only the update and the action rule live here; collection, evaluation and checkpoints are
+ * in {@code org.rql4j.train}. Not thread-safe.
+ */
+public final class ResidualSoftQLearning implements AutoCloseable {
+
+  private final ResidualSoftQConfig config;
+  private final NDManager manager;
+  private final Mlp qResidual;
+  private final Mlp qResidualTarget;
+  private final TorchAdam optimizer;
+  private final int nActions;
+
+  /** Diagnostics of one gradient step. */
+  public record UpdateStats(double loss, double meanQ, double gradNorm) {}
+
+  public ResidualSoftQLearning(ResidualSoftQConfig config, int obsDim, int nActions) {
+    DjlRuntime.configure();
+    this.config = config;
+    this.nActions = nActions;
+    this.manager = NDManager.newBaseManager("PyTorch");
+    this.qResidual = new Mlp(manager, obsDim, config.hidden(), nActions, config.seed());
+    this.qResidualTarget = new Mlp(manager, obsDim, config.hidden(), nActions, config.seed());
+    this.qResidualTarget.copyFrom(qResidual);
+    this.optimizer = new TorchAdam(manager, qResidual.parameters(), config.learningRate());
+  }
+
+  public ResidualSoftQConfig config() {
+    return config;
+  }
+
+  /** The online residual Q network. */
+  public Mlp qResidual() {
+    return qResidual;
+  }
+
+  /** The target residual Q network. */
+  public Mlp qResidualTarget() {
+    return qResidualTarget;
+  }
+
+  public TorchAdam optimizer() {
+    return optimizer;
+  }
+
+  public int nActions() {
+    return nActions;
+  }
+
+  /** Hard target update: {@code Q_R_target <- Q_R}. */
+  public void syncTarget() {
+    qResidualTarget.copyFrom(qResidual);
+  }
+
+  /**
+   * The soft Bellman target of Algorithm 1:
+   * {@code y = r + gamma (1 - terminated) alphaHat logsumexp_a' ((Q_R_target(s',a') + w log pi(a'|s')) / alphaHat)}.
+   * All arrays batched over rows; {@code logPriorNext} may be null when {@code priorWeight} is 0.
+   */
+  public static NDArray softTarget(NDArray reward, NDArray notTerminated, NDArray qTargetNext, NDArray logPriorNext,
+      double gamma, double alphaHat, double priorWeight) {
+    NDArray logits = customizedLogits(qTargetNext, logPriorNext, alphaHat, priorWeight);
+    NDArray softValue = logSumExp(logits).mul(alphaHat);
+    return reward.add(notTerminated.mul(gamma).mul(softValue));
+  }
+
+  /**
+   * {@code log sum_j exp(x[i, j])} over axis 1 with the max shift, as torch.logsumexp computes it
+   * (written by hand: DJL 0.35's NDArray has no logsumexp).
+   */
+  public static NDArray logSumExp(NDArray x) {
+    NDArray max = x.max(new int[] {1}, true);
+    return x.sub(max).exp().sum(new int[] {1}).log().add(max.reshape(-1));
+  }
+
+  /** {@code (Q_R + w log pi) / alphaHat}: the customized policy's logits. */
+  public static NDArray customizedLogits(NDArray qResidual, NDArray logPrior, double alphaHat, double priorWeight) {
+    NDArray sum = priorWeight == 0 || logPrior == null ? qResidual : qResidual.add(logPrior.mul(priorWeight));
+    return alphaHat == 1 ? sum : sum.div(alphaHat);
+  }
+
+  /** Smooth L1 (Huber, beta 1) averaged over the batch, as {@code torch.nn.functional.smooth_l1_loss}. */
+  static NDArray huber(NDArray prediction, NDArray target) {
+    NDArray diff = prediction.sub(target).abs();
+    NDArray quadratic = diff.square().mul(0.5);
+    NDArray linear = diff.sub(0.5);
+    return ai.djl.ndarray.NDArrays.where(diff.lt(1f), quadratic, linear).mean();
+  }
+
+  /**
+   * One gradient step on a batch: target from the target network, Huber loss, backward, global
+   * grad-norm clip, Adam (PyTorch formula).
+   */
+  public UpdateStats update(ReplayBuffer.Batch batch) {
+    int b = batch.size();
+    int d = qResidual.inputDim();
+    try (NDManager step = manager.newSubManager()) {
+      NDArray obs = step.create(batch.observations(), new Shape(b, d));
+      NDArray nextObs = step.create(batch.nextObservations(), new Shape(b, d));
+      NDArray actions = step.create(batch.actions(), new Shape(b, 1));
+      NDArray reward = step.create(batch.rewards());
+      NDArray notTerminated = step.create(batch.notTerminated());
+      NDArray logPriorNext = batch.nextPriorLogProbs().length == 0 ? null
+          : step.create(batch.nextPriorLogProbs(), new Shape(b, nActions));
+      NDArray y = softTarget(reward, notTerminated, qResidualTarget.forward(nextObs), logPriorNext,
+          config.gamma(), config.alphaHat(), config.priorWeight());
+      double loss;
+      double meanQ;
+      try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+        NDArray qSa = qResidual.forward(obs).gather(actions, 1).reshape(b);
+        NDArray l = huber(qSa, y);
+        gc.backward(l);
+        loss = l.getFloat();
+        meanQ = qSa.mean().getFloat();
+      }
+      double gradNorm = Gradients.clipGlobalNorm(qResidual.parameters(), config.maxGradNorm());
+      optimizer.step();
+      return new UpdateStats(loss, meanQ, gradNorm);
+    }
+  }
+
+  /**
+   * Actions for a batch of observations: with probability {@code epsilon} uniform, else sampled
+   * from {@code pi_hat} (or its argmax when {@code deterministic}).
+   *
+   * @param observations flat [n, obsDim]
+   * @param logPrior flat [n, nActions] prior log-probs of these observations (null when w = 0)
+   * @return action indices (0-based; add the Discrete space's start before stepping)
+   */
+  public long[] act(float[] observations, float[] logPrior, double epsilon, boolean deterministic, Random rng) {
+    int n = observations.length / qResidual.inputDim();
+    float[] logits;
+    try (NDManager step = manager.newSubManager()) {
+      NDArray q = qResidual.forward(step.create(observations, new Shape(n, qResidual.inputDim())));
+      NDArray lp = logPrior == null ? null : step.create(logPrior, new Shape(n, nActions));
+      logits = customizedLogits(q, lp, config.alphaHat(), config.priorWeight()).toFloatArray();
+    }
+    long[] actions = new long[n];
+    for (int i = 0; i < n; i++) {
+      if (!deterministic && rng.nextDouble() < epsilon) {
+        actions[i] = rng.nextInt(nActions);
+      } else {
+        actions[i] = deterministic ? argmax(logits, i * nActions, nActions) : sample(logits, i * nActions, nActions, rng);
+      }
+    }
+    return actions;
+  }
+
+  private static int argmax(float[] x, int off, int n) {
+    int best = 0;
+    for (int j = 1; j < n; j++) {
+      if (x[off + j] > x[off + best]) {
+        best = j;
+      }
+    }
+    return best;
+  }
+
+  /** A sample from softmax(x[off .. off+n)). */
+  private static int sample(float[] x, int off, int n, Random rng) {
+    double max = Double.NEGATIVE_INFINITY;
+    for (int j = 0; j < n; j++) {
+      max = Math.max(max, x[off + j]);
+    }
+    double[] p = new double[n];
+    double sum = 0;
+    for (int j = 0; j < n; j++) {
+      p[j] = Math.exp(x[off + j] - max);
+      sum += p[j];
+    }
+    double u = rng.nextDouble() * sum;
+    for (int j = 0; j < n; j++) {
+      u -= p[j];
+      if (u <= 0) {
+        return j;
+      }
+    }
+    return n - 1;
+  }
+
+  @Override
+  public void close() {
+    optimizer.close();
+    qResidual.close();
+    qResidualTarget.close();
+    manager.close();
+  }
+}

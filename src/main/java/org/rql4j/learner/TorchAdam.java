@@ -1,0 +1,88 @@
+package org.rql4j.learner;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
+import java.util.List;
+
+/**
+ * Adam with PyTorch's formula ({@code torch.optim.Adam}, no weight decay):
+ * {@code m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+ * w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)}. Written by hand because DJL's
+ * Adam puts epsilon inside the bias-corrected step, which differs visibly from PyTorch for small
+ * gradients (platform-notes.md); the compat tests compare updated weights with PyTorch's.
+ */
+public final class TorchAdam implements AutoCloseable {
+
+  private final List<Parameter> parameters;
+  private final NDManager manager;
+  private final NDArray[] m;
+  private final NDArray[] v;
+  private final float lr;
+  private final float beta1;
+  private final float beta2;
+  private final float eps;
+  private long step;
+
+  public TorchAdam(NDManager parent, List<Parameter> parameters, float lr) {
+    this(parent, parameters, lr, 0.9f, 0.999f, 1e-8f);
+  }
+
+  public TorchAdam(NDManager parent, List<Parameter> parameters, float lr, float beta1, float beta2, float eps) {
+    this.parameters = parameters;
+    this.manager = parent.newSubManager();
+    this.lr = lr;
+    this.beta1 = beta1;
+    this.beta2 = beta2;
+    this.eps = eps;
+    m = new NDArray[parameters.size()];
+    v = new NDArray[parameters.size()];
+    for (int i = 0; i < m.length; i++) {
+      NDArray w = parameters.get(i).getArray();
+      m[i] = manager.zeros(w.getShape(), w.getDataType());
+      v[i] = manager.zeros(w.getShape(), w.getDataType());
+    }
+  }
+
+  /** Steps taken. */
+  public long steps() {
+    return step;
+  }
+
+  /**
+   * One update from the parameters' current gradients, which are then zeroed. Call outside a
+   * GradientCollector (no autograd recording).
+   */
+  public void step() {
+    step++;
+    double bc1 = 1 - Math.pow(beta1, step);
+    double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+    for (int i = 0; i < m.length; i++) {
+      NDArray w = parameters.get(i).getArray();
+      try (NDManager scope = manager.newSubManager()) {
+        NDArray g = w.getGradient();
+        scope.attachAll(g);
+        m[i].muli(beta1).addi(g.mul(1 - beta1));
+        v[i].muli(beta2).addi(g.square().mul(1 - beta2));
+        NDArray denom = v[i].sqrt().div(bc2Sqrt).add(eps);
+        w.subi(m[i].div(denom).mul(lr / bc1));
+        g.muli(0); // zero the parameter's gradient in place (g shares its storage)
+      }
+    }
+  }
+
+  /** The first and second moment estimates (for checkpoints). */
+  public List<NDArray[]> state() {
+    return List.of(m, v);
+  }
+
+  /** Restores the step count (moments are restored through {@link #state()}). */
+  public void setSteps(long steps) {
+    this.step = steps;
+  }
+
+  @Override
+  public void close() {
+    manager.close();
+  }
+}
