@@ -31,6 +31,7 @@ public final class Main {
     try {
       switch (args[0]) {
         case "demo" -> demo(Arrays.copyOfRange(args, 1, args.length));
+        case "customize" -> Customize.run(Arrays.copyOfRange(args, 1, args.length));
         default -> {
           System.err.println("unknown command '" + args[0] + "'");
           usage();
@@ -52,11 +53,15 @@ public final class Main {
               Start the Python env server, step CartPole-v1 through the gRPC bridge with two
               simple policies, then evaluate the shipped PyTorch priors (examples/priors) on the
               cartpole-center task from Java.
+          customize --task T --prior DIR [--steps N] [--seed S] [--prior-weight W] [--alpha-hat A]
+                    [--baseline residual|oracle|addon-only] [--eval-episodes E]
+              Customize a prior for a task's add-on reward with residual soft Q-learning, then
+              evaluate it on the task's total variant (basic and add-on returns).
         """);
   }
 
   /** Options of the form --name value. */
-  private static long option(String[] args, String name, long fallback) {
+  static long option(String[] args, String name, long fallback) {
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals(name)) {
         if (i + 1 >= args.length) {

@@ -1,7 +1,7 @@
 package org.rql4j.learner;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.nn.Parameter;
 import java.util.List;
 
@@ -16,12 +16,11 @@ public final class Gradients {
    * Call outside a GradientCollector.
    */
   public static double clipGlobalNorm(List<Parameter> parameters, double maxNorm) {
-    try (NDManager scope = parameters.get(0).getArray().getManager().newSubManager()) {
+    try (NDScope scope = new NDScope()) {
       NDArray[] grads = new NDArray[parameters.size()];
       double sumSquares = 0;
       for (int i = 0; i < grads.length; i++) {
         grads[i] = parameters.get(i).getArray().getGradient();
-        scope.attachAll(grads[i]);
         sumSquares += grads[i].square().sum().getFloat();
       }
       double total = Math.sqrt(sumSquares);

@@ -99,8 +99,8 @@ public final class Mlp implements AutoCloseable {
   public void softUpdateFrom(Mlp other, float tau) {
     for (int i = 0; i < parameters.size(); i++) {
       NDArray target = parameters.get(i).getArray();
-      try (NDArray mixed = other.parameters.get(i).getArray().mul(tau).add(target.mul(1 - tau))) {
-        mixed.copyTo(target);
+      try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+        other.parameters.get(i).getArray().mul(tau).add(target.mul(1 - tau)).copyTo(target);
       }
     }
   }

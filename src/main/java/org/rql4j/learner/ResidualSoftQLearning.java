@@ -3,6 +3,7 @@ package org.rql4j.learner;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.util.Random;
@@ -62,6 +63,11 @@ public final class ResidualSoftQLearning implements AutoCloseable {
     return nActions;
   }
 
+  /** NDArrays alive in this learner's managers (networks, optimizer state, anything leaked). */
+  public int liveArrays() {
+    return manager.getManagedArrays().size();
+  }
+
   /** Hard target update: {@code Q_R_target <- Q_R}. */
   public void syncTarget() {
     qResidualTarget.copyFrom(qResidual);
@@ -109,7 +115,7 @@ public final class ResidualSoftQLearning implements AutoCloseable {
   public UpdateStats update(ReplayBuffer.Batch batch) {
     int b = batch.size();
     int d = qResidual.inputDim();
-    try (NDManager step = manager.newSubManager()) {
+    try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
       NDArray obs = step.create(batch.observations(), new Shape(b, d));
       NDArray nextObs = step.create(batch.nextObservations(), new Shape(b, d));
       NDArray actions = step.create(batch.actions(), new Shape(b, 1));
@@ -145,7 +151,7 @@ public final class ResidualSoftQLearning implements AutoCloseable {
   public long[] act(float[] observations, float[] logPrior, double epsilon, boolean deterministic, Random rng) {
     int n = observations.length / qResidual.inputDim();
     float[] logits;
-    try (NDManager step = manager.newSubManager()) {
+    try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
       NDArray q = qResidual.forward(step.create(observations, new Shape(n, qResidual.inputDim())));
       NDArray lp = logPrior == null ? null : step.create(logPrior, new Shape(n, nActions));
       logits = customizedLogits(q, lp, config.alphaHat(), config.priorWeight()).toFloatArray();

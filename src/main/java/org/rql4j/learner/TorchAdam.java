@@ -2,6 +2,7 @@ package org.rql4j.learner;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.nn.Parameter;
 import java.util.List;
 
@@ -59,9 +60,10 @@ public final class TorchAdam implements AutoCloseable {
     double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
     for (int i = 0; i < m.length; i++) {
       NDArray w = parameters.get(i).getArray();
-      try (NDManager scope = manager.newSubManager()) {
+      // NDScope closes every array created inside (the gradient handle and all intermediates),
+      // whichever manager they were attached to: nothing per-step may outlive the step.
+      try (NDScope scope = new NDScope()) {
         NDArray g = w.getGradient();
-        scope.attachAll(g);
         m[i].muli(beta1).addi(g.mul(1 - beta1));
         v[i].muli(beta2).addi(g.square().mul(1 - beta2));
         NDArray denom = v[i].sqrt().div(bc2Sqrt).add(eps);

@@ -1,0 +1,65 @@
+package org.rql4j.compat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import org.rql4j.buffer.ReplayBuffer;
+import org.rql4j.learner.ResidualSoftQConfig;
+import org.rql4j.learner.ResidualSoftQLearning;
+
+/**
+ * Benchmark (not a test): runs residual soft-Q updates (CartPole sizes: 4-256-256-2, batch 64, a
+ * prior) on random transitions and reports time per update, the process RSS and the learner's live
+ * NDArray count at checkpoints, to show that a long run's memory stays flat.
+ * Usage: {@code SoftQMemoryBenchmark [checkpoint1 checkpoint2 ...]} (default 1e4 1e5).
+ */
+public final class SoftQMemoryBenchmark {
+
+  private SoftQMemoryBenchmark() {}
+
+  static long rssKb() throws Exception {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("\\D+", ""));
+      }
+    }
+    return -1;
+  }
+
+  public static void main(String[] args) throws Exception {
+    List<Long> checkpoints = new ArrayList<>();
+    for (String a : args) {
+      checkpoints.add((long) Double.parseDouble(a));
+    }
+    if (checkpoints.isEmpty()) {
+      checkpoints = List.of(10_000L, 100_000L);
+    }
+    Random rng = new Random(0);
+    ReplayBuffer buffer = new ReplayBuffer(10_000, 4, 2);
+    for (int i = 0; i < 10_000; i++) {
+      float[] o = {rng.nextFloat(), rng.nextFloat(), rng.nextFloat(), rng.nextFloat()};
+      float p = rng.nextFloat();
+      buffer.add(o, rng.nextInt(2), -rng.nextFloat(), o, rng.nextInt(50) == 0,
+          new float[] {(float) Math.log(p), (float) Math.log(1 - p)});
+    }
+    try (ResidualSoftQLearning learner = new ResidualSoftQLearning(ResidualSoftQConfig.cartpole(), 4, 2)) {
+      long done = 0;
+      long t0 = System.nanoTime();
+      for (long cp : checkpoints) {
+        while (done < cp) {
+          learner.update(buffer.sample(64, rng));
+          done++;
+          if (done % 1000 == 0) {
+            learner.syncTarget();
+          }
+        }
+        double ms = (System.nanoTime() - t0) / 1e6 / done;
+        System.out.printf(Locale.ROOT, "updates %d: %.3f ms/update, RSS %d MiB, live NDArrays %d%n", done, ms,
+            rssKb() / 1024, learner.liveArrays());
+      }
+    }
+  }
+}
