@@ -99,6 +99,46 @@ final class RawArrayFile {
     return new RawArrayFile(head, arrays);
   }
 
+  /** Writes arrays (float[] as float32, long[] as int64) under a header {@code {format, ...meta, arrays}}. */
+  static void write(Path file, String format, JsonObject meta, Map<String, Object> arrays, Map<String, long[]> shapes)
+      throws IOException {
+    JsonObject head = meta.deepCopy();
+    head.addProperty("format", format);
+    JsonArray entries = new JsonArray();
+    java.io.ByteArrayOutputStream payload = new java.io.ByteArrayOutputStream();
+    for (Map.Entry<String, Object> e : arrays.entrySet()) {
+      ByteBuffer buf;
+      String dtype;
+      if (e.getValue() instanceof float[] f) {
+        buf = ByteBuffer.allocate(f.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        buf.asFloatBuffer().put(f);
+        dtype = "float32";
+      } else {
+        long[] l = (long[]) e.getValue();
+        buf = ByteBuffer.allocate(l.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+        buf.asLongBuffer().put(l);
+        dtype = "int64";
+      }
+      JsonObject a = new JsonObject();
+      a.addProperty("name", e.getKey());
+      a.addProperty("dtype", dtype);
+      JsonArray shape = new JsonArray();
+      for (long dim : shapes.get(e.getKey())) {
+        shape.add(dim);
+      }
+      a.add("shape", shape);
+      a.addProperty("offset", payload.size());
+      a.addProperty("nbytes", buf.capacity());
+      entries.add(a);
+      payload.write(buf.array());
+    }
+    head.add("arrays", entries);
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    out.write((head + "\n").getBytes(StandardCharsets.UTF_8));
+    out.write(payload.toByteArray());
+    Files.write(file, out.toByteArray());
+  }
+
   JsonObject header() {
     return header;
   }

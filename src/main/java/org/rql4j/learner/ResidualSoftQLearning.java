@@ -109,10 +109,28 @@ public final class ResidualSoftQLearning implements AutoCloseable {
   }
 
   /**
+   * Targets, predictions and loss of one batch; gradients are left in the parameters.
+   *
+   * @param target {@code y} per row (null unless details were asked for)
+   * @param qSa {@code Q_R(s, a)} per row (null unless details were asked for)
+   */
+  public record LossDetails(float[] target, float[] qSa, double loss, double meanQ) {}
+
+  /**
    * One gradient step on a batch: target from the target network, Huber loss, backward, global
    * grad-norm clip, Adam (PyTorch formula).
    */
   public UpdateStats update(ReplayBuffer.Batch batch) {
+    LossDetails d = backward(batch, false);
+    double gradNorm = applyGradients();
+    return new UpdateStats(d.loss(), d.meanQ(), gradNorm);
+  }
+
+  /**
+   * The loss of Algorithm 1 on a batch and its gradients (accumulated in the online network's
+   * parameters): {@code y} from the target network, {@code Huber(Q_R(s,a), y)} averaged.
+   */
+  public LossDetails backward(ReplayBuffer.Batch batch, boolean details) {
     int b = batch.size();
     int d = qResidual.inputDim();
     try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
@@ -125,19 +143,26 @@ public final class ResidualSoftQLearning implements AutoCloseable {
           : step.create(batch.nextPriorLogProbs(), new Shape(b, nActions));
       NDArray y = softTarget(reward, notTerminated, qResidualTarget.forward(nextObs), logPriorNext,
           config.gamma(), config.alphaHat(), config.priorWeight());
-      double loss;
-      double meanQ;
       try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
         NDArray qSa = qResidual.forward(obs).gather(actions, 1).reshape(b);
         NDArray l = huber(qSa, y);
         gc.backward(l);
-        loss = l.getFloat();
-        meanQ = qSa.mean().getFloat();
+        return new LossDetails(details ? y.toFloatArray() : null, details ? qSa.toFloatArray() : null,
+            l.getFloat(), qSa.mean().getFloat());
       }
-      double gradNorm = Gradients.clipGlobalNorm(qResidual.parameters(), config.maxGradNorm());
-      optimizer.step();
-      return new UpdateStats(loss, meanQ, gradNorm);
     }
+  }
+
+  /** Only the clipping half of {@link #applyGradients()} (for tests that inspect clipped gradients). */
+  public double applyGradientsClipOnly() {
+    return Gradients.clipGlobalNorm(qResidual.parameters(), config.maxGradNorm());
+  }
+
+  /** Clips the gradients to the global norm and takes an Adam step; returns the norm before clipping. */
+  public double applyGradients() {
+    double gradNorm = Gradients.clipGlobalNorm(qResidual.parameters(), config.maxGradNorm());
+    optimizer.step();
+    return gradNorm;
   }
 
   /**
