@@ -23,6 +23,7 @@ public final class Main {
       switch (args[0]) {
         case "demo" -> demo(Arrays.copyOfRange(args, 1, args.length));
         case "customize" -> Customize.run(Arrays.copyOfRange(args, 1, args.length));
+        case "results" -> Results.run(Arrays.copyOfRange(args, 1, args.length));
         default -> {
           System.err.println("unknown command '" + args[0] + "'");
           usage();
@@ -32,6 +33,9 @@ public final class Main {
     } catch (IllegalArgumentException e) {
       System.err.println("rql4j: " + e.getMessage());
       System.exit(2);
+    } catch (java.io.IOException e) {
+      System.err.println("rql4j: " + e.getMessage());
+      System.exit(1);
     }
   }
 
@@ -47,6 +51,10 @@ public final class Main {
                     [--baseline residual|oracle|addon-only] [--eval-episodes E]
               Customize a prior for a task's add-on reward with residual soft Q-learning, then
               evaluate it on the task's total variant (basic and add-on returns).
+          results --task T [--priors softdqn,bc] [--seeds 0,1,2] [--steps N] [--prior-weights 1]
+                  [--baselines yes|no] [--eval-episodes E]
+              Run the task's results table (prior / customized / oracle / add-on only over seeds)
+              and write its section of docs/results.md.
         """);
   }
 
