@@ -3,52 +3,222 @@ package org.rql4j.policy;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.Random;
 import org.rql4j.env.Tensor;
 import org.rql4j.env.Value;
+import org.rql4j.learner.Mlp;
+import org.rql4j.learner.ResidualSoftQConfig;
 import org.rql4j.learner.ResidualSoftQLearning;
+import org.rql4j.prior.PriorException;
+import org.rql4j.prior.PriorPackage;
 import org.rql4j.prior.PriorPolicy;
+import org.rql4j.prior.TorchScriptPrior;
 
 /**
- * The customized policy {@code pi_hat(a|s) ∝ exp((Q_R(s,a) + w log pi(a|s)) / alphaHat)}: the
- * trained residual Q network plus the frozen prior. Deterministic acting is the argmax of
- * {@code Q_R + w log pi} (method.md). Box observations; Discrete actions.
+ * The customized policy {@code pi_hat(a|s) ∝ exp((Q_R(s,a) + w log pi(a|s)) / alphaHat)}: a
+ * residual Q network plus the frozen prior. Deterministic acting is the argmax of
+ * {@code Q_R + w log pi} (method.md). Box observations, Discrete actions. Saved as a folder
+ * ({@code policy.json} + {@code residual.bin}) that loads on its own, without the learner.
  */
 public final class CustomizedPolicy implements Policy {
 
-  private final ResidualSoftQLearning learner;
+  /** The saved folder's format. */
+  public static final String FORMAT = "rql4j-customized-policy/1";
+
+  private final NDManager manager;
+  private final Mlp qResidual;
+  private final boolean ownsNetwork;
   private final PriorPolicy prior;
+  private final boolean ownsPrior;
+  private final double alphaHat;
+  private final double priorWeight;
   private final long actionStart;
   private final Random rng;
-  private final NDManager manager = NDManager.newBaseManager("PyTorch");
+  private final ResidualSoftQConfig config;
+
+  private CustomizedPolicy(NDManager manager, Mlp qResidual, boolean ownsNetwork, PriorPolicy prior, boolean ownsPrior,
+      ResidualSoftQConfig config, long actionStart, long seed) {
+    this.manager = manager;
+    this.qResidual = qResidual;
+    this.ownsNetwork = ownsNetwork;
+    this.prior = prior;
+    this.ownsPrior = ownsPrior;
+    this.config = config;
+    this.alphaHat = config.alphaHat();
+    this.priorWeight = config.priorWeight();
+    this.actionStart = actionStart;
+    this.rng = new Random(seed);
+    if (priorWeight != 0 && prior == null) {
+      throw new IllegalArgumentException("priorWeight is " + priorWeight + " but no prior was given");
+    }
+  }
 
   /**
+   * The policy of a learner (sharing its network: acting follows further training).
+   *
    * @param prior the frozen prior (null when the learner's priorWeight is 0)
    * @param actionStart the Discrete action space's start
    */
   public CustomizedPolicy(ResidualSoftQLearning learner, PriorPolicy prior, long actionStart, long seed) {
-    this.learner = learner;
-    this.prior = prior;
-    this.actionStart = actionStart;
-    this.rng = new Random(seed);
+    this(NDManager.newBaseManager("PyTorch"), learner.qResidual(), false, prior, false, learner.config(), actionStart,
+        seed);
   }
 
   @Override
   public Value act(Value observation, boolean deterministic) {
     float[] obs = ((Tensor) observation).toFloatArray();
-    float[] logPrior = null;
-    if (prior != null && learner.config().priorWeight() != 0) {
-      try (NDManager step = manager.newSubManager()) {
-        NDArray lp = prior.logProbsAll(step.create(obs, new Shape(1, obs.length)));
-        logPrior = lp.toFloatArray();
+    int n = qResidual.outputDim();
+    float[] logits;
+    try (NDManager step = manager.newSubManager()) {
+      NDArray x = step.create(obs, new Shape(1, obs.length));
+      NDArray lp = priorWeight == 0 ? null : prior.logProbsAll(x);
+      logits = ResidualSoftQLearning.customizedLogits(qResidual.forward(x), lp, alphaHat, priorWeight).toFloatArray();
+    }
+    int best = 0;
+    if (deterministic) {
+      for (int j = 1; j < n; j++) {
+        best = logits[j] > logits[best] ? j : best;
+      }
+    } else {
+      double max = Double.NEGATIVE_INFINITY;
+      for (float l : logits) {
+        max = Math.max(max, l);
+      }
+      double[] p = new double[n];
+      double sum = 0;
+      for (int j = 0; j < n; j++) {
+        p[j] = Math.exp(logits[j] - max);
+        sum += p[j];
+      }
+      double u = rng.nextDouble() * sum;
+      best = n - 1;
+      for (int j = 0; j < n; j++) {
+        u -= p[j];
+        if (u <= 0) {
+          best = j;
+          break;
+        }
       }
     }
-    long a = learner.act(obs, logPrior, 0, deterministic, rng)[0];
-    return Tensor.scalar(a + actionStart);
+    return Tensor.scalar(best + actionStart);
+  }
+
+  /**
+   * Saves the policy to {@code dir}: {@code policy.json} (settings, the prior package's path and
+   * the sha256 of its sidecar and module) and {@code residual.bin} (the residual Q weights).
+   */
+  public void save(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    JsonObject json = new JsonObject();
+    json.addProperty("format", FORMAT);
+    json.addProperty("created", Instant.now().toString());
+    json.addProperty("obs_dim", qResidual.inputDim());
+    json.addProperty("n_actions", qResidual.outputDim());
+    json.addProperty("action_start", actionStart);
+    json.add("config", new Gson().toJsonTree(config));
+    if (prior != null && prior.spec().packageDir() != null) {
+      Path pkg = prior.spec().packageDir().toAbsolutePath().normalize();
+      json.addProperty("prior_package", pkg.toString());
+      json.addProperty("prior_sha256", packageHash(pkg));
+    }
+    Files.writeString(dir.resolve("policy.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
+    try (DataOutputStream out = new DataOutputStream(Files.newOutputStream(dir.resolve("residual.bin")))) {
+      List<float[]> weights = qResidual.exportWeights();
+      out.writeInt(weights.size());
+      for (float[] w : weights) {
+        ByteBuffer b = ByteBuffer.allocate(w.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(w);
+        out.writeInt(w.length);
+        out.write(b.array());
+      }
+    }
+  }
+
+  /**
+   * Loads a saved policy with its prior (from the recorded package path, or {@code priorOverride}
+   * when given); refuses a prior whose files changed since the policy was saved.
+   */
+  public static CustomizedPolicy load(Path dir, Path priorOverride) throws IOException {
+    Path file = dir.resolve("policy.json");
+    if (!Files.isRegularFile(file)) {
+      throw new IOException(file + " is missing: " + dir + " is not a saved customized policy");
+    }
+    JsonObject json = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+    if (!FORMAT.equals(json.get("format").getAsString())) {
+      throw new IOException(file + ": field 'format' is " + json.get("format") + ", this version reads " + FORMAT);
+    }
+    ResidualSoftQConfig config = new Gson().fromJson(json.get("config"), ResidualSoftQConfig.class);
+    int obsDim = json.get("obs_dim").getAsInt();
+    int nActions = json.get("n_actions").getAsInt();
+    PriorPolicy prior = null;
+    if (config.priorWeight() != 0) {
+      Path pkg = priorOverride != null ? priorOverride
+          : json.has("prior_package") ? Path.of(json.get("prior_package").getAsString()) : null;
+      if (pkg == null) {
+        throw new IOException(file + " names no prior package; pass its folder explicitly");
+      }
+      String expected = json.has("prior_sha256") ? json.get("prior_sha256").getAsString() : null;
+      if (expected != null && !expected.equals(packageHash(pkg))) {
+        throw new PriorException("the prior package " + pkg + " is not the one " + dir + " was trained with (its files "
+            + "changed); a residual Q-function is only meaningful with its own prior");
+      }
+      prior = TorchScriptPrior.load(pkg);
+    }
+    NDManager manager = NDManager.newBaseManager("PyTorch");
+    Mlp net = new Mlp(manager, obsDim, config.hidden(), nActions, 0);
+    try (DataInputStream in = new DataInputStream(Files.newInputStream(dir.resolve("residual.bin")))) {
+      int count = in.readInt();
+      List<float[]> weights = new ArrayList<>();
+      for (int i = 0; i < count; i++) {
+        byte[] bytes = new byte[in.readInt() * 4];
+        in.readFully(bytes);
+        float[] w = new float[bytes.length / 4];
+        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(w);
+        weights.add(w);
+      }
+      net.importWeights(weights);
+    }
+    return new CustomizedPolicy(manager, net, true, prior, true, config, json.get("action_start").getAsLong(),
+        config.seed());
+  }
+
+  /** sha256 over a prior package's sidecar and module bytes. */
+  static String packageHash(Path pkg) throws IOException {
+    try {
+      MessageDigest md = MessageDigest.getInstance("SHA-256");
+      md.update(Files.readAllBytes(pkg.resolve(PriorPackage.SIDECAR)));
+      md.update(Files.readAllBytes(PriorPackage.moduleFile(PriorPackage.read(pkg))));
+      return HexFormat.of().formatHex(md.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   @Override
   public void close() {
+    if (ownsNetwork) {
+      qResidual.close();
+    }
+    if (ownsPrior && prior != null) {
+      prior.close();
+    }
     manager.close();
   }
 }
