@@ -16,6 +16,7 @@ import org.rql4j.policy.PriorActor;
 import org.rql4j.prior.PriorPolicy;
 import org.rql4j.prior.TorchScriptPrior;
 import org.rql4j.train.Evaluator;
+import org.rql4j.train.MetricsCsv;
 import org.rql4j.train.SoftQTraining;
 
 /** {@code rql4j customize}: residual soft Q-learning of a discrete prior on a task, then evaluation. */
@@ -25,6 +26,7 @@ final class Customize {
 
   /** The rows of a before/after table. */
   record Result(Evaluator.Summary prior, Evaluator.Summary learned, SoftQTraining.Progress training, double seconds) {}
+
 
   static String option(String[] args, String name, String fallback) {
     for (int i = 0; i + 1 < args.length; i++) {
@@ -42,6 +44,27 @@ final class Customize {
    */
   static Result customize(GrpcEnvClient client, PriorPolicy prior, String task, String baseline,
       ResidualSoftQConfig cfg, int evalEpisodes, Consumer<SoftQTraining.Progress> progress) {
+    try {
+      return customize(client, prior, task, baseline, cfg, evalEpisodes, progress, null);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /** As above; with {@code out} set, writes config.json, metrics.csv, policy/ and summary.json there. */
+  static Result customize(GrpcEnvClient client, PriorPolicy prior, String task, String baseline,
+      ResidualSoftQConfig cfg, int evalEpisodes, Consumer<SoftQTraining.Progress> progress, Path out)
+      throws java.io.IOException {
+    if (out != null) {
+      java.nio.file.Files.createDirectories(out);
+      com.google.gson.JsonObject run = new com.google.gson.JsonObject();
+      run.addProperty("task", task);
+      run.addProperty("baseline", baseline);
+      run.addProperty("prior", prior.spec().packageDir() == null ? null : prior.spec().packageDir().toString());
+      run.add("config", new com.google.gson.Gson().toJsonTree(cfg));
+      java.nio.file.Files.writeString(out.resolve("config.json"),
+          new com.google.gson.GsonBuilder().setPrettyPrinting().create().toJson(run));
+    }
     String variant = baseline.equals("oracle") ? "total" : "addon";
     String trainEnv = "rql4j/" + task + "-" + variant + "-v0";
     String evalEnv = "rql4j/" + task + "-total-v0";
@@ -55,15 +78,29 @@ final class Customize {
             (int) ((Space.Discrete) env.actionSpace()).n())) {
       PriorPolicy used = cfg.priorWeight() == 0 ? null : prior;
       long t0 = System.nanoTime();
-      SoftQTraining.Progress last = SoftQTraining.run(learner, env, used, p -> {
-        progress.accept(p);
-        return true;
-      }, Math.max(1000, cfg.totalSteps() / 10));
+      SoftQTraining.Progress last;
+      try (MetricsCsv csv = out == null ? null : new MetricsCsv(out.resolve("metrics.csv"))) {
+        last = SoftQTraining.run(learner, env, used, p -> {
+          progress.accept(p);
+          return csv == null || csv.onProgress(p);
+        }, Math.max(1000, cfg.totalSteps() / 10));
+      }
       double secs = (System.nanoTime() - t0) / 1e9;
       try (Env eval = client.makeSingle(evalEnv, null);
           CustomizedPolicy policy = new CustomizedPolicy(learner, used, ((Space.Discrete) env.actionSpace()).start(),
               cfg.seed())) {
-        return new Result(before, Evaluator.evaluate(eval, policy, seeds), last, secs);
+        Result result = new Result(before, Evaluator.evaluate(eval, policy, seeds), last, secs);
+        if (out != null) {
+          policy.save(out.resolve("policy"));
+          com.google.gson.JsonObject summary = new com.google.gson.JsonObject();
+          summary.addProperty("train_seconds", secs);
+          summary.addProperty("prior", result.prior().markdownRow("prior alone"));
+          summary.addProperty("learned", result.learned().markdownRow(baseline));
+          summary.add("final_progress", new com.google.gson.Gson().toJsonTree(last));
+          java.nio.file.Files.writeString(out.resolve("summary.json"),
+              new com.google.gson.GsonBuilder().setPrettyPrinting().create().toJson(summary));
+        }
+        return result;
       }
     }
   }
@@ -82,10 +119,20 @@ final class Customize {
     float alphaHat = Float.parseFloat(option(args, "--alpha-hat", "1"));
     ResidualSoftQConfig base = task.startsWith("highway") ? ResidualSoftQConfig.highway() : ResidualSoftQConfig.cartpole();
     ResidualSoftQConfig cfg = base.withTotalSteps(steps).withSeed(seed).withPriorWeight(priorWeight).withAlphaHat(alphaHat);
+    String outOpt = option(args, "--out", null);
+    Path out = outOpt == null ? null : Path.of(outOpt);
     System.out.println("rql4j customize: " + baseline + " on " + task + ", prior " + priorDir + "\n" + cfg);
     try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
         TorchScriptPrior prior = TorchScriptPrior.load(priorDir)) {
-      Result r = customize(client, prior, task, baseline, cfg, evalEpisodes, p -> System.out.println(p.line()));
+      Result r;
+      try {
+        r = customize(client, prior, task, baseline, cfg, evalEpisodes, p -> System.out.println(p.line()), out);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException("cannot write the run's outputs to " + out + ": " + e.getMessage(), e);
+      }
+      if (out != null) {
+        System.out.println("wrote " + out + "/{config.json, metrics.csv, policy/, summary.json}");
+      }
       System.out.printf(Locale.ROOT, "%ntrained %d env steps in %.1f s; %d evaluation episodes (seeds 10000..)%n%n",
           steps, r.seconds(), evalEpisodes);
       printTable(r, baseline);

@@ -48,7 +48,7 @@ public final class Main {
               Customize the shipped PyTorch soft-DQN prior on cartpole-center (keep the cart
               centred) with residual soft Q-learning and print the before/after table.
           customize --task T --prior DIR [--steps N] [--seed S] [--prior-weight W] [--alpha-hat A]
-                    [--baseline residual|oracle|addon-only] [--eval-episodes E]
+                    [--baseline residual|oracle|addon-only] [--eval-episodes E] [--out DIR]
               Customize a prior for a task's add-on reward with residual soft Q-learning, then
               evaluate it on the task's total variant (basic and add-on returns).
           results --task T [--priors softdqn,bc] [--seeds 0,1,2] [--steps N] [--prior-weights 1]
