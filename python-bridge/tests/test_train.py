@@ -1,5 +1,7 @@
 """The prior-training pipeline (rql4j_bridge.train): the soft target against method.md's vector,
-tiny end-to-end runs of every command producing loadable prior packages, and seeding."""
+tiny end-to-end runs of every command producing loadable prior packages, and seeding; the per-task
+defaults table; Gaussian BC; tiny end-to-end pipelines of mountaincar-lessleft, highway-rightlane and
+parking-boundary whose packages load and match the task envs' spaces."""
 
 from __future__ import annotations
 
@@ -14,9 +16,16 @@ import torch
 
 pytest.importorskip("stable_baselines3")
 
-from rql4j_bridge.prior.package import load_prior_package  # noqa: E402
-from rql4j_bridge.train.__main__ import main  # noqa: E402
+import rql4j_bridge.tasks  # noqa: E402
+from rql4j_bridge.prior.package import load_prior_package, save_prior_package  # noqa: E402
+from rql4j_bridge.train.__main__ import _pipeline_plan as pipeline_plan  # noqa: E402
+from rql4j_bridge.train.__main__ import build_parser, main  # noqa: E402
+from rql4j_bridge.train.bc import BCConfig, GaussianBCConfig, normalize_actions, train_gaussian_bc  # noqa: E402
+from rql4j_bridge.train.defaults import TASK_DEFAULTS, expert_config, task_config  # noqa: E402
+from rql4j_bridge.train.expert import EXPERT_ALGOS, PPOExpertConfig  # noqa: E402
 from rql4j_bridge.train.soft_dqn import SoftDQN, SoftDQNConfig, soft_target  # noqa: E402
+
+needs_highway_env = pytest.mark.skipif(not rql4j_bridge.tasks.HAVE_HIGHWAY_ENV, reason="highway-env not installed")
 
 TASK = "cartpole-center"
 # Tiny budgets: a few thousand env steps and a few hundred gradient steps per run.
@@ -185,3 +194,187 @@ def test_pipeline_writes_both_packages_and_the_readme(tmp_path: Path) -> None:
     assert main([*args[:9], "--readme-only"]) == 0  # pipeline --task --seed --out --work
     again = (out / "README.md").read_text()
     assert again.count("<!-- begin task cartpole-center -->") == 1 and "extra text" in again
+
+
+# -- the per-task defaults table -------------------------------------------------------------------
+
+
+def test_task_defaults_table_is_consistent_with_the_configs_and_tasks_md() -> None:
+    assert set(TASK_DEFAULTS) == set(rql4j_bridge.tasks.TASKS)
+    for task, entry in TASK_DEFAULTS.items():
+        rl_classes = [EXPERT_ALGOS[entry["expert"]]] + ([SoftDQNConfig] if entry["expert"] == "dqn" else [])
+        rl_fields = {f.name for cls in rl_classes for f in __import__("dataclasses").fields(cls)}
+        assert set(entry["rl"]) <= rl_fields, (task, set(entry["rl"]) - rl_fields)
+        bc_fields = {f.name for f in __import__("dataclasses").fields(GaussianBCConfig)}
+        assert set(entry["bc"]) <= bc_fields, task
+        assert 0 < entry["budget"] <= entry["paper_budget"]
+    # cartpole-center keeps the values its shipped priors were made with
+    assert task_config("cartpole-center", SoftDQNConfig) == SoftDQNConfig()
+    assert task_config("cartpole-center", BCConfig, "bc") == BCConfig()
+    # highway: tasks.md's reference values, for the soft DQN and the DQN expert alike
+    for cfg in (task_config("highway-rightlane", SoftDQNConfig), expert_config("highway-rightlane", "dqn")):
+        assert (cfg.learning_rate, cfg.batch_size, cfg.buffer_size, cfg.gamma) == (1e-4, 32, 15_000, 0.8)
+        assert (cfg.train_freq, cfg.gradient_steps, cfg.learning_starts, cfg.target_update_interval) == (1, 1, 200, 50)
+        assert (cfg.exploration_fraction, cfg.exploration_final_eps) == (0.7, 0.05)
+        assert list(cfg.hidden) == [256, 256] and cfg.total_steps == TASK_DEFAULTS["highway-rightlane"]["budget"]
+    assert isinstance(task_config("highway-rightlane", SoftDQNConfig).hidden, tuple)
+    mc = expert_config("mountaincar-lessleft", "sac")
+    assert (mc.ent_coef, mc.use_sde, mc.log_std_init, mc.hidden, mc.gamma, mc.batch_size) == (
+        "0.1", True, -3.67, [64, 64], 0.9999, 512)
+    pk = expert_config("parking-boundary", "sac")
+    assert (pk.ent_coef, pk.hidden, pk.n_envs, pk.learning_rate, pk.gamma) == ("auto", [256, 256, 256], 4, 1e-3, 0.95)
+    assert task_config("parking-boundary", GaussianBCConfig, "bc").hidden == (256, 256, 256)
+    # another algorithm than the task's gets its own defaults (only the budget is the task's)
+    assert expert_config("cartpole-center", "ppo") == PPOExpertConfig()
+
+
+def test_pipeline_total_steps_overrides_every_rl_run() -> None:
+    parser = build_parser()
+    plan = pipeline_plan(parser.parse_args(["pipeline", "--task", "highway-rightlane", "--total-steps", "1234"]))
+    assert plan.expert_steps == 1234 and plan.soft_dqn.total_steps == 1234
+    assert plan.soft_dqn.gamma == 0.8
+    plan = pipeline_plan(parser.parse_args(["pipeline", "--task", "highway-rightlane", "--total-steps", "1234",
+                                            "--softdqn-steps", "99"]))
+    assert plan.expert_steps == 1234 and plan.soft_dqn.total_steps == 99
+    plan = pipeline_plan(parser.parse_args(["pipeline", "--task", "parking-boundary", "--total-steps", "500"]))
+    assert plan.expert_algo == "sac" and plan.expert_steps == 500 and plan.soft_dqn is None
+    with pytest.raises(SystemExit):
+        pipeline_plan(parser.parse_args(["pipeline", "--task", "parking-boundary", "--softdqn-steps", "5"]))
+    with pytest.raises(SystemExit):
+        pipeline_plan(parser.parse_args(["pipeline", "--task", "mountaincar-lessleft", "--expert-algo", "dqn"]))
+
+
+# -- Gaussian behaviour cloning --------------------------------------------------------------------
+
+
+def test_gaussian_bc_loss_decreases_on_a_toy_dataset(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(600, 3)).astype(np.float32)
+    w = np.array([[1.0, -0.5], [0.3, 0.8], [-0.7, 0.2]])
+    actions = np.tanh(obs @ w) * 0.9  # deterministic "expert" in (-1, 1)
+    cfg = GaussianBCConfig(epochs=8, batch_size=64, learning_rate=3e-3, hidden=(32, 32), seed=1)
+    module, summary = train_gaussian_bc(obs, actions, cfg, log=None)
+    hist = summary["history"]
+    assert hist[-1]["train_nll"] < hist[0]["train_nll"] - 1.0
+    assert hist[-1]["holdout_nll"] < hist[0]["holdout_nll"] - 1.0
+    assert hist[-1]["holdout_mae"] < hist[0]["holdout_mae"]
+    assert summary["holdout"] == 60 and summary["mean_std_on_demos"] < 1.0
+    # exported, the package's log pi is the (negative) training loss
+    box = gymnasium.spaces.Box(-2.0, 2.0, (2,), np.float32)
+    pkg = save_prior_package(tmp_path / "g", module, name="g", distribution="squashed_gaussian",
+                             observation_space=gymnasium.spaces.Box(-np.inf, np.inf, (3,), np.float32),
+                             action_space=box, source_kind="bc", made_by={"command": "test"})
+    prior = load_prior_package(pkg)
+    assert prior.sidecar["made_by"]["scripted_with"] == "torch.jit.script"
+    assert prior.sidecar["action_scaling"]["kind"] == "tanh_to_box"
+    a = actions.astype(np.float32)
+    with torch.no_grad():
+        mean, log_std = module(torch.from_numpy(obs))
+    from rql4j_bridge.prior.package import squashed_gaussian_log_prob
+    expected = squashed_gaussian_log_prob(mean.double(), log_std.double(), torch.from_numpy(a).double()).numpy()
+    np.testing.assert_allclose(prior.log_prob(obs, a), expected, rtol=1e-6, atol=1e-5)
+    # env actions <-> [-1, 1]
+    np.testing.assert_allclose(normalize_actions(np.array([[-2.0, 0.0], [2.0, 1.0]]), box.low, box.high),
+                               [[-1.0, 0.0], [1.0, 0.5]])
+    with pytest.raises(ValueError):
+        train_gaussian_bc(obs, actions * 3, cfg, log=None)
+
+
+# -- the new tasks' pipelines end to end -----------------------------------------------------------
+
+
+def _check_spaces(prior, task: str) -> None:  # type: ignore[no-untyped-def]
+    env = gymnasium.make(f"rql4j/{task}-basic-v0")
+    try:
+        assert prior.observation_space == env.observation_space
+        assert prior.action_space == env.action_space
+        assert prior.obs_dim == int(np.prod(env.observation_space.shape))
+    finally:
+        env.close()
+
+
+def _tiny_pipeline(tmp_path: Path, task: str, *extra: str) -> tuple[Path, dict]:
+    out, work = tmp_path / "priors", tmp_path / "work"
+    assert main(["pipeline", "--task", task, "--seed", "0", "--out", str(out), "--work", str(work),
+                 "--eval-episodes", "1", "--bc-epochs", "2", "--log-interval", "0", *extra]) == 0
+    return out, json.loads((work / task / "seed0" / "pipeline.json").read_text())
+
+
+def test_mountaincar_pipeline_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    task = "mountaincar-lessleft"
+    out = tmp_path / "priors"
+    out.mkdir()
+    shipped = Path(__file__).resolve().parents[2] / "examples" / "priors" / "README.md"
+    readme_before = shipped.read_text() if shipped.is_file() else (
+        "# x\n\n<!-- begin task cartpole-center -->\nkept\n<!-- end task cartpole-center -->\n")
+    (out / "README.md").write_text(readme_before)
+    out, record = _tiny_pipeline(tmp_path, task, "--total-steps", "256", "--demos", "300")
+    sac, bc = load_prior_package(out / f"{task}-sac"), load_prior_package(out / f"{task}-bc")
+    for prior, kind in ((sac, "sb3-sac"), (bc, "bc")):
+        assert prior.distribution == "squashed_gaussian" and prior.sidecar["source"]["kind"] == kind
+        assert prior.sidecar["action_scaling"]["kind"] == "tanh_to_box"
+        assert prior.sidecar["made_by"]["task"] == task
+        assert prior.sidecar["made_by"]["command"].startswith("python -m rql4j_bridge.train pipeline")
+        _check_spaces(prior, task)
+        assert sorted(p.name for p in prior.path.iterdir()) == ["policy.pt", "prior.json"]
+    assert sac.sidecar["made_by"]["final_ent_coef"] == pytest.approx(0.1)
+    assert "gSDE" in sac.sidecar["made_by"]["spaces"]
+    assert bc.sidecar["made_by"]["config"]["hidden"] == [64, 64]
+    # the exported actor acts as SB3's SAC does
+    from stable_baselines3 import SAC
+    model = SAC.load(record["expert"]["zip"], device="cpu")
+    obs = np.random.default_rng(0).uniform([-1.2, -0.07], [0.6, 0.07], size=(5, 2)).astype(np.float32)
+    np.testing.assert_allclose(sac.to_env_actions(sac.sample(obs, deterministic=True)),
+                               model.predict(obs, deterministic=True)[0], atol=1e-5)
+    for key in ("basic_return", "addon_return", "length"):  # the zip and the package: the same policy
+        assert record["sac"]["evaluation"][key]["mean"] == pytest.approx(record["expert"]["evaluation"][key]["mean"],
+                                                                         rel=1e-4, abs=1e-4)
+    assert record["kind"] == "box" and record["budget"] == {"env_steps": 256, "paper": 100_000}
+    assert set(record["steps_per_s"]) == {"expert", "demos", "bc (samples)", "evaluation"}
+    with np.load(tmp_path / "work" / task / "seed0" / "demos.npz") as d:
+        assert d["actions"].shape == (300, 1) and d["actions"].dtype == np.float32
+    readme = (out / "README.md").read_text()
+    assert readme.startswith(readme_before.split("<!-- end task cartpole-center -->")[0])  # cartpole kept
+    assert readme.count(f"<!-- begin task {task} -->") == 1
+    for needle in ("Budget: 256 env steps", "(paper: 100,000)", f"`{task}-sac` (the SAC actor",
+                   f"`{task}-bc` (Gaussian behaviour cloning)", "pre-tanh std", "sac-prior --task"):
+        assert needle in readme, needle
+    capsys.readouterr()
+    assert main(["evaluate", str(out / f"{task}-bc"), "--episodes", "1", "--sample"]) == 0  # task from made_by
+    assert "| mountaincar-lessleft-bc (sampled) |" in capsys.readouterr().out
+
+
+@needs_highway_env
+def test_highway_pipeline_end_to_end(tmp_path: Path) -> None:
+    task = "highway-rightlane"
+    out, record = _tiny_pipeline(tmp_path, task, "--total-steps", "40", "--demos", "30")
+    for name, kind in ((f"{task}-bc", "bc"), (f"{task}-softdqn", "soft-dqn")):
+        prior = load_prior_package(out / name)
+        assert prior.distribution == "categorical" and prior.sidecar["source"]["kind"] == kind
+        assert prior.action_dim == 5 and prior.obs_dim == 25
+        _check_spaces(prior, task)
+    sd = load_prior_package(out / f"{task}-softdqn")
+    assert sd.sidecar["made_by"]["config"]["gamma"] == 0.8 and sd.sidecar["temperature"] == 1.0
+    assert record["budget"] == {"env_steps": 40, "soft_dqn_env_steps": 40, "paper": 500_000}
+    for key in ("expert", "bc", "soft_dqn"):
+        assert 0.0 <= record[key]["evaluation"]["success_rate"] <= 1.0
+    assert record["expert"]["config"]["learning_rate"] == 1e-4
+    readme = (out / "README.md").read_text()
+    for needle in ("| success rate |", "Success rate: reached the end without crash.", "(paper: 500,000)",
+                   "ln 5 = 1.609", "tasks.md's highway reference values"):
+        assert needle in readme, needle
+
+
+@needs_highway_env
+def test_parking_pipeline_end_to_end(tmp_path: Path) -> None:
+    task = "parking-boundary"
+    out, record = _tiny_pipeline(tmp_path, task, "--total-steps", "240", "--demos", "100")
+    for name in (f"{task}-sac", f"{task}-bc"):
+        prior = load_prior_package(out / name)
+        assert prior.distribution == "squashed_gaussian" and prior.action_dim == 2 and prior.obs_dim == 12
+        _check_spaces(prior, task)
+    sac = load_prior_package(out / f"{task}-sac")
+    assert sac.sidecar["made_by"]["expert"]["config"]["n_envs"] == 4
+    assert 0.0 < sac.sidecar["made_by"]["final_ent_coef"] <= 1.0  # learned, started at 1
+    assert "success_rate" in record["sac"]["evaluation"] and "success_rate" in record["bc"]["evaluation"]
+    assert "| success rate |" in (out / "README.md").read_text()

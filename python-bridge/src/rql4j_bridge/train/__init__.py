@@ -2,13 +2,17 @@
 
 ``python -m rql4j_bridge.train <command>``:
 
-- ``expert``    SB3 expert (PPO or DQN) on a task's BASIC variant, seeded -> zip
+- ``expert``    SB3 expert (DQN, PPO or SAC) on a task's BASIC variant, seeded -> zip
+- ``sac-prior`` a SAC expert zip -> ``squashed_gaussian`` prior package (``sb3-sac``, the SB3 exporter)
 - ``demos``     the expert rolled out deterministically -> (obs, action) .npz
-- ``bc``        behaviour cloning ([256,256] ReLU classifier) -> ``categorical`` prior package (``bc``)
-- ``soft-dqn``  max-entropy soft DQN ([256,256]) -> ``categorical`` prior package (``soft-dqn``)
-- ``evaluate``  a prior package's argmax policy on the TOTAL variant, 20 seeded episodes
-- ``pipeline``  all of the above for a task, writing ``examples/priors/<task>-{bc,softdqn}/`` and README
+- ``bc``        behaviour cloning -> ``categorical`` (Discrete: MLP classifier) or ``squashed_gaussian``
+  (Box: MLP -> (mean, log_std), maximum likelihood) prior package (``bc``)
+- ``soft-dqn``  max-entropy soft DQN -> ``categorical`` prior package (``soft-dqn``)
+- ``evaluate``  a prior package's deterministic policy on the TOTAL variant, 20 seeded episodes
+- ``pipeline``  all of the above for a task, writing ``examples/priors/<task>-{bc,softdqn}/`` (Discrete
+  actions) or ``<task>-{sac,bc}/`` (Box actions) and the README section
 
+Per-task defaults (budgets, hyperparameters): ``rql4j_bridge.train.defaults.TASK_DEFAULTS``.
 Importing this package imports torch (and the task envs); stable-baselines3 only for the expert.
 """
 

@@ -24,6 +24,7 @@ from rql4j_bridge import __version__
 __all__ = [
     "LogSoftmaxLogits",
     "LogSoftmaxQ",
+    "SquashedGaussianMLP",
     "command_line",
     "env_id",
     "flat_obs",
@@ -97,6 +98,33 @@ class LogSoftmaxQ(nn.Module):
 
     def forward(self, obs: Tensor) -> Tensor:
         return torch.log_softmax(self.q_net(obs) / self.alpha, dim=-1)
+
+
+class SquashedGaussianMLP(nn.Module):
+    """Gaussian prior module of a Box-action policy (``squashed_gaussian``, source kind ``bc``):
+    ``h = trunk(obs)`` (ReLU MLP, ReLU after its last layer), ``mean = mu(h)``,
+    ``log_std = clamp(log_std_head(h), log_std_min, log_std_max)``, both over the pre-tanh action.
+
+    The bounds are plain float attributes (see LogSoftmaxQ on TorchScript and annotations)."""
+
+    def __init__(
+        self, obs_dim: int, action_dim: int, hidden: Sequence[int], log_std_min: float, log_std_max: float
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = obs_dim
+        for h in hidden:
+            layers += [nn.Linear(width, int(h)), nn.ReLU()]
+            width = int(h)
+        self.trunk = nn.Sequential(*layers)
+        self.mu = nn.Linear(width, action_dim)
+        self.log_std_head = nn.Linear(width, action_dim)
+        self.log_std_min = float(log_std_min)
+        self.log_std_max = float(log_std_max)
+
+    def forward(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.trunk(obs)
+        return self.mu(h), torch.clamp(self.log_std_head(h), self.log_std_min, self.log_std_max)
 
 
 def library_versions() -> dict[str, str | None]:
