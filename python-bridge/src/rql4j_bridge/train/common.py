@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import platform
 import random
 import shlex
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -128,20 +126,10 @@ class SquashedGaussianMLP(nn.Module):
 
 
 def library_versions() -> dict[str, str | None]:
-    def version(dist: str) -> str | None:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
+    """Library versions for provenance: the same as a prior package's ``versions``."""
+    from rql4j_bridge.prior.package import versions
 
-    return {
-        "rql4j_bridge": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "gymnasium": version("gymnasium"),
-        "stable_baselines3": version("stable-baselines3"),
-    }
+    return versions()
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
