@@ -117,6 +117,12 @@ public record ResidualSoftQConfig(
         explorationFinalEps, maxGradNorm, alphaHat, priorWeight, hidden, numEnvs, v);
   }
 
+  public ResidualSoftQConfig withNumEnvs(int v) {
+    return new ResidualSoftQConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, trainFrequency,
+        gradientSteps, learningStarts, targetUpdateInterval, explorationFraction, explorationInitialEps,
+        explorationFinalEps, maxGradNorm, alphaHat, priorWeight, hidden, v, seed);
+  }
+
   @Override
   public String toString() {
     return "ResidualSoftQConfig[totalSteps=" + totalSteps + ", learningRate=" + learningRate + ", batchSize="
