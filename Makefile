@@ -9,7 +9,7 @@ PY_STAMP := $(VENV)/.rql4j-installed
 MVN := mvn -B -q
 JAVA_SOURCES := $(shell find src/main proto -type f 2>/dev/null)
 
-.PHONY: setup demo test test-python test-java bench bench-prior clean
+.PHONY: setup demo test test-python test-java bench bench-prior bench-memory clean
 
 setup: $(PY_STAMP) target/classpath.txt
 
@@ -53,6 +53,11 @@ bench-prior: setup target/test-classpath.txt
 	$(MVN) test-compile
 	$(PY) compat-tests/python/make_prior_fixtures.py --out target/prior-fixtures
 	$(BENCH_JAVA) org.rql4j.compat.PriorBenchmark
+
+# Learner memory over a long run (not a test; ~25 min): writes docs/benchmarks.md.
+bench-memory: setup target/test-classpath.txt
+	$(MVN) test-compile
+	$(BENCH_JAVA) org.rql4j.compat.SoftQMemoryBenchmark 10000 100000 1000000
 
 clean:
 	rm -rf target $(VENV)

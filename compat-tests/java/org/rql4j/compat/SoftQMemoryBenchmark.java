@@ -45,6 +45,13 @@ public final class SoftQMemoryBenchmark {
       buffer.add(o, rng.nextInt(2), -rng.nextFloat(), o, rng.nextInt(50) == 0,
           new float[] {(float) Math.log(p), (float) Math.log(1 - p)});
     }
+    StringBuilder md = new StringBuilder("## Residual soft-Q learner memory over a long run\n\n");
+    md.append("Command: `make bench-memory` (runs `org.rql4j.compat.SoftQMemoryBenchmark ")
+        .append(String.join(" ", args)).append("`). Measured ").append(java.time.Instant.now())
+        .append(" on a 2-core machine of our kind, one intra-op thread. CartPole sizes (4-256-256-2, batch 64, ")
+        .append("prior log-probs in the batch), updates on random transitions, target copied every 1000 updates. ")
+        .append("RSS from /proc/self/status; live NDArrays = arrays alive in the learner's managers.\n\n")
+        .append("| updates | ms / update (cumulative) | RSS MiB | live NDArrays |\n|---:|---:|---:|---:|\n");
     try (ResidualSoftQLearning learner = new ResidualSoftQLearning(ResidualSoftQConfig.cartpole(), 4, 2)) {
       long done = 0;
       long t0 = System.nanoTime();
@@ -57,9 +64,12 @@ public final class SoftQMemoryBenchmark {
           }
         }
         double ms = (System.nanoTime() - t0) / 1e6 / done;
-        System.out.printf(Locale.ROOT, "updates %d: %.3f ms/update, RSS %d MiB, live NDArrays %d%n", done, ms,
-            rssKb() / 1024, learner.liveArrays());
+        String row = String.format(Locale.ROOT, "| %d | %.3f | %d | %d |", done, ms, rssKb() / 1024, learner.liveArrays());
+        System.out.println(row);
+        md.append(row).append('\n');
       }
     }
+    Path root = Path.of(System.getProperty("rql4j.project.dir", ".")).toAbsolutePath();
+    System.out.println("wrote " + BenchmarkDoc.writeSection(root, "softq-memory-benchmark", md.toString()));
   }
 }
