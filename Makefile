@@ -38,7 +38,7 @@ test-java: setup
 test: test-python test-java
 
 # Side-by-side bridge benchmark (not a test): writes docs/benchmarks.md and compat-tests/results/.
-BENCH_JAVA = java -Drql4j.python=$(CURDIR)/$(PY) -Drql4j.project.dir=$(CURDIR) \
+BENCH_JAVA = java -Dai.djl.pytorch.num_threads=1 -Drql4j.python=$(CURDIR)/$(PY) -Drql4j.project.dir=$(CURDIR) \
 	-cp target/test-classes:target/classes:$$(cat target/test-classpath.txt)
 
 target/test-classpath.txt: pom.xml
@@ -57,7 +57,7 @@ bench-prior: setup target/test-classpath.txt
 # Learner memory over a long run (not a test; ~25 min): writes docs/benchmarks.md.
 bench-memory: setup target/test-classpath.txt
 	$(MVN) test-compile
-	$(BENCH_JAVA) org.rql4j.compat.SoftQMemoryBenchmark 10000 100000 1000000
+	$(BENCH_JAVA) -Xmx512m org.rql4j.compat.SoftQMemoryBenchmark 10000 100000 1000000
 
 clean:
 	rm -rf target $(VENV)

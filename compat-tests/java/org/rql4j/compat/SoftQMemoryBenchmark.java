@@ -50,8 +50,12 @@ public final class SoftQMemoryBenchmark {
         .append(String.join(" ", args)).append("`). Measured ").append(java.time.Instant.now())
         .append(" on a 2-core machine of our kind, one intra-op thread. CartPole sizes (4-256-256-2, batch 64, ")
         .append("prior log-probs in the batch), updates on random transitions, target copied every 1000 updates. ")
-        .append("RSS from /proc/self/status; live NDArrays = arrays alive in the learner's managers.\n\n")
-        .append("| updates | ms / update (cumulative) | RSS MiB | live NDArrays |\n|---:|---:|---:|---:|\n");
+        .append("JVM heap capped at ").append(Runtime.getRuntime().maxMemory() >> 20).append(" MiB (-Xmx; with the ")
+        .append("default 6 GiB cap the JVM grows its heap for short-lived garbage and RSS rises with it, which is not ")
+        .append("a leak). RSS from /proc/self/status; heap used after a full GC; live NDArrays = arrays alive in the ")
+        .append("learner's managers.\n\n")
+        .append("| updates | ms / update (cumulative) | RSS MiB | heap after GC MiB | live NDArrays |\n")
+        .append("|---:|---:|---:|---:|---:|\n");
     try (ResidualSoftQLearning learner = new ResidualSoftQLearning(ResidualSoftQConfig.cartpole(), 4, 2)) {
       long done = 0;
       long t0 = System.nanoTime();
@@ -64,7 +68,10 @@ public final class SoftQMemoryBenchmark {
           }
         }
         double ms = (System.nanoTime() - t0) / 1e6 / done;
-        String row = String.format(Locale.ROOT, "| %d | %.3f | %d | %d |", done, ms, rssKb() / 1024, learner.liveArrays());
+        System.gc();
+        long heap = (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) >> 20;
+        String row = String.format(Locale.ROOT, "| %d | %.3f | %d | %d | %d |", done, ms, rssKb() / 1024, heap,
+            learner.liveArrays());
         System.out.println(row);
         md.append(row).append('\n');
       }
