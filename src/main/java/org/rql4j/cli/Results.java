@@ -45,8 +45,8 @@ final class Results {
             for (String seed : seeds) {
               ResidualSoftQConfig cfg = config(task, steps, Long.parseLong(seed.trim())).withPriorWeight(Float.parseFloat(w));
               Customize.Result r = Customize.customize(client, prior, task, "residual", cfg, episodes, p -> { });
-              rows.computeIfAbsent("prior alone: " + priorName, k -> new ArrayList<>()).addAll(
-                  rows.containsKey("prior alone: " + priorName) ? List.of() : r.prior().episodes());
+              // the prior's evaluation does not depend on the training seed: one copy per prior
+              rows.putIfAbsent("prior alone: " + priorName, new ArrayList<>(r.prior().episodes()));
               String name = "residual, " + priorName + " prior, w = " + w;
               rows.computeIfAbsent(name, k -> new ArrayList<>()).addAll(r.learned().episodes());
               trainSeconds.computeIfAbsent(name, k -> new ArrayList<>()).add(r.seconds());
