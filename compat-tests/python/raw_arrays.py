@@ -30,3 +30,19 @@ def write_arrays(path: str | Path, fmt: str, meta: dict[str, Any], arrays: list[
         f.write(header.encode("utf-8") + b"\n")
         for chunk in chunks:
             f.write(chunk)
+
+
+def read_arrays(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Reads a file written by :func:`write_arrays`: its header and its arrays by name."""
+    raw = Path(path).read_bytes()
+    end = raw.index(b"\n")
+    header = json.loads(raw[:end])
+    payload = raw[end + 1 :]
+    arrays = {}
+    for entry in header["arrays"]:
+        chunk = payload[entry["offset"] : entry["offset"] + entry["nbytes"]]
+        dtype = np.dtype(entry["dtype"]).newbyteorder("<")
+        arrays[entry["name"]] = np.frombuffer(chunk, dtype=dtype).reshape(entry["shape"])
+    if sum(e["nbytes"] for e in header["arrays"]) != len(payload):
+        raise ValueError(f"{path}: the header's arrays do not account for the {len(payload)} payload bytes")
+    return header, arrays

@@ -17,7 +17,6 @@ clip_grad_norm_ / smooth_l1_loss / logsumexp, and writes OUT.bin with the first 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -26,21 +25,9 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from raw_arrays import write_arrays  # noqa: E402
+from raw_arrays import read_arrays, write_arrays  # noqa: E402
 
 FORMAT = "rql4j-soft-q-reference/1"
-
-
-def read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    raw = path.read_bytes()
-    nl = raw.index(b"\n")
-    header = json.loads(raw[:nl])
-    payload = raw[nl + 1 :]
-    arrays = {}
-    for a in header["arrays"]:
-        data = payload[a["offset"] : a["offset"] + a["nbytes"]]
-        arrays[a["name"]] = np.frombuffer(data, dtype=np.dtype(a["dtype"]).newbyteorder("<")).reshape(a["shape"])
-    return header, arrays
 
 
 def mlp(arrays: dict[str, np.ndarray], prefix: str) -> nn.Sequential:
@@ -62,7 +49,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
     torch.set_num_threads(1)
-    h, a = read(args.case)
+    h, a = read_arrays(args.case)
     q_residual, q_residual_target = mlp(a, "online"), mlp(a, "target")
     obs, next_obs = torch.tensor(a["obs"]), torch.tensor(a["next_obs"])
     actions = torch.tensor(a["actions"].astype(np.int64))

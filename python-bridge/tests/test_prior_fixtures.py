@@ -18,6 +18,8 @@ from rql4j_bridge.prior.package import load_prior_package  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 
 SCRIPT = Path(__file__).resolve().parents[2] / "compat-tests" / "python" / "make_prior_fixtures.py"
+sys.path.insert(0, str(SCRIPT.parent))
+from raw_arrays import read_arrays  # noqa: E402  (the compat-tests' one reader)
 CASES = [
     "sb3-dqn", "sb3-sac", "sb3-sac-sde", "sb3-ppo-discrete", "sb3-ppo-continuous", "sb3-a2c",
     "rql-ref-softdqn", "rql-ref-sac", "torch-module",
@@ -25,18 +27,7 @@ CASES = [
 
 
 def read_reference(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    raw = path.read_bytes()
-    end = raw.index(b"\n")
-    header = json.loads(raw[:end])
-    payload = raw[end + 1 :]
-    arrays = {}
-    for entry in header["arrays"]:
-        chunk = payload[entry["offset"] : entry["offset"] + entry["nbytes"]]
-        arrays[entry["name"]] = np.frombuffer(chunk, dtype=np.dtype(entry["dtype"]).newbyteorder("<")).reshape(
-            entry["shape"]
-        )
-    assert sum(e["nbytes"] for e in header["arrays"]) == len(payload)
-    return header, arrays
+    return read_arrays(path)
 
 
 def sb3_reference(case: str, checkpoint: Path, obs: torch.Tensor, actions: torch.Tensor) -> dict[str, np.ndarray]:
