@@ -186,10 +186,18 @@ public final class ResidualSoftQLearning implements AutoCloseable {
       if (!deterministic && rng.nextDouble() < epsilon) {
         actions[i] = rng.nextInt(nActions);
       } else {
-        actions[i] = deterministic ? argmax(logits, i * nActions, nActions) : sample(logits, i * nActions, nActions, rng);
+        actions[i] = chooseAction(logits, i * nActions, nActions, deterministic, rng);
       }
     }
     return actions;
+  }
+
+  /**
+   * The action {@code pi_hat} picks from its logits {@code x[off .. off + n)}: the argmax when
+   * {@code deterministic}, else a sample from their softmax.
+   */
+  public static int chooseAction(float[] x, int off, int n, boolean deterministic, Random rng) {
+    return deterministic ? argmax(x, off, n) : sample(x, off, n, rng);
   }
 
   private static int argmax(float[] x, int off, int n) {

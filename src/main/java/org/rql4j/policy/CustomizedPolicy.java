@@ -91,32 +91,7 @@ public final class CustomizedPolicy implements Policy {
       NDArray lp = priorWeight == 0 ? null : prior.logProbsAll(x);
       logits = ResidualSoftQLearning.customizedLogits(qResidual.forward(x), lp, alphaHat, priorWeight).toFloatArray();
     }
-    int best = 0;
-    if (deterministic) {
-      for (int j = 1; j < n; j++) {
-        best = logits[j] > logits[best] ? j : best;
-      }
-    } else {
-      double max = Double.NEGATIVE_INFINITY;
-      for (float l : logits) {
-        max = Math.max(max, l);
-      }
-      double[] p = new double[n];
-      double sum = 0;
-      for (int j = 0; j < n; j++) {
-        p[j] = Math.exp(logits[j] - max);
-        sum += p[j];
-      }
-      double u = rng.nextDouble() * sum;
-      best = n - 1;
-      for (int j = 0; j < n; j++) {
-        u -= p[j];
-        if (u <= 0) {
-          best = j;
-          break;
-        }
-      }
-    }
+    int best = ResidualSoftQLearning.chooseAction(logits, 0, n, deterministic, rng);
     return Tensor.scalar(best + actionStart);
   }
 
