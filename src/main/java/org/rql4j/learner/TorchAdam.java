@@ -73,16 +73,6 @@ public final class TorchAdam implements AutoCloseable {
     }
   }
 
-  /** The first and second moment estimates (for checkpoints). */
-  public List<NDArray[]> state() {
-    return List.of(m, v);
-  }
-
-  /** Restores the step count (moments are restored through {@link #state()}). */
-  public void setSteps(long steps) {
-    this.step = steps;
-  }
-
   @Override
   public void close() {
     manager.close();
