@@ -1,7 +1,6 @@
 package org.rql4j.cli;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -14,6 +13,7 @@ import org.rql4j.bridge.PythonServer;
 import org.rql4j.learner.ResidualSoftQConfig;
 import org.rql4j.prior.TorchScriptPrior;
 import org.rql4j.train.Evaluator;
+import org.rql4j.train.MarkedSections;
 
 /**
  * {@code rql4j results}: the customization table of a discrete task (docs/tasks.md, "How a result
@@ -85,25 +85,14 @@ final class Results {
     });
     String section = md.toString();
     System.out.println("\n" + section);
-    writeSection(root.resolve("docs/results.md"), "results-" + task + "-" + String.join("-", priors) + "-w"
-        + String.join("-", weights), section);
+    MarkedSections.write(root.resolve("docs/results.md"), "results-" + task + "-" + String.join("-", priors) + "-w"
+        + String.join("-", weights), section,
+        "# Results\n\nCustomization results for the paper's tasks (docs/tasks.md). Each section names the command "
+            + "that made it.\n");
   }
 
   private static ResidualSoftQConfig config(String task, long steps, long seed) {
     ResidualSoftQConfig base = task.startsWith("highway") ? ResidualSoftQConfig.highway() : ResidualSoftQConfig.cartpole();
     return base.withTotalSteps(steps).withSeed(seed);
-  }
-
-  static void writeSection(Path doc, String key, String markdown) throws IOException {
-    String start = "<!-- " + key + ":start -->";
-    String end = "<!-- " + key + ":end -->";
-    String section = start + "\n" + markdown.strip() + "\n" + end;
-    String existing = Files.exists(doc) ? Files.readString(doc)
-        : "# Results\n\nCustomization results for the paper's tasks (docs/tasks.md). Each section names the command that made it.\n";
-    int s = existing.indexOf(start);
-    int e = existing.indexOf(end);
-    String updated = s >= 0 && e > s ? existing.substring(0, s) + section + existing.substring(e + end.length())
-        : existing.stripTrailing() + "\n\n" + section + "\n";
-    Files.writeString(doc, updated);
   }
 }
