@@ -38,6 +38,7 @@ from rql4j_bridge.prior.service import AsyncPriorServicer, PriorServicer  # impo
 from rql4j_bridge.proto.rql4j.v1 import env_pb2 as pb
 from rql4j_bridge.proto.rql4j.v1 import env_pb2_grpc as pb_grpc
 from rql4j_bridge.proto.rql4j.v1 import prior_pb2_grpc as prior_pb_grpc
+from rql4j_bridge.step_socket import StepSocket
 from rql4j_bridge.tensors import (
     TensorError,
     UnsupportedSpaceError,
@@ -87,6 +88,7 @@ class _Env:
     failure: str | None = None  # the env's last exception, until a Reset covers every copy
     closed: bool = False
     ready: bool = False  # fast path: steppable right now
+    sockets: list[StepSocket] = field(default_factory=list)  # open step sockets (guarded by the lock)
 
     def __post_init__(self) -> None:
         self.reset_done = np.zeros(self.num_envs, dtype=bool)
@@ -264,7 +266,8 @@ def _unary(method: _Handler[_R]) -> Callable[[EnvServicer, Any, grpc.ServicerCon
 class EnvServicer(pb_grpc.EnvServiceServicer):
     """Serves Gymnasium vector envs; see the module docstring and the proto for the semantics."""
 
-    def __init__(self) -> None:
+    def __init__(self, socket_host: str = "127.0.0.1") -> None:
+        self.socket_host = socket_host  # where step sockets listen (serve() sets the gRPC bind host)
         self._envs: dict[str, _Env] = {}
         self._closed: set[str] = set()
         self._registry_lock = threading.Lock()
@@ -295,6 +298,7 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
             envs = list(self._envs.values())
             self._envs.clear()
         for env in envs:
+            _close_sockets(env)
             with env.lock:
                 env.closed, env.ready = True, False
                 try:
@@ -465,6 +469,7 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 self._lookup(handle)  # raises NOT_FOUND
             self._closed.add(handle)
         assert env is not None
+        _close_sockets(env)
         with env.lock:
             env.closed, env.ready = True, False
             try:
@@ -475,6 +480,56 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 ) from e
         _log.info("closed %s", env.describe())
         return pb.CloseResponse()
+
+    @_unary
+    def OpenStepSocket(self, request: pb.OpenStepSocketRequest) -> pb.OpenStepSocketResponse:
+        env = self._lookup(request.env_handle)
+        with env.lock:
+            if env.closed:
+                env.raise_not_ready()
+
+            def on_exit(sock: StepSocket) -> None:
+                with env.lock:
+                    if sock in env.sockets:
+                        env.sockets.remove(sock)
+
+            try:
+                sock = StepSocket(
+                    self.socket_host, functools.partial(self._socket_frame, env), env.handle[:8], on_exit=on_exit
+                )
+            except OSError as e:
+                raise RpcError(
+                    grpc.StatusCode.UNAVAILABLE,
+                    f"cannot listen for a step socket on {self.socket_host}: {e}; use StepStream instead",
+                ) from e
+            env.sockets.append(sock)
+        return pb.OpenStepSocketResponse(
+            host=sock.host, port=sock.port, token=sock.token, accept_timeout_s=int(sock.accept_timeout_s)
+        )
+
+    def _socket_frame(self, env: _Env, payload: bytes) -> bytes:
+        """One step-socket frame: the StepSocketReply for a serialized StepRequest (never raises)."""
+        reply = pb.StepSocketReply()
+        try:
+            try:
+                request = pb.StepRequest.FromString(payload)
+            except Exception as e:  # google.protobuf.message.DecodeError
+                raise RpcError(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"a step-socket frame is not a StepRequest ({e})"
+                ) from None
+            if request.env_handle and request.env_handle != env.handle:
+                raise RpcError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"this step socket belongs to {env.describe()}, not to handle {request.env_handle!r}",
+                )
+            reply.response.CopyFrom(self._step(env, request))
+        except RpcError as e:
+            reply.error.code, reply.error.message = e.code.value[0], e.message
+        except Exception as e:
+            _log.exception("step socket failed")
+            reply.error.code = grpc.StatusCode.INTERNAL.value[0]
+            reply.error.message = RpcError(grpc.StatusCode.INTERNAL, f"{_qualname(e)}: {e}").message
+        return reply.SerializeToString()
 
     # -- the hot path -------------------------------------------------------------------------
 
@@ -510,6 +565,13 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                     env.awaiting_reset |= ended
                     env.ready = False
         return response
+
+
+def _close_sockets(env: _Env) -> None:
+    with env.lock:
+        sockets = list(env.sockets)
+    for sock in sockets:
+        sock.close()
 
 
 def _make_copies(env_id: str, kwargs: dict[str, Any], num_envs: int) -> list[gymnasium.Env]:
@@ -593,7 +655,9 @@ def serve(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rql4j-rpc"),
         options=_SERVER_OPTIONS,
     )
-    pb_grpc.add_EnvServiceServicer_to_server(servicer or EnvServicer(), server)
+    servicer = servicer or EnvServicer()
+    servicer.socket_host = host  # step sockets listen where the gRPC server does
+    pb_grpc.add_EnvServiceServicer_to_server(servicer, server)
     prior_pb_grpc.add_PriorServiceServicer_to_server(prior_servicer or PriorServicer(), server)
     bound = _bind(server, host, port)
     server.start()
@@ -658,6 +722,9 @@ class AsyncEnvServicer(pb_grpc.EnvServiceServicer):
     async def Close(self, request: pb.CloseRequest, context: grpc.aio.ServicerContext) -> Any:
         return await self._call("Close", request, context)
 
+    async def OpenStepSocket(self, request: pb.OpenStepSocketRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._call("OpenStepSocket", request, context)
+
     async def StepStream(
         self, request_iterator: AsyncIterator[pb.StepRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StepResponse]:
@@ -691,7 +758,9 @@ async def serve_aio(
     The same server answers the PriorService (``prior_servicer``, a fresh PriorServicer by default).
     """
     server = grpc.aio.server(options=_SERVER_OPTIONS)
-    pb_grpc.add_EnvServiceServicer_to_server(AsyncEnvServicer(servicer or EnvServicer()), server)
+    servicer = servicer or EnvServicer()
+    servicer.socket_host = host  # step sockets listen where the gRPC server does
+    pb_grpc.add_EnvServiceServicer_to_server(AsyncEnvServicer(servicer), server)
     prior_pb_grpc.add_PriorServiceServicer_to_server(AsyncPriorServicer(prior_servicer or PriorServicer()), server)
     bound = _bind(server, host, port)
     await server.start()

@@ -18,10 +18,11 @@ import org.rql4j.bridge.EnvSpec;
 import org.rql4j.bridge.GrpcEnvClient;
 import org.rql4j.bridge.GrpcVectorEnv;
 import org.rql4j.bridge.PythonServer;
+import org.rql4j.bridge.StepTransport;
 
 /**
- * Benchmark (not a test): CartPole-v1 env steps through the gRPC bridge at 1, 8 and 64 copies,
- * unary and streaming, beside gymnasium's in-process SyncVectorEnv of the same sizes measured in
+ * Benchmark (not a test): CartPole-v1 env steps through the bridge at 1, 8 and 64 copies, over
+ * each {@link StepTransport} (unary gRPC, the gRPC stream, the step socket), beside gymnasium's in-process SyncVectorEnv of the same sizes measured in
  * the same run; with the client/server CPU split per step. Writes
  * {@code compat-tests/results/bridge-benchmark.json} and the bridge section of
  * {@code docs/benchmarks.md}. Run with {@code make bench}.
@@ -29,8 +30,8 @@ import org.rql4j.bridge.PythonServer;
 public final class BridgeBenchmark {
 
   private static final int[] SIZES = {1, 8, 64};
-  /** unary and stream against the default (aio) server; stream against the thread-pool server. */
-  private static final String[] KINDS = {"unary", "stream", "stream-threads"};
+  /** Every step transport, against the default (grpc.aio) server. */
+  private static final StepTransport[] KINDS = StepTransport.values();
   private static final int WARMUP = 300;
   /** Rounds over all configurations, interleaved so that machine noise spreads over all rows. */
   private static final int ROUNDS = 3;
@@ -42,7 +43,7 @@ public final class BridgeBenchmark {
   }
 
   /** One measured configuration. */
-  record Row(String transport, int numEnvs, double medianUs, double p90Us, double envStepsPerS,
+  record Row(StepTransport transport, int numEnvs, double medianUs, double p90Us, double envStepsPerS,
       double clientCpuUs, double serverCpuUs, double minEnvStepsPerS, double maxEnvStepsPerS) {}
 
   /** The round with the median throughput, carrying the range over rounds. */
@@ -58,18 +59,13 @@ public final class BridgeBenchmark {
     Path root = Path.of(System.getProperty("rql4j.project.dir", ".")).toAbsolutePath();
     Map<String, List<Row>> rounds = new LinkedHashMap<>();
     List<Map<Integer, double[]>> inProcessRounds = new ArrayList<>();
-    try (PythonServer aio = PythonServer.builder().optServeArgs("--server", "aio").start();
-        PythonServer threads = PythonServer.builder().optServeArgs("--server", "threads").start();
-        GrpcEnvClient aioClient = aio.connect();
-        GrpcEnvClient threadsClient = threads.connect()) {
+    try (PythonServer server = PythonServer.builder().optServeArgs("--server", "aio").start();
+        GrpcEnvClient client = server.connect()) {
       for (int round = 0; round < ROUNDS; round++) {
         for (int n : SIZES) {
-          for (String kind : KINDS) {
-            boolean streaming = !kind.equals("unary");
-            boolean threaded = kind.equals("stream-threads");
-            PythonServer server = threaded ? threads : aio;
-            Row r = measure(threaded ? threadsClient : aioClient, server.pid(), n, streaming, kind);
-            rounds.computeIfAbsent(r.transport() + n, k -> new ArrayList<>()).add(r);
+          for (StepTransport kind : KINDS) {
+            Row r = measure(client, server.pid(), n, kind);
+            rounds.computeIfAbsent(r.transport() + "x" + n, k -> new ArrayList<>()).add(r);
             System.out.printf(Locale.ROOT, "round %d bridge %-6s n=%-3d median %8.1f us/step  %10.0f env-steps/s%n",
                 round + 1, r.transport(), n, r.medianUs(), r.envStepsPerS());
           }
@@ -115,7 +111,7 @@ public final class BridgeBenchmark {
         .getProcessCpuTime();
   }
 
-  private static Row measure(GrpcEnvClient client, long serverPid, int n, boolean streaming, String kind) {
+  private static Row measure(GrpcEnvClient client, long serverPid, int n, StepTransport kind) {
     int steps = steps(n);
     Random rng = new Random(0);
     long[][] actions = new long[WARMUP + steps][n];
@@ -127,7 +123,7 @@ public final class BridgeBenchmark {
     long[] times = new long[steps];
     long cpuClient0 = 0;
     long cpuServer0 = 0;
-    try (GrpcVectorEnv env = client.make(EnvSpec.builder("CartPole-v1").optNumEnvs(n).optStreaming(streaming).build())) {
+    try (GrpcVectorEnv env = client.make(EnvSpec.builder("CartPole-v1").optNumEnvs(n).optTransport(kind).build())) {
       env.reset(0);
       for (int t = 0; t < WARMUP + steps; t++) {
         if (t == WARMUP) {
@@ -183,11 +179,12 @@ public final class BridgeBenchmark {
     StringBuilder json = new StringBuilder("{\n  \"benchmark\": \"bridge\",\n  \"env\": \"CartPole-v1\",\n");
     json.append("  \"date\": \"").append(when).append("\",\n  \"cores\": ").append(cores).append(",\n  \"rows\": [\n");
     StringBuilder md = new StringBuilder();
-    md.append("## Env bridge: CartPole-v1 steps through gRPC vs in-process Python\n\n");
+    md.append("## Env bridge: CartPole-v1 steps through the bridge vs in-process Python\n\n");
     md.append("Command: `make bench` (runs `org.rql4j.compat.BridgeBenchmark`). Measured ").append(when)
         .append(" on a ").append(cores).append("-core machine of our kind; random actions, SAME_STEP autoreset, ")
-        .append("Java client (`GrpcVectorEnv`) against the Python server (`rql4j-bridge serve`, grpc.aio by default; ")
-        .append("`stream-threads` is the same stream against `--server threads`), ")
+        .append("Java client (`GrpcVectorEnv`) against the Python server (`rql4j-bridge serve`, grpc.aio), ")
+        .append("one row per `StepTransport`: `UNARY` (a gRPC call per step), `STREAM` (a lockstep gRPC bidi stream), ")
+        .append("`SOCKET` (the env's step socket: the same messages in length-prefixed frames on a plain TCP connection; the default); ")
         .append(WARMUP).append(" warm-up steps, then 5000 / 3000 / 1500 measured batched steps for 1 / 8 / 64 copies ")
         .append("(3000 for the in-process baseline); ").append(ROUNDS).append(" interleaved rounds, each row the round ")
         .append("with the median throughput, and the range over rounds. \"CPU\" columns: process CPU time per ")
@@ -199,12 +196,12 @@ public final class BridgeBenchmark {
       Row r = rows.get(k);
       double ratio = r.envStepsPerS() / inProcess.get(r.numEnvs())[2];
       json.append(String.format(Locale.ROOT,
-          "    {\"transport\": \"grpc-%s\", \"num_envs\": %d, \"median_us\": %.1f, \"p90_us\": %.1f, "
+          "    {\"transport\": \"%s\", \"num_envs\": %d, \"median_us\": %.1f, \"p90_us\": %.1f, "
               + "\"env_steps_per_s\": %.0f, \"env_steps_per_s_min\": %.0f, \"env_steps_per_s_max\": %.0f, "
               + "\"ratio_vs_inprocess\": %.3f, \"client_cpu_us\": %.1f, \"server_cpu_us\": %.1f},\n",
           r.transport(), r.numEnvs(), r.medianUs(), r.p90Us(), r.envStepsPerS(), r.minEnvStepsPerS(),
           r.maxEnvStepsPerS(), ratio, r.clientCpuUs(), r.serverCpuUs()));
-      md.append(String.format(Locale.ROOT, "| gRPC %s | %d | %.0f | %.0f | %.0f | %.0f-%.0f | %.0f%% | %.0f | %.0f |\n",
+      md.append(String.format(Locale.ROOT, "| %s | %d | %.0f | %.0f | %.0f | %.0f-%.0f | %.0f%% | %.0f | %.0f |\n",
           r.transport(), r.numEnvs(), r.medianUs(), r.p90Us(), r.envStepsPerS(), r.minEnvStepsPerS(),
           r.maxEnvStepsPerS(), 100 * ratio, r.clientCpuUs(), r.serverCpuUs()));
     }

@@ -27,6 +27,7 @@ import org.rql4j.bridge.EnvSpec;
 import org.rql4j.bridge.GrpcEnvClient;
 import org.rql4j.bridge.GrpcVectorEnv;
 import org.rql4j.bridge.PythonServer;
+import org.rql4j.bridge.StepTransport;
 import org.rql4j.env.AutoresetMode;
 import org.rql4j.env.ResetRequest;
 import org.rql4j.env.Tensor;
@@ -56,21 +57,23 @@ class EnvBridgeCompatIT {
 
   static Stream<Arguments> cases() {
     // max_episode_steps small enough that truncations and autoresets happen many times
+    // transports rotate so that each one meets every autoreset mode and every env case
     return Stream.of(AutoresetMode.values()).flatMap(mode -> Stream.of(
-        Arguments.of("CartPole-v1", 1, mode, 0, 400, streamingFor(mode)),
-        Arguments.of("CartPole-v1", 4, mode, 30, 400, !streamingFor(mode)),
-        Arguments.of("MountainCarContinuous-v0", 1, mode, 40, 300, streamingFor(mode)),
-        Arguments.of("MountainCarContinuous-v0", 3, mode, 25, 300, !streamingFor(mode))));
+        Arguments.of("CartPole-v1", 1, mode, 0, 400, transport(mode, 0)),
+        Arguments.of("CartPole-v1", 4, mode, 30, 400, transport(mode, 1)),
+        Arguments.of("MountainCarContinuous-v0", 1, mode, 40, 300, transport(mode, 2)),
+        Arguments.of("MountainCarContinuous-v0", 3, mode, 25, 300, transport(mode, 3))));
   }
 
-  private static boolean streamingFor(AutoresetMode mode) {
-    return mode != AutoresetMode.NEXT_STEP;
+  private static StepTransport transport(AutoresetMode mode, int envCase) {
+    StepTransport[] all = StepTransport.values();
+    return all[(mode.ordinal() + envCase) % all.length];
   }
 
-  @ParameterizedTest(name = "{0} x{1} {2} maxSteps={3} streaming={5}")
+  @ParameterizedTest(name = "{0} x{1} {2} maxSteps={3} {5}")
   @MethodSource("cases")
   void bridgeMatchesInProcessBitForBit(String envId, int n, AutoresetMode mode, int maxSteps, int steps,
-      boolean streaming, @TempDir Path tmp) throws Exception {
+      StepTransport transport, @TempDir Path tmp) throws Exception {
     long seed = 2024;
     boolean discrete = envId.startsWith("CartPole");
     Random rng = new Random(seed);
@@ -98,7 +101,7 @@ class EnvBridgeCompatIT {
     RawArrayFile ref = runReference(envId, n, mode, maxSteps, seed, actions, tmp.resolve("rollout.bin"));
 
     EnvSpec spec = EnvSpec.builder(envId).optNumEnvs(n).optAutoresetMode(mode)
-        .optMaxEpisodeSteps(maxSteps).optStreaming(streaming).build();
+        .optMaxEpisodeSteps(maxSteps).optTransport(transport).build();
     int episodesEnded = 0;
     try (GrpcVectorEnv env = client.make(spec)) {
       assertArrayEquals(ref.get("reset_observation").data(), raw(env.reset(seed).observations()), "reset observation");

@@ -247,6 +247,40 @@ class InfoColumn(_message.Message):
     present: Tensor
     def __init__(self, values: _Optional[_Union[Tensor, _Mapping]] = ..., present: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
 
+class OpenStepSocketRequest(_message.Message):
+    __slots__ = ("env_handle",)
+    ENV_HANDLE_FIELD_NUMBER: _ClassVar[int]
+    env_handle: str
+    def __init__(self, env_handle: _Optional[str] = ...) -> None: ...
+
+class OpenStepSocketResponse(_message.Message):
+    __slots__ = ("host", "port", "token", "accept_timeout_s")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ACCEPT_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    port: int
+    token: bytes
+    accept_timeout_s: int
+    def __init__(self, host: _Optional[str] = ..., port: _Optional[int] = ..., token: _Optional[bytes] = ..., accept_timeout_s: _Optional[int] = ...) -> None: ...
+
+class StepSocketReply(_message.Message):
+    __slots__ = ("response", "error")
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    response: StepResponse
+    error: StepSocketError
+    def __init__(self, response: _Optional[_Union[StepResponse, _Mapping]] = ..., error: _Optional[_Union[StepSocketError, _Mapping]] = ...) -> None: ...
+
+class StepSocketError(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
 class CloseRequest(_message.Message):
     __slots__ = ("env_handle",)
     ENV_HANDLE_FIELD_NUMBER: _ClassVar[int]

@@ -63,6 +63,11 @@ class EnvServiceStub:
                 request_serializer=rql4j_dot_v1_dot_env__pb2.StepRequest.SerializeToString,
                 response_deserializer=rql4j_dot_v1_dot_env__pb2.StepResponse.FromString,
                 _registered_method=True)
+        self.OpenStepSocket = channel.unary_unary(
+                '/rql4j.v1.EnvService/OpenStepSocket',
+                request_serializer=rql4j_dot_v1_dot_env__pb2.OpenStepSocketRequest.SerializeToString,
+                response_deserializer=rql4j_dot_v1_dot_env__pb2.OpenStepSocketResponse.FromString,
+                _registered_method=True)
         self.Close = channel.unary_unary(
                 '/rql4j.v1.EnvService/Close',
                 request_serializer=rql4j_dot_v1_dot_env__pb2.CloseRequest.SerializeToString,
@@ -111,6 +116,19 @@ class EnvServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OpenStepSocket(self, request, context):
+        """The fastest form of Step: opens a plain TCP connection for one env's steps, without HTTP/2
+        and without grpcio's per-message machinery (which costs ~300 us of server CPU per message).
+        The server listens once on `host:port` (loopback) for one connection, which must first send
+        `token`. Then, in lockstep, each request is a frame holding a serialized StepRequest and each
+        answer a frame holding a serialized StepSocketReply; a frame is a 4-byte big-endian unsigned
+        length followed by that many bytes. StepRequest.env_handle may be empty (the socket is bound to
+        its env). Closing the connection ends it; Close of the env closes it from the server side.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Close(self, request, context):
         """Releases the env (idempotent for a known handle).
         """
@@ -145,6 +163,11 @@ def add_EnvServiceServicer_to_server(servicer, server):
                     servicer.StepStream,
                     request_deserializer=rql4j_dot_v1_dot_env__pb2.StepRequest.FromString,
                     response_serializer=rql4j_dot_v1_dot_env__pb2.StepResponse.SerializeToString,
+            ),
+            'OpenStepSocket': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenStepSocket,
+                    request_deserializer=rql4j_dot_v1_dot_env__pb2.OpenStepSocketRequest.FromString,
+                    response_serializer=rql4j_dot_v1_dot_env__pb2.OpenStepSocketResponse.SerializeToString,
             ),
             'Close': grpc.unary_unary_rpc_method_handler(
                     servicer.Close,
@@ -291,6 +314,33 @@ class EnvService:
             '/rql4j.v1.EnvService/StepStream',
             rql4j_dot_v1_dot_env__pb2.StepRequest.SerializeToString,
             rql4j_dot_v1_dot_env__pb2.StepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenStepSocket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rql4j.v1.EnvService/OpenStepSocket',
+            rql4j_dot_v1_dot_env__pb2.OpenStepSocketRequest.SerializeToString,
+            rql4j_dot_v1_dot_env__pb2.OpenStepSocketResponse.FromString,
             options,
             channel_credentials,
             insecure,

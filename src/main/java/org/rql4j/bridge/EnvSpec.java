@@ -13,7 +13,7 @@ import org.rql4j.env.AutoresetMode;
  * @param numEnvs copies stepped together
  * @param autoresetMode what happens to copies whose episode ended
  * @param maxEpisodeSteps episode step limit override; 0 keeps the registered one
- * @param streaming step over a lockstep bidi stream (faster) instead of unary calls
+ * @param transport how steps travel (the step socket by default; see {@link StepTransport})
  * @param callTimeout deadline of each call to the server
  */
 public record EnvSpec(
@@ -22,12 +22,13 @@ public record EnvSpec(
     int numEnvs,
     AutoresetMode autoresetMode,
     int maxEpisodeSteps,
-    boolean streaming,
+    StepTransport transport,
     Duration callTimeout) {
 
   public EnvSpec {
     Objects.requireNonNull(envId, "envId");
     Objects.requireNonNull(autoresetMode, "autoresetMode");
+    Objects.requireNonNull(transport, "transport");
     Objects.requireNonNull(callTimeout, "callTimeout");
     if (numEnvs < 1) {
       throw new IllegalArgumentException("numEnvs must be >= 1, got " + numEnvs + " for " + envId);
@@ -37,7 +38,7 @@ public record EnvSpec(
     }
   }
 
-  /** A builder with defaults: 1 copy, SAME_STEP autoreset, streaming steps, 120 s call timeout. */
+  /** A builder with defaults: 1 copy, SAME_STEP autoreset, steps over the step socket, 120 s call timeout. */
   public static Builder builder(String envId) {
     return new Builder(envId);
   }
@@ -49,7 +50,7 @@ public record EnvSpec(
     private int numEnvs = 1;
     private AutoresetMode autoresetMode = AutoresetMode.SAME_STEP;
     private int maxEpisodeSteps;
-    private boolean streaming = true;
+    private StepTransport transport = StepTransport.SOCKET;
     private Duration callTimeout = Duration.ofSeconds(120);
 
     private Builder(String envId) {
@@ -76,8 +77,8 @@ public record EnvSpec(
       return this;
     }
 
-    public Builder optStreaming(boolean streaming) {
-      this.streaming = streaming;
+    public Builder optTransport(StepTransport transport) {
+      this.transport = transport;
       return this;
     }
 
@@ -87,7 +88,7 @@ public record EnvSpec(
     }
 
     public EnvSpec build() {
-      return new EnvSpec(envId, kwargsJson, numEnvs, autoresetMode, maxEpisodeSteps, streaming,
+      return new EnvSpec(envId, kwargsJson, numEnvs, autoresetMode, maxEpisodeSteps, transport,
           callTimeout);
     }
   }

@@ -25,6 +25,7 @@ public final class GrpcEnvClient implements AutoCloseable {
 
   private final ManagedChannel channel;
   private final String target;
+  private final String host;
   private final Supplier<String> diagnostics;
 
   /**
@@ -37,6 +38,8 @@ public final class GrpcEnvClient implements AutoCloseable {
   public GrpcEnvClient(ManagedChannel channel, String target, Supplier<String> diagnostics) {
     this.channel = channel;
     this.target = target;
+    int colon = target.lastIndexOf(':');
+    this.host = colon > 0 ? target.substring(0, colon) : "127.0.0.1";
     this.diagnostics = diagnostics == null ? () -> null : diagnostics;
   }
 
@@ -59,6 +62,11 @@ public final class GrpcEnvClient implements AutoCloseable {
   /** How errors name the server. */
   public String target() {
     return target;
+  }
+
+  /** The server's host as the client reaches it (step sockets on wildcard addresses use it). */
+  String host() {
+    return host;
   }
 
   ManagedChannel channel() {

@@ -3,6 +3,7 @@ package org.rql4j.bridge;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.BlockingClientCall;
+import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.rql4j.env.AutoresetMode;
@@ -16,14 +17,16 @@ import org.rql4j.env.VectorStep;
 import org.rql4j.proto.v1.CloseRequest;
 import org.rql4j.proto.v1.EnvServiceGrpc;
 import org.rql4j.proto.v1.MakeResponse;
+import org.rql4j.proto.v1.OpenStepSocketRequest;
+import org.rql4j.proto.v1.OpenStepSocketResponse;
 import org.rql4j.proto.v1.ResetResponse;
 import org.rql4j.proto.v1.StepRequest;
 import org.rql4j.proto.v1.StepResponse;
 
 /**
- * A {@link VectorEnv} held by the Python env server and stepped over gRPC: unary calls, or a
- * lockstep bidi stream (one message per batched step) when the spec asks for streaming.
- * Not thread-safe: one thread steps an env.
+ * A {@link VectorEnv} held by the Python env server: made, reset and closed over gRPC, and
+ * stepped as the spec's {@link StepTransport} says (the step socket by default, a lockstep bidi
+ * stream, or unary calls). Not thread-safe: one thread steps an env.
  */
 public final class GrpcVectorEnv implements VectorEnv {
 
@@ -36,6 +39,7 @@ public final class GrpcVectorEnv implements VectorEnv {
   private final Space actionSpace;
   private final String specJson;
   private BlockingClientCall<StepRequest, StepResponse> stream;
+  private StepSocketChannel socket;
   private boolean closed;
 
   GrpcVectorEnv(GrpcEnvClient client, EnvSpec spec, MakeResponse made) {
@@ -130,7 +134,11 @@ public final class GrpcVectorEnv implements VectorEnv {
         .setEnvHandle(handle)
         .setAction(ProtoCodec.value(actions))
         .build();
-    StepResponse resp = spec.streaming() ? stepStreaming(req) : stepUnary(req);
+    StepResponse resp = switch (spec.transport()) {
+      case SOCKET -> stepSocket(req);
+      case STREAM -> stepStreaming(req);
+      case UNARY -> stepUnary(req);
+    };
     return new VectorStep(
         ProtoCodec.value(resp.getObservation()),
         ProtoCodec.tensor(resp.getReward()).toDoubleArray(),
@@ -179,6 +187,45 @@ public final class GrpcVectorEnv implements VectorEnv {
     }
   }
 
+  private StepResponse stepSocket(StepRequest req) {
+    if (socket == null) {
+      OpenStepSocketResponse opened;
+      try {
+        opened = stub().openStepSocket(OpenStepSocketRequest.newBuilder().setEnvHandle(handle).build());
+      } catch (StatusRuntimeException e) {
+        throw client.error("open the step socket of " + spec.envId(), e);
+      }
+      try {
+        socket = StepSocketChannel.connect(opened, client.host(), spec.callTimeout());
+      } catch (IOException e) {
+        throw client.error("connect to the step socket of " + spec.envId(), io.grpc.Status.UNAVAILABLE
+            .withDescription("cannot connect to " + opened.getHost() + ":" + opened.getPort() + ": " + e
+                + "; if only the gRPC port is reachable, use StepTransport.STREAM")
+            .withCause(e).asRuntimeException());
+      }
+    }
+    try {
+      return socket.step(req);
+    } catch (StatusRuntimeException e) {
+      throw client.error("step " + spec.envId(), e);  // the server's answer; the socket stays open
+    } catch (IOException e) {
+      String where = socket.address();
+      dropSocket();
+      io.grpc.Status status = StepSocketChannel.isTimeout(e)
+          ? io.grpc.Status.DEADLINE_EXCEEDED.withDescription("no step response in "
+              + spec.callTimeout().toMillis() + " ms on the step socket " + where)
+          : io.grpc.Status.UNAVAILABLE.withDescription("step socket " + where + ": " + e);
+      throw client.error("step " + spec.envId(), status.withCause(e).asRuntimeException());
+    }
+  }
+
+  private void dropSocket() {
+    if (socket != null) {
+      socket.close();
+      socket = null;
+    }
+  }
+
   private void dropStream() {
     if (stream != null) {
       try {
@@ -204,6 +251,7 @@ public final class GrpcVectorEnv implements VectorEnv {
       }
       dropStream();
     }
+    dropSocket();
     try {
       stub().close(CloseRequest.newBuilder().setEnvHandle(handle).build());
     } catch (StatusRuntimeException ignored) {

@@ -12,6 +12,10 @@ import org.rql4j.proto.v1.EnvServiceGrpc;
 import org.rql4j.proto.v1.InfoColumn;
 import org.rql4j.proto.v1.MakeRequest;
 import org.rql4j.proto.v1.MakeResponse;
+import org.rql4j.proto.v1.OpenStepSocketRequest;
+import org.rql4j.proto.v1.OpenStepSocketResponse;
+import org.rql4j.proto.v1.StepSocketError;
+import org.rql4j.proto.v1.StepSocketReply;
 import org.rql4j.proto.v1.ResetRequest;
 import org.rql4j.proto.v1.ResetResponse;
 import org.rql4j.proto.v1.ServerInfoRequest;
@@ -155,6 +159,65 @@ class CounterEnvService extends EnvServiceGrpc.EnvServiceImplBase {
         out.onCompleted();
       }
     };
+  }
+
+  /** Open step sockets (a Java twin of python-bridge's step_socket), closed by {@link #killSockets}. */
+  final java.util.List<java.net.Socket> sockets = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  @Override
+  public void openStepSocket(OpenStepSocketRequest request, StreamObserver<OpenStepSocketResponse> out) {
+    try {
+      java.net.ServerSocket listener = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+      byte[] token = new byte[16];
+      new java.security.SecureRandom().nextBytes(token);
+      Thread t = new Thread(() -> serveSocket(listener, token), "counter-step-socket");
+      t.setDaemon(true);
+      t.start();
+      out.onNext(OpenStepSocketResponse.newBuilder().setHost("127.0.0.1").setPort(listener.getLocalPort())
+          .setToken(com.google.protobuf.ByteString.copyFrom(token)).setAcceptTimeoutS(30).build());
+      out.onCompleted();
+    } catch (java.io.IOException e) {
+      out.onError(Status.UNAVAILABLE.withDescription(e.toString()).asRuntimeException());
+    }
+  }
+
+  private void serveSocket(java.net.ServerSocket listener, byte[] token) {
+    try (listener; java.net.Socket s = listener.accept()) {
+      sockets.add(s);
+      java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
+      java.io.DataOutputStream out = new java.io.DataOutputStream(s.getOutputStream());
+      byte[] got = new byte[16];
+      in.readFully(got);
+      if (!java.util.Arrays.equals(got, token)) {
+        return;
+      }
+      while (true) {
+        byte[] frame = new byte[in.readInt()];
+        in.readFully(frame);
+        StepSocketReply.Builder reply = StepSocketReply.newBuilder();
+        try {
+          synchronized (this) {
+            reply.setResponse(doStep(StepRequest.parseFrom(frame)));
+          }
+        } catch (io.grpc.StatusRuntimeException e) {
+          reply.setError(StepSocketError.newBuilder().setCode(e.getStatus().getCode().value())
+              .setMessage(e.getStatus().getDescription()));
+        }
+        byte[] bytes = reply.build().toByteArray();
+        out.writeInt(bytes.length);
+        out.write(bytes);
+        out.flush();
+      }
+    } catch (java.io.IOException e) {
+      // the client went away, or killSockets()
+    }
+  }
+
+  /** Closes every step socket (as if the server process died). */
+  void killSockets() throws java.io.IOException {
+    for (java.net.Socket s : sockets) {
+      s.close();
+    }
   }
 
   @Override

@@ -16,7 +16,7 @@ import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
 import org.rql4j.env.AutoresetMode;
 import org.rql4j.env.Env;
@@ -47,10 +47,10 @@ class GrpcVectorEnvTest {
     server.shutdownNow();
   }
 
-  @ParameterizedTest(name = "streaming={0}")
-  @ValueSource(booleans = {false, true})
-  void stepsABatchWithSameStepAutoreset(boolean streaming) {
-    try (GrpcVectorEnv env = client.make(EnvSpec.builder("Counter-v0").optNumEnvs(2).optStreaming(streaming).build())) {
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(StepTransport.class)
+  void stepsABatchWithSameStepAutoreset(StepTransport transport) {
+    try (GrpcVectorEnv env = client.make(EnvSpec.builder("Counter-v0").optNumEnvs(2).optTransport(transport).build())) {
       assertEquals(2, env.numEnvs());
       assertEquals(new Space.Discrete(2, 0), env.actionSpace());
       assertArrayEquals(new float[] {10f, 11f}, ((Tensor) env.reset(10).observations()).toFloatArray());
@@ -72,10 +72,10 @@ class GrpcVectorEnvTest {
     assertEquals(1, service.closes.get(), "close releases the env on the server");
   }
 
-  @ParameterizedTest(name = "streaming={0}")
-  @ValueSource(booleans = {false, true})
-  void serverErrorsCarryTheirMessageAndTheEnvStaysUsable(boolean streaming) {
-    try (GrpcVectorEnv env = client.make(EnvSpec.builder("Counter-v0").optNumEnvs(2).optStreaming(streaming).build())) {
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(StepTransport.class)
+  void serverErrorsCarryTheirMessageAndTheEnvStaysUsable(StepTransport transport) {
+    try (GrpcVectorEnv env = client.make(EnvSpec.builder("Counter-v0").optNumEnvs(2).optTransport(transport).build())) {
       env.reset(0);
       BridgeException e = assertThrows(BridgeException.class, () -> env.step(new long[] {1, 1, 1}));
       assertEquals(Status.Code.INVALID_ARGUMENT, e.code());
@@ -84,6 +84,29 @@ class GrpcVectorEnvTest {
       // after an error (which ends a stream) the next step works
       assertArrayEquals(new double[] {1, 1}, env.step(new long[] {1, 1}).rewards());
     }
+  }
+
+  @Test
+  void aDeadStepSocketSaysWhatToDoAndTheNextStepReconnects() throws Exception {
+    @SuppressWarnings("unchecked")
+    Supplier<String> diagnostics = mock(Supplier.class);
+    when(diagnostics.get()).thenReturn("env server pid 42 is running");
+    GrpcEnvClient c = new GrpcEnvClient(
+        InProcessChannelBuilder.forName(name).directExecutor().build(), "test-target", diagnostics);
+    try (GrpcVectorEnv env = c.make(EnvSpec.builder("Counter-v0").optNumEnvs(1).build())) {
+      env.reset(0);
+      env.step(new long[] {1});
+      assertEquals(1, service.sockets.size(), "the default transport is the step socket");
+      service.killSockets();
+      BridgeException e = assertThrows(BridgeException.class, () -> env.step(new long[] {1}));
+      assertEquals(Status.Code.UNAVAILABLE, e.code());
+      assertTrue(e.getMessage().contains("step socket 127.0.0.1:"), e.getMessage());
+      assertTrue(e.getMessage().contains("pid 42 is running"), e.getMessage());
+      // the gRPC server is still there: the next step opens a new socket
+      assertArrayEquals(new double[] {1}, env.step(new long[] {1}).rewards());
+      assertEquals(2, service.sockets.size());
+    }
+    c.close();
   }
 
   @Test

@@ -1,0 +1,146 @@
+"""The step socket (``OpenStepSocket``): same answers as Step, its own framing, its own failures."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Any
+
+import numpy as np
+import pytest
+from bridge_helpers import make, reset, step
+from gymnasium import spaces
+
+from rql4j_bridge.proto.rql4j.v1 import env_pb2 as pb
+from rql4j_bridge.step_socket import MAX_FRAME_BYTES, StepSocket, recv_exact
+from rql4j_bridge.tensors import to_value
+
+INVALID, PRECONDITION, NOT_FOUND = 3, 9, 5
+
+
+class Client:
+    """A minimal step-socket client (the Java one is org.rql4j.bridge.StepSocketChannel)."""
+
+    def __init__(self, opened: pb.OpenStepSocketResponse, token: bytes | None = None) -> None:
+        self.conn = socket.create_connection((opened.host, opened.port), timeout=10)
+        self.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.conn.sendall(opened.token if token is None else token)
+
+    def send(self, payload: bytes) -> None:
+        self.conn.sendall(struct.pack(">I", len(payload)) + payload)
+
+    def receive(self) -> pb.StepSocketReply | None:
+        header = recv_exact(self.conn, 4)
+        if header is None:
+            return None
+        data = recv_exact(self.conn, struct.unpack(">I", header)[0])
+        assert data is not None
+        return pb.StepSocketReply.FromString(bytes(data))
+
+    def step(self, handle: str, action: Any) -> pb.StepSocketReply:
+        self.send(pb.StepRequest(env_handle=handle, action=to_value(action, spaces.Discrete(2))).SerializeToString())
+        reply = self.receive()
+        assert reply is not None
+        return reply
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def test_socket_steps_equal_unary_steps(stub: Any) -> None:
+    unary = make(stub, "CartPole-v1", num_envs=4).env_handle
+    sock = make(stub, "CartPole-v1", num_envs=4).env_handle
+    reset(stub, unary, seeds=[21])
+    reset(stub, sock, seeds=[21])
+    opened = stub.OpenStepSocket(pb.OpenStepSocketRequest(env_handle=sock))
+    assert opened.host == "127.0.0.1" and opened.port > 0 and len(opened.token) == 16
+    client = Client(opened)
+    rng = np.random.default_rng(0)
+    ended = 0
+    for i in range(300):
+        action = rng.integers(0, 2, size=4)
+        expected = step(stub, unary, action, spaces.Discrete(2))
+        got = client.step(sock if i % 2 else "", action)  # the handle may be left empty
+        assert got.WhichOneof("body") == "response"
+        assert got.response == expected
+        ended += expected.HasField("final_observation")
+    assert ended > 0  # the run crossed autoresets
+    client.close()
+
+
+def test_errors_are_replies_and_the_socket_stays_open(stub: Any) -> None:
+    handle = make(stub, "CartPole-v1", num_envs=2).env_handle
+    client = Client(stub.OpenStepSocket(pb.OpenStepSocketRequest(env_handle=handle)))
+    reply = client.step(handle, np.array([0, 1]))
+    assert reply.error.code == PRECONDITION and "call Reset first" in reply.error.message
+    reset(stub, handle, seeds=[1])
+    reply = client.step(handle, np.array([0, 7]))
+    assert reply.error.code == INVALID and "copy 1" in reply.error.message and "Discrete(2)" in reply.error.message
+    other = make(stub, "CartPole-v1", num_envs=2).env_handle
+    reply = client.step(other, np.array([0, 1]))
+    assert reply.error.code == INVALID and "belongs to" in reply.error.message
+    client.send(b"\xff\xff\xff")  # not a StepRequest
+    reply = client.receive()
+    assert reply is not None and reply.error.code == INVALID and "not a StepRequest" in reply.error.message
+    assert client.step(handle, np.array([1, 1])).WhichOneof("body") == "response"
+    client.close()
+
+
+def test_close_of_the_env_closes_its_socket(stub: Any) -> None:
+    handle = make(stub, "CartPole-v1", num_envs=1).env_handle
+    reset(stub, handle, seeds=[1])
+    client = Client(stub.OpenStepSocket(pb.OpenStepSocketRequest(env_handle=handle)))
+    assert client.step(handle, np.array([0])).WhichOneof("body") == "response"
+    stub.Close(pb.CloseRequest(env_handle=handle))
+    client.conn.settimeout(10)
+    assert client.receive() is None  # the server closed the connection
+    client.close()
+
+
+def test_a_wrong_token_is_dropped(stub: Any) -> None:
+    handle = make(stub, "CartPole-v1", num_envs=1).env_handle
+    opened = stub.OpenStepSocket(pb.OpenStepSocketRequest(env_handle=handle))
+    client = Client(opened, token=bytes(16))
+    client.send(b"")
+    assert client.receive() is None
+    client.close()
+    with pytest.raises(OSError):  # the listener accepted once and is gone
+        Client(opened).step(handle, np.array([0]))
+
+
+def test_unknown_handle(stub: Any) -> None:
+    from bridge_helpers import rpc_error
+
+    error = rpc_error(stub.OpenStepSocket, pb.OpenStepSocketRequest(env_handle="nope"))
+    assert error.code().value[0] == NOT_FOUND
+
+
+def test_unused_socket_stops_listening() -> None:
+    exited: list[StepSocket] = []
+    sock = StepSocket("127.0.0.1", lambda b: b, "t", on_exit=exited.append, accept_timeout_s=0.2)
+    sock.join(5)
+    assert exited == [sock]
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", sock.port), timeout=2)
+
+
+def test_oversized_frame_drops_the_connection() -> None:
+    sock = StepSocket("127.0.0.1", lambda b: b, "t")
+    conn = socket.create_connection(("127.0.0.1", sock.port), timeout=10)
+    conn.sendall(sock.token + struct.pack(">I", MAX_FRAME_BYTES + 1))
+    assert recv_exact(conn, 4) is None
+    conn.close()
+    sock.join(5)
+
+
+def test_echo_framing_handles_large_frames() -> None:
+    sock = StepSocket("127.0.0.1", lambda b: b[::-1], "t")
+    conn = socket.create_connection(("127.0.0.1", sock.port), timeout=10)
+    conn.sendall(sock.token)
+    payload = bytes(range(256)) * 40_000  # ~10 MB, many recv calls
+    conn.sendall(struct.pack(">I", len(payload)) + payload)
+    (n,) = struct.unpack(">I", recv_exact(conn, 4) or b"")
+    assert n == len(payload)
+    assert recv_exact(conn, n) == payload[::-1]
+    conn.close()
+    sock.join(5)
