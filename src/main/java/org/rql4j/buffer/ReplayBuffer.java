@@ -110,6 +110,69 @@ public final class ReplayBuffer {
     return new Batch(n, o, a, r, no, notDone, lp);
   }
 
+  /** Writes the whole buffer (sizes, write position and every array) for a checkpoint. */
+  public void writeTo(java.io.DataOutputStream out) throws java.io.IOException {
+    out.writeInt(capacity);
+    out.writeInt(obsDim);
+    out.writeInt(priorWidth);
+    out.writeInt(next);
+    out.writeInt(size);
+    writeFloats(out, obs);
+    writeFloats(out, nextObs);
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(capacity * 8);
+    b.asLongBuffer().put(actions);
+    out.write(b.array());
+    writeFloats(out, rewards);
+    byte[] t = new byte[capacity];
+    for (int i = 0; i < capacity; i++) {
+      t[i] = (byte) (terminated[i] ? 1 : 0);
+    }
+    out.write(t);
+    writeFloats(out, nextPriorLogProbs);
+  }
+
+  /** Reads a buffer written by {@link #writeTo}. */
+  public static ReplayBuffer readFrom(java.io.DataInputStream in) throws java.io.IOException {
+    int capacity = in.readInt();
+    int obsDim = in.readInt();
+    int priorWidth = in.readInt();
+    int next = in.readInt();
+    int size = in.readInt();
+    if (capacity <= 0 || obsDim <= 0 || priorWidth < 0 || next < 0 || next >= capacity || size < 0
+        || size > capacity) {
+      throw new java.io.IOException("corrupt replay buffer header: capacity " + capacity + ", obsDim " + obsDim
+          + ", priorWidth " + priorWidth + ", next " + next + ", size " + size);
+    }
+    ReplayBuffer b = new ReplayBuffer(capacity, obsDim, priorWidth);
+    b.next = next;
+    b.size = size;
+    readFloats(in, b.obs);
+    readFloats(in, b.nextObs);
+    byte[] a = new byte[capacity * 8];
+    in.readFully(a);
+    java.nio.ByteBuffer.wrap(a).asLongBuffer().get(b.actions);
+    readFloats(in, b.rewards);
+    byte[] t = new byte[capacity];
+    in.readFully(t);
+    for (int i = 0; i < capacity; i++) {
+      b.terminated[i] = t[i] != 0;
+    }
+    readFloats(in, b.nextPriorLogProbs);
+    return b;
+  }
+
+  private static void writeFloats(java.io.DataOutputStream out, float[] x) throws java.io.IOException {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(x.length * 4);
+    b.asFloatBuffer().put(x);
+    out.write(b.array());
+  }
+
+  private static void readFloats(java.io.DataInputStream in, float[] x) throws java.io.IOException {
+    byte[] bytes = new byte[x.length * 4];
+    in.readFully(bytes);
+    java.nio.ByteBuffer.wrap(bytes).asFloatBuffer().get(x);
+  }
+
   /**
    * A sampled batch, flat row-major arrays.
    *

@@ -27,6 +27,38 @@ final class Customize {
   /** The rows of a before/after table. */
   record Result(Evaluator.Summary prior, Evaluator.Summary learned, SoftQTraining.Progress training, double seconds) {}
 
+  /**
+   * The result a finished run left in {@code out} (its summary.json), if it was made with
+   * {@code cfg}; null when the run has not finished. A folder of a different config is refused.
+   */
+  static Result finished(Path out, ResidualSoftQConfig cfg) throws java.io.IOException {
+    Path summaryFile = out.resolve("summary.json");
+    Path configFile = out.resolve("config.json");
+    if (!java.nio.file.Files.isRegularFile(summaryFile) || !java.nio.file.Files.isRegularFile(configFile)) {
+      return null;
+    }
+    com.google.gson.Gson gson = new com.google.gson.Gson();
+    com.google.gson.JsonObject run = com.google.gson.JsonParser.parseString(
+        java.nio.file.Files.readString(configFile)).getAsJsonObject();
+    // both sides from JSON text: a float field and its parsed text compare unequal as numbers
+    if (!com.google.gson.JsonParser.parseString(gson.toJson(cfg)).equals(run.get("config"))) {
+      throw new IllegalArgumentException(out + " holds a finished run of another config (" + run.get("config")
+          + "); delete it or choose another --out");
+    }
+    com.google.gson.JsonObject summary = com.google.gson.JsonParser.parseString(
+        java.nio.file.Files.readString(summaryFile)).getAsJsonObject();
+    if (!summary.has("learned_episodes")) {
+      return null;
+    }
+    java.lang.reflect.Type list = com.google.gson.reflect.TypeToken.getParameterized(
+        java.util.List.class, Evaluator.Episode.class).getType();
+    java.util.List<Evaluator.Episode> prior = gson.fromJson(summary.get("prior_episodes"), list);
+    java.util.List<Evaluator.Episode> learned = gson.fromJson(summary.get("learned_episodes"), list);
+    return new Result(new Evaluator.Summary(prior), new Evaluator.Summary(learned),
+        gson.fromJson(summary.get("final_progress"), SoftQTraining.Progress.class),
+        summary.get("train_seconds").getAsDouble());
+  }
+
 
   static String option(String[] args, String name, String fallback) {
     for (int i = 0; i + 1 < args.length; i++) {
@@ -45,16 +77,19 @@ final class Customize {
   static Result customize(GrpcEnvClient client, PriorPolicy prior, String task, String baseline,
       ResidualSoftQConfig cfg, int evalEpisodes, Consumer<SoftQTraining.Progress> progress) {
     try {
-      return customize(client, prior, task, baseline, cfg, evalEpisodes, progress, null);
+      return customize(client, prior, task, baseline, cfg, evalEpisodes, progress, null, null);
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
   }
 
-  /** As above; with {@code out} set, writes config.json, metrics.csv, policy/ and summary.json there. */
+  /**
+   * As above; with {@code out} set, writes config.json, metrics.csv, policy/ and summary.json there;
+   * with {@code checkpointing} set, saves (and resumes from) training checkpoints.
+   */
   static Result customize(GrpcEnvClient client, PriorPolicy prior, String task, String baseline,
-      ResidualSoftQConfig cfg, int evalEpisodes, Consumer<SoftQTraining.Progress> progress, Path out)
-      throws java.io.IOException {
+      ResidualSoftQConfig cfg, int evalEpisodes, Consumer<SoftQTraining.Progress> progress, Path out,
+      SoftQTraining.Checkpointing checkpointing) throws java.io.IOException {
     if (out != null) {
       java.nio.file.Files.createDirectories(out);
       com.google.gson.JsonObject run = new com.google.gson.JsonObject();
@@ -79,11 +114,13 @@ final class Customize {
       PriorPolicy used = cfg.priorWeight() == 0 ? null : prior;
       long t0 = System.nanoTime();
       SoftQTraining.Progress last;
-      try (MetricsCsv csv = out == null ? null : new MetricsCsv(out.resolve("metrics.csv"))) {
+      boolean resuming = checkpointing != null && checkpointing.resume()
+          && org.rql4j.train.TrainingCheckpoint.exists(checkpointing.dir());
+      try (MetricsCsv csv = out == null ? null : new MetricsCsv(out.resolve("metrics.csv"), resuming)) {
         last = SoftQTraining.run(learner, env, used, p -> {
           progress.accept(p);
           return csv == null || csv.onProgress(p);
-        }, Math.max(1000, cfg.totalSteps() / 10));
+        }, Math.max(1000, cfg.totalSteps() / 10), checkpointing);
       }
       double secs = (System.nanoTime() - t0) / 1e9;
       try (Env eval = client.makeSingle(evalEnv, null);
@@ -97,6 +134,8 @@ final class Customize {
           summary.addProperty("prior", result.prior().markdownRow("prior alone"));
           summary.addProperty("learned", result.learned().markdownRow(baseline));
           summary.add("final_progress", new com.google.gson.Gson().toJsonTree(last));
+          summary.add("prior_episodes", new com.google.gson.Gson().toJsonTree(result.prior().episodes()));
+          summary.add("learned_episodes", new com.google.gson.Gson().toJsonTree(result.learned().episodes()));
           java.nio.file.Files.writeString(out.resolve("summary.json"),
               new com.google.gson.GsonBuilder().setPrettyPrinting().create().toJson(summary));
         }
@@ -121,12 +160,24 @@ final class Customize {
     ResidualSoftQConfig cfg = base.withTotalSteps(steps).withSeed(seed).withPriorWeight(priorWeight).withAlphaHat(alphaHat);
     String outOpt = option(args, "--out", null);
     Path out = outOpt == null ? null : Path.of(outOpt);
+    String ckOpt = option(args, "--checkpoint-dir", out == null ? null : out.resolve("checkpoint").toString());
+    boolean resume = java.util.Arrays.asList(args).contains("--resume");
+    if (resume && ckOpt == null) {
+      throw new IllegalArgumentException("--resume needs the run's --out (or --checkpoint-dir) to find its checkpoint");
+    }
+    SoftQTraining.Checkpointing checkpointing = ckOpt == null ? null : new SoftQTraining.Checkpointing(
+        Path.of(ckOpt), Main.option(args, "--checkpoint-every", Math.max(1000, steps / 10)), resume);
     System.out.println("rql4j customize: " + baseline + " on " + task + ", prior " + priorDir + "\n" + cfg);
     try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
         TorchScriptPrior prior = TorchScriptPrior.load(priorDir)) {
       Result r;
       try {
-        r = customize(client, prior, task, baseline, cfg, evalEpisodes, p -> System.out.println(p.line()), out);
+        if (checkpointing != null) {
+          System.out.println((checkpointing.resume() && org.rql4j.train.TrainingCheckpoint.exists(checkpointing.dir())
+              ? "resuming from " : "checkpoints every " + checkpointing.every() + " env steps in ") + checkpointing.dir());
+        }
+        r = customize(client, prior, task, baseline, cfg, evalEpisodes, p -> System.out.println(p.line()), out,
+            checkpointing);
       } catch (java.io.IOException e) {
         throw new java.io.UncheckedIOException("cannot write the run's outputs to " + out + ": " + e.getMessage(), e);
       }

@@ -33,6 +33,9 @@ public final class Main {
     } catch (IllegalArgumentException e) {
       System.err.println("rql4j: " + e.getMessage());
       System.exit(2);
+    } catch (org.rql4j.train.SoftQTraining.TrainingException | java.io.UncheckedIOException e) {
+      System.err.println("rql4j: " + e.getMessage());
+      System.exit(1);
     } catch (java.io.IOException e) {
       System.err.println("rql4j: " + e.getMessage());
       System.exit(1);
@@ -49,12 +52,18 @@ public final class Main {
               centred) with residual soft Q-learning and print the before/after table.
           customize --task T --prior DIR [--steps N] [--seed S] [--prior-weight W] [--alpha-hat A]
                     [--baseline residual|oracle|addon-only] [--eval-episodes E] [--out DIR]
+                    [--checkpoint-dir DIR] [--checkpoint-every N] [--resume]
               Customize a prior for a task's add-on reward with residual soft Q-learning, then
-              evaluate it on the task's total variant (basic and add-on returns).
+              evaluate it on the task's total variant (basic and add-on returns). With --out,
+              checkpoints go to DIR/checkpoint (every N/10 steps by default); --resume continues
+              a stopped or failed run from its last checkpoint.
           results --task T [--priors softdqn,bc] [--seeds 0,1,2] [--steps N] [--prior-weights 1]
-                  [--baselines yes|no] [--eval-episodes E]
-              Run the task's results table (prior / customized / oracle / add-on only over seeds)
-              and write its section of docs/results.md.
+                  [--baselines yes|no] [--eval-episodes E] [--parallel P] [--out DIR] [--doc FILE]
+              Run the task's results table (prior / customized / oracle / add-on only over seeds),
+              P runs at a time (each with its own env server), and write its section of
+              docs/results.md (or FILE). Each run keeps its folder under DIR (default
+              target/results/<task>-<steps>): rerunning the same command reuses finished runs
+              and resumes the others from their checkpoints.
         """);
   }
 

@@ -14,6 +14,7 @@ import org.rql4j.learner.ResidualSoftQConfig;
 import org.rql4j.prior.TorchScriptPrior;
 import org.rql4j.train.Evaluator;
 import org.rql4j.train.MarkedSections;
+import org.rql4j.train.SoftQTraining;
 
 /**
  * {@code rql4j results}: the customization table of a discrete task (docs/tasks.md, "How a result
@@ -24,6 +25,9 @@ final class Results {
 
   private Results() {}
 
+  /** One training run of the table. */
+  private record Job(String row, String priorName, String baseline, String weight, long seed, Path out) {}
+
   static void run(String[] args) throws IOException {
     String task = Customize.option(args, "--task", "cartpole-center");
     long steps = Main.option(args, "--steps", 100_000);
@@ -32,63 +36,170 @@ final class Results {
     String[] priors = Customize.option(args, "--priors", "softdqn,bc").split(",");
     String[] weights = Customize.option(args, "--prior-weights", "1").split(",");
     boolean baselines = !Customize.option(args, "--baselines", "yes").equals("no");
+    int parallel = (int) Main.option(args, "--parallel", 1);
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
+    Path outRoot = Path.of(Customize.option(args, "--out",
+        root.resolve("target/results/" + task + "-" + steps).toString()));
     String command = "bin/rql4j results " + String.join(" ", args);
     long t0 = System.nanoTime();
-    Map<String, List<Evaluator.Episode>> rows = new LinkedHashMap<>();
-    Map<String, List<Double>> trainSeconds = new LinkedHashMap<>();
-    try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect()) {
-      for (String priorName : priors) {
-        Path dir = root.resolve("examples/priors/" + task + "-" + priorName);
-        try (TorchScriptPrior prior = TorchScriptPrior.load(dir)) {
-          for (String w : weights) {
-            for (String seed : seeds) {
-              ResidualSoftQConfig cfg = config(task, steps, Long.parseLong(seed.trim())).withPriorWeight(Float.parseFloat(w));
-              Customize.Result r = Customize.customize(client, prior, task, "residual", cfg, episodes, p -> { });
-              // the prior's evaluation does not depend on the training seed: one copy per prior
-              rows.putIfAbsent("prior alone: " + priorName, new ArrayList<>(r.prior().episodes()));
-              String name = "residual, " + priorName + " prior, w = " + w;
-              rows.computeIfAbsent(name, k -> new ArrayList<>()).addAll(r.learned().episodes());
-              trainSeconds.computeIfAbsent(name, k -> new ArrayList<>()).add(r.seconds());
-              System.out.println(name + ", seed " + seed + ": " + r.learned().markdownRow(name) + String.format(
-                  Locale.ROOT, " (%.0f s)", r.seconds()));
-            }
-          }
-          if (baselines && priorName.equals(priors[0])) {
-            for (String baseline : new String[] {"oracle", "addon-only"}) {
-              for (String seed : seeds) {
-                ResidualSoftQConfig cfg = config(task, steps, Long.parseLong(seed.trim())).withPriorWeight(0);
-                Customize.Result r = Customize.customize(client, prior, task, baseline, cfg, episodes, p -> { });
-                String name = baseline.equals("oracle") ? "oracle: soft DQN on the total reward" : "add-on only: soft DQN on the add-on reward";
-                rows.computeIfAbsent(name, k -> new ArrayList<>()).addAll(r.learned().episodes());
-                trainSeconds.computeIfAbsent(name, k -> new ArrayList<>()).add(r.seconds());
-                System.out.println(name + ", seed " + seed + ": " + r.learned().markdownRow(name));
-              }
-            }
-          }
+    List<Job> jobs = new ArrayList<>();
+    for (String priorName : priors) {
+      for (String w : weights) {
+        for (String seed : seeds) {
+          jobs.add(new Job("residual, " + priorName + " prior, w = " + w, priorName, "residual", w,
+              Long.parseLong(seed.trim()), outRoot.resolve("residual-" + priorName + "-w" + w + "-seed" + seed.trim())));
         }
       }
     }
+    if (baselines) {
+      for (String baseline : new String[] {"oracle", "addon-only"}) {
+        String name = baseline.equals("oracle") ? "oracle: soft DQN on the total reward"
+            : "add-on only: soft DQN on the add-on reward";
+        for (String seed : seeds) {
+          jobs.add(new Job(name, priors[0], baseline, "0", Long.parseLong(seed.trim()),
+              outRoot.resolve(baseline + "-seed" + seed.trim())));
+        }
+      }
+    }
+    System.out.printf(Locale.ROOT, "rql4j results: %d runs of %d env steps on %s, %d at a time; run folders (resumable: "
+        + "rerun the same command to continue) under %s%n", jobs.size(), steps, task, parallel, outRoot);
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(parallel);
+    List<java.util.concurrent.Future<Customize.Result>> futures = new ArrayList<>();
+    for (Job job : jobs) {
+      futures.add(pool.submit(() -> parallel > 1 ? runJobInChild(root, task, steps, episodes, job)
+          : runJob(root, task, steps, episodes, job)));
+    }
+    pool.shutdown();
+    Map<String, List<Evaluator.Episode>> rows = new LinkedHashMap<>();
+    Map<String, List<Double>> trainSeconds = new LinkedHashMap<>();
+    Map<String, List<String>> perSeed = new LinkedHashMap<>();
+    try {
+      for (int k = 0; k < jobs.size(); k++) {
+        Job job = jobs.get(k);
+        Customize.Result r = futures.get(k).get();
+        // the prior's evaluation does not depend on the training seed: one copy per prior
+        rows.putIfAbsent("prior alone: " + job.priorName(), new ArrayList<>(r.prior().episodes()));
+        rows.computeIfAbsent(job.row(), x -> new ArrayList<>()).addAll(r.learned().episodes());
+        trainSeconds.computeIfAbsent(job.row(), x -> new ArrayList<>()).add(r.seconds());
+        perSeed.computeIfAbsent(job.row(), x -> new ArrayList<>()).add(String.format(Locale.ROOT, "%.1f / %.1f",
+            r.learned().mean(Evaluator.Episode::basicReturn), r.learned().mean(Evaluator.Episode::addonReturn)));
+      }
+    } catch (InterruptedException e) {
+      pool.shutdownNow();
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted; finished runs are kept under " + outRoot, e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      pool.shutdownNow();
+      Throwable cause = e.getCause();
+      throw new IllegalStateException("a run failed: " + cause.getMessage() + "\nFinished runs and checkpoints are kept "
+          + "under " + outRoot + "; rerun the same command to continue.", cause);
+    }
+    // "prior alone" rows first, as in the earlier tables
+    Map<String, List<Evaluator.Episode>> ordered = new LinkedHashMap<>();
+    rows.forEach((k, v) -> {
+      if (k.startsWith("prior alone")) {
+        ordered.put(k, v);
+      }
+    });
+    rows.forEach(ordered::putIfAbsent);
+    rows = ordered;
     double minutes = (System.nanoTime() - t0) / 60e9;
+    boolean success = task.startsWith("highway");
     StringBuilder md = new StringBuilder();
     md.append("## ").append(task).append(" (residual soft Q-learning, ").append(steps).append(" env steps per run)\n\n");
     md.append("Command: `").append(command).append("` (").append(String.format(Locale.ROOT, "%.0f", minutes))
         .append(" min wall on our 2-core machine, ").append(Instant.now()).append("). Seeds ").append(String.join(", ", seeds))
         .append("; each row pools ").append(episodes).append(" evaluation episodes per seed (reset seeds 10000..), ")
         .append("deterministic policies, on the task's total variant; mean ± std over all pooled episodes. ")
-        .append("Reference hyperparameters of docs/tasks.md; alphaHat 1.\n\n");
-    md.append("| policy | basic return | add-on return | length | train s / run |\n|---|---|---|---|---|\n");
+        .append("Reference hyperparameters of docs/tasks.md; alphaHat 1. Per seed: mean basic / add-on return of "
+            + "each seed's ").append(episodes).append(" episodes.")
+        .append(success ? " Success: the episode reached its time limit without a crash (not terminated)." : "")
+        .append("\n\n");
+    md.append("| policy | basic return | add-on return | length |").append(success ? " success |" : "")
+        .append(" per seed (basic / add-on) | train s / run |\n|---|---|---|---|").append(success ? "---|" : "")
+        .append("---|---|\n");
     rows.forEach((name, eps) -> {
       List<Double> secs = trainSeconds.get(name);
       String time = secs == null ? "" : String.format(Locale.ROOT, "%.0f", secs.stream().mapToDouble(d -> d).average().orElse(0));
-      md.append(new Evaluator.Summary(eps).markdownRow(name)).append(" ").append(time).append(" |\n");
+      Evaluator.Summary summary = new Evaluator.Summary(eps);
+      md.append(summary.markdownRow(name));
+      if (success) {
+        md.append(String.format(Locale.ROOT, " %.0f%% |", 100 * summary.mean(e -> e.terminated() ? 0 : 1)));
+      }
+      md.append(" ").append(String.join("; ", perSeed.getOrDefault(name, List.of()))).append(" | ")
+          .append(time).append(" |\n");
     });
     String section = md.toString();
     System.out.println("\n" + section);
-    MarkedSections.write(root.resolve("docs/results.md"), "results-" + task + "-" + String.join("-", priors) + "-w"
+    Path doc = Path.of(Customize.option(args, "--doc", root.resolve("docs/results.md").toString()));
+    MarkedSections.write(doc, "results-" + task + "-" + String.join("-", priors) + "-w"
         + String.join("-", weights), section,
         "# Results\n\nCustomization results for the paper's tasks (docs/tasks.md). Each section names the command "
             + "that made it.\n");
+  }
+
+  private static Customize.Result runJob(Path root, String task, long steps, int episodes, Job job) throws IOException {
+    String tag = "[" + job.out().getFileName() + "] ";
+    ResidualSoftQConfig cfg = config(task, steps, job.seed()).withPriorWeight(Float.parseFloat(job.weight()));
+    Customize.Result done = Customize.finished(job.out(), cfg);
+    if (done != null) {
+      System.out.println(tag + "finished earlier: " + done.learned().markdownRow(job.row()));
+      return done;
+    }
+    Path dir = root.resolve("examples/priors/" + task + "-" + job.priorName());
+    SoftQTraining.Checkpointing ck = new SoftQTraining.Checkpointing(job.out().resolve("checkpoint"),
+        Math.max(1000, steps / 10), true);
+    try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
+        TorchScriptPrior prior = TorchScriptPrior.load(dir)) {
+      Customize.Result r = Customize.customize(client, prior, task, job.baseline(), cfg, episodes,
+          p -> System.out.println(tag + p.line()), job.out(), ck);
+      System.out.println(tag + "seed " + job.seed() + ": " + r.learned().markdownRow(job.row())
+          + String.format(Locale.ROOT, " (%.0f s)", r.seconds()));
+      return r;
+    }
+  }
+
+  /**
+   * Runs a job in a child JVM ({@code rql4j customize} with the job's folder). DJL's PyTorch
+   * engine allows one GradientCollector per JVM at a time, so parallel learners need processes.
+   */
+  private static Customize.Result runJobInChild(Path root, String task, long steps, int episodes, Job job)
+      throws IOException, InterruptedException {
+    String tag = "[" + job.out().getFileName() + "] ";
+    ResidualSoftQConfig cfg = config(task, steps, job.seed()).withPriorWeight(Float.parseFloat(job.weight()));
+    Customize.Result done = Customize.finished(job.out(), cfg);
+    if (done != null) {
+      System.out.println(tag + "finished earlier: " + done.learned().markdownRow(job.row()));
+      return done;
+    }
+    List<String> cmd = new ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElse("java"));
+    cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "customize",
+        "--task", task, "--baseline", job.baseline(),
+        "--prior", root.resolve("examples/priors/" + task + "-" + job.priorName()).toString(),
+        "--steps", Long.toString(steps), "--seed", Long.toString(job.seed()), "--prior-weight", job.weight(),
+        "--eval-episodes", Integer.toString(episodes), "--out", job.out().toString(),
+        "--checkpoint-every", Long.toString(Math.max(1000, steps / 10)), "--resume"));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    try (java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+        java.nio.charset.StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = r.readLine()) != null) {
+        System.out.println(tag + line);
+      }
+    } finally {
+      if (p.isAlive()) {
+        p.destroy();
+      }
+    }
+    int code = p.waitFor();
+    Customize.Result result = Customize.finished(job.out(), cfg);
+    if (code != 0 || result == null) {
+      throw new IllegalStateException("run " + job.out() + " exited with code " + code + " (its output is above, "
+          + "prefixed " + tag.trim() + ")");
+    }
+    return result;
   }
 
   private static ResidualSoftQConfig config(String task, long steps, long seed) {

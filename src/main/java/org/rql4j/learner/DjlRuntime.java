@@ -22,6 +22,24 @@ public final class DjlRuntime {
     setDefault("ai.djl.pytorch.num_interop_threads", "1");
   }
 
+  private static final ThreadLocal<Boolean> NO_GRAD_SET = ThreadLocal.withInitial(() -> false);
+
+  /**
+   * Turns autograd recording off on the calling thread (outside a GradientCollector). libtorch's
+   * grad mode is per thread and ON by default; DJL turns it off only on the thread that loaded
+   * the engine. On any other thread, in-place updates of parameters (optimizer steps, target
+   * copies, loading weights) then fail with "a leaf Variable that requires grad is being used in
+   * an in-place operation", and forward passes record graphs for nothing. Every learner entry
+   * point calls this; it costs one JNI call per thread.
+   */
+  public static void noGradOnThisThread() {
+    if (!NO_GRAD_SET.get()) {
+      engine();
+      ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+      NO_GRAD_SET.set(true);
+    }
+  }
+
   /** The configured PyTorch engine. */
   public static Engine engine() {
     configure();

@@ -90,6 +90,7 @@ public final class Mlp implements AutoCloseable {
 
   /** Copies every parameter value from {@code other} (same architecture): the hard target update. */
   public void copyFrom(Mlp other) {
+    DjlRuntime.noGradOnThisThread();
     for (int i = 0; i < parameters.size(); i++) {
       other.parameters.get(i).getArray().copyTo(parameters.get(i).getArray());
     }
@@ -97,6 +98,7 @@ public final class Mlp implements AutoCloseable {
 
   /** Polyak update {@code this = tau * other + (1 - tau) * this}. */
   public void softUpdateFrom(Mlp other, float tau) {
+    DjlRuntime.noGradOnThisThread();
     for (int i = 0; i < parameters.size(); i++) {
       NDArray target = parameters.get(i).getArray();
       try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
@@ -116,6 +118,7 @@ public final class Mlp implements AutoCloseable {
 
   /** Sets all parameters from flat float arrays (PyTorch layout). */
   public void importWeights(List<float[]> weights) {
+    DjlRuntime.noGradOnThisThread();
     if (weights.size() != parameters.size()) {
       throw new IllegalArgumentException("expected " + parameters.size() + " weight arrays, got " + weights.size());
     }

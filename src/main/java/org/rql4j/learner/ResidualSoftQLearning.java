@@ -70,6 +70,7 @@ public final class ResidualSoftQLearning implements AutoCloseable {
 
   /** Hard target update: {@code Q_R_target <- Q_R}. */
   public void syncTarget() {
+    DjlRuntime.noGradOnThisThread();
     qResidualTarget.copyFrom(qResidual);
   }
 
@@ -121,6 +122,7 @@ public final class ResidualSoftQLearning implements AutoCloseable {
    * grad-norm clip, Adam (PyTorch formula).
    */
   public UpdateStats update(ReplayBuffer.Batch batch) {
+    DjlRuntime.noGradOnThisThread();
     LossDetails d = backward(batch, false);
     double gradNorm = applyGradients();
     return new UpdateStats(d.loss(), d.meanQ(), gradNorm);
@@ -131,6 +133,7 @@ public final class ResidualSoftQLearning implements AutoCloseable {
    * parameters): {@code y} from the target network, {@code Huber(Q_R(s,a), y)} averaged.
    */
   public LossDetails backward(ReplayBuffer.Batch batch, boolean details) {
+    DjlRuntime.noGradOnThisThread();
     int b = batch.size();
     int d = qResidual.inputDim();
     try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
@@ -155,11 +158,13 @@ public final class ResidualSoftQLearning implements AutoCloseable {
 
   /** Only the clipping half of {@link #applyGradients()} (for tests that inspect clipped gradients). */
   public double applyGradientsClipOnly() {
+    DjlRuntime.noGradOnThisThread();
     return Gradients.clipGlobalNorm(qResidual.parameters(), config.maxGradNorm());
   }
 
   /** Clips the gradients to the global norm and takes an Adam step; returns the norm before clipping. */
   public double applyGradients() {
+    DjlRuntime.noGradOnThisThread();
     double gradNorm = Gradients.clipGlobalNorm(qResidual.parameters(), config.maxGradNorm());
     optimizer.step();
     return gradNorm;
@@ -174,6 +179,7 @@ public final class ResidualSoftQLearning implements AutoCloseable {
    * @return action indices (0-based; add the Discrete space's start before stepping)
    */
   public long[] act(float[] observations, float[] logPrior, double epsilon, boolean deterministic, Random rng) {
+    DjlRuntime.noGradOnThisThread();
     int n = observations.length / qResidual.inputDim();
     float[] logits;
     try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {

@@ -55,6 +55,7 @@ public final class TorchAdam implements AutoCloseable {
    * GradientCollector (no autograd recording).
    */
   public void step() {
+    DjlRuntime.noGradOnThisThread();
     step++;
     double bc1 = 1 - Math.pow(beta1, step);
     double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
@@ -71,6 +72,38 @@ public final class TorchAdam implements AutoCloseable {
         g.muli(0); // zero the parameter's gradient in place (g shares its storage)
       }
     }
+  }
+
+  /** The optimizer's state (for checkpoints): steps taken and the moments, in parameter order. */
+  public record State(long step, java.util.List<float[]> m, java.util.List<float[]> v) {}
+
+  /** A copy of the state. */
+  public State exportState() {
+    java.util.List<float[]> ms = new java.util.ArrayList<>();
+    java.util.List<float[]> vs = new java.util.ArrayList<>();
+    for (int i = 0; i < m.length; i++) {
+      ms.add(m[i].toFloatArray());
+      vs.add(v[i].toFloatArray());
+    }
+    return new State(step, ms, vs);
+  }
+
+  /** Restores a state taken from an optimizer over parameters of the same shapes. */
+  public void importState(State state) {
+    DjlRuntime.noGradOnThisThread();
+    if (state.m().size() != m.length || state.v().size() != v.length) {
+      throw new IllegalArgumentException("optimizer state has " + state.m().size() + " moments, this optimizer has "
+          + m.length + " parameters");
+    }
+    for (int i = 0; i < m.length; i++) {
+      if (state.m().get(i).length != m[i].size() || state.v().get(i).length != v[i].size()) {
+        throw new IllegalArgumentException("optimizer state for parameter " + i + " has "
+            + state.m().get(i).length + " values, the parameter has " + m[i].size());
+      }
+      m[i].set(state.m().get(i));
+      v[i].set(state.v().get(i));
+    }
+    step = state.step();
   }
 
   @Override

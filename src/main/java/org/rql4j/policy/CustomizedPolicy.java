@@ -14,11 +14,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import org.rql4j.env.Tensor;
@@ -176,14 +173,7 @@ public final class CustomizedPolicy implements Policy {
 
   /** sha256 over a prior package's sidecar and module bytes. */
   static String packageHash(Path pkg) throws IOException {
-    try {
-      MessageDigest md = MessageDigest.getInstance("SHA-256");
-      md.update(Files.readAllBytes(pkg.resolve(PriorPackage.SIDECAR)));
-      md.update(Files.readAllBytes(PriorPackage.moduleFile(PriorPackage.read(pkg))));
-      return HexFormat.of().formatHex(md.digest());
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return PriorPackage.contentHash(pkg);
   }
 
   @Override

@@ -306,4 +306,19 @@ public final class PriorPackage {
       return e.getAsJsonArray();
     }
   }
+
+  /**
+   * sha256 (hex) over a package's sidecar and module bytes: what a saved policy or a training
+   * checkpoint records to refuse a different prior later.
+   */
+  public static String contentHash(Path pkg) throws java.io.IOException {
+    try {
+      java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+      md.update(java.nio.file.Files.readAllBytes(pkg.resolve(SIDECAR)));
+      md.update(java.nio.file.Files.readAllBytes(moduleFile(read(pkg))));
+      return java.util.HexFormat.of().formatHex(md.digest());
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
 }

@@ -13,10 +13,22 @@ public final class MetricsCsv implements SoftQTraining.Callback, AutoCloseable {
   private final Writer out;
 
   public MetricsCsv(Path file) throws IOException {
+    this(file, false);
+  }
+
+  /**
+   * @param append continue an existing file (a resumed run): rows are added after the earlier
+   *     run's; reports made after its last checkpoint appear twice, the later one being the resumed run's
+   */
+  public MetricsCsv(Path file, boolean append) throws IOException {
     Files.createDirectories(file.toAbsolutePath().getParent());
-    out = Files.newBufferedWriter(file);
-    out.write("step,episodes,recent_return,recent_basic_return,recent_addon_return,epsilon,loss,steps_per_second,"
-        + "env_seconds,prior_seconds,learner_seconds\n");
+    boolean header = !append || !Files.exists(file) || Files.size(file) == 0;
+    out = append ? Files.newBufferedWriter(file, java.nio.file.StandardOpenOption.CREATE,
+        java.nio.file.StandardOpenOption.APPEND) : Files.newBufferedWriter(file);
+    if (header) {
+      out.write("step,episodes,recent_return,recent_basic_return,recent_addon_return,epsilon,loss,steps_per_second,"
+          + "env_seconds,prior_seconds,learner_seconds\n");
+    }
   }
 
   @Override

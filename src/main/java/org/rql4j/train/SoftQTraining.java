@@ -2,7 +2,11 @@ package org.rql4j.train;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.Random;
 import org.rql4j.buffer.ReplayBuffer;
@@ -14,6 +18,7 @@ import org.rql4j.env.VectorEnv;
 import org.rql4j.env.VectorStep;
 import org.rql4j.learner.ResidualSoftQConfig;
 import org.rql4j.learner.ResidualSoftQLearning;
+import org.rql4j.prior.PriorPackage;
 import org.rql4j.prior.PriorPolicy;
 
 /**
@@ -51,6 +56,24 @@ public final class SoftQTraining {
   }
 
   /**
+   * Where and how often a run saves {@link TrainingCheckpoint}s.
+   *
+   * @param dir the checkpoint folder
+   * @param every env steps between checkpoints (one is also saved at the end, when a callback
+   *     stops the run, and when the env fails)
+   * @param resume continue from the checkpoint in {@code dir} if there is one; without it a run
+   *     refuses to start over an existing checkpoint (it would be overwritten)
+   */
+  public record Checkpointing(Path dir, long every, boolean resume) {
+    public Checkpointing {
+      java.util.Objects.requireNonNull(dir, "dir");
+      if (every <= 0) {
+        throw new IllegalArgumentException("checkpoint interval must be > 0 env steps, got " + every);
+      }
+    }
+  }
+
+  /**
    * Trains {@code learner} on {@code env}.
    *
    * @param prior the frozen prior (null, or ignored, when the learner's priorWeight is 0)
@@ -58,6 +81,17 @@ public final class SoftQTraining {
    */
   public static Progress run(ResidualSoftQLearning learner, VectorEnv env, PriorPolicy prior, Callback callback,
       long reportEvery) {
+    return run(learner, env, prior, callback, reportEvery, null);
+  }
+
+  /**
+   * As {@link #run(ResidualSoftQLearning, VectorEnv, PriorPolicy, Callback, long)}, saving
+   * checkpoints as {@code checkpointing} says (null: none) and resuming from one. When the env
+   * fails mid-run (e.g. a dead server), the run is saved before the {@link TrainingException}
+   * that reports it, so that nothing learned is lost.
+   */
+  public static Progress run(ResidualSoftQLearning learner, VectorEnv env, PriorPolicy prior, Callback callback,
+      long reportEvery, Checkpointing checkpointing) {
     ResidualSoftQConfig cfg = learner.config();
     if (env.autoresetMode() != AutoresetMode.SAME_STEP) {
       throw new IllegalArgumentException("training needs a SAME_STEP autoreset env, got " + env.autoresetMode());
@@ -82,21 +116,54 @@ public final class SoftQTraining {
     Timer envTime = new Timer();
     Timer priorTime = new Timer();
     Timer learnerTime = new Timer();
+    Deque<double[]> recent = new ArrayDeque<>();
+    int episodes = 0;
+    double lastLoss = Double.NaN;
+    long step = 0;
+    double wallBefore = 0;
+    String priorHash = usePrior ? priorHash(prior) : null;
+    if (checkpointing != null && TrainingCheckpoint.exists(checkpointing.dir())) {
+      if (!checkpointing.resume()) {
+        throw new IllegalArgumentException("checkpoint folder " + checkpointing.dir() + " already holds a checkpoint; "
+            + "resume it (--resume), or choose another --checkpoint-dir (or delete that one) to start over");
+      }
+      TrainingCheckpoint.Restored r;
+      try {
+        r = TrainingCheckpoint.load(checkpointing.dir(), learner, env.envId(), priorHash);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read the checkpoint in " + checkpointing.dir() + ": " + e.getMessage(), e);
+      }
+      if (r.buffer().obsDim() != d || r.buffer().priorWidth() != buffer.priorWidth()) {
+        throw new IllegalArgumentException("the checkpoint in " + checkpointing.dir() + " holds transitions of "
+            + r.buffer().obsDim() + " observation values, but " + env.envId() + " has " + d);
+      }
+      buffer = r.buffer();
+      rng = r.rng();
+      TrainingCheckpoint.Loop l = r.loop();
+      step = l.step();
+      episodes = l.episodes();
+      lastLoss = l.lastLoss();
+      envTime.add(l.envSeconds());
+      priorTime.add(l.priorSeconds());
+      learnerTime.add(l.learnerSeconds());
+      wallBefore = l.wallSeconds();
+      recent.addAll(l.recent());
+    }
+    long startStep = step;
 
     float[] obs;
     try (Timer.Span s = envTime.span()) {
-      obs = ((Tensor) env.reset(cfg.seed()).observations()).toFloatArray();
+      // a resumed run starts new episodes: the envs' state is not part of a checkpoint
+      obs = ((Tensor) env.reset(step == 0 ? cfg.seed() : cfg.seed() + step).observations()).toFloatArray();
     }
     float[] logPrior = usePrior ? priorLogProbs(prior, obs, n, d, priorTime) : null;
     double[] epReturn = new double[n];
     double[] epBasic = new double[n];
     double[] epAddon = new double[n];
-    Deque<double[]> recent = new ArrayDeque<>();
-    int episodes = 0;
-    double lastLoss = Double.NaN;
-    long step = 0;
     long t0 = System.nanoTime();
-    long nextReport = reportEvery;
+    long nextReport = (step / reportEvery + 1) * reportEvery;
+    long every = checkpointing == null ? Long.MAX_VALUE : checkpointing.every();
+    long nextCheckpoint = checkpointing == null ? Long.MAX_VALUE : (step / every + 1) * every;
     boolean stopped = false;
     while (step < cfg.totalSteps() && !stopped) {
       double eps = cfg.epsilon(step);
@@ -119,6 +186,10 @@ public final class SoftQTraining {
         if (st.finalObservations() != null) {
           finals = ((Tensor) st.finalObservations()).toFloatArray();
         }
+      } catch (RuntimeException e) {
+        // the learner and buffer are consistent here (this step added nothing): save them
+        throw interrupted(e, env, step, checkpointing, learner, buffer, rng, loop(step, episodes, lastLoss,
+            envTime, priorTime, learnerTime, wallBefore, t0, recent), priorHash);
       }
       // s' of each transition: the final observation where the episode ended (SAME_STEP autoreset)
       float[] nextState = next;
@@ -173,20 +244,93 @@ public final class SoftQTraining {
         }
       }
       if (step >= nextReport || step >= cfg.totalSteps()) {
-        nextReport += reportEvery;
-        Progress p = progress(step, cfg, episodes, recent, cfg.epsilon(step), lastLoss, t0, envTime, priorTime,
-            learnerTime, false);
+        nextReport = (step / reportEvery + 1) * reportEvery;
+        Progress p = progress(step, startStep, cfg, episodes, recent, cfg.epsilon(step), lastLoss, t0, envTime,
+            priorTime, learnerTime, false);
         if (callback != null && !callback.onProgress(p)) {
           stopped = true;
         }
       }
+      if (step >= nextCheckpoint || (checkpointing != null && (stopped || step >= cfg.totalSteps()))) {
+        nextCheckpoint = (step / every + 1) * every;
+        save(checkpointing, learner, buffer, rng, loop(step, episodes, lastLoss, envTime, priorTime, learnerTime,
+            wallBefore, t0, recent), env.envId(), priorHash);
+      }
     }
-    return progress(step, cfg, episodes, recent, cfg.epsilon(step), lastLoss, t0, envTime, priorTime, learnerTime,
-        stopped);
+    return progress(step, startStep, cfg, episodes, recent, cfg.epsilon(step), lastLoss, t0, envTime, priorTime,
+        learnerTime, stopped);
   }
 
-  private static Progress progress(long step, ResidualSoftQConfig cfg, int episodes, Deque<double[]> recent, double eps,
-      double loss, long t0, Timer env, Timer prior, Timer learner, boolean stopped) {
+  /** Raised when the env fails mid-run; says where the run was saved and how to resume it. */
+  public static final class TrainingException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    private final long step;
+
+    TrainingException(String message, long step, Throwable cause) {
+      super(message, cause);
+      this.step = step;
+    }
+
+    /** Env steps completed (and saved, when checkpointing) before the failure. */
+    public long step() {
+      return step;
+    }
+  }
+
+  private static TrainingException interrupted(RuntimeException e, VectorEnv env, long step,
+      Checkpointing checkpointing, ResidualSoftQLearning learner, ReplayBuffer buffer, Random rng,
+      TrainingCheckpoint.Loop loop, String priorHash) {
+    String head = "training on " + env.envId() + " stopped at env step " + step + ": the env failed (" + e.getMessage()
+        + ").";
+    if (checkpointing == null) {
+      return new TrainingException(head + " No checkpoint folder was set, so this run's learning is lost; "
+          + "set one (--checkpoint-dir, or --out) to make runs resumable.", step, e);
+    }
+    try {
+      TrainingCheckpoint.save(checkpointing.dir(), learner, buffer, rng, loop, env.envId(), priorHash);
+      return new TrainingException(head + " Everything learned up to step " + step + " is saved in "
+          + checkpointing.dir() + "; fix the env server and rerun the same command with --resume to continue.",
+          step, e);
+    } catch (IOException | RuntimeException saveError) {
+      e.addSuppressed(saveError);
+      return new TrainingException(head + " Saving a checkpoint to " + checkpointing.dir() + " also failed ("
+          + saveError.getMessage() + "); the last periodic checkpoint there (if any) can be resumed with --resume.",
+          step, e);
+    }
+  }
+
+  private static TrainingCheckpoint.Loop loop(long step, int episodes, double lastLoss, Timer env, Timer prior,
+      Timer learner, double wallBefore, long t0, Deque<double[]> recent) {
+    return new TrainingCheckpoint.Loop(step, episodes, lastLoss, env.seconds(), prior.seconds(), learner.seconds(),
+        wallBefore + (System.nanoTime() - t0) / 1e9, new ArrayList<>(recent));
+  }
+
+  private static void save(Checkpointing checkpointing, ResidualSoftQLearning learner, ReplayBuffer buffer, Random rng,
+      TrainingCheckpoint.Loop loop, String envId, String priorHash) {
+    try {
+      TrainingCheckpoint.save(checkpointing.dir(), learner, buffer, rng, loop, envId, priorHash);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot save a training checkpoint to " + checkpointing.dir() + ": "
+          + e.getMessage() + " (training stopped at env step " + loop.step() + "; free disk space or choose another "
+          + "--checkpoint-dir, then rerun with --resume to continue from the previous checkpoint)", e);
+    }
+  }
+
+  private static String priorHash(PriorPolicy prior) {
+    Path dir = prior.spec().packageDir();
+    if (dir == null) {
+      return "in-memory prior " + prior.spec().name();
+    }
+    try {
+      return PriorPackage.contentHash(dir);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the prior package " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static Progress progress(long step, long startStep, ResidualSoftQConfig cfg, int episodes,
+      Deque<double[]> recent, double eps, double loss, long t0, Timer env, Timer prior, Timer learner,
+      boolean stopped) {
     double secs = (System.nanoTime() - t0) / 1e9;
     double[] mean = new double[3];
     for (double[] r : recent) {
@@ -197,7 +341,8 @@ public final class SoftQTraining {
     if (recent.isEmpty()) {
       java.util.Arrays.fill(mean, Double.NaN);
     }
-    return new Progress(step, cfg.totalSteps(), episodes, mean[0], mean[1], mean[2], eps, loss, step / secs,
+    return new Progress(step, cfg.totalSteps(), episodes, mean[0], mean[1], mean[2], eps, loss,
+        (step - startStep) / secs,
         env.seconds(), prior.seconds(), learner.seconds(), stopped);
   }
 

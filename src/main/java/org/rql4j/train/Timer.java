@@ -13,6 +13,11 @@ final class Timer {
     return nanos / 1e9;
   }
 
+  /** Adds time measured elsewhere (a resumed run's earlier part). */
+  void add(double seconds) {
+    nanos += (long) (seconds * 1e9);
+  }
+
   /** An open span; closing it adds its duration. */
   final class Span implements AutoCloseable {
     private final long start;

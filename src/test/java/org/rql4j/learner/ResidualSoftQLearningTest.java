@@ -66,4 +66,34 @@ class ResidualSoftQLearningTest {
       assertArrayEquals(learner.qResidual().exportWeights().get(0), after);
     }
   }
+
+  @Test
+  void learnersWorkOnThreadsOtherThanTheOneThatLoadedTheEngine() throws Exception {
+    ResidualSoftQConfig config = ResidualSoftQConfig.cartpole();
+    new ResidualSoftQLearning(config, 4, 2).close(); // the engine loads on this thread
+    ReplayBuffer buffer = new ReplayBuffer(8, 4, 2);
+    for (int i = 0; i < 8; i++) {
+      buffer.add(new float[] {i, 1, 2, 3}, i % 2, 1f, new float[] {i, 1, 2, 3}, false, new float[] {-0.7f, -0.7f});
+    }
+    java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.atomic.AtomicLong steps = new java.util.concurrent.atomic.AtomicLong();
+    Thread worker = new Thread(() -> {
+      // libtorch starts every new thread with autograd recording on: in-place optimizer steps and
+      // target copies would fail there without DjlRuntime.noGradOnThisThread()
+      try (ResidualSoftQLearning learner = new ResidualSoftQLearning(config, 4, 2)) {
+        learner.update(buffer.sample(8, new Random(0)));
+        learner.syncTarget();
+        learner.qResidual().importWeights(learner.qResidualTarget().exportWeights());
+        steps.set(learner.optimizer().steps());
+      } catch (Throwable t) {
+        failure.set(t);
+      }
+    });
+    worker.start();
+    worker.join();
+    if (failure.get() != null) {
+      throw new AssertionError("training on a second thread failed", failure.get());
+    }
+    assertEquals(1, steps.get());
+  }
 }

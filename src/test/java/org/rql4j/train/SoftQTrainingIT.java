@@ -11,12 +11,14 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.rql4j.bridge.EnvSpec;
 import org.rql4j.bridge.GrpcEnvClient;
 import org.rql4j.bridge.GrpcVectorEnv;
 import org.rql4j.bridge.PythonServer;
 import org.rql4j.learner.ResidualSoftQConfig;
 import org.rql4j.learner.ResidualSoftQLearning;
+import org.rql4j.learner.TorchAdam;
 import org.rql4j.prior.PriorException;
 import org.rql4j.prior.TorchScriptPrior;
 
@@ -79,6 +81,96 @@ class SoftQTrainingIT {
         ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 6, 3)) {
       PriorException e = assertThrows(PriorException.class, () -> SoftQTraining.run(learner, env, prior, p -> true, 500));
       assertTrue(e.getMessage().contains("Acrobot-v1"), e.getMessage());
+    }
+  }
+
+  private static void assertSameArrays(List<float[]> a, List<float[]> b, String what) {
+    assertEquals(a.size(), b.size(), what);
+    for (int i = 0; i < a.size(); i++) {
+      org.junit.jupiter.api.Assertions.assertArrayEquals(a.get(i), b.get(i), what + " " + i);
+    }
+  }
+
+  @Test
+  void aStoppedRunResumesWithEverythingItLearned(@TempDir Path tmp) throws Exception {
+    ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().withTotalSteps(6000);
+    Path dir = tmp.resolve("ckpt");
+    SoftQTraining.Checkpointing ck = new SoftQTraining.Checkpointing(dir, 1000, true);
+    List<float[]> online;
+    List<float[]> target;
+    TorchAdam.State adam;
+    try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
+        ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
+      SoftQTraining.Progress last = SoftQTraining.run(learner, env, prior, p -> p.step() < 3000, 500, ck);
+      assertTrue(last.stopped());
+      online = learner.qResidual().exportWeights();
+      target = learner.qResidualTarget().exportWeights();
+      adam = learner.optimizer().exportState();
+    }
+    assertTrue(TrainingCheckpoint.exists(dir));
+    assertTrue(java.nio.file.Files.readString(dir.resolve(TrainingCheckpoint.SUMMARY)).contains("\"step\": 3000"));
+    // a fresh learner restored from the checkpoint holds exactly what the stopped one had
+    try (ResidualSoftQLearning restored = new ResidualSoftQLearning(cfg, 4, 2)) {
+      TrainingCheckpoint.Restored r = TrainingCheckpoint.load(dir, restored, "rql4j/cartpole-center-addon-v0",
+          org.rql4j.prior.PriorPackage.contentHash(prior.spec().packageDir()));
+      assertSameArrays(online, restored.qResidual().exportWeights(), "online weights");
+      assertSameArrays(target, restored.qResidualTarget().exportWeights(), "target weights");
+      assertSameArrays(adam.m(), restored.optimizer().exportState().m(), "Adam m");
+      assertSameArrays(adam.v(), restored.optimizer().exportState().v(), "Adam v");
+      assertEquals(adam.step(), restored.optimizer().steps());
+      assertEquals(3000, r.loop().step());
+      assertEquals(3000, r.buffer().size());
+    }
+    // starting over the checkpoint without resume is refused; resuming finishes the run
+    try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
+        ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
+      IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> SoftQTraining.run(
+          learner, env, prior, p -> true, 500, new SoftQTraining.Checkpointing(dir, 1000, false)));
+      assertTrue(refused.getMessage().contains("already holds a checkpoint"), refused.getMessage());
+      List<SoftQTraining.Progress> reports = new ArrayList<>();
+      SoftQTraining.Progress last = SoftQTraining.run(learner, env, prior, reports::add, 500, ck);
+      assertEquals(6000, last.step());
+      assertEquals(3500, reports.get(0).step(), "reports continue from the checkpoint");
+      // bursts of 128 gradient steps every 256 env steps after 1000, counted over the WHOLE run:
+      // 20 bursts from step 1024 to 5888 (a run that forgot the first half would have 12)
+      assertEquals(20 * 128, learner.optimizer().steps());
+    }
+    // a checkpoint of another config is refused, naming the difference
+    try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
+        ResidualSoftQLearning other = new ResidualSoftQLearning(cfg.withAlphaHat(0.5f), 4, 2)) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> SoftQTraining.run(other, env, prior, p -> true, 500, ck));
+      assertTrue(e.getMessage().contains("alphaHat"), e.getMessage());
+    }
+  }
+
+  @Test
+  void aDeadEnvServerSavesTheRunAndItResumesOnANewServer(@TempDir Path tmp) {
+    ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().withTotalSteps(4000);
+    SoftQTraining.Checkpointing ck = new SoftQTraining.Checkpointing(tmp.resolve("ckpt"), 100_000, true);
+    PythonServer doomed = PythonServer.start();
+    try (GrpcEnvClient c = doomed.connect();
+        GrpcVectorEnv env = c.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
+        ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
+      SoftQTraining.TrainingException e = assertThrows(SoftQTraining.TrainingException.class,
+          () -> SoftQTraining.run(learner, env, prior, p -> {
+            if (p.step() == 2000) {
+              doomed.close(); // the server dies mid-run
+            }
+            return true;
+          }, 1000, ck));
+      assertEquals(2000, e.step());
+      assertTrue(e.getMessage().contains("saved in " + ck.dir()), e.getMessage());
+      assertTrue(e.getMessage().contains("--resume"), e.getMessage());
+    } finally {
+      doomed.close();
+    }
+    try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
+        ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
+      SoftQTraining.Progress last = SoftQTraining.run(learner, env, prior, p -> true, 1000, ck);
+      assertEquals(4000, last.step());
+      // 12 bursts of 128 from step 1024 to 3840, of which 4 (1024..1792) happened before the failure
+      assertEquals(12 * 128, learner.optimizer().steps());
     }
   }
 }

@@ -1,0 +1,307 @@
+package org.rql4j.train;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.rql4j.buffer.ReplayBuffer;
+import org.rql4j.learner.ResidualSoftQConfig;
+import org.rql4j.learner.ResidualSoftQLearning;
+import org.rql4j.learner.TorchAdam;
+
+/**
+ * A resumable snapshot of a soft-Q training run: the online and target networks, the optimizer's
+ * moments, the replay buffer (with its stored prior log-probs), the sampling RNG and the loop's
+ * counters. Written to {@code dir/state.bin} (binary, versioned) with a readable
+ * {@code dir/checkpoint.json} beside it; a new checkpoint replaces the old one only once it is
+ * complete on disk (written to {@code dir.tmp}, then renamed), so a crash while saving leaves the
+ * previous one intact.
+ *
+ * <p>What a resume does NOT restore: the envs' own state (they live in the Python server). A
+ * resumed run resets its envs with seed {@code config.seed + step} and drops the partial episodes
+ * in progress; everything learned is kept.
+ */
+public final class TrainingCheckpoint {
+
+  public static final String STATE = "state.bin";
+  public static final String SUMMARY = "checkpoint.json";
+  private static final String MAGIC = "rql4j-softq-checkpoint";
+  private static final int VERSION = 1;
+  private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
+
+  /** The training loop's counters. {@code recent}: the last episodes' [return, basic, add-on]. */
+  public record Loop(long step, int episodes, double lastLoss, double envSeconds, double priorSeconds,
+      double learnerSeconds, double wallSeconds, List<double[]> recent) {}
+
+  /** What a checkpoint holds besides the learner. */
+  public record Restored(Loop loop, ReplayBuffer buffer, Random rng) {}
+
+  private TrainingCheckpoint() {}
+
+  /** Whether {@code dir} holds a checkpoint (or the previous one, left by a crash while replacing it). */
+  public static boolean exists(Path dir) {
+    return Files.isRegularFile(dir.resolve(STATE)) || Files.isRegularFile(old(dir).resolve(STATE));
+  }
+
+  /**
+   * Saves a checkpoint of {@code learner}, {@code buffer}, {@code rng} and {@code loop}.
+   *
+   * @param envId the env trained on (checked on resume)
+   * @param priorHash the prior package's content hash, or null without a prior (checked on resume)
+   */
+  public static void save(Path dir, ResidualSoftQLearning learner, ReplayBuffer buffer, Random rng, Loop loop,
+      String envId, String priorHash) throws IOException {
+    Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
+    deleteTree(tmp);
+    Files.createDirectories(tmp);
+    TorchAdam.State adam = learner.optimizer().exportState();
+    try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(
+        Files.newOutputStream(tmp.resolve(STATE)), 1 << 20))) {
+      out.writeUTF(MAGIC);
+      out.writeInt(VERSION);
+      writeString(out, configJson(learner.config()));
+      writeString(out, envId);
+      writeString(out, priorHash == null ? "" : priorHash);
+      out.writeLong(loop.step());
+      out.writeInt(loop.episodes());
+      out.writeDouble(loop.lastLoss());
+      out.writeDouble(loop.envSeconds());
+      out.writeDouble(loop.priorSeconds());
+      out.writeDouble(loop.learnerSeconds());
+      out.writeDouble(loop.wallSeconds());
+      out.writeInt(loop.recent().size());
+      for (double[] r : loop.recent()) {
+        for (double x : r) {
+          out.writeDouble(x);
+        }
+      }
+      byte[] rngBytes = serialize(rng);
+      out.writeInt(rngBytes.length);
+      out.write(rngBytes);
+      writeArrays(out, learner.qResidual().exportWeights());
+      writeArrays(out, learner.qResidualTarget().exportWeights());
+      out.writeLong(adam.step());
+      writeArrays(out, adam.m());
+      writeArrays(out, adam.v());
+      buffer.writeTo(out);
+    }
+    JsonObject summary = new JsonObject();
+    summary.addProperty("format", MAGIC + "/" + VERSION);
+    summary.addProperty("saved", Instant.now().toString());
+    summary.addProperty("env_id", envId);
+    summary.addProperty("prior_sha256", priorHash);
+    summary.addProperty("step", loop.step());
+    summary.addProperty("total_steps", learner.config().totalSteps());
+    summary.addProperty("episodes", loop.episodes());
+    summary.addProperty("buffer_size", buffer.size());
+    summary.addProperty("optimizer_steps", adam.step());
+    summary.add("config", GSON.toJsonTree(learner.config()));
+    Files.writeString(tmp.resolve(SUMMARY), GSON.toJson(summary));
+    // swap in: dir -> dir.old, tmp -> dir, drop dir.old (exists() and load() fall back to dir.old)
+    Path old = old(dir);
+    deleteTree(old);
+    if (Files.exists(dir)) {
+      move(dir, old);
+    }
+    move(tmp, dir);
+    deleteTree(old);
+  }
+
+  /**
+   * Restores {@code learner} (networks, optimizer) from the checkpoint in {@code dir} and returns
+   * the rest. Refuses, naming the difference, a checkpoint of another config, env or prior.
+   */
+  public static Restored load(Path dir, ResidualSoftQLearning learner, String envId, String priorHash)
+      throws IOException {
+    Path from = Files.isRegularFile(dir.resolve(STATE)) ? dir : old(dir);
+    Path file = from.resolve(STATE);
+    if (!Files.isRegularFile(file)) {
+      throw new IOException("no training checkpoint in " + dir + " (expected " + STATE
+          + "); start without --resume, or point --checkpoint-dir at a run's checkpoint folder");
+    }
+    try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 20))) {
+      String magic;
+      try {
+        magic = in.readUTF();
+      } catch (IOException e) {
+        magic = "";
+      }
+      if (!MAGIC.equals(magic)) {
+        throw new IOException(file + " is not an rql4j soft-Q training checkpoint");
+      }
+      int version = in.readInt();
+      if (version != VERSION) {
+        throw new IOException(file + " has checkpoint version " + version + "; this rql4j reads version " + VERSION);
+      }
+      String savedConfig = readString(in);
+      String current = configJson(learner.config());
+      if (!savedConfig.equals(current)) {
+        throw new IllegalArgumentException("the checkpoint in " + dir + " was made with another config: "
+            + configDiff(savedConfig, current) + ". Resume with the same settings, or use a new --checkpoint-dir");
+      }
+      String savedEnv = readString(in);
+      if (!savedEnv.equals(envId)) {
+        throw new IllegalArgumentException("the checkpoint in " + dir + " trained on " + savedEnv + ", not on "
+            + envId + "; use a new --checkpoint-dir for this run");
+      }
+      String savedPrior = readString(in);
+      String wantPrior = priorHash == null ? "" : priorHash;
+      if (!savedPrior.equals(wantPrior)) {
+        throw new IllegalArgumentException("the checkpoint in " + dir + " was trained with "
+            + (savedPrior.isEmpty() ? "no prior" : "the prior package of sha256 " + savedPrior) + ", but this run has "
+            + (wantPrior.isEmpty() ? "no prior" : "a prior of sha256 " + wantPrior)
+            + "; resume with the same prior package, or use a new --checkpoint-dir");
+      }
+      long step = in.readLong();
+      int episodes = in.readInt();
+      double lastLoss = in.readDouble();
+      double envS = in.readDouble();
+      double priorS = in.readDouble();
+      double learnerS = in.readDouble();
+      double wallS = in.readDouble();
+      int nRecent = in.readInt();
+      List<double[]> recent = new ArrayList<>();
+      for (int i = 0; i < nRecent; i++) {
+        recent.add(new double[] {in.readDouble(), in.readDouble(), in.readDouble()});
+      }
+      byte[] rngBytes = new byte[in.readInt()];
+      in.readFully(rngBytes);
+      Random rng = deserialize(rngBytes);
+      learner.qResidual().importWeights(readArrays(in));
+      learner.qResidualTarget().importWeights(readArrays(in));
+      long adamStep = in.readLong();
+      learner.optimizer().importState(new TorchAdam.State(adamStep, readArrays(in), readArrays(in)));
+      ReplayBuffer buffer = ReplayBuffer.readFrom(in);
+      return new Restored(new Loop(step, episodes, lastLoss, envS, priorS, learnerS, wallS, recent), buffer, rng);
+    }
+  }
+
+  static String configJson(ResidualSoftQConfig config) {
+    return new Gson().toJson(config);
+  }
+
+  private static String configDiff(String savedJson, String currentJson) {
+    JsonObject saved = GSON.fromJson(savedJson, JsonObject.class);
+    JsonObject current = GSON.fromJson(currentJson, JsonObject.class);
+    List<String> diffs = new ArrayList<>();
+    for (String key : saved.keySet()) {
+      JsonElement now = current.get(key);
+      if (!saved.get(key).equals(now)) {
+        diffs.add(key + " " + saved.get(key) + " (checkpoint) vs " + now + " (now)");
+      }
+    }
+    return diffs.isEmpty() ? "config fields differ" : String.join(", ", diffs);
+  }
+
+  private static Path old(Path dir) {
+    return dir.resolveSibling(dir.getFileName() + ".old");
+  }
+
+  private static void move(Path from, Path to) throws IOException {
+    try {
+      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(from, to);
+    }
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      for (Path x : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(x);
+      }
+    }
+  }
+
+  private static void writeString(DataOutputStream out, String s) throws IOException {
+    byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    out.writeInt(b.length);
+    out.write(b);
+  }
+
+  private static String readString(DataInputStream in) throws IOException {
+    int n = in.readInt();
+    if (n < 0 || n > (1 << 24)) {
+      throw new IOException("corrupt checkpoint: a string of " + n + " bytes");
+    }
+    byte[] b = new byte[n];
+    in.readFully(b);
+    return new String(b, java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  private static void writeArrays(DataOutputStream out, List<float[]> arrays) throws IOException {
+    out.writeInt(arrays.size());
+    for (float[] a : arrays) {
+      out.writeInt(a.length);
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(a.length * 4);
+      b.asFloatBuffer().put(a);
+      out.write(b.array());
+    }
+  }
+
+  private static List<float[]> readArrays(DataInputStream in) throws IOException {
+    int n = in.readInt();
+    if (n < 0 || n > 4096) {
+      throw new IOException("corrupt checkpoint: " + n + " weight arrays");
+    }
+    List<float[]> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      int len = in.readInt();
+      if (len < 0 || len > (1 << 28)) {
+        throw new IOException("corrupt checkpoint: a weight array of " + len + " values");
+      }
+      byte[] b = new byte[len * 4];
+      in.readFully(b);
+      float[] a = new float[len];
+      java.nio.ByteBuffer.wrap(b).asFloatBuffer().get(a);
+      out.add(a);
+    }
+    return out;
+  }
+
+  private static byte[] serialize(Random rng) throws IOException {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (ObjectOutputStream o = new ObjectOutputStream(bytes)) {
+      o.writeObject(rng);
+    }
+    return bytes.toByteArray();
+  }
+
+  private static Random deserialize(byte[] bytes) throws IOException {
+    try (ObjectInputStream o = new ObjectInputStream(new ByteArrayInputStream(bytes)) {
+      @Override
+      protected Class<?> resolveClass(java.io.ObjectStreamClass desc) throws IOException, ClassNotFoundException {
+        if (!desc.getName().equals(Random.class.getName())) {
+          throw new java.io.InvalidClassException(desc.getName(), "not allowed in a checkpoint");
+        }
+        return super.resolveClass(desc);
+      }
+    }) {
+      return (Random) o.readObject();
+    } catch (ClassNotFoundException e) {
+      throw new IOException("corrupt checkpoint RNG", e);
+    }
+  }
+}
