@@ -1,6 +1,7 @@
 package org.rql4j.learner;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.nn.Parameter;
@@ -59,17 +60,22 @@ public final class TorchAdam implements AutoCloseable {
     step++;
     double bc1 = 1 - Math.pow(beta1, step);
     double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+    // libtorch's fused update (DJL's adamUpdate, one native call per parameter) computes
+    // w -= lrBc * m / (sqrt(v) + epsHat). With lrBc = lr sqrt(1 - b2^t) / (1 - b1^t) and
+    // epsHat = eps sqrt(1 - b2^t) this is exactly torch.optim.Adam's
+    // w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) (multiply both terms of the
+    // fraction by sqrt(1 - b2^t)); only float rounding differs (the compat tests bound it).
+    float lrBc = (float) (lr * bc2Sqrt / bc1);
+    float epsHat = (float) (eps * bc2Sqrt);
     for (int i = 0; i < m.length; i++) {
       NDArray w = parameters.get(i).getArray();
-      // NDScope closes every array created inside (the gradient handle and all intermediates),
-      // whichever manager they were attached to: nothing per-step may outlive the step.
+      // NDScope closes every array created inside (the gradient handle included): nothing
+      // per-step may outlive the step.
       try (NDScope scope = new NDScope()) {
         NDArray g = w.getGradient();
-        m[i].muli(beta1).addi(g.mul(1 - beta1));
-        v[i].muli(beta2).addi(g.square().mul(1 - beta2));
-        NDArray denom = v[i].sqrt().div(bc2Sqrt).add(eps);
-        w.subi(m[i].div(denom).mul(lr / bc1));
-        g.muli(0); // zero the parameter's gradient in place (g shares its storage)
+        // also zeroes w's gradient (DJL's PyTorch adamUpdate ends with zeroGrad(weights))
+        w.getNDArrayInternal().adamUpdate(new NDList(w, g, m[i], v[i]), new NDList(w), lr, lrBc,
+            0f, 1f, -1f, beta1, beta2, epsHat, true, false);
       }
     }
   }
