@@ -9,7 +9,7 @@ PY_STAMP := $(VENV)/.rql4j-installed
 MVN := mvn -B -q
 JAVA_SOURCES := $(shell find src/main proto -type f 2>/dev/null)
 
-.PHONY: setup demo test test-python test-java bench bench-prior bench-memory clean
+.PHONY: setup demo test test-python test-java bench bench-prior bench-softq bench-memory clean
 
 setup: $(PY_STAMP) target/classpath.txt
 
@@ -55,6 +55,12 @@ bench-prior: setup target/test-classpath.txt
 	$(BENCH_JAVA) org.rql4j.compat.PriorBenchmark
 
 # Learner memory over a long run (not a test; ~25 min): writes docs/benchmarks.md.
+# Full CartPole customization, Java learner vs the PyTorch reference, under /usr/bin/time -v
+# (not a test; run on an idle machine): writes docs/benchmarks.md.
+bench-softq: setup target/test-classpath.txt
+	$(MVN) test-compile
+	$(BENCH_JAVA) org.rql4j.compat.SoftQSpeedBenchmark
+
 bench-memory: setup target/test-classpath.txt
 	$(MVN) test-compile
 	$(BENCH_JAVA) -Xmx512m org.rql4j.compat.SoftQMemoryBenchmark 10000 100000 1000000

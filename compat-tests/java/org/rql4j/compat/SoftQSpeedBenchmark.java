@@ -1,0 +1,175 @@
+package org.rql4j.compat;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.rql4j.bridge.PythonServer;
+
+/**
+ * Benchmark (not a test): the full CartPole customization (docs/tasks.md's reference schedule,
+ * 1e5 env steps, seed 0) by the Java learner ({@code rql4j customize}, env through the bridge)
+ * and by the compact PyTorch reference ({@code compat-tests/python/residual_soft_q_full_run.py},
+ * env in-process), one after the other in the same run, each under {@code /usr/bin/time -v}.
+ * Both runs also evaluate the prior and the customized policy (20 episodes each). Writes
+ * {@code compat-tests/results/softq-speed-benchmark.json} and its section of docs/benchmarks.md.
+ * Run with {@code make bench-softq} on an otherwise idle machine.
+ */
+public final class SoftQSpeedBenchmark {
+
+  private SoftQSpeedBenchmark() {}
+
+  /** What /usr/bin/time -v reported. */
+  record Usage(double wallSeconds, double userSeconds, double systemSeconds, double maxRssMiB) {}
+
+  public static void main(String[] args) throws Exception {
+    Path root = Path.of(System.getProperty("rql4j.project.dir", ".")).toAbsolutePath();
+    long steps = args.length > 0 ? Long.parseLong(args[0]) : 100_000;
+    Path work = root.resolve("target/bench/softq-speed");
+    deleteTree(work);
+    Files.createDirectories(work);
+    Path prior = root.resolve("examples/priors/cartpole-center-softdqn");
+
+    List<String> javaCmd = new ArrayList<>(List.of("/usr/bin/time", "-v",
+        ProcessHandle.current().info().command().orElse("java")));
+    javaCmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+    javaCmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.rql4j.cli.Main", "customize",
+        "--task", "cartpole-center", "--prior", prior.toString(), "--steps", Long.toString(steps), "--seed", "0",
+        "--out", work.resolve("java").toString()));
+    Usage javaUsage = run(javaCmd, work.resolve("java.log"));
+    JsonObject javaSummary = JsonParser.parseString(Files.readString(work.resolve("java/summary.json")))
+        .getAsJsonObject();
+
+    List<String> python = List.of("/usr/bin/time", "-v", PythonServer.defaultPython().toString(),
+        root.resolve("compat-tests/python/residual_soft_q_full_run.py").toString(), "--prior", prior.toString(),
+        "--steps", Long.toString(steps), "--seed", "0", "--out", work.resolve("python.json").toString());
+    Usage pyUsage = run(python, work.resolve("python.log"));
+    JsonObject py = JsonParser.parseString(Files.readString(work.resolve("python.json"))).getAsJsonObject();
+
+    JsonObject progress = javaSummary.getAsJsonObject("final_progress");
+    Map<String, Object> javaRow = new LinkedHashMap<>();
+    javaRow.put("implementation", "rql4j (Java, DJL; env over the bridge's step socket)");
+    javaRow.putAll(usage(javaUsage));
+    javaRow.put("train_seconds", javaSummary.get("train_seconds").getAsDouble());
+    javaRow.put("env_seconds", progress.get("envSeconds").getAsDouble());
+    javaRow.put("prior_seconds", progress.get("priorSeconds").getAsDouble());
+    javaRow.put("learner_seconds", progress.get("learnerSeconds").getAsDouble());
+    javaRow.put("customized", javaSummary.get("learned").getAsString());
+    Map<String, Object> pyRow = new LinkedHashMap<>();
+    pyRow.put("implementation", "PyTorch reference (" + py.get("torch").getAsString() + "; env in-process)");
+    pyRow.putAll(usage(pyUsage));
+    pyRow.put("train_seconds", py.get("train_seconds").getAsDouble());
+    pyRow.put("env_seconds", py.get("env_seconds").getAsDouble());
+    pyRow.put("prior_seconds", py.get("prior_seconds").getAsDouble());
+    pyRow.put("learner_seconds", py.get("learner_seconds").getAsDouble());
+    JsonObject ev = py.getAsJsonObject("customized_eval");
+    pyRow.put("customized", String.format(Locale.ROOT, "basic %.1f ± %.1f, add-on %.1f ± %.1f",
+        ev.get("basic_mean").getAsDouble(), ev.get("basic_std").getAsDouble(), ev.get("addon_mean").getAsDouble(),
+        ev.get("addon_std").getAsDouble()));
+
+    String when = Instant.now().toString();
+    int cores = Runtime.getRuntime().availableProcessors();
+    Gson gson = new GsonBuilder().setPrettyPrinting().create();
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("benchmark", "softq-speed");
+    json.put("date", when);
+    json.put("cores", cores);
+    json.put("env_steps", steps);
+    json.put("rows", List.of(javaRow, pyRow));
+    Path results = root.resolve("compat-tests/results/softq-speed-benchmark.json");
+    Files.createDirectories(results.getParent());
+    Files.writeString(results, gson.toJson(json) + "\n");
+
+    StringBuilder md = new StringBuilder();
+    md.append("## Full CartPole customization: Java learner vs PyTorch reference\n\n");
+    md.append("Command: `make bench-softq` (runs `org.rql4j.compat.SoftQSpeedBenchmark`). Measured ").append(when)
+        .append(" on a ").append(cores).append("-core machine of our kind. One run each, one after the other, ")
+        .append("same schedule (docs/tasks.md's CartPole reference: ").append(steps).append(" env steps, 128 gradient ")
+        .append("steps every 256, batch 64, seed 0), each also evaluating the prior and the customized policy ")
+        .append("(20 episodes each). Wall, CPU and max RSS from `/usr/bin/time -v` of the whole process (the Java ")
+        .append("row includes starting the Python env server, whose CPU is counted; max RSS is the largest single ")
+        .append("process). Train s = the training loop's wall time; env / prior / learner s split it ")
+        .append("(learner = updates + acting). The official Python RQL code (SB3-based) took 229 s wall / ")
+        .append("411 CPU-s for this run on an idle machine of our size (issue 4).\n\n");
+    md.append("| implementation | wall s | CPU s | max RSS MiB | train s | env s | prior s | learner s | customized (20 episodes) |\n");
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for (Map<String, Object> r : List.of(javaRow, pyRow)) {
+      md.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.0f | %.1f | %.1f | %.1f | %.1f | %s |\n",
+          r.get("implementation"), r.get("wall_seconds"), r.get("cpu_seconds"), r.get("max_rss_mib"),
+          r.get("train_seconds"), r.get("env_seconds"), r.get("prior_seconds"), r.get("learner_seconds"),
+          String.valueOf(r.get("customized")).replace("|", "").trim()));
+    }
+    Path doc = BenchmarkDoc.writeSection(root, "softq-speed-benchmark", md.toString());
+    System.out.println(md);
+    System.out.println("wrote " + results + " and " + doc);
+  }
+
+  private static Map<String, Object> usage(Usage u) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("wall_seconds", u.wallSeconds());
+    m.put("cpu_seconds", u.userSeconds() + u.systemSeconds());
+    m.put("user_seconds", u.userSeconds());
+    m.put("system_seconds", u.systemSeconds());
+    m.put("max_rss_mib", u.maxRssMiB());
+    return m;
+  }
+
+  private static Usage run(List<String> cmd, Path log) throws IOException, InterruptedException {
+    System.out.println("running: " + String.join(" ", cmd.subList(0, Math.min(cmd.size(), 4))) + " ... (log: " + log + ")");
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    int code = p.waitFor();
+    String out = Files.readString(log, StandardCharsets.UTF_8);
+    if (code != 0) {
+      throw new IllegalStateException("benchmark run failed with exit code " + code + "; see " + log);
+    }
+    return parseTimeV(out);
+  }
+
+  /** The figures of GNU time's -v report in {@code text}. */
+  static Usage parseTimeV(String text) {
+    return new Usage(wall(find(text, "Elapsed \\(wall clock\\) time \\(h:mm:ss or m:ss\\): ([0-9:.]+)")),
+        Double.parseDouble(find(text, "User time \\(seconds\\): ([0-9.]+)")),
+        Double.parseDouble(find(text, "System time \\(seconds\\): ([0-9.]+)")),
+        Double.parseDouble(find(text, "Maximum resident set size \\(kbytes\\): ([0-9]+)")) / 1024);
+  }
+
+  private static String find(String text, String regex) {
+    Matcher m = Pattern.compile(regex).matcher(text);
+    if (!m.find()) {
+      throw new IllegalStateException("no '" + regex + "' in the /usr/bin/time -v output");
+    }
+    return m.group(1);
+  }
+
+  private static double wall(String hms) {
+    String[] parts = hms.split(":");
+    double s = 0;
+    for (String part : parts) {
+      s = s * 60 + Double.parseDouble(part);
+    }
+    return s;
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (var s = Files.walk(p)) {
+      for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(x);
+      }
+    }
+  }
+}
