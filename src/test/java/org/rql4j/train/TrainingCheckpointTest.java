@@ -1,0 +1,114 @@
+package org.rql4j.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rql4j.buffer.ReplayBuffer;
+import org.rql4j.learner.ResidualSoftQConfig;
+import org.rql4j.learner.ResidualSoftQLearning;
+
+/** Saving, loading and refusing training checkpoints (the resume path is in SoftQTrainingIT). */
+class TrainingCheckpointTest {
+
+  private static final ResidualSoftQConfig CFG = ResidualSoftQConfig.cartpole().withTotalSteps(5000);
+
+  private static ReplayBuffer buffer(int n) {
+    ReplayBuffer b = new ReplayBuffer(16, 4, 2);
+    for (int i = 0; i < n; i++) {
+      b.add(new float[] {i, -i, 0.5f * i, 1}, i % 2, -i, new float[] {i + 1, 0, 0, 0}, i % 3 == 0,
+          new float[] {-0.1f * i, -1f});
+    }
+    return b;
+  }
+
+  private static TrainingCheckpoint.Loop loop(long step) {
+    return new TrainingCheckpoint.Loop(step, 7, 0.25, 1, 2, 3, 6, List.of(new double[] {1, 2, 3}));
+  }
+
+  @Test
+  void aCheckpointRestoresTheLearnerBufferRngAndCounters(@TempDir Path tmp) throws IOException {
+    Path dir = tmp.resolve("ck");
+    ReplayBuffer saved = buffer(20); // wrapped around: 16 held, next write at 4
+    Random rng = new Random(5);
+    rng.nextInt();
+    try (ResidualSoftQLearning learner = new ResidualSoftQLearning(CFG, 4, 2)) {
+      learner.update(saved.sample(8, new Random(1)));
+      TrainingCheckpoint.save(dir, learner, saved, rng, loop(1234), "env-v0", "abc");
+      try (ResidualSoftQLearning fresh = new ResidualSoftQLearning(CFG.withSeed(9), 4, 2)) {
+        // a learner of another seed has other weights until it loads... but another seed is another
+        // config: the checkpoint refuses it
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> TrainingCheckpoint.load(dir, fresh, "env-v0", "abc"));
+        assertTrue(e.getMessage().contains("seed 0 (checkpoint) vs 9 (now)"), e.getMessage());
+      }
+      try (ResidualSoftQLearning fresh = new ResidualSoftQLearning(CFG, 4, 2)) {
+        TrainingCheckpoint.Restored r = TrainingCheckpoint.load(dir, fresh, "env-v0", "abc");
+        for (int i = 0; i < learner.qResidual().exportWeights().size(); i++) {
+          assertArrayEquals(learner.qResidual().exportWeights().get(i), fresh.qResidual().exportWeights().get(i));
+        }
+        assertEquals(1, fresh.optimizer().steps());
+        assertEquals(1234, r.loop().step());
+        assertEquals(7, r.loop().episodes());
+        assertArrayEquals(new double[] {1, 2, 3}, r.loop().recent().get(0));
+        assertEquals(rng.nextLong(), r.rng().nextLong(), "the RNG continues where it was");
+        int[] all = java.util.stream.IntStream.range(0, 16).toArray();
+        ReplayBuffer.Batch a = saved.gather(all);
+        ReplayBuffer.Batch b = r.buffer().gather(all);
+        assertArrayEquals(a.observations(), b.observations());
+        assertArrayEquals(a.nextObservations(), b.nextObservations());
+        assertArrayEquals(a.actions(), b.actions());
+        assertArrayEquals(a.rewards(), b.rewards());
+        assertArrayEquals(a.notTerminated(), b.notTerminated());
+        assertArrayEquals(a.nextPriorLogProbs(), b.nextPriorLogProbs());
+        // the write position survives: the next transition overwrites the same slot in both
+        saved.add(new float[] {9, 9, 9, 9}, 1, 9, new float[4], false, new float[2]);
+        r.buffer().add(new float[] {9, 9, 9, 9}, 1, 9, new float[4], false, new float[2]);
+        assertArrayEquals(saved.gather(all).observations(), r.buffer().gather(all).observations());
+        IllegalArgumentException env = assertThrows(IllegalArgumentException.class,
+            () -> TrainingCheckpoint.load(dir, fresh, "other-v0", "abc"));
+        assertTrue(env.getMessage().contains("trained on env-v0"), env.getMessage());
+        IllegalArgumentException prior = assertThrows(IllegalArgumentException.class,
+            () -> TrainingCheckpoint.load(dir, fresh, "env-v0", "def"));
+        assertTrue(prior.getMessage().contains("sha256 abc"), prior.getMessage());
+      }
+    }
+  }
+
+  @Test
+  void aCrashWhileReplacingKeepsThePreviousCheckpoint(@TempDir Path tmp) throws IOException {
+    Path dir = tmp.resolve("ck");
+    try (ResidualSoftQLearning learner = new ResidualSoftQLearning(CFG, 4, 2)) {
+      TrainingCheckpoint.save(dir, learner, buffer(3), new Random(0), loop(100), "env-v0", null);
+      TrainingCheckpoint.save(dir, learner, buffer(3), new Random(0), loop(200), "env-v0", null);
+      // the state between "dir -> dir.old" and "dir.tmp -> dir": only dir.old is there
+      Files.move(dir, tmp.resolve("ck.old"));
+      assertTrue(TrainingCheckpoint.exists(dir));
+      assertEquals(200, TrainingCheckpoint.load(dir, learner, "env-v0", null).loop().step());
+    }
+  }
+
+  @Test
+  void aFileThatIsNotACheckpointIsRefused(@TempDir Path tmp) throws IOException {
+    Path dir = tmp.resolve("ck");
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve(TrainingCheckpoint.STATE), "not a checkpoint");
+    try (ResidualSoftQLearning learner = new ResidualSoftQLearning(CFG, 4, 2)) {
+      IOException e = assertThrows(IOException.class, () -> TrainingCheckpoint.load(dir, learner, "env-v0", null));
+      assertTrue(e.getMessage().contains("not an rql4j soft-Q training checkpoint"), e.getMessage());
+      IOException missing = assertThrows(IOException.class,
+          () -> TrainingCheckpoint.load(tmp.resolve("none"), learner, "env-v0", null));
+      assertTrue(missing.getMessage().contains("start without --resume"), missing.getMessage());
+      assertFalse(TrainingCheckpoint.exists(tmp.resolve("none")));
+    }
+  }
+}
