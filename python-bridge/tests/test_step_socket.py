@@ -144,3 +144,14 @@ def test_echo_framing_handles_large_frames() -> None:
     assert recv_exact(conn, n) == payload[::-1]
     conn.close()
     sock.join(5)
+
+
+def test_a_peer_that_never_sends_its_token_is_dropped() -> None:
+    exited: list[StepSocket] = []
+    sock = StepSocket("127.0.0.1", lambda b: b, "t", on_exit=exited.append, accept_timeout_s=0.3)
+    conn = socket.create_connection(("127.0.0.1", sock.port), timeout=10)
+    conn.sendall(b"abc")  # 3 of 16 token bytes, then silence
+    sock.join(10)
+    assert exited == [sock]
+    assert recv_exact(conn, 1) is None  # the server closed the connection
+    conn.close()

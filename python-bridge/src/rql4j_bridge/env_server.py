@@ -298,9 +298,10 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
             envs = list(self._envs.values())
             self._envs.clear()
         for env in envs:
-            _close_sockets(env)
             with env.lock:
                 env.closed, env.ready = True, False
+            _close_sockets(env)
+            with env.lock:
                 try:
                     env.vec.close()
                 except Exception:
@@ -469,9 +470,10 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 self._lookup(handle)  # raises NOT_FOUND
             self._closed.add(handle)
         assert env is not None
+        with env.lock:  # closed first: OpenStepSocket checks it under the lock, so no socket is added after
+            env.closed, env.ready = True, False
         _close_sockets(env)
         with env.lock:
-            env.closed, env.ready = True, False
             try:
                 env.vec.close()
             except Exception as e:

@@ -67,7 +67,9 @@ class StepSocket:
         accept_timeout_s: float = ACCEPT_TIMEOUT_S,
     ) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._listener = socket.create_server((host, 0), family=family, backlog=1)
+        # a wildcard IPv6 bind ("::") serves IPv4 clients too, as grpcio's does
+        dualstack = family == socket.AF_INET6 and host.strip("[]") in ("::", "::0") and socket.has_dualstack_ipv6()
+        self._listener = socket.create_server((host, 0), family=family, backlog=1, dualstack_ipv6=dualstack)
         self._listener.settimeout(accept_timeout_s)
         self.host = host
         self.port: int = self._listener.getsockname()[1]
@@ -118,12 +120,16 @@ class StepSocket:
         finally:
             self._listener.close()
         self._conn = conn
-        conn.settimeout(None)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        token = recv_exact(conn, TOKEN_BYTES)
+        conn.settimeout(self.accept_timeout_s)  # a peer that never sends its token cannot hold the thread
+        try:
+            token = recv_exact(conn, TOKEN_BYTES)
+        except (TimeoutError, ConnectionError):
+            token = None
         if token is None or not hmac.compare_digest(bytes(token), self.token):
-            _log.warning("step socket %s: a connection sent a wrong token; dropped", self._name)
+            _log.warning("step socket %s: a connection did not send the right token; dropped", self._name)
             return None
+        conn.settimeout(None)
         return conn
 
     def _serve(self, conn: socket.socket) -> None:

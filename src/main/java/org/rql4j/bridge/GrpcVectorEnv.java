@@ -40,6 +40,7 @@ public final class GrpcVectorEnv implements VectorEnv {
   private final String specJson;
   private BlockingClientCall<StepRequest, StepResponse> stream;
   private StepSocketChannel socket;
+  private boolean socketRefused; // the step socket is unavailable here: the stream serves instead
   private boolean closed;
 
   GrpcVectorEnv(GrpcEnvClient client, EnvSpec spec, MakeResponse made) {
@@ -188,20 +189,25 @@ public final class GrpcVectorEnv implements VectorEnv {
   }
 
   private StepResponse stepSocket(StepRequest req) {
+    if (socketRefused) {
+      return stepStreaming(req);
+    }
     if (socket == null) {
       OpenStepSocketResponse opened;
       try {
         opened = stub().openStepSocket(OpenStepSocketRequest.newBuilder().setEnvHandle(handle).build());
       } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() == io.grpc.Status.Code.UNIMPLEMENTED) {
+          return fallBackToStream(req, "the server has no step socket (an older python-bridge)");
+        }
         throw client.error("open the step socket of " + spec.envId(), e);
       }
       try {
         socket = StepSocketChannel.connect(opened, client.host(), spec.callTimeout());
       } catch (IOException e) {
-        throw client.error("connect to the step socket of " + spec.envId(), io.grpc.Status.UNAVAILABLE
-            .withDescription("cannot connect to " + opened.getHost() + ":" + opened.getPort() + ": " + e
-                + "; if only the gRPC port is reachable, use StepTransport.STREAM")
-            .withCause(e).asRuntimeException());
+        // the gRPC port answered, the socket's port did not (e.g. only the gRPC port is published)
+        return fallBackToStream(req, "cannot connect to its step socket at " + opened.getHost() + ":"
+            + opened.getPort() + " (" + e + ")");
       }
     }
     try {
@@ -217,6 +223,13 @@ public final class GrpcVectorEnv implements VectorEnv {
           : io.grpc.Status.UNAVAILABLE.withDescription("step socket " + where + ": " + e);
       throw client.error("step " + spec.envId(), status.withCause(e).asRuntimeException());
     }
+  }
+
+  private StepResponse fallBackToStream(StepRequest req, String why) {
+    socketRefused = true;
+    System.err.println("rql4j: " + spec.envId() + " on " + client.target() + ": " + why
+        + "; stepping over the gRPC stream instead (StepTransport.STREAM, slower per step)");
+    return stepStreaming(req);
   }
 
   private void dropSocket() {

@@ -51,14 +51,15 @@ final class StepSocketChannel implements AutoCloseable {
   static StepSocketChannel connect(OpenStepSocketResponse opened, String fallbackHost,
       Duration timeout) throws IOException {
     String host = opened.getHost();
-    if (host.isEmpty() || host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]")) {
+    if (isWildcard(host)) {
       host = fallbackHost;
     }
     Socket socket = new Socket();
     try {
       socket.setTcpNoDelay(true);
       int ms = (int) Math.min(Integer.MAX_VALUE, Math.max(1, timeout.toMillis()));
-      socket.connect(new InetSocketAddress(host, opened.getPort()), ms);
+      // a port that drops packets must not cost a whole call timeout: 10 s at most to connect
+      socket.connect(new InetSocketAddress(host, opened.getPort()), Math.min(ms, 10_000));
       socket.setSoTimeout(ms);
       StepSocketChannel channel = new StepSocketChannel(socket, host + ":" + opened.getPort());
       channel.out.write(opened.getToken().toByteArray());
@@ -66,6 +67,22 @@ final class StepSocketChannel implements AutoCloseable {
     } catch (IOException | RuntimeException e) {
       socket.close();
       throw e;
+    }
+  }
+
+  /** Whether {@code host} is empty or a wildcard address ("0.0.0.0", "::", "::0", ...). */
+  static boolean isWildcard(String host) {
+    String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+    if (h.isEmpty()) {
+      return true;
+    }
+    if (!h.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == '.' || c == ':')) {
+      return false; // a host name: never resolve it here
+    }
+    try {
+      return java.net.InetAddress.getByName(h).isAnyLocalAddress();
+    } catch (java.net.UnknownHostException e) {
+      return false;
     }
   }
 

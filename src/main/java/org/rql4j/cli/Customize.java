@@ -31,7 +31,8 @@ final class Customize {
    * The result a finished run left in {@code out} (its summary.json), if it was made with
    * {@code cfg}; null when the run has not finished. A folder of a different config is refused.
    */
-  static Result finished(Path out, ResidualSoftQConfig cfg) throws java.io.IOException {
+  static Result finished(Path out, ResidualSoftQConfig cfg, String task, String baseline, int evalEpisodes,
+      String priorSha256) throws java.io.IOException {
     Path summaryFile = out.resolve("summary.json");
     Path configFile = out.resolve("config.json");
     if (!java.nio.file.Files.isRegularFile(summaryFile) || !java.nio.file.Files.isRegularFile(configFile)) {
@@ -44,6 +45,24 @@ final class Customize {
     if (!com.google.gson.JsonParser.parseString(gson.toJson(cfg)).equals(run.get("config"))) {
       throw new IllegalArgumentException(out + " holds a finished run of another config (" + run.get("config")
           + "); delete it or choose another --out");
+    }
+    java.util.List<String> differs = new java.util.ArrayList<>();
+    if (!run.has("task") || !run.get("task").getAsString().equals(task)) {
+      differs.add("task");
+    }
+    if (!run.has("baseline") || !run.get("baseline").getAsString().equals(baseline)) {
+      differs.add("baseline");
+    }
+    if (!run.has("eval_episodes") || run.get("eval_episodes").getAsInt() != evalEpisodes) {
+      differs.add("evaluation episodes");
+    }
+    if (!run.has("prior_sha256") || run.get("prior_sha256").isJsonNull()
+        || !run.get("prior_sha256").getAsString().equals(priorSha256)) {
+      differs.add("prior package (sha256)");
+    }
+    if (!differs.isEmpty()) {
+      throw new IllegalArgumentException(out + " holds a finished run with another " + String.join(", ", differs)
+          + "; delete it or choose another --out");
     }
     com.google.gson.JsonObject summary = com.google.gson.JsonParser.parseString(
         java.nio.file.Files.readString(summaryFile)).getAsJsonObject();
@@ -59,6 +78,12 @@ final class Customize {
         summary.get("train_seconds").getAsDouble());
   }
 
+
+  /** The prior package's content hash (what finished runs and checkpoints are matched on). */
+  static String priorHash(PriorPolicy prior) throws java.io.IOException {
+    Path dir = prior.spec().packageDir();
+    return dir == null ? "in-memory prior " + prior.spec().name() : org.rql4j.prior.PriorPackage.contentHash(dir);
+  }
 
   static String option(String[] args, String name, String fallback) {
     for (int i = 0; i + 1 < args.length; i++) {
@@ -90,12 +115,23 @@ final class Customize {
   static Result customize(GrpcEnvClient client, PriorPolicy prior, String task, String baseline,
       ResidualSoftQConfig cfg, int evalEpisodes, Consumer<SoftQTraining.Progress> progress, Path out,
       SoftQTraining.Checkpointing checkpointing) throws java.io.IOException {
+    // refuse before touching anything in out: a refused rerun must not truncate the earlier run's files
+    if (checkpointing != null) {
+      org.rql4j.train.TrainingCheckpoint.checkUsable(checkpointing.dir());
+      if (!checkpointing.resume() && org.rql4j.train.TrainingCheckpoint.exists(checkpointing.dir())) {
+        throw new IllegalArgumentException("checkpoint folder " + checkpointing.dir() + " already holds a "
+            + "checkpoint; resume it (--resume), or choose another --out / --checkpoint-dir (or delete it) to start over");
+      }
+    }
     if (out != null) {
       java.nio.file.Files.createDirectories(out);
+      java.nio.file.Files.deleteIfExists(out.resolve("summary.json")); // this run's summary, or none
       com.google.gson.JsonObject run = new com.google.gson.JsonObject();
       run.addProperty("task", task);
       run.addProperty("baseline", baseline);
+      run.addProperty("eval_episodes", evalEpisodes);
       run.addProperty("prior", prior.spec().packageDir() == null ? null : prior.spec().packageDir().toString());
+      run.addProperty("prior_sha256", priorHash(prior));
       run.add("config", new com.google.gson.Gson().toJsonTree(cfg));
       java.nio.file.Files.writeString(out.resolve("config.json"),
           new com.google.gson.GsonBuilder().setPrettyPrinting().create().toJson(run));

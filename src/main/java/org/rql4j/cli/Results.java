@@ -141,16 +141,17 @@ final class Results {
   private static Customize.Result runJob(Path root, String task, long steps, int episodes, Job job) throws IOException {
     String tag = "[" + job.out().getFileName() + "] ";
     ResidualSoftQConfig cfg = config(task, steps, job.seed()).withPriorWeight(Float.parseFloat(job.weight()));
-    Customize.Result done = Customize.finished(job.out(), cfg);
+    Path priorDir = root.resolve("examples/priors/" + task + "-" + job.priorName());
+    String priorSha = org.rql4j.prior.PriorPackage.contentHash(priorDir);
+    Customize.Result done = Customize.finished(job.out(), cfg, task, job.baseline(), episodes, priorSha);
     if (done != null) {
       System.out.println(tag + "finished earlier: " + done.learned().markdownRow(job.row()));
       return done;
     }
-    Path dir = root.resolve("examples/priors/" + task + "-" + job.priorName());
     SoftQTraining.Checkpointing ck = new SoftQTraining.Checkpointing(job.out().resolve("checkpoint"),
         Math.max(1000, steps / 10), true);
     try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
-        TorchScriptPrior prior = TorchScriptPrior.load(dir)) {
+        TorchScriptPrior prior = TorchScriptPrior.load(priorDir)) {
       Customize.Result r = Customize.customize(client, prior, task, job.baseline(), cfg, episodes,
           p -> System.out.println(tag + p.line()), job.out(), ck);
       System.out.println(tag + "seed " + job.seed() + ": " + r.learned().markdownRow(job.row())
@@ -167,17 +168,22 @@ final class Results {
       throws IOException, InterruptedException {
     String tag = "[" + job.out().getFileName() + "] ";
     ResidualSoftQConfig cfg = config(task, steps, job.seed()).withPriorWeight(Float.parseFloat(job.weight()));
-    Customize.Result done = Customize.finished(job.out(), cfg);
+    Path priorDir = root.resolve("examples/priors/" + task + "-" + job.priorName());
+    String priorSha = org.rql4j.prior.PriorPackage.contentHash(priorDir);
+    Customize.Result done = Customize.finished(job.out(), cfg, task, job.baseline(), episodes, priorSha);
     if (done != null) {
       System.out.println(tag + "finished earlier: " + done.learned().markdownRow(job.row()));
       return done;
     }
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
-    cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+    // the parent's JVM options, without debug agents (their ports would clash between children)
+    java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+        .filter(a -> !a.startsWith("-agentlib") && !a.startsWith("-javaagent") && !a.startsWith("-Xrunjdwp"))
+        .forEach(cmd::add);
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "customize",
         "--task", task, "--baseline", job.baseline(),
-        "--prior", root.resolve("examples/priors/" + task + "-" + job.priorName()).toString(),
+        "--prior", priorDir.toString(),
         "--steps", Long.toString(steps), "--seed", Long.toString(job.seed()), "--prior-weight", job.weight(),
         "--eval-episodes", Integer.toString(episodes), "--out", job.out().toString(),
         "--checkpoint-every", Long.toString(Math.max(1000, steps / 10)), "--resume"));
@@ -194,7 +200,7 @@ final class Results {
       }
     }
     int code = p.waitFor();
-    Customize.Result result = Customize.finished(job.out(), cfg);
+    Customize.Result result = Customize.finished(job.out(), cfg, task, job.baseline(), episodes, priorSha);
     if (code != 0 || result == null) {
       throw new IllegalStateException("run " + job.out() + " exited with code " + code + " (its output is above, "
           + "prefixed " + tag.trim() + ")");

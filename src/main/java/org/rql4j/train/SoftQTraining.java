@@ -122,6 +122,13 @@ public final class SoftQTraining {
     long step = 0;
     double wallBefore = 0;
     String priorHash = usePrior ? priorHash(prior) : null;
+    if (checkpointing != null) {
+      try {
+        TrainingCheckpoint.checkUsable(checkpointing.dir());
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read the checkpoint folder " + checkpointing.dir() + ": " + e, e);
+      }
+    }
     if (checkpointing != null && TrainingCheckpoint.exists(checkpointing.dir())) {
       if (!checkpointing.resume()) {
         throw new IllegalArgumentException("checkpoint folder " + checkpointing.dir() + " already holds a checkpoint; "

@@ -63,6 +63,28 @@ public final class TrainingCheckpoint {
   }
 
   /**
+   * Refuses a checkpoint folder that holds anything but a checkpoint: saving replaces the whole
+   * folder, which would delete those files (e.g. a run's --out folder given as --checkpoint-dir).
+   */
+  public static void checkUsable(Path dir) throws IOException {
+    if (Files.isRegularFile(dir)) {
+      throw new IllegalArgumentException("checkpoint folder " + dir + " is a file; choose a folder");
+    }
+    if (!Files.isDirectory(dir)) {
+      return;
+    }
+    try (Stream<Path> s = Files.list(dir)) {
+      List<String> others = s.map(p -> p.getFileName().toString())
+          .filter(n -> !n.equals(STATE) && !n.equals(SUMMARY)).sorted().toList();
+      if (!others.isEmpty()) {
+        throw new IllegalArgumentException("checkpoint folder " + dir + " holds other files " + others
+            + "; checkpoints need a folder of their own (each save replaces the folder): choose another "
+            + "--checkpoint-dir, e.g. a 'checkpoint' folder inside the run's --out");
+      }
+    }
+  }
+
+  /**
    * Saves a checkpoint of {@code learner}, {@code buffer}, {@code rng} and {@code loop}.
    *
    * @param envId the env trained on (checked on resume)
@@ -116,10 +138,15 @@ public final class TrainingCheckpoint {
     summary.addProperty("optimizer_steps", adam.step());
     summary.add("config", GSON.toJsonTree(learner.config()));
     Files.writeString(tmp.resolve(SUMMARY), GSON.toJson(summary));
-    // swap in: dir -> dir.old, tmp -> dir, drop dir.old (exists() and load() fall back to dir.old)
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp.resolve(STATE),
+        java.nio.file.StandardOpenOption.WRITE)) {
+      ch.force(true); // on disk before the swap
+    }
+    // swap in: dir -> dir.old, tmp -> dir, drop dir.old (exists() and load() fall back to dir.old).
+    // A dir.old without a dir is the last complete checkpoint: it is only deleted once tmp is dir.
     Path old = old(dir);
-    deleteTree(old);
     if (Files.exists(dir)) {
+      deleteTree(old);
       move(dir, old);
     }
     move(tmp, dir);

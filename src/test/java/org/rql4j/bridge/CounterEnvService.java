@@ -164,8 +164,15 @@ class CounterEnvService extends EnvServiceGrpc.EnvServiceImplBase {
   /** Open step sockets (a Java twin of python-bridge's step_socket), closed by {@link #killSockets}. */
   final java.util.List<java.net.Socket> sockets = new java.util.concurrent.CopyOnWriteArrayList<>();
 
+  /** false: answer OpenStepSocket with UNIMPLEMENTED, as a server from before the step socket. */
+  volatile boolean socketsSupported = true;
+
   @Override
   public void openStepSocket(OpenStepSocketRequest request, StreamObserver<OpenStepSocketResponse> out) {
+    if (!socketsSupported) {
+      super.openStepSocket(request, out);
+      return;
+    }
     try {
       java.net.ServerSocket listener = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
       byte[] token = new byte[16];

@@ -110,6 +110,28 @@ class GrpcVectorEnvTest {
   }
 
   @Test
+  void aServerWithoutStepSocketsIsSteppedOverTheStream() {
+    service.socketsSupported = false;
+    try (GrpcVectorEnv env = client.make(EnvSpec.builder("Counter-v0").optNumEnvs(2).build())) {
+      env.reset(0);
+      assertArrayEquals(new double[] {1, 0}, env.step(new long[] {1, 0}).rewards());
+      assertArrayEquals(new double[] {0, 1}, env.step(new long[] {0, 1}).rewards());
+      assertEquals(2, service.steps.get());
+      assertEquals(0, service.sockets.size());
+    }
+  }
+
+  @Test
+  void wildcardHostsAreRecognized() {
+    for (String h : new String[] {"", "0.0.0.0", "::", "[::]", "::0", "0:0:0:0:0:0:0:0"}) {
+      assertTrue(StepSocketChannel.isWildcard(h), h);
+    }
+    for (String h : new String[] {"127.0.0.1", "::1", "[::1]", "localhost", "example.org"}) {
+      assertTrue(!StepSocketChannel.isWildcard(h), h);
+    }
+  }
+
+  @Test
   void unknownEnvIdIsNotFound() {
     BridgeException e = assertThrows(BridgeException.class, () -> client.make("Nope-v9", 1));
     assertEquals(Status.Code.NOT_FOUND, e.code());

@@ -111,4 +111,17 @@ class TrainingCheckpointTest {
       assertFalse(TrainingCheckpoint.exists(tmp.resolve("none")));
     }
   }
+
+  @Test
+  void aFolderWithOtherFilesIsNotACheckpointFolder(@TempDir Path tmp) throws IOException {
+    Files.writeString(tmp.resolve("metrics.csv"), "step\n");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainingCheckpoint.checkUsable(tmp));
+    assertTrue(e.getMessage().contains("[metrics.csv]"), e.getMessage());
+    TrainingCheckpoint.checkUsable(tmp.resolve("new")); // absent: fine
+    Path ck = tmp.resolve("ck");
+    try (ResidualSoftQLearning learner = new ResidualSoftQLearning(CFG, 4, 2)) {
+      TrainingCheckpoint.save(ck, learner, buffer(1), new Random(0), loop(1), "env-v0", null);
+    }
+    TrainingCheckpoint.checkUsable(ck); // a checkpoint's own files: fine
+  }
 }
