@@ -66,7 +66,15 @@ public final class SoftQSpeedBenchmark {
     javaRow.put("env_seconds", progress.get("envSeconds").getAsDouble());
     javaRow.put("prior_seconds", progress.get("priorSeconds").getAsDouble());
     javaRow.put("learner_seconds", progress.get("learnerSeconds").getAsDouble());
-    javaRow.put("customized", javaSummary.get("learned").getAsString());
+    java.util.List<org.rql4j.train.Evaluator.Episode> learned = new Gson().fromJson(
+        javaSummary.get("learned_episodes"), com.google.gson.reflect.TypeToken.getParameterized(
+            java.util.List.class, org.rql4j.train.Evaluator.Episode.class).getType());
+    org.rql4j.train.Evaluator.Summary javaEval = new org.rql4j.train.Evaluator.Summary(learned);
+    javaRow.put("customized", String.format(Locale.ROOT, "basic %.1f ± %.1f, add-on %.1f ± %.1f",
+        javaEval.mean(org.rql4j.train.Evaluator.Episode::basicReturn),
+        javaEval.std(org.rql4j.train.Evaluator.Episode::basicReturn),
+        javaEval.mean(org.rql4j.train.Evaluator.Episode::addonReturn),
+        javaEval.std(org.rql4j.train.Evaluator.Episode::addonReturn)));
     Map<String, Object> pyRow = new LinkedHashMap<>();
     pyRow.put("implementation", "PyTorch reference (" + py.get("torch").getAsString() + "; env in-process)");
     pyRow.putAll(usage(pyUsage));

@@ -152,7 +152,8 @@ final class Customize {
       SoftQTraining.Progress last;
       boolean resuming = checkpointing != null && checkpointing.resume()
           && org.rql4j.train.TrainingCheckpoint.exists(checkpointing.dir());
-      try (MetricsCsv csv = out == null ? null : new MetricsCsv(out.resolve("metrics.csv"), resuming)) {
+      long keepUpTo = resuming ? org.rql4j.train.TrainingCheckpoint.savedStep(checkpointing.dir()) : -1;
+      try (MetricsCsv csv = out == null ? null : new MetricsCsv(out.resolve("metrics.csv"), keepUpTo)) {
         last = SoftQTraining.run(learner, env, used, p -> {
           progress.accept(p);
           return csv == null || csv.onProgress(p);

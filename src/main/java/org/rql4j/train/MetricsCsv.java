@@ -13,19 +13,39 @@ public final class MetricsCsv implements SoftQTraining.Callback, AutoCloseable {
   private final Writer out;
 
   public MetricsCsv(Path file) throws IOException {
-    this(file, false);
+    this(file, -1);
   }
 
   /**
-   * @param append continue an existing file (a resumed run): rows are added after the earlier
-   *     run's; reports made after its last checkpoint appear twice, the later one being the resumed run's
+   * @param keepUpToStep -1: start a new file; otherwise continue the existing one (a resumed run),
+   *     first dropping its reports of steps after {@code keepUpToStep} (the checkpoint's step: the
+   *     resumed run makes those again)
    */
-  public MetricsCsv(Path file, boolean append) throws IOException {
+  public MetricsCsv(Path file, long keepUpToStep) throws IOException {
     Files.createDirectories(file.toAbsolutePath().getParent());
-    boolean header = !append || !Files.exists(file) || Files.size(file) == 0;
+    boolean append = keepUpToStep >= 0 && Files.exists(file) && Files.size(file) > 0;
+    if (append && keepUpToStep != Long.MAX_VALUE) {
+      java.util.List<String> lines = Files.readAllLines(file);
+      java.util.List<String> kept = new java.util.ArrayList<>();
+      for (int i = 0; i < lines.size(); i++) {
+        String line = lines.get(i);
+        if (i == 0 || line.isBlank()) {
+          kept.add(line);
+          continue;
+        }
+        try {
+          if (Long.parseLong(line.substring(0, line.indexOf(','))) <= keepUpToStep) {
+            kept.add(line);
+          }
+        } catch (RuntimeException e) {
+          kept.add(line); // not a report row: keep it as it is
+        }
+      }
+      Files.write(file, kept);
+    }
     out = append ? Files.newBufferedWriter(file, java.nio.file.StandardOpenOption.CREATE,
         java.nio.file.StandardOpenOption.APPEND) : Files.newBufferedWriter(file);
-    if (header) {
+    if (!append) {
       out.write("step,episodes,recent_return,recent_basic_return,recent_addon_return,epsilon,loss,steps_per_second,"
           + "env_seconds,prior_seconds,learner_seconds\n");
     }

@@ -62,6 +62,17 @@ public final class TrainingCheckpoint {
     return Files.isRegularFile(dir.resolve(STATE)) || Files.isRegularFile(old(dir).resolve(STATE));
   }
 
+  /** The env step of the checkpoint in {@code dir} (from its checkpoint.json), or -1 without one. */
+  public static long savedStep(Path dir) throws IOException {
+    for (Path d : List.of(dir, old(dir))) {
+      Path f = d.resolve(SUMMARY);
+      if (Files.isRegularFile(d.resolve(STATE)) && Files.isRegularFile(f)) {
+        return com.google.gson.JsonParser.parseString(Files.readString(f)).getAsJsonObject().get("step").getAsLong();
+      }
+    }
+    return -1;
+  }
+
   /**
    * Refuses a checkpoint folder that holds anything but a checkpoint: saving replaces the whole
    * folder, which would delete those files (e.g. a run's --out folder given as --checkpoint-dir).
