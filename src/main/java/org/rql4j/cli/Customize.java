@@ -79,6 +79,11 @@ final class Customize {
   }
 
 
+  /** The task's reference hyperparameters (docs/tasks.md): highway's for highway tasks, else CartPole's. */
+  static ResidualSoftQConfig baseConfig(String task) {
+    return task.startsWith("highway") ? ResidualSoftQConfig.highway() : ResidualSoftQConfig.cartpole();
+  }
+
   /** The prior package's content hash (what finished runs and checkpoints are matched on). */
   static String priorHash(PriorPolicy prior) throws java.io.IOException {
     Path dir = prior.spec().packageDir();
@@ -193,8 +198,7 @@ final class Customize {
     int evalEpisodes = (int) Main.option(args, "--eval-episodes", 20);
     float priorWeight = baseline.equals("residual") ? Float.parseFloat(option(args, "--prior-weight", "1")) : 0f;
     float alphaHat = Float.parseFloat(option(args, "--alpha-hat", "1"));
-    ResidualSoftQConfig base = task.startsWith("highway") ? ResidualSoftQConfig.highway() : ResidualSoftQConfig.cartpole();
-    ResidualSoftQConfig cfg = base.withTotalSteps(steps).withSeed(seed).withPriorWeight(priorWeight).withAlphaHat(alphaHat);
+    ResidualSoftQConfig cfg = baseConfig(task).withTotalSteps(steps).withSeed(seed).withPriorWeight(priorWeight).withAlphaHat(alphaHat);
     String outOpt = option(args, "--out", null);
     Path out = outOpt == null ? null : Path.of(outOpt);
     String ckOpt = option(args, "--checkpoint-dir", out == null ? null : out.resolve("checkpoint").toString());

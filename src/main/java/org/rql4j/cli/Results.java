@@ -66,8 +66,7 @@ final class Results {
     java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(parallel);
     List<java.util.concurrent.Future<Customize.Result>> futures = new ArrayList<>();
     for (Job job : jobs) {
-      futures.add(pool.submit(() -> parallel > 1 ? runJobInChild(root, task, steps, episodes, job)
-          : runJob(root, task, steps, episodes, job)));
+      futures.add(pool.submit(() -> runJob(root, task, steps, episodes, job, parallel > 1)));
     }
     pool.shutdown();
     Map<String, List<Evaluator.Episode>> rows = new LinkedHashMap<>();
@@ -138,33 +137,13 @@ final class Results {
             + "that made it.\n");
   }
 
-  private static Customize.Result runJob(Path root, String task, long steps, int episodes, Job job) throws IOException {
-    String tag = "[" + job.out().getFileName() + "] ";
-    ResidualSoftQConfig cfg = config(task, steps, job.seed()).withPriorWeight(Float.parseFloat(job.weight()));
-    Path priorDir = root.resolve("examples/priors/" + task + "-" + job.priorName());
-    String priorSha = org.rql4j.prior.PriorPackage.contentHash(priorDir);
-    Customize.Result done = Customize.finished(job.out(), cfg, task, job.baseline(), episodes, priorSha);
-    if (done != null) {
-      System.out.println(tag + "finished earlier: " + done.learned().markdownRow(job.row()));
-      return done;
-    }
-    SoftQTraining.Checkpointing ck = new SoftQTraining.Checkpointing(job.out().resolve("checkpoint"),
-        Math.max(1000, steps / 10), true);
-    try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
-        TorchScriptPrior prior = TorchScriptPrior.load(priorDir)) {
-      Customize.Result r = Customize.customize(client, prior, task, job.baseline(), cfg, episodes,
-          p -> System.out.println(tag + p.line()), job.out(), ck);
-      System.out.println(tag + "seed " + job.seed() + ": " + r.learned().markdownRow(job.row())
-          + String.format(Locale.ROOT, " (%.0f s)", r.seconds()));
-      return r;
-    }
-  }
-
   /**
-   * Runs a job in a child JVM ({@code rql4j customize} with the job's folder). DJL's PyTorch
-   * engine allows one GradientCollector per JVM at a time, so parallel learners need processes.
+   * One job: the result its folder already holds (a finished run of the same settings), else a
+   * training run, resumed from its checkpoint if it has one; in this JVM, or in a child JVM when
+   * {@code inChild} (DJL's PyTorch engine allows one GradientCollector per JVM at a time, so
+   * parallel learners need processes).
    */
-  private static Customize.Result runJobInChild(Path root, String task, long steps, int episodes, Job job)
+  private static Customize.Result runJob(Path root, String task, long steps, int episodes, Job job, boolean inChild)
       throws IOException, InterruptedException {
     String tag = "[" + job.out().getFileName() + "] ";
     ResidualSoftQConfig cfg = config(task, steps, job.seed()).withPriorWeight(Float.parseFloat(job.weight()));
@@ -174,6 +153,19 @@ final class Results {
     if (done != null) {
       System.out.println(tag + "finished earlier: " + done.learned().markdownRow(job.row()));
       return done;
+    }
+    long checkpointEvery = Math.max(1000, steps / 10);
+    if (!inChild) {
+      SoftQTraining.Checkpointing ck = new SoftQTraining.Checkpointing(job.out().resolve("checkpoint"),
+          checkpointEvery, true);
+      try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
+          TorchScriptPrior prior = TorchScriptPrior.load(priorDir)) {
+        Customize.Result r = Customize.customize(client, prior, task, job.baseline(), cfg, episodes,
+            p -> System.out.println(tag + p.line()), job.out(), ck);
+        System.out.println(tag + "seed " + job.seed() + ": " + r.learned().markdownRow(job.row())
+            + String.format(Locale.ROOT, " (%.0f s)", r.seconds()));
+        return r;
+      }
     }
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
@@ -186,7 +178,7 @@ final class Results {
         "--prior", priorDir.toString(),
         "--steps", Long.toString(steps), "--seed", Long.toString(job.seed()), "--prior-weight", job.weight(),
         "--eval-episodes", Integer.toString(episodes), "--out", job.out().toString(),
-        "--checkpoint-every", Long.toString(Math.max(1000, steps / 10)), "--resume"));
+        "--checkpoint-every", Long.toString(checkpointEvery), "--resume"));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     try (java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
         java.nio.charset.StandardCharsets.UTF_8))) {
@@ -209,7 +201,6 @@ final class Results {
   }
 
   private static ResidualSoftQConfig config(String task, long steps, long seed) {
-    ResidualSoftQConfig base = task.startsWith("highway") ? ResidualSoftQConfig.highway() : ResidualSoftQConfig.cartpole();
-    return base.withTotalSteps(steps).withSeed(seed);
+    return Customize.baseConfig(task).withTotalSteps(steps).withSeed(seed);
   }
 }
