@@ -84,12 +84,6 @@ final class Customize {
     return task.startsWith("highway") ? ResidualSoftQConfig.highway() : ResidualSoftQConfig.cartpole();
   }
 
-  /** The prior package's content hash (what finished runs and checkpoints are matched on). */
-  static String priorHash(PriorPolicy prior) throws java.io.IOException {
-    Path dir = prior.spec().packageDir();
-    return dir == null ? "in-memory prior " + prior.spec().name() : org.rql4j.prior.PriorPackage.contentHash(dir);
-  }
-
   static String option(String[] args, String name, String fallback) {
     for (int i = 0; i + 1 < args.length; i++) {
       if (args[i].equals(name)) {
@@ -122,11 +116,7 @@ final class Customize {
       SoftQTraining.Checkpointing checkpointing) throws java.io.IOException {
     // refuse before touching anything in out: a refused rerun must not truncate the earlier run's files
     if (checkpointing != null) {
-      org.rql4j.train.TrainingCheckpoint.checkUsable(checkpointing.dir());
-      if (!checkpointing.resume() && org.rql4j.train.TrainingCheckpoint.exists(checkpointing.dir())) {
-        throw new IllegalArgumentException("checkpoint folder " + checkpointing.dir() + " already holds a "
-            + "checkpoint; resume it (--resume), or choose another --out / --checkpoint-dir (or delete it) to start over");
-      }
+      checkpointing.checkStartable();
     }
     if (out != null) {
       java.nio.file.Files.createDirectories(out);
@@ -136,7 +126,7 @@ final class Customize {
       run.addProperty("baseline", baseline);
       run.addProperty("eval_episodes", evalEpisodes);
       run.addProperty("prior", prior.spec().packageDir() == null ? null : prior.spec().packageDir().toString());
-      run.addProperty("prior_sha256", priorHash(prior));
+      run.addProperty("prior_sha256", org.rql4j.prior.PriorPackage.identity(prior.spec()));
       run.add("config", new com.google.gson.Gson().toJsonTree(cfg));
       java.nio.file.Files.writeString(out.resolve("config.json"),
           new com.google.gson.GsonBuilder().setPrettyPrinting().create().toJson(run));

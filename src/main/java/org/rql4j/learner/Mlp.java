@@ -132,6 +132,41 @@ public final class Mlp implements AutoCloseable {
     }
   }
 
+  /**
+   * Writes weight arrays (as {@link #exportWeights} gives them): their count, then each one's
+   * length and its floats, little-endian. The one format of saved policies and checkpoints.
+   */
+  public static void writeWeights(java.io.DataOutputStream out, List<float[]> weights) throws java.io.IOException {
+    out.writeInt(weights.size());
+    for (float[] w : weights) {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(w.length * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+      b.asFloatBuffer().put(w);
+      out.writeInt(w.length);
+      out.write(b.array());
+    }
+  }
+
+  /** Reads arrays written by {@link #writeWeights}; an IOException for sizes no network has (a corrupt file). */
+  public static List<float[]> readWeights(java.io.DataInputStream in) throws java.io.IOException {
+    int n = in.readInt();
+    if (n < 0 || n > 4096) {
+      throw new java.io.IOException("corrupt weights: " + n + " arrays");
+    }
+    List<float[]> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      int len = in.readInt();
+      if (len < 0 || len > (1 << 28)) {
+        throw new java.io.IOException("corrupt weights: an array of " + len + " values");
+      }
+      byte[] bytes = new byte[len * 4];
+      in.readFully(bytes);
+      float[] w = new float[len];
+      java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(w);
+      out.add(w);
+    }
+    return out;
+  }
+
   @Override
   public void close() {
     manager.close();

@@ -10,13 +10,9 @@ import com.google.gson.JsonParser;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Random;
 import org.rql4j.env.Tensor;
 import org.rql4j.env.Value;
@@ -108,18 +104,11 @@ public final class CustomizedPolicy implements Policy {
     if (prior != null && prior.spec().packageDir() != null) {
       Path pkg = prior.spec().packageDir().toAbsolutePath().normalize();
       json.addProperty("prior_package", pkg.toString());
-      json.addProperty("prior_sha256", packageHash(pkg));
+      json.addProperty("prior_sha256", PriorPackage.contentHash(pkg));
     }
     Files.writeString(dir.resolve("policy.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
     try (DataOutputStream out = new DataOutputStream(Files.newOutputStream(dir.resolve("residual.bin")))) {
-      List<float[]> weights = qResidual.exportWeights();
-      out.writeInt(weights.size());
-      for (float[] w : weights) {
-        ByteBuffer b = ByteBuffer.allocate(w.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        b.asFloatBuffer().put(w);
-        out.writeInt(w.length);
-        out.write(b.array());
-      }
+      Mlp.writeWeights(out, qResidual.exportWeights());
     }
   }
 
@@ -147,7 +136,7 @@ public final class CustomizedPolicy implements Policy {
         throw new IOException(file + " names no prior package; pass its folder explicitly");
       }
       String expected = json.has("prior_sha256") ? json.get("prior_sha256").getAsString() : null;
-      if (expected != null && !expected.equals(packageHash(pkg))) {
+      if (expected != null && !expected.equals(PriorPackage.contentHash(pkg))) {
         throw new PriorException("the prior package " + pkg + " is not the one " + dir + " was trained with (its files "
             + "changed); a residual Q-function is only meaningful with its own prior");
       }
@@ -156,24 +145,10 @@ public final class CustomizedPolicy implements Policy {
     NDManager manager = NDManager.newBaseManager("PyTorch");
     Mlp net = new Mlp(manager, obsDim, config.hidden(), nActions, 0);
     try (DataInputStream in = new DataInputStream(Files.newInputStream(dir.resolve("residual.bin")))) {
-      int count = in.readInt();
-      List<float[]> weights = new ArrayList<>();
-      for (int i = 0; i < count; i++) {
-        byte[] bytes = new byte[in.readInt() * 4];
-        in.readFully(bytes);
-        float[] w = new float[bytes.length / 4];
-        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(w);
-        weights.add(w);
-      }
-      net.importWeights(weights);
+      net.importWeights(Mlp.readWeights(in));
     }
     return new CustomizedPolicy(manager, net, true, prior, true, config, json.get("action_start").getAsLong(),
         config.seed());
-  }
-
-  /** sha256 over a prior package's sidecar and module bytes. */
-  static String packageHash(Path pkg) throws IOException {
-    return PriorPackage.contentHash(pkg);
   }
 
   @Override

@@ -321,4 +321,13 @@ public final class PriorPackage {
       throw new IllegalStateException(e);
     }
   }
+
+  /**
+   * What a training checkpoint or a finished run records to recognise its prior: the package's
+   * {@link #contentHash} for a prior loaded from a package, else {@code "in-memory prior <name>"}.
+   */
+  public static String identity(PriorSpec spec) throws java.io.IOException {
+    Path dir = spec.packageDir();
+    return dir == null ? "in-memory prior " + spec.name() : contentHash(dir);
+  }
 }

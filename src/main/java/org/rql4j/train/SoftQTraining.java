@@ -71,6 +71,18 @@ public final class SoftQTraining {
         throw new IllegalArgumentException("checkpoint interval must be > 0 env steps, got " + every);
       }
     }
+
+    /**
+     * Refuses, before anything is trained or written, a folder that is not a checkpoint folder
+     * and a fresh start over an existing checkpoint (it would be overwritten).
+     */
+    public void checkStartable() throws IOException {
+      TrainingCheckpoint.checkUsable(dir);
+      if (!resume && TrainingCheckpoint.exists(dir)) {
+        throw new IllegalArgumentException("checkpoint folder " + dir + " already holds a checkpoint; resume it "
+            + "(--resume), or choose another --out / --checkpoint-dir (or delete it) to start over");
+      }
+    }
   }
 
   /**
@@ -124,16 +136,12 @@ public final class SoftQTraining {
     String priorHash = usePrior ? priorHash(prior) : null;
     if (checkpointing != null) {
       try {
-        TrainingCheckpoint.checkUsable(checkpointing.dir());
+        checkpointing.checkStartable();
       } catch (IOException e) {
         throw new UncheckedIOException("cannot read the checkpoint folder " + checkpointing.dir() + ": " + e, e);
       }
     }
     if (checkpointing != null && TrainingCheckpoint.exists(checkpointing.dir())) {
-      if (!checkpointing.resume()) {
-        throw new IllegalArgumentException("checkpoint folder " + checkpointing.dir() + " already holds a checkpoint; "
-            + "resume it (--resume), or choose another --checkpoint-dir (or delete that one) to start over");
-      }
       TrainingCheckpoint.Restored r;
       try {
         r = TrainingCheckpoint.load(checkpointing.dir(), learner, env.envId(), priorHash);
@@ -324,14 +332,11 @@ public final class SoftQTraining {
   }
 
   private static String priorHash(PriorPolicy prior) {
-    Path dir = prior.spec().packageDir();
-    if (dir == null) {
-      return "in-memory prior " + prior.spec().name();
-    }
     try {
-      return PriorPackage.contentHash(dir);
+      return PriorPackage.identity(prior.spec());
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot read the prior package " + dir + ": " + e.getMessage(), e);
+      throw new UncheckedIOException("cannot read the prior package " + prior.spec().packageDir() + ": "
+          + e.getMessage(), e);
     }
   }
 

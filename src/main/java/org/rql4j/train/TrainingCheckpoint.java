@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.rql4j.buffer.ReplayBuffer;
+import org.rql4j.learner.Mlp;
 import org.rql4j.learner.ResidualSoftQConfig;
 import org.rql4j.learner.ResidualSoftQLearning;
 import org.rql4j.learner.TorchAdam;
@@ -45,7 +46,7 @@ public final class TrainingCheckpoint {
   public static final String STATE = "state.bin";
   public static final String SUMMARY = "checkpoint.json";
   private static final String MAGIC = "rql4j-softq-checkpoint";
-  private static final int VERSION = 1;
+  private static final int VERSION = 2; // 2: weight arrays in Mlp.writeWeights' format (little-endian)
   private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
 
   /** The training loop's counters. {@code recent}: the last episodes' [return, basic, add-on]. */
@@ -130,11 +131,11 @@ public final class TrainingCheckpoint {
       byte[] rngBytes = serialize(rng);
       out.writeInt(rngBytes.length);
       out.write(rngBytes);
-      writeArrays(out, learner.qResidual().exportWeights());
-      writeArrays(out, learner.qResidualTarget().exportWeights());
+      Mlp.writeWeights(out, learner.qResidual().exportWeights());
+      Mlp.writeWeights(out, learner.qResidualTarget().exportWeights());
       out.writeLong(adam.step());
-      writeArrays(out, adam.m());
-      writeArrays(out, adam.v());
+      Mlp.writeWeights(out, adam.m());
+      Mlp.writeWeights(out, adam.v());
       buffer.writeTo(out);
     }
     JsonObject summary = new JsonObject();
@@ -224,10 +225,10 @@ public final class TrainingCheckpoint {
       byte[] rngBytes = new byte[in.readInt()];
       in.readFully(rngBytes);
       Random rng = deserialize(rngBytes);
-      learner.qResidual().importWeights(readArrays(in));
-      learner.qResidualTarget().importWeights(readArrays(in));
+      learner.qResidual().importWeights(Mlp.readWeights(in));
+      learner.qResidualTarget().importWeights(Mlp.readWeights(in));
       long adamStep = in.readLong();
-      learner.optimizer().importState(new TorchAdam.State(adamStep, readArrays(in), readArrays(in)));
+      learner.optimizer().importState(new TorchAdam.State(adamStep, Mlp.readWeights(in), Mlp.readWeights(in)));
       ReplayBuffer buffer = ReplayBuffer.readFrom(in);
       return new Restored(new Loop(step, episodes, lastLoss, envS, priorS, learnerS, wallS, recent), buffer, rng);
     }
@@ -287,36 +288,6 @@ public final class TrainingCheckpoint {
     byte[] b = new byte[n];
     in.readFully(b);
     return new String(b, java.nio.charset.StandardCharsets.UTF_8);
-  }
-
-  private static void writeArrays(DataOutputStream out, List<float[]> arrays) throws IOException {
-    out.writeInt(arrays.size());
-    for (float[] a : arrays) {
-      out.writeInt(a.length);
-      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(a.length * 4);
-      b.asFloatBuffer().put(a);
-      out.write(b.array());
-    }
-  }
-
-  private static List<float[]> readArrays(DataInputStream in) throws IOException {
-    int n = in.readInt();
-    if (n < 0 || n > 4096) {
-      throw new IOException("corrupt checkpoint: " + n + " weight arrays");
-    }
-    List<float[]> out = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      int len = in.readInt();
-      if (len < 0 || len > (1 << 28)) {
-        throw new IOException("corrupt checkpoint: a weight array of " + len + " values");
-      }
-      byte[] b = new byte[len * 4];
-      in.readFully(b);
-      float[] a = new float[len];
-      java.nio.ByteBuffer.wrap(b).asFloatBuffer().get(a);
-      out.add(a);
-    }
-    return out;
   }
 
   private static byte[] serialize(Random rng) throws IOException {
