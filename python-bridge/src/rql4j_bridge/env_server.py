@@ -298,14 +298,10 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
             envs = list(self._envs.values())
             self._envs.clear()
         for env in envs:
-            with env.lock:
-                env.closed, env.ready = True, False
-            _close_sockets(env)
-            with env.lock:
-                try:
-                    env.vec.close()
-                except Exception:
-                    _log.exception("closing %s failed", env.describe())
+            try:
+                _retire(env)
+            except Exception:
+                _log.exception("closing %s failed", env.describe())
 
     # -- RPCs ---------------------------------------------------------------------------------
 
@@ -470,16 +466,12 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 self._lookup(handle)  # raises NOT_FOUND
             self._closed.add(handle)
         assert env is not None
-        with env.lock:  # closed first: OpenStepSocket checks it under the lock, so no socket is added after
-            env.closed, env.ready = True, False
-        _close_sockets(env)
-        with env.lock:
-            try:
-                env.vec.close()
-            except Exception as e:
-                raise RpcError(
-                    grpc.StatusCode.INTERNAL, f"{env.describe()} was released but close() raised {_qualname(e)}: {e}"
-                ) from e
+        try:
+            _retire(env)
+        except Exception as e:
+            raise RpcError(
+                grpc.StatusCode.INTERNAL, f"{env.describe()} was released but close() raised {_qualname(e)}: {e}"
+            ) from e
         _log.info("closed %s", env.describe())
         return pb.CloseResponse()
 
@@ -569,11 +561,15 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         return response
 
 
-def _close_sockets(env: _Env) -> None:
-    with env.lock:
+def _retire(env: _Env) -> None:
+    """Marks ``env`` closed, closes its step sockets, then the env itself (which may raise)."""
+    with env.lock:  # closed first: OpenStepSocket checks it under the lock, so no socket is added after
+        env.closed, env.ready = True, False
         sockets = list(env.sockets)
     for sock in sockets:
         sock.close()
+    with env.lock:
+        env.vec.close()
 
 
 def _make_copies(env_id: str, kwargs: dict[str, Any], num_envs: int) -> list[gymnasium.Env]:
