@@ -8,7 +8,7 @@ schedule, Algorithm 1 of docs/method.md), written compactly in PyTorch with the 
 bridge): evaluate the prior on the total variant, train a residual Q network on the add-on variant
 with the prior's log-probs stored once per transition, evaluate the customized policy. The update
 is residual_soft_q_reference.py's (the compat tests check the Java update against it); the loop
-mirrors org.rql4j.train.SoftQTraining: epsilon-uniform actions, else a sample from
+mirrors org.rql4j.train.OffPolicyTraining: epsilon-uniform actions, else a sample from
 softmax((Q_R + w log pi) / alpha_hat); hard target copy every 10 env steps; 128 gradient steps
 every 256 env steps after 1000. Prints one JSON object (and writes it to --out) with the
 train wall time split into env / prior / learner seconds and the two evaluations.

@@ -116,7 +116,7 @@ class ResidualSoftQCompatIT {
     int d = b.observations().length / n;
     int a = b.nextPriorLogProbs().length / n;
     put(arrays, shapes, "obs", b.observations(), n, d);
-    put(arrays, shapes, "actions", b.actions(), n);
+    put(arrays, shapes, "actions", b.discreteActions(), n);
     put(arrays, shapes, "rewards", b.rewards(), n);
     put(arrays, shapes, "next_obs", b.nextObservations(), n, d);
     put(arrays, shapes, "not_terminated", b.notTerminated(), n);

@@ -8,30 +8,34 @@ import org.rql4j.bridge.GrpcEnvClient;
 import org.rql4j.bridge.GrpcVectorEnv;
 import org.rql4j.bridge.PythonServer;
 import org.rql4j.env.Env;
-import org.rql4j.env.Space;
+import org.rql4j.learner.LearnerConfig;
+import org.rql4j.learner.OffPolicyLearner;
+import org.rql4j.learner.ResidualSacConfig;
 import org.rql4j.learner.ResidualSoftQConfig;
-import org.rql4j.learner.ResidualSoftQLearning;
-import org.rql4j.policy.CustomizedPolicy;
+import org.rql4j.policy.SavablePolicy;
 import org.rql4j.policy.PriorActor;
 import org.rql4j.prior.PriorPolicy;
 import org.rql4j.prior.TorchScriptPrior;
 import org.rql4j.train.Evaluator;
 import org.rql4j.train.MetricsCsv;
-import org.rql4j.train.SoftQTraining;
+import org.rql4j.train.OffPolicyTraining;
 
-/** {@code rql4j customize}: residual soft Q-learning of a discrete prior on a task, then evaluation. */
+/**
+ * {@code rql4j customize}: residual customization of a prior on a task, then evaluation: residual
+ * soft Q-learning for Discrete actions, residual SAC for Box actions.
+ */
 final class Customize {
 
   private Customize() {}
 
   /** The rows of a before/after table. */
-  record Result(Evaluator.Summary prior, Evaluator.Summary learned, SoftQTraining.Progress training, double seconds) {}
+  record Result(Evaluator.Summary prior, Evaluator.Summary learned, OffPolicyTraining.Progress training, double seconds) {}
 
   /**
    * The result a finished run left in {@code out} (its summary.json), if it was made with
    * {@code cfg}; null when the run has not finished. A folder of a different config is refused.
    */
-  static Result finished(Path out, ResidualSoftQConfig cfg, String task, String baseline, int evalEpisodes,
+  static Result finished(Path out, LearnerConfig cfg, String task, String baseline, int evalEpisodes,
       String priorSha256) throws java.io.IOException {
     Path summaryFile = out.resolve("summary.json");
     Path configFile = out.resolve("config.json");
@@ -74,14 +78,28 @@ final class Customize {
     java.util.List<Evaluator.Episode> prior = gson.fromJson(summary.get("prior_episodes"), list);
     java.util.List<Evaluator.Episode> learned = gson.fromJson(summary.get("learned_episodes"), list);
     return new Result(new Evaluator.Summary(prior), new Evaluator.Summary(learned),
-        gson.fromJson(summary.get("final_progress"), SoftQTraining.Progress.class),
+        gson.fromJson(summary.get("final_progress"), OffPolicyTraining.Progress.class),
         summary.get("train_seconds").getAsDouble());
   }
 
 
-  /** The task's reference hyperparameters (docs/tasks.md): highway's for highway tasks, else CartPole's. */
-  static ResidualSoftQConfig baseConfig(String task) {
-    return task.startsWith("highway") ? ResidualSoftQConfig.highway() : ResidualSoftQConfig.cartpole();
+  /** The task's reference learner and hyperparameters (docs/tasks.md). */
+  static LearnerConfig baseConfig(String task) {
+    if (task.startsWith("highway")) {
+      return ResidualSoftQConfig.highway();
+    }
+    if (task.startsWith("mountaincar")) {
+      return ResidualSacConfig.mountaincar();
+    }
+    if (task.startsWith("parking")) {
+      return ResidualSacConfig.parking();
+    }
+    return ResidualSoftQConfig.cartpole();
+  }
+
+  /** The shipped prior a task's runs customize by default: the SAC actor for Box tasks, else the soft DQN. */
+  static String defaultPrior(String task) {
+    return baseConfig(task) instanceof ResidualSacConfig ? "sac" : "softdqn";
   }
 
   static String option(String[] args, String name, String fallback) {
@@ -99,7 +117,7 @@ final class Customize {
    * the learned policy on the total variant.
    */
   static Result customize(GrpcEnvClient client, PriorPolicy prior, String task, String baseline,
-      ResidualSoftQConfig cfg, int evalEpisodes, Consumer<SoftQTraining.Progress> progress) {
+      LearnerConfig cfg, int evalEpisodes, Consumer<OffPolicyTraining.Progress> progress) {
     try {
       return customize(client, prior, task, baseline, cfg, evalEpisodes, progress, null, null);
     } catch (java.io.IOException e) {
@@ -112,8 +130,8 @@ final class Customize {
    * with {@code checkpointing} set, saves (and resumes from) training checkpoints.
    */
   static Result customize(GrpcEnvClient client, PriorPolicy prior, String task, String baseline,
-      ResidualSoftQConfig cfg, int evalEpisodes, Consumer<SoftQTraining.Progress> progress, Path out,
-      SoftQTraining.Checkpointing checkpointing) throws java.io.IOException {
+      LearnerConfig cfg, int evalEpisodes, Consumer<OffPolicyTraining.Progress> progress, Path out,
+      OffPolicyTraining.Checkpointing checkpointing) throws java.io.IOException {
     // refuse before touching anything in out: a refused rerun must not truncate the earlier run's files
     if (checkpointing != null) {
       checkpointing.checkStartable();
@@ -140,24 +158,22 @@ final class Customize {
       before = Evaluator.evaluate(env, actor, seeds);
     }
     try (GrpcVectorEnv env = client.make(EnvSpec.builder(trainEnv).optNumEnvs(cfg.numEnvs()).build());
-        ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, (int) env.observationSpace().flatDim(),
-            (int) ((Space.Discrete) env.actionSpace()).n())) {
+        OffPolicyLearner learner = cfg.newLearner(env.observationSpace(), env.actionSpace())) {
       PriorPolicy used = cfg.priorWeight() == 0 ? null : prior;
       long t0 = System.nanoTime();
-      SoftQTraining.Progress last;
+      OffPolicyTraining.Progress last;
       boolean resuming = checkpointing != null && checkpointing.resume()
           && org.rql4j.train.TrainingCheckpoint.exists(checkpointing.dir());
       long keepUpTo = resuming ? org.rql4j.train.TrainingCheckpoint.savedStep(checkpointing.dir()) : -1;
       try (MetricsCsv csv = out == null ? null : new MetricsCsv(out.resolve("metrics.csv"), keepUpTo)) {
-        last = SoftQTraining.run(learner, env, used, p -> {
+        last = OffPolicyTraining.run(learner, env, used, p -> {
           progress.accept(p);
           return csv == null || csv.onProgress(p);
         }, Math.max(1000, cfg.totalSteps() / 10), checkpointing);
       }
       double secs = (System.nanoTime() - t0) / 1e9;
       try (Env eval = client.makeSingle(evalEnv, null);
-          CustomizedPolicy policy = new CustomizedPolicy(learner, used, ((Space.Discrete) env.actionSpace()).start(),
-              cfg.seed())) {
+          SavablePolicy policy = SavablePolicy.of(learner, used, env.actionSpace(), cfg.seed())) {
         Result result = new Result(before, Evaluator.evaluate(eval, policy, seeds), last, secs);
         if (out != null) {
           policy.save(out.resolve("policy"));
@@ -182,13 +198,13 @@ final class Customize {
     if (!baseline.equals("residual") && !baseline.equals("oracle") && !baseline.equals("addon-only")) {
       throw new IllegalArgumentException("--baseline must be residual, oracle or addon-only, got " + baseline);
     }
-    Path priorDir = Path.of(option(args, "--prior", "examples/priors/" + task + "-softdqn"));
+    Path priorDir = Path.of(option(args, "--prior", "examples/priors/" + task + "-" + defaultPrior(task)));
     long steps = Main.option(args, "--steps", 100_000);
     long seed = Main.option(args, "--seed", 0);
     int evalEpisodes = (int) Main.option(args, "--eval-episodes", 20);
-    float priorWeight = baseline.equals("residual") ? Float.parseFloat(option(args, "--prior-weight", "1")) : 0f;
-    float alphaHat = Float.parseFloat(option(args, "--alpha-hat", "1"));
-    ResidualSoftQConfig cfg = baseConfig(task).withTotalSteps(steps).withSeed(seed).withPriorWeight(priorWeight).withAlphaHat(alphaHat);
+    float priorWeight = baseline.equals("residual") ? Float.parseFloat(option(args, "--prior-weight",
+        Float.toString(baseConfig(task).priorWeight()))) : 0f;
+    LearnerConfig cfg = config(task, steps, seed, priorWeight, option(args, "--alpha-hat", null));
     String outOpt = option(args, "--out", null);
     Path out = outOpt == null ? null : Path.of(outOpt);
     String ckOpt = option(args, "--checkpoint-dir", out == null ? null : out.resolve("checkpoint").toString());
@@ -196,7 +212,7 @@ final class Customize {
     if (resume && ckOpt == null) {
       throw new IllegalArgumentException("--resume needs the run's --out (or --checkpoint-dir) to find its checkpoint");
     }
-    SoftQTraining.Checkpointing checkpointing = ckOpt == null ? null : new SoftQTraining.Checkpointing(
+    OffPolicyTraining.Checkpointing checkpointing = ckOpt == null ? null : new OffPolicyTraining.Checkpointing(
         Path.of(ckOpt), Main.option(args, "--checkpoint-every", Math.max(1000, steps / 10)), resume);
     System.out.println("rql4j customize: " + baseline + " on " + task + ", prior " + priorDir + "\n" + cfg);
     try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
@@ -219,6 +235,24 @@ final class Customize {
           steps, r.seconds(), evalEpisodes);
       printTable(r, baseline);
     }
+  }
+
+  /**
+   * A run's settings: the task's reference values with these steps, seed and prior weight;
+   * {@code alphaHat} (null: the reference value) sets soft Q-learning's temperature, or SAC's fixed
+   * temperature ({@code auto} or {@code auto_0.5}: learned, from 1 or 0.5).
+   */
+  static LearnerConfig config(String task, long steps, long seed, float priorWeight, String alphaHat) {
+    LearnerConfig cfg = baseConfig(task).withTotalSteps(steps).withSeed(seed).withPriorWeight(priorWeight);
+    if (alphaHat == null) {
+      return cfg;
+    }
+    if (cfg instanceof ResidualSacConfig sac) {
+      boolean learn = alphaHat.startsWith("auto");
+      String v = learn ? (alphaHat.startsWith("auto_") ? alphaHat.substring(5) : "1") : alphaHat;
+      return sac.withAlphaHat(Float.parseFloat(v), learn);
+    }
+    return ((ResidualSoftQConfig) cfg).withAlphaHat(Float.parseFloat(alphaHat));
   }
 
   static void printTable(Result r, String baseline) {

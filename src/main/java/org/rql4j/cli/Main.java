@@ -33,7 +33,7 @@ public final class Main {
     } catch (IllegalArgumentException e) {
       System.err.println("rql4j: " + e.getMessage());
       System.exit(2);
-    } catch (org.rql4j.train.SoftQTraining.TrainingException | java.io.UncheckedIOException e) {
+    } catch (org.rql4j.train.OffPolicyTraining.TrainingException | java.io.UncheckedIOException e) {
       System.err.println("rql4j: " + e.getMessage());
       System.exit(1);
     } catch (java.io.IOException e) {
@@ -50,14 +50,18 @@ public final class Main {
           demo [--steps N] [--seed S] [--episodes E]
               Customize the shipped PyTorch soft-DQN prior on cartpole-center (keep the cart
               centred) with residual soft Q-learning and print the before/after table.
-          customize --task T --prior DIR [--steps N] [--seed S] [--prior-weight W] [--alpha-hat A]
+          customize --task T [--prior DIR] [--steps N] [--seed S] [--prior-weight W] [--alpha-hat A]
                     [--baseline residual|oracle|addon-only] [--eval-episodes E] [--out DIR]
                     [--checkpoint-dir DIR] [--checkpoint-every N] [--resume]
-              Customize a prior for a task's add-on reward with residual soft Q-learning, then
-              evaluate it on the task's total variant (basic and add-on returns). With --out,
+              Customize a prior for a task's add-on reward, then evaluate it on the task's total
+              variant (basic and add-on returns): residual soft Q-learning for Discrete actions
+              (cartpole-center, highway-rightlane; prior examples/priors/T-softdqn), residual SAC
+              for Box actions (mountaincar-lessleft, parking-boundary; prior examples/priors/T-sac).
+              Defaults are docs/tasks.md's reference values. For SAC, --alpha-hat A fixes the
+              temperature, --alpha-hat auto (or auto_A) learns it (from 1, or A). With --out,
               checkpoints go to DIR/checkpoint (every N/10 steps by default); --resume continues
               a stopped or failed run from its last checkpoint.
-          results --task T [--priors softdqn,bc] [--seeds 0,1,2] [--steps N] [--prior-weights 1]
+          results --task T [--priors softdqn,bc|sac] [--seeds 0,1,2] [--steps N] [--prior-weights W]
                   [--baselines yes|no] [--eval-episodes E] [--parallel P] [--out DIR] [--doc FILE]
               Run the task's results table (prior / customized / oracle / add-on only over seeds),
               P runs at a time (each with its own env server), and write its section of

@@ -10,11 +10,11 @@ import java.util.Locale;
 import java.util.Map;
 import org.rql4j.bridge.GrpcEnvClient;
 import org.rql4j.bridge.PythonServer;
-import org.rql4j.learner.ResidualSoftQConfig;
+import org.rql4j.learner.LearnerConfig;
 import org.rql4j.prior.TorchScriptPrior;
 import org.rql4j.train.Evaluator;
 import org.rql4j.train.MarkedSections;
-import org.rql4j.train.SoftQTraining;
+import org.rql4j.train.OffPolicyTraining;
 
 /**
  * {@code rql4j results}: the customization table of a discrete task (docs/tasks.md, "How a result
@@ -33,8 +33,9 @@ final class Results {
     long steps = Main.option(args, "--steps", 100_000);
     int episodes = (int) Main.option(args, "--eval-episodes", 20);
     String[] seeds = Customize.option(args, "--seeds", "0,1,2").split(",");
-    String[] priors = Customize.option(args, "--priors", "softdqn,bc").split(",");
-    String[] weights = Customize.option(args, "--prior-weights", "1").split(",");
+    LearnerConfig base = Customize.baseConfig(task);
+    String[] priors = Customize.option(args, "--priors", Customize.defaultPrior(task)).split(",");
+    String[] weights = Customize.option(args, "--prior-weights", Float.toString(base.priorWeight())).split(",");
     boolean baselines = !Customize.option(args, "--baselines", "yes").equals("no");
     int parallel = (int) Main.option(args, "--parallel", 1);
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
@@ -53,8 +54,8 @@ final class Results {
     }
     if (baselines) {
       for (String baseline : new String[] {"oracle", "addon-only"}) {
-        String name = baseline.equals("oracle") ? "oracle: soft DQN on the total reward"
-            : "add-on only: soft DQN on the add-on reward";
+        String name = baseline.equals("oracle") ? "oracle: " + base.algorithm() + " on the total reward"
+            : "add-on only: " + base.algorithm() + " on the add-on reward";
         for (String seed : seeds) {
           jobs.add(new Job(name, priors[0], baseline, "0", Long.parseLong(seed.trim()),
               outRoot.resolve(baseline + "-seed" + seed.trim())));
@@ -105,12 +106,14 @@ final class Results {
     double minutes = (System.nanoTime() - t0) / 60e9;
     boolean success = task.startsWith("highway");
     StringBuilder md = new StringBuilder();
-    md.append("## ").append(task).append(" (residual soft Q-learning, ").append(steps).append(" env steps per run)\n\n");
+    String method = base.algorithm().equals("SAC") ? "residual SAC" : "residual soft Q-learning";
+    md.append("## ").append(task).append(" (").append(method).append(", ").append(steps).append(" env steps per run)\n\n");
     md.append("Command: `").append(command).append("` (").append(String.format(Locale.ROOT, "%.0f", minutes))
         .append(" min wall on our 2-core machine, ").append(Instant.now()).append("). Seeds ").append(String.join(", ", seeds))
         .append("; each row pools ").append(episodes).append(" evaluation episodes per seed (reset seeds 10000..), ")
         .append("deterministic policies, on the task's total variant; mean ± std over all pooled episodes. ")
-        .append("Reference hyperparameters of docs/tasks.md; alphaHat 1. Per seed: mean basic / add-on return of "
+        .append("Reference hyperparameters of docs/tasks.md: ").append(Customize.config(task, steps, 0, base.priorWeight(),
+            null)).append(". Per seed: mean basic / add-on return of "
             + "each seed's ").append(episodes).append(" episodes.")
         .append(success ? " Success: the episode reached its time limit without a crash (not terminated)." : "")
         .append("\n\n");
@@ -146,7 +149,7 @@ final class Results {
   private static Customize.Result runJob(Path root, String task, long steps, int episodes, Job job, boolean inChild)
       throws IOException, InterruptedException {
     String tag = "[" + job.out().getFileName() + "] ";
-    ResidualSoftQConfig cfg = config(task, steps, job.seed()).withPriorWeight(Float.parseFloat(job.weight()));
+    LearnerConfig cfg = Customize.config(task, steps, job.seed(), Float.parseFloat(job.weight()), null);
     Path priorDir = root.resolve("examples/priors/" + task + "-" + job.priorName());
     String priorSha = org.rql4j.prior.PriorPackage.contentHash(priorDir);
     Customize.Result done = Customize.finished(job.out(), cfg, task, job.baseline(), episodes, priorSha);
@@ -156,7 +159,7 @@ final class Results {
     }
     long checkpointEvery = Math.max(1000, steps / 10);
     if (!inChild) {
-      SoftQTraining.Checkpointing ck = new SoftQTraining.Checkpointing(job.out().resolve("checkpoint"),
+      OffPolicyTraining.Checkpointing ck = new OffPolicyTraining.Checkpointing(job.out().resolve("checkpoint"),
           checkpointEvery, true);
       try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
           TorchScriptPrior prior = TorchScriptPrior.load(priorDir)) {
@@ -198,9 +201,5 @@ final class Results {
           + "prefixed " + tag.trim() + ")");
     }
     return result;
-  }
-
-  private static ResidualSoftQConfig config(String task, long steps, long seed) {
-    return Customize.baseConfig(task).withTotalSteps(steps).withSeed(seed);
   }
 }

@@ -33,4 +33,16 @@ public final class Gradients {
       return total;
     }
   }
+
+  /**
+   * Sets the gradients of {@code parameters} to zero (libtorch accumulates gradients; a loss that
+   * reaches parameters it must not train, e.g. the critics in SAC's actor loss, leaves some).
+   */
+  public static void zero(List<Parameter> parameters) {
+    for (Parameter p : parameters) {
+      if (p.getArray().hasGradient()) {
+        ai.djl.pytorch.jni.JniUtils.zeroGrad((ai.djl.pytorch.engine.PtNDArray) p.getArray());
+      }
+    }
+  }
 }

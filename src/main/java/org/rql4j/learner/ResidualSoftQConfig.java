@@ -43,7 +43,7 @@ public record ResidualSoftQConfig(
     float priorWeight,
     int[] hidden,
     int numEnvs,
-    long seed) {
+    long seed) implements LearnerConfig {
 
   public ResidualSoftQConfig {
     hidden = hidden.clone();
@@ -80,6 +80,20 @@ public record ResidualSoftQConfig(
   }
 
   @Override
+  public String algorithm() {
+    return "soft DQN";
+  }
+
+  @Override
+  public OffPolicyLearner newLearner(org.rql4j.env.Space observationSpace, org.rql4j.env.Space actionSpace) {
+    if (!(actionSpace instanceof org.rql4j.env.Space.Discrete d)) {
+      throw new IllegalArgumentException("residual soft Q-learning needs a Discrete action space, got " + actionSpace
+          + " (use residual SAC for Box actions)");
+    }
+    return new ResidualSoftQLearning(this, (int) observationSpace.flatDim(), (int) d.n());
+  }
+
+  @Override
   public int[] hidden() {
     return hidden.clone();
   }
@@ -93,12 +107,14 @@ public record ResidualSoftQConfig(
     return explorationInitialEps + (explorationFinalEps - explorationInitialEps) * (step / end);
   }
 
+  @Override
   public ResidualSoftQConfig withTotalSteps(long v) {
     return new ResidualSoftQConfig(v, learningRate, batchSize, bufferSize, gamma, trainFrequency, gradientSteps,
         learningStarts, targetUpdateInterval, explorationFraction, explorationInitialEps, explorationFinalEps,
         maxGradNorm, alphaHat, priorWeight, hidden, numEnvs, seed);
   }
 
+  @Override
   public ResidualSoftQConfig withPriorWeight(float v) {
     return new ResidualSoftQConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, trainFrequency,
         gradientSteps, learningStarts, targetUpdateInterval, explorationFraction, explorationInitialEps,
@@ -111,6 +127,7 @@ public record ResidualSoftQConfig(
         explorationFinalEps, maxGradNorm, v, priorWeight, hidden, numEnvs, seed);
   }
 
+  @Override
   public ResidualSoftQConfig withSeed(long v) {
     return new ResidualSoftQConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, trainFrequency,
         gradientSteps, learningStarts, targetUpdateInterval, explorationFraction, explorationInitialEps,

@@ -18,7 +18,7 @@ import org.rql4j.buffer.ReplayBuffer;
  * <p>Only the update and the action rule live here; collection, evaluation and checkpoints are
  * in {@code org.rql4j.train}. Not thread-safe.
  */
-public final class ResidualSoftQLearning implements AutoCloseable {
+public final class ResidualSoftQLearning implements OffPolicyLearner {
 
   private final ResidualSoftQConfig config;
   private final NDManager manager;
@@ -26,6 +26,7 @@ public final class ResidualSoftQLearning implements AutoCloseable {
   private final Mlp qResidualTarget;
   private final TorchAdam optimizer;
   private final int nActions;
+  private long actionStart;
 
   /** Diagnostics of one gradient step. */
   public record UpdateStats(double loss, double meanQ, double gradNorm) {}
@@ -41,8 +42,125 @@ public final class ResidualSoftQLearning implements AutoCloseable {
     this.optimizer = new TorchAdam(manager, qResidual.parameters(), config.learningRate());
   }
 
+  @Override
   public ResidualSoftQConfig config() {
     return config;
+  }
+
+  @Override
+  public String kind() {
+    return "residual-soft-q";
+  }
+
+  @Override
+  public Schedule schedule() {
+    return new Schedule(config.seed(), config.totalSteps(), config.numEnvs(), config.bufferSize(), config.batchSize(),
+        config.learningStarts(), config.trainFrequency(), config.gradientSteps());
+  }
+
+  @Override
+  public boolean usesPrior() {
+    return config.priorWeight() != 0;
+  }
+
+  @Override
+  public void checkSpaces(String envId, org.rql4j.env.Space observationSpace, org.rql4j.env.Space actionSpace) {
+    if (!(actionSpace instanceof org.rql4j.env.Space.Discrete discrete) || discrete.n() != nActions) {
+      throw new IllegalArgumentException("env " + envId + " acts in " + actionSpace + " but the learner has "
+          + nActions + " discrete actions");
+    }
+    if (observationSpace.flatDim() != qResidual.inputDim()) {
+      throw new IllegalArgumentException("env " + envId + " observes " + observationSpace + " (width "
+          + observationSpace.flatDim() + ") but the learner reads " + qResidual.inputDim() + " values");
+    }
+    actionStart = discrete.start();
+  }
+
+  @Override
+  public void checkPrior(org.rql4j.prior.PriorSpec spec) {
+    if (spec.distribution() != org.rql4j.prior.Distribution.CATEGORICAL) {
+      throw new org.rql4j.prior.PriorException("prior '" + spec.name() + "'" + (spec.packageDir() == null ? ""
+          : " (" + spec.packageDir() + ")") + " is a " + spec.distribution().sidecarName() + " policy; residual soft "
+          + "Q-learning needs a categorical prior over Discrete actions (use residual SAC for Box actions)");
+    }
+  }
+
+  @Override
+  public int actionWidth() {
+    return 1;
+  }
+
+  /** {@code log pi(.|s)} of every action. */
+  @Override
+  public int priorWidth() {
+    return usesPrior() ? nActions : 0;
+  }
+
+  @Override
+  public float[] priorFeatures(org.rql4j.prior.PriorPolicy prior, float[] observations, int n) {
+    try (NDManager m = manager.newSubManager()) {
+      return prior.logProbsAll(m.create(observations, new Shape(n, qResidual.inputDim()))).toFloatArray();
+    }
+  }
+
+  /** Epsilon-uniform early, else sampled from {@code pi_hat}; stored as indices, stepped with the space's start added. */
+  @Override
+  public Actions act(float[] observations, float[] priorFeatures, long step, Random rng) {
+    long[] a = act(observations, priorFeatures, config.epsilon(step), false, rng);
+    float[] stored = new float[a.length];
+    long[] env = new long[a.length];
+    for (int i = 0; i < a.length; i++) {
+      stored[i] = a[i];
+      env[i] = a[i] + actionStart;
+    }
+    return new Actions(stored, org.rql4j.env.Tensor.ofLongs(env));
+  }
+
+  /** Hard target copy every {@code targetUpdateInterval} env steps, counted while collecting. */
+  @Override
+  public void afterEnvSteps(long before, long after) {
+    if (after / config.targetUpdateInterval() != before / config.targetUpdateInterval()) {
+      syncTarget();
+    }
+  }
+
+  @Override
+  public double train(ReplayBuffer buffer, long step, Random rng) {
+    double loss = Double.NaN;
+    for (int g = 0; g < config.gradientSteps(); g++) {
+      loss = update(buffer.sample(config.batchSize(), rng)).loss();
+    }
+    return loss;
+  }
+
+  @Override
+  public String explorationName() {
+    return "eps";
+  }
+
+  @Override
+  public double exploration(long step) {
+    return config.epsilon(step);
+  }
+
+  @Override
+  public long optimizerSteps() {
+    return optimizer.steps();
+  }
+
+  /** Online and target networks, then Adam's step count and moments. */
+  @Override
+  public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
+    Mlp.writeWeights(out, qResidual.exportWeights());
+    Mlp.writeWeights(out, qResidualTarget.exportWeights());
+    optimizer.writeState(out);
+  }
+
+  @Override
+  public void readState(java.io.DataInputStream in) throws java.io.IOException {
+    qResidual.importWeights(Mlp.readWeights(in));
+    qResidualTarget.importWeights(Mlp.readWeights(in));
+    optimizer.readState(in);
   }
 
   /** The online residual Q network. */
@@ -139,10 +257,10 @@ public final class ResidualSoftQLearning implements AutoCloseable {
     try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
       NDArray obs = step.create(batch.observations(), new Shape(b, d));
       NDArray nextObs = step.create(batch.nextObservations(), new Shape(b, d));
-      NDArray actions = step.create(batch.actions(), new Shape(b, 1));
+      NDArray actions = step.create(batch.discreteActions(), new Shape(b, 1));
       NDArray reward = step.create(batch.rewards());
       NDArray notTerminated = step.create(batch.notTerminated());
-      NDArray logPriorNext = batch.nextPriorLogProbs().length == 0 ? null
+      NDArray logPriorNext = batch.nextPriorLogProbs().length == 0 || config.priorWeight() == 0 ? null
           : step.create(batch.nextPriorLogProbs(), new Shape(b, nActions));
       NDArray y = softTarget(reward, notTerminated, qResidualTarget.forward(nextObs), logPriorNext,
           config.gamma(), config.alphaHat(), config.priorWeight());

@@ -16,7 +16,7 @@ import java.util.List;
  */
 public final class TorchAdam implements AutoCloseable {
 
-  private final List<Parameter> parameters;
+  private final List<NDArray> parameters;
   private final NDManager manager;
   private final NDArray[] m;
   private final NDArray[] v;
@@ -31,7 +31,17 @@ public final class TorchAdam implements AutoCloseable {
   }
 
   public TorchAdam(NDManager parent, List<Parameter> parameters, float lr, float beta1, float beta2, float eps) {
-    this.parameters = parameters;
+    this(parent, parameters.stream().map(Parameter::getArray).toList(), lr, beta1, beta2, eps, true);
+  }
+
+  /** Adam over plain arrays that require gradients (e.g. SAC's log-temperature). */
+  public static TorchAdam ofArrays(NDManager parent, List<NDArray> arrays, float lr) {
+    return new TorchAdam(parent, arrays, lr, 0.9f, 0.999f, 1e-8f, true);
+  }
+
+  private TorchAdam(NDManager parent, List<NDArray> parameters, float lr, float beta1, float beta2, float eps,
+      boolean arrays) {
+    this.parameters = List.copyOf(parameters);
     this.manager = parent.newSubManager();
     this.lr = lr;
     this.beta1 = beta1;
@@ -40,7 +50,7 @@ public final class TorchAdam implements AutoCloseable {
     m = new NDArray[parameters.size()];
     v = new NDArray[parameters.size()];
     for (int i = 0; i < m.length; i++) {
-      NDArray w = parameters.get(i).getArray();
+      NDArray w = parameters.get(i);
       m[i] = manager.zeros(w.getShape(), w.getDataType());
       v[i] = manager.zeros(w.getShape(), w.getDataType());
     }
@@ -68,7 +78,7 @@ public final class TorchAdam implements AutoCloseable {
     float lrBc = (float) (lr * bc2Sqrt / bc1);
     float epsHat = (float) (eps * bc2Sqrt);
     for (int i = 0; i < m.length; i++) {
-      NDArray w = parameters.get(i).getArray();
+      NDArray w = parameters.get(i);
       // NDScope closes every array created inside (the gradient handle included): nothing
       // per-step may outlive the step.
       try (NDScope scope = new NDScope()) {
@@ -110,6 +120,20 @@ public final class TorchAdam implements AutoCloseable {
       v[i].set(state.v().get(i));
     }
     step = state.step();
+  }
+
+  /** Writes {@link #exportState()}: the step count, then the moments in Mlp.writeWeights' format. */
+  public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
+    State s = exportState();
+    out.writeLong(s.step());
+    Mlp.writeWeights(out, s.m());
+    Mlp.writeWeights(out, s.v());
+  }
+
+  /** Reads what {@link #writeState} wrote into this optimizer. */
+  public void readState(java.io.DataInputStream in) throws java.io.IOException {
+    long s = in.readLong();
+    importState(new State(s, Mlp.readWeights(in), Mlp.readWeights(in)));
   }
 
   @Override

@@ -30,7 +30,7 @@ import org.rql4j.prior.TorchScriptPrior;
  * {@code Q_R + w log pi} (method.md). Box observations, Discrete actions. Saved as a folder
  * ({@code policy.json} + {@code residual.bin}) that loads on its own, without the learner.
  */
-public final class CustomizedPolicy implements Policy {
+public final class CustomizedPolicy implements SavablePolicy {
 
   /** The saved folder's format. */
   public static final String FORMAT = "rql4j-customized-policy/1";
@@ -92,6 +92,7 @@ public final class CustomizedPolicy implements Policy {
    * Saves the policy to {@code dir}: {@code policy.json} (settings, the prior package's path and
    * the sha256 of its sidecar and module) and {@code residual.bin} (the residual Q weights).
    */
+  @Override
   public void save(Path dir) throws IOException {
     Files.createDirectories(dir);
     JsonObject json = new JsonObject();

@@ -43,9 +43,7 @@ public final class PriorActor implements Policy {
       if (spec.distribution() == Distribution.SQUASHED_GAUSSIAN) {
         double[] low = ((Space.Box) spec.actionSpace()).low();
         double[] high = ((Space.Box) spec.actionSpace()).high();
-        for (int i = 0; i < action.length; i++) {
-          action[i] = (float) (low[i] + (action[i] + 1) / 2 * (high[i] - low[i]));
-        }
+        action = org.rql4j.learner.ResidualSac.scaleToBounds(action, low, high);
       }
       return Tensor.ofFloats(action);
     }

@@ -7,8 +7,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 
-/** A {@link SoftQTraining.Callback} that appends every progress report to a CSV file (with steps/s). */
-public final class MetricsCsv implements SoftQTraining.Callback, AutoCloseable {
+/** A {@link OffPolicyTraining.Callback} that appends every progress report to a CSV file (with steps/s). */
+public final class MetricsCsv implements OffPolicyTraining.Callback, AutoCloseable {
 
   private final Writer out;
 
@@ -46,16 +46,16 @@ public final class MetricsCsv implements SoftQTraining.Callback, AutoCloseable {
     out = append ? Files.newBufferedWriter(file, java.nio.file.StandardOpenOption.CREATE,
         java.nio.file.StandardOpenOption.APPEND) : Files.newBufferedWriter(file);
     if (!append) {
-      out.write("step,episodes,recent_return,recent_basic_return,recent_addon_return,epsilon,loss,steps_per_second,"
+      out.write("step,episodes,recent_return,recent_basic_return,recent_addon_return,exploration,exploration_value,loss,steps_per_second,"
           + "env_seconds,prior_seconds,learner_seconds\n");
     }
   }
 
   @Override
-  public boolean onProgress(SoftQTraining.Progress p) {
+  public boolean onProgress(OffPolicyTraining.Progress p) {
     try {
-      out.write(String.format(Locale.ROOT, "%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.1f,%.3f,%.3f,%.3f%n", p.step(), p.episodes(),
-          p.recentEnvReturn(), p.recentBasicReturn(), p.recentAddonReturn(), p.epsilon(), p.loss(), p.stepsPerSecond(),
+      out.write(String.format(Locale.ROOT, "%d,%d,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.1f,%.3f,%.3f,%.3f%n", p.step(), p.episodes(),
+          p.recentEnvReturn(), p.recentBasicReturn(), p.recentAddonReturn(), p.explorationName(), p.exploration(), p.loss(), p.stepsPerSecond(),
           p.envSeconds(), p.priorSeconds(), p.learnerSeconds()));
       out.flush();
     } catch (IOException e) {

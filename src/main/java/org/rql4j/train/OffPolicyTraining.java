@@ -1,7 +1,5 @@
 package org.rql4j.train;
 
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -16,35 +14,35 @@ import org.rql4j.env.Space;
 import org.rql4j.env.Tensor;
 import org.rql4j.env.VectorEnv;
 import org.rql4j.env.VectorStep;
-import org.rql4j.learner.ResidualSoftQConfig;
-import org.rql4j.learner.ResidualSoftQLearning;
+import org.rql4j.learner.OffPolicyLearner;
 import org.rql4j.prior.PriorPackage;
 import org.rql4j.prior.PriorPolicy;
 
 /**
- * Collects experience with a {@link ResidualSoftQLearning} learner and trains it (Algorithm 1):
- * act with {@code pi_hat} (epsilon-uniform early), store each transition with the prior's
- * {@code log pi(.|s')} computed once, copy the target every {@code targetUpdateInterval} env steps
- * while collecting, and run {@code gradientSteps} updates every {@code trainFrequency} env steps
- * after {@code learningStarts}. The env's reward is what the learner optimizes (the add-on reward
- * for residual customization: use the task's {@code addon} variant); {@code info["basic_reward"]}
- * and {@code info["addon_reward"]} are tracked for progress reports.
+ * The shared collection and training loop of the off-policy learners ({@link OffPolicyLearner}:
+ * residual soft Q-learning, residual SAC): act with the learner's exploration policy, store each
+ * transition with what the prior says about its state and next state (computed once), and let the
+ * learner train every {@code trainFrequency} env steps after {@code learningStarts}. The env's
+ * reward is what the learner optimizes (the add-on reward for residual customization: use the
+ * task's {@code addon} variant); {@code info["basic_reward"]} and {@code info["addon_reward"]} are
+ * tracked for progress reports. Checkpoints, resume, and saving on env failure are the same for
+ * every learner.
  */
-public final class SoftQTraining {
+public final class OffPolicyTraining {
 
-  private SoftQTraining() {}
+  private OffPolicyTraining() {}
 
   /** A progress report; returned by {@link #run} as the final one. */
   public record Progress(long step, long totalSteps, int episodes, double recentEnvReturn, double recentBasicReturn,
-      double recentAddonReturn, double epsilon, double loss, double stepsPerSecond, double envSeconds,
+      double recentAddonReturn, String explorationName, double exploration, double loss, double stepsPerSecond, double envSeconds,
       double priorSeconds, double learnerSeconds, boolean stopped) {
 
     /** One line for logs. */
     public String line() {
       return String.format(java.util.Locale.ROOT,
-          "step %d/%d  episodes %d  return %.1f (basic %.1f, add-on %.1f)  eps %.3f  loss %.4f  %.0f steps/s"
+          "step %d/%d  episodes %d  return %.1f (basic %.1f, add-on %.1f)  %s %.3f  loss %.4f  %.0f steps/s"
               + "  [env %.1fs, prior %.1fs, learner %.1fs]",
-          step, totalSteps, episodes, recentEnvReturn, recentBasicReturn, recentAddonReturn, epsilon, loss,
+          step, totalSteps, episodes, recentEnvReturn, recentBasicReturn, recentAddonReturn, explorationName, exploration, loss,
           stepsPerSecond, envSeconds, priorSeconds, learnerSeconds);
     }
   }
@@ -88,42 +86,41 @@ public final class SoftQTraining {
   /**
    * Trains {@code learner} on {@code env}.
    *
-   * @param prior the frozen prior (null, or ignored, when the learner's priorWeight is 0)
+   * @param prior the frozen prior (null, or ignored, when the learner does not use one)
    * @param reportEvery env steps between progress reports
    */
-  public static Progress run(ResidualSoftQLearning learner, VectorEnv env, PriorPolicy prior, Callback callback,
+  public static Progress run(OffPolicyLearner learner, VectorEnv env, PriorPolicy prior, Callback callback,
       long reportEvery) {
     return run(learner, env, prior, callback, reportEvery, null);
   }
 
   /**
-   * As {@link #run(ResidualSoftQLearning, VectorEnv, PriorPolicy, Callback, long)}, saving
+   * As {@link #run(OffPolicyLearner, VectorEnv, PriorPolicy, Callback, long)}, saving
    * checkpoints as {@code checkpointing} says (null: none) and resuming from one. When the env
    * fails mid-run (e.g. a dead server), the run is saved before the {@link TrainingException}
    * that reports it, so that nothing learned is lost.
    */
-  public static Progress run(ResidualSoftQLearning learner, VectorEnv env, PriorPolicy prior, Callback callback,
+  public static Progress run(OffPolicyLearner learner, VectorEnv env, PriorPolicy prior, Callback callback,
       long reportEvery, Checkpointing checkpointing) {
-    ResidualSoftQConfig cfg = learner.config();
+    OffPolicyLearner.Schedule cfg = learner.schedule();
     if (env.autoresetMode() != AutoresetMode.SAME_STEP) {
       throw new IllegalArgumentException("training needs a SAME_STEP autoreset env, got " + env.autoresetMode());
     }
-    if (!(env.actionSpace() instanceof Space.Discrete discrete) || discrete.n() != learner.nActions()) {
-      throw new IllegalArgumentException("env " + env.envId() + " acts in " + env.actionSpace() + " but the learner has "
-          + learner.nActions() + " discrete actions");
-    }
-    boolean usePrior = cfg.priorWeight() != 0;
+    learner.checkSpaces(env.envId(), env.observationSpace(), env.actionSpace());
+    boolean usePrior = learner.usesPrior();
     if (usePrior && prior == null) {
-      throw new IllegalArgumentException("priorWeight is " + cfg.priorWeight() + " but no prior was given");
+      throw new IllegalArgumentException("the " + learner.kind() + " learner's priorWeight is not 0 but no prior "
+          + "was given");
     }
     if (usePrior) {
+      learner.checkPrior(prior.spec());
       prior.spec().checkCompatible(env.envId(), env.observationSpace(), env.actionSpace());
     }
     int n = env.numEnvs();
     int d = (int) env.observationSpace().flatDim();
-    int a = learner.nActions();
-    long start = discrete.start();
-    ReplayBuffer buffer = new ReplayBuffer(cfg.bufferSize(), d, usePrior ? a : 0);
+    int pw = usePrior ? learner.priorWidth() : 0;
+    int aw = learner.actionWidth();
+    ReplayBuffer buffer = new ReplayBuffer(cfg.bufferSize(), d, aw, pw);
     Random rng = new Random(cfg.seed());
     Timer envTime = new Timer();
     Timer priorTime = new Timer();
@@ -148,9 +145,10 @@ public final class SoftQTraining {
       } catch (IOException e) {
         throw new UncheckedIOException("cannot read the checkpoint in " + checkpointing.dir() + ": " + e.getMessage(), e);
       }
-      if (r.buffer().obsDim() != d || r.buffer().priorWidth() != buffer.priorWidth()) {
+      if (r.buffer().obsDim() != d || r.buffer().priorWidth() != pw || r.buffer().actionWidth() != aw) {
         throw new IllegalArgumentException("the checkpoint in " + checkpointing.dir() + " holds transitions of "
-            + r.buffer().obsDim() + " observation values, but " + env.envId() + " has " + d);
+            + r.buffer().obsDim() + " observation values and " + r.buffer().actionWidth() + " action values, but "
+            + env.envId() + " has " + d + " and " + aw);
       }
       buffer = r.buffer();
       rng = r.rng();
@@ -171,7 +169,7 @@ public final class SoftQTraining {
       // a resumed run starts new episodes: the envs' state is not part of a checkpoint
       obs = ((Tensor) env.reset(step == 0 ? cfg.seed() : cfg.seed() + step).observations()).toFloatArray();
     }
-    float[] logPrior = usePrior ? priorLogProbs(prior, obs, n, d, priorTime) : null;
+    float[] priorObs = usePrior ? priorFeatures(learner, prior, obs, n, priorTime) : null;
     double[] epReturn = new double[n];
     double[] epBasic = new double[n];
     double[] epAddon = new double[n];
@@ -181,22 +179,15 @@ public final class SoftQTraining {
     long nextCheckpoint = checkpointing == null ? Long.MAX_VALUE : (step / every + 1) * every;
     boolean stopped = false;
     while (step < cfg.totalSteps() && !stopped) {
-      double eps = cfg.epsilon(step);
-      long[] actions;
+      OffPolicyLearner.Actions actions;
       try (Timer.Span s = learnerTime.span()) {
-        actions = learner.act(obs, logPrior, eps, false, rng);
-      }
-      long[] envActions = actions.clone();
-      if (start != 0) {
-        for (int i = 0; i < n; i++) {
-          envActions[i] += start;
-        }
+        actions = learner.act(obs, priorObs, step, rng);
       }
       VectorStep st;
       float[] next;
       float[] finals = null;
       try (Timer.Span s = envTime.span()) {
-        st = env.step(envActions);
+        st = env.step(actions.env());
         next = ((Tensor) st.observations()).toFloatArray();
         if (st.finalObservations() != null) {
           finals = ((Tensor) st.finalObservations()).toFloatArray();
@@ -206,6 +197,7 @@ public final class SoftQTraining {
         throw interrupted(e, env, step, checkpointing, learner, buffer, rng, loop(step, episodes, lastLoss,
             envTime, priorTime, learnerTime, wallBefore, t0, recent), priorHash);
       }
+      checkFinite(st.rewards(), env.envId(), step);
       // s' of each transition: the final observation where the episode ended (SAME_STEP autoreset)
       float[] nextState = next;
       if (finals != null) {
@@ -216,19 +208,17 @@ public final class SoftQTraining {
           }
         }
       }
-      float[] logPriorNext = null;
-      float[] logPriorObs = null;
+      float[] priorNext = null;
+      float[] priorNextObs = null;
       if (usePrior) {
-        logPriorNext = priorLogProbs(prior, nextState, n, d, priorTime);
-        logPriorObs = nextState == next ? logPriorNext : priorLogProbs(prior, next, n, d, priorTime);
+        priorNext = priorFeatures(learner, prior, nextState, n, priorTime);
+        priorNextObs = nextState == next ? priorNext : priorFeatures(learner, prior, next, n, priorTime);
       }
       InfoColumn basic = st.info().get("basic_reward");
       InfoColumn addon = st.info().get("addon_reward");
       for (int i = 0; i < n; i++) {
-        float[] o = java.util.Arrays.copyOfRange(obs, i * d, (i + 1) * d);
-        float[] o2 = java.util.Arrays.copyOfRange(nextState, i * d, (i + 1) * d);
-        float[] lp = usePrior ? java.util.Arrays.copyOfRange(logPriorNext, i * a, (i + 1) * a) : null;
-        buffer.add(o, actions[i], (float) st.rewards()[i], o2, st.terminated()[i], lp);
+        buffer.add(obs, i * d, actions.stored(), i * aw, (float) st.rewards()[i], nextState, i * d,
+            st.terminated()[i], priorObs, i * pw, priorNext, i * pw);
         epReturn[i] += st.rewards()[i];
         epBasic[i] += basic == null ? Double.NaN : basic.get(i, Double.NaN);
         epAddon[i] += addon == null ? Double.NaN : addon.get(i, Double.NaN);
@@ -244,23 +234,26 @@ public final class SoftQTraining {
         }
       }
       obs = next;
-      logPrior = logPriorObs;
+      priorObs = priorNextObs;
       long before = step;
       step += n;
-      // hard target copy every targetUpdateInterval env steps, counted while collecting
-      if (step / cfg.targetUpdateInterval() != before / cfg.targetUpdateInterval()) {
-        learner.syncTarget();
-      }
+      learner.afterEnvSteps(before, step);
       if (step > cfg.learningStarts() && step / cfg.trainFrequency() != before / cfg.trainFrequency()) {
         try (Timer.Span s = learnerTime.span()) {
-          for (int g = 0; g < cfg.gradientSteps(); g++) {
-            lastLoss = learner.update(buffer.sample(cfg.batchSize(), rng)).loss();
-          }
+          lastLoss = learner.train(buffer, step, rng);
+        }
+        if (!Double.isFinite(lastLoss) && cfg.gradientSteps() > 0) {
+          // a diverged learner: keep the last good checkpoint, do not overwrite it with NaN weights
+          throw new TrainingException("training on " + env.envId() + " diverged at env step " + step + ": the "
+              + learner.kind() + " loss is " + lastLoss + ". Lower the learning rate (or check the rewards); "
+              + (checkpointing == null ? "no checkpoint folder was set."
+                  : "the last checkpoint in " + checkpointing.dir() + " (before the divergence) is kept."),
+              before, null);
         }
       }
       if (step >= nextReport || step >= cfg.totalSteps()) {
         nextReport = (step / reportEvery + 1) * reportEvery;
-        Progress p = progress(step, startStep, cfg, episodes, recent, cfg.epsilon(step), lastLoss, t0, envTime,
+        Progress p = progress(step, startStep, cfg, episodes, recent, learner, lastLoss, t0, envTime,
             priorTime, learnerTime, false);
         if (callback != null && !callback.onProgress(p)) {
           stopped = true;
@@ -272,8 +265,17 @@ public final class SoftQTraining {
             wallBefore, t0, recent), env.envId(), priorHash);
       }
     }
-    return progress(step, startStep, cfg, episodes, recent, cfg.epsilon(step), lastLoss, t0, envTime, priorTime,
+    return progress(step, startStep, cfg, episodes, recent, learner, lastLoss, t0, envTime, priorTime,
         learnerTime, stopped);
+  }
+
+  private static void checkFinite(double[] rewards, String envId, long step) {
+    for (double r : rewards) {
+      if (!Double.isFinite(r)) {
+        throw new TrainingException("env " + envId + " returned the reward " + r + " at env step " + step
+            + "; a learner cannot train on it (fix the env's reward; nothing from this step was stored)", step, null);
+      }
+    }
   }
 
   /** Raised when the env fails mid-run; says where the run was saved and how to resume it. */
@@ -293,7 +295,7 @@ public final class SoftQTraining {
   }
 
   private static TrainingException interrupted(RuntimeException e, VectorEnv env, long step,
-      Checkpointing checkpointing, ResidualSoftQLearning learner, ReplayBuffer buffer, Random rng,
+      Checkpointing checkpointing, OffPolicyLearner learner, ReplayBuffer buffer, Random rng,
       TrainingCheckpoint.Loop loop, String priorHash) {
     String head = "training on " + env.envId() + " stopped at env step " + step + ": the env failed (" + e.getMessage()
         + ").";
@@ -320,7 +322,7 @@ public final class SoftQTraining {
         wallBefore + (System.nanoTime() - t0) / 1e9, new ArrayList<>(recent));
   }
 
-  private static void save(Checkpointing checkpointing, ResidualSoftQLearning learner, ReplayBuffer buffer, Random rng,
+  private static void save(Checkpointing checkpointing, OffPolicyLearner learner, ReplayBuffer buffer, Random rng,
       TrainingCheckpoint.Loop loop, String envId, String priorHash) {
     try {
       TrainingCheckpoint.save(checkpointing.dir(), learner, buffer, rng, loop, envId, priorHash);
@@ -340,8 +342,8 @@ public final class SoftQTraining {
     }
   }
 
-  private static Progress progress(long step, long startStep, ResidualSoftQConfig cfg, int episodes,
-      Deque<double[]> recent, double eps, double loss, long t0, Timer env, Timer prior, Timer learner,
+  private static Progress progress(long step, long startStep, OffPolicyLearner.Schedule cfg, int episodes,
+      Deque<double[]> recent, OffPolicyLearner l, double loss, long t0, Timer env, Timer prior, Timer learner,
       boolean stopped) {
     double secs = (System.nanoTime() - t0) / 1e9;
     double[] mean = new double[3];
@@ -353,14 +355,15 @@ public final class SoftQTraining {
     if (recent.isEmpty()) {
       java.util.Arrays.fill(mean, Double.NaN);
     }
-    return new Progress(step, cfg.totalSteps(), episodes, mean[0], mean[1], mean[2], eps, loss,
+    return new Progress(step, cfg.totalSteps(), episodes, mean[0], mean[1], mean[2], l.explorationName(),
+        l.exploration(step), loss,
         (step - startStep) / secs,
         env.seconds(), prior.seconds(), learner.seconds(), stopped);
   }
 
-  private static float[] priorLogProbs(PriorPolicy prior, float[] obs, int n, int d, Timer timer) {
-    try (Timer.Span s = timer.span(); NDManager m = NDManager.newBaseManager("PyTorch")) {
-      return prior.logProbsAll(m.create(obs, new Shape(n, d))).toFloatArray();
+  private static float[] priorFeatures(OffPolicyLearner learner, PriorPolicy prior, float[] obs, int n, Timer timer) {
+    try (Timer.Span s = timer.span()) {
+      return learner.priorFeatures(prior, obs, n);
     }
   }
 }

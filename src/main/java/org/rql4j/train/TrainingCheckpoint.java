@@ -24,15 +24,13 @@ import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.rql4j.buffer.ReplayBuffer;
-import org.rql4j.learner.Mlp;
-import org.rql4j.learner.ResidualSoftQConfig;
-import org.rql4j.learner.ResidualSoftQLearning;
-import org.rql4j.learner.TorchAdam;
+import org.rql4j.learner.OffPolicyLearner;
 
 /**
- * A resumable snapshot of a soft-Q training run: the online and target networks, the optimizer's
- * moments, the replay buffer (with its stored prior log-probs), the sampling RNG and the loop's
- * counters. Written to {@code dir/state.bin} (binary, versioned) with a readable
+ * A resumable snapshot of an off-policy training run ({@link OffPolicyTraining}): the learner's
+ * own state section (its networks and optimizer moments, written by
+ * {@link OffPolicyLearner#writeState}), the replay buffer (with its stored prior features), the
+ * sampling RNG and the loop's counters. Written to {@code dir/state.bin} (binary, versioned) with a readable
  * {@code dir/checkpoint.json} beside it; a new checkpoint replaces the old one only once it is
  * complete on disk (written to {@code dir.tmp}, then renamed), so a crash while saving leaves the
  * previous one intact.
@@ -45,8 +43,10 @@ public final class TrainingCheckpoint {
 
   public static final String STATE = "state.bin";
   public static final String SUMMARY = "checkpoint.json";
-  private static final String MAGIC = "rql4j-softq-checkpoint";
-  private static final int VERSION = 2; // 2: weight arrays in Mlp.writeWeights' format (little-endian)
+  private static final String MAGIC = "rql4j-training-checkpoint";
+  // 3: any off-policy learner (its kind, then its own state section); float actions and the prior's
+  // features of both states in the replay buffer
+  private static final int VERSION = 3;
   private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
 
   /** The training loop's counters. {@code recent}: the last episodes' [return, basic, add-on]. */
@@ -102,16 +102,16 @@ public final class TrainingCheckpoint {
    * @param envId the env trained on (checked on resume)
    * @param priorHash the prior package's content hash, or null without a prior (checked on resume)
    */
-  public static void save(Path dir, ResidualSoftQLearning learner, ReplayBuffer buffer, Random rng, Loop loop,
+  public static void save(Path dir, OffPolicyLearner learner, ReplayBuffer buffer, Random rng, Loop loop,
       String envId, String priorHash) throws IOException {
     Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
     deleteTree(tmp);
     Files.createDirectories(tmp);
-    TorchAdam.State adam = learner.optimizer().exportState();
     try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(
         Files.newOutputStream(tmp.resolve(STATE)), 1 << 20))) {
       out.writeUTF(MAGIC);
       out.writeInt(VERSION);
+      writeString(out, learner.kind());
       writeString(out, configJson(learner.config()));
       writeString(out, envId);
       writeString(out, priorHash == null ? "" : priorHash);
@@ -131,11 +131,7 @@ public final class TrainingCheckpoint {
       byte[] rngBytes = serialize(rng);
       out.writeInt(rngBytes.length);
       out.write(rngBytes);
-      Mlp.writeWeights(out, learner.qResidual().exportWeights());
-      Mlp.writeWeights(out, learner.qResidualTarget().exportWeights());
-      out.writeLong(adam.step());
-      Mlp.writeWeights(out, adam.m());
-      Mlp.writeWeights(out, adam.v());
+      learner.writeState(out);
       buffer.writeTo(out);
     }
     JsonObject summary = new JsonObject();
@@ -144,10 +140,11 @@ public final class TrainingCheckpoint {
     summary.addProperty("env_id", envId);
     summary.addProperty("prior_sha256", priorHash);
     summary.addProperty("step", loop.step());
-    summary.addProperty("total_steps", learner.config().totalSteps());
+    summary.addProperty("learner", learner.kind());
+    summary.addProperty("total_steps", learner.schedule().totalSteps());
     summary.addProperty("episodes", loop.episodes());
     summary.addProperty("buffer_size", buffer.size());
-    summary.addProperty("optimizer_steps", adam.step());
+    summary.addProperty("optimizer_steps", learner.optimizerSteps());
     summary.add("config", GSON.toJsonTree(learner.config()));
     Files.writeString(tmp.resolve(SUMMARY), GSON.toJson(summary));
     try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp.resolve(STATE),
@@ -169,7 +166,7 @@ public final class TrainingCheckpoint {
    * Restores {@code learner} (networks, optimizer) from the checkpoint in {@code dir} and returns
    * the rest. Refuses, naming the difference, a checkpoint of another config, env or prior.
    */
-  public static Restored load(Path dir, ResidualSoftQLearning learner, String envId, String priorHash)
+  public static Restored load(Path dir, OffPolicyLearner learner, String envId, String priorHash)
       throws IOException {
     Path from = Files.isRegularFile(dir.resolve(STATE)) ? dir : old(dir);
     Path file = from.resolve(STATE);
@@ -185,11 +182,16 @@ public final class TrainingCheckpoint {
         magic = "";
       }
       if (!MAGIC.equals(magic)) {
-        throw new IOException(file + " is not an rql4j soft-Q training checkpoint");
+        throw new IOException(file + " is not an rql4j training checkpoint");
       }
       int version = in.readInt();
       if (version != VERSION) {
         throw new IOException(file + " has checkpoint version " + version + "; this rql4j reads version " + VERSION);
+      }
+      String savedKind = readString(in);
+      if (!savedKind.equals(learner.kind())) {
+        throw new IllegalArgumentException("the checkpoint in " + dir + " is of a " + savedKind + " learner, not of "
+            + learner.kind() + "; use a new --checkpoint-dir for this run");
       }
       String savedConfig = readString(in);
       String current = configJson(learner.config());
@@ -225,16 +227,13 @@ public final class TrainingCheckpoint {
       byte[] rngBytes = new byte[in.readInt()];
       in.readFully(rngBytes);
       Random rng = deserialize(rngBytes);
-      learner.qResidual().importWeights(Mlp.readWeights(in));
-      learner.qResidualTarget().importWeights(Mlp.readWeights(in));
-      long adamStep = in.readLong();
-      learner.optimizer().importState(new TorchAdam.State(adamStep, Mlp.readWeights(in), Mlp.readWeights(in)));
+      learner.readState(in);
       ReplayBuffer buffer = ReplayBuffer.readFrom(in);
       return new Restored(new Loop(step, episodes, lastLoss, envS, priorS, learnerS, wallS, recent), buffer, rng);
     }
   }
 
-  static String configJson(ResidualSoftQConfig config) {
+  static String configJson(Record config) {
     return new Gson().toJson(config);
   }
 

@@ -38,7 +38,7 @@ class ResidualSoftQLearningTest {
     ReplayBuffer.Batch b = buffer.gather(new int[] {0, 1});
     assertArrayEquals(new float[] {1f, 0f}, b.notTerminated());
     assertArrayEquals(new float[] {-0.1f, -2f, -0.5f, -0.9f}, b.nextPriorLogProbs());
-    assertArrayEquals(new long[] {1, 0}, b.actions());
+    assertArrayEquals(new long[] {1, 0}, b.discreteActions());
   }
 
   @Test

@@ -40,7 +40,7 @@ class CartPoleCustomizationIT {
       Evaluator.Summary after;
       try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
           ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
-        SoftQTraining.run(learner, env, prior, p -> true, STEPS);
+        OffPolicyTraining.run(learner, env, prior, p -> true, STEPS);
         try (Env eval = client.makeSingle("rql4j/cartpole-center-total-v0", null);
             CustomizedPolicy policy = new CustomizedPolicy(learner, prior, 0, 0)) {
           after = Evaluator.evaluate(eval, policy, Evaluator.defaultSeeds(EPISODES));

@@ -12,8 +12,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** A resumed run's metrics continue the file, without the reports made after its checkpoint. */
 class MetricsCsvTest {
 
-  private static SoftQTraining.Progress at(long step) {
-    return new SoftQTraining.Progress(step, 5000, 1, -1, 1, -1, 0.1, 0.5, 100, 1, 1, 1, false);
+  private static OffPolicyTraining.Progress at(long step) {
+    return new OffPolicyTraining.Progress(step, 5000, 1, -1, 1, -1, "eps", 0.1, 0.5, 100, 1, 1, 1, false);
   }
 
   private static List<Long> steps(Path file) throws IOException {

@@ -47,10 +47,10 @@ class SoftQTrainingIT {
   @Test
   void fourCopiesCollectAndTrain() {
     ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().withTotalSteps(4000).withNumEnvs(4);
-    List<SoftQTraining.Progress> reports = new ArrayList<>();
+    List<OffPolicyTraining.Progress> reports = new ArrayList<>();
     try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").optNumEnvs(4).build());
         ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
-      SoftQTraining.Progress last = SoftQTraining.run(learner, env, prior, reports::add, 1000);
+      OffPolicyTraining.Progress last = OffPolicyTraining.run(learner, env, prior, reports::add, 1000);
       assertEquals(4000, last.step());
       assertFalse(last.stopped());
       assertEquals(4, reports.size());
@@ -68,7 +68,7 @@ class SoftQTrainingIT {
     ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().withTotalSteps(10_000);
     try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
         ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
-      SoftQTraining.Progress last = SoftQTraining.run(learner, env, prior, p -> p.step() < 2000, 500);
+      OffPolicyTraining.Progress last = OffPolicyTraining.run(learner, env, prior, p -> p.step() < 2000, 500);
       assertTrue(last.stopped());
       assertEquals(2000, last.step());
     }
@@ -79,7 +79,7 @@ class SoftQTrainingIT {
     ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().withTotalSteps(1000);
     try (GrpcVectorEnv env = client.make(EnvSpec.builder("Acrobot-v1").build());
         ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 6, 3)) {
-      PriorException e = assertThrows(PriorException.class, () -> SoftQTraining.run(learner, env, prior, p -> true, 500));
+      PriorException e = assertThrows(PriorException.class, () -> OffPolicyTraining.run(learner, env, prior, p -> true, 500));
       assertTrue(e.getMessage().contains("Acrobot-v1"), e.getMessage());
     }
   }
@@ -95,13 +95,13 @@ class SoftQTrainingIT {
   void aStoppedRunResumesWithEverythingItLearned(@TempDir Path tmp) throws Exception {
     ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().withTotalSteps(6000);
     Path dir = tmp.resolve("ckpt");
-    SoftQTraining.Checkpointing ck = new SoftQTraining.Checkpointing(dir, 1000, true);
+    OffPolicyTraining.Checkpointing ck = new OffPolicyTraining.Checkpointing(dir, 1000, true);
     List<float[]> online;
     List<float[]> target;
     TorchAdam.State adam;
     try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
         ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
-      SoftQTraining.Progress last = SoftQTraining.run(learner, env, prior, p -> p.step() < 3000, 500, ck);
+      OffPolicyTraining.Progress last = OffPolicyTraining.run(learner, env, prior, p -> p.step() < 3000, 500, ck);
       assertTrue(last.stopped());
       online = learner.qResidual().exportWeights();
       target = learner.qResidualTarget().exportWeights();
@@ -124,11 +124,11 @@ class SoftQTrainingIT {
     // starting over the checkpoint without resume is refused; resuming finishes the run
     try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
         ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
-      IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> SoftQTraining.run(
-          learner, env, prior, p -> true, 500, new SoftQTraining.Checkpointing(dir, 1000, false)));
+      IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> OffPolicyTraining.run(
+          learner, env, prior, p -> true, 500, new OffPolicyTraining.Checkpointing(dir, 1000, false)));
       assertTrue(refused.getMessage().contains("already holds a checkpoint"), refused.getMessage());
-      List<SoftQTraining.Progress> reports = new ArrayList<>();
-      SoftQTraining.Progress last = SoftQTraining.run(learner, env, prior, reports::add, 500, ck);
+      List<OffPolicyTraining.Progress> reports = new ArrayList<>();
+      OffPolicyTraining.Progress last = OffPolicyTraining.run(learner, env, prior, reports::add, 500, ck);
       assertEquals(6000, last.step());
       assertEquals(3500, reports.get(0).step(), "reports continue from the checkpoint");
       // bursts of 128 gradient steps every 256 env steps after 1000, counted over the WHOLE run:
@@ -139,7 +139,7 @@ class SoftQTrainingIT {
     try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
         ResidualSoftQLearning other = new ResidualSoftQLearning(cfg.withAlphaHat(0.5f), 4, 2)) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-          () -> SoftQTraining.run(other, env, prior, p -> true, 500, ck));
+          () -> OffPolicyTraining.run(other, env, prior, p -> true, 500, ck));
       assertTrue(e.getMessage().contains("alphaHat"), e.getMessage());
     }
   }
@@ -147,13 +147,13 @@ class SoftQTrainingIT {
   @Test
   void aDeadEnvServerSavesTheRunAndItResumesOnANewServer(@TempDir Path tmp) {
     ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().withTotalSteps(4000);
-    SoftQTraining.Checkpointing ck = new SoftQTraining.Checkpointing(tmp.resolve("ckpt"), 100_000, true);
+    OffPolicyTraining.Checkpointing ck = new OffPolicyTraining.Checkpointing(tmp.resolve("ckpt"), 100_000, true);
     PythonServer doomed = PythonServer.start();
     try (GrpcEnvClient c = doomed.connect();
         GrpcVectorEnv env = c.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
         ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
-      SoftQTraining.TrainingException e = assertThrows(SoftQTraining.TrainingException.class,
-          () -> SoftQTraining.run(learner, env, prior, p -> {
+      OffPolicyTraining.TrainingException e = assertThrows(OffPolicyTraining.TrainingException.class,
+          () -> OffPolicyTraining.run(learner, env, prior, p -> {
             if (p.step() == 2000) {
               doomed.close(); // the server dies mid-run
             }
@@ -167,7 +167,7 @@ class SoftQTrainingIT {
     }
     try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
         ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
-      SoftQTraining.Progress last = SoftQTraining.run(learner, env, prior, p -> true, 1000, ck);
+      OffPolicyTraining.Progress last = OffPolicyTraining.run(learner, env, prior, p -> true, 1000, ck);
       assertEquals(4000, last.step());
       // 12 bursts of 128 from step 1024 to 3840, of which 4 (1024..1792) happened before the failure
       assertEquals(12 * 128, learner.optimizer().steps());

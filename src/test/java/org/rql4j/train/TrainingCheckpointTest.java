@@ -104,7 +104,7 @@ class TrainingCheckpointTest {
     Files.writeString(dir.resolve(TrainingCheckpoint.STATE), "not a checkpoint");
     try (ResidualSoftQLearning learner = new ResidualSoftQLearning(CFG, 4, 2)) {
       IOException e = assertThrows(IOException.class, () -> TrainingCheckpoint.load(dir, learner, "env-v0", null));
-      assertTrue(e.getMessage().contains("not an rql4j soft-Q training checkpoint"), e.getMessage());
+      assertTrue(e.getMessage().contains("not an rql4j training checkpoint"), e.getMessage());
       IOException missing = assertThrows(IOException.class,
           () -> TrainingCheckpoint.load(tmp.resolve("none"), learner, "env-v0", null));
       assertTrue(missing.getMessage().contains("start without --resume"), missing.getMessage());

@@ -1,0 +1,217 @@
+package org.rql4j.compat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.nn.Parameter;
+import com.google.gson.JsonObject;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.rql4j.bridge.PythonServer;
+import org.rql4j.buffer.ReplayBuffer;
+import org.rql4j.env.DType;
+import org.rql4j.env.Space;
+import org.rql4j.learner.Mlp;
+import org.rql4j.learner.ResidualSac;
+import org.rql4j.learner.ResidualSacConfig;
+
+/**
+ * The Java residual SAC update and a compact PyTorch reference written from method.md
+ * ({@code compat-tests/python/residual_sac_reference.py}), from the same weights, batch and noise,
+ * give the same critic target, critic, actor and temperature losses and gradients, and after three
+ * full steps (SB3's order, torch.optim.Adam, Polyak) the same weights of every network and the
+ * same temperature; within 1e-5 (absolute, or relative above 1).
+ */
+class ResidualSacCompatIT {
+
+  private static final int STEPS = 3;
+
+  @ParameterizedTest(name = "actionDim={0} alphaHat={1} learnAlpha={2} priorWeight={3}")
+  @CsvSource({"1, 0.1, false, 0.1", "2, 0.5, true, 0.0097", "2, 0.2, false, 0.0", "3, 1.0, true, 2.0"})
+  void javaUpdateEqualsPyTorch(int actDim, float alphaHat, boolean learnAlpha, float priorWeight, @TempDir Path tmp)
+      throws Exception {
+    int obsDim = 5;
+    int batchSize = 64;
+    ResidualSacConfig cfg = new ResidualSacConfig(1000, 3e-3f, batchSize, 1000, 0.95f, 0.05f, 1, 1, 0, alphaHat,
+        learnAlpha, null, priorWeight, 1f, 0, new int[] {32, 32}, 1, 11);
+    double[] low = new double[actDim];
+    double[] high = new double[actDim];
+    java.util.Arrays.fill(low, -1);
+    java.util.Arrays.fill(high, 1);
+    Space.Box box = new Space.Box(new long[] {actDim}, DType.FLOAT32, low, high);
+    Random rng = new Random(7 + actDim);
+    ReplayBuffer buffer = new ReplayBuffer(batchSize, obsDim, actDim, 2 * actDim);
+    for (int i = 0; i < batchSize; i++) {
+      float[] o = gaussian(rng, obsDim, 1);
+      float[] o2 = gaussian(rng, obsDim, 1);
+      float[] act = new float[actDim];
+      for (int k = 0; k < actDim; k++) {
+        act[k] = (float) (rng.nextDouble() * 1.98 - 0.99);
+      }
+      float[] prior = priorRow(rng, actDim);
+      float[] nextPrior = priorRow(rng, actDim);
+      buffer.add(o, 0, act, 0, (float) rng.nextGaussian(), o2, 0, rng.nextInt(5) == 0, prior, 0, nextPrior, 0);
+    }
+    ReplayBuffer.Batch batch = buffer.gather(java.util.stream.IntStream.range(0, batchSize).toArray());
+    float[][] noiseNext = new float[STEPS][];
+    float[][] noiseCurrent = new float[STEPS][];
+    for (int k = 0; k < STEPS; k++) {
+      noiseNext[k] = gaussian(rng, batchSize * actDim, 1);
+      noiseCurrent[k] = gaussian(rng, batchSize * actDim, 1);
+    }
+    try (ResidualSac sac = new ResidualSac(cfg, obsDim, box)) {
+      // targets unlike the online critics, so that both paths are exercised
+      sac.critics().get(2).importWeights(perturbed(sac.critics().get(0).exportWeights(), rng));
+      sac.critics().get(3).importWeights(perturbed(sac.critics().get(1).exportWeights(), rng));
+      Path caseFile = tmp.resolve("case.bin");
+      writeCase(caseFile, sac, batch, noiseNext, noiseCurrent, cfg, actDim);
+      RawArrayFile ref = runReference(caseFile, tmp.resolve("out.bin"));
+
+      ResidualSac.Critic c = sac.criticBackward(batch, noiseNext[0], priorWeight, alphaHat);
+      assertClose(ref.get("target").doubles(), toDoubles(c.target()), "critic target y");
+      assertClose(ref.get("critic_loss").doubles(), new double[] {c.loss()}, "critic loss");
+      assertGradients(ref, "q1", sac.critics().get(0));
+      assertGradients(ref, "q2", sac.critics().get(1));
+      double actorLoss = sac.actorBackward(batch, noiseCurrent[0], priorWeight, alphaHat);
+      assertClose(ref.get("actor_loss").doubles(), new double[] {actorLoss}, "actor loss");
+      assertGradients(ref, "actor", sac.actor());
+      if (learnAlpha) {
+        double alphaLoss = sac.alphaBackward(batch, noiseCurrent[0]);
+        assertClose(ref.get("alpha_loss").doubles(), new double[] {alphaLoss}, "temperature loss");
+        assertClose(ref.get("grad/log_alpha").doubles(), new double[] {sac.logAlphaAndGradient()[1]},
+            "temperature gradient");
+      }
+      for (int k = 0; k < STEPS; k++) {
+        sac.update(batch, noiseNext[k], noiseCurrent[k], priorWeight);
+      }
+      String[] names = {"q1", "q2", "q1_target", "q2_target"};
+      assertWeights(ref, "actor", sac.actor());
+      for (int i = 0; i < 4; i++) {
+        assertWeights(ref, names[i], sac.critics().get(i));
+      }
+      assertClose(ref.get("updated/log_alpha").doubles(), new double[] {sac.logAlphaAndGradient()[0]},
+          "log alphaHat after " + STEPS + " steps");
+    }
+  }
+
+  private static float[] priorRow(Random rng, int actDim) {
+    float[] row = new float[2 * actDim];
+    for (int k = 0; k < actDim; k++) {
+      row[k] = (float) (rng.nextGaussian() * 0.8);
+      row[actDim + k] = (float) (-1.5 + rng.nextDouble() * 1.5);
+    }
+    return row;
+  }
+
+  private static float[] gaussian(Random rng, int n, double scale) {
+    float[] x = new float[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = (float) (rng.nextGaussian() * scale);
+    }
+    return x;
+  }
+
+  private static List<float[]> perturbed(List<float[]> weights, Random rng) {
+    List<float[]> out = new java.util.ArrayList<>();
+    for (float[] w : weights) {
+      float[] c = w.clone();
+      for (int i = 0; i < c.length; i++) {
+        c[i] += (float) rng.nextGaussian() * 0.05f;
+      }
+      out.add(c);
+    }
+    return out;
+  }
+
+  private static void assertGradients(RawArrayFile ref, String name, Mlp net) {
+    List<Parameter> params = net.parameters();
+    for (int i = 0; i < params.size(); i++) {
+      try (ai.djl.ndarray.NDArray g = params.get(i).getArray().getGradient()) {
+        assertClose(ref.get("grad/" + name + "/" + i).doubles(), toDoubles(g.toFloatArray()), name + " gradient " + i);
+      }
+    }
+  }
+
+  private static void assertWeights(RawArrayFile ref, String name, Mlp net) {
+    List<float[]> w = net.exportWeights();
+    for (int i = 0; i < w.size(); i++) {
+      assertClose(ref.get("updated/" + name + "/" + i).doubles(), toDoubles(w.get(i)),
+          name + " weights " + i + " after " + STEPS + " steps");
+    }
+  }
+
+  private static void writeCase(Path file, ResidualSac sac, ReplayBuffer.Batch b, float[][] noiseNext,
+      float[][] noiseCurrent, ResidualSacConfig cfg, int actDim) throws Exception {
+    Map<String, Object> arrays = new LinkedHashMap<>();
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    String[] names = {"actor", "q1", "q2", "q1_target", "q2_target"};
+    List<Mlp> nets = List.of(sac.actor(), sac.critics().get(0), sac.critics().get(1), sac.critics().get(2),
+        sac.critics().get(3));
+    for (int n = 0; n < names.length; n++) {
+      List<float[]> w = nets.get(n).exportWeights();
+      for (int i = 0; i < w.size(); i++) {
+        arrays.put(names[n] + "/" + i, w.get(i));
+        shapes.put(names[n] + "/" + i, nets.get(n).parameters().get(i).getArray().getShape().getShape());
+      }
+    }
+    int rows = b.size();
+    int d = b.observations().length / rows;
+    put(arrays, shapes, "obs", b.observations(), rows, d);
+    put(arrays, shapes, "actions", b.actions(), rows, actDim);
+    put(arrays, shapes, "rewards", b.rewards(), rows);
+    put(arrays, shapes, "next_obs", b.nextObservations(), rows, d);
+    put(arrays, shapes, "not_terminated", b.notTerminated(), rows);
+    put(arrays, shapes, "prior", b.priorFeatures(), rows, 2L * actDim);
+    put(arrays, shapes, "next_prior", b.nextPriorFeatures(), rows, 2L * actDim);
+    for (int k = 0; k < STEPS; k++) {
+      put(arrays, shapes, "noise_next/" + k, noiseNext[k], rows, actDim);
+      put(arrays, shapes, "noise_current/" + k, noiseCurrent[k], rows, actDim);
+    }
+    JsonObject meta = new JsonObject();
+    meta.addProperty("gamma", (double) cfg.gamma());
+    meta.addProperty("tau", (double) cfg.tau());
+    meta.addProperty("lr", (double) cfg.learningRate());
+    meta.addProperty("alpha_hat", (double) cfg.alphaHat());
+    meta.addProperty("learn_alpha", cfg.learnAlpha());
+    meta.addProperty("target_entropy", cfg.targetEntropy(actDim));
+    meta.addProperty("prior_weight", (double) cfg.priorWeight());
+    meta.addProperty("steps", STEPS);
+    RawArrayFile.write(file, "rql4j-sac-case/1", meta, arrays, shapes);
+  }
+
+  private static void put(Map<String, Object> arrays, Map<String, long[]> shapes, String name, Object data,
+      long... shape) {
+    arrays.put(name, data);
+    shapes.put(name, shape);
+  }
+
+  private static RawArrayFile runReference(Path caseFile, Path out) throws Exception {
+    Path script = Path.of(System.getProperty("rql4j.project.dir", "."), "compat-tests/python/residual_sac_reference.py");
+    Process p = new ProcessBuilder(PythonServer.defaultPython().toString(), script.toString(), "--case",
+        caseFile.toString(), "--out", out.toString()).redirectErrorStream(true).start();
+    String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0, "reference failed:\n" + log);
+    return RawArrayFile.read(out);
+  }
+
+  private static double[] toDoubles(float[] f) {
+    double[] d = new double[f.length];
+    for (int i = 0; i < f.length; i++) {
+      d[i] = f[i];
+    }
+    return d;
+  }
+
+  private static void assertClose(double[] expected, double[] actual, String what) {
+    assertEquals(expected.length, actual.length, what + ": length");
+    PriorCompatIT.assertClose(expected, actual, what);
+  }
+}

@@ -1,0 +1,92 @@
+package org.rql4j.learner;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.util.Random;
+import org.rql4j.buffer.ReplayBuffer;
+import org.rql4j.env.Space;
+import org.rql4j.env.Value;
+import org.rql4j.prior.PriorPolicy;
+
+/**
+ * What the shared off-policy training loop ({@code org.rql4j.train.OffPolicyTraining}) needs of a
+ * learner: how it acts, what it stores of the prior per state, how it trains on the replay buffer,
+ * and its state for checkpoints. Implemented by {@link ResidualSoftQLearning} (Algorithm 1) and
+ * {@link ResidualSac} (Algorithm 2).
+ */
+public interface OffPolicyLearner extends AutoCloseable {
+
+  /**
+   * The collection and training schedule, in env steps (over all envs).
+   *
+   * @param trainFrequency run {@code gradientSteps} updates whenever the step count crosses a
+   *     multiple of it, after {@code learningStarts}
+   */
+  record Schedule(long seed, long totalSteps, int numEnvs, int bufferSize, int batchSize, int learningStarts,
+      int trainFrequency, int gradientSteps) {}
+
+  /**
+   * Actions for n envs.
+   *
+   * @param stored what the replay buffer keeps, {@code [n, actionWidth]}
+   * @param env what the env is stepped with
+   */
+  record Actions(float[] stored, Value env) {}
+
+  /** The learner's name in checkpoints and logs, e.g. {@code residual-soft-q}. */
+  String kind();
+
+  /** The settings (a record; its JSON is checked when a checkpoint is resumed). */
+  Record config();
+
+  Schedule schedule();
+
+  /** Whether the prior takes part (priorWeight is not 0). */
+  boolean usesPrior();
+
+  /** Refuses an env whose spaces this learner was not built for (IllegalArgumentException naming both). */
+  void checkSpaces(String envId, Space observationSpace, Space actionSpace);
+
+  /** Refuses a prior of a kind this learner cannot use (PriorException naming it and what to use). */
+  void checkPrior(org.rql4j.prior.PriorSpec spec);
+
+  /** Floats per stored action. */
+  int actionWidth();
+
+  /** Floats the prior contributes per state (0 without a prior). */
+  int priorWidth();
+
+  /** What the buffer stores of the prior for {@code n} flat observations: {@code [n, priorWidth]}. */
+  float[] priorFeatures(PriorPolicy prior, float[] observations, int n);
+
+  /**
+   * Exploration actions for a batch of observations at env step {@code step}.
+   *
+   * @param priorFeatures this batch's prior features (null without a prior)
+   */
+  Actions act(float[] observations, float[] priorFeatures, long step, Random rng);
+
+  /** Called after each vector step that took the step count from {@code before} to {@code after}. */
+  default void afterEnvSteps(long before, long after) {}
+
+  /** Runs {@code gradientSteps} updates on batches from {@code buffer}; returns the last loss. */
+  double train(ReplayBuffer buffer, long step, Random rng);
+
+  /** The exploration setting's name and value at {@code step} for progress lines (e.g. epsilon, alpha). */
+  String explorationName();
+
+  double exploration(long step);
+
+  /** Optimizer steps taken (all optimizers of the learner; in checkpoint summaries). */
+  long optimizerSteps();
+
+  /** Writes the networks and optimizer states (a checkpoint's learner section). */
+  void writeState(DataOutputStream out) throws IOException;
+
+  /** Restores what {@link #writeState} wrote. */
+  void readState(DataInputStream in) throws IOException;
+
+  @Override
+  void close();
+}

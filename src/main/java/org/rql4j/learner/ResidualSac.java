@@ -1,0 +1,490 @@
+package org.rql4j.learner;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.rql4j.buffer.ReplayBuffer;
+import org.rql4j.env.Space;
+import org.rql4j.env.Tensor;
+import org.rql4j.prior.Distribution;
+import org.rql4j.prior.Distributions;
+import org.rql4j.prior.GaussianParams;
+import org.rql4j.prior.PriorException;
+import org.rql4j.prior.PriorPolicy;
+import org.rql4j.prior.PriorSpec;
+
+/**
+ * Residual soft actor-critic (Algorithm 2 of docs/method.md) for Box actions: a tanh-squashed
+ * Gaussian actor {@code pi_hat}, twin residual critics {@code Q_R1, Q_R2} with Polyak targets,
+ * and a fixed or learned temperature {@code alphaHat}. With {@code a' ~ pi_hat(.|s')}:
+ * {@code y = r_R + gamma (1 - terminated) (min_i Q_R_target_i(s',a') + w log pi(a'|s') - alphaHat log pi_hat(a'|s'))};
+ * critic loss {@code 0.5 sum_i MSE(Q_R_i(s,a), y)} (SB3's form); actor loss
+ * {@code E[alphaHat log pi_hat(a~|s) - min_i Q_R_i(s,a~) - w log pi(a~|s)]} with {@code a~}
+ * reparameterized, so that its gradient flows through {@code a~} into the frozen prior's
+ * log-prob. The prior's {@code mu(s), sigma(s)} are stored with each transition (they do not
+ * depend on the action) and its log-prob is evaluated here from the actor's pre-tanh sample
+ * {@code u}: {@code sum_i [log N(u_i; mu_i, sigma_i) - log(1 - tanh(u_i)^2 + 1e-6)]}. With
+ * {@code priorWeight = 0} it is plain SAC (the baselines).
+ *
+ * <p>One gradient step runs as SB3's SAC does: the temperature update (with the temperature
+ * before it used for the rest of the step), the critic update, the actor update against the
+ * updated critics, then the Polyak update. Actions are normalized to [-1, 1] (stored and fed to the
+ * critics so) and rescaled to the env's Box bounds when stepping. Exploration samples the actor's
+ * own Gaussian (no gSDE). Not thread-safe.
+ */
+public final class ResidualSac implements OffPolicyLearner {
+
+  private final ResidualSacConfig config;
+  private final NDManager manager;
+  private final int obsDim;
+  private final int actDim;
+  private final double[] low;
+  private final double[] high;
+  private final Mlp actor;
+  private final Mlp q1;
+  private final Mlp q2;
+  private final Mlp q1Target;
+  private final Mlp q2Target;
+  private final List<Parameter> criticParameters = new ArrayList<>();
+  private final NDArray logAlpha;
+  private final TorchAdam actorOptimizer;
+  private final TorchAdam criticOptimizer;
+  private final TorchAdam alphaOptimizer;
+  private final double targetEntropy;
+
+  /**
+   * @param obsDim flat observation width
+   * @param actionSpace the env's Box action space (bounded)
+   */
+  public ResidualSac(ResidualSacConfig config, int obsDim, Space actionSpace) {
+    if (!(actionSpace instanceof Space.Box box)) {
+      throw new IllegalArgumentException("residual SAC needs a Box action space, got " + actionSpace
+          + " (use residual soft Q-learning for Discrete actions)");
+    }
+    for (int i = 0; i < box.low().length; i++) {
+      if (!Double.isFinite(box.low()[i]) || !Double.isFinite(box.high()[i]) || box.low()[i] >= box.high()[i]) {
+        throw new IllegalArgumentException("residual SAC needs finite Box action bounds with low < high, got "
+            + actionSpace + " (rescale the env's actions to a bounded Box)");
+      }
+    }
+    DjlRuntime.configure();
+    DjlRuntime.noGradOnThisThread();
+    this.config = config;
+    this.obsDim = obsDim;
+    this.actDim = box.low().length;
+    this.low = box.low();
+    this.high = box.high();
+    this.targetEntropy = config.targetEntropy(actDim);
+    this.manager = NDManager.newBaseManager("PyTorch");
+    int[] h = config.hidden();
+    long seed = config.seed();
+    this.actor = new Mlp(manager, obsDim, h, 2 * actDim, seed);
+    this.q1 = new Mlp(manager, obsDim + actDim, h, 1, seed + 1);
+    this.q2 = new Mlp(manager, obsDim + actDim, h, 1, seed + 2);
+    this.q1Target = new Mlp(manager, obsDim + actDim, h, 1, seed + 1);
+    this.q2Target = new Mlp(manager, obsDim + actDim, h, 1, seed + 2);
+    q1Target.copyFrom(q1);
+    q2Target.copyFrom(q2);
+    criticParameters.addAll(q1.parameters());
+    criticParameters.addAll(q2.parameters());
+    this.logAlpha = manager.create(new float[] {(float) Math.log(config.alphaHat())}, new Shape(1));
+    logAlpha.setRequiresGradient(true);
+    this.actorOptimizer = new TorchAdam(manager, actor.parameters(), config.learningRate());
+    this.criticOptimizer = new TorchAdam(manager, criticParameters, config.learningRate());
+    this.alphaOptimizer = TorchAdam.ofArrays(manager, List.of(logAlpha), config.learningRate());
+  }
+
+  @Override
+  public ResidualSacConfig config() {
+    return config;
+  }
+
+  @Override
+  public String kind() {
+    return "residual-sac";
+  }
+
+  @Override
+  public Schedule schedule() {
+    return new Schedule(config.seed(), config.totalSteps(), config.numEnvs(), config.bufferSize(), config.batchSize(),
+        config.learningStarts(), config.trainFrequency(), config.gradientSteps());
+  }
+
+  public Mlp actor() {
+    return actor;
+  }
+
+  /** The online critics {@code Q_R1, Q_R2} and their targets, in that order. */
+  public List<Mlp> critics() {
+    return List.of(q1, q2, q1Target, q2Target);
+  }
+
+  public double[] actionLow() {
+    return low.clone();
+  }
+
+  public double[] actionHigh() {
+    return high.clone();
+  }
+
+  public int actionDim() {
+    return actDim;
+  }
+
+  /** The temperature now ({@code exp(log alphaHat)}). */
+  public double alphaHat() {
+    return Math.exp(logAlpha.getFloat());
+  }
+
+  /** Sets the temperature (tests; a learned temperature continues from it). */
+  public void setAlphaHat(double alpha) {
+    DjlRuntime.noGradOnThisThread();
+    logAlpha.set(new float[] {(float) Math.log(alpha)});
+  }
+
+  @Override
+  public boolean usesPrior() {
+    return config.priorWeight() != 0;
+  }
+
+  @Override
+  public void checkSpaces(String envId, Space observationSpace, Space actionSpace) {
+    if (!(actionSpace instanceof Space.Box box) || box.low().length != actDim
+        || !java.util.Arrays.equals(box.low(), low) || !java.util.Arrays.equals(box.high(), high)) {
+      throw new IllegalArgumentException("env " + envId + " acts in " + actionSpace + " but the learner was built "
+          + "for a Box of " + actDim + " actions in [" + java.util.Arrays.toString(low) + ", "
+          + java.util.Arrays.toString(high) + "]");
+    }
+    if (observationSpace.flatDim() != obsDim) {
+      throw new IllegalArgumentException("env " + envId + " observes " + observationSpace + " (width "
+          + observationSpace.flatDim() + ") but the learner reads " + obsDim + " values");
+    }
+  }
+
+  @Override
+  public void checkPrior(PriorSpec spec) {
+    if (spec.distribution() != Distribution.SQUASHED_GAUSSIAN) {
+      throw new PriorException("prior '" + spec.name() + "'" + (spec.packageDir() == null ? "" : " ("
+          + spec.packageDir() + ")") + " is a " + spec.distribution().sidecarName() + " policy; residual SAC needs a "
+          + "squashed_gaussian prior (a SAC actor, e.g. exported from SB3 with `rql4j-bridge export --kind sb3-sac`)");
+    }
+  }
+
+  @Override
+  public int actionWidth() {
+    return actDim;
+  }
+
+  /** The prior's pre-tanh {@code mean} and {@code logStd} per state: {@code [mean (d), logStd (d)]}. */
+  @Override
+  public int priorWidth() {
+    return usesPrior() ? 2 * actDim : 0;
+  }
+
+  @Override
+  public float[] priorFeatures(PriorPolicy prior, float[] observations, int n) {
+    DjlRuntime.noGradOnThisThread();
+    try (NDManager m = manager.newSubManager()) {
+      GaussianParams g = prior.distribution(m.create(observations, new Shape(n, obsDim)));
+      return NDArrays.concat(new NDList(g.mean().reshape(n, actDim), g.logStd().reshape(n, actDim)), 1)
+          .toFloatArray();
+    }
+  }
+
+  /** Uniform random actions before {@code learningStarts}, then samples of {@code pi_hat}. */
+  @Override
+  public Actions act(float[] observations, float[] priorFeatures, long step, Random rng) {
+    int n = observations.length / obsDim;
+    float[] a;
+    if (step < config.learningStarts()) {
+      a = new float[n * actDim];
+      for (int i = 0; i < a.length; i++) {
+        a[i] = (float) (rng.nextDouble() * 2 - 1);
+      }
+    } else {
+      a = act(observations, false, rng);
+    }
+    return new Actions(a, Tensor.ofFloats(toBounds(a), n, actDim));
+  }
+
+  /**
+   * {@code pi_hat}'s actions for {@code [n, obsDim]} observations, normalized to [-1, 1]:
+   * {@code tanh(mean)} when deterministic, else {@code tanh(mean + std * noise)} (noise from {@code rng}).
+   */
+  public float[] act(float[] observations, boolean deterministic, Random rng) {
+    DjlRuntime.noGradOnThisThread();
+    int n = observations.length / obsDim;
+    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
+      Gaussian g = actorGaussian(m.create(observations, new Shape(n, obsDim)));
+      NDArray u = deterministic ? g.mean : g.mean.add(g.logStd.exp().mul(m.create(noise(n, rng), new Shape(n, actDim))));
+      return u.tanh().toFloatArray();
+    }
+  }
+
+  /** Normalized actions in [-1, 1] rescaled to the Box bounds: {@code low + (a + 1) / 2 (high - low)}. */
+  public float[] toBounds(float[] normalized) {
+    return scaleToBounds(normalized, low, high);
+  }
+
+  /** {@code low + (a + 1) / 2 (high - low)} per element, the bounds repeating every {@code low.length} values. */
+  public static float[] scaleToBounds(float[] normalized, double[] low, double[] high) {
+    float[] out = new float[normalized.length];
+    for (int i = 0; i < out.length; i++) {
+      int j = i % low.length;
+      out[i] = (float) (low[j] + (normalized[i] + 1) / 2 * (high[j] - low[j]));
+    }
+    return out;
+  }
+
+  /** {@code n * actDim} standard normal floats from {@code rng}. */
+  public float[] noise(int n, Random rng) {
+    float[] e = new float[n * actDim];
+    for (int i = 0; i < e.length; i++) {
+      e[i] = (float) rng.nextGaussian();
+    }
+    return e;
+  }
+
+  @Override
+  public double train(ReplayBuffer buffer, long step, Random rng) {
+    double loss = Double.NaN;
+    for (int g = 0; g < config.gradientSteps(); g++) {
+      ReplayBuffer.Batch b = buffer.sample(config.batchSize(), rng);
+      loss = update(b, noise(b.size(), rng), noise(b.size(), rng), config.priorWeightAt(step)).criticLoss();
+    }
+    return loss;
+  }
+
+  @Override
+  public String explorationName() {
+    return "alpha";
+  }
+
+  @Override
+  public double exploration(long step) {
+    return alphaHat();
+  }
+
+  @Override
+  public long optimizerSteps() {
+    return criticOptimizer.steps() + actorOptimizer.steps() + alphaOptimizer.steps();
+  }
+
+  /**
+   * What one gradient step computed.
+   *
+   * @param target {@code y} per row
+   * @param alphaHat the temperature the step used (before its own temperature update)
+   * @param alphaLoss the temperature's loss (NaN when it is fixed)
+   */
+  public record Losses(float[] target, double criticLoss, double actorLoss, double alphaLoss, double alphaHat) {}
+
+  private record Gaussian(NDArray mean, NDArray logStd) {}
+
+  /** The actor's pre-tanh Gaussian, log-std clamped to [-20, 2]. */
+  private Gaussian actorGaussian(NDArray obs) {
+    NDArray out = actor.forward(obs);
+    NDArray mean = out.get(new NDIndex(":, :" + actDim));
+    NDArray logStd = out.get(new NDIndex(":, " + actDim + ":"))
+        .clip(ResidualSacConfig.LOG_STD_MIN, ResidualSacConfig.LOG_STD_MAX);
+    return new Gaussian(mean, logStd);
+  }
+
+  private static NDArray critic(Mlp q, NDArray obs, NDArray action) {
+    return q.forward(NDArrays.concat(new NDList(obs, action), 1)).reshape(-1);
+  }
+
+  /** {@code log pi(tanh(u)|s)} of the prior from its stored {@code [mean, logStd]} rows. */
+  private NDArray priorLogProb(NDArray priorRows, NDArray u) {
+    NDArray mean = priorRows.get(new NDIndex(":, :" + actDim));
+    NDArray logStd = priorRows.get(new NDIndex(":, " + actDim + ":"));
+    return Distributions.squashedGaussianLogProbPreTanh(mean, logStd, u);
+  }
+
+  /**
+   * One gradient step (SB3's order, see the class comment) with the given standard-normal noise:
+   * {@code noiseNext} draws {@code a'} for the target, {@code noiseCurrent} draws {@code a~} for
+   * the actor and temperature losses ({@code [batch, actDim]} each).
+   *
+   * @param priorWeight {@code w} in force (the warm start's multiple early on)
+   */
+  public Losses update(ReplayBuffer.Batch batch, float[] noiseNext, float[] noiseCurrent, double priorWeight) {
+    DjlRuntime.noGradOnThisThread();
+    double alpha = alphaHat();
+    double alphaLoss = Double.NaN;
+    if (config.learnAlpha()) {
+      alphaLoss = alphaBackward(batch, noiseCurrent);
+      alphaOptimizer.step();
+    }
+    Critic c = criticBackward(batch, noiseNext, priorWeight, alpha);
+    criticOptimizer.step();
+    double actorLoss = actorBackward(batch, noiseCurrent, priorWeight, alpha);
+    actorOptimizer.step();
+    q1Target.softUpdateFrom(q1, config.tau());
+    q2Target.softUpdateFrom(q2, config.tau());
+    return new Losses(c.target(), c.loss(), actorLoss, alphaLoss, alpha);
+  }
+
+  /** The critic target and loss of a batch; gradients are left in the critics' parameters. */
+  public record Critic(float[] target, double loss) {}
+
+  /**
+   * The critic half of a step: {@code y} from the target critics and a fresh {@code a' ~ pi_hat(.|s')},
+   * the loss {@code 0.5 (MSE(Q_R1, y) + MSE(Q_R2, y))}, and its backward pass (the critics'
+   * gradients are replaced).
+   */
+  public Critic criticBackward(ReplayBuffer.Batch batch, float[] noiseNext, double priorWeight, double alpha) {
+    DjlRuntime.noGradOnThisThread();
+    int b = batch.size();
+    Gradients.zero(criticParameters);
+    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
+      NDArray obs = m.create(batch.observations(), new Shape(b, obsDim));
+      NDArray actions = m.create(batch.actions(), new Shape(b, actDim));
+      NDArray nextObs = m.create(batch.nextObservations(), new Shape(b, obsDim));
+      NDArray y;
+      {
+        Gaussian g = actorGaussian(nextObs);
+        NDArray u = g.mean.add(g.logStd.exp().mul(m.create(noiseNext, new Shape(b, actDim))));
+        NDArray a = u.tanh();
+        NDArray logPiHat = Distributions.squashedGaussianLogProbPreTanh(g.mean, g.logStd, u);
+        NDArray logPrior = priorWeight == 0 ? null
+            : priorLogProb(m.create(batch.nextPriorFeatures(), new Shape(b, 2L * actDim)), u);
+        y = softTarget(m.create(batch.rewards()), m.create(batch.notTerminated()), critic(q1Target, nextObs, a),
+            critic(q2Target, nextObs, a), logPrior, logPiHat, config.gamma(), alpha, priorWeight);
+      }
+      try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+        NDArray l1 = critic(q1, obs, actions).sub(y).square().mean();
+        NDArray l2 = critic(q2, obs, actions).sub(y).square().mean();
+        NDArray loss = l1.add(l2).mul(0.5f); // a float: a 0-dim float64 scalar would promote the 0-dim loss
+        gc.backward(loss);
+        return new Critic(y.toFloatArray(), loss.getFloat());
+      }
+    }
+  }
+
+  /**
+   * The actor half of a step: {@code a~ = tanh(mean + std * noise)} and the loss
+   * {@code mean(alpha log pi_hat(a~|s) - min_i Q_R_i(s,a~) - w log pi(a~|s))} with its backward pass
+   * (the actor's gradients are replaced; the critics' are cleared again).
+   */
+  public double actorBackward(ReplayBuffer.Batch batch, float[] noiseCurrent, double priorWeight, double alpha) {
+    DjlRuntime.noGradOnThisThread();
+    int b = batch.size();
+    Gradients.zero(actor.parameters());
+    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
+      NDArray obs = m.create(batch.observations(), new Shape(b, obsDim));
+      NDArray eps = m.create(noiseCurrent, new Shape(b, actDim));
+      NDArray prior = priorWeight == 0 ? null : m.create(batch.priorFeatures(), new Shape(b, 2L * actDim));
+      double loss;
+      try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+        Gaussian g = actorGaussian(obs);
+        NDArray u = g.mean.add(g.logStd.exp().mul(eps));
+        NDArray a = u.tanh();
+        NDArray logPiHat = Distributions.squashedGaussianLogProbPreTanh(g.mean, g.logStd, u);
+        NDArray perRow = logPiHat.mul(alpha).sub(critic(q1, obs, a).minimum(critic(q2, obs, a)));
+        if (prior != null) {
+          perRow = perRow.sub(priorLogProb(prior, u).mul(priorWeight));
+        }
+        NDArray l = perRow.mean();
+        gc.backward(l);
+        loss = l.getFloat();
+      }
+      Gradients.zero(criticParameters);
+      return loss;
+    }
+  }
+
+  /**
+   * The temperature's loss {@code -mean(log alphaHat (log pi_hat(a~|s) + targetEntropy))} (the
+   * log-prob detached) and its backward pass.
+   */
+  public double alphaBackward(ReplayBuffer.Batch batch, float[] noiseCurrent) {
+    DjlRuntime.noGradOnThisThread();
+    int b = batch.size();
+    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
+      NDArray obs = m.create(batch.observations(), new Shape(b, obsDim));
+      Gaussian g = actorGaussian(obs);
+      NDArray u = g.mean.add(g.logStd.exp().mul(m.create(noiseCurrent, new Shape(b, actDim))));
+      float c = Distributions.squashedGaussianLogProbPreTanh(g.mean, g.logStd, u).add(targetEntropy).mean().getFloat();
+      if (logAlpha.hasGradient()) {
+        ai.djl.pytorch.jni.JniUtils.zeroGrad((ai.djl.pytorch.engine.PtNDArray) logAlpha);
+      }
+      try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+        NDArray l = logAlpha.mul(-c).sum();
+        gc.backward(l);
+        return l.getFloat();
+      }
+    }
+  }
+
+  /** The temperature's log and its gradient (tests). */
+  public float[] logAlphaAndGradient() {
+    return new float[] {logAlpha.getFloat(), logAlpha.getGradient().getFloat()};
+  }
+
+  /**
+   * The soft critic target of Algorithm 2, batched over rows:
+   * {@code y = r + gamma (1 - terminated) (min(q1Next, q2Next) + w logPriorNext - alphaHat logPiHatNext)}
+   * ({@code logPriorNext} may be null when {@code w} is 0).
+   */
+  public static NDArray softTarget(NDArray reward, NDArray notTerminated, NDArray q1Next, NDArray q2Next,
+      NDArray logPriorNext, NDArray logPiHatNext, double gamma, double alphaHat, double priorWeight) {
+    NDArray soft = q1Next.minimum(q2Next).sub(logPiHatNext.mul(alphaHat));
+    if (priorWeight != 0) {
+      soft = soft.add(logPriorNext.mul(priorWeight));
+    }
+    return reward.add(notTerminated.mul(gamma).mul(soft));
+  }
+
+  /** Actor, critics, targets, the temperature, then the three optimizers' states. */
+  @Override
+  public void writeState(DataOutputStream out) throws IOException {
+    for (Mlp net : List.of(actor, q1, q2, q1Target, q2Target)) {
+      Mlp.writeWeights(out, net.exportWeights());
+    }
+    out.writeFloat(logAlpha.getFloat());
+    actorOptimizer.writeState(out);
+    criticOptimizer.writeState(out);
+    alphaOptimizer.writeState(out);
+  }
+
+  @Override
+  public void readState(DataInputStream in) throws IOException {
+    for (Mlp net : List.of(actor, q1, q2, q1Target, q2Target)) {
+      net.importWeights(Mlp.readWeights(in));
+    }
+    setAlphaHat(Math.exp(in.readFloat()));
+    actorOptimizer.readState(in);
+    criticOptimizer.readState(in);
+    alphaOptimizer.readState(in);
+  }
+
+  /** NDArrays alive in this learner's managers (networks, optimizer state, anything leaked). */
+  public int liveArrays() {
+    return manager.getManagedArrays().size();
+  }
+
+  @Override
+  public void close() {
+    actorOptimizer.close();
+    criticOptimizer.close();
+    alphaOptimizer.close();
+    for (Mlp net : List.of(actor, q1, q2, q1Target, q2Target)) {
+      net.close();
+    }
+    manager.close();
+  }
+}

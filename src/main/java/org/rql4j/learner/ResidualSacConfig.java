@@ -1,0 +1,194 @@
+package org.rql4j.learner;
+
+import java.util.Arrays;
+
+/**
+ * Settings of {@link ResidualSac} (Algorithm 2 of docs/method.md). Factories hold the RQL
+ * reference values of docs/tasks.md.
+ *
+ * @param totalSteps env steps to collect (over all copies)
+ * @param learningRate Adam learning rate of the actor, the critics and the temperature
+ * @param batchSize transitions per gradient step
+ * @param bufferSize replay buffer capacity
+ * @param gamma discount
+ * @param tau Polyak coefficient of the target critics (after every gradient step)
+ * @param trainFrequency env steps between training bursts
+ * @param gradientSteps gradient steps per burst
+ * @param learningStarts env steps of uniform random actions before the first burst
+ * @param alphaHat the customized policy's temperature (the initial value when it is learned)
+ * @param learnAlpha learn {@code log alphaHat} as SAC does, towards {@code targetEntropy}
+ * @param targetEntropy the learned temperature's target entropy; null: {@code -dim(A)}
+ * @param priorWeight {@code w}: weight of the prior's log-probability (0: plain SAC, the baselines)
+ * @param warmStartMultiplier {@code w} is multiplied by this for the first {@code warmStartSteps}
+ * @param warmStartSteps env steps of the warm start (0: none)
+ * @param hidden hidden layer widths of the actor and of each critic
+ * @param numEnvs env copies stepped together
+ * @param seed seed of network initialization, sampling and env resets
+ */
+public record ResidualSacConfig(
+    long totalSteps,
+    float learningRate,
+    int batchSize,
+    int bufferSize,
+    float gamma,
+    float tau,
+    int trainFrequency,
+    int gradientSteps,
+    int learningStarts,
+    float alphaHat,
+    boolean learnAlpha,
+    Float targetEntropy,
+    float priorWeight,
+    float warmStartMultiplier,
+    long warmStartSteps,
+    int[] hidden,
+    int numEnvs,
+    long seed) implements LearnerConfig {
+
+  /** The actor's log-std is clamped to [LOG_STD_MIN, LOG_STD_MAX] (as SB3's SAC). */
+  public static final float LOG_STD_MIN = -20f;
+  public static final float LOG_STD_MAX = 2f;
+
+  public ResidualSacConfig {
+    hidden = hidden.clone();
+    require(totalSteps > 0, "totalSteps", totalSteps);
+    require(learningRate > 0, "learningRate", learningRate);
+    require(batchSize > 0, "batchSize", batchSize);
+    require(bufferSize >= batchSize, "bufferSize (>= batchSize)", bufferSize);
+    require(gamma >= 0 && gamma <= 1, "gamma (in [0, 1])", gamma);
+    require(tau > 0 && tau <= 1, "tau (in (0, 1])", tau);
+    require(trainFrequency > 0, "trainFrequency", trainFrequency);
+    require(gradientSteps >= 0, "gradientSteps", gradientSteps);
+    require(learningStarts >= 0, "learningStarts", learningStarts);
+    require(alphaHat > 0, "alphaHat", alphaHat);
+    require(priorWeight >= 0, "priorWeight", priorWeight);
+    require(warmStartMultiplier > 0, "warmStartMultiplier", warmStartMultiplier);
+    require(warmStartSteps >= 0, "warmStartSteps", warmStartSteps);
+    require(numEnvs > 0, "numEnvs", numEnvs);
+    require(hidden.length > 0 && Arrays.stream(hidden).allMatch(h -> h > 0), "hidden", Arrays.toString(hidden));
+  }
+
+  private static void require(boolean ok, String name, Object value) {
+    if (!ok) {
+      throw new IllegalArgumentException("ResidualSacConfig." + name + " is out of range: " + value);
+    }
+  }
+
+  /**
+   * tasks.md's MountainCar SAC: lr 3e-4, batch 512, buffer 5e4, gamma 0.9999, tau 0.01, train
+   * every 32 steps for 32 gradient steps, learning starts 0, fixed alphaHat 0.1, prior weight 0.1,
+   * [64, 64]. No gSDE: exploration samples the actor's own Gaussian.
+   */
+  public static ResidualSacConfig mountaincar() {
+    return new ResidualSacConfig(100_000, 3e-4f, 512, 50_000, 0.9999f, 0.01f, 32, 32, 0, 0.1f, false, null,
+        0.1f, 1f, 0, new int[] {64, 64}, 1, 0);
+  }
+
+  /**
+   * tasks.md's parking SAC: lr 1e-3, batch 256, buffer 1e6, gamma 0.95, tau 0.005, train every
+   * step, learning starts 100, learned alphaHat (from 1), prior weight 0.0097 (the prior's own
+   * entropy coefficient) x10 for the first 1e5 steps, 4 envs, [256, 256, 256].
+   */
+  public static ResidualSacConfig parking() {
+    return new ResidualSacConfig(800_000, 1e-3f, 256, 1_000_000, 0.95f, 0.005f, 1, 1, 100, 1f, true, null,
+        0.0097f, 10f, 100_000, new int[] {256, 256, 256}, 4, 0);
+  }
+
+  @Override
+  public String algorithm() {
+    return "SAC";
+  }
+
+  @Override
+  public OffPolicyLearner newLearner(org.rql4j.env.Space observationSpace, org.rql4j.env.Space actionSpace) {
+    return new ResidualSac(this, (int) observationSpace.flatDim(), actionSpace);
+  }
+
+  @Override
+  public int[] hidden() {
+    return hidden.clone();
+  }
+
+  /** The prior weight in force at env step {@code step} (the warm start's multiple early on). */
+  public double priorWeightAt(long step) {
+    return step < warmStartSteps ? priorWeight * warmStartMultiplier : priorWeight;
+  }
+
+  /** The target entropy for an action space of {@code actionDim} dimensions. */
+  public double targetEntropy(int actionDim) {
+    return targetEntropy == null ? -actionDim : targetEntropy;
+  }
+
+  @Override
+  public ResidualSacConfig withTotalSteps(long v) {
+    return new ResidualSacConfig(v, learningRate, batchSize, bufferSize, gamma, tau, trainFrequency, gradientSteps,
+        learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, warmStartMultiplier, warmStartSteps, hidden,
+        numEnvs, seed);
+  }
+
+  @Override
+  public ResidualSacConfig withSeed(long v) {
+    return new ResidualSacConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, tau, trainFrequency,
+        gradientSteps, learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, warmStartMultiplier,
+        warmStartSteps, hidden, numEnvs, v);
+  }
+
+  @Override
+  public ResidualSacConfig withPriorWeight(float v) {
+    return new ResidualSacConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, tau, trainFrequency,
+        gradientSteps, learningStarts, alphaHat, learnAlpha, targetEntropy, v, warmStartMultiplier, warmStartSteps,
+        hidden, numEnvs, seed);
+  }
+
+  /** A fixed temperature {@code v} ({@code learn}: learned, starting from {@code v}). */
+  public ResidualSacConfig withAlphaHat(float v, boolean learn) {
+    return new ResidualSacConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, tau, trainFrequency,
+        gradientSteps, learningStarts, v, learn, targetEntropy, priorWeight, warmStartMultiplier, warmStartSteps,
+        hidden, numEnvs, seed);
+  }
+
+  public ResidualSacConfig withWarmStart(float multiplier, long steps) {
+    return new ResidualSacConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, tau, trainFrequency,
+        gradientSteps, learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, multiplier, steps, hidden,
+        numEnvs, seed);
+  }
+
+  public ResidualSacConfig withSchedule(int batch, int trainFreq, int gradSteps, int starts) {
+    return new ResidualSacConfig(totalSteps, learningRate, batch, Math.max(bufferSize, batch), gamma, tau, trainFreq,
+        gradSteps, starts, alphaHat, learnAlpha, targetEntropy, priorWeight, warmStartMultiplier, warmStartSteps,
+        hidden, numEnvs, seed);
+  }
+
+  public ResidualSacConfig withNumEnvs(int v) {
+    return new ResidualSacConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, tau, trainFrequency,
+        gradientSteps, learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, warmStartMultiplier,
+        warmStartSteps, hidden, v, seed);
+  }
+
+  public ResidualSacConfig withBufferSize(int v) {
+    return new ResidualSacConfig(totalSteps, learningRate, batchSize, v, gamma, tau, trainFrequency, gradientSteps,
+        learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, warmStartMultiplier, warmStartSteps, hidden,
+        numEnvs, seed);
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof ResidualSacConfig c && toString().equals(c.toString());
+  }
+
+  @Override
+  public int hashCode() {
+    return toString().hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return "ResidualSacConfig[totalSteps=" + totalSteps + ", learningRate=" + learningRate + ", batchSize="
+        + batchSize + ", bufferSize=" + bufferSize + ", gamma=" + gamma + ", tau=" + tau + ", trainFrequency="
+        + trainFrequency + ", gradientSteps=" + gradientSteps + ", learningStarts=" + learningStarts + ", alphaHat="
+        + alphaHat + (learnAlpha ? " (learned, target entropy " + (targetEntropy == null ? "-dim(A)"
+        : targetEntropy) + ")" : " (fixed)") + ", priorWeight=" + priorWeight
+        + (warmStartSteps > 0 ? " (x" + warmStartMultiplier + " for the first " + warmStartSteps + " steps)" : "")
+        + ", hidden=" + Arrays.toString(hidden) + ", numEnvs=" + numEnvs + ", seed=" + seed + "]";
+  }
+}

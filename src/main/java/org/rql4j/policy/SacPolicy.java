@@ -1,0 +1,100 @@
+package org.rql4j.policy;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Random;
+import org.rql4j.env.DType;
+import org.rql4j.env.Space;
+import org.rql4j.env.Tensor;
+import org.rql4j.env.Value;
+import org.rql4j.learner.Mlp;
+import org.rql4j.learner.ResidualSac;
+import org.rql4j.learner.ResidualSacConfig;
+
+/**
+ * The customized policy of residual SAC: its actor {@code pi_hat} alone (the prior shaped it
+ * during training and is not needed to act). Deterministic acting is {@code tanh(mean)}, rescaled
+ * to the env's Box bounds. Saved as a folder ({@code policy.json} + {@code actor.bin}) that loads
+ * on its own.
+ */
+public final class SacPolicy implements SavablePolicy {
+
+  /** The saved folder's format. */
+  public static final String FORMAT = "rql4j-sac-policy/1";
+
+  private final ResidualSac sac;
+  private final boolean owns;
+  private final Random rng;
+
+  /** The policy of a learner (sharing its actor: acting follows further training). */
+  public SacPolicy(ResidualSac sac, long seed) {
+    this(sac, false, seed);
+  }
+
+  private SacPolicy(ResidualSac sac, boolean owns, long seed) {
+    this.sac = sac;
+    this.owns = owns;
+    this.rng = new Random(seed);
+  }
+
+  @Override
+  public Value act(Value observation, boolean deterministic) {
+    float[] obs = ((Tensor) observation).toFloatArray();
+    return Tensor.ofFloats(sac.toBounds(sac.act(obs, deterministic, rng)));
+  }
+
+  @Override
+  public void save(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    JsonObject json = new JsonObject();
+    json.addProperty("format", FORMAT);
+    json.addProperty("created", Instant.now().toString());
+    json.addProperty("obs_dim", sac.actor().inputDim());
+    json.add("action_low", new Gson().toJsonTree(sac.actionLow()));
+    json.add("action_high", new Gson().toJsonTree(sac.actionHigh()));
+    json.add("config", new Gson().toJsonTree(sac.config()));
+    try (DataOutputStream out = new DataOutputStream(Files.newOutputStream(dir.resolve("actor.bin")))) {
+      Mlp.writeWeights(out, sac.actor().exportWeights());
+    }
+    Files.writeString(dir.resolve("policy.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
+  }
+
+  /** Loads a folder written by {@link #save}. */
+  public static SacPolicy load(Path dir) throws IOException {
+    Path file = dir.resolve("policy.json");
+    if (!Files.isRegularFile(file)) {
+      throw new IOException(file + " is missing: " + dir + " is not a saved SAC policy");
+    }
+    JsonObject json = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+    if (!json.has("format") || !FORMAT.equals(json.get("format").getAsString())) {
+      throw new IOException(file + ": field 'format' is " + json.get("format") + ", this version reads " + FORMAT);
+    }
+    ResidualSacConfig config = new Gson().fromJson(json.get("config"), ResidualSacConfig.class);
+    double[] low = new Gson().fromJson(json.get("action_low"), double[].class);
+    double[] high = new Gson().fromJson(json.get("action_high"), double[].class);
+    ResidualSac sac = new ResidualSac(config, json.get("obs_dim").getAsInt(),
+        new Space.Box(new long[] {low.length}, DType.FLOAT32, low, high));
+    try (DataInputStream in = new DataInputStream(Files.newInputStream(dir.resolve("actor.bin")))) {
+      sac.actor().importWeights(Mlp.readWeights(in));
+    } catch (IOException | RuntimeException e) {
+      sac.close();
+      throw e;
+    }
+    return new SacPolicy(sac, true, config.seed());
+  }
+
+  @Override
+  public void close() {
+    if (owns) {
+      sac.close();
+    }
+  }
+}

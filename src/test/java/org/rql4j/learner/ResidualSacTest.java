@@ -1,0 +1,200 @@
+package org.rql4j.learner;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.rql4j.buffer.ReplayBuffer;
+import org.rql4j.env.DType;
+import org.rql4j.env.Space;
+
+class ResidualSacTest {
+
+  private static final Space.Box ONE_D = new Space.Box(new long[] {1}, DType.FLOAT32, new double[] {-1},
+      new double[] {1});
+
+  /** docs/method.md, Algorithm 2 test vector (float64, 1e-9). */
+  @Test
+  void algorithmTwoTestVector() {
+    DjlRuntime.configure();
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      NDArray y = ResidualSac.softTarget(m.create(new double[] {0.3}), m.create(new double[] {1.0}),
+          m.create(new double[] {1.2}), m.create(new double[] {0.9}), m.create(new double[] {-0.7}),
+          m.create(new double[] {-1.1}), 0.95, 0.2, 0.1);
+      assertEquals(1.2975, y.getDouble(0), 1e-9);
+      NDArray swapped = ResidualSac.softTarget(m.create(new double[] {0.3}), m.create(new double[] {1.0}),
+          m.create(new double[] {0.9}), m.create(new double[] {1.2}), m.create(new double[] {-0.7}),
+          m.create(new double[] {-1.1}), 0.95, 0.2, 0.1);
+      assertEquals(1.2975, swapped.getDouble(0), 1e-9, "the minimum of the two critics, whichever it is");
+      NDArray terminal = ResidualSac.softTarget(m.create(new double[] {0.3}), m.create(new double[] {0.0}),
+          m.create(new double[] {1.2}), m.create(new double[] {0.9}), m.create(new double[] {-0.7}),
+          m.create(new double[] {-1.1}), 0.95, 0.2, 0.1);
+      assertEquals(0.3, terminal.getDouble(0), 1e-12, "a terminal transition does not bootstrap");
+    }
+  }
+
+  private static ReplayBuffer buffer(int obsDim, int priorWidth, int n, long seed) {
+    return buffer(obsDim, priorWidth, n, seed, 0.1);
+  }
+
+  private static ReplayBuffer buffer(int obsDim, int priorWidth, int n, long seed, double terminal) {
+    Random r = new Random(seed);
+    ReplayBuffer b = new ReplayBuffer(n, obsDim, 1, priorWidth);
+    for (int i = 0; i < n; i++) {
+      float[] o = new float[obsDim];
+      float[] o2 = new float[obsDim];
+      for (int k = 0; k < obsDim; k++) {
+        o[k] = (float) r.nextGaussian();
+        o2[k] = (float) r.nextGaussian();
+      }
+      float[] p = {(float) r.nextGaussian() * 0.3f, -1f};
+      float[] p2 = {(float) r.nextGaussian() * 0.3f, -1f};
+      b.add(o, 0, new float[] {(float) (r.nextDouble() * 2 - 1)}, 0, (float) r.nextGaussian(), o2, 0,
+          r.nextDouble() < terminal, priorWidth == 0 ? null : p, 0, priorWidth == 0 ? null : p2, 0);
+    }
+    return b;
+  }
+
+  /**
+   * The critic update fits the critics (on terminal transitions, whose target is the reward); the
+   * target critics move by tau only.
+   */
+  @Test
+  void updatesFitTheCriticAndMoveTargetsByPolyak() {
+    ResidualSacConfig cfg = ResidualSacConfig.mountaincar().withSchedule(32, 1, 1, 0).withBufferSize(64)
+        .withAlphaHat(0.2f, false);
+    try (ResidualSac sac = new ResidualSac(cfg, 2, ONE_D)) {
+      ReplayBuffer b = buffer(2, 2, 32, 1, 1.0);
+      ReplayBuffer.Batch batch = b.gather(java.util.stream.IntStream.range(0, 32).toArray());
+      Random r = new Random(0);
+      float[] e1 = sac.noise(32, r);
+      float[] e2 = sac.noise(32, r);
+      float[] targetBefore = sac.critics().get(2).exportWeights().get(0);
+      float[] onlineBefore = sac.critics().get(0).exportWeights().get(0);
+      double first = sac.update(batch, e1, e2, 0.1).criticLoss();
+      float[] onlineAfter = sac.critics().get(0).exportWeights().get(0);
+      float[] targetAfter = sac.critics().get(2).exportWeights().get(0);
+      for (int i = 0; i < targetAfter.length; i++) {
+        assertEquals(targetBefore[i] + cfg.tau() * (onlineAfter[i] - targetBefore[i]), targetAfter[i], 1e-6);
+      }
+      assertNotEquals(onlineBefore[0], onlineAfter[0]);
+      double last = first;
+      for (int i = 0; i < 400; i++) {
+        last = sac.update(batch, e1, e2, 0.1).criticLoss();
+      }
+      assertTrue(last < 0.35 * first, "critic loss " + first + " -> " + last);
+      assertEquals(0.2, sac.alphaHat(), 1e-6, "a fixed temperature stays fixed");
+    }
+  }
+
+  /** A learned temperature falls when the policy's entropy is above the target (here, early on). */
+  @Test
+  void learnedTemperatureMovesTowardsTheTargetEntropy() {
+    ResidualSacConfig cfg = ResidualSacConfig.mountaincar().withSchedule(32, 1, 1, 0).withBufferSize(64)
+        .withAlphaHat(1f, true).withPriorWeight(0f);
+    try (ResidualSac sac = new ResidualSac(cfg, 2, ONE_D)) {
+      assertEquals(0, sac.priorWidth());
+      ReplayBuffer b = buffer(2, 0, 32, 2);
+      ReplayBuffer.Batch batch = b.gather(java.util.stream.IntStream.range(0, 32).toArray());
+      Random r = new Random(0);
+      // the actor starts near N(0, 1) pre-tanh: its squashed entropy is far above -dim(A) = -1
+      var l = sac.update(batch, sac.noise(32, r), sac.noise(32, r), 0);
+      assertEquals(1.0, l.alphaHat(), 1e-6, "the step uses the temperature from before its update");
+      assertTrue(sac.alphaHat() < 1.0, "alpha " + sac.alphaHat());
+      assertTrue(Math.abs(sac.alphaHat() - Math.exp(-cfg.learningRate())) < 1e-5,
+          "Adam's first step moves log alpha by lr: " + sac.alphaHat());
+    }
+  }
+
+  /** The actor's gradient reaches the prior's log-prob: the prior pulls the customized policy's mean. */
+  @Test
+  void priorTermPullsTheActorTowardsThePrior() {
+    ResidualSacConfig cfg = ResidualSacConfig.mountaincar().withSchedule(64, 1, 1, 0).withBufferSize(64)
+        .withAlphaHat(0.05f, false).withPriorWeight(1f);
+    try (ResidualSac sac = new ResidualSac(cfg, 2, ONE_D)) {
+      // every state's prior: pre-tanh mean 1.5 (a ~ 0.9), log-std -1; rewards 0
+      ReplayBuffer b = new ReplayBuffer(64, 2, 1, 2);
+      Random r = new Random(3);
+      for (int i = 0; i < 64; i++) {
+        float[] o = {(float) r.nextGaussian(), (float) r.nextGaussian()};
+        b.add(o, 0, new float[] {0f}, 0, 0f, o, 0, false, new float[] {1.5f, -1f}, 0, new float[] {1.5f, -1f}, 0);
+      }
+      ReplayBuffer.Batch batch = b.gather(java.util.stream.IntStream.range(0, 64).toArray());
+      float[] before = sac.act(batch.observations(), true, r);
+      for (int i = 0; i < 300; i++) {
+        sac.update(batch, sac.noise(64, r), sac.noise(64, r), 1.0);
+      }
+      float[] after = sac.act(batch.observations(), true, r);
+      double meanBefore = java.util.stream.IntStream.range(0, 64).mapToDouble(i -> before[i]).average().orElseThrow();
+      double meanAfter = java.util.stream.IntStream.range(0, 64).mapToDouble(i -> after[i]).average().orElseThrow();
+      assertTrue(meanAfter > 0.7 && meanAfter > meanBefore + 0.4, "mean action " + meanBefore + " -> " + meanAfter);
+    }
+  }
+
+  @Test
+  void stateRoundTripsThroughACheckpointSection() throws Exception {
+    ResidualSacConfig cfg = ResidualSacConfig.mountaincar().withSchedule(16, 1, 1, 0).withBufferSize(64)
+        .withAlphaHat(0.5f, true);
+    try (ResidualSac a = new ResidualSac(cfg, 2, ONE_D); ResidualSac b = new ResidualSac(cfg.withSeed(9), 2, ONE_D)) {
+      ReplayBuffer buf = buffer(2, 2, 16, 4);
+      Random r = new Random(1);
+      a.train(buf, 0, r);
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+      try (DataOutputStream out = new DataOutputStream(bytes)) {
+        a.writeState(out);
+      }
+      try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
+        b.readState(in);
+      }
+      assertEquals(a.alphaHat(), b.alphaHat(), 1e-7);
+      assertEquals(a.optimizerSteps(), b.optimizerSteps());
+      assertArrayEquals(a.actor().exportWeights().get(0), b.actor().exportWeights().get(0));
+      for (int i = 0; i < 4; i++) {
+        assertArrayEquals(a.critics().get(i).exportWeights().get(2), b.critics().get(i).exportWeights().get(2));
+      }
+      // the same next steps from the same state and noise
+      Random r1 = new Random(5);
+      Random r2 = new Random(5);
+      a.train(buf, 1, r1);
+      b.train(buf, 1, r2);
+      assertArrayEquals(a.actor().exportWeights().get(0), b.actor().exportWeights().get(0), 1e-7f);
+    }
+  }
+
+  @Test
+  void refusesUnboundedAndDiscreteActionSpaces() {
+    ResidualSacConfig cfg = ResidualSacConfig.mountaincar();
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ResidualSac(cfg, 2,
+        new Space.Box(new long[] {1}, DType.FLOAT32, new double[] {Double.NEGATIVE_INFINITY},
+            new double[] {Double.POSITIVE_INFINITY})));
+    assertTrue(e.getMessage().contains("finite Box action bounds"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> new ResidualSac(cfg, 2, new Space.Discrete(3, 0)));
+    assertTrue(e.getMessage().contains("Box action space"), e.getMessage());
+  }
+
+  @Test
+  void actionsAreRescaledToTheBoxBounds() {
+    assertArrayEquals(new float[] {-2f, 1f, 2f, 1f}, ResidualSac.scaleToBounds(new float[] {-1f, 0f, 1f, 0f},
+        new double[] {-2, 0}, new double[] {2, 2}), 1e-6f);
+    ResidualSacConfig cfg = ResidualSacConfig.mountaincar().withSchedule(8, 1, 1, 100);
+    try (ResidualSac sac = new ResidualSac(cfg, 2, ONE_D)) {
+      var acts = sac.act(new float[] {0, 0, 1, 1}, null, 0, new Random(0));
+      assertEquals(2, acts.stored().length);
+      for (float a : acts.stored()) {
+        assertTrue(a >= -1 && a <= 1);
+      }
+    }
+  }
+
+}
