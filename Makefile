@@ -9,7 +9,7 @@ PY_STAMP := $(VENV)/.rql4j-installed
 MVN := mvn -B -q
 JAVA_SOURCES := $(shell find src/main proto -type f 2>/dev/null)
 
-.PHONY: setup demo test test-python test-java bench bench-prior bench-softq bench-memory clean
+.PHONY: setup demo test test-python test-java bench bench-prior bench-softq bench-sac bench-memory clean
 
 setup: $(PY_STAMP) target/classpath.txt
 
@@ -59,7 +59,11 @@ bench-prior: setup target/test-classpath.txt
 # (not a test; run on an idle machine): writes docs/benchmarks.md.
 bench-softq: setup target/test-classpath.txt
 	$(MVN) test-compile
-	$(BENCH_JAVA) org.rql4j.compat.SoftQSpeedBenchmark
+	$(BENCH_JAVA) org.rql4j.compat.CustomizationSpeedBenchmark cartpole-center
+
+bench-sac: setup target/test-classpath.txt
+	$(MVN) test-compile
+	$(BENCH_JAVA) org.rql4j.compat.CustomizationSpeedBenchmark mountaincar-lessleft
 
 bench-memory: setup target/test-classpath.txt
 	$(MVN) test-compile

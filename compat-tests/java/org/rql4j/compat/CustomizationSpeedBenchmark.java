@@ -19,41 +19,66 @@ import java.util.regex.Pattern;
 import org.rql4j.bridge.PythonServer;
 
 /**
- * Benchmark (not a test): the full CartPole customization (docs/tasks.md's reference schedule,
- * 1e5 env steps, seed 0) by the Java learner ({@code rql4j customize}, env through the bridge)
- * and by the compact PyTorch reference ({@code compat-tests/python/residual_soft_q_full_run.py},
- * env in-process), one after the other in the same run, each under {@code /usr/bin/time -v}.
- * Both runs also evaluate the prior and the customized policy (20 episodes each). Writes
- * {@code compat-tests/results/softq-speed-benchmark.json} and its section of docs/benchmarks.md.
- * Run with {@code make bench-softq} on an otherwise idle machine.
+ * Benchmark (not a test): a full customization run (docs/tasks.md's reference schedule, 1e5 env
+ * steps, seed 0) by the Java learner ({@code rql4j customize}, env through the bridge) and by a
+ * compact PyTorch reference (env in-process), one after the other in the same run, each under
+ * {@code /usr/bin/time -v}. Both runs also evaluate the prior and the customized policy (20
+ * episodes each). Tasks: {@code cartpole-center} (residual soft Q-learning,
+ * {@code compat-tests/python/residual_soft_q_full_run.py}; {@code make bench-softq}) and
+ * {@code mountaincar-lessleft} (residual SAC, {@code compat-tests/python/residual_sac_full_run.py};
+ * {@code make bench-sac}). Writes {@code compat-tests/results/<name>-benchmark.json} and its section
+ * of docs/benchmarks.md. Run on an otherwise idle machine.
  */
-public final class SoftQSpeedBenchmark {
+public final class CustomizationSpeedBenchmark {
 
-  private SoftQSpeedBenchmark() {}
+  private CustomizationSpeedBenchmark() {}
+
+  /** What one task's benchmark runs and how its section reads. */
+  record Case(String name, String prior, String script, String title, String schedule, String official) {}
+
+  static Case of(String task) {
+    return switch (task) {
+      case "cartpole-center" -> new Case("softq-speed", "cartpole-center-softdqn", "residual_soft_q_full_run.py",
+          "Full CartPole customization: Java learner vs PyTorch reference",
+          "docs/tasks.md's CartPole reference: %d env steps, 128 gradient steps every 256, batch 64, seed 0",
+          "The official Python RQL code (SB3-based) took 229 s wall / 411 CPU-s for this run on an idle machine of "
+              + "our size (issue 4).");
+      case "mountaincar-lessleft" -> new Case("sac-speed", "mountaincar-lessleft-sac", "residual_sac_full_run.py",
+          "Full MountainCar customization (residual SAC): Java learner vs PyTorch reference",
+          "docs/tasks.md's MountainCar SAC reference: %d env steps, 32 gradient steps every 32 env steps, batch 512, "
+              + "[64, 64] actor and twin critics, seed 0",
+          "The official Python RQL code managed about 28 env steps/s on this task on a busy machine of our size "
+              + "(issue 5).");
+      default -> throw new IllegalArgumentException("no speed benchmark for task " + task
+          + "; expected cartpole-center or mountaincar-lessleft");
+    };
+  }
 
   /** What /usr/bin/time -v reported. */
   record Usage(double wallSeconds, double userSeconds, double systemSeconds, double maxRssMiB) {}
 
   public static void main(String[] args) throws Exception {
     Path root = Path.of(System.getProperty("rql4j.project.dir", ".")).toAbsolutePath();
-    long steps = args.length > 0 ? Long.parseLong(args[0]) : 100_000;
-    Path work = root.resolve("target/bench/softq-speed");
+    String task = args.length > 0 ? args[0] : "cartpole-center";
+    long steps = args.length > 1 ? Long.parseLong(args[1]) : 100_000;
+    Case c = of(task);
+    Path work = root.resolve("target/bench/" + c.name());
     deleteTree(work);
     Files.createDirectories(work);
-    Path prior = root.resolve("examples/priors/cartpole-center-softdqn");
+    Path prior = root.resolve("examples/priors/" + c.prior());
 
     List<String> javaCmd = new ArrayList<>(List.of("/usr/bin/time", "-v",
         ProcessHandle.current().info().command().orElse("java")));
     javaCmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
     javaCmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.rql4j.cli.Main", "customize",
-        "--task", "cartpole-center", "--prior", prior.toString(), "--steps", Long.toString(steps), "--seed", "0",
+        "--task", task, "--prior", prior.toString(), "--steps", Long.toString(steps), "--seed", "0",
         "--out", work.resolve("java").toString()));
     Usage javaUsage = run(javaCmd, work.resolve("java.log"));
     JsonObject javaSummary = JsonParser.parseString(Files.readString(work.resolve("java/summary.json")))
         .getAsJsonObject();
 
     List<String> python = List.of("/usr/bin/time", "-v", PythonServer.defaultPython().toString(),
-        root.resolve("compat-tests/python/residual_soft_q_full_run.py").toString(), "--prior", prior.toString(),
+        root.resolve("compat-tests/python/" + c.script()).toString(), "--task", task, "--prior", prior.toString(),
         "--steps", Long.toString(steps), "--seed", "0", "--out", work.resolve("python.json").toString());
     Usage pyUsage = run(python, work.resolve("python.log"));
     JsonObject py = JsonParser.parseString(Files.readString(work.resolve("python.json"))).getAsJsonObject();
@@ -91,35 +116,39 @@ public final class SoftQSpeedBenchmark {
     int cores = Runtime.getRuntime().availableProcessors();
     Gson gson = new GsonBuilder().setPrettyPrinting().create();
     Map<String, Object> json = new LinkedHashMap<>();
-    json.put("benchmark", "softq-speed");
+    json.put("benchmark", c.name());
+    json.put("task", task);
     json.put("date", when);
     json.put("cores", cores);
     json.put("env_steps", steps);
     json.put("rows", List.of(javaRow, pyRow));
-    Path results = root.resolve("compat-tests/results/softq-speed-benchmark.json");
+    Path results = root.resolve("compat-tests/results/" + c.name() + "-benchmark.json");
     Files.createDirectories(results.getParent());
     Files.writeString(results, gson.toJson(json) + "\n");
 
     StringBuilder md = new StringBuilder();
-    md.append("## Full CartPole customization: Java learner vs PyTorch reference\n\n");
-    md.append("Command: `make bench-softq` (runs `org.rql4j.compat.SoftQSpeedBenchmark`). Measured ").append(when)
+    md.append("## ").append(c.title()).append("\n\n");
+    md.append("Command: `make bench-").append(c.name().replace("-speed", "")).append("` (runs `org.rql4j.compat.")
+        .append("CustomizationSpeedBenchmark ").append(task).append("`). Measured ").append(when)
         .append(" on a ").append(cores).append("-core machine of our kind. One run each, one after the other, ")
-        .append("same schedule (docs/tasks.md's CartPole reference: ").append(steps).append(" env steps, 128 gradient ")
-        .append("steps every 256, batch 64, seed 0), each also evaluating the prior and the customized policy ")
+        .append("same schedule (").append(String.format(Locale.ROOT, c.schedule(), steps)).append("), each also ")
+        .append("evaluating the prior and the customized policy ")
         .append("(20 episodes each). Wall, CPU and max RSS from `/usr/bin/time -v` of the whole process (the Java ")
         .append("row includes starting the Python env server, whose CPU is counted; max RSS is the largest single ")
         .append("process). Train s = the training loop's wall time; env / prior / learner s split it ")
-        .append("(learner = updates + acting). The official Python RQL code (SB3-based) took 229 s wall / ")
-        .append("411 CPU-s for this run on an idle machine of our size (issue 4).\n\n");
-    md.append("| implementation | wall s | CPU s | max RSS MiB | train s | env s | prior s | learner s | customized (20 episodes) |\n");
-    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        .append("(learner = updates + acting); env steps/s = env steps / train s. ").append(c.official())
+        .append("\n\n");
+    md.append("| implementation | wall s | CPU s | max RSS MiB | train s | env steps/s | env s | prior s | learner s "
+        + "| customized (20 episodes) |\n");
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (Map<String, Object> r : List.of(javaRow, pyRow)) {
-      md.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.0f | %.1f | %.1f | %.1f | %.1f | %s |\n",
+      md.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.0f | %.1f | %.0f | %.1f | %.1f | %.1f | %s |\n",
           r.get("implementation"), r.get("wall_seconds"), r.get("cpu_seconds"), r.get("max_rss_mib"),
-          r.get("train_seconds"), r.get("env_seconds"), r.get("prior_seconds"), r.get("learner_seconds"),
+          r.get("train_seconds"), steps / (double) r.get("train_seconds"), r.get("env_seconds"), r.get("prior_seconds"),
+          r.get("learner_seconds"),
           String.valueOf(r.get("customized")).replace("|", "").trim()));
     }
-    Path doc = BenchmarkDoc.writeSection(root, "softq-speed-benchmark", md.toString());
+    Path doc = BenchmarkDoc.writeSection(root, c.name() + "-benchmark", md.toString());
     System.out.println(md);
     System.out.println("wrote " + results + " and " + doc);
   }
