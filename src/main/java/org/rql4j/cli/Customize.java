@@ -239,12 +239,12 @@ final class Customize {
 
   /**
    * A run's settings: the task's reference values with these steps, seed and prior weight;
-   * {@code alphaHat} (null: the reference value) sets soft Q-learning's temperature, or SAC's fixed
+   * {@code alphaHat} (null or "reference": the reference value) sets soft Q-learning's temperature, or SAC's fixed
    * temperature ({@code auto} or {@code auto_0.5}: learned, from 1 or 0.5).
    */
   static LearnerConfig config(String task, long steps, long seed, float priorWeight, String alphaHat) {
     LearnerConfig cfg = baseConfig(task).withTotalSteps(steps).withSeed(seed).withPriorWeight(priorWeight);
-    if (alphaHat == null) {
+    if (alphaHat == null || alphaHat.equals("reference")) {
       return cfg;
     }
     if (cfg instanceof ResidualSacConfig sac) {

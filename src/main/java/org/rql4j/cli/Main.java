@@ -61,9 +61,11 @@ public final class Main {
               temperature, --alpha-hat auto (or auto_A) learns it (from 1, or A). With --out,
               checkpoints go to DIR/checkpoint (every N/10 steps by default); --resume continues
               a stopped or failed run from its last checkpoint.
-          results --task T [--priors softdqn,bc|sac] [--seeds 0,1,2] [--steps N] [--prior-weights W]
+          results --task T [--priors softdqn,bc|sac] [--seeds 0,1,2] [--steps N] [--prior-weights W1,W2]
+                  [--alpha-hats A1,A2]
                   [--baselines yes|no] [--eval-episodes E] [--parallel P] [--out DIR] [--doc FILE]
-              Run the task's results table (prior / customized / oracle / add-on only over seeds),
+              Run the task's results table (prior / customized / oracle / add-on only over seeds;
+              one residual row per prior and prior weight, with its own alphaHat if given),
               P runs at a time (each with its own env server), and write its section of
               docs/results.md (or FILE). Each run keeps its folder under DIR (default
               target/results/<task>-<steps>): rerunning the same command reuses finished runs

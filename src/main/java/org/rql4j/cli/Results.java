@@ -26,7 +26,7 @@ final class Results {
   private Results() {}
 
   /** One training run of the table. */
-  private record Job(String row, String priorName, String baseline, String weight, long seed, Path out) {}
+  private record Job(String row, String priorName, String baseline, String weight, String alphaHat, long seed, Path out) {}
 
   static void run(String[] args) throws IOException {
     String task = Customize.option(args, "--task", "cartpole-center");
@@ -36,6 +36,13 @@ final class Results {
     LearnerConfig base = Customize.baseConfig(task);
     String[] priors = Customize.option(args, "--priors", Customize.defaultPrior(task)).split(",");
     String[] weights = Customize.option(args, "--prior-weights", Float.toString(base.priorWeight())).split(",");
+    // optional temperatures of the residual rows, one per prior weight (the baselines keep the reference one)
+    String alphaOpt = Customize.option(args, "--alpha-hats", null);
+    String[] alphas = alphaOpt == null ? new String[weights.length] : alphaOpt.split(",");
+    if (alphas.length != weights.length) {
+      throw new IllegalArgumentException("--alpha-hats needs one value per --prior-weights value (" + weights.length
+          + "), got " + alphas.length);
+    }
     boolean baselines = !Customize.option(args, "--baselines", "yes").equals("no");
     int parallel = (int) Main.option(args, "--parallel", 1);
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
@@ -45,10 +52,14 @@ final class Results {
     long t0 = System.nanoTime();
     List<Job> jobs = new ArrayList<>();
     for (String priorName : priors) {
-      for (String w : weights) {
+      for (int k = 0; k < weights.length; k++) {
+        String w = weights[k];
+        String alpha = alphas[k];
+        String suffix = alpha == null ? "" : "-alpha" + alpha;
         for (String seed : seeds) {
-          jobs.add(new Job("residual, " + priorName + " prior, w = " + w, priorName, "residual", w,
-              Long.parseLong(seed.trim()), outRoot.resolve("residual-" + priorName + "-w" + w + "-seed" + seed.trim())));
+          jobs.add(new Job("residual, " + priorName + " prior, w = " + w + (alpha == null ? "" : ", alphaHat " + alpha),
+              priorName, "residual", w, alpha, Long.parseLong(seed.trim()),
+              outRoot.resolve("residual-" + priorName + "-w" + w + suffix + "-seed" + seed.trim())));
         }
       }
     }
@@ -57,7 +68,7 @@ final class Results {
         String name = baseline.equals("oracle") ? "oracle: " + base.algorithm() + " on the total reward"
             : "add-on only: " + base.algorithm() + " on the add-on reward";
         for (String seed : seeds) {
-          jobs.add(new Job(name, priors[0], baseline, "0", Long.parseLong(seed.trim()),
+          jobs.add(new Job(name, priors[0], baseline, "0", null, Long.parseLong(seed.trim()),
               outRoot.resolve(baseline + "-seed" + seed.trim())));
         }
       }
@@ -135,7 +146,7 @@ final class Results {
     System.out.println("\n" + section);
     Path doc = Path.of(Customize.option(args, "--doc", root.resolve("docs/results.md").toString()));
     MarkedSections.write(doc, "results-" + task + "-" + String.join("-", priors) + "-w"
-        + String.join("-", weights), section,
+        + String.join("-", weights) + (alphaOpt == null ? "" : "-alpha" + String.join("-", alphas)), section,
         "# Results\n\nCustomization results for the paper's tasks (docs/tasks.md). Each section names the command "
             + "that made it.\n");
   }
@@ -149,7 +160,7 @@ final class Results {
   private static Customize.Result runJob(Path root, String task, long steps, int episodes, Job job, boolean inChild)
       throws IOException, InterruptedException {
     String tag = "[" + job.out().getFileName() + "] ";
-    LearnerConfig cfg = Customize.config(task, steps, job.seed(), Float.parseFloat(job.weight()), null);
+    LearnerConfig cfg = Customize.config(task, steps, job.seed(), Float.parseFloat(job.weight()), job.alphaHat());
     Path priorDir = root.resolve("examples/priors/" + task + "-" + job.priorName());
     String priorSha = org.rql4j.prior.PriorPackage.contentHash(priorDir);
     Customize.Result done = Customize.finished(job.out(), cfg, task, job.baseline(), episodes, priorSha);
@@ -180,6 +191,7 @@ final class Results {
         "--task", task, "--baseline", job.baseline(),
         "--prior", priorDir.toString(),
         "--steps", Long.toString(steps), "--seed", Long.toString(job.seed()), "--prior-weight", job.weight(),
+        "--alpha-hat", job.alphaHat() == null ? "reference" : job.alphaHat(),
         "--eval-episodes", Integer.toString(episodes), "--out", job.out().toString(),
         "--checkpoint-every", Long.toString(checkpointEvery), "--resume"));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -183,6 +183,28 @@ class ResidualSacTest {
     assertTrue(e.getMessage().contains("Box action space"), e.getMessage());
   }
 
+  /** A prior that is not a squashed Gaussian (here a categorical one) is refused, naming it and what to use. */
+  @Test
+  void refusesAPriorThatIsNotASquashedGaussian() {
+    org.rql4j.prior.PriorSpec categorical = new org.rql4j.prior.PriorSpec("cartpole-softdqn",
+        org.rql4j.prior.Distribution.CATEGORICAL, ONE_D, new Space.Discrete(2, 0), 2, "none", null, null, 1.0, "sha",
+        java.nio.file.Path.of("examples/priors/cartpole-center-softdqn"), "{}");
+    try (ResidualSac sac = new ResidualSac(ResidualSacConfig.mountaincar(), 2, ONE_D)) {
+      org.rql4j.prior.PriorException e = assertThrows(org.rql4j.prior.PriorException.class,
+          () -> sac.checkPrior(categorical));
+      assertTrue(e.getMessage().contains("cartpole-softdqn") && e.getMessage().contains("categorical")
+          && e.getMessage().contains("squashed_gaussian"), e.getMessage());
+    }
+    try (ResidualSoftQLearning q = new ResidualSoftQLearning(ResidualSoftQConfig.cartpole(), 2, 2)) {
+      org.rql4j.prior.PriorSpec gaussian = new org.rql4j.prior.PriorSpec("mc-sac",
+          org.rql4j.prior.Distribution.SQUASHED_GAUSSIAN, ONE_D, ONE_D, 2, "none", new double[] {-1},
+          new double[] {1}, Double.NaN, "sha", null, "{}");
+      org.rql4j.prior.PriorException e = assertThrows(org.rql4j.prior.PriorException.class,
+          () -> q.checkPrior(gaussian));
+      assertTrue(e.getMessage().contains("residual SAC"), e.getMessage());
+    }
+  }
+
   @Test
   void actionsAreRescaledToTheBoxBounds() {
     assertArrayEquals(new float[] {-2f, 1f, 2f, 1f}, ResidualSac.scaleToBounds(new float[] {-1f, 0f, 1f, 0f},
