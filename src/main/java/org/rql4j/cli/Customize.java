@@ -160,7 +160,6 @@ final class Customize {
     try (GrpcVectorEnv env = client.make(EnvSpec.builder(trainEnv).optNumEnvs(cfg.numEnvs()).build());
         OffPolicyLearner learner = cfg.newLearner(env.observationSpace(), env.actionSpace())) {
       PriorPolicy used = cfg.priorWeight() == 0 ? null : prior;
-      long t0 = System.nanoTime();
       OffPolicyTraining.Progress last;
       boolean resuming = checkpointing != null && checkpointing.resume()
           && org.rql4j.train.TrainingCheckpoint.exists(checkpointing.dir());
@@ -171,7 +170,8 @@ final class Customize {
           return csv == null || csv.onProgress(p);
         }, Math.max(1000, cfg.totalSteps() / 10), checkpointing);
       }
-      double secs = (System.nanoTime() - t0) / 1e9;
+      // the whole run's training wall time, segments before a resume included
+      double secs = last.trainSeconds();
       try (Env eval = client.makeSingle(evalEnv, null);
           SavablePolicy policy = SavablePolicy.of(learner, used, env.actionSpace(), cfg.seed())) {
         Result result = new Result(before, Evaluator.evaluate(eval, policy, seeds), last, secs);

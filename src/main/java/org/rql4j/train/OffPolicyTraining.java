@@ -32,10 +32,14 @@ public final class OffPolicyTraining {
 
   private OffPolicyTraining() {}
 
-  /** A progress report; returned by {@link #run} as the final one. */
+  /**
+   * A progress report; returned by {@link #run} as the final one. The seconds (env, prior,
+   * learner, and {@code trainSeconds}, the training loop's wall time) count the whole run, resumed
+   * segments included; {@code stepsPerSecond} is this segment's.
+   */
   public record Progress(long step, long totalSteps, int episodes, double recentEnvReturn, double recentBasicReturn,
       double recentAddonReturn, String explorationName, double exploration, double loss, double stepsPerSecond, double envSeconds,
-      double priorSeconds, double learnerSeconds, boolean stopped) {
+      double priorSeconds, double learnerSeconds, double trainSeconds, boolean stopped) {
 
     /** One line for logs. */
     public String line() {
@@ -253,7 +257,7 @@ public final class OffPolicyTraining {
       }
       if (step >= nextReport || step >= cfg.totalSteps()) {
         nextReport = (step / reportEvery + 1) * reportEvery;
-        Progress p = progress(step, startStep, cfg, episodes, recent, learner, lastLoss, t0, envTime,
+        Progress p = progress(step, startStep, cfg, episodes, recent, learner, lastLoss, t0, wallBefore, envTime,
             priorTime, learnerTime, false);
         if (callback != null && !callback.onProgress(p)) {
           stopped = true;
@@ -265,7 +269,7 @@ public final class OffPolicyTraining {
             wallBefore, t0, recent), env.envId(), priorHash);
       }
     }
-    return progress(step, startStep, cfg, episodes, recent, learner, lastLoss, t0, envTime, priorTime,
+    return progress(step, startStep, cfg, episodes, recent, learner, lastLoss, t0, wallBefore, envTime, priorTime,
         learnerTime, stopped);
   }
 
@@ -343,8 +347,8 @@ public final class OffPolicyTraining {
   }
 
   private static Progress progress(long step, long startStep, OffPolicyLearner.Schedule cfg, int episodes,
-      Deque<double[]> recent, OffPolicyLearner l, double loss, long t0, Timer env, Timer prior, Timer learner,
-      boolean stopped) {
+      Deque<double[]> recent, OffPolicyLearner l, double loss, long t0, double wallBefore, Timer env, Timer prior,
+      Timer learner, boolean stopped) {
     double secs = (System.nanoTime() - t0) / 1e9;
     double[] mean = new double[3];
     for (double[] r : recent) {
@@ -358,7 +362,7 @@ public final class OffPolicyTraining {
     return new Progress(step, cfg.totalSteps(), episodes, mean[0], mean[1], mean[2], l.explorationName(),
         l.exploration(step), loss,
         (step - startStep) / secs,
-        env.seconds(), prior.seconds(), learner.seconds(), stopped);
+        env.seconds(), prior.seconds(), learner.seconds(), wallBefore + secs, stopped);
   }
 
   private static float[] priorFeatures(OffPolicyLearner learner, PriorPolicy prior, float[] obs, int n, Timer timer) {

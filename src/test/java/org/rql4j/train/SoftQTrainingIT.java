@@ -99,10 +99,12 @@ class SoftQTrainingIT {
     List<float[]> online;
     List<float[]> target;
     TorchAdam.State adam;
+    double firstHalfSeconds;
     try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
         ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
       OffPolicyTraining.Progress last = OffPolicyTraining.run(learner, env, prior, p -> p.step() < 3000, 500, ck);
       assertTrue(last.stopped());
+      firstHalfSeconds = last.trainSeconds();
       online = learner.qResidual().exportWeights();
       target = learner.qResidualTarget().exportWeights();
       adam = learner.optimizer().exportState();
@@ -134,6 +136,9 @@ class SoftQTrainingIT {
       // bursts of 128 gradient steps every 256 env steps after 1000, counted over the WHOLE run:
       // 20 bursts from step 1024 to 5888 (a run that forgot the first half would have 12)
       assertEquals(20 * 128, learner.optimizer().steps());
+      // the training time counts both segments (checkpoints keep the wall time so far)
+      assertTrue(last.trainSeconds() > firstHalfSeconds + 0.1, "train seconds " + last.trainSeconds()
+          + " after a first half of " + firstHalfSeconds);
     }
     // a checkpoint of another config is refused, naming the difference
     try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
