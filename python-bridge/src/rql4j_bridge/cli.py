@@ -27,6 +27,7 @@ import os
 import shlex
 import signal
 import sys
+from pathlib import Path
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -83,7 +84,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
     _add_export_parser(commands)
     _add_train_parser(commands)
+    _add_plot_parser(commands)
     return parser
+
+
+def _add_plot_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    plot = commands.add_parser(
+        "plot",
+        help="plot learning curves of rql4j runs (their metrics.csv) into a PNG / SVG / PDF",
+        description="Learning curves (basic and add-on return of the last 20 training episodes, loss) over env "
+        "steps, one line per run, from the metrics.csv that `rql4j customize --out RUN` writes.",
+    )
+    plot.add_argument("metrics", nargs="+", type=Path, help="metrics.csv files (or run folders holding one)")
+    plot.add_argument("--out", required=True, type=Path, help="the image to write (.png, .svg or .pdf)")
+    plot.add_argument("--title", help="a title above the panels")
+    plot.set_defaults(func=_plot)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from rql4j_bridge.plot import PlotError, plot
+
+    paths = [p / "metrics.csv" if p.is_dir() else p for p in args.metrics]
+    try:
+        out = plot(paths, args.out, args.title)
+    except PlotError as e:
+        print(f"rql4j-bridge plot: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
 
 
 def _add_train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

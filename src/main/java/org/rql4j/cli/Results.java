@@ -144,6 +144,8 @@ final class Results {
     });
     String section = md.toString();
     System.out.println("\n" + section);
+    System.out.println("learning curves: .venv/bin/rql4j-bridge plot " + outRoot + "/* --out " + outRoot
+        + "/curves.png");
     Path doc = Path.of(Customize.option(args, "--doc", root.resolve("docs/results.md").toString()));
     MarkedSections.write(doc, "results-" + task + "-" + String.join("-", priors) + "-w"
         + String.join("-", weights) + (alphaOpt == null ? "" : "-alpha" + String.join("-", alphas)), section,
