@@ -26,12 +26,11 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 import torch
-from torch import nn
 
 import rql4j_bridge.tasks  # noqa: F401  (registers the rql4j/ task envs)
 
 sys.path.insert(0, str(Path(__file__).parent))
-from residual_sac_reference import squashed_log_prob  # noqa: E402
+from residual_sac_reference import actor_loss, critic_loss, gaussian, polyak, target  # noqa: E402
 from residual_soft_q_full_run import Timer, evaluate, mlp  # noqa: E402
 
 
@@ -78,13 +77,6 @@ def main() -> None:
     actor_opt = torch.optim.Adam(actor.parameters(), lr=lr)
     critic_opt = torch.optim.Adam([*q1.parameters(), *q2.parameters()], lr=lr)
 
-    def gaussian(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = actor(obs)
-        return out[:, :d], out[:, d:].clamp(-20.0, 2.0)
-
-    def q(net: nn.Module, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
-        return net(torch.cat([obs, act], dim=1)).view(-1)
-
     obs_buf = np.zeros((buffer_size, n), np.float32)
     next_buf = np.zeros((buffer_size, n), np.float32)
     act_buf = np.zeros((buffer_size, d), np.float32)
@@ -105,7 +97,7 @@ def main() -> None:
                 action = rng.uniform(-1, 1, d).astype(np.float32)
             else:
                 with torch.no_grad():
-                    mean, log_std = gaussian(torch.as_tensor(obs).view(1, -1))
+                    mean, log_std = gaussian(actor, torch.as_tensor(obs).view(1, -1), d)
                     action = torch.tanh(mean + log_std.exp() * torch.randn_like(mean)).numpy()[0]
         with env_t:
             next_obs, reward, term, trunc, _ = env.step(to_box(action))
@@ -129,36 +121,22 @@ def main() -> None:
                     idx = rng.integers(size, size=batch)
                     o, o2 = torch.from_numpy(obs_buf[idx]), torch.from_numpy(next_buf[idx])
                     a, p_s, p_s2 = (torch.from_numpy(x[idx]) for x in (act_buf, prior_buf, next_prior_buf))
-                    with torch.no_grad():
-                        mean2, log_std2 = gaussian(o2)
-                        u2 = mean2 + log_std2.exp() * torch.randn_like(mean2)
-                        a2 = torch.tanh(u2)
-                        soft = torch.min(q(q1_target, o2, a2), q(q2_target, o2, a2))
-                        soft = soft + w * squashed_log_prob(p_s2[:, :d], p_s2[:, d:], u2)
-                        soft = soft - alpha * squashed_log_prob(mean2, log_std2, u2)
-                        y = torch.from_numpy(rew_buf[idx]) + gamma * torch.from_numpy(not_term_buf[idx]) * soft
-                    critic_loss = 0.5 * (nn.functional.mse_loss(q(q1, o, a), y) + nn.functional.mse_loss(q(q2, o, a), y))
+                    y = target(actor, q1_target, q2_target, o2, torch.from_numpy(rew_buf[idx]),
+                               torch.from_numpy(not_term_buf[idx]), p_s2, torch.randn(batch, d), gamma, alpha, w)
                     critic_opt.zero_grad()
-                    critic_loss.backward()
+                    critic_loss(q1, q2, o, a, y).backward()
                     critic_opt.step()
-                    mean, log_std = gaussian(o)
-                    u = mean + log_std.exp() * torch.randn_like(mean)
-                    a1 = torch.tanh(u)
-                    actor_loss = (alpha * squashed_log_prob(mean, log_std, u) - torch.min(q(q1, o, a1), q(q2, o, a1))
-                                  - w * squashed_log_prob(p_s[:, :d], p_s[:, d:], u)).mean()
                     actor_opt.zero_grad()
-                    actor_loss.backward()
+                    actor_loss(actor, q1, q2, o, p_s, torch.randn(batch, d), alpha, w).backward()
                     actor_opt.step()
-                    with torch.no_grad():
-                        for online, tgt in ((q1, q1_target), (q2, q2_target)):
-                            for po, pt in zip(online.parameters(), tgt.parameters()):
-                                pt.mul_(1 - tau).add_(tau * po)
+                    polyak(q1, q1_target, tau)
+                    polyak(q2, q2_target, tau)
     train_s = time.perf_counter() - t_train
     env.close()
 
     def customized(o: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return to_box(torch.tanh(gaussian(torch.as_tensor(o).view(1, -1))[0]).numpy()[0])
+            return to_box(torch.tanh(gaussian(actor, torch.as_tensor(o).view(1, -1), d)[0]).numpy()[0])
 
     learned_eval = evaluate(args.task, customized, args.eval_episodes)
     result = {

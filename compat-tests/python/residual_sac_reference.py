@@ -52,6 +52,56 @@ def squashed_log_prob(mean: torch.Tensor, log_std: torch.Tensor, u: torch.Tensor
     return (normal.log_prob(u) - torch.log(1 - torch.tanh(u) ** 2 + 1e-6)).sum(dim=1)
 
 
+def gaussian(actor: nn.Module, obs: torch.Tensor, d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The actor's pre-tanh Gaussian: [mean | log_std] outputs, log_std clamped to [-20, 2]."""
+    out = actor(obs)
+    return out[:, :d], out[:, d:].clamp(-20.0, 2.0)
+
+
+def q(net: nn.Module, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+    return net(torch.cat([obs, act], dim=1)).view(-1)
+
+
+def prior_log_prob(rows: torch.Tensor, u: torch.Tensor, d: int) -> torch.Tensor:
+    """The prior's log-prob from its stored [mean | log_std] rows, at the actor's pre-tanh sample u."""
+    return squashed_log_prob(rows[:, :d], rows[:, d:], u)
+
+
+def target(actor: nn.Module, q1_target: nn.Module, q2_target: nn.Module, next_obs: torch.Tensor,
+           rewards: torch.Tensor, not_terminated: torch.Tensor, next_prior: torch.Tensor, noise: torch.Tensor,
+           gamma: float, alpha: float, w: float) -> torch.Tensor:
+    """y = r + gamma (1 - term) (min_i Q_target_i(s', a') + w log pi(a'|s') - alpha log pi_hat(a'|s'))."""
+    d = noise.shape[1]
+    with torch.no_grad():
+        mean, log_std = gaussian(actor, next_obs, d)
+        u = mean + log_std.exp() * noise
+        a2 = torch.tanh(u)
+        soft = torch.min(q(q1_target, next_obs, a2), q(q2_target, next_obs, a2))
+        soft = soft + w * prior_log_prob(next_prior, u, d) - alpha * squashed_log_prob(mean, log_std, u)
+        return rewards + gamma * not_terminated * soft
+
+
+def critic_loss(q1: nn.Module, q2: nn.Module, obs: torch.Tensor, actions: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return 0.5 * sum(nn.functional.mse_loss(q(net, obs, actions), y) for net in (q1, q2))
+
+
+def actor_loss(actor: nn.Module, q1: nn.Module, q2: nn.Module, obs: torch.Tensor, prior: torch.Tensor,
+               noise: torch.Tensor, alpha: float, w: float) -> torch.Tensor:
+    """mean(alpha log pi_hat(a~|s) - min_i Q_i(s, a~) - w log pi(a~|s)), a~ = tanh(mean + std noise)."""
+    d = noise.shape[1]
+    mean, log_std = gaussian(actor, obs, d)
+    u = mean + log_std.exp() * noise
+    a1 = torch.tanh(u)
+    per_row = alpha * squashed_log_prob(mean, log_std, u) - torch.min(q(q1, obs, a1), q(q2, obs, a1))
+    return (per_row - w * prior_log_prob(prior, u, d)).mean()
+
+
+def polyak(online: nn.Module, tgt: nn.Module, tau: float) -> None:
+    with torch.no_grad():
+        for po, pt in zip(online.parameters(), tgt.parameters()):
+            pt.mul_(1 - tau).add_(tau * po)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--case", type=Path, required=True)
@@ -67,38 +117,13 @@ def main() -> None:
     gamma, tau, w = h["gamma"], h["tau"], h["prior_weight"]
     log_alpha = torch.tensor([float(np.log(h["alpha_hat"]))], requires_grad=True)
 
-    def gaussian(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = actor(obs)
-        return out[:, :d], out[:, d:].clamp(-20.0, 2.0)
-
-    def q(net: nn.Module, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
-        return net(torch.cat([obs, act], dim=1)).view(-1)
-
-    def prior_log_prob(rows: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        return squashed_log_prob(rows[:, :d], rows[:, d:], u)
-
-    def target(alpha: float, noise_next: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            mean, log_std = gaussian(t["next_obs"])
-            u = mean + log_std.exp() * noise_next
-            a2 = torch.tanh(u)
-            soft = torch.min(q(q1_target, t["next_obs"], a2), q(q2_target, t["next_obs"], a2))
-            soft = soft + w * prior_log_prob(next_prior, u) - alpha * squashed_log_prob(mean, log_std, u)
-            return t["rewards"] + gamma * t["not_terminated"] * soft
-
-    def critic_loss(y: torch.Tensor) -> torch.Tensor:
-        return 0.5 * sum(nn.functional.mse_loss(q(net, t["obs"], t["actions"]), y) for net in (q1, q2))
-
-    def actor_loss(alpha: float, noise: torch.Tensor) -> torch.Tensor:
-        mean, log_std = gaussian(t["obs"])
-        u = mean + log_std.exp() * noise
-        a1 = torch.tanh(u)
-        per_row = alpha * squashed_log_prob(mean, log_std, u) - torch.min(q(q1, t["obs"], a1), q(q2, t["obs"], a1))
-        return (per_row - w * prior_log_prob(prior, u)).mean()
+    def y_of(alpha: float, noise_next: torch.Tensor) -> torch.Tensor:
+        return target(actor, q1_target, q2_target, t["next_obs"], t["rewards"], t["not_terminated"], next_prior,
+                      noise_next, gamma, alpha, w)
 
     def alpha_loss(noise: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            mean, log_std = gaussian(t["obs"])
+            mean, log_std = gaussian(actor, t["obs"], d)
             log_pi = squashed_log_prob(mean, log_std, mean + log_std.exp() * noise)
         return -(log_alpha * (log_pi + h["target_entropy"])).mean()
 
@@ -106,13 +131,13 @@ def main() -> None:
     # from the case's weights, nothing updated
     alpha0 = float(log_alpha.exp().item())
     noise_next0, noise_current0 = torch.tensor(a["noise_next/0"]), torch.tensor(a["noise_current/0"])
-    y = target(alpha0, noise_next0)
-    loss = critic_loss(y)
+    y = y_of(alpha0, noise_next0)
+    loss = critic_loss(q1, q2, t["obs"], t["actions"], y)
     loss.backward()
     out += [("target", y.numpy()), ("critic_loss", np.array([loss.item()]))]
     out += [(f"grad/q1/{i}", prm.grad.numpy().copy()) for i, prm in enumerate(q1.parameters())]
     out += [(f"grad/q2/{i}", prm.grad.numpy().copy()) for i, prm in enumerate(q2.parameters())]
-    loss = actor_loss(alpha0, noise_current0)
+    loss = actor_loss(actor, q1, q2, t["obs"], prior, noise_current0, alpha0, w)
     loss.backward()
     out += [("actor_loss", np.array([loss.item()]))]
     out += [(f"grad/actor/{i}", prm.grad.numpy().copy()) for i, prm in enumerate(actor.parameters())]
@@ -136,15 +161,13 @@ def main() -> None:
             alpha_loss(noise_current).backward()
             alpha_opt.step()
         critic_opt.zero_grad()
-        critic_loss(target(alpha, noise_next)).backward()
+        critic_loss(q1, q2, t["obs"], t["actions"], y_of(alpha, noise_next)).backward()
         critic_opt.step()
         actor_opt.zero_grad()
-        actor_loss(alpha, noise_current).backward()
+        actor_loss(actor, q1, q2, t["obs"], prior, noise_current, alpha, w).backward()
         actor_opt.step()
-        with torch.no_grad():
-            for online, tgt in ((q1, q1_target), (q2, q2_target)):
-                for po, pt in zip(online.parameters(), tgt.parameters()):
-                    pt.mul_(1 - tau).add_(tau * po)
+        polyak(q1, q1_target, tau)
+        polyak(q2, q2_target, tau)
     for name, net in nets.items():
         out += [(f"updated/{name}/{i}", prm.detach().numpy().copy()) for i, prm in enumerate(net.parameters())]
     out += [("updated/log_alpha", log_alpha.detach().numpy().copy())]

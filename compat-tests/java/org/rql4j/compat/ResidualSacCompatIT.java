@@ -1,21 +1,15 @@
 package org.rql4j.compat;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import ai.djl.nn.Parameter;
 import com.google.gson.JsonObject;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.rql4j.bridge.PythonServer;
 import org.rql4j.buffer.ReplayBuffer;
 import org.rql4j.env.DType;
 import org.rql4j.env.Space;
@@ -69,24 +63,24 @@ class ResidualSacCompatIT {
     }
     try (ResidualSac sac = new ResidualSac(cfg, obsDim, box)) {
       // targets unlike the online critics, so that both paths are exercised
-      sac.critics().get(2).importWeights(perturbed(sac.critics().get(0).exportWeights(), rng));
-      sac.critics().get(3).importWeights(perturbed(sac.critics().get(1).exportWeights(), rng));
+      sac.critics().get(2).importWeights(CompatCase.perturbed(sac.critics().get(0).exportWeights(), rng));
+      sac.critics().get(3).importWeights(CompatCase.perturbed(sac.critics().get(1).exportWeights(), rng));
       Path caseFile = tmp.resolve("case.bin");
       writeCase(caseFile, sac, batch, noiseNext, noiseCurrent, cfg, actDim);
-      RawArrayFile ref = runReference(caseFile, tmp.resolve("out.bin"));
+      RawArrayFile ref = CompatCase.runReference("residual_sac_reference.py", caseFile, tmp.resolve("out.bin"));
 
       ResidualSac.Critic c = sac.criticBackward(batch, noiseNext[0], priorWeight, alphaHat);
-      assertClose(ref.get("target").doubles(), toDoubles(c.target()), "critic target y");
-      assertClose(ref.get("critic_loss").doubles(), new double[] {c.loss()}, "critic loss");
+      CompatCase.assertClose(ref.get("target").doubles(), CompatCase.toDoubles(c.target()), "critic target y");
+      CompatCase.assertClose(ref.get("critic_loss").doubles(), new double[] {c.loss()}, "critic loss");
       assertGradients(ref, "q1", sac.critics().get(0));
       assertGradients(ref, "q2", sac.critics().get(1));
       double actorLoss = sac.actorBackward(batch, noiseCurrent[0], priorWeight, alphaHat);
-      assertClose(ref.get("actor_loss").doubles(), new double[] {actorLoss}, "actor loss");
+      CompatCase.assertClose(ref.get("actor_loss").doubles(), new double[] {actorLoss}, "actor loss");
       assertGradients(ref, "actor", sac.actor());
       if (learnAlpha) {
         double alphaLoss = sac.alphaBackward(batch, noiseCurrent[0]);
-        assertClose(ref.get("alpha_loss").doubles(), new double[] {alphaLoss}, "temperature loss");
-        assertClose(ref.get("grad/log_alpha").doubles(), new double[] {sac.logAlphaAndGradient()[1]},
+        CompatCase.assertClose(ref.get("alpha_loss").doubles(), new double[] {alphaLoss}, "temperature loss");
+        CompatCase.assertClose(ref.get("grad/log_alpha").doubles(), new double[] {sac.logAlphaAndGradient()[1]},
             "temperature gradient");
       }
       for (int k = 0; k < STEPS; k++) {
@@ -97,7 +91,7 @@ class ResidualSacCompatIT {
       for (int i = 0; i < 4; i++) {
         assertWeights(ref, names[i], sac.critics().get(i));
       }
-      assertClose(ref.get("updated/log_alpha").doubles(), new double[] {sac.logAlphaAndGradient()[0]},
+      CompatCase.assertClose(ref.get("updated/log_alpha").doubles(), new double[] {sac.logAlphaAndGradient()[0]},
           "log alphaHat after " + STEPS + " steps");
     }
   }
@@ -119,23 +113,11 @@ class ResidualSacCompatIT {
     return x;
   }
 
-  private static List<float[]> perturbed(List<float[]> weights, Random rng) {
-    List<float[]> out = new java.util.ArrayList<>();
-    for (float[] w : weights) {
-      float[] c = w.clone();
-      for (int i = 0; i < c.length; i++) {
-        c[i] += (float) rng.nextGaussian() * 0.05f;
-      }
-      out.add(c);
-    }
-    return out;
-  }
-
   private static void assertGradients(RawArrayFile ref, String name, Mlp net) {
     List<Parameter> params = net.parameters();
     for (int i = 0; i < params.size(); i++) {
       try (ai.djl.ndarray.NDArray g = params.get(i).getArray().getGradient()) {
-        assertClose(ref.get("grad/" + name + "/" + i).doubles(), toDoubles(g.toFloatArray()), name + " gradient " + i);
+        CompatCase.assertClose(ref.get("grad/" + name + "/" + i).doubles(), CompatCase.toDoubles(g.toFloatArray()), name + " gradient " + i);
       }
     }
   }
@@ -143,7 +125,7 @@ class ResidualSacCompatIT {
   private static void assertWeights(RawArrayFile ref, String name, Mlp net) {
     List<float[]> w = net.exportWeights();
     for (int i = 0; i < w.size(); i++) {
-      assertClose(ref.get("updated/" + name + "/" + i).doubles(), toDoubles(w.get(i)),
+      CompatCase.assertClose(ref.get("updated/" + name + "/" + i).doubles(), CompatCase.toDoubles(w.get(i)),
           name + " weights " + i + " after " + STEPS + " steps");
     }
   }
@@ -164,16 +146,16 @@ class ResidualSacCompatIT {
     }
     int rows = b.size();
     int d = b.observations().length / rows;
-    put(arrays, shapes, "obs", b.observations(), rows, d);
-    put(arrays, shapes, "actions", b.actions(), rows, actDim);
-    put(arrays, shapes, "rewards", b.rewards(), rows);
-    put(arrays, shapes, "next_obs", b.nextObservations(), rows, d);
-    put(arrays, shapes, "not_terminated", b.notTerminated(), rows);
-    put(arrays, shapes, "prior", b.priorFeatures(), rows, 2L * actDim);
-    put(arrays, shapes, "next_prior", b.nextPriorFeatures(), rows, 2L * actDim);
+    CompatCase.put(arrays, shapes, "obs", b.observations(), rows, d);
+    CompatCase.put(arrays, shapes, "actions", b.actions(), rows, actDim);
+    CompatCase.put(arrays, shapes, "rewards", b.rewards(), rows);
+    CompatCase.put(arrays, shapes, "next_obs", b.nextObservations(), rows, d);
+    CompatCase.put(arrays, shapes, "not_terminated", b.notTerminated(), rows);
+    CompatCase.put(arrays, shapes, "prior", b.priorFeatures(), rows, 2L * actDim);
+    CompatCase.put(arrays, shapes, "next_prior", b.nextPriorFeatures(), rows, 2L * actDim);
     for (int k = 0; k < STEPS; k++) {
-      put(arrays, shapes, "noise_next/" + k, noiseNext[k], rows, actDim);
-      put(arrays, shapes, "noise_current/" + k, noiseCurrent[k], rows, actDim);
+      CompatCase.put(arrays, shapes, "noise_next/" + k, noiseNext[k], rows, actDim);
+      CompatCase.put(arrays, shapes, "noise_current/" + k, noiseCurrent[k], rows, actDim);
     }
     JsonObject meta = new JsonObject();
     meta.addProperty("gamma", (double) cfg.gamma());
@@ -185,33 +167,5 @@ class ResidualSacCompatIT {
     meta.addProperty("prior_weight", (double) cfg.priorWeight());
     meta.addProperty("steps", STEPS);
     RawArrayFile.write(file, "rql4j-sac-case/1", meta, arrays, shapes);
-  }
-
-  private static void put(Map<String, Object> arrays, Map<String, long[]> shapes, String name, Object data,
-      long... shape) {
-    arrays.put(name, data);
-    shapes.put(name, shape);
-  }
-
-  private static RawArrayFile runReference(Path caseFile, Path out) throws Exception {
-    Path script = Path.of(System.getProperty("rql4j.project.dir", "."), "compat-tests/python/residual_sac_reference.py");
-    Process p = new ProcessBuilder(PythonServer.defaultPython().toString(), script.toString(), "--case",
-        caseFile.toString(), "--out", out.toString()).redirectErrorStream(true).start();
-    String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0, "reference failed:\n" + log);
-    return RawArrayFile.read(out);
-  }
-
-  private static double[] toDoubles(float[] f) {
-    double[] d = new double[f.length];
-    for (int i = 0; i < f.length; i++) {
-      d[i] = f[i];
-    }
-    return d;
-  }
-
-  private static void assertClose(double[] expected, double[] actual, String what) {
-    assertEquals(expected.length, actual.length, what + ": length");
-    PriorCompatIT.assertClose(expected, actual, what);
   }
 }

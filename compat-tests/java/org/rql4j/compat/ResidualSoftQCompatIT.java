@@ -1,22 +1,16 @@
 package org.rql4j.compat;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Parameter;
 import com.google.gson.JsonObject;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.rql4j.bridge.PythonServer;
 import org.rql4j.buffer.ReplayBuffer;
 import org.rql4j.learner.ResidualSoftQConfig;
 import org.rql4j.learner.ResidualSoftQLearning;
@@ -60,21 +54,21 @@ class ResidualSoftQCompatIT {
 
     try (ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, obsDim, nActions)) {
       // make the target differ from the online network so both paths are exercised
-      learner.qResidualTarget().importWeights(perturbed(learner.qResidual().exportWeights(), rng));
+      learner.qResidualTarget().importWeights(CompatCase.perturbed(learner.qResidual().exportWeights(), rng));
       Path caseFile = tmp.resolve("case.bin");
       writeCase(caseFile, learner, batch, cfg);
-      RawArrayFile ref = runReference(caseFile, tmp.resolve("out.bin"));
+      RawArrayFile ref = CompatCase.runReference("residual_soft_q_reference.py", caseFile, tmp.resolve("out.bin"));
 
       ResidualSoftQLearning.LossDetails d = learner.backward(batch, true);
-      assertClose(ref.get("target").doubles(), toDoubles(d.target()), "target y");
-      assertClose(ref.get("q_sa").doubles(), toDoubles(d.qSa()), "Q_R(s,a)");
-      assertClose(ref.get("loss").doubles(), new double[] {d.loss()}, "loss");
+      CompatCase.assertClose(ref.get("target").doubles(), CompatCase.toDoubles(d.target()), "target y");
+      CompatCase.assertClose(ref.get("q_sa").doubles(), CompatCase.toDoubles(d.qSa()), "Q_R(s,a)");
+      CompatCase.assertClose(ref.get("loss").doubles(), new double[] {d.loss()}, "loss");
       List<Parameter> params = learner.qResidual().parameters();
       double norm = learner.applyGradientsClipOnly();
-      assertClose(ref.get("grad_norm").doubles(), new double[] {norm}, "gradient norm");
+      CompatCase.assertClose(ref.get("grad_norm").doubles(), new double[] {norm}, "gradient norm");
       for (int i = 0; i < params.size(); i++) {
         try (NDArray g = params.get(i).getArray().getGradient()) {
-          assertClose(ref.get("grad/" + i).doubles(), toDoubles(g.toFloatArray()), "clipped gradient " + i);
+          CompatCase.assertClose(ref.get("grad/" + i).doubles(), CompatCase.toDoubles(g.toFloatArray()), "clipped gradient " + i);
         }
       }
       learner.optimizer().step();
@@ -83,21 +77,9 @@ class ResidualSoftQCompatIT {
       }
       List<float[]> updated = learner.qResidual().exportWeights();
       for (int i = 0; i < updated.size(); i++) {
-        assertClose(ref.get("updated/" + i).doubles(), toDoubles(updated.get(i)), "weights " + i + " after " + STEPS + " steps");
+        CompatCase.assertClose(ref.get("updated/" + i).doubles(), CompatCase.toDoubles(updated.get(i)), "weights " + i + " after " + STEPS + " steps");
       }
     }
-  }
-
-  private static List<float[]> perturbed(List<float[]> weights, Random rng) {
-    List<float[]> out = new java.util.ArrayList<>();
-    for (float[] w : weights) {
-      float[] c = w.clone();
-      for (int i = 0; i < c.length; i++) {
-        c[i] += (float) rng.nextGaussian() * 0.05f;
-      }
-      out.add(c);
-    }
-    return out;
   }
 
   private static void writeCase(Path file, ResidualSoftQLearning learner, ReplayBuffer.Batch b, ResidualSoftQConfig cfg)
@@ -115,12 +97,12 @@ class ResidualSoftQCompatIT {
     int n = b.size();
     int d = b.observations().length / n;
     int a = b.nextPriorLogProbs().length / n;
-    put(arrays, shapes, "obs", b.observations(), n, d);
-    put(arrays, shapes, "actions", b.discreteActions(), n);
-    put(arrays, shapes, "rewards", b.rewards(), n);
-    put(arrays, shapes, "next_obs", b.nextObservations(), n, d);
-    put(arrays, shapes, "not_terminated", b.notTerminated(), n);
-    put(arrays, shapes, "next_log_prior", b.nextPriorLogProbs(), n, a);
+    CompatCase.put(arrays, shapes, "obs", b.observations(), n, d);
+    CompatCase.put(arrays, shapes, "actions", b.discreteActions(), n);
+    CompatCase.put(arrays, shapes, "rewards", b.rewards(), n);
+    CompatCase.put(arrays, shapes, "next_obs", b.nextObservations(), n, d);
+    CompatCase.put(arrays, shapes, "not_terminated", b.notTerminated(), n);
+    CompatCase.put(arrays, shapes, "next_log_prior", b.nextPriorLogProbs(), n, a);
     JsonObject meta = new JsonObject();
     meta.addProperty("gamma", (double) cfg.gamma());
     meta.addProperty("alpha_hat", (double) cfg.alphaHat());
@@ -129,32 +111,5 @@ class ResidualSoftQCompatIT {
     meta.addProperty("max_grad_norm", (double) cfg.maxGradNorm());
     meta.addProperty("steps", STEPS);
     RawArrayFile.write(file, "rql4j-soft-q-case/1", meta, arrays, shapes);
-  }
-
-  private static void put(Map<String, Object> arrays, Map<String, long[]> shapes, String name, Object data, long... shape) {
-    arrays.put(name, data);
-    shapes.put(name, shape);
-  }
-
-  private static RawArrayFile runReference(Path caseFile, Path out) throws Exception {
-    Path script = Path.of(System.getProperty("rql4j.project.dir", "."), "compat-tests/python/residual_soft_q_reference.py");
-    Process p = new ProcessBuilder(PythonServer.defaultPython().toString(), script.toString(), "--case", caseFile.toString(),
-        "--out", out.toString()).redirectErrorStream(true).start();
-    String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0, "reference failed:\n" + log);
-    return RawArrayFile.read(out);
-  }
-
-  private static double[] toDoubles(float[] f) {
-    double[] d = new double[f.length];
-    for (int i = 0; i < f.length; i++) {
-      d[i] = f[i];
-    }
-    return d;
-  }
-
-  private static void assertClose(double[] expected, double[] actual, String what) {
-    assertEquals(expected.length, actual.length, what + ": length");
-    PriorCompatIT.assertClose(expected, actual, what);
   }
 }

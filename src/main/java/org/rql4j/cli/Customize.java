@@ -202,8 +202,8 @@ final class Customize {
     long steps = Main.option(args, "--steps", 100_000);
     long seed = Main.option(args, "--seed", 0);
     int evalEpisodes = (int) Main.option(args, "--eval-episodes", 20);
-    float priorWeight = baseline.equals("residual") ? Float.parseFloat(option(args, "--prior-weight",
-        Float.toString(baseConfig(task).priorWeight()))) : 0f;
+    float priorWeight = baseline.equals("residual") ? parseWeight(option(args, "--prior-weight",
+        number(baseConfig(task).priorWeight())), "--prior-weight") : 0f;
     LearnerConfig cfg = config(task, steps, seed, priorWeight, option(args, "--alpha-hat", null));
     String outOpt = option(args, "--out", null);
     Path out = outOpt == null ? null : Path.of(outOpt);
@@ -247,12 +247,41 @@ final class Customize {
     if (alphaHat == null || alphaHat.equals("reference")) {
       return cfg;
     }
-    if (cfg instanceof ResidualSacConfig sac) {
-      boolean learn = alphaHat.startsWith("auto");
-      String v = learn ? (alphaHat.startsWith("auto_") ? alphaHat.substring(5) : "1") : alphaHat;
-      return sac.withAlphaHat(Float.parseFloat(v), learn);
+    boolean learn = alphaHat.equals("auto") || alphaHat.startsWith("auto_");
+    String v = alphaHat.equals("auto") ? "1" : learn ? alphaHat.substring(5) : alphaHat;
+    float value;
+    try {
+      value = Float.parseFloat(v);
+    } catch (NumberFormatException e) {
+      value = Float.NaN;
     }
-    return ((ResidualSoftQConfig) cfg).withAlphaHat(Float.parseFloat(alphaHat));
+    if (!(value > 0) || Float.isInfinite(value) || (learn && !(cfg instanceof ResidualSacConfig))) {
+      throw new IllegalArgumentException("--alpha-hat must be a positive number" + (cfg instanceof ResidualSacConfig
+          ? ", auto (learned from 1) or auto_<number> (learned from it)" : " (" + task + " uses soft Q-learning, whose "
+          + "temperature is fixed)") + ", got '" + alphaHat + "'");
+    }
+    if (cfg instanceof ResidualSacConfig sac) {
+      return sac.withAlphaHat(value, learn);
+    }
+    return ((ResidualSoftQConfig) cfg).withAlphaHat(value);
+  }
+
+  /** A number as a user would write it (0.1, 1, not 1.0): run folder names and table keys use it. */
+  static String number(float x) {
+    return new java.math.BigDecimal(Float.toString(x)).stripTrailingZeros().toPlainString();
+  }
+
+  /** A prior weight option's value; an IllegalArgumentException naming the option unless it is a number >= 0. */
+  static float parseWeight(String text, String option) {
+    try {
+      float w = Float.parseFloat(text.trim());
+      if (w >= 0 && !Float.isInfinite(w)) {
+        return w;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException(option + " must be a number >= 0, got '" + text + "'");
   }
 
   static void printTable(Result r, String baseline) {

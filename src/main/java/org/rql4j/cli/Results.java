@@ -34,14 +34,18 @@ final class Results {
     int episodes = (int) Main.option(args, "--eval-episodes", 20);
     String[] seeds = Customize.option(args, "--seeds", "0,1,2").split(",");
     LearnerConfig base = Customize.baseConfig(task);
-    String[] priors = Customize.option(args, "--priors", Customize.defaultPrior(task)).split(",");
-    String[] weights = Customize.option(args, "--prior-weights", Float.toString(base.priorWeight())).split(",");
+    String[] priors = Customize.option(args, "--priors",
+        Customize.defaultPrior(task).equals("softdqn") ? "softdqn,bc" : Customize.defaultPrior(task)).split(",");
+    String[] weights = Customize.option(args, "--prior-weights", Customize.number(base.priorWeight())).split(",");
     // optional temperatures of the residual rows, one per prior weight (the baselines keep the reference one)
     String alphaOpt = Customize.option(args, "--alpha-hats", null);
     String[] alphas = alphaOpt == null ? new String[weights.length] : alphaOpt.split(",");
     if (alphas.length != weights.length) {
       throw new IllegalArgumentException("--alpha-hats needs one value per --prior-weights value (" + weights.length
           + "), got " + alphas.length);
+    }
+    for (int k = 0; k < weights.length; k++) { // refuse a bad value before any run starts
+      Customize.config(task, steps, 0, Customize.parseWeight(weights[k], "--prior-weights"), alphas[k]);
     }
     boolean baselines = !Customize.option(args, "--baselines", "yes").equals("no");
     int parallel = (int) Main.option(args, "--parallel", 1);
@@ -162,7 +166,8 @@ final class Results {
   private static Customize.Result runJob(Path root, String task, long steps, int episodes, Job job, boolean inChild)
       throws IOException, InterruptedException {
     String tag = "[" + job.out().getFileName() + "] ";
-    LearnerConfig cfg = Customize.config(task, steps, job.seed(), Float.parseFloat(job.weight()), job.alphaHat());
+    LearnerConfig cfg = Customize.config(task, steps, job.seed(), Customize.parseWeight(job.weight(), "--prior-weights"),
+        job.alphaHat());
     Path priorDir = root.resolve("examples/priors/" + task + "-" + job.priorName());
     String priorSha = org.rql4j.prior.PriorPackage.contentHash(priorDir);
     Customize.Result done = Customize.finished(job.out(), cfg, task, job.baseline(), episodes, priorSha);

@@ -39,9 +39,14 @@ public final class Gradients {
    * reaches parameters it must not train, e.g. the critics in SAC's actor loss, leaves some).
    */
   public static void zero(List<Parameter> parameters) {
-    for (Parameter p : parameters) {
-      if (p.getArray().hasGradient()) {
-        ai.djl.pytorch.jni.JniUtils.zeroGrad((ai.djl.pytorch.engine.PtNDArray) p.getArray());
+    zeroArrays(parameters.stream().map(Parameter::getArray).toList());
+  }
+
+  /** As {@link #zero} for plain arrays that require gradients. */
+  public static void zeroArrays(List<NDArray> arrays) {
+    for (NDArray a : arrays) {
+      if (a.hasGradient()) {
+        ai.djl.pytorch.jni.JniUtils.zeroGrad((ai.djl.pytorch.engine.PtNDArray) a);
       }
     }
   }

@@ -181,6 +181,14 @@ public final class ResidualSac implements OffPolicyLearner {
           + spec.packageDir() + ")") + " is a " + spec.distribution().sidecarName() + " policy; residual SAC needs a "
           + "squashed_gaussian prior (a SAC actor, e.g. exported from SB3 with `rql4j-bridge export --kind sb3-sac`)");
     }
+    // its log-probs are of actions normalized by ITS bounds; the learner normalizes by the env's
+    if (spec.actionLow() != null && (!java.util.Arrays.equals(spec.actionLow(), low)
+        || !java.util.Arrays.equals(spec.actionHigh(), high))) {
+      throw new PriorException("prior '" + spec.name() + "' scales its actions to ["
+          + java.util.Arrays.toString(spec.actionLow()) + ", " + java.util.Arrays.toString(spec.actionHigh())
+          + "] but the env's Box is [" + java.util.Arrays.toString(low) + ", " + java.util.Arrays.toString(high)
+          + "]: its log-probs would be of other actions; export the prior with the env's action space");
+    }
   }
 
   @Override
@@ -229,7 +237,7 @@ public final class ResidualSac implements OffPolicyLearner {
     int n = observations.length / obsDim;
     try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
       Gaussian g = actorGaussian(m.create(observations, new Shape(n, obsDim)));
-      NDArray u = deterministic ? g.mean : g.mean.add(g.logStd.exp().mul(m.create(noise(n, rng), new Shape(n, actDim))));
+      NDArray u = deterministic ? g.mean : sample(g, m.create(noise(n, rng), new Shape(n, actDim))).u();
       return u.tanh().toFloatArray();
     }
   }
@@ -263,7 +271,10 @@ public final class ResidualSac implements OffPolicyLearner {
     double loss = Double.NaN;
     for (int g = 0; g < config.gradientSteps(); g++) {
       ReplayBuffer.Batch b = buffer.sample(config.batchSize(), rng);
-      loss = update(b, noise(b.size(), rng), noise(b.size(), rng), config.priorWeightAt(step)).criticLoss();
+      Losses l = update(b, noise(b.size(), rng), noise(b.size(), rng), config.priorWeightAt(step));
+      // the critic loss is reported; a non-finite actor or temperature loss is reported as NaN (divergence)
+      boolean finite = Double.isFinite(l.actorLoss()) && (!config.learnAlpha() || Double.isFinite(l.alphaLoss()));
+      loss = finite ? l.criticLoss() : Double.NaN;
     }
     return loss;
   }
@@ -293,6 +304,14 @@ public final class ResidualSac implements OffPolicyLearner {
   public record Losses(float[] target, double criticLoss, double actorLoss, double alphaLoss, double alphaHat) {}
 
   private record Gaussian(NDArray mean, NDArray logStd) {}
+
+  /** A reparameterized draw of {@code pi_hat}: pre-tanh {@code u}, the action {@code tanh(u)}, its log-prob. */
+  private record Sample(NDArray u, NDArray action, NDArray logPiHat) {}
+
+  private static Sample sample(Gaussian g, NDArray standardNormal) {
+    NDArray u = g.mean.add(g.logStd.exp().mul(standardNormal));
+    return new Sample(u, u.tanh(), Distributions.squashedGaussianLogProbPreTanh(g.mean, g.logStd, u));
+  }
 
   /** The actor's pre-tanh Gaussian, log-std clamped to [-20, 2]. */
   private Gaussian actorGaussian(NDArray obs) {
@@ -356,14 +375,12 @@ public final class ResidualSac implements OffPolicyLearner {
       NDArray nextObs = m.create(batch.nextObservations(), new Shape(b, obsDim));
       NDArray y;
       {
-        Gaussian g = actorGaussian(nextObs);
-        NDArray u = g.mean.add(g.logStd.exp().mul(m.create(noiseNext, new Shape(b, actDim))));
-        NDArray a = u.tanh();
-        NDArray logPiHat = Distributions.squashedGaussianLogProbPreTanh(g.mean, g.logStd, u);
+        Sample next = sample(actorGaussian(nextObs), m.create(noiseNext, new Shape(b, actDim)));
         NDArray logPrior = priorWeight == 0 ? null
-            : priorLogProb(m.create(batch.nextPriorFeatures(), new Shape(b, 2L * actDim)), u);
-        y = softTarget(m.create(batch.rewards()), m.create(batch.notTerminated()), critic(q1Target, nextObs, a),
-            critic(q2Target, nextObs, a), logPrior, logPiHat, config.gamma(), alpha, priorWeight);
+            : priorLogProb(m.create(batch.nextPriorFeatures(), new Shape(b, 2L * actDim)), next.u());
+        y = softTarget(m.create(batch.rewards()), m.create(batch.notTerminated()), critic(q1Target, nextObs,
+            next.action()), critic(q2Target, nextObs, next.action()), logPrior, next.logPiHat(), config.gamma(), alpha,
+            priorWeight);
       }
       try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
         NDArray l1 = critic(q1, obs, actions).sub(y).square().mean();
@@ -390,13 +407,11 @@ public final class ResidualSac implements OffPolicyLearner {
       NDArray prior = priorWeight == 0 ? null : m.create(batch.priorFeatures(), new Shape(b, 2L * actDim));
       double loss;
       try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-        Gaussian g = actorGaussian(obs);
-        NDArray u = g.mean.add(g.logStd.exp().mul(eps));
-        NDArray a = u.tanh();
-        NDArray logPiHat = Distributions.squashedGaussianLogProbPreTanh(g.mean, g.logStd, u);
-        NDArray perRow = logPiHat.mul(alpha).sub(critic(q1, obs, a).minimum(critic(q2, obs, a)));
+        Sample s = sample(actorGaussian(obs), eps);
+        NDArray perRow = s.logPiHat().mul(alpha).sub(critic(q1, obs, s.action()).minimum(critic(q2, obs, s.action())));
         if (prior != null) {
-          perRow = perRow.sub(priorLogProb(prior, u).mul(priorWeight));
+          // the gradient flows through the pre-tanh sample u into the frozen prior's log-prob
+          perRow = perRow.sub(priorLogProb(prior, s.u()).mul(priorWeight));
         }
         NDArray l = perRow.mean();
         gc.backward(l);
@@ -416,12 +431,9 @@ public final class ResidualSac implements OffPolicyLearner {
     int b = batch.size();
     try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
       NDArray obs = m.create(batch.observations(), new Shape(b, obsDim));
-      Gaussian g = actorGaussian(obs);
-      NDArray u = g.mean.add(g.logStd.exp().mul(m.create(noiseCurrent, new Shape(b, actDim))));
-      float c = Distributions.squashedGaussianLogProbPreTanh(g.mean, g.logStd, u).add(targetEntropy).mean().getFloat();
-      if (logAlpha.hasGradient()) {
-        ai.djl.pytorch.jni.JniUtils.zeroGrad((ai.djl.pytorch.engine.PtNDArray) logAlpha);
-      }
+      Sample s = sample(actorGaussian(obs), m.create(noiseCurrent, new Shape(b, actDim)));
+      float c = s.logPiHat().add(targetEntropy).mean().getFloat();
+      Gradients.zeroArrays(List.of(logAlpha));
       try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
         NDArray l = logAlpha.mul(-c).sum();
         gc.backward(l);
@@ -432,7 +444,9 @@ public final class ResidualSac implements OffPolicyLearner {
 
   /** The temperature's log and its gradient (tests). */
   public float[] logAlphaAndGradient() {
-    return new float[] {logAlpha.getFloat(), logAlpha.getGradient().getFloat()};
+    try (NDArray g = logAlpha.getGradient()) {
+      return new float[] {logAlpha.getFloat(), g.getFloat()};
+    }
   }
 
   /**

@@ -98,6 +98,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
 
   @Override
   public float[] priorFeatures(org.rql4j.prior.PriorPolicy prior, float[] observations, int n) {
+    DjlRuntime.noGradOnThisThread();
     try (NDManager m = manager.newSubManager()) {
       return prior.logProbsAll(m.create(observations, new Shape(n, qResidual.inputDim()))).toFloatArray();
     }

@@ -31,26 +31,25 @@ public final class TorchAdam implements AutoCloseable {
   }
 
   public TorchAdam(NDManager parent, List<Parameter> parameters, float lr, float beta1, float beta2, float eps) {
-    this(parent, parameters.stream().map(Parameter::getArray).toList(), lr, beta1, beta2, eps, true);
+    this(parent, parameters.stream().map(Parameter::getArray).toArray(NDArray[]::new), lr, beta1, beta2, eps);
   }
 
   /** Adam over plain arrays that require gradients (e.g. SAC's log-temperature). */
   public static TorchAdam ofArrays(NDManager parent, List<NDArray> arrays, float lr) {
-    return new TorchAdam(parent, arrays, lr, 0.9f, 0.999f, 1e-8f, true);
+    return new TorchAdam(parent, arrays.toArray(NDArray[]::new), lr, 0.9f, 0.999f, 1e-8f);
   }
 
-  private TorchAdam(NDManager parent, List<NDArray> parameters, float lr, float beta1, float beta2, float eps,
-      boolean arrays) {
-    this.parameters = List.copyOf(parameters);
+  private TorchAdam(NDManager parent, NDArray[] parameters, float lr, float beta1, float beta2, float eps) {
+    this.parameters = List.of(parameters);
     this.manager = parent.newSubManager();
     this.lr = lr;
     this.beta1 = beta1;
     this.beta2 = beta2;
     this.eps = eps;
-    m = new NDArray[parameters.size()];
-    v = new NDArray[parameters.size()];
+    m = new NDArray[parameters.length];
+    v = new NDArray[parameters.length];
     for (int i = 0; i < m.length; i++) {
-      NDArray w = parameters.get(i);
+      NDArray w = parameters[i];
       m[i] = manager.zeros(w.getShape(), w.getDataType());
       v[i] = manager.zeros(w.getShape(), w.getDataType());
     }

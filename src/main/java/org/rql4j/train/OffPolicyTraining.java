@@ -151,8 +151,9 @@ public final class OffPolicyTraining {
       }
       if (r.buffer().obsDim() != d || r.buffer().priorWidth() != pw || r.buffer().actionWidth() != aw) {
         throw new IllegalArgumentException("the checkpoint in " + checkpointing.dir() + " holds transitions of "
-            + r.buffer().obsDim() + " observation values and " + r.buffer().actionWidth() + " action values, but "
-            + env.envId() + " has " + d + " and " + aw);
+            + r.buffer().obsDim() + " observation values, " + r.buffer().actionWidth() + " action values and "
+            + r.buffer().priorWidth() + " prior values, but this run on " + env.envId() + " has " + d + ", " + aw
+            + " and " + pw + "; use a new --checkpoint-dir for this run");
       }
       buffer = r.buffer();
       rng = r.rng();

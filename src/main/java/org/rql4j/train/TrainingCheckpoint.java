@@ -181,6 +181,10 @@ public final class TrainingCheckpoint {
       } catch (IOException e) {
         magic = "";
       }
+      if ("rql4j-softq-checkpoint".equals(magic)) {
+        throw new IOException(file + " is a checkpoint of an older rql4j (soft-Q format 2), which this version "
+            + "cannot resume; start the run again in a new --checkpoint-dir (or use that rql4j version to finish it)");
+      }
       if (!MAGIC.equals(magic)) {
         throw new IOException(file + " is not an rql4j training checkpoint");
       }

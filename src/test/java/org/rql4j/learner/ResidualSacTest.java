@@ -166,9 +166,16 @@ class ResidualSacTest {
       // the same next steps from the same state and noise
       Random r1 = new Random(5);
       Random r2 = new Random(5);
-      a.train(buf, 1, r1);
-      b.train(buf, 1, r2);
+      for (int k = 0; k < 3; k++) {
+        a.train(buf, 1, r1);
+        b.train(buf, 1, r2);
+      }
+      // the temperature's own optimizer state matters from the second step on
+      assertEquals(a.alphaHat(), b.alphaHat(), 1e-7);
       assertArrayEquals(a.actor().exportWeights().get(0), b.actor().exportWeights().get(0), 1e-7f);
+      for (int i = 0; i < 4; i++) {
+        assertArrayEquals(a.critics().get(i).exportWeights().get(0), b.critics().get(i).exportWeights().get(0), 1e-7f);
+      }
     }
   }
 
@@ -183,6 +190,56 @@ class ResidualSacTest {
     assertTrue(e.getMessage().contains("Box action space"), e.getMessage());
   }
 
+  @Test
+  void warmStartMultipliesThePriorWeightEarlyOn() {
+    ResidualSacConfig cfg = ResidualSacConfig.parking();
+    assertEquals(0.097, cfg.priorWeightAt(0), 1e-6);
+    assertEquals(0.097, cfg.priorWeightAt(99_999), 1e-6);
+    assertEquals(0.0097, cfg.priorWeightAt(100_000), 1e-7);
+    assertEquals(0.1, ResidualSacConfig.mountaincar().priorWeightAt(0), 1e-7, "no warm start by default");
+    assertEquals(-2.0, cfg.targetEntropy(2), 0);
+  }
+
+  /** Updates keep the learner's NDArray count flat: nothing per step outlives the step. */
+  @Test
+  void updatesLeakNoArrays() {
+    ResidualSacConfig cfg = ResidualSacConfig.mountaincar().withSchedule(16, 1, 4, 0).withBufferSize(64)
+        .withAlphaHat(0.5f, true);
+    try (ResidualSac sac = new ResidualSac(cfg, 2, ONE_D)) {
+      ReplayBuffer buf = buffer(2, 2, 16, 6);
+      Random r = new Random(2);
+      sac.train(buf, 0, r);
+      sac.act(new float[] {0.1f, 0.2f}, null, 0, r);
+      int live = sac.liveArrays();
+      for (int i = 0; i < 20; i++) {
+        sac.train(buf, i, r);
+        sac.act(new float[] {0.1f, 0.2f}, null, i, r);
+      }
+      assertEquals(live, sac.liveArrays(), "arrays alive after 20 more bursts");
+    }
+  }
+
+  @Test
+  void savedPolicyLoadsAndActsAsTheLearner(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+    Space.Box box = new Space.Box(new long[] {2}, DType.FLOAT32, new double[] {-2, 0}, new double[] {2, 1});
+    ResidualSacConfig cfg = ResidualSacConfig.mountaincar().withSchedule(16, 1, 2, 0).withBufferSize(64);
+    try (ResidualSac sac = new ResidualSac(cfg, 3, box)) {
+      org.rql4j.policy.SacPolicy live = new org.rql4j.policy.SacPolicy(sac, 0);
+      live.save(tmp.resolve("policy"));
+      try (org.rql4j.policy.SacPolicy loaded = org.rql4j.policy.SacPolicy.load(tmp.resolve("policy"))) {
+        org.rql4j.env.Tensor obs = org.rql4j.env.Tensor.ofFloats(new float[] {0.3f, -1f, 2f});
+        float[] a = ((org.rql4j.env.Tensor) live.act(obs, true)).toFloatArray();
+        float[] b = ((org.rql4j.env.Tensor) loaded.act(obs, true)).toFloatArray();
+        assertArrayEquals(a, b, 1e-7f);
+        assertTrue(a[0] >= -2 && a[0] <= 2 && a[1] >= 0 && a[1] <= 1, "within the Box bounds");
+      }
+      java.nio.file.Files.writeString(tmp.resolve("policy/policy.json"), "{\"format\": \"other/1\"}");
+      java.io.IOException e = assertThrows(java.io.IOException.class,
+          () -> org.rql4j.policy.SacPolicy.load(tmp.resolve("policy")));
+      assertTrue(e.getMessage().contains("rql4j-sac-policy/1"), e.getMessage());
+    }
+  }
+
   /** A prior that is not a squashed Gaussian (here a categorical one) is refused, naming it and what to use. */
   @Test
   void refusesAPriorThatIsNotASquashedGaussian() {
@@ -194,6 +251,11 @@ class ResidualSacTest {
           () -> sac.checkPrior(categorical));
       assertTrue(e.getMessage().contains("cartpole-softdqn") && e.getMessage().contains("categorical")
           && e.getMessage().contains("squashed_gaussian"), e.getMessage());
+      org.rql4j.prior.PriorSpec otherBounds = new org.rql4j.prior.PriorSpec("wide-sac",
+          org.rql4j.prior.Distribution.SQUASHED_GAUSSIAN, ONE_D, ONE_D, 2, "none", new double[] {-2},
+          new double[] {2}, Double.NaN, "sha", null, "{}");
+      e = assertThrows(org.rql4j.prior.PriorException.class, () -> sac.checkPrior(otherBounds));
+      assertTrue(e.getMessage().contains("wide-sac") && e.getMessage().contains("env's Box"), e.getMessage());
     }
     try (ResidualSoftQLearning q = new ResidualSoftQLearning(ResidualSoftQConfig.cartpole(), 2, 2)) {
       org.rql4j.prior.PriorSpec gaussian = new org.rql4j.prior.PriorSpec("mc-sac",

@@ -25,8 +25,10 @@ import org.rql4j.prior.TorchScriptPrior;
  * it reaches the goal in every evaluation episode with the prior's basic return. SAC on the same
  * add-on reward without the prior, with the same budget, does not reach the goal at all: the
  * prior term (its gradient through the sampled action into the prior's log-prob) is what carries
- * the skill. A learner whose prior term is missing, has the wrong sign or does not reach the actor
- * fails the first check; one that forgot the first half of its run fails the optimizer-step count.
+ * the skill. Checked by mutation (2026-11-21): with the actor's prior term's sign flipped, or with
+ * the sampled action detached from it (no gradient into the prior's log-prob; the critic target
+ * still has the term), the customized policy never reaches the goal in 5000 steps and the test
+ * fails. A learner that forgot the first half of its run fails the optimizer-step count.
  */
 class MountainCarCustomizationIT {
 

@@ -1,0 +1,58 @@
+package org.rql4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.rql4j.learner.ResidualSacConfig;
+import org.rql4j.learner.ResidualSoftQConfig;
+
+class CustomizeConfigTest {
+
+  @Test
+  void theTaskPicksTheLearnerAndItsReferenceValues() {
+    assertTrue(Customize.baseConfig("cartpole-center") instanceof ResidualSoftQConfig);
+    assertTrue(Customize.baseConfig("highway-rightlane") instanceof ResidualSoftQConfig);
+    assertTrue(Customize.baseConfig("mountaincar-lessleft") instanceof ResidualSacConfig);
+    assertTrue(Customize.baseConfig("parking-boundary") instanceof ResidualSacConfig);
+    assertEquals("sac", Customize.defaultPrior("mountaincar-lessleft"));
+    assertEquals("softdqn", Customize.defaultPrior("cartpole-center"));
+  }
+
+  @Test
+  void alphaHatIsFixedLearnedOrRefused() {
+    ResidualSacConfig fixed = (ResidualSacConfig) Customize.config("mountaincar-lessleft", 1000, 3, 0.1f, "0.05");
+    assertEquals(0.05f, fixed.alphaHat());
+    assertFalse(fixed.learnAlpha());
+    assertEquals(3, fixed.seed());
+    ResidualSacConfig learned = (ResidualSacConfig) Customize.config("mountaincar-lessleft", 1000, 0, 0.1f, "auto");
+    assertTrue(learned.learnAlpha());
+    assertEquals(1f, learned.alphaHat());
+    ResidualSacConfig from = (ResidualSacConfig) Customize.config("parking-boundary", 1000, 0, 0.1f, "auto_0.5");
+    assertTrue(from.learnAlpha() && from.alphaHat() == 0.5f);
+    assertEquals(ResidualSacConfig.mountaincar().withTotalSteps(1000).withSeed(0).withPriorWeight(0.1f),
+        Customize.config("mountaincar-lessleft", 1000, 0, 0.1f, "reference"));
+    for (String bad : new String[] {"autox", "auto_", "-1", "zero", "0"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> Customize.config("mountaincar-lessleft", 1000, 0, 0.1f, bad), bad);
+      assertTrue(e.getMessage().contains("--alpha-hat") && e.getMessage().contains(bad), e.getMessage());
+    }
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Customize.config("cartpole-center", 1000, 0, 1f, "auto"));
+    assertTrue(e.getMessage().contains("soft Q-learning"), e.getMessage());
+    assertEquals(0.5f, ((ResidualSoftQConfig) Customize.config("cartpole-center", 1000, 0, 1f, "0.5")).alphaHat());
+  }
+
+  @Test
+  void weightsReadAndPrintAsUsersWriteThem() {
+    assertEquals("1", Customize.number(1f));
+    assertEquals("0.1", Customize.number(0.1f));
+    assertEquals("0.0097", Customize.number(0.0097f));
+    assertEquals(0.1f, Customize.parseWeight(" 0.1", "--prior-weight"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Customize.parseWeight("-2", "--prior-weights"));
+    assertTrue(e.getMessage().contains("--prior-weights"), e.getMessage());
+  }
+}
