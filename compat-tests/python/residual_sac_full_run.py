@@ -31,7 +31,7 @@ import rql4j_bridge.tasks  # noqa: F401  (registers the rql4j/ task envs)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from residual_sac_reference import actor_loss, critic_loss, gaussian, polyak, target  # noqa: E402
-from residual_soft_q_full_run import Timer, evaluate, mlp  # noqa: E402
+from residual_soft_q_full_run import Timer, evaluate, mlp, report  # noqa: E402
 
 
 def main() -> None:
@@ -139,17 +139,7 @@ def main() -> None:
             return to_box(torch.tanh(gaussian(actor, torch.as_tensor(o).view(1, -1), d)[0]).numpy()[0])
 
     learned_eval = evaluate(args.task, customized, args.eval_episodes)
-    result = {
-        "implementation": "PyTorch reference (compat-tests/python/residual_sac_full_run.py)",
-        "torch": torch.__version__, "steps": args.steps, "seed": args.seed,
-        "train_seconds": train_s, "env_seconds": env_t.seconds, "prior_seconds": prior_t.seconds,
-        "learner_seconds": learner_t.seconds, "total_seconds": time.perf_counter() - t_start,
-        "prior_eval": prior_eval, "customized_eval": learned_eval,
-    }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    report(args, "residual_sac_full_run.py", train_s, (env_t, prior_t, learner_t), t_start, prior_eval, learned_eval)
 
 
 if __name__ == "__main__":

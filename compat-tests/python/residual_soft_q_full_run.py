@@ -164,8 +164,15 @@ def main() -> None:
             return int(torch.argmax(q(torch.as_tensor(o).view(1, -1))[0] + w * torch.as_tensor(log_prior(o))))
 
     learned_eval = evaluate(args.task, customized, args.eval_episodes)
+    report(args, "residual_soft_q_full_run.py", train_s, (env_t, prior_t, learner_t), t_start, prior_eval, learned_eval)
+
+
+def report(args: argparse.Namespace, script: str, train_s: float, timers: tuple[Timer, Timer, Timer], t_start: float,
+           prior_eval: dict[str, float], learned_eval: dict[str, float]) -> None:
+    """Prints a full run's result as JSON (and writes it to --out): the speed benchmark reads it."""
+    env_t, prior_t, learner_t = timers
     result = {
-        "implementation": "PyTorch reference (compat-tests/python/residual_soft_q_full_run.py)",
+        "implementation": f"PyTorch reference (compat-tests/python/{script})",
         "torch": torch.__version__, "steps": args.steps, "seed": args.seed,
         "train_seconds": train_s, "env_seconds": env_t.seconds, "prior_seconds": prior_t.seconds,
         "learner_seconds": learner_t.seconds, "total_seconds": time.perf_counter() - t_start,
