@@ -119,7 +119,15 @@ final class Results {
     rows.forEach(ordered::putIfAbsent);
     rows = ordered;
     double minutes = (System.nanoTime() - t0) / 60e9;
-    boolean success = task.startsWith("highway");
+    // success: highway = the episode ran to its time limit (no crash); mountaincar = the car reached the
+    // flag; parking = parked (both end the episode by termination); cartpole has no success column
+    boolean success = !task.startsWith("cartpole");
+    boolean successIsTermination = !task.startsWith("highway");
+    String successText = task.startsWith("highway")
+        ? " Success: the episode reached its time limit without a crash (not terminated)."
+        : task.startsWith("mountaincar") ? " Success: the car reached the flag (the episode terminated before the "
+            + "999-step limit)." : " Success: parked (the episode terminated: with no walls and no other vehicles "
+            + "nothing else ends it early).";
     StringBuilder md = new StringBuilder();
     String method = base.algorithm().equals("SAC") ? "residual SAC" : "residual soft Q-learning";
     md.append("## ").append(task).append(" (").append(method).append(", ").append(steps).append(" env steps per run)\n\n");
@@ -130,7 +138,7 @@ final class Results {
         .append("Reference hyperparameters of docs/tasks.md: ").append(Customize.config(task, steps, 0, base.priorWeight(),
             null)).append(". Per seed: mean basic / add-on return of "
             + "each seed's ").append(episodes).append(" episodes.")
-        .append(success ? " Success: the episode reached its time limit without a crash (not terminated)." : "")
+        .append(success ? successText : "")
         .append("\n\n");
     md.append("| policy | basic return | add-on return | length |").append(success ? " success |" : "")
         .append(" per seed (basic / add-on) | train s / run |\n|---|---|---|---|").append(success ? "---|" : "")
@@ -141,7 +149,8 @@ final class Results {
       Evaluator.Summary summary = new Evaluator.Summary(eps);
       md.append(summary.markdownRow(name));
       if (success) {
-        md.append(String.format(Locale.ROOT, " %.0f%% |", 100 * summary.mean(e -> e.terminated() ? 0 : 1)));
+        md.append(String.format(Locale.ROOT, " %.0f%% |",
+            100 * summary.mean(e -> e.terminated() == successIsTermination ? 1 : 0)));
       }
       md.append(" ").append(String.join("; ", perSeed.getOrDefault(name, List.of()))).append(" | ")
           .append(time).append(" |\n");
