@@ -86,12 +86,13 @@ public record ResidualSacConfig(
 
   /**
    * tasks.md's parking SAC: lr 1e-3, batch 256, buffer 1e6, gamma 0.95, tau 0.005, train every
-   * step, learning starts 100, learned alphaHat (from 1), prior weight 0.0097 (the prior's own
-   * entropy coefficient) x10 for the first 1e5 steps, 4 envs, [256, 256, 256].
+   * step, learning starts 100, learned alphaHat (from 1), prior weight = the prior's own entropy
+   * coefficient (0.01: the shipped {@code parking-boundary-sac}'s final one, {@code made_by.final_ent_coef};
+   * the paper's prior had 0.0097) x10 for the first 1e5 steps, 4 envs, [256, 256, 256].
    */
   public static ResidualSacConfig parking() {
     return new ResidualSacConfig(800_000, 1e-3f, 256, 1_000_000, 0.95f, 0.005f, 1, 1, 100, 1f, true, null,
-        0.0097f, 10f, 100_000, new int[] {256, 256, 256}, 4, 0);
+        0.01f, 10f, 100_000, new int[] {256, 256, 256}, 4, 0);
   }
 
   @Override

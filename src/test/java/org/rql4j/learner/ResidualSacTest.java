@@ -193,9 +193,9 @@ class ResidualSacTest {
   @Test
   void warmStartMultipliesThePriorWeightEarlyOn() {
     ResidualSacConfig cfg = ResidualSacConfig.parking();
-    assertEquals(0.097, cfg.priorWeightAt(0), 1e-6);
-    assertEquals(0.097, cfg.priorWeightAt(99_999), 1e-6);
-    assertEquals(0.0097, cfg.priorWeightAt(100_000), 1e-7);
+    assertEquals(0.1, cfg.priorWeightAt(0), 1e-6);
+    assertEquals(0.1, cfg.priorWeightAt(99_999), 1e-6);
+    assertEquals(0.01, cfg.priorWeightAt(100_000), 1e-7);
     assertEquals(0.1, ResidualSacConfig.mountaincar().priorWeightAt(0), 1e-7, "no warm start by default");
     assertEquals(-2.0, cfg.targetEntropy(2), 0);
   }
