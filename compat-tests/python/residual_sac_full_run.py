@@ -17,7 +17,6 @@ train wall time split into env / prior / learner seconds and the two evaluations
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -31,21 +30,11 @@ import rql4j_bridge.tasks  # noqa: F401  (registers the rql4j/ task envs)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from residual_sac_reference import actor_loss, critic_loss, gaussian, polyak, target  # noqa: E402
-from residual_soft_q_full_run import Timer, evaluate, mlp, report  # noqa: E402
+from residual_soft_q_full_run import Timer, evaluate, full_run_args, mlp, report  # noqa: E402
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--prior", type=Path, required=True)
-    p.add_argument("--task", default="mountaincar-lessleft")
-    p.add_argument("--steps", type=int, default=100_000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--eval-episodes", type=int, default=20)
-    p.add_argument("--out", type=Path)
-    args = p.parse_args()
-    torch.set_num_threads(1)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
+    args, rng = full_run_args(__doc__, "mountaincar-lessleft")
     # docs/tasks.md's MountainCar SAC reference values
     lr, batch, buffer_size, gamma, tau = 3e-4, 512, 50_000, 0.9999, 0.01
     train_freq, grad_steps, learning_starts, alpha, w, hidden = 32, 32, 0, 0.1, 0.1, [64, 64]

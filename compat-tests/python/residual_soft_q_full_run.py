@@ -69,10 +69,11 @@ def evaluate(task: str, act, episodes: int) -> dict[str, float]:
             "addon_mean": float(np.mean(addon)), "addon_std": float(np.std(addon))}
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def full_run_args(doc: str, task: str) -> tuple[argparse.Namespace, np.random.Generator]:
+    """A full run's options (--prior, --task, --steps, --seed, --eval-episodes, --out); seeds torch, one thread."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--prior", type=Path, required=True)
-    p.add_argument("--task", default="cartpole-center")
+    p.add_argument("--task", default=task)
     p.add_argument("--steps", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-episodes", type=int, default=20)
@@ -80,7 +81,11 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
+    return args, np.random.default_rng(args.seed)
+
+
+def main() -> None:
+    args, rng = full_run_args(__doc__, "cartpole-center")
     # docs/tasks.md's CartPole reference values, alpha_hat = prior weight = 1
     lr, batch, buffer_size, gamma = 2.3e-3, 64, 100_000, 0.99
     train_freq, grad_steps, learning_starts, target_every = 256, 128, 1000, 10
