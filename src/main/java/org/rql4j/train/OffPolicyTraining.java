@@ -10,7 +10,6 @@ import java.util.Random;
 import org.rql4j.buffer.ReplayBuffer;
 import org.rql4j.env.AutoresetMode;
 import org.rql4j.env.InfoColumn;
-import org.rql4j.env.Space;
 import org.rql4j.env.Tensor;
 import org.rql4j.env.VectorEnv;
 import org.rql4j.env.VectorStep;
@@ -202,7 +201,13 @@ public final class OffPolicyTraining {
         throw interrupted(e, env, step, checkpointing, learner, buffer, rng, loop(step, episodes, lastLoss,
             envTime, priorTime, learnerTime, wallBefore, t0, recent), priorHash);
       }
-      checkFinite(st.rewards(), env.envId(), step);
+      String badReward = nonFinite(st.rewards());
+      if (badReward != null) {
+        // nothing from this step is stored; what was learned so far is saved, as for a dead env
+        throw interrupted(new IllegalStateException("it returned the reward " + badReward + ", which a learner cannot "
+            + "train on; fix the env's reward"), env, step, checkpointing, learner, buffer, rng, loop(step, episodes,
+            lastLoss, envTime, priorTime, learnerTime, wallBefore, t0, recent), priorHash);
+      }
       // s' of each transition: the final observation where the episode ended (SAME_STEP autoreset)
       float[] nextState = next;
       if (finals != null) {
@@ -274,13 +279,14 @@ public final class OffPolicyTraining {
         learnerTime, stopped);
   }
 
-  private static void checkFinite(double[] rewards, String envId, long step) {
+  /** The first reward that is NaN or infinite, as text; null when all are finite. */
+  private static String nonFinite(double[] rewards) {
     for (double r : rewards) {
       if (!Double.isFinite(r)) {
-        throw new TrainingException("env " + envId + " returned the reward " + r + " at env step " + step
-            + "; a learner cannot train on it (fix the env's reward; nothing from this step was stored)", step, null);
+        return Double.toString(r);
       }
     }
+    return null;
   }
 
   /** Raised when the env fails mid-run; says where the run was saved and how to resume it. */
