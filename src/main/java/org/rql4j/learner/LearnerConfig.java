@@ -16,6 +16,22 @@ public interface LearnerConfig {
 
   float priorWeight();
 
+  int bufferSize();
+
+  int batchSize();
+
+  int learningStarts();
+
+  int trainFrequency();
+
+  int gradientSteps();
+
+  /** The collection and training schedule these settings give the shared loop. */
+  default OffPolicyLearner.Schedule schedule() {
+    return new OffPolicyLearner.Schedule(seed(), totalSteps(), numEnvs(), bufferSize(), batchSize(), learningStarts(),
+        trainFrequency(), gradientSteps());
+  }
+
   LearnerConfig withTotalSteps(long v);
 
   LearnerConfig withSeed(long v);

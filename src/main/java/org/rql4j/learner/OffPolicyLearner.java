@@ -38,18 +38,30 @@ public interface OffPolicyLearner extends AutoCloseable {
   String kind();
 
   /** The settings (a record; its JSON is checked when a checkpoint is resumed). */
-  Record config();
+  LearnerConfig config();
 
-  Schedule schedule();
+  default Schedule schedule() {
+    return config().schedule();
+  }
 
   /** Whether the prior takes part (priorWeight is not 0). */
-  boolean usesPrior();
+  default boolean usesPrior() {
+    return config().priorWeight() != 0;
+  }
 
   /** Refuses an env whose spaces this learner was not built for (IllegalArgumentException naming both). */
   void checkSpaces(String envId, Space observationSpace, Space actionSpace);
 
   /** Refuses a prior of a kind this learner cannot use (PriorException naming it and what to use). */
   void checkPrior(org.rql4j.prior.PriorSpec spec);
+
+  /** Refuses an env whose flat observation width is not {@code width} (IllegalArgumentException naming both). */
+  static void checkObservationWidth(String envId, Space observationSpace, int width) {
+    if (observationSpace.flatDim() != width) {
+      throw new IllegalArgumentException("env " + envId + " observes " + observationSpace + " (width "
+          + observationSpace.flatDim() + ") but the learner reads " + width + " values");
+    }
+  }
 
   /** Floats per stored action. */
   int actionWidth();

@@ -117,12 +117,6 @@ public final class ResidualSac implements OffPolicyLearner {
     return "residual-sac";
   }
 
-  @Override
-  public Schedule schedule() {
-    return new Schedule(config.seed(), config.totalSteps(), config.numEnvs(), config.bufferSize(), config.batchSize(),
-        config.learningStarts(), config.trainFrequency(), config.gradientSteps());
-  }
-
   public Mlp actor() {
     return actor;
   }
@@ -156,35 +150,25 @@ public final class ResidualSac implements OffPolicyLearner {
   }
 
   @Override
-  public boolean usesPrior() {
-    return config.priorWeight() != 0;
-  }
-
-  @Override
   public void checkSpaces(String envId, Space observationSpace, Space actionSpace) {
-    if (!(actionSpace instanceof Space.Box box) || box.low().length != actDim
-        || !java.util.Arrays.equals(box.low(), low) || !java.util.Arrays.equals(box.high(), high)) {
+    if (!(actionSpace instanceof Space.Box box) || !java.util.Arrays.equals(box.low(), low) || !java.util.Arrays.equals(box.high(), high)) {
       throw new IllegalArgumentException("env " + envId + " acts in " + actionSpace + " but the learner was built "
           + "for a Box of " + actDim + " actions in [" + java.util.Arrays.toString(low) + ", "
           + java.util.Arrays.toString(high) + "]");
     }
-    if (observationSpace.flatDim() != obsDim) {
-      throw new IllegalArgumentException("env " + envId + " observes " + observationSpace + " (width "
-          + observationSpace.flatDim() + ") but the learner reads " + obsDim + " values");
-    }
+    OffPolicyLearner.checkObservationWidth(envId, observationSpace, obsDim);
   }
 
   @Override
   public void checkPrior(PriorSpec spec) {
     if (spec.distribution() != Distribution.SQUASHED_GAUSSIAN) {
-      throw new PriorException("prior '" + spec.name() + "'" + (spec.packageDir() == null ? "" : " ("
-          + spec.packageDir() + ")") + " is a " + spec.distribution().sidecarName() + " policy; residual SAC needs a "
+      throw new PriorException(spec.label() + " is a " + spec.distribution().sidecarName() + " policy; residual SAC needs a "
           + "squashed_gaussian prior (a SAC actor, e.g. exported from SB3 with `rql4j-bridge export --kind sb3-sac`)");
     }
     // its log-probs are of actions normalized by ITS bounds; the learner normalizes by the env's
     if (spec.actionLow() != null && (!java.util.Arrays.equals(spec.actionLow(), low)
         || !java.util.Arrays.equals(spec.actionHigh(), high))) {
-      throw new PriorException("prior '" + spec.name() + "' scales its actions to ["
+      throw new PriorException(spec.label() + " scales its actions to ["
           + java.util.Arrays.toString(spec.actionLow()) + ", " + java.util.Arrays.toString(spec.actionHigh())
           + "] but the env's Box is [" + java.util.Arrays.toString(low) + ", " + java.util.Arrays.toString(high)
           + "]: its log-probs would be of other actions; export the prior with the env's action space");

@@ -53,35 +53,20 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   }
 
   @Override
-  public Schedule schedule() {
-    return new Schedule(config.seed(), config.totalSteps(), config.numEnvs(), config.bufferSize(), config.batchSize(),
-        config.learningStarts(), config.trainFrequency(), config.gradientSteps());
-  }
-
-  @Override
-  public boolean usesPrior() {
-    return config.priorWeight() != 0;
-  }
-
-  @Override
   public void checkSpaces(String envId, org.rql4j.env.Space observationSpace, org.rql4j.env.Space actionSpace) {
     if (!(actionSpace instanceof org.rql4j.env.Space.Discrete discrete) || discrete.n() != nActions) {
       throw new IllegalArgumentException("env " + envId + " acts in " + actionSpace + " but the learner has "
           + nActions + " discrete actions");
     }
-    if (observationSpace.flatDim() != qResidual.inputDim()) {
-      throw new IllegalArgumentException("env " + envId + " observes " + observationSpace + " (width "
-          + observationSpace.flatDim() + ") but the learner reads " + qResidual.inputDim() + " values");
-    }
+    OffPolicyLearner.checkObservationWidth(envId, observationSpace, qResidual.inputDim());
     actionStart = discrete.start();
   }
 
   @Override
   public void checkPrior(org.rql4j.prior.PriorSpec spec) {
     if (spec.distribution() != org.rql4j.prior.Distribution.CATEGORICAL) {
-      throw new org.rql4j.prior.PriorException("prior '" + spec.name() + "'" + (spec.packageDir() == null ? ""
-          : " (" + spec.packageDir() + ")") + " is a " + spec.distribution().sidecarName() + " policy; residual soft "
-          + "Q-learning needs a categorical prior over Discrete actions (use residual SAC for Box actions)");
+      throw new org.rql4j.prior.PriorException(spec.label() + " is a " + spec.distribution().sidecarName()
+          + " policy; residual soft Q-learning needs a categorical prior over Discrete actions (use residual SAC for Box actions)");
     }
   }
 

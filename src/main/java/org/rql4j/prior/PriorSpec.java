@@ -41,7 +41,7 @@ public record PriorSpec(
    * @throws PriorException naming the prior, both spaces and what to do
    */
   public void checkCompatible(String envId, Space envObservationSpace, Space envActionSpace) {
-    String where = "prior '" + name + "'" + (packageDir == null ? "" : " (" + packageDir + ")");
+    String where = label();
     boolean actionsMatch = actionSpace instanceof Space.Box pb && envActionSpace instanceof Space.Box eb
         ? java.util.Arrays.equals(pb.shape(), eb.shape())
         : actionSpace.equals(envActionSpace);
@@ -54,6 +54,11 @@ public record PriorSpec(
           + ") but env " + envId + " observes " + envObservationSpace + " (width " + envObservationSpace.flatDim()
           + "): the prior was trained on another observation space");
     }
+  }
+
+  /** How error messages name the prior: {@code prior 'name' (its package folder)}. */
+  public String label() {
+    return "prior '" + name + "'" + (packageDir == null ? "" : " (" + packageDir + ")");
   }
 
   /** Number of actions (categorical) or action dimensions (Gaussians). */

@@ -237,7 +237,7 @@ public final class TrainingCheckpoint {
     }
   }
 
-  static String configJson(Record config) {
+  static String configJson(org.rql4j.learner.LearnerConfig config) {
     return new Gson().toJson(config);
   }
 
