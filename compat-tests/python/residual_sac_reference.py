@@ -30,7 +30,6 @@ critics): ``target`` [B], ``critic_loss`` [1], ``grad/q1/<i>``, ``grad/q2/<i>``,
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -39,8 +38,8 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from raw_arrays import read_arrays, write_arrays  # noqa: E402
-from residual_soft_q_reference import mlp  # noqa: E402
+from raw_arrays import write_arrays  # noqa: E402
+from residual_soft_q_reference import mlp, read_case  # noqa: E402
 
 FORMAT = "rql4j-sac-reference/1"
 NETS = ("actor", "q1", "q2", "q1_target", "q2_target")
@@ -103,12 +102,7 @@ def polyak(online: nn.Module, tgt: nn.Module, tau: float) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--case", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-    args = p.parse_args()
-    torch.set_num_threads(1)
-    h, a = read_arrays(args.case)
+    args, h, a = read_case(__doc__)
     nets = {name: mlp(a, name) for name in NETS}
     actor, q1, q2, q1_target, q2_target = (nets[n] for n in NETS)
     t = {k: torch.tensor(a[k]) for k in ("obs", "actions", "rewards", "next_obs", "not_terminated")}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,13 +44,19 @@ def mlp(arrays: dict[str, np.ndarray], prefix: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def read_case(doc: str) -> tuple[argparse.Namespace, dict[str, Any], dict[str, np.ndarray]]:
+    """A reference's options (--case CASE.bin --out OUT.bin) and the case's header and arrays; torch on one thread."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--case", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
     torch.set_num_threads(1)
     h, a = read_arrays(args.case)
+    return args, h, a
+
+
+def main() -> None:
+    args, h, a = read_case(__doc__)
     q_residual, q_residual_target = mlp(a, "online"), mlp(a, "target")
     obs, next_obs = torch.tensor(a["obs"]), torch.tensor(a["next_obs"])
     actions = torch.tensor(a["actions"].astype(np.int64))
