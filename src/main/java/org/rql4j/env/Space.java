@@ -77,6 +77,20 @@ public sealed interface Space
       return Tensor.numel(shape);
     }
 
+    /**
+     * Actions normalized to [-1, 1] (a tanh-squashed policy's) rescaled to these bounds,
+     * {@code low + (a + 1) / 2 (high - low)} per element; {@code normalized} may hold several
+     * actions one after the other (the bounds repeat).
+     */
+    public float[] fromUnitInterval(float[] normalized) {
+      float[] out = new float[normalized.length];
+      for (int i = 0; i < out.length; i++) {
+        int j = i % low.length;
+        out[i] = (float) (low[j] + (normalized[i] + 1) / 2 * (high[j] - low[j]));
+      }
+      return out;
+    }
+
     @Override
     public boolean contains(Value v) {
       if (!(v instanceof Tensor t) || !Arrays.equals(t.shape(), shape)) {

@@ -51,6 +51,7 @@ public final class ResidualSac implements OffPolicyLearner {
   private final NDManager manager;
   private final int obsDim;
   private final int actDim;
+  private final Space.Box box;
   private final double[] low;
   private final double[] high;
   private final Mlp actor;
@@ -85,6 +86,7 @@ public final class ResidualSac implements OffPolicyLearner {
     this.config = config;
     this.obsDim = obsDim;
     this.actDim = box.low().length;
+    this.box = box;
     this.low = box.low();
     this.high = box.high();
     this.targetEntropy = config.targetEntropy(actDim);
@@ -151,7 +153,8 @@ public final class ResidualSac implements OffPolicyLearner {
 
   @Override
   public void checkSpaces(String envId, Space observationSpace, Space actionSpace) {
-    if (!(actionSpace instanceof Space.Box box) || !java.util.Arrays.equals(box.low(), low) || !java.util.Arrays.equals(box.high(), high)) {
+    if (!(actionSpace instanceof Space.Box envBox) || !java.util.Arrays.equals(envBox.low(), low)
+        || !java.util.Arrays.equals(envBox.high(), high)) {
       throw new IllegalArgumentException("env " + envId + " acts in " + actionSpace + " but the learner was built "
           + "for a Box of " + actDim + " actions in [" + java.util.Arrays.toString(low) + ", "
           + java.util.Arrays.toString(high) + "]");
@@ -228,17 +231,7 @@ public final class ResidualSac implements OffPolicyLearner {
 
   /** Normalized actions in [-1, 1] rescaled to the Box bounds: {@code low + (a + 1) / 2 (high - low)}. */
   public float[] toBounds(float[] normalized) {
-    return scaleToBounds(normalized, low, high);
-  }
-
-  /** {@code low + (a + 1) / 2 (high - low)} per element, the bounds repeating every {@code low.length} values. */
-  public static float[] scaleToBounds(float[] normalized, double[] low, double[] high) {
-    float[] out = new float[normalized.length];
-    for (int i = 0; i < out.length; i++) {
-      int j = i % low.length;
-      out[i] = (float) (low[j] + (normalized[i] + 1) / 2 * (high[j] - low[j]));
-    }
-    return out;
+    return box.fromUnitInterval(normalized);
   }
 
   /** {@code n * actDim} standard normal floats from {@code rng}. */

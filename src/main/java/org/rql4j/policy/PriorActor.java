@@ -41,9 +41,7 @@ public final class PriorActor implements Policy {
       }
       float[] action = a.toFloatArray();
       if (spec.distribution() == Distribution.SQUASHED_GAUSSIAN) {
-        double[] low = ((Space.Box) spec.actionSpace()).low();
-        double[] high = ((Space.Box) spec.actionSpace()).high();
-        action = org.rql4j.learner.ResidualSac.scaleToBounds(action, low, high);
+        action = ((Space.Box) spec.actionSpace()).fromUnitInterval(action);
       }
       return Tensor.ofFloats(action);
     }

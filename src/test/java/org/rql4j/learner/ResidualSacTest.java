@@ -269,8 +269,8 @@ class ResidualSacTest {
 
   @Test
   void actionsAreRescaledToTheBoxBounds() {
-    assertArrayEquals(new float[] {-2f, 1f, 2f, 1f}, ResidualSac.scaleToBounds(new float[] {-1f, 0f, 1f, 0f},
-        new double[] {-2, 0}, new double[] {2, 2}), 1e-6f);
+    assertArrayEquals(new float[] {-2f, 1f, 2f, 1f}, new Space.Box(new long[] {2}, DType.FLOAT32,
+        new double[] {-2, 0}, new double[] {2, 2}).fromUnitInterval(new float[] {-1f, 0f, 1f, 0f}), 1e-6f);
     ResidualSacConfig cfg = ResidualSacConfig.mountaincar().withSchedule(8, 1, 1, 100);
     try (ResidualSac sac = new ResidualSac(cfg, 2, ONE_D)) {
       var acts = sac.act(new float[] {0, 0, 1, 1}, null, 0, new Random(0));
