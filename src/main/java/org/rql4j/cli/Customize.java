@@ -204,7 +204,8 @@ final class Customize {
     int evalEpisodes = (int) Main.option(args, "--eval-episodes", 20);
     float priorWeight = baseline.equals("residual") ? parseWeight(option(args, "--prior-weight",
         number(baseConfig(task).priorWeight())), "--prior-weight") : 0f;
-    LearnerConfig cfg = config(task, steps, seed, priorWeight, option(args, "--alpha-hat", null));
+    LearnerConfig cfg = config(task, steps, seed, priorWeight, option(args, "--alpha-hat", null),
+        option(args, "--warm-start", null));
     String outOpt = option(args, "--out", null);
     Path out = outOpt == null ? null : Path.of(outOpt);
     String ckOpt = option(args, "--checkpoint-dir", out == null ? null : out.resolve("checkpoint").toString());
@@ -243,7 +244,33 @@ final class Customize {
    * temperature ({@code auto} or {@code auto_0.5}: learned, from 1 or 0.5).
    */
   static LearnerConfig config(String task, long steps, long seed, float priorWeight, String alphaHat) {
+    return config(task, steps, seed, priorWeight, alphaHat, null);
+  }
+
+  /**
+   * As above, and {@code warmStart} (null or "reference": the reference value) sets the number of
+   * env steps of SAC's prior-weight warm start (its multiplier stays the reference one).
+   */
+  static LearnerConfig config(String task, long steps, long seed, float priorWeight, String alphaHat,
+      String warmStart) {
     LearnerConfig cfg = baseConfig(task).withTotalSteps(steps).withSeed(seed).withPriorWeight(priorWeight);
+    if (warmStart != null && !warmStart.equals("reference")) {
+      long k;
+      try {
+        k = Long.parseLong(warmStart.trim());
+      } catch (NumberFormatException e) {
+        k = -1;
+      }
+      if (!(cfg instanceof ResidualSacConfig sac)) {
+        throw new IllegalArgumentException("--warm-start applies to SAC tasks (mountaincar, parking); " + task
+            + " uses soft Q-learning, which has no prior-weight warm start");
+      }
+      if (k < 0) {
+        throw new IllegalArgumentException("--warm-start must be a whole number of env steps >= 0 (0: none), got '"
+            + warmStart + "'");
+      }
+      cfg = sac.withWarmStart(sac.warmStartMultiplier(), k);
+    }
     if (alphaHat == null || alphaHat.equals("reference")) {
       return cfg;
     }

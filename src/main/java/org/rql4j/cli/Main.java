@@ -51,18 +51,20 @@ public final class Main {
               Customize the shipped PyTorch soft-DQN prior on cartpole-center (keep the cart
               centred) with residual soft Q-learning and print the before/after table.
           customize --task T [--prior DIR] [--steps N] [--seed S] [--prior-weight W] [--alpha-hat A]
-                    [--baseline residual|oracle|addon-only] [--eval-episodes E] [--out DIR]
+                    [--warm-start K] [--baseline residual|oracle|addon-only] [--eval-episodes E] [--out DIR]
                     [--checkpoint-dir DIR] [--checkpoint-every N] [--resume]
               Customize a prior for a task's add-on reward, then evaluate it on the task's total
               variant (basic and add-on returns): residual soft Q-learning for Discrete actions
               (cartpole-center, highway-rightlane; prior examples/priors/T-softdqn), residual SAC
               for Box actions (mountaincar-lessleft, parking-boundary; prior examples/priors/T-sac).
               Defaults are docs/tasks.md's reference values. For SAC, --alpha-hat A fixes the
-              temperature, --alpha-hat auto (or auto_A) learns it (from 1, or A). With --out,
+              temperature, --alpha-hat auto (or auto_A) learns it (from 1, or A); --warm-start K
+              applies the reference warm-start multiple of W to the first K env steps (parking's
+              reference: x10 for 1e5 of 8e5 steps; 0: none). With --out,
               checkpoints go to DIR/checkpoint (every N/10 steps by default); --resume continues
               a stopped or failed run from its last checkpoint.
           results --task T [--priors softdqn,bc|sac] [--seeds 0,1,2] [--steps N] [--prior-weights W1,W2]
-                  [--alpha-hats A1,A2]
+                  [--alpha-hats A1,A2] [--warm-start K]
                   [--baselines yes|no] [--eval-episodes E] [--parallel P] [--out DIR] [--doc FILE]
               Run the task's results table (prior / customized / oracle / add-on only over seeds;
               one residual row per prior and prior weight, with its own alphaHat if given),

@@ -44,8 +44,9 @@ final class Results {
       throw new IllegalArgumentException("--alpha-hats needs one value per --prior-weights value (" + weights.length
           + "), got " + alphas.length);
     }
+    String warmStart = Customize.option(args, "--warm-start", null);
     for (int k = 0; k < weights.length; k++) { // refuse a bad value before any run starts
-      Customize.config(task, steps, 0, Customize.parseWeight(weights[k], "--prior-weights"), alphas[k]);
+      Customize.config(task, steps, 0, Customize.parseWeight(weights[k], "--prior-weights"), alphas[k], warmStart);
     }
     boolean baselines = !Customize.option(args, "--baselines", "yes").equals("no");
     int parallel = (int) Main.option(args, "--parallel", 1);
@@ -82,7 +83,7 @@ final class Results {
     java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(parallel);
     List<java.util.concurrent.Future<Customize.Result>> futures = new ArrayList<>();
     for (Job job : jobs) {
-      futures.add(pool.submit(() -> runJob(root, task, steps, episodes, job, parallel > 1)));
+      futures.add(pool.submit(() -> runJob(root, task, steps, episodes, warmStart, job, parallel > 1)));
     }
     pool.shutdown();
     Map<String, List<Evaluator.Episode>> rows = new LinkedHashMap<>();
@@ -136,7 +137,7 @@ final class Results {
         .append("; each row pools ").append(episodes).append(" evaluation episodes per seed (reset seeds 10000..), ")
         .append("deterministic policies, on the task's total variant; mean ± std over all pooled episodes. ")
         .append("Reference hyperparameters of docs/tasks.md: ").append(Customize.config(task, steps, 0, base.priorWeight(),
-            null)).append(". Per seed: mean basic / add-on return of "
+            null, warmStart)).append(". Per seed: mean basic / add-on return of "
             + "each seed's ").append(episodes).append(" episodes.")
         .append(success ? successText : "")
         .append("\n\n");
@@ -172,11 +173,11 @@ final class Results {
    * {@code inChild} (DJL's PyTorch engine allows one GradientCollector per JVM at a time, so
    * parallel learners need processes).
    */
-  private static Customize.Result runJob(Path root, String task, long steps, int episodes, Job job, boolean inChild)
-      throws IOException, InterruptedException {
+  private static Customize.Result runJob(Path root, String task, long steps, int episodes, String warmStart, Job job,
+      boolean inChild) throws IOException, InterruptedException {
     String tag = "[" + job.out().getFileName() + "] ";
     LearnerConfig cfg = Customize.config(task, steps, job.seed(), Customize.parseWeight(job.weight(), "--prior-weights"),
-        job.alphaHat());
+        job.alphaHat(), warmStart);
     Path priorDir = root.resolve("examples/priors/" + task + "-" + job.priorName());
     String priorSha = org.rql4j.prior.PriorPackage.contentHash(priorDir);
     Customize.Result done = Customize.finished(job.out(), cfg, task, job.baseline(), episodes, priorSha);
@@ -208,6 +209,7 @@ final class Results {
         "--prior", priorDir.toString(),
         "--steps", Long.toString(steps), "--seed", Long.toString(job.seed()), "--prior-weight", job.weight(),
         "--alpha-hat", job.alphaHat() == null ? "reference" : job.alphaHat(),
+        "--warm-start", warmStart == null ? "reference" : warmStart,
         "--eval-episodes", Integer.toString(episodes), "--out", job.out().toString(),
         "--checkpoint-every", Long.toString(checkpointEvery), "--resume"));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -46,6 +46,27 @@ class CustomizeConfigTest {
   }
 
   @Test
+  void warmStartStepsAreReadStrictlyAndOnlyForSac() {
+    ResidualSacConfig ref = (ResidualSacConfig) Customize.config("parking-boundary", 100_000, 0, 0.01f, null, null);
+    assertEquals(100_000L, ref.warmStartSteps());
+    ResidualSacConfig shorter = (ResidualSacConfig) Customize.config("parking-boundary", 100_000, 0, 0.01f, null,
+        "12500");
+    assertEquals(12_500L, shorter.warmStartSteps());
+    assertEquals(ref.warmStartMultiplier(), shorter.warmStartMultiplier());
+    assertEquals(0.1, shorter.priorWeightAt(12_499), 1e-6);
+    assertEquals(0.01, shorter.priorWeightAt(12_500), 1e-6);
+    assertEquals(ref, Customize.config("parking-boundary", 100_000, 0, 0.01f, null, "reference"));
+    for (String bad : new String[] {"-1", "1e5", "many"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> Customize.config("parking-boundary", 1000, 0, 0.01f, null, bad), bad);
+      assertTrue(e.getMessage().contains("--warm-start") && e.getMessage().contains(bad), e.getMessage());
+    }
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Customize.config("cartpole-center", 1000, 0, 1f, null, "100"));
+    assertTrue(e.getMessage().contains("--warm-start") && e.getMessage().contains("soft Q-learning"), e.getMessage());
+  }
+
+  @Test
   void weightsReadAndPrintAsUsersWriteThem() {
     assertEquals("1", Customize.number(1f));
     assertEquals("0.1", Customize.number(0.1f));
