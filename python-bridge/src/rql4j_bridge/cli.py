@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-workers", type=int, default=64, help="threads server: RPC threads; each open StepStream holds one"
     )
     serve.add_argument(
+        "--max-snapshots",
+        type=int,
+        default=1024,
+        help="env snapshots (Snapshot RPC) held at once; one more is refused until some are released (default: 1024)",
+    )
+    serve.add_argument(
         "--exit-on-stdin-eof", action="store_true", help="stop the server and exit when stdin reaches end of file"
     )
     serve.add_argument(
@@ -262,7 +268,10 @@ def _serve(args: argparse.Namespace) -> int:
     # Imported here so that `--help` stays fast.
     from rql4j_bridge.env_server import EnvServicer
 
-    servicer = EnvServicer()
+    if args.max_snapshots < 0:
+        _log.error("--max-snapshots must be >= 0, got %d", args.max_snapshots)
+        return 2
+    servicer = EnvServicer(max_snapshots=args.max_snapshots)
     serving = _serve_aio if args.server == "aio" else _serve_threads
     return serving(args, servicer, port_out)
 

@@ -13,10 +13,18 @@ over rql4j.v1 (e.g. Text, Graph).
 SAME_STEP info merging: Gymnasium reports the ended step's info under ``final_info`` and puts
 the *reset's* info at the top level. For copies that ended, the response's info columns come
 from ``final_info``, so that reward / terminated / truncated / info all describe the ended step.
+
+Snapshots (``Snapshot`` / ``Restore`` / ``ReleaseSnapshots``): a snapshot is a ``copy.deepcopy`` of one
+copy's Gymnasium env (its wrappers, time limit and random generator included) with its episode flags,
+kept on the server under a uuid handle until released or until its env is closed. At most
+``max_snapshots`` are held at once (``serve --max-snapshots``, default 1024); one more is refused
+with RESOURCE_EXHAUSTED. An env whose state ``deepcopy`` cannot copy (a live process, a native
+handle) is refused with FAILED_PRECONDITION naming the env and the error.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import logging
@@ -139,6 +147,20 @@ class _Env:
             f"{self.describe()} raised {_qualname(exc)} in {call}: {exc} "
             "(the env must be Reset before it is stepped again)",
         )
+
+
+@dataclass
+class _Snapshot:
+    """One copy's state: a deep copy of the Gymnasium env and the server's flags for it."""
+
+    env_handle: str
+    env_id: str
+    copy: gymnasium.Env
+    awaiting_reset: bool  # DISABLED mode: the copy's episode had ended
+    autoreset_next: bool  # NEXT_STEP mode: the copy's next step is its reset
+
+
+DEFAULT_MAX_SNAPSHOTS = 1024
 
 
 def _qualname(exc: BaseException) -> str:
@@ -266,11 +288,15 @@ def _unary(method: _Handler[_R]) -> Callable[[EnvServicer, Any, grpc.ServicerCon
 class EnvServicer(pb_grpc.EnvServiceServicer):
     """Serves Gymnasium vector envs; see the module docstring and the proto for the semantics."""
 
-    def __init__(self, socket_host: str = "127.0.0.1") -> None:
+    def __init__(self, socket_host: str = "127.0.0.1", max_snapshots: int = DEFAULT_MAX_SNAPSHOTS) -> None:
+        if max_snapshots < 0:
+            raise ValueError(f"max_snapshots must be >= 0, got {max_snapshots}")
         self.socket_host = socket_host  # where step sockets listen (serve() sets the gRPC bind host)
+        self.max_snapshots = max_snapshots
         self._envs: dict[str, _Env] = {}
         self._closed: set[str] = set()
         self._registry_lock = threading.Lock()
+        self._snapshots: dict[str, _Snapshot] = {}  # guarded by _registry_lock
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -466,6 +492,9 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 self._lookup(handle)  # raises NOT_FOUND
             self._closed.add(handle)
         assert env is not None
+        with self._registry_lock:
+            for key in [k for k, snap in self._snapshots.items() if snap.env_handle == handle]:
+                del self._snapshots[key]
         try:
             _retire(env)
         except Exception as e:
@@ -474,6 +503,108 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
             ) from e
         _log.info("closed %s", env.describe())
         return pb.CloseResponse()
+
+    @property
+    def open_snapshots(self) -> int:
+        return len(self._snapshots)
+
+    def _copy_index(self, env: _Env, index: int) -> int:
+        if not 0 <= index < env.num_envs:
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"index {index} is not a copy of {env.describe()}: it has {env.num_envs} (0..{env.num_envs - 1})",
+            )
+        return index
+
+    @_unary
+    def Snapshot(self, request: pb.SnapshotRequest) -> pb.SnapshotResponse:
+        env = self._lookup(request.env_handle)
+        index = self._copy_index(env, request.index)
+        with self._registry_lock:
+            if len(self._snapshots) >= self.max_snapshots:
+                raise RpcError(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"the server holds {len(self._snapshots)} snapshots, its maximum (serve --max-snapshots "
+                    f"{self.max_snapshots}): release the ones you no longer need (ReleaseSnapshots) first",
+                )
+        with env.lock:
+            if env.closed or env.failure is not None or not env.reset_done[index]:
+                if env.closed or env.failure is not None or not env.reset_done.any():
+                    env.raise_not_ready()
+                raise RpcError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"copy {index} of {env.describe()} was never reset: call Reset before taking a snapshot",
+                )
+            try:
+                state = copy.deepcopy(env.vec.envs[index])
+            except Exception as e:
+                raise RpcError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"{env.describe()} cannot be copied: copy.deepcopy raised {_qualname(e)}: {e}. Snapshot / "
+                    "restore needs an env whose whole state deepcopy can copy (pure-Python simulators such as "
+                    "highway-env and the classic-control envs can; envs holding a process, a socket or a native "
+                    "handle usually cannot)",
+                ) from None
+            flags = _autoreset_flags(env.vec)
+            snap = _Snapshot(
+                env_handle=env.handle,
+                env_id=env.env_id,
+                copy=state,
+                awaiting_reset=bool(env.awaiting_reset[index]),
+                autoreset_next=bool(flags[index]) if flags is not None else False,
+            )
+        key = uuid.uuid4().hex
+        with self._registry_lock:
+            if env.handle not in self._envs:  # closed meanwhile: its snapshots are gone with it
+                raise RpcError(grpc.StatusCode.NOT_FOUND, f"{env.describe()} was closed")
+            self._snapshots[key] = snap
+            held = len(self._snapshots)
+        return pb.SnapshotResponse(snapshot_handle=key, open_snapshots=held, max_snapshots=self.max_snapshots)
+
+    @_unary
+    def Restore(self, request: pb.RestoreRequest) -> pb.RestoreResponse:
+        env = self._lookup(request.env_handle)
+        index = self._copy_index(env, request.index)
+        snap = self._snapshots.get(request.snapshot_handle)
+        if snap is None:
+            raise RpcError(
+                grpc.StatusCode.NOT_FOUND,
+                f"unknown snapshot handle {request.snapshot_handle!r}: released, its env closed, or never taken "
+                "on this server",
+            )
+        if snap.env_id != env.env_id:
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"snapshot {request.snapshot_handle} is of {snap.env_id!r}; it cannot be restored into "
+                f"{env.describe()}",
+            )
+        with env.lock:
+            if env.closed:
+                env.raise_not_ready()
+            try:
+                state = copy.deepcopy(snap.copy)
+            except Exception as e:
+                raise RpcError(
+                    grpc.StatusCode.INTERNAL, f"copying snapshot {request.snapshot_handle} raised {_qualname(e)}: {e}"
+                ) from e
+            env.vec.envs[index] = state
+            flags = _autoreset_flags(env.vec)
+            if flags is not None:
+                flags[index] = snap.autoreset_next
+            env.reset_done[index] = True
+            env.awaiting_reset[index] = snap.awaiting_reset
+            env.update_ready()
+        return pb.RestoreResponse()
+
+    @_unary
+    def ReleaseSnapshots(self, request: pb.ReleaseSnapshotsRequest) -> pb.ReleaseSnapshotsResponse:
+        released = 0
+        with self._registry_lock:
+            for key in request.snapshot_handles:
+                if self._snapshots.pop(key, None) is not None:
+                    released += 1
+            held = len(self._snapshots)
+        return pb.ReleaseSnapshotsResponse(released=released, open_snapshots=held)
 
     @_unary
     def OpenStepSocket(self, request: pb.OpenStepSocketRequest) -> pb.OpenStepSocketResponse:
@@ -559,6 +690,12 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                     env.awaiting_reset |= ended
                     env.ready = False
         return response
+
+
+def _autoreset_flags(vec: SyncVectorEnv) -> np.ndarray | None:
+    """SyncVectorEnv's per-copy "reset on the next step" flags (NEXT_STEP mode), if it has them."""
+    flags = getattr(vec, "_autoreset_envs", None)
+    return flags if isinstance(flags, np.ndarray) else None
 
 
 def _retire(env: _Env) -> None:
@@ -722,6 +859,15 @@ class AsyncEnvServicer(pb_grpc.EnvServiceServicer):
 
     async def OpenStepSocket(self, request: pb.OpenStepSocketRequest, context: grpc.aio.ServicerContext) -> Any:
         return await self._call("OpenStepSocket", request, context)
+
+    async def Snapshot(self, request: pb.SnapshotRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._call("Snapshot", request, context)
+
+    async def Restore(self, request: pb.RestoreRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._call("Restore", request, context)
+
+    async def ReleaseSnapshots(self, request: pb.ReleaseSnapshotsRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._call("ReleaseSnapshots", request, context)
 
     async def StepStream(
         self, request_iterator: AsyncIterator[pb.StepRequest], context: grpc.aio.ServicerContext

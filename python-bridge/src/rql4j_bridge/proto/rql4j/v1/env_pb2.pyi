@@ -291,6 +291,52 @@ class CloseResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class SnapshotRequest(_message.Message):
+    __slots__ = ("env_handle", "index")
+    ENV_HANDLE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    env_handle: str
+    index: int
+    def __init__(self, env_handle: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
+
+class SnapshotResponse(_message.Message):
+    __slots__ = ("snapshot_handle", "open_snapshots", "max_snapshots")
+    SNAPSHOT_HANDLE_FIELD_NUMBER: _ClassVar[int]
+    OPEN_SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    snapshot_handle: str
+    open_snapshots: int
+    max_snapshots: int
+    def __init__(self, snapshot_handle: _Optional[str] = ..., open_snapshots: _Optional[int] = ..., max_snapshots: _Optional[int] = ...) -> None: ...
+
+class RestoreRequest(_message.Message):
+    __slots__ = ("env_handle", "index", "snapshot_handle")
+    ENV_HANDLE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_HANDLE_FIELD_NUMBER: _ClassVar[int]
+    env_handle: str
+    index: int
+    snapshot_handle: str
+    def __init__(self, env_handle: _Optional[str] = ..., index: _Optional[int] = ..., snapshot_handle: _Optional[str] = ...) -> None: ...
+
+class RestoreResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReleaseSnapshotsRequest(_message.Message):
+    __slots__ = ("snapshot_handles",)
+    SNAPSHOT_HANDLES_FIELD_NUMBER: _ClassVar[int]
+    snapshot_handles: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, snapshot_handles: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReleaseSnapshotsResponse(_message.Message):
+    __slots__ = ("released", "open_snapshots")
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    OPEN_SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    released: int
+    open_snapshots: int
+    def __init__(self, released: _Optional[int] = ..., open_snapshots: _Optional[int] = ...) -> None: ...
+
 class ServerInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -73,6 +73,21 @@ class EnvServiceStub:
                 request_serializer=rql4j_dot_v1_dot_env__pb2.CloseRequest.SerializeToString,
                 response_deserializer=rql4j_dot_v1_dot_env__pb2.CloseResponse.FromString,
                 _registered_method=True)
+        self.Snapshot = channel.unary_unary(
+                '/rql4j.v1.EnvService/Snapshot',
+                request_serializer=rql4j_dot_v1_dot_env__pb2.SnapshotRequest.SerializeToString,
+                response_deserializer=rql4j_dot_v1_dot_env__pb2.SnapshotResponse.FromString,
+                _registered_method=True)
+        self.Restore = channel.unary_unary(
+                '/rql4j.v1.EnvService/Restore',
+                request_serializer=rql4j_dot_v1_dot_env__pb2.RestoreRequest.SerializeToString,
+                response_deserializer=rql4j_dot_v1_dot_env__pb2.RestoreResponse.FromString,
+                _registered_method=True)
+        self.ReleaseSnapshots = channel.unary_unary(
+                '/rql4j.v1.EnvService/ReleaseSnapshots',
+                request_serializer=rql4j_dot_v1_dot_env__pb2.ReleaseSnapshotsRequest.SerializeToString,
+                response_deserializer=rql4j_dot_v1_dot_env__pb2.ReleaseSnapshotsResponse.FromString,
+                _registered_method=True)
 
 
 class EnvServiceServicer:
@@ -130,8 +145,32 @@ class EnvServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Close(self, request, context):
-        """Releases the env (idempotent for a known handle).
+        """Releases the env (idempotent for a known handle) and the snapshots taken of it.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Snapshot(self, request, context):
+        """Copies one copy's whole state (copy.deepcopy of the Gymnasium env, wrappers, time limit and
+        random generator included) and keeps it on the server under a handle. The env must be reset
+        and not have raised since. FAILED_PRECONDITION names an env whose state cannot be copied;
+        RESOURCE_EXHAUSTED says the server holds its maximum of snapshots (release some).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Restore(self, request, context):
+        """Puts a copy of a snapshot in place of one copy of an env made from the same id; that copy
+        then steps on from the snapshot's state (its episode's end flag included).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseSnapshots(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -173,6 +212,21 @@ def add_EnvServiceServicer_to_server(servicer, server):
                     servicer.Close,
                     request_deserializer=rql4j_dot_v1_dot_env__pb2.CloseRequest.FromString,
                     response_serializer=rql4j_dot_v1_dot_env__pb2.CloseResponse.SerializeToString,
+            ),
+            'Snapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.Snapshot,
+                    request_deserializer=rql4j_dot_v1_dot_env__pb2.SnapshotRequest.FromString,
+                    response_serializer=rql4j_dot_v1_dot_env__pb2.SnapshotResponse.SerializeToString,
+            ),
+            'Restore': grpc.unary_unary_rpc_method_handler(
+                    servicer.Restore,
+                    request_deserializer=rql4j_dot_v1_dot_env__pb2.RestoreRequest.FromString,
+                    response_serializer=rql4j_dot_v1_dot_env__pb2.RestoreResponse.SerializeToString,
+            ),
+            'ReleaseSnapshots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseSnapshots,
+                    request_deserializer=rql4j_dot_v1_dot_env__pb2.ReleaseSnapshotsRequest.FromString,
+                    response_serializer=rql4j_dot_v1_dot_env__pb2.ReleaseSnapshotsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -368,6 +422,87 @@ class EnvService:
             '/rql4j.v1.EnvService/Close',
             rql4j_dot_v1_dot_env__pb2.CloseRequest.SerializeToString,
             rql4j_dot_v1_dot_env__pb2.CloseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Snapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rql4j.v1.EnvService/Snapshot',
+            rql4j_dot_v1_dot_env__pb2.SnapshotRequest.SerializeToString,
+            rql4j_dot_v1_dot_env__pb2.SnapshotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Restore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rql4j.v1.EnvService/Restore',
+            rql4j_dot_v1_dot_env__pb2.RestoreRequest.SerializeToString,
+            rql4j_dot_v1_dot_env__pb2.RestoreResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseSnapshots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rql4j.v1.EnvService/ReleaseSnapshots',
+            rql4j_dot_v1_dot_env__pb2.ReleaseSnapshotsRequest.SerializeToString,
+            rql4j_dot_v1_dot_env__pb2.ReleaseSnapshotsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,7 +28,7 @@ import org.rql4j.proto.v1.StepResponse;
  * stepped as the spec's {@link StepTransport} says (the step socket by default, a lockstep bidi
  * stream, or unary calls). Not thread-safe: one thread steps an env.
  */
-public final class GrpcVectorEnv implements VectorEnv {
+public final class GrpcVectorEnv implements VectorEnv, org.rql4j.env.Snapshottable {
 
   private final GrpcEnvClient client;
   private final EnvSpec spec;
@@ -247,6 +247,41 @@ public final class GrpcVectorEnv implements VectorEnv {
         // already closed
       }
       stream = null;
+    }
+  }
+
+  @Override
+  public String snapshot(int index) {
+    checkOpen("snapshot");
+    try {
+      return stub().snapshot(org.rql4j.proto.v1.SnapshotRequest.newBuilder().setEnvHandle(handle).setIndex(index)
+          .build()).getSnapshotHandle();
+    } catch (StatusRuntimeException e) {
+      throw client.error("snapshot of copy " + index + " of " + spec.envId(), e);
+    }
+  }
+
+  @Override
+  public void restore(int index, String snapshotHandle) {
+    checkOpen("restore");
+    try {
+      stub().restore(org.rql4j.proto.v1.RestoreRequest.newBuilder().setEnvHandle(handle).setIndex(index)
+          .setSnapshotHandle(snapshotHandle).build());
+    } catch (StatusRuntimeException e) {
+      throw client.error("restore of copy " + index + " of " + spec.envId(), e);
+    }
+  }
+
+  @Override
+  public int releaseSnapshots(java.util.Collection<String> snapshotHandles) {
+    if (snapshotHandles.isEmpty() || closed) {
+      return 0; // closing the env released them
+    }
+    try {
+      return stub().releaseSnapshots(org.rql4j.proto.v1.ReleaseSnapshotsRequest.newBuilder()
+          .addAllSnapshotHandles(snapshotHandles).build()).getReleased();
+    } catch (StatusRuntimeException e) {
+      throw client.error("releasing " + snapshotHandles.size() + " snapshots of " + spec.envId(), e);
     }
   }
 

@@ -24,6 +24,7 @@ public final class Main {
         case "demo" -> demo(Arrays.copyOfRange(args, 1, args.length));
         case "customize" -> Customize.run(Arrays.copyOfRange(args, 1, args.length));
         case "results" -> Results.run(Arrays.copyOfRange(args, 1, args.length));
+        case "mcts" -> MctsTable.run(Arrays.copyOfRange(args, 1, args.length));
         default -> {
           System.err.println("unknown command '" + args[0] + "'");
           usage();
@@ -72,6 +73,16 @@ public final class Main {
               docs/results.md (or FILE). Each run keeps its folder under DIR (default
               target/results/<task>-<steps>): rerunning the same command reuses finished runs
               and resumes the others from their checkpoints.
+          mcts --task highway-rightlane [--rows prior,plain,residual] [--episodes E] [--simulations S]
+               [--horizon H] [--gamma G] [--prior-weight W] [--alpha-hat A] [--eps X] [--seed S]
+               [--prior DIR] [--parallel P] [--out DIR] [--doc FILE]
+              Zero-shot customization by residual max-ent tree search (no training): the prior
+              alone / plain max-ent MCTS (uniform prior, total reward) / residual MCTS (prior,
+              add-on reward) over E seeded episodes, with returns, crash rate and decision
+              latency; writes its section of docs/results.md. Defaults: method.md's (150
+              simulations, horizon 6, gamma 0.8, w = alphaHat = eps = 1), 10 episodes. Finished
+              episodes are kept under DIR (default target/results/<task>-mcts-s<S>-h<H>):
+              rerunning the same command continues.
         """);
   }
 

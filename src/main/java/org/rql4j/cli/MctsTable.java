@@ -1,0 +1,282 @@
+package org.rql4j.cli;
+
+import ai.djl.ndarray.NDManager;
+import com.google.gson.Gson;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.rql4j.bridge.EnvSpec;
+import org.rql4j.bridge.GrpcEnvClient;
+import org.rql4j.bridge.GrpcVectorEnv;
+import org.rql4j.bridge.PythonServer;
+import org.rql4j.env.AutoresetMode;
+import org.rql4j.env.InfoColumn;
+import org.rql4j.env.ResetRequest;
+import org.rql4j.env.Tensor;
+import org.rql4j.env.VectorStep;
+import org.rql4j.mcts.EnvSimulator;
+import org.rql4j.mcts.MctsConfig;
+import org.rql4j.mcts.ResidualMaxEntMcts;
+import org.rql4j.mcts.SearchPrior;
+import org.rql4j.prior.TorchScriptPrior;
+import org.rql4j.train.Evaluator;
+import org.rql4j.train.MarkedSections;
+
+/**
+ * {@code rql4j mcts}: zero-shot customization by tree search (method.md, Algorithm 3) on a
+ * Discrete task, as a results table: the prior alone (its greedy action) / plain max-ent MCTS
+ * (uniform prior, total reward) / residual max-ent MCTS (the prior, add-on reward), over seeded
+ * episodes (reset seeds 10000..), with basic and add-on returns, crash rate and decision latency.
+ * Each row appends its finished episodes to {@code DIR/<row>.jsonl}: rerunning the same command
+ * skips them (an interrupted table resumes at the episode it was in).
+ */
+final class MctsTable {
+
+  private MctsTable() {}
+
+  static final List<String> ROWS = List.of("prior", "plain", "residual");
+
+  /** One finished episode of a row. */
+  record Episode(long seed, double basic, double addon, int length, boolean terminated, double[] decisionMs,
+      long searchSteps) {
+
+    double medianMs() {
+      if (decisionMs.length == 0) {
+        return Double.NaN;
+      }
+      double[] s = decisionMs.clone();
+      Arrays.sort(s);
+      return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+  }
+
+  static void run(String[] args) throws IOException {
+    String task = Customize.option(args, "--task", "highway-rightlane");
+    if (!task.equals("highway-rightlane") && !task.equals("cartpole-center")) {
+      throw new IllegalArgumentException("rql4j mcts runs on Discrete tasks (highway-rightlane, cartpole-center), got "
+          + task);
+    }
+    Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
+    Path priorDir = Path.of(Customize.option(args, "--prior",
+        root.resolve("examples/priors/" + task + "-softdqn").toString()));
+    int episodes = (int) Main.option(args, "--episodes", 10);
+    MctsConfig ref = MctsConfig.reference();
+    MctsConfig cfg = new MctsConfig(
+        number(args, "--prior-weight", ref.priorWeight()), number(args, "--alpha-hat", ref.alphaHat()),
+        number(args, "--eps", ref.eps()), (int) Main.option(args, "--simulations", ref.simulations()),
+        (int) Main.option(args, "--horizon", ref.horizon()), number(args, "--gamma", ref.gamma()), false);
+    long seed = Main.option(args, "--seed", 0);
+    List<String> rows = Arrays.asList(Customize.option(args, "--rows", String.join(",", ROWS)).split(","));
+    for (String row : rows) {
+      if (!ROWS.contains(row)) {
+        throw new IllegalArgumentException("--rows takes " + String.join(", ", ROWS) + "; got '" + row + "'");
+      }
+    }
+    int parallel = (int) Main.option(args, "--parallel", 1);
+    Path out = Path.of(Customize.option(args, "--out", root.resolve("target/results/" + task + "-mcts-s"
+        + cfg.simulations() + "-h" + cfg.horizon()).toString()));
+    Files.createDirectories(out);
+    Path settings = out.resolve("settings.json");
+    JsonObject settingsJson = new JsonObject();
+    settingsJson.add("config", new Gson().toJsonTree(cfg));
+    settingsJson.addProperty("seed", seed);
+    settingsJson.addProperty("prior_sha256", org.rql4j.prior.PriorPackage.contentHash(priorDir));
+    if (Files.exists(settings) && !JsonParser.parseString(Files.readString(settings)).equals(settingsJson)) {
+      throw new IllegalArgumentException(out + " holds episodes of other settings (" + Files.readString(settings).trim()
+          + "); delete it or choose another --out");
+    }
+    Files.writeString(settings, settingsJson.toString());
+    String command = "bin/rql4j mcts " + String.join(" ", args);
+    System.out.printf(Locale.ROOT, "rql4j mcts: %s on %s, %d episodes per row, %s; episodes go to %s%n",
+        String.join(" / ", rows), task, episodes, cfg, out);
+    long t0 = System.nanoTime();
+    ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, parallel));
+    Map<String, Future<List<Episode>>> futures = new LinkedHashMap<>();
+    for (String row : rows) {
+      futures.put(row, pool.submit(() -> runRow(task, priorDir, row, cfg, seed, episodes, out)));
+    }
+    pool.shutdown();
+    Map<String, List<Episode>> results = new LinkedHashMap<>();
+    try {
+      for (Map.Entry<String, Future<List<Episode>>> f : futures.entrySet()) {
+        results.put(f.getKey(), f.getValue().get());
+      }
+    } catch (InterruptedException e) {
+      pool.shutdownNow();
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted; finished episodes are kept under " + out, e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      pool.shutdownNow();
+      throw new IllegalStateException("a row failed: " + e.getCause().getMessage() + "\nFinished episodes are kept "
+          + "under " + out + "; rerun the same command to continue.", e.getCause());
+    }
+    double minutes = (System.nanoTime() - t0) / 60e9;
+    String section = table(task, command, minutes, cfg, episodes, results);
+    System.out.println("\n" + section);
+    Path doc = Path.of(Customize.option(args, "--doc", root.resolve("docs/results.md").toString()));
+    MarkedSections.write(doc, "mcts-" + task + "-s" + cfg.simulations() + "-h" + cfg.horizon(), section,
+        "# Results\n\nCustomization results for the paper's tasks (docs/tasks.md). Each section names the command "
+            + "that made it.\n");
+  }
+
+  private static double number(String[] args, String name, double fallback) {
+    String v = Customize.option(args, name, null);
+    if (v == null) {
+      return fallback;
+    }
+    try {
+      return Double.parseDouble(v);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " must be a number, got '" + v + "'");
+    }
+  }
+
+  /** The episodes of one row: those its file already holds, then the missing ones. */
+  static List<Episode> runRow(String task, Path priorDir, String row, MctsConfig base, long seed, int episodes,
+      Path out) throws IOException {
+    Path file = out.resolve(row + ".jsonl");
+    List<Episode> done = read(file);
+    String tag = "[" + row + "] ";
+    if (done.size() >= episodes) {
+      System.out.println(tag + "all " + episodes + " episodes finished earlier");
+      return done.subList(0, episodes);
+    }
+    long[] seeds = Evaluator.defaultSeeds(episodes);
+    MctsConfig cfg = row.equals("plain") ? base.plain() : base;
+    String evalEnv = "rql4j/" + task + "-total-v0";
+    try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
+        TorchScriptPrior prior = TorchScriptPrior.load(priorDir);
+        NDManager manager = NDManager.newBaseManager("PyTorch");
+        GrpcVectorEnv env = client.make(EnvSpec.builder(evalEnv).optAutoresetMode(AutoresetMode.DISABLED).build())) {
+      SearchPrior searchPrior = SearchPrior.of(prior, manager);
+      ResidualMaxEntMcts mcts = row.equals("prior") ? null : new ResidualMaxEntMcts(cfg, searchPrior);
+      EnvSimulator sim = mcts == null ? null : new EnvSimulator(env, row.equals("residual") ? "addon_reward" : null);
+      for (int k = done.size(); k < episodes; k++) {
+        Random rng = new Random(seed * 1_000_003L + seeds[k]);
+        float[] obs = ((Tensor) env.reset(ResetRequest.seeded(seeds[k])).observations().row(0)).toFloatArray();
+        double basic = 0;
+        double addon = 0;
+        int length = 0;
+        long searchSteps = 0;
+        List<Double> ms = new ArrayList<>();
+        VectorStep s;
+        do {
+          long t = System.nanoTime();
+          int action;
+          if (mcts == null) {
+            double[] logp = searchPrior.logProbs(obs);
+            action = argmax(logp);
+          } else {
+            ResidualMaxEntMcts.Decision d = mcts.decide(sim, obs, rng);
+            action = d.action();
+            searchSteps += d.envSteps();
+          }
+          ms.add((System.nanoTime() - t) / 1e6);
+          s = env.step(new long[] {action});
+          basic += info(s, "basic_reward");
+          addon += info(s, "addon_reward");
+          length++;
+          obs = ((Tensor) s.observations().row(0)).toFloatArray();
+        } while (!s.done(0));
+        Episode e = new Episode(seeds[k], basic, addon, length, s.terminated()[0],
+            ms.stream().mapToDouble(Double::doubleValue).toArray(), searchSteps);
+        Files.writeString(file, new Gson().toJson(e) + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+            StandardOpenOption.APPEND);
+        done.add(e);
+        System.out.printf(Locale.ROOT, "%sepisode %d/%d (seed %d): basic %.1f, add-on %.2f, length %d%s, "
+            + "median decision %.0f ms, %d search steps%n", tag, k + 1, episodes, seeds[k], basic, addon, length,
+            e.terminated() ? " (crashed)" : "", e.medianMs(), searchSteps);
+      }
+    }
+    return done;
+  }
+
+  private static int argmax(double[] v) {
+    int best = 0;
+    for (int i = 1; i < v.length; i++) {
+      if (v[i] > v[best]) {
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  private static double info(VectorStep s, String key) {
+    InfoColumn c = s.info().get(key);
+    return c == null || !c.present()[0] ? Double.NaN : c.values()[0];
+  }
+
+  static List<Episode> read(Path file) throws IOException {
+    List<Episode> out = new ArrayList<>();
+    if (!Files.exists(file)) {
+      return out;
+    }
+    Gson gson = new Gson();
+    for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+      if (!line.isBlank()) {
+        try {
+          out.add(gson.fromJson(line, Episode.class));
+        } catch (RuntimeException e) {
+          throw new IllegalArgumentException(file + " holds a line that is not an episode (" + e.getMessage()
+              + "); delete the line or the file");
+        }
+      }
+    }
+    return out;
+  }
+
+  private static String table(String task, String command, double minutes, MctsConfig cfg, int episodes,
+      Map<String, List<Episode>> results) {
+    StringBuilder md = new StringBuilder();
+    md.append("## ").append(task).append(", zero-shot tree search (residual max-ent MCTS, ").append(cfg.simulations())
+        .append(" simulations per decision, horizon ").append(cfg.horizon()).append(")\n\n");
+    md.append("Command: `").append(command).append("` (").append(String.format(Locale.ROOT, "%.0f", minutes))
+        .append(" min wall for the episodes this invocation ran, on our 2-core machine, ").append(Instant.now())
+        .append("). ").append(episodes).append(" episodes per row, reset seeds 10000.., on the task's total variant; "
+            + "mean ± std over episodes. No training: the shipped soft-DQN prior, the simulator's snapshots and "
+            + "the reward. Settings: ").append(cfg).append(" (method.md's reference: 150 simulations, horizon 6, "
+            + "gamma 0.8, w = alphaHat = eps = 1). Crash: the episode terminated before its 40-step limit. "
+            + "Decision latency: wall time of one decision (the search, or the prior's forward pass), median over "
+            + "all decisions of the row; search steps: env steps the search took per decision.\n\n");
+    md.append("| row | basic return | add-on return | length | crash rate | decision latency (median) | "
+        + "search steps / decision |\n|---|---|---|---|---|---|---|\n");
+    Map<String, String> names = Map.of("prior", "prior alone (greedy soft-DQN prior)",
+        "plain", "plain max-ent MCTS (uniform prior, total reward)",
+        "residual", "residual max-ent MCTS (prior, add-on reward)");
+    results.forEach((row, eps) -> {
+      double[] allMs = eps.stream().flatMapToDouble(e -> Arrays.stream(e.decisionMs())).sorted().toArray();
+      double median = allMs.length == 0 ? Double.NaN : allMs[allMs.length / 2];
+      long decisions = eps.stream().mapToLong(Episode::length).sum();
+      long steps = eps.stream().mapToLong(Episode::searchSteps).sum();
+      md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.0f%% (%d/%d) | %s | %.0f |%n", names.get(row),
+          meanStd(eps, Episode::basic), meanStd(eps, Episode::addon), meanStd(eps, e -> e.length()),
+          100.0 * eps.stream().filter(Episode::terminated).count() / eps.size(),
+          eps.stream().filter(Episode::terminated).count(), eps.size(),
+          median < 10 ? String.format(Locale.ROOT, "%.2f ms", median) : String.format(Locale.ROOT, "%.1f s",
+              median / 1000), (double) steps / decisions));
+    });
+    return md.toString();
+  }
+
+  private static String meanStd(List<Episode> eps, java.util.function.ToDoubleFunction<Episode> f) {
+    double m = eps.stream().mapToDouble(f).average().orElse(Double.NaN);
+    double v = eps.stream().mapToDouble(e -> (f.applyAsDouble(e) - m) * (f.applyAsDouble(e) - m)).average()
+        .orElse(Double.NaN);
+    return String.format(Locale.ROOT, "%.2f ± %.2f", m, Math.sqrt(v));
+  }
+}
