@@ -329,7 +329,7 @@ def _serve_py4j(args: argparse.Namespace) -> int:
                 args.auth_token_env,
             )
             return 2
-    from rql4j_bridge.py4j_server import Py4jBridgeService, serve_py4j
+    from rql4j_bridge.py4j_server import Py4jBridgeService, serve_py4j, stop_py4j
 
     service = Py4jBridgeService()
     try:
@@ -349,7 +349,7 @@ def _serve_py4j(args: argparse.Namespace) -> int:
     while not stop_requested.wait(0.5):
         pass
     _log.info("stopping (%s)", reasons[0] if reasons else "requested")
-    gateway.shutdown()
+    stop_py4j(gateway)
     service.close_all()
     _log.info("stopped")
     return 0

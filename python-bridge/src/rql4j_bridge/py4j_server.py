@@ -36,7 +36,7 @@ from rql4j_bridge.env_server import EnvServicer, RpcError, _qualname
 from rql4j_bridge.prior.service import PriorServicer, _status_of
 from rql4j_bridge.proto.rql4j.v1 import env_pb2, prior_pb2
 
-__all__ = ["JAVA_INTERFACE", "Py4jBridgeService", "decode_reply", "encode_error", "serve_py4j"]
+__all__ = ["JAVA_INTERFACE", "Py4jBridgeService", "decode_reply", "encode_error", "serve_py4j", "stop_py4j"]
 
 _log = logging.getLogger(__name__)
 
@@ -181,17 +181,28 @@ def serve_py4j(
     ``port`` 0 picks a free port. ``auth_token`` None serves without authentication (only for
     trusted machines: anything that reaches the port can then run envs and load priors).
     Java connects with ``Py4jEnvClient.connect(host, port, token)``. Nothing here calls Java,
-    so no Java gateway port is needed.
+    so no Java gateway port is needed. Stop it with :func:`stop_py4j`, not ``ClientServer.shutdown()``
+    (which would first try to shut down a Java gateway on py4j's default port, someone else's if any).
     """
     service = service or Py4jBridgeService()
     try:
         gateway = _NoDelayClientServer(
             java_parameters=JavaParameters(auth_token=auth_token, auto_convert=False),
             python_parameters=PythonParameters(
-                address=host, port=port, auth_token=auth_token, daemonize=True, daemonize_connections=True
+                address=host,
+                port=port,
+                auth_token=auth_token,
+                daemonize=True,
+                daemonize_connections=True,
+                accept_timeout=0.5,  # how often the accept loop sees a shutdown (py4j's default: 5 s)
             ),
             python_server_entry_point=service,
         )
     except Exception as e:  # py4j.protocol.Py4JNetworkError when the port is taken
         raise OSError(f"cannot bind the rql4j Py4J bridge to {host}:{port}: {e}") from e
     return gateway, gateway.get_callback_server().get_listening_port()
+
+
+def stop_py4j(gateway: ClientServer) -> None:
+    """Stops serving: closes the listening socket and every connection from Java."""
+    gateway.shutdown_callback_server()
