@@ -11,6 +11,11 @@ process that holds the other end of the pipe, even when that parent is killed wi
 
 Exit codes: 0 stopped normally, 1 cannot bind, 2 bad arguments or a failing ``--import``.
 
+``serve-py4j``: the same envs (and priors) over a Py4J ClientServer instead of gRPC
+(:mod:`rql4j_bridge.py4j_server`); same port line, signals, stdin watch and exit codes. The Py4J
+auth token comes from the environment variable ``RQL4J_PY4J_TOKEN`` (``--auth-token-env``);
+without one it exits 2 unless ``--no-auth``.
+
 ``export``: turns a checkpoint into a prior package (docs/prior-package.md), see
 :mod:`rql4j_bridge.prior.export`. Prints one summary line to stdout; exit codes: 0 exported,
 1 the checkpoint was refused (the message on stderr says why and what to do), 2 bad arguments.
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
     from rql4j_bridge.env_server import EnvServicer
 
 PORT_LINE_PREFIX = "RQL4J_BRIDGE_PORT="
+PY4J_TOKEN_ENV = "RQL4J_PY4J_TOKEN"
 AUTO_IMPORTS = ("highway_env", "rql4j_bridge.tasks")
 STOP_GRACE_S = 1.0
 HARD_EXIT_AFTER_S = 5.0  # stdin EOF: exit even if a graceful stop hangs (e.g. an env stuck in step)
@@ -88,10 +94,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=_serve)
+    _add_serve_py4j_parser(commands)
     _add_export_parser(commands)
     _add_train_parser(commands)
     _add_plot_parser(commands)
     return parser
+
+
+def _add_serve_py4j_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        "serve-py4j",
+        help="serve Gymnasium envs and priors over Py4J (the same messages as bytes)",
+        description=f"Serve the {PROTOCOL} contract over a Py4J ClientServer (rql4j_bridge.py4j_server). Prints "
+        f"{PORT_LINE_PREFIX}<port> once ready. The auth token is read from the environment variable named by "
+        "--auth-token-env, never from the command line.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
+    serve.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default: 0)")
+    serve.add_argument(
+        "--auth-token-env",
+        default=PY4J_TOKEN_ENV,
+        metavar="NAME",
+        help=f"environment variable holding the Py4J auth token (default: {PY4J_TOKEN_ENV}); required unless --no-auth",
+    )
+    serve.add_argument(
+        "--no-auth", action="store_true", help="serve without an auth token (anyone reaching the port can use it)"
+    )
+    serve.add_argument(
+        "--max-snapshots",
+        type=int,
+        default=1024,
+        help="env snapshots (Snapshot) held at once; one more is refused until some are released (default: 1024)",
+    )
+    serve.add_argument(
+        "--exit-on-stdin-eof", action="store_true", help="stop the server and exit when stdin reaches end of file"
+    )
+    serve.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE before serving, to register its Gymnasium ids (repeatable)",
+    )
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.set_defaults(func=_serve_py4j, server="py4j")
 
 
 def _add_plot_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -244,6 +291,22 @@ def _export(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     port_out = _detach_stdout()
+    if not _prepare_serving(args):
+        return 2
+
+    # Imported here so that `--help` stays fast.
+    from rql4j_bridge.env_server import EnvServicer
+
+    if args.max_snapshots < 0:
+        _log.error("--max-snapshots must be >= 0, got %d", args.max_snapshots)
+        return 2
+    servicer = EnvServicer(max_snapshots=args.max_snapshots)
+    serving = _serve_aio if args.server == "aio" else _serve_threads
+    return serving(args, servicer, port_out)
+
+
+def _prepare_serving(args: argparse.Namespace) -> bool:
+    """Logging and the imports that register env ids; False when an --import failed."""
     logging.basicConfig(
         stream=sys.stderr,
         level=args.log_level,
@@ -255,7 +318,7 @@ def _serve(args: argparse.Namespace) -> int:
             importlib.import_module(module)
         except Exception as e:
             _log.error("--import %s failed: %s: %s", module, type(e).__name__, e)
-            return 2
+            return False
     for module in AUTO_IMPORTS:
         if module not in args.imports:
             try:
@@ -264,16 +327,51 @@ def _serve(args: argparse.Namespace) -> int:
                 pass
             except Exception:
                 _log.warning("importing %s failed; its envs are not registered", module, exc_info=True)
+    return True
 
-    # Imported here so that `--help` stays fast.
-    from rql4j_bridge.env_server import EnvServicer
 
+def _serve_py4j(args: argparse.Namespace) -> int:
+    port_out = _detach_stdout()
+    if not _prepare_serving(args):
+        return 2
+    token = None
+    if not args.no_auth:
+        token = os.environ.get(args.auth_token_env, "")
+        if not token:
+            _log.error(
+                "no Py4J auth token: set the environment variable %s (Java's PythonServer does this for you), "
+                "or pass --no-auth to serve without one on a trusted machine",
+                args.auth_token_env,
+            )
+            return 2
     if args.max_snapshots < 0:
         _log.error("--max-snapshots must be >= 0, got %d", args.max_snapshots)
         return 2
-    servicer = EnvServicer(max_snapshots=args.max_snapshots)
-    serving = _serve_aio if args.server == "aio" else _serve_threads
-    return serving(args, servicer, port_out)
+    from rql4j_bridge.env_server import EnvServicer
+    from rql4j_bridge.py4j_server import Py4jBridgeService, serve_py4j, stop_py4j
+
+    service = Py4jBridgeService(EnvServicer(max_snapshots=args.max_snapshots))
+    try:
+        gateway, port = serve_py4j(args.host, args.port, token, service)
+    except OSError as e:
+        _log.error("%s", e)
+        return 1
+    stop_requested = threading.Event()
+    reasons: list[str] = []
+
+    def request_stop(reason: str) -> None:
+        reasons.append(reason)
+        stop_requested.set()
+
+    _stop_on_signals_and_eof(args, request_stop)
+    _announce(args, port, port_out)
+    while not stop_requested.wait(0.5):
+        pass
+    _log.info("stopping (%s)", reasons[0] if reasons else "requested")
+    stop_py4j(gateway)
+    service.close_all()
+    _log.info("stopped")
+    return 0
 
 
 def _stop_on_signals_and_eof(args: argparse.Namespace, request_stop: Callable[[str], None]) -> None:

@@ -14,15 +14,18 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.rql4j.bridge.BridgeTransport;
+import org.rql4j.bridge.EnvClient;
 import org.rql4j.bridge.EnvSpec;
 import org.rql4j.bridge.GrpcEnvClient;
-import org.rql4j.bridge.GrpcVectorEnv;
 import org.rql4j.bridge.PythonServer;
+import org.rql4j.bridge.RemoteVectorEnv;
 import org.rql4j.bridge.StepTransport;
 
 /**
  * Benchmark (not a test): CartPole-v1 env steps through the bridge at 1, 8 and 64 copies, over
- * each {@link StepTransport} (unary gRPC, the gRPC stream, the step socket), beside gymnasium's in-process SyncVectorEnv of the same sizes measured in
+ * each gRPC {@link StepTransport} (unary gRPC, the gRPC stream, the step socket) and over Py4J
+ * ({@link BridgeTransport#PY4J}), beside gymnasium's in-process SyncVectorEnv of the same sizes measured in
  * the same run; with the client/server CPU split per step. Writes
  * {@code compat-tests/results/bridge-benchmark.json} and the bridge section of
  * {@code docs/benchmarks.md}. Run with {@code make bench}.
@@ -30,8 +33,8 @@ import org.rql4j.bridge.StepTransport;
 public final class BridgeBenchmark {
 
   private static final int[] SIZES = {1, 8, 64};
-  /** Every step transport, against the default (grpc.aio) server. */
-  private static final StepTransport[] KINDS = StepTransport.values();
+  /** Every gRPC step transport (against the default grpc.aio server), then Py4J (null). */
+  private static final StepTransport[] KINDS = {StepTransport.UNARY, StepTransport.STREAM, StepTransport.SOCKET, null};
   private static final int WARMUP = 300;
   /** Rounds over all configurations, interleaved so that machine noise spreads over all rows. */
   private static final int ROUNDS = 3;
@@ -43,7 +46,7 @@ public final class BridgeBenchmark {
   }
 
   /** One measured configuration. */
-  record Row(StepTransport transport, int numEnvs, double medianUs, double p90Us, double envStepsPerS,
+  record Row(String transport, int numEnvs, double medianUs, double p90Us, double envStepsPerS,
       double clientCpuUs, double serverCpuUs, double minEnvStepsPerS, double maxEnvStepsPerS) {}
 
   /** The round with the median throughput, carrying the range over rounds. */
@@ -60,13 +63,17 @@ public final class BridgeBenchmark {
     Map<String, List<Row>> rounds = new LinkedHashMap<>();
     List<Map<Integer, double[]>> inProcessRounds = new ArrayList<>();
     try (PythonServer server = PythonServer.builder().optServeArgs("--server", "aio").start();
-        GrpcEnvClient client = server.connect()) {
+        GrpcEnvClient client = server.connect();
+        PythonServer py4jServer = PythonServer.builder().optTransport(BridgeTransport.PY4J).start();
+        EnvClient py4j = py4jServer.client()) {
       for (int round = 0; round < ROUNDS; round++) {
         for (int n : SIZES) {
           for (StepTransport kind : KINDS) {
-            Row r = measure(client, server.pid(), n, kind);
+            Row r = kind == null ? measure(py4j, py4jServer.pid(), n, "Py4J", EnvSpec.builder("CartPole-v1").optNumEnvs(n))
+                : measure(client, server.pid(), n, "gRPC " + kind,
+                    EnvSpec.builder("CartPole-v1").optNumEnvs(n).optTransport(kind));
             rounds.computeIfAbsent(r.transport() + "x" + n, k -> new ArrayList<>()).add(r);
-            System.out.printf(Locale.ROOT, "round %d bridge %-6s n=%-3d median %8.1f us/step  %10.0f env-steps/s%n",
+            System.out.printf(Locale.ROOT, "round %d bridge %-11s n=%-3d median %8.1f us/step  %10.0f env-steps/s%n",
                 round + 1, r.transport(), n, r.medianUs(), r.envStepsPerS());
           }
         }
@@ -84,7 +91,7 @@ public final class BridgeBenchmark {
       inProcess.put(n, new double[] {med[0], med[1], med[2], r.get(0)[2], r.get(r.size() - 1)[2]});
     }
     for (Row r : rows) {
-      System.out.printf(Locale.ROOT, "median round: bridge %-6s n=%-3d median %8.1f us/step  %10.0f env-steps/s (%.0f%% of in-process)%n",
+      System.out.printf(Locale.ROOT, "median round: bridge %-11s n=%-3d median %8.1f us/step  %10.0f env-steps/s (%.0f%% of in-process)%n",
           r.transport(), r.numEnvs(), r.medianUs(), r.envStepsPerS(), 100 * r.envStepsPerS() / inProcess.get(r.numEnvs())[2]);
     }
     for (int n : SIZES) {
@@ -111,7 +118,7 @@ public final class BridgeBenchmark {
         .getProcessCpuTime();
   }
 
-  private static Row measure(GrpcEnvClient client, long serverPid, int n, StepTransport kind) {
+  private static Row measure(EnvClient client, long serverPid, int n, String kind, EnvSpec.Builder spec) {
     int steps = steps(n);
     Random rng = new Random(0);
     long[][] actions = new long[WARMUP + steps][n];
@@ -123,7 +130,7 @@ public final class BridgeBenchmark {
     long[] times = new long[steps];
     long cpuClient0 = 0;
     long cpuServer0 = 0;
-    try (GrpcVectorEnv env = client.make(EnvSpec.builder("CartPole-v1").optNumEnvs(n).optTransport(kind).build())) {
+    try (RemoteVectorEnv env = client.make(spec.build())) {
       env.reset(0);
       for (int t = 0; t < WARMUP + steps; t++) {
         if (t == WARMUP) {
@@ -175,16 +182,22 @@ public final class BridgeBenchmark {
 
   private static void write(Path root, List<Row> rows, Map<Integer, double[]> inProcess) throws IOException {
     String when = Instant.now().toString();
+    double load = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     int cores = Runtime.getRuntime().availableProcessors();
     StringBuilder json = new StringBuilder("{\n  \"benchmark\": \"bridge\",\n  \"env\": \"CartPole-v1\",\n");
-    json.append("  \"date\": \"").append(when).append("\",\n  \"cores\": ").append(cores).append(",\n  \"rows\": [\n");
+    json.append("  \"date\": \"").append(when).append("\",\n  \"cores\": ").append(cores)
+        .append(String.format(Locale.ROOT, ",\n  \"load_average_1min_at_end\": %.2f", load)).append(",\n  \"rows\": [\n");
     StringBuilder md = new StringBuilder();
     md.append("## Env bridge: CartPole-v1 steps through the bridge vs in-process Python\n\n");
     md.append("Command: `make bench` (runs `org.rql4j.compat.BridgeBenchmark`). Measured ").append(when)
-        .append(" on a ").append(cores).append("-core machine of our kind; random actions, SAME_STEP autoreset, ")
+        .append(" on a ").append(cores).append("-core machine of our kind")
+        .append(String.format(Locale.ROOT, " (1-minute load average %.2f at the end of the run)", load))
+        .append("; random actions, SAME_STEP autoreset, ")
         .append("Java client (`GrpcVectorEnv`) against the Python server (`rql4j-bridge serve`, grpc.aio), ")
-        .append("one row per `StepTransport`: `UNARY` (a gRPC call per step), `STREAM` (a lockstep gRPC bidi stream), ")
-        .append("`SOCKET` (the env's step socket: the same messages in length-prefixed frames on a plain TCP connection; the default); ")
+        .append("one row per `StepTransport`: `gRPC UNARY` (a gRPC call per step), `gRPC STREAM` (a lockstep gRPC bidi stream), ")
+        .append("`gRPC SOCKET` (the env's step socket: the same messages in length-prefixed frames on a plain TCP connection; the default); ")
+        .append("and `Py4J` (`Py4jVectorEnv` against `rql4j-bridge serve-py4j`: one Py4J call per step carrying the same ")
+        .append("messages as byte arrays, ClientServer pinned-thread mode, TCP_NODELAY both sides); ")
         .append(WARMUP).append(" warm-up steps, then 5000 / 3000 / 1500 measured batched steps for 1 / 8 / 64 copies ")
         .append("(3000 for the in-process baseline); ").append(ROUNDS).append(" interleaved rounds, each row the round ")
         .append("with the median throughput, and the range over rounds. \"CPU\" columns: process CPU time per ")

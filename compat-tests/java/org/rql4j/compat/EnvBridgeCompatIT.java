@@ -12,21 +12,23 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.rql4j.bridge.BridgeTransport;
+import org.rql4j.bridge.EnvClient;
 import org.rql4j.bridge.EnvSpec;
-import org.rql4j.bridge.GrpcEnvClient;
-import org.rql4j.bridge.GrpcVectorEnv;
 import org.rql4j.bridge.PythonServer;
+import org.rql4j.bridge.RemoteVectorEnv;
 import org.rql4j.bridge.StepTransport;
 import org.rql4j.env.AutoresetMode;
 import org.rql4j.env.ResetRequest;
@@ -35,34 +37,38 @@ import org.rql4j.env.VectorStep;
 
 /**
  * Same seeds and actions give bit-identical observations, rewards and flags through the bridge
- * (Java -> gRPC -> Python server) as stepping the env in-process in Python
+ * (Java -> gRPC or Py4J -> Python server) as stepping the env in-process in Python
  * ({@code compat-tests/python/reference_rollout.py}), across autoresets in every autoreset mode.
  */
 class EnvBridgeCompatIT {
 
-  private static PythonServer server;
-  private static GrpcEnvClient client;
+  private static final Map<BridgeTransport, PythonServer> SERVERS = new EnumMap<>(BridgeTransport.class);
+  private static final Map<BridgeTransport, EnvClient> CLIENTS = new EnumMap<>(BridgeTransport.class);
 
-  @BeforeAll
-  static void start() {
-    server = PythonServer.start();
-    client = server.connect();
+  private static synchronized EnvClient client(BridgeTransport transport) {
+    return CLIENTS.computeIfAbsent(transport, t -> {
+      PythonServer server = PythonServer.builder().optTransport(t).start();
+      SERVERS.put(t, server);
+      return server.client();
+    });
   }
 
   @AfterAll
   static void stop() {
-    client.close();
-    server.close();
+    CLIENTS.values().forEach(EnvClient::close);
+    SERVERS.values().forEach(PythonServer::close);
   }
 
   static Stream<Arguments> cases() {
     // max_episode_steps small enough that truncations and autoresets happen many times
-    // transports rotate so that each one meets every autoreset mode and every env case
-    return Stream.of(AutoresetMode.values()).flatMap(mode -> Stream.of(
-        Arguments.of("CartPole-v1", 1, mode, 0, 400, transport(mode, 0)),
-        Arguments.of("CartPole-v1", 4, mode, 30, 400, transport(mode, 1)),
-        Arguments.of("MountainCarContinuous-v0", 1, mode, 40, 300, transport(mode, 2)),
-        Arguments.of("MountainCarContinuous-v0", 3, mode, 25, 300, transport(mode, 3))));
+    // gRPC step transports rotate so that each one meets every autoreset mode and every env case;
+    // Py4J (one kind of step) runs every case
+    return Stream.of(BridgeTransport.values()).flatMap(bridge -> Stream.of(AutoresetMode.values())
+        .flatMap(mode -> Stream.of(
+            Arguments.of("CartPole-v1", 1, mode, 0, 400, bridge, transport(mode, 0)),
+            Arguments.of("CartPole-v1", 4, mode, 30, 400, bridge, transport(mode, 1)),
+            Arguments.of("MountainCarContinuous-v0", 1, mode, 40, 300, bridge, transport(mode, 2)),
+            Arguments.of("MountainCarContinuous-v0", 3, mode, 25, 300, bridge, transport(mode, 3)))));
   }
 
   private static StepTransport transport(AutoresetMode mode, int envCase) {
@@ -70,10 +76,10 @@ class EnvBridgeCompatIT {
     return all[(mode.ordinal() + envCase) % all.length];
   }
 
-  @ParameterizedTest(name = "{0} x{1} {2} maxSteps={3} {5}")
+  @ParameterizedTest(name = "{0} x{1} {2} maxSteps={3} {5} {6}")
   @MethodSource("cases")
   void bridgeMatchesInProcessBitForBit(String envId, int n, AutoresetMode mode, int maxSteps, int steps,
-      StepTransport transport, @TempDir Path tmp) throws Exception {
+      BridgeTransport bridge, StepTransport transport, @TempDir Path tmp) throws Exception {
     long seed = 2024;
     boolean discrete = envId.startsWith("CartPole");
     Random rng = new Random(seed);
@@ -103,7 +109,7 @@ class EnvBridgeCompatIT {
     EnvSpec spec = EnvSpec.builder(envId).optNumEnvs(n).optAutoresetMode(mode)
         .optMaxEpisodeSteps(maxSteps).optTransport(transport).build();
     int episodesEnded = 0;
-    try (GrpcVectorEnv env = client.make(spec)) {
+    try (RemoteVectorEnv env = client(bridge).make(spec)) {
       assertArrayEquals(ref.get("reset_observation").data(), raw(env.reset(seed).observations()), "reset observation");
       for (int t = 0; t < steps; t++) {
         VectorStep s = discrete ? env.step(discreteActions[t]) : env.step(boxActions[t]);

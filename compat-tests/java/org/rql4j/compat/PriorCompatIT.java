@@ -11,14 +11,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
-import org.rql4j.bridge.GrpcEnvClient;
+import org.rql4j.bridge.BridgeTransport;
+import org.rql4j.bridge.EnvClient;
 import org.rql4j.bridge.PythonServer;
 import org.rql4j.learner.DjlRuntime;
 import org.rql4j.prior.GaussianParams;
@@ -30,14 +33,14 @@ import org.rql4j.prior.TorchScriptPrior;
  * reference code's soft-DQN and SAC, a plain torch module, and the shipped BC and soft-DQN priors), Java's log-probabilities and
  * distribution parameters on 1,000 recorded observations (and actions) equal Python torch's
  * within 1e-5 — in-process ({@link TorchScriptPrior} on DJL) and remote (the Python server's
- * PriorService). Fixtures: {@code compat-tests/python/make_prior_fixtures.py}.
+ * PriorService, over gRPC and over Py4J). Fixtures: {@code compat-tests/python/make_prior_fixtures.py}.
  */
 class PriorCompatIT {
 
   private static final double TOL = 1e-5;
   private static Path fixtures;
-  private static PythonServer server;
-  private static GrpcEnvClient client;
+  private static final Map<BridgeTransport, PythonServer> SERVERS = new EnumMap<>(BridgeTransport.class);
+  private static final Map<BridgeTransport, EnvClient> CLIENTS = new EnumMap<>(BridgeTransport.class);
 
   @BeforeAll
   static void makeFixtures() throws Exception {
@@ -53,14 +56,17 @@ class PriorCompatIT {
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(300, TimeUnit.SECONDS) && p.exitValue() == 0, "make_prior_fixtures.py failed:\n" + out);
     DjlRuntime.configure();
-    server = PythonServer.start();
-    client = server.connect();
+    for (BridgeTransport t : BridgeTransport.values()) {
+      PythonServer server = PythonServer.builder().optTransport(t).start();
+      SERVERS.put(t, server);
+      CLIENTS.put(t, server.client());
+    }
   }
 
   @AfterAll
   static void stop() {
-    client.close();
-    server.close();
+    CLIENTS.values().forEach(EnvClient::close);
+    SERVERS.values().forEach(PythonServer::close);
   }
 
   @TestFactory
@@ -70,17 +76,17 @@ class PriorCompatIT {
       dirs.filter(d -> Files.exists(d.resolve("reference.bin"))).sorted().forEach(kinds::add);
     }
     assertTrue(kinds.size() >= 11, "expected a fixture per supported kind and the shipped priors, found " + kinds);
-    return kinds.stream().flatMap(dir -> Stream.of(
-        DynamicTest.dynamicTest(dir.getFileName() + " in-process", () -> {
+    return kinds.stream().flatMap(dir -> Stream.concat(
+        Stream.of(DynamicTest.dynamicTest(dir.getFileName() + " in-process", () -> {
           try (PriorPolicy prior = TorchScriptPrior.load(dir)) {
             compare(prior, dir);
           }
-        }),
-        DynamicTest.dynamicTest(dir.getFileName() + " remote", () -> {
-          try (PriorPolicy prior = client.loadPrior(dir)) {
+        })),
+        Stream.of(BridgeTransport.values()).map(t -> DynamicTest.dynamicTest(dir.getFileName() + " remote " + t, () -> {
+          try (PriorPolicy prior = CLIENTS.get(t).loadPrior(dir)) {
             compare(prior, dir);
           }
-        })));
+        }))));
   }
 
   private static void compare(PriorPolicy prior, Path dir) throws Exception {

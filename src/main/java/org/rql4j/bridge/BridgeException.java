@@ -34,6 +34,18 @@ public class BridgeException extends RuntimeException {
    * exit code and last stderr lines) when there are any.
    */
   static BridgeException of(String what, String target, Throwable t, String diagnostics) {
+    return of(what, target, t, diagnostics, GRPC_START_HINT);
+  }
+
+  /** What to do when a gRPC server is unreachable. */
+  static final String GRPC_START_HINT = "Start it with `rql4j-bridge serve` or let "
+      + "org.rql4j.bridge.PythonServer launch it, and check the host and port.";
+
+  /**
+   * As {@link #of(String, String, Throwable, String)}, with {@code startHint} saying how to start
+   * the server when it is unreachable (it differs by transport).
+   */
+  static BridgeException of(String what, String target, Throwable t, String diagnostics, String startHint) {
     Status status = t instanceof StatusRuntimeException sre ? sre.getStatus()
         : t instanceof StatusException se ? se.getStatus() : Status.fromThrowable(t);
     StringBuilder msg = new StringBuilder();
@@ -41,8 +53,7 @@ public class BridgeException extends RuntimeException {
     switch (status.getCode()) {
       case UNAVAILABLE -> msg.append("the env server at ").append(target)
           .append(" is not reachable (dead, not started, or a closed port: ")
-          .append(status.getDescription()).append("). Start it with `rql4j-bridge serve` or let ")
-          .append("org.rql4j.bridge.PythonServer launch it, and check the host and port.");
+          .append(status.getDescription()).append("). ").append(startHint);
       case DEADLINE_EXCEEDED -> msg.append("the env server at ").append(target)
           .append(" did not answer in time (").append(status.getDescription())
           .append("); it may be stuck or overloaded. Raise the call timeout if the env is slow.");

@@ -1,15 +1,15 @@
 package org.rql4j.bridge;
 
+import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.ClientCalls;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
-import org.rql4j.env.AutoresetMode;
-import org.rql4j.env.Env;
 import org.rql4j.proto.v1.EnvServiceGrpc;
-import org.rql4j.proto.v1.MakeRequest;
 import org.rql4j.proto.v1.MakeResponse;
 import org.rql4j.proto.v1.ServerInfoRequest;
 import org.rql4j.proto.v1.ServerInfoResponse;
@@ -18,7 +18,7 @@ import org.rql4j.proto.v1.ServerInfoResponse;
  * A connection to an {@code rql4j.v1.EnvService} server (the Python bridge); makes
  * {@link GrpcVectorEnv}s. Closing the client closes its channel.
  */
-public final class GrpcEnvClient implements AutoCloseable {
+public final class GrpcEnvClient implements EnvClient, UnaryRpc {
 
   /** Largest message accepted (batched image observations can be large). */
   public static final int MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
@@ -59,7 +59,7 @@ public final class GrpcEnvClient implements AutoCloseable {
     return new GrpcEnvClient(channel, host + ":" + port, diagnostics);
   }
 
-  /** How errors name the server. */
+  @Override
   public String target() {
     return target;
   }
@@ -73,11 +73,23 @@ public final class GrpcEnvClient implements AutoCloseable {
     return channel;
   }
 
-  BridgeException error(String what, Throwable t) {
+  @Override
+  public BridgeTransport transport() {
+    return BridgeTransport.GRPC;
+  }
+
+  @Override
+  public BridgeException error(String what, Throwable t) {
     return BridgeException.of(what, target, t, diagnostics.get());
   }
 
-  /** Versions and liveness of the server; fails with a clear {@link BridgeException} if it is down. */
+  @Override
+  public <Req, Resp> Resp call(MethodDescriptor<Req, Resp> method, Req request, Duration timeout) {
+    return ClientCalls.blockingUnaryCall(channel, method,
+        CallOptions.DEFAULT.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS), request);
+  }
+
+  @Override
   public ServerInfoResponse serverInfo() {
     return serverInfo(Duration.ofSeconds(10));
   }
@@ -93,44 +105,27 @@ public final class GrpcEnvClient implements AutoCloseable {
     }
   }
 
-  /** Makes {@code spec.numEnvs()} copies of an env on the server. */
+  @Override
   public GrpcVectorEnv make(EnvSpec spec) {
-    MakeRequest.Builder req = MakeRequest.newBuilder()
-        .setEnvId(spec.envId())
-        .setNumEnvs(spec.numEnvs())
-        .setAutoresetMode(ProtoCodec.autoreset(spec.autoresetMode()))
-        .setMaxEpisodeSteps(spec.maxEpisodeSteps());
-    if (spec.kwargsJson() != null) {
-      req.setKwargsJson(spec.kwargsJson());
-    }
     MakeResponse resp;
     try {
       resp = EnvServiceGrpc.newBlockingStub(channel)
           .withDeadlineAfter(spec.callTimeout().toMillis(), TimeUnit.MILLISECONDS)
-          .make(req.build());
+          .make(EnvMessages.make(spec));
     } catch (StatusRuntimeException e) {
       throw error("make " + spec.envId(), e);
     }
     return new GrpcVectorEnv(this, spec, resp);
   }
 
-  /** Makes {@code numEnvs} copies of {@code envId} with default settings. */
+  @Override
   public GrpcVectorEnv make(String envId, int numEnvs) {
     return make(EnvSpec.builder(envId).optNumEnvs(numEnvs).build());
   }
 
-  /**
-   * Asks the server to load a prior package (a folder on the server's machine) and answer its
-   * queries; see {@link RemotePrior}.
-   */
+  @Override
   public RemotePrior loadPrior(java.nio.file.Path packageDir) {
     return RemotePrior.load(this, packageDir);
-  }
-
-  /** Makes one env with the single-env API (no autoreset). */
-  public Env makeSingle(String envId, String kwargsJson) {
-    return Env.single(make(EnvSpec.builder(envId).optKwargsJson(kwargsJson)
-        .optAutoresetMode(AutoresetMode.DISABLED).build()));
   }
 
   @Override

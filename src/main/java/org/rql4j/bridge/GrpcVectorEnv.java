@@ -9,9 +9,7 @@ import java.util.concurrent.TimeoutException;
 import org.rql4j.env.AutoresetMode;
 import org.rql4j.env.ResetRequest;
 import org.rql4j.env.Space;
-import org.rql4j.env.Tensor;
 import org.rql4j.env.Value;
-import org.rql4j.env.VectorEnv;
 import org.rql4j.env.VectorReset;
 import org.rql4j.env.VectorStep;
 import org.rql4j.proto.v1.CloseRequest;
@@ -28,7 +26,7 @@ import org.rql4j.proto.v1.StepResponse;
  * stepped as the spec's {@link StepTransport} says (the step socket by default, a lockstep bidi
  * stream, or unary calls). Not thread-safe: one thread steps an env.
  */
-public final class GrpcVectorEnv implements VectorEnv, org.rql4j.env.Snapshottable {
+public final class GrpcVectorEnv implements RemoteVectorEnv {
 
   private final GrpcEnvClient client;
   private final EnvSpec spec;
@@ -79,12 +77,12 @@ public final class GrpcVectorEnv implements VectorEnv, org.rql4j.env.Snapshottab
     return autoresetMode;
   }
 
-  /** The server's handle for this env. */
+  @Override
   public String handle() {
     return handle;
   }
 
-  /** The env's Gymnasium spec as JSON (for provenance). */
+  @Override
   public String specJson() {
     return specJson;
   }
@@ -104,49 +102,25 @@ public final class GrpcVectorEnv implements VectorEnv, org.rql4j.env.Snapshottab
   @Override
   public VectorReset reset(ResetRequest request) {
     checkOpen("reset");
-    org.rql4j.proto.v1.ResetRequest.Builder req =
-        org.rql4j.proto.v1.ResetRequest.newBuilder().setEnvHandle(handle);
-    for (long s : request.seeds()) {
-      req.addSeeds(s);
-    }
-    if (request.mask() != null) {
-      if (request.mask().length != numEnvs) {
-        throw new IllegalArgumentException("reset mask has " + request.mask().length
-            + " entries but " + spec.envId() + " has " + numEnvs + " copies");
-      }
-      req.setResetMask(ProtoCodec.tensor(Tensor.ofBooleans(request.mask())));
-    }
-    if (request.optionsJson() != null) {
-      req.setOptionsJson(request.optionsJson());
-    }
     ResetResponse resp;
     try {
-      resp = stub().reset(req.build());
+      resp = stub().reset(EnvMessages.reset(handle, spec.envId(), numEnvs, request));
     } catch (StatusRuntimeException e) {
       throw client.error("reset " + spec.envId(), e);
     }
-    return new VectorReset(ProtoCodec.value(resp.getObservation()), ProtoCodec.info(resp.getInfoMap()));
+    return EnvMessages.reset(resp);
   }
 
   @Override
   public VectorStep step(Value actions) {
     checkOpen("step");
-    StepRequest req = StepRequest.newBuilder()
-        .setEnvHandle(handle)
-        .setAction(ProtoCodec.value(actions))
-        .build();
+    StepRequest req = EnvMessages.step(handle, actions);
     StepResponse resp = switch (spec.transport()) {
       case SOCKET -> stepSocket(req);
       case STREAM -> stepStreaming(req);
       case UNARY -> stepUnary(req);
     };
-    return new VectorStep(
-        ProtoCodec.value(resp.getObservation()),
-        ProtoCodec.tensor(resp.getReward()).toDoubleArray(),
-        ProtoCodec.tensor(resp.getTerminated()).toBooleanArray(),
-        ProtoCodec.tensor(resp.getTruncated()).toBooleanArray(),
-        ProtoCodec.info(resp.getInfoMap()),
-        resp.hasFinalObservation() ? ProtoCodec.value(resp.getFinalObservation()) : null);
+    return EnvMessages.step(resp);
   }
 
   private StepResponse stepUnary(StepRequest req) {

@@ -24,8 +24,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Starts the Python bridge ({@code python -m rql4j_bridge serve}) as a child process, waits until
- * it prints its port, and stops it on {@link #close()}. The child also exits by itself when this
+ * Starts the Python bridge ({@code python -m rql4j_bridge serve}, or {@code serve-py4j} for
+ * {@link BridgeTransport#PY4J}) as a child process, waits until it prints its port, and stops it
+ * on {@link #close()}. A Py4J server gets a fresh random auth token, passed in its environment
+ * ({@code RQL4J_PY4J_TOKEN}), never on its command line. The child also exits by itself when this
  * JVM dies (it watches its stdin for EOF), and a shutdown hook stops every live server, so no
  * orphan is left behind even when a test fails or the JVM is killed.
  */
@@ -45,15 +47,23 @@ public final class PythonServer implements AutoCloseable {
   private final String host;
   private final int port;
   private final List<String> command;
+  private final BridgeTransport transport;
+  private final String authToken; // Py4J only
   private final Deque<String> output = new ArrayDeque<>();
   private volatile boolean closing;
 
-  private PythonServer(Process process, String host, int port, List<String> command) {
+  private PythonServer(Process process, String host, int port, List<String> command, BridgeTransport transport,
+      String authToken) {
     this.process = process;
     this.host = host;
     this.port = port;
     this.command = command;
+    this.transport = transport;
+    this.authToken = authToken;
   }
+
+  /** Environment variable that passes the Py4J auth token to {@code rql4j-bridge serve-py4j}. */
+  public static final String PY4J_TOKEN_ENV = "RQL4J_PY4J_TOKEN";
 
   /** Starts a server with defaults (venv Python, loopback, any free port). */
   public static PythonServer start() {
@@ -108,9 +118,40 @@ public final class PythonServer implements AutoCloseable {
     return process.isAlive();
   }
 
-  /** A new client connected to this server; its errors carry this server's state. */
+  /** The transport this server speaks. */
+  public BridgeTransport transport() {
+    return transport;
+  }
+
+  /**
+   * A new gRPC client connected to this server; its errors carry this server's state.
+   *
+   * @throws IllegalStateException if this is a Py4J server (use {@link #client()} or {@link #connectPy4j()})
+   */
   public GrpcEnvClient connect() {
+    if (transport != BridgeTransport.GRPC) {
+      throw new IllegalStateException("this Python server speaks " + transport + ", not gRPC: use client() or "
+          + "connectPy4j(), or start it with optTransport(BridgeTransport.GRPC)");
+    }
     return GrpcEnvClient.connect(host, port, this::diagnostics);
+  }
+
+  /**
+   * A new Py4J client connected to this server with its auth token; its errors carry this server's state.
+   *
+   * @throws IllegalStateException if this is a gRPC server (use {@link #client()} or {@link #connect()})
+   */
+  public Py4jEnvClient connectPy4j() {
+    if (transport != BridgeTransport.PY4J) {
+      throw new IllegalStateException("this Python server speaks " + transport + ", not Py4J: use client() or "
+          + "connect(), or start it with optTransport(BridgeTransport.PY4J)");
+    }
+    return Py4jEnvClient.connect(host, port, authToken, Py4jEnvClient.DEFAULT_TIMEOUT, this::diagnostics);
+  }
+
+  /** A new client of this server's transport (gRPC or Py4J). */
+  public EnvClient client() {
+    return transport == BridgeTransport.PY4J ? connectPy4j() : connect();
   }
 
   /** The server's state and its last output lines, for error messages. */
@@ -181,8 +222,18 @@ public final class PythonServer implements AutoCloseable {
     private Duration startupTimeout = Duration.ofSeconds(60);
     private final Map<String, String> environment = new LinkedHashMap<>();
     private Path workingDir;
+    private BridgeTransport transport = BridgeTransport.GRPC;
 
     private Builder() {}
+
+    /**
+     * The transport to serve: gRPC ({@code rql4j-bridge serve}, the default) or Py4J
+     * ({@code rql4j-bridge serve-py4j}, with a random auth token per launch).
+     */
+    public Builder optTransport(BridgeTransport transport) {
+      this.transport = java.util.Objects.requireNonNull(transport, "transport");
+      return this;
+    }
 
     /** Python interpreter with {@code rql4j_bridge} installed (default {@link #defaultPython()}). */
     public Builder optPython(Path python) {
@@ -234,7 +285,8 @@ public final class PythonServer implements AutoCloseable {
      */
     public PythonServer start() {
       Path py = python != null ? python : defaultPython();
-      List<String> cmd = new ArrayList<>(List.of(py.toString(), "-u", "-m", "rql4j_bridge", "serve",
+      List<String> cmd = new ArrayList<>(List.of(py.toString(), "-u", "-m", "rql4j_bridge",
+          transport == BridgeTransport.PY4J ? "serve-py4j" : "serve",
           "--host", host, "--port", "0", "--exit-on-stdin-eof"));
       for (String m : imports) {
         cmd.add("--import");
@@ -244,6 +296,13 @@ public final class PythonServer implements AutoCloseable {
       ProcessBuilder pb = new ProcessBuilder(cmd);
       pb.environment().putAll(environment);
       pb.environment().put("PYTHONUNBUFFERED", "1");
+      String token = null;
+      if (transport == BridgeTransport.PY4J) {
+        byte[] secret = new byte[24];
+        new java.security.SecureRandom().nextBytes(secret);
+        token = java.util.HexFormat.of().formatHex(secret);
+        pb.environment().put(PY4J_TOKEN_ENV, token);
+      }
       if (workingDir != null) {
         pb.directory(workingDir.toFile());
       }
@@ -319,13 +378,13 @@ public final class PythonServer implements AutoCloseable {
                     : "exited before reporting its port")
                 + "." + hint + (tail.isEmpty() ? "" : " Its output:\n" + tail), e);
       }
-      PythonServer server = new PythonServer(process, host, port, List.copyOf(cmd));
+      PythonServer server = new PythonServer(process, host, port, List.copyOf(cmd), transport, token);
       synchronized (lock) {
         self[0] = server;
         early.forEach(server::keep);
       }
       LIVE.add(server);
-      LOG.debug("env server pid {} listening on {}:{}", process.pid(), host, port);
+      LOG.debug("env server pid {} ({}) listening on {}:{}", process.pid(), transport, host, port);
       return server;
     }
 

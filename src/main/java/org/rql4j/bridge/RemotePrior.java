@@ -6,7 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
+import java.time.Duration;
 import org.rql4j.env.Tensor;
 import org.rql4j.prior.Distribution;
 import org.rql4j.prior.GaussianParams;
@@ -21,41 +21,40 @@ import org.rql4j.proto.v1.PriorServiceGrpc;
 import org.rql4j.proto.v1.ReleasePriorRequest;
 
 /**
- * A prior package answered by the Python server ({@code rql4j.v1.PriorService}), for priors that
+ * A prior package answered by the Python server ({@code rql4j.v1.PriorService}, over gRPC or
+ * Py4J), for priors that
  * cannot run in-process. Distribution parameters come from the server; log-probabilities of
  * given actions and samples are computed in Java from them (as for {@code TorchScriptPrior}), so
  * they are differentiable in the actions.
  */
 public final class RemotePrior implements PriorPolicy {
 
-  private final GrpcEnvClient client;
+  private final UnaryRpc rpc;
   private final PriorSpec spec;
   private final String handle;
   private boolean closed;
 
-  private RemotePrior(GrpcEnvClient client, PriorSpec spec, String handle) {
-    this.client = client;
+  private RemotePrior(UnaryRpc rpc, PriorSpec spec, String handle) {
+    this.rpc = rpc;
     this.spec = spec;
     this.handle = handle;
   }
 
   /** Asks the server to load the prior package at {@code packageDir} (a path on the server's machine). */
-  static RemotePrior load(GrpcEnvClient client, Path packageDir) {
+  static RemotePrior load(UnaryRpc rpc, Path packageDir) {
     LoadPriorResponse resp;
     try {
-      resp = stub(client).loadPrior(LoadPriorRequest.newBuilder()
-          .setPath(packageDir.toAbsolutePath().toString()).build());
+      resp = rpc.call(PriorServiceGrpc.getLoadPriorMethod(), LoadPriorRequest.newBuilder()
+          .setPath(packageDir.toAbsolutePath().toString()).build(), TIMEOUT);
     } catch (StatusRuntimeException e) {
-      throw client.error("load prior " + packageDir, e);
+      throw rpc.error("load prior " + packageDir, e);
     }
     PriorSpec spec = PriorPackage.parse(resp.getSidecarJson(),
-        packageDir.resolve(PriorPackage.SIDECAR) + " (as served by " + client.target() + ")", packageDir);
-    return new RemotePrior(client, spec, resp.getPriorHandle());
+        packageDir.resolve(PriorPackage.SIDECAR) + " (as served by " + rpc.target() + ")", packageDir);
+    return new RemotePrior(rpc, spec, resp.getPriorHandle());
   }
 
-  private static PriorServiceGrpc.PriorServiceBlockingStub stub(GrpcEnvClient client) {
-    return PriorServiceGrpc.newBlockingStub(client.channel()).withDeadlineAfter(120, TimeUnit.SECONDS);
-  }
+  private static final Duration TIMEOUT = Duration.ofSeconds(120);
 
   @Override
   public PriorSpec spec() {
@@ -88,9 +87,10 @@ public final class RemotePrior implements PriorPolicy {
           + ": use distribution() or logProb(), not logProbsAll()");
     }
     try {
-      return toNd(observations.getManager(), stub(client).logProbsAll(query(observations)).getLogProbs());
+      return toNd(observations.getManager(),
+          rpc.call(PriorServiceGrpc.getLogProbsAllMethod(), query(observations), TIMEOUT).getLogProbs());
     } catch (StatusRuntimeException e) {
-      throw client.error("log-probs of prior " + spec.name(), e);
+      throw rpc.error("log-probs of prior " + spec.name(), e);
     }
   }
 
@@ -100,11 +100,11 @@ public final class RemotePrior implements PriorPolicy {
       throw new UnsupportedOperationException("prior '" + spec.name() + "' is categorical: use logProbsAll()");
     }
     try {
-      DistributionResponse r = stub(client).distribution(query(observations));
+      DistributionResponse r = rpc.call(PriorServiceGrpc.getDistributionMethod(), query(observations), TIMEOUT);
       NDManager m = observations.getManager();
       return new GaussianParams(toNd(m, r.getMean()), toNd(m, r.getLogStd()));
     } catch (StatusRuntimeException e) {
-      throw client.error("distribution of prior " + spec.name(), e);
+      throw rpc.error("distribution of prior " + spec.name(), e);
     }
   }
 
@@ -115,7 +115,8 @@ public final class RemotePrior implements PriorPolicy {
     }
     closed = true;
     try {
-      stub(client).releasePrior(ReleasePriorRequest.newBuilder().setPriorHandle(handle).build());
+      rpc.call(PriorServiceGrpc.getReleasePriorMethod(),
+          ReleasePriorRequest.newBuilder().setPriorHandle(handle).build(), TIMEOUT);
     } catch (StatusRuntimeException ignored) {
       // nothing to release on a dead server
     }
@@ -123,6 +124,6 @@ public final class RemotePrior implements PriorPolicy {
 
   @Override
   public String toString() {
-    return "RemotePrior[" + spec.name() + ", " + spec.distribution().sidecarName() + ", " + client.target() + "]";
+    return "RemotePrior[" + spec.name() + ", " + spec.distribution().sidecarName() + ", " + rpc.target() + "]";
   }
 }

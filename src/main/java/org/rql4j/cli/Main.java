@@ -75,7 +75,7 @@ public final class Main {
               and resumes the others from their checkpoints.
           mcts --task highway-rightlane [--rows prior,plain,residual] [--episodes E] [--simulations S]
                [--horizon H] [--gamma G] [--prior-weight W] [--alpha-hat A] [--eps X] [--seed S]
-               [--prior DIR] [--parallel P] [--out DIR] [--doc FILE]
+               [--prior DIR] [--parallel P] [--transport grpc|py4j] [--out DIR] [--doc FILE]
               Zero-shot customization by residual max-ent tree search (no training): the prior
               alone / plain max-ent MCTS (uniform prior, total reward) / residual MCTS (prior,
               add-on reward) over E seeded episodes, with returns, crash rate and decision

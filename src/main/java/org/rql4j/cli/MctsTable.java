@@ -20,10 +20,11 @@ import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.rql4j.bridge.BridgeTransport;
+import org.rql4j.bridge.EnvClient;
 import org.rql4j.bridge.EnvSpec;
-import org.rql4j.bridge.GrpcEnvClient;
-import org.rql4j.bridge.GrpcVectorEnv;
 import org.rql4j.bridge.PythonServer;
+import org.rql4j.bridge.RemoteVectorEnv;
 import org.rql4j.env.AutoresetMode;
 import org.rql4j.env.InfoColumn;
 import org.rql4j.env.ResetRequest;
@@ -88,6 +89,12 @@ final class MctsTable {
       }
     }
     int parallel = (int) Main.option(args, "--parallel", 1);
+    String transportName = Customize.option(args, "--transport", "grpc");
+    BridgeTransport transport = switch (transportName) {
+      case "grpc" -> BridgeTransport.GRPC;
+      case "py4j" -> BridgeTransport.PY4J;
+      default -> throw new IllegalArgumentException("--transport takes grpc or py4j, got '" + transportName + "'");
+    };
     Path out = Path.of(Customize.option(args, "--out", root.resolve("target/results/" + task + "-mcts-s"
         + cfg.simulations() + "-h" + cfg.horizon()).toString()));
     Files.createDirectories(out);
@@ -108,7 +115,7 @@ final class MctsTable {
     ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, parallel));
     Map<String, Future<List<Episode>>> futures = new LinkedHashMap<>();
     for (String row : rows) {
-      futures.put(row, pool.submit(() -> runRow(task, priorDir, row, cfg, seed, episodes, out)));
+      futures.put(row, pool.submit(() -> runRow(task, priorDir, row, cfg, seed, episodes, out, transport)));
     }
     pool.shutdown();
     Map<String, List<Episode>> results = new LinkedHashMap<>();
@@ -148,7 +155,7 @@ final class MctsTable {
 
   /** The episodes of one row: those its file already holds, then the missing ones. */
   static List<Episode> runRow(String task, Path priorDir, String row, MctsConfig base, long seed, int episodes,
-      Path out) throws IOException {
+      Path out, BridgeTransport transport) throws IOException {
     Path file = out.resolve(row + ".jsonl");
     List<Episode> done = read(file);
     String tag = "[" + row + "] ";
@@ -159,10 +166,11 @@ final class MctsTable {
     long[] seeds = Evaluator.defaultSeeds(episodes);
     MctsConfig cfg = row.equals("plain") ? base.plain() : base;
     String evalEnv = "rql4j/" + task + "-total-v0";
-    try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
+    try (PythonServer server = PythonServer.builder().optTransport(transport).start();
+        EnvClient client = server.client();
         TorchScriptPrior prior = TorchScriptPrior.load(priorDir);
         NDManager manager = NDManager.newBaseManager("PyTorch");
-        GrpcVectorEnv env = client.make(EnvSpec.builder(evalEnv).optAutoresetMode(AutoresetMode.DISABLED).build())) {
+        RemoteVectorEnv env = client.make(EnvSpec.builder(evalEnv).optAutoresetMode(AutoresetMode.DISABLED).build())) {
       SearchPrior searchPrior = SearchPrior.of(prior, manager);
       ResidualMaxEntMcts mcts = row.equals("prior") ? null : new ResidualMaxEntMcts(cfg, searchPrior);
       EnvSimulator sim = mcts == null ? null : new EnvSimulator(env, row.equals("residual") ? "addon_reward" : null);
@@ -250,7 +258,7 @@ final class MctsTable {
         .append("). ").append(episodes).append(" episodes per row, reset seeds 10000.., on the task's total variant; "
             + "mean ± std over episodes. No training: the shipped soft-DQN prior, the simulator's snapshots and "
             + "the reward. Settings: ").append(cfg).append(" (method.md's reference: 150 simulations, horizon 6, "
-            + "gamma 0.8, w = alphaHat = eps = 1). Crash: the episode terminated before its 40-step limit. "
+            + "gamma 0.8, w = alphaHat = eps = 1). Crash: the episode terminated before its time limit. "
             + "Decision latency: wall time of one decision (the search, or the prior's forward pass), median over "
             + "all decisions of the row; search steps: env steps the search took per decision.\n\n");
     md.append("| row | basic return | add-on return | length | crash rate | decision latency (median) | "

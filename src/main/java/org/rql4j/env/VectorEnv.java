@@ -3,7 +3,7 @@ package org.rql4j.env;
 /**
  * A batch of {@link #numEnvs()} copies of one Gymnasium environment stepped together, with
  * Gymnasium's vector semantics (the batched step is the main API). Implementations: the gRPC
- * bridge ({@code org.rql4j.bridge.GrpcVectorEnv}); Py4J later.
+ * bridge ({@code org.rql4j.bridge.GrpcVectorEnv}) and the Py4J bridge ({@code org.rql4j.bridge.Py4jVectorEnv}).
  */
 public interface VectorEnv extends AutoCloseable {
 

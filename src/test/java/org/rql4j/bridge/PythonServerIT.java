@@ -13,12 +13,15 @@ import java.io.InputStreamReader;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.rql4j.env.AutoresetMode;
 import org.rql4j.env.DType;
 import org.rql4j.env.Env;
@@ -27,29 +30,38 @@ import org.rql4j.env.Space;
 import org.rql4j.env.Tensor;
 import org.rql4j.env.VectorStep;
 
-/** The launcher and the gRPC client against the real Python server stepping real Gymnasium envs. */
+/**
+ * The launcher and the clients against the real Python server stepping real Gymnasium envs, over
+ * each transport (gRPC and Py4J): same results, same error codes.
+ */
 class PythonServerIT {
 
-  private static PythonServer server;
-  private static GrpcEnvClient client;
+  private static final Map<BridgeTransport, PythonServer> SERVERS = new EnumMap<>(BridgeTransport.class);
+  private static final Map<BridgeTransport, EnvClient> CLIENTS = new EnumMap<>(BridgeTransport.class);
 
-  @BeforeAll
-  static void start() {
-    server = PythonServer.start();
-    client = server.connect();
+  /** The shared client of {@code transport}'s server, started on first use. */
+  static synchronized EnvClient client(BridgeTransport transport) {
+    return CLIENTS.computeIfAbsent(transport, t -> {
+      PythonServer server = PythonServer.builder().optTransport(t).start();
+      SERVERS.put(t, server);
+      return server.client();
+    });
   }
 
   @AfterAll
   static void stop() {
-    client.close();
-    server.close();
-    assertFalse(server.isAlive(), "server process must be gone after close");
+    CLIENTS.values().forEach(EnvClient::close);
+    SERVERS.values().forEach(PythonServer::close);
+    SERVERS.values().forEach(s -> assertFalse(s.isAlive(), "server process must be gone after close"));
   }
 
-  @Test
-  void servesCartPoleWithItsSpaces() {
+  @ParameterizedTest
+  @EnumSource(BridgeTransport.class)
+  void servesCartPoleWithItsSpaces(BridgeTransport transport) {
+    EnvClient client = client(transport);
+    assertEquals(transport, client.transport());
     assertEquals("rql4j.v1", client.serverInfo().getProtocol());
-    try (GrpcVectorEnv env = client.make("CartPole-v1", 3)) {
+    try (RemoteVectorEnv env = client.make("CartPole-v1", 3)) {
       assertEquals(new Space.Discrete(2, 0), env.actionSpace());
       Space.Box obs = (Space.Box) env.observationSpace();
       assertArrayEquals(new long[] {4}, obs.shape());
@@ -66,9 +78,10 @@ class PythonServerIT {
     }
   }
 
-  @Test
-  void singleEnvNeedsAResetAfterTheEpisodeEnds() {
-    try (Env env = client.makeSingle("CartPole-v1", null)) {
+  @ParameterizedTest
+  @EnumSource(BridgeTransport.class)
+  void singleEnvNeedsAResetAfterTheEpisodeEnds(BridgeTransport transport) {
+    try (Env env = client(transport).makeSingle("CartPole-v1", null)) {
       env.reset(7L);
       Env.Step s;
       int steps = 0;
@@ -85,9 +98,10 @@ class PythonServerIT {
     }
   }
 
-  @Test
-  void disabledAutoresetResetsOnlyMaskedCopies() {
-    try (GrpcVectorEnv env = client.make(EnvSpec.builder("CartPole-v1").optNumEnvs(2)
+  @ParameterizedTest
+  @EnumSource(BridgeTransport.class)
+  void disabledAutoresetResetsOnlyMaskedCopies(BridgeTransport transport) {
+    try (RemoteVectorEnv env = client(transport).make(EnvSpec.builder("CartPole-v1").optNumEnvs(2)
         .optAutoresetMode(AutoresetMode.DISABLED).build())) {
       Tensor start = (Tensor) env.reset(1).observations();
       Tensor after = (Tensor) env.step(new long[] {0, 0}).observations();
@@ -98,9 +112,10 @@ class PythonServerIT {
     }
   }
 
-  @Test
-  void continuousActionsAndInfo() {
-    try (GrpcVectorEnv env = client.make(EnvSpec.builder("MountainCarContinuous-v0").optNumEnvs(2).build())) {
+  @ParameterizedTest
+  @EnumSource(BridgeTransport.class)
+  void continuousActionsAndInfo(BridgeTransport transport) {
+    try (RemoteVectorEnv env = client(transport).make(EnvSpec.builder("MountainCarContinuous-v0").optNumEnvs(2).build())) {
       Space.Box act = (Space.Box) env.actionSpace();
       assertArrayEquals(new double[] {-1}, act.low());
       env.reset(0);
@@ -110,8 +125,10 @@ class PythonServerIT {
     }
   }
 
-  @Test
-  void badInputGetsAClearError() {
+  @ParameterizedTest
+  @EnumSource(BridgeTransport.class)
+  void badInputGetsAClearError(BridgeTransport transport) {
+    EnvClient client = client(transport);
     BridgeException unknown = assertThrows(BridgeException.class, () -> client.make("NoSuchEnv-v0", 1));
     assertEquals(Status.Code.NOT_FOUND, unknown.code());
     assertTrue(unknown.getMessage().contains("NoSuchEnv"), unknown.getMessage());
@@ -121,7 +138,7 @@ class PythonServerIT {
     assertEquals(Status.Code.INVALID_ARGUMENT, json.code());
     assertTrue(json.getMessage().contains("kwargs"), json.getMessage());
 
-    try (GrpcVectorEnv env = client.make("CartPole-v1", 2)) {
+    try (RemoteVectorEnv env = client.make("CartPole-v1", 2)) {
       BridgeException beforeReset = assertThrows(BridgeException.class, () -> env.step(new long[] {0, 0}));
       assertEquals(Status.Code.FAILED_PRECONDITION, beforeReset.code());
       env.reset(0);
@@ -134,44 +151,67 @@ class PythonServerIT {
     }
   }
 
-  @Test
-  void closedPortSaysTheServerIsNotReachable() throws Exception {
+  @ParameterizedTest
+  @EnumSource(BridgeTransport.class)
+  void closedPortSaysTheServerIsNotReachable(BridgeTransport transport) throws Exception {
     int port;
     try (ServerSocket s = new ServerSocket(0)) {
       port = s.getLocalPort();
     }
-    try (GrpcEnvClient c = GrpcEnvClient.connect("127.0.0.1", port)) {
+    String command = transport == BridgeTransport.PY4J ? "`rql4j-bridge serve-py4j`" : "`rql4j-bridge serve`";
+    try (EnvClient c = transport == BridgeTransport.PY4J ? Py4jEnvClient.connect("127.0.0.1", port, "some-token")
+        : GrpcEnvClient.connect("127.0.0.1", port)) {
       BridgeException e = assertThrows(BridgeException.class, c::serverInfo);
       assertEquals(Status.Code.UNAVAILABLE, e.code());
-      assertTrue(e.getMessage().contains("127.0.0.1:" + port) && e.getMessage().contains("rql4j-bridge serve"),
-          e.getMessage());
+      assertTrue(e.getMessage().contains("127.0.0.1:" + port) && e.getMessage().contains(command)
+          && e.getMessage().contains("not reachable"), e.getMessage());
     }
   }
 
   @Test
-  void deadServerIsReportedWithItsExitCode() {
-    PythonServer doomed = PythonServer.start();
-    try (GrpcEnvClient c = doomed.connect()) {
-      GrpcVectorEnv env = c.make("CartPole-v1", 1);
+  void wrongPy4jTokenIsRefusedWithWhatToDo() {
+    PythonServer server = SERVERS.get(BridgeTransport.PY4J);
+    if (server == null) {
+      client(BridgeTransport.PY4J);
+      server = SERVERS.get(BridgeTransport.PY4J);
+    }
+    try (Py4jEnvClient c = Py4jEnvClient.connect(server.host(), server.port(), "not-the-token")) {
+      BridgeException e = assertThrows(BridgeException.class, c::serverInfo);
+      assertEquals(Status.Code.UNAUTHENTICATED, e.code(), e.getMessage());
+      assertTrue(e.getMessage().contains("auth token") && e.getMessage().contains("RQL4J_PY4J_TOKEN")
+          && e.getMessage().contains(server.host() + ":" + server.port()), e.getMessage());
+    }
+    // the right token still works afterwards
+    assertEquals("rql4j.v1", client(BridgeTransport.PY4J).serverInfo().getProtocol());
+  }
+
+  @ParameterizedTest
+  @EnumSource(BridgeTransport.class)
+  void deadServerIsReportedWithItsExitCode(BridgeTransport transport) {
+    PythonServer doomed = PythonServer.builder().optTransport(transport).start();
+    try (EnvClient c = doomed.client()) {
+      RemoteVectorEnv env = c.make("CartPole-v1", 1);
       env.reset(0);
       doomed.close();
       BridgeException e = assertThrows(BridgeException.class, () -> env.step(new long[] {0}));
       assertEquals(Status.Code.UNAVAILABLE, e.code());
-      assertTrue(e.getMessage().contains("has exited with code"), e.getMessage());
+      assertTrue(e.getMessage().contains("has exited with code") && e.getMessage().contains("CartPole-v1"),
+          e.getMessage());
     }
   }
 
-  @Test
-  void missingPythonOrBridgeSaysWhatToDo() {
+  @ParameterizedTest
+  @EnumSource(BridgeTransport.class)
+  void missingPythonOrBridgeSaysWhatToDo(BridgeTransport transport) {
     BridgeException noPython = assertThrows(BridgeException.class,
-        () -> PythonServer.builder().optPython(Path.of("/nonexistent/bin/python")).start());
+        () -> PythonServer.builder().optTransport(transport).optPython(Path.of("/nonexistent/bin/python")).start());
     assertTrue(noPython.getMessage().contains("/nonexistent/bin/python")
         && noPython.getMessage().contains("setup"), noPython.getMessage());
     // A Python without python-bridge installed: the system one, where it lacks the package.
     Path system = Path.of("/usr/bin/python3");
     if (system.toFile().canExecute() && !hasBridge(system)) {
       BridgeException noBridge = assertThrows(BridgeException.class,
-          () -> PythonServer.builder().optPython(system).start());
+          () -> PythonServer.builder().optTransport(transport).optPython(system).start());
       assertTrue(noBridge.getMessage().contains("does not have python-bridge installed"), noBridge.getMessage());
     }
   }
@@ -185,13 +225,14 @@ class PythonServerIT {
     }
   }
 
-  @Test
-  void serverDiesWithItsJvmEvenOnKill9() throws Exception {
+  @ParameterizedTest
+  @EnumSource(BridgeTransport.class)
+  void serverDiesWithItsJvmEvenOnKill9(BridgeTransport transport) throws Exception {
     String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     Process jvm = new ProcessBuilder(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Drql4j.python=" + PythonServer.defaultPython(),
-        "-cp", classpath, OrphanProbe.class.getName())
+        "-cp", classpath, OrphanProbe.class.getName(), transport.name())
         .redirectErrorStream(true).start();
     long pid = -1;
     try (BufferedReader r = new BufferedReader(new InputStreamReader(jvm.getInputStream(), StandardCharsets.UTF_8))) {
@@ -221,10 +262,22 @@ class PythonServerIT {
     }
   }
 
-  @Test
-  void manyEnvsOnOneServer() {
-    List<GrpcVectorEnv> envs = List.of(client.make("CartPole-v1", 1), client.make("CartPole-v1", 1));
+  @ParameterizedTest
+  @EnumSource(BridgeTransport.class)
+  void manyEnvsOnOneServer(BridgeTransport transport) {
+    EnvClient client = client(transport);
+    List<RemoteVectorEnv> envs = List.of(client.make("CartPole-v1", 1), client.make("CartPole-v1", 1));
     assertFalse(envs.get(0).handle().equals(envs.get(1).handle()));
-    envs.forEach(GrpcVectorEnv::close);
+    envs.forEach(RemoteVectorEnv::close);
+  }
+
+  @Test
+  void aServerOfOneTransportRefusesTheOtherClientClearly() {
+    client(BridgeTransport.PY4J);
+    client(BridgeTransport.GRPC);
+    IllegalStateException py4j = assertThrows(IllegalStateException.class,
+        () -> SERVERS.get(BridgeTransport.PY4J).connect());
+    assertTrue(py4j.getMessage().contains("connectPy4j()"), py4j.getMessage());
+    assertThrows(IllegalStateException.class, () -> SERVERS.get(BridgeTransport.GRPC).connectPy4j());
   }
 }

@@ -11,48 +11,54 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.EnumMap;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.rql4j.bridge.BridgeException;
+import org.rql4j.bridge.BridgeTransport;
+import org.rql4j.bridge.EnvClient;
 import org.rql4j.bridge.EnvSpec;
-import org.rql4j.bridge.GrpcEnvClient;
-import org.rql4j.bridge.GrpcVectorEnv;
 import org.rql4j.bridge.PythonServer;
+import org.rql4j.bridge.RemoteVectorEnv;
 import org.rql4j.env.AutoresetMode;
 import org.rql4j.env.Tensor;
 import org.rql4j.env.VectorStep;
 import org.rql4j.prior.TorchScriptPrior;
 
-/** Snapshots over the real server, and the tree search stepping a real Gymnasium task env. */
+/** Snapshots over the real server (both transports), and the tree search stepping a real task env. */
 class TreeSearchIT {
 
-  private static PythonServer server;
-  private static GrpcEnvClient client;
+  private static final Map<BridgeTransport, PythonServer> SERVERS = new EnumMap<>(BridgeTransport.class);
+  private static final Map<BridgeTransport, EnvClient> CLIENTS = new EnumMap<>(BridgeTransport.class);
 
-  @BeforeAll
-  static void start() {
-    server = PythonServer.start();
-    client = server.connect();
+  static synchronized EnvClient client(BridgeTransport transport) {
+    return CLIENTS.computeIfAbsent(transport, t -> {
+      PythonServer server = PythonServer.builder().optTransport(t).start();
+      SERVERS.put(t, server);
+      return server.client();
+    });
   }
 
   @AfterAll
   static void stop() {
-    client.close();
-    server.close();
+    CLIENTS.values().forEach(EnvClient::close);
+    SERVERS.values().forEach(PythonServer::close);
   }
 
-  private static GrpcVectorEnv single(String id) {
-    return client.make(EnvSpec.builder(id).optAutoresetMode(AutoresetMode.DISABLED).build());
+  private static RemoteVectorEnv single(BridgeTransport transport, String id) {
+    return client(transport).make(EnvSpec.builder(id).optAutoresetMode(AutoresetMode.DISABLED).build());
   }
 
   private static float[] obs(VectorStep s) {
     return ((Tensor) s.observations().row(0)).toFloatArray();
   }
 
-  @Test
-  void aRestoredSnapshotReplaysTheSameSteps() {
-    try (GrpcVectorEnv env = single("CartPole-v1")) {
+  @ParameterizedTest
+  @EnumSource(BridgeTransport.class)
+  void aRestoredSnapshotReplaysTheSameSteps(BridgeTransport transport) {
+    try (RemoteVectorEnv env = single(transport, "CartPole-v1")) {
       env.reset(5);
       env.step(new long[] {1});
       String snap = env.snapshot(0);
@@ -73,10 +79,11 @@ class TreeSearchIT {
     }
   }
 
-  @Test
-  void theSearchLeavesTheEnvWhereItWasAndActsOnTheTaskEnv() throws Exception {
+  @ParameterizedTest
+  @EnumSource(BridgeTransport.class)
+  void theSearchLeavesTheEnvWhereItWasAndActsOnTheTaskEnv(BridgeTransport transport) throws Exception {
     Path prior = Path.of(System.getProperty("rql4j.project.dir", "."), "examples/priors/cartpole-center-softdqn");
-    try (GrpcVectorEnv env = single("rql4j/cartpole-center-total-v0");
+    try (RemoteVectorEnv env = single(transport, "rql4j/cartpole-center-total-v0");
         TorchScriptPrior p = TorchScriptPrior.load(prior);
         NDManager manager = NDManager.newBaseManager("PyTorch")) {
       EnvSimulator sim = new EnvSimulator(env, "addon_reward");
@@ -106,16 +113,15 @@ class TreeSearchIT {
     }
   }
 
-  @Test
-  void anEnvThatCannotBeCopiedIsNamed() {
-    // MountainCar's state copies fine; a Gymnasium id whose env holds a lock does not: make one in the
-    // server's Python through the 'module:Id' form is not possible without a module, so use the Python
-    // tests' registration (test_snapshots.py) for that case; here: a search over a non-Discrete env is refused
-    try (GrpcVectorEnv env = single("MountainCarContinuous-v0")) {
+  @ParameterizedTest
+  @EnumSource(BridgeTransport.class)
+  void envsTheSearchCannotUseAreRefused(BridgeTransport transport) {
+    // (an env whose state deepcopy cannot copy is refused by the server: python-bridge/tests/test_snapshots.py)
+    try (RemoteVectorEnv env = single(transport, "MountainCarContinuous-v0")) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new EnvSimulator(env, null));
       assertTrue(e.getMessage().contains("Discrete"), e.getMessage());
     }
-    try (GrpcVectorEnv env = client.make("CartPole-v1", 2)) {
+    try (RemoteVectorEnv env = client(transport).make("CartPole-v1", 2)) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new EnvSimulator(env, null));
       assertTrue(e.getMessage().contains("2 copies"), e.getMessage());
     }

@@ -3,11 +3,13 @@ package org.rql4j.train;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.rql4j.bridge.BridgeTransport;
+import org.rql4j.bridge.EnvClient;
 import org.rql4j.bridge.EnvSpec;
-import org.rql4j.bridge.GrpcEnvClient;
-import org.rql4j.bridge.GrpcVectorEnv;
 import org.rql4j.bridge.PythonServer;
+import org.rql4j.bridge.RemoteVectorEnv;
 import org.rql4j.env.Env;
 import org.rql4j.learner.ResidualSoftQConfig;
 import org.rql4j.learner.ResidualSoftQLearning;
@@ -20,25 +22,28 @@ import org.rql4j.prior.TorchScriptPrior;
  * PyTorch soft-DQN prior, learning on DJL): with a fixed seed the customized policy keeps the
  * prior's basic return and cuts the add-on penalty by a margin that a learner which does not
  * learn (its customized policy is then the prior tilted by a random Q_R) or learns the wrong
- * thing cannot reach.
+ * thing cannot reach. Runs with the envs over each transport (gRPC, Py4J): the same seeds give
+ * the same run.
  */
 class CartPoleCustomizationIT {
 
   static final long STEPS = 30_000;
   static final int EPISODES = 10;
 
-  @Test
-  void residualLearningCentresTheCartAndKeepsThePoleUp() {
+  @ParameterizedTest
+  @EnumSource(BridgeTransport.class)
+  void residualLearningCentresTheCartAndKeepsThePoleUp(BridgeTransport transport) {
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
     ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().withTotalSteps(STEPS).withSeed(0);
-    try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
+    try (PythonServer server = PythonServer.builder().optTransport(transport).start();
+        EnvClient client = server.client();
         TorchScriptPrior prior = TorchScriptPrior.load(root.resolve("examples/priors/cartpole-center-softdqn"))) {
       Evaluator.Summary before;
       try (Env env = client.makeSingle("rql4j/cartpole-center-total-v0", null); PriorActor actor = new PriorActor(prior)) {
         before = Evaluator.evaluate(env, actor, Evaluator.defaultSeeds(EPISODES));
       }
       Evaluator.Summary after;
-      try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
+      try (RemoteVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
           ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
         OffPolicyTraining.run(learner, env, prior, p -> true, STEPS);
         try (Env eval = client.makeSingle("rql4j/cartpole-center-total-v0", null);
@@ -47,7 +52,7 @@ class CartPoleCustomizationIT {
         }
       }
       String table = before.markdownRow("prior") + "\n" + after.markdownRow("customized");
-      System.out.println(table);
+      System.out.println(transport + "\n" + table);
       double basicBefore = before.mean(Evaluator.Episode::basicReturn);
       double basicAfter = after.mean(Evaluator.Episode::basicReturn);
       double addonBefore = before.mean(Evaluator.Episode::addonReturn);

@@ -1,0 +1,221 @@
+"""The rql4j.v1 contract over Py4J: the same protobuf messages, carried as byte arrays.
+
+For users who already run a Py4J gateway (and for the lowest single-env latency without the
+step socket). Java holds a proxy of the Java interface ``org.rql4j.bridge.Py4jBridgeService``
+(``byte[] call(String method, byte[] request)``), implemented here by :class:`Py4jBridgeService`:
+
+- ``method`` is a unary method's full gRPC name, e.g. ``rql4j.v1.EnvService/Step``; ``request``
+  is its serialized request message. Dispatch is generic: every unary method of ``EnvService``
+  and ``PriorService`` in the generated descriptors is served by the servicer method of the
+  same name (the gRPC server's handlers, unwrapped), so an RPC added to the proto and to the
+  servicer passes through with no change here. Streaming methods (``StepStream``) are not
+  served: over Py4J each call is already one message each way.
+- The reply is an envelope: one byte, the gRPC status code (0 OK), then either the serialized
+  response (OK) or the UTF-8 error message, the same code and message the gRPC server would
+  send. Java turns non-zero codes into a ``BridgeException`` with that code.
+
+Security: the server listens on loopback by default and requires Py4J's auth token (``serve``
+takes it from an environment variable, never from argv, where other local users could read it).
+Sockets: py4j sets no TCP_NODELAY; :class:`_NoDelayClientServer` sets it on every accepted
+connection (each would otherwise wait ~40 ms for the peer's delayed ACK on small replies).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from google.protobuf import message_factory
+from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
+from py4j.clientserver import PythonServer as _Py4jPythonServer
+
+from rql4j_bridge.env_server import EnvServicer, RpcError, _qualname
+from rql4j_bridge.prior.service import PriorServicer, _status_of
+from rql4j_bridge.proto.rql4j.v1 import env_pb2, prior_pb2
+
+__all__ = ["JAVA_INTERFACE", "Py4jBridgeService", "decode_reply", "encode_error", "serve_py4j", "stop_py4j"]
+
+_log = logging.getLogger(__name__)
+
+JAVA_INTERFACE = "org.rql4j.bridge.Py4jBridgeService"
+OK = 0
+
+_Handler = Callable[[Any], Any]
+_ErrorMapper = Callable[[Exception], tuple[grpc.StatusCode, str]]
+
+
+def _env_error(e: Exception) -> tuple[grpc.StatusCode, str]:
+    if isinstance(e, RpcError):
+        return e.code, e.message
+    _log.exception("EnvService call failed")
+    err = RpcError(grpc.StatusCode.INTERNAL, f"{_qualname(e)}: {e}")
+    return err.code, err.message
+
+
+def _prior_error(e: Exception) -> tuple[grpc.StatusCode, str]:
+    status = _status_of(e)
+    return status.code, status.message
+
+
+def encode_error(code: grpc.StatusCode, message: str) -> bytes:
+    """The envelope of a failed call: the status code's number, then the UTF-8 message."""
+    return bytes([code.value[0]]) + message.encode("utf-8")
+
+
+def decode_reply(reply: bytes) -> tuple[int, bytes]:
+    """Splits an envelope into (status code number, payload): for tests and Python clients."""
+    if not reply:
+        raise ValueError("empty Py4J bridge reply")
+    return reply[0], bytes(reply[1:])
+
+
+class Py4jBridgeService:
+    """Answers ``org.rql4j.bridge.Py4jBridgeService.call`` with an EnvServicer and a PriorServicer.
+
+    Register it as the ``python_server_entry_point`` of your own ``ClientServer`` to serve rql4j
+    from a gateway you already run, or let :func:`serve_py4j` start one.
+    """
+
+    class Java:
+        implements = [JAVA_INTERFACE]
+
+    def __init__(self, env_servicer: EnvServicer | None = None, prior_servicer: PriorServicer | None = None) -> None:
+        self.env_servicer = env_servicer or EnvServicer()
+        self.prior_servicer = prior_servicer or PriorServicer()
+        self._methods: dict[str, tuple[_Handler, type, _ErrorMapper]] = {}
+        for file, service, servicer, errors in (
+            (env_pb2.DESCRIPTOR, "EnvService", self.env_servicer, _env_error),
+            (prior_pb2.DESCRIPTOR, "PriorService", self.prior_servicer, _prior_error),
+        ):
+            for method in file.services_by_name[service].methods:
+                if method.client_streaming or method.server_streaming:
+                    continue
+                bound = getattr(type(servicer), method.name, None)
+                if bound is None:  # in the proto, not (yet) in this servicer
+                    continue
+                handler = getattr(bound, "__wrapped__", bound)  # the servicer's logic, without grpc's context
+                request_type = message_factory.GetMessageClass(method.input_type)
+                self._methods[method.full_name.rsplit(".", 1)[0] + "/" + method.name] = (
+                    _bind(handler, servicer),
+                    request_type,
+                    errors,
+                )
+
+    @property
+    def methods(self) -> list[str]:
+        """The full method names this service answers, e.g. ``rql4j.v1.EnvService/Step``."""
+        return sorted(self._methods)
+
+    def call(self, method: str, request: bytes | bytearray) -> bytes:
+        """One unary call: never raises, a failure is an error envelope (see the module docstring)."""
+        entry = self._methods.get(method)
+        if entry is None:
+            return encode_error(
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"this Py4J bridge does not serve {method!r} (it serves {', '.join(self.methods)}); "
+                "is python-bridge older than the Java side?",
+            )
+        handler, request_type, errors = entry
+        try:
+            try:
+                parsed = request_type.FromString(bytes(request))
+            except Exception as e:  # google.protobuf.message.DecodeError
+                raise RpcError(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"the request of {method} is not a {request_type.__name__} ({e})"
+                ) from None
+            response = handler(parsed)
+            return bytes([OK]) + response.SerializeToString()
+        except Exception as e:
+            code, message = _env_error(e) if isinstance(e, RpcError) else errors(e)
+            return encode_error(code, message)
+
+    def close_all(self) -> None:
+        """Closes every env and releases every prior (server shutdown)."""
+        self.env_servicer.close_all()
+        self.prior_servicer.release_all()
+
+
+def _bind(handler: Callable[[Any, Any], Any], servicer: Any) -> _Handler:
+    return lambda request: handler(servicer, request)
+
+
+class _NoDelayPythonServer(_Py4jPythonServer):
+    """py4j's server side of a ClientServer, with TCP_NODELAY on each connection from Java.
+
+    Also listening before ``start`` returns: py4j binds in ``start`` but calls ``listen`` in its
+    accept thread, so a client told the port at once could be refused.
+    """
+
+    def start(self) -> None:
+        super().start()
+        self.server_socket.listen(5)  # again in py4j's thread: listen on a listening socket is a no-op
+
+    def _create_connection(self, socket_instance: socket.socket, stream: Any) -> Any:
+        try:
+            socket_instance.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # not a TCP socket (never here); keep serving
+            _log.warning("could not set TCP_NODELAY on a Py4J connection", exc_info=True)
+        return super()._create_connection(socket_instance, stream)
+
+
+class _NoDelayClientServer(ClientServer):
+    """A ClientServer whose Python server sets TCP_NODELAY (py4j offers no option for it)."""
+
+    def _create_callback_server(self, callback_server_parameters: Any) -> Any:
+        return _NoDelayPythonServer(
+            self._gateway_client, self.java_parameters, self.python_parameters, self.gateway_property
+        )
+
+
+def serve_py4j(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    auth_token: str | None = None,
+    service: Py4jBridgeService | None = None,
+) -> tuple[ClientServer, int]:
+    """Starts a Py4J ClientServer whose entry point is ``service``; returns it with its port.
+
+    ``port`` 0 picks a free port. ``auth_token`` None serves without authentication (only for
+    trusted machines: anything that reaches the port can then run envs and load priors).
+    Java connects with ``Py4jEnvClient.connect(host, port, token)``. Nothing here calls Java,
+    so no Java gateway port is needed. Stop it with :func:`stop_py4j`, not ``ClientServer.shutdown()``
+    (which would first try to shut down a Java gateway on py4j's default port, someone else's if any).
+    """
+    service = service or Py4jBridgeService()
+    try:
+        gateway = _NoDelayClientServer(
+            java_parameters=JavaParameters(auth_token=auth_token, auto_convert=False),
+            python_parameters=PythonParameters(
+                address=host,
+                port=port,
+                auth_token=auth_token,
+                daemonize=True,
+                daemonize_connections=True,
+                accept_timeout=0.5,  # how often the accept loop sees a shutdown (py4j's default: 5 s)
+            ),
+            python_server_entry_point=service,
+        )
+    except Exception as e:  # py4j.protocol.Py4JNetworkError when the port is taken
+        raise OSError(f"cannot bind the rql4j Py4J bridge to {host}:{port}: {e}") from e
+    return gateway, gateway.get_callback_server().get_listening_port()
+
+
+def stop_py4j(gateway: ClientServer) -> None:
+    """Stops serving: closes the listening socket and every connection from Java.
+
+    Each connection's socket is shut down first: py4j closes a connection's buffered stream while
+    its thread is blocked reading it, and that close waits for the read (that is, for Java to send
+    or disconnect) because both hold the stream's lock. Shutting the socket down ends the read.
+    """
+    server = gateway.get_callback_server()
+    for connection in list(getattr(server, "connections", ()) if server is not None else ()):
+        sock = getattr(connection, "socket", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:  # already closed by the peer
+                pass
+    gateway.shutdown_callback_server()
