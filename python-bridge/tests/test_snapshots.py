@@ -84,6 +84,35 @@ def test_restore_keeps_the_time_limit_and_the_end_flag(stub: pb_grpc.EnvServiceS
     stub.Close(pb.CloseRequest(env_handle=handle))
 
 
+def test_the_random_generator_travels_with_the_snapshot(stub: pb_grpc.EnvServiceStub) -> None:
+    """InfoEnv-like check on a real stochastic env: FrozenLake with slippery ice draws from np_random."""
+    handle = make(stub, "FrozenLake-v1", 1, pb.DISABLED, kwargs={"is_slippery": True}).env_handle
+    reset(stub, handle, [11])
+    snap = _snapshot(stub, handle).snapshot_handle
+    paths = []
+    for _ in range(2):
+        _restore(stub, handle, snap)
+        path = []
+        for _ in range(12):
+            r = step(stub, handle, np.array([2]), spaces.MultiDiscrete([4]))
+            path.append(int(_obs(r)[0]))
+            if bool(from_tensor(r.terminated)[0]) or bool(from_tensor(r.truncated)[0]):
+                break
+        paths.append(path)
+    assert paths[0] == paths[1]
+    # without the snapshot's generator the slippery walk differs (so the check above can fail)
+    reset(stub, handle, [12])
+    other = []
+    for _ in range(12):
+        r = step(stub, handle, np.array([2]), spaces.MultiDiscrete([4]))
+        other.append(int(_obs(r)[0]))
+        if bool(from_tensor(r.terminated)[0]) or bool(from_tensor(r.truncated)[0]):
+            break
+    assert other != paths[0]
+    _release(stub, snap)
+    stub.Close(pb.CloseRequest(env_handle=handle))
+
+
 def test_snapshot_of_one_copy_restores_into_another(stub: pb_grpc.EnvServiceStub) -> None:
     handle = make(stub, "CartPole-v1", 2, pb.DISABLED).env_handle
     first = _obs(reset(stub, handle, [3]))
@@ -107,6 +136,11 @@ def test_bad_snapshot_requests_are_named(stub: pb_grpc.EnvServiceStub) -> None:
     reset(stub, other, [0])
     snap = _snapshot(stub, other).snapshot_handle
     assert_error(rpc_error(_restore, stub, handle, snap), grpc.StatusCode.INVALID_ARGUMENT, "MountainCar-v0")
+    # a snapshot restores only into an env of the same autoreset mode
+    same_step = make(stub, "MountainCar-v0", 1, pb.SAME_STEP).env_handle
+    reset(stub, same_step, [0])
+    assert_error(rpc_error(_restore, stub, same_step, snap), grpc.StatusCode.INVALID_ARGUMENT, "DISABLED", "SAME_STEP")
+    stub.Close(pb.CloseRequest(env_handle=same_step))
     # closing an env releases its snapshots
     stub.Close(pb.CloseRequest(env_handle=other))
     assert_error(rpc_error(_restore, stub, handle, snap), grpc.StatusCode.NOT_FOUND, "unknown snapshot handle")

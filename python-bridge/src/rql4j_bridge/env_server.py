@@ -155,6 +155,7 @@ class _Snapshot:
 
     env_handle: str
     env_id: str
+    mode: int  # the autoreset mode of the env it was taken from
     copy: gymnasium.Env
     awaiting_reset: bool  # DISABLED mode: the copy's episode had ended
     autoreset_next: bool  # NEXT_STEP mode: the copy's next step is its reset
@@ -323,6 +324,7 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         with self._registry_lock:
             envs = list(self._envs.values())
             self._envs.clear()
+            self._snapshots.clear()
         for env in envs:
             try:
                 _retire(env)
@@ -516,17 +518,19 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
             )
         return index
 
+    def _check_room(self) -> None:
+        if len(self._snapshots) >= self.max_snapshots:
+            raise RpcError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"the server holds {len(self._snapshots)} snapshots, its maximum (serve --max-snapshots "
+                f"{self.max_snapshots}): release the ones you no longer need (ReleaseSnapshots) first",
+            )
+
     @_unary
     def Snapshot(self, request: pb.SnapshotRequest) -> pb.SnapshotResponse:
         env = self._lookup(request.env_handle)
         index = self._copy_index(env, request.index)
-        with self._registry_lock:
-            if len(self._snapshots) >= self.max_snapshots:
-                raise RpcError(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"the server holds {len(self._snapshots)} snapshots, its maximum (serve --max-snapshots "
-                    f"{self.max_snapshots}): release the ones you no longer need (ReleaseSnapshots) first",
-                )
+        self._check_room()
         with env.lock:
             if env.closed or env.failure is not None or not env.reset_done[index]:
                 if env.closed or env.failure is not None or not env.reset_done.any():
@@ -549,6 +553,7 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
             snap = _Snapshot(
                 env_handle=env.handle,
                 env_id=env.env_id,
+                mode=env.mode,
                 copy=state,
                 awaiting_reset=bool(env.awaiting_reset[index]),
                 autoreset_next=bool(flags[index]) if flags is not None else False,
@@ -557,6 +562,7 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         with self._registry_lock:
             if env.handle not in self._envs:  # closed meanwhile: its snapshots are gone with it
                 raise RpcError(grpc.StatusCode.NOT_FOUND, f"{env.describe()} was closed")
+            self._check_room()  # again under the lock: concurrent snapshots must not pass the bound
             self._snapshots[key] = snap
             held = len(self._snapshots)
         return pb.SnapshotResponse(snapshot_handle=key, open_snapshots=held, max_snapshots=self.max_snapshots)
@@ -578,6 +584,13 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 f"snapshot {request.snapshot_handle} is of {snap.env_id!r}; it cannot be restored into "
                 f"{env.describe()}",
             )
+        if snap.mode != env.mode:
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"snapshot {request.snapshot_handle} was taken in {pb.AutoresetMode.Name(snap.mode)} mode; "
+                f"{env.describe()} runs in {pb.AutoresetMode.Name(env.mode)} mode (restore into an env made "
+                "with the same autoreset mode)",
+            )
         with env.lock:
             if env.closed:
                 env.raise_not_ready()
@@ -587,7 +600,8 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 raise RpcError(
                     grpc.StatusCode.INTERNAL, f"copying snapshot {request.snapshot_handle} raised {_qualname(e)}: {e}"
                 ) from e
-            env.vec.envs[index] = state
+            replaced, env.vec.envs[index] = env.vec.envs[index], state
+            _close_quietly(replaced)
             flags = _autoreset_flags(env.vec)
             if flags is not None:
                 flags[index] = snap.autoreset_next

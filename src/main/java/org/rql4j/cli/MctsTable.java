@@ -164,6 +164,12 @@ final class MctsTable {
       return done.subList(0, episodes);
     }
     long[] seeds = Evaluator.defaultSeeds(episodes);
+    for (int k = 0; k < done.size(); k++) {
+      if (done.get(k).seed() != seeds[k]) {
+        throw new IllegalArgumentException(file + " episode " + (k + 1) + " has reset seed " + done.get(k).seed()
+            + ", expected " + seeds[k] + "; delete the file to start the row again");
+      }
+    }
     MctsConfig cfg = row.equals("plain") ? base.plain() : base;
     String evalEnv = "rql4j/" + task + "-total-v0";
     try (PythonServer server = PythonServer.builder().optTransport(transport).start();
@@ -235,14 +241,22 @@ final class MctsTable {
       return out;
     }
     Gson gson = new Gson();
-    for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-      if (!line.isBlank()) {
-        try {
-          out.add(gson.fromJson(line, Episode.class));
-        } catch (RuntimeException e) {
-          throw new IllegalArgumentException(file + " holds a line that is not an episode (" + e.getMessage()
-              + "); delete the line or the file");
+    List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    for (int i = 0; i < lines.size(); i++) {
+      String line = lines.get(i);
+      if (line.isBlank()) {
+        continue;
+      }
+      try {
+        out.add(gson.fromJson(line, Episode.class));
+      } catch (RuntimeException e) {
+        if (i == lines.size() - 1) { // a last line cut off by a kill: that episode runs again
+          System.out.println(file + ": dropping an unfinished last line (" + e.getMessage() + ")");
+          Files.write(file, lines.subList(0, i), StandardCharsets.UTF_8);
+          break;
         }
+        throw new IllegalArgumentException(file + " line " + (i + 1) + " is not an episode (" + e.getMessage()
+            + "); delete the line or the file");
       }
     }
     return out;
@@ -258,7 +272,7 @@ final class MctsTable {
         .append("). ").append(episodes).append(" episodes per row, reset seeds 10000.., on the task's total variant; "
             + "mean ± std over episodes. No training: the shipped soft-DQN prior, the simulator's snapshots and "
             + "the reward. Settings: ").append(cfg).append(" (method.md's reference: 150 simulations, horizon 6, "
-            + "gamma 0.8, w = alphaHat = eps = 1). Crash: the episode terminated before its time limit. "
+            + "gamma 0.8, w = alphaHat = eps = 1). Crash: the episode terminated (in highway-env only a crash ends an episode early; the time limit truncates). "
             + "Decision latency: wall time of one decision (the search, or the prior's forward pass), median over "
             + "all decisions of the row; search steps: env steps the search took per decision.\n\n");
     md.append("| row | basic return | add-on return | length | crash rate | decision latency (median) | "
@@ -268,15 +282,17 @@ final class MctsTable {
         "residual", "residual max-ent MCTS (prior, add-on reward)");
     results.forEach((row, eps) -> {
       double[] allMs = eps.stream().flatMapToDouble(e -> Arrays.stream(e.decisionMs())).sorted().toArray();
-      double median = allMs.length == 0 ? Double.NaN : allMs[allMs.length / 2];
+      double median = allMs.length == 0 ? Double.NaN : allMs.length % 2 == 1 ? allMs[allMs.length / 2]
+          : (allMs[allMs.length / 2 - 1] + allMs[allMs.length / 2]) / 2;
       long decisions = eps.stream().mapToLong(Episode::length).sum();
       long steps = eps.stream().mapToLong(Episode::searchSteps).sum();
       md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.0f%% (%d/%d) | %s | %.0f |%n", names.get(row),
           meanStd(eps, Episode::basic), meanStd(eps, Episode::addon), meanStd(eps, e -> e.length()),
           100.0 * eps.stream().filter(Episode::terminated).count() / eps.size(),
           eps.stream().filter(Episode::terminated).count(), eps.size(),
-          median < 10 ? String.format(Locale.ROOT, "%.2f ms", median) : String.format(Locale.ROOT, "%.1f s",
-              median / 1000), (double) steps / decisions));
+          median < 10 ? String.format(Locale.ROOT, "%.2f ms", median) : median < 1000
+              ? String.format(Locale.ROOT, "%.0f ms", median) : String.format(Locale.ROOT, "%.1f s", median / 1000),
+          (double) steps / decisions));
     });
     return md.toString();
   }

@@ -109,16 +109,23 @@ public final class ResidualMaxEntMcts {
         simulate(sim, p, root, rng, saved, steps, nodes);
       }
       sim.load(root.state);
-    } finally {
-      sim.discard(saved);
+    } catch (RuntimeException e) {
+      try { // leave the env at the root, and release what the search holds, without hiding the cause
+        sim.load(root.state);
+        sim.discard(saved);
+      } catch (RuntimeException cleanup) {
+        e.addSuppressed(cleanup);
+      }
+      throw e;
     }
+    sim.discard(saved);
     int best = -1;
     double bestScore = Double.NEGATIVE_INFINITY;
     for (int a = 0; a < na; a++) {
       if (root.children.get(a) == null) {
         continue;
       }
-      double score = root.q[a] + config.priorWeight() * root.logPi[a];
+      double score = root.q[a] + priorTerm(root.logPi[a]);
       if (score > bestScore) {
         bestScore = score;
         best = a;
@@ -184,13 +191,18 @@ public final class ResidualMaxEntMcts {
     return node.value;
   }
 
+  /** {@code w log pi(a|s)}; 0 when w = 0, even where the prior gives an action log-prob -inf. */
+  private double priorTerm(double logPi) {
+    return config.priorWeight() == 0 ? 0 : config.priorWeight() * logPi;
+  }
+
   /** {@code alphaHat logsumexp((Q + w log pi) / alphaHat)} over the expanded children. */
   private double softValue(Node<?> node) {
     double alpha = config.alphaHat();
     double max = Double.NEGATIVE_INFINITY;
     for (int a = 0; a < node.q.length; a++) {
       if (node.children.get(a) != null) {
-        max = Math.max(max, (node.q[a] + config.priorWeight() * node.logPi[a]) / alpha);
+        max = Math.max(max, (node.q[a] + priorTerm(node.logPi[a])) / alpha);
       }
     }
     if (max == Double.NEGATIVE_INFINITY) {
@@ -199,7 +211,7 @@ public final class ResidualMaxEntMcts {
     double sum = 0;
     for (int a = 0; a < node.q.length; a++) {
       if (node.children.get(a) != null) {
-        sum += Math.exp((node.q[a] + config.priorWeight() * node.logPi[a]) / alpha - max);
+        sum += Math.exp((node.q[a] + priorTerm(node.logPi[a])) / alpha - max);
       }
     }
     return alpha * (max + Math.log(sum));
@@ -227,7 +239,7 @@ public final class ResidualMaxEntMcts {
     }
     double[] logits = new double[na];
     for (int a = 0; a < na; a++) {
-      logits[a] = (node.q[a] + config.priorWeight() * node.logPi[a]) / config.alphaHat();
+      logits[a] = (node.q[a] + priorTerm(node.logPi[a])) / config.alphaHat();
     }
     return sample(logits, rng);
   }

@@ -116,6 +116,69 @@ class ResidualMaxEntMctsTest {
   }
 
   @Test
+  void selectionSamplesTheSoftPolicyOfQPlusThePriorTerm() {
+    // eps 0: no uniform mixing once each child was tried, so the root's visits follow
+    // softmax(Q + w log pi) = softmax([0.962, 0.331]): a0 gets 1 / (1 + e^-0.631) = 0.653 of them
+    // (with the prior term's sign flipped it would get 0.17, without it 0.39)
+    MctsConfig greedy = new MctsConfig(1, 1, 0, 4000, 3, 0.5, false);
+    ResidualMaxEntMcts.Decision d = new ResidualMaxEntMcts(greedy, PRIOR).decide(new TinyMdp(), new float[] {0},
+        new Random(5));
+    double share = d.visits()[0] / 4000.0;
+    assertEquals(1 / (1 + Math.exp(-(1.25 + Math.log(0.75) - d.q()[1] - Math.log(0.25)))), share, 0.03,
+        "visit share of a0: " + share);
+  }
+
+  /** A chain s0 -> s1 -> ... (never ending), two actions: a0 earns 1, a1 earns 0; both move on. */
+  static final class Chain implements Simulator<Integer> {
+    int state;
+
+    @Override
+    public int numActions() {
+      return 2;
+    }
+
+    @Override
+    public Integer save() {
+      return state;
+    }
+
+    @Override
+    public void load(Integer s) {
+      state = s;
+    }
+
+    @Override
+    public void discard(Collection<Integer> states) {}
+
+    @Override
+    public Transition step(int action) {
+      state++;
+      return new Transition(new float[] {state}, action == 0 ? 1 : 0, false, false);
+    }
+  }
+
+  @Test
+  void rolloutsFollowThePriorDiscountedToTheHorizon() {
+    // below the root the prior always picks a0 (log pi = [0, -inf]): a rollout from s1 earns
+    // sum_{t < H - 1} 0.5^t; two simulations expand only the root's children
+    SearchPrior sure = obs -> obs[0] == 0 ? new double[] {Math.log(0.5), Math.log(0.5)}
+        : new double[] {0, Double.NEGATIVE_INFINITY};
+    for (int horizon : new int[] {2, 3, 4}) {
+      double rollout = 0;
+      for (int t = 0; t < horizon - 1; t++) {
+        rollout += Math.pow(0.5, t);
+      }
+      for (int seed = 0; seed < 5; seed++) {
+        ResidualMaxEntMcts.Decision d = new ResidualMaxEntMcts(config(1, 2, horizon), sure)
+            .decide(new Chain(), new float[] {0}, new Random(seed));
+        assertEquals(1 + 0.5 * rollout, d.q()[0], 1e-12, "horizon " + horizon);
+        assertEquals(0.5 * rollout, d.q()[1], 1e-12, "horizon " + horizon);
+        assertEquals((long) 2 * horizon, d.envSteps(), "each simulation steps to the horizon");
+      }
+    }
+  }
+
+  @Test
   void newLeavesTakeThePriorRolloutValue() {
     // two simulations expand s1 and s2 only: their values come from one-step prior rollouts
     for (int seed = 0; seed < 20; seed++) {

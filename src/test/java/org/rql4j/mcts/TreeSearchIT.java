@@ -35,7 +35,8 @@ class TreeSearchIT {
 
   static synchronized EnvClient client(BridgeTransport transport) {
     return CLIENTS.computeIfAbsent(transport, t -> {
-      PythonServer server = PythonServer.builder().optTransport(t).start();
+      // a tight bound on snapshots: a search that leaks even one per decision runs into it
+      PythonServer server = PythonServer.builder().optTransport(t).optServeArgs("--max-snapshots", "20").start();
       SERVERS.put(t, server);
       return server.client();
     });
@@ -104,12 +105,15 @@ class TreeSearchIT {
         assertFalse(s.done(0), "the prior-guided search keeps the pole up for 15 steps");
         o = obs(s);
       }
-      // one more snapshot than the server allows would fail: every decision released its own
+      // each decision holds at most 1 + 12 snapshots besides `here`; the server allows 20, so a leak of one
+      // per decision would have failed by now with RESOURCE_EXHAUSTED. All are released: 20 fit again.
       List<String> held = new ArrayList<>();
-      for (int i = 0; i < 1000; i++) {
+      for (int i = 0; i < 20; i++) {
         held.add(env.snapshot(0));
       }
-      env.releaseSnapshots(held);
+      BridgeException full = assertThrows(BridgeException.class, () -> env.snapshot(0));
+      assertTrue(full.getMessage().contains("--max-snapshots 20"), full.getMessage());
+      assertEquals(20, env.releaseSnapshots(held));
     }
   }
 
