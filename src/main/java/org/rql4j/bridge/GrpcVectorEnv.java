@@ -6,18 +6,12 @@ import io.grpc.stub.BlockingClientCall;
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import org.rql4j.env.AutoresetMode;
-import org.rql4j.env.ResetRequest;
-import org.rql4j.env.Space;
 import org.rql4j.env.Value;
-import org.rql4j.env.VectorReset;
 import org.rql4j.env.VectorStep;
-import org.rql4j.proto.v1.CloseRequest;
 import org.rql4j.proto.v1.EnvServiceGrpc;
 import org.rql4j.proto.v1.MakeResponse;
 import org.rql4j.proto.v1.OpenStepSocketRequest;
 import org.rql4j.proto.v1.OpenStepSocketResponse;
-import org.rql4j.proto.v1.ResetResponse;
 import org.rql4j.proto.v1.StepRequest;
 import org.rql4j.proto.v1.StepResponse;
 
@@ -26,89 +20,21 @@ import org.rql4j.proto.v1.StepResponse;
  * stepped as the spec's {@link StepTransport} says (the step socket by default, a lockstep bidi
  * stream, or unary calls). Not thread-safe: one thread steps an env.
  */
-public final class GrpcVectorEnv implements RemoteVectorEnv {
+public final class GrpcVectorEnv extends AbstractRemoteVectorEnv {
 
   private final GrpcEnvClient client;
-  private final EnvSpec spec;
-  private final String handle;
-  private final int numEnvs;
-  private final AutoresetMode autoresetMode;
-  private final Space observationSpace;
-  private final Space actionSpace;
-  private final String specJson;
   private BlockingClientCall<StepRequest, StepResponse> stream;
   private StepSocketChannel socket;
   private boolean socketRefused; // the step socket is unavailable here: the stream serves instead
-  private boolean closed;
 
   GrpcVectorEnv(GrpcEnvClient client, EnvSpec spec, MakeResponse made) {
+    super(client, spec, made);
     this.client = client;
-    this.spec = spec;
-    this.handle = made.getEnvHandle();
-    this.numEnvs = made.getNumEnvs();
-    this.autoresetMode = ProtoCodec.autoreset(made.getAutoresetMode());
-    this.observationSpace = ProtoCodec.space(made.getObservationSpace());
-    this.actionSpace = ProtoCodec.space(made.getActionSpace());
-    this.specJson = made.getSpecJson();
-  }
-
-  @Override
-  public String envId() {
-    return spec.envId();
-  }
-
-  @Override
-  public int numEnvs() {
-    return numEnvs;
-  }
-
-  @Override
-  public Space observationSpace() {
-    return observationSpace;
-  }
-
-  @Override
-  public Space actionSpace() {
-    return actionSpace;
-  }
-
-  @Override
-  public AutoresetMode autoresetMode() {
-    return autoresetMode;
-  }
-
-  @Override
-  public String handle() {
-    return handle;
-  }
-
-  @Override
-  public String specJson() {
-    return specJson;
   }
 
   private EnvServiceGrpc.EnvServiceBlockingStub stub() {
     return EnvServiceGrpc.newBlockingStub(client.channel())
         .withDeadlineAfter(spec.callTimeout().toMillis(), TimeUnit.MILLISECONDS);
-  }
-
-  private void checkOpen(String what) {
-    if (closed) {
-      throw new IllegalStateException(what + " on a closed env (" + spec.envId() + ", handle "
-          + handle + "); make a new one");
-    }
-  }
-
-  @Override
-  public VectorReset reset(ResetRequest request) {
-    checkOpen("reset");
-    ResetResponse resp;
-    try {
-      resp = stub().reset(EnvMessages.reset(handle, spec.envId(), numEnvs, request));
-    } catch (StatusRuntimeException e) {
-      throw client.error("reset " + spec.envId(), e);
-    }
-    return EnvMessages.reset(resp);
   }
 
   @Override
@@ -225,46 +151,7 @@ public final class GrpcVectorEnv implements RemoteVectorEnv {
   }
 
   @Override
-  public String snapshot(int index) {
-    checkOpen("snapshot");
-    try {
-      return stub().snapshot(org.rql4j.proto.v1.SnapshotRequest.newBuilder().setEnvHandle(handle).setIndex(index)
-          .build()).getSnapshotHandle();
-    } catch (StatusRuntimeException e) {
-      throw client.error("snapshot of copy " + index + " of " + spec.envId(), e);
-    }
-  }
-
-  @Override
-  public void restore(int index, String snapshotHandle) {
-    checkOpen("restore");
-    try {
-      stub().restore(org.rql4j.proto.v1.RestoreRequest.newBuilder().setEnvHandle(handle).setIndex(index)
-          .setSnapshotHandle(snapshotHandle).build());
-    } catch (StatusRuntimeException e) {
-      throw client.error("restore of copy " + index + " of " + spec.envId(), e);
-    }
-  }
-
-  @Override
-  public int releaseSnapshots(java.util.Collection<String> snapshotHandles) {
-    if (snapshotHandles.isEmpty() || closed) {
-      return 0; // closing the env released them
-    }
-    try {
-      return stub().releaseSnapshots(org.rql4j.proto.v1.ReleaseSnapshotsRequest.newBuilder()
-          .addAllSnapshotHandles(snapshotHandles).build()).getReleased();
-    } catch (StatusRuntimeException e) {
-      throw client.error("releasing " + snapshotHandles.size() + " snapshots of " + spec.envId(), e);
-    }
-  }
-
-  @Override
-  public void close() {
-    if (closed) {
-      return;
-    }
-    closed = true;
+  protected void closeStepping() {
     if (stream != null) {
       try {
         stream.halfClose();
@@ -274,10 +161,5 @@ public final class GrpcVectorEnv implements RemoteVectorEnv {
       dropStream();
     }
     dropSocket();
-    try {
-      stub().close(CloseRequest.newBuilder().setEnvHandle(handle).build());
-    } catch (StatusRuntimeException ignored) {
-      // closing an env on a dead server is not an error: there is nothing left to release
-    }
   }
 }
