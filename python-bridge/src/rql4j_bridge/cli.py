@@ -75,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-workers", type=int, default=64, help="threads server: RPC threads; each open StepStream holds one"
     )
+    _add_common_serve_args(serve)
+    serve.set_defaults(func=_serve)
+    _add_serve_py4j_parser(commands)
+    _add_export_parser(commands)
+    _add_train_parser(commands)
+    _add_plot_parser(commands)
+    return parser
+
+
+def _add_common_serve_args(serve: argparse.ArgumentParser) -> None:
+    """The options both servers take (gRPC ``serve`` and ``serve-py4j``)."""
     serve.add_argument(
         "--max-snapshots",
         type=int,
@@ -93,12 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="import MODULE before serving, to register its Gymnasium ids (repeatable)",
     )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    serve.set_defaults(func=_serve)
-    _add_serve_py4j_parser(commands)
-    _add_export_parser(commands)
-    _add_train_parser(commands)
-    _add_plot_parser(commands)
-    return parser
 
 
 def _add_serve_py4j_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -120,24 +125,7 @@ def _add_serve_py4j_parser(commands: argparse._SubParsersAction[argparse.Argumen
     serve.add_argument(
         "--no-auth", action="store_true", help="serve without an auth token (anyone reaching the port can use it)"
     )
-    serve.add_argument(
-        "--max-snapshots",
-        type=int,
-        default=1024,
-        help="env snapshots (Snapshot) held at once; one more is refused until some are released (default: 1024)",
-    )
-    serve.add_argument(
-        "--exit-on-stdin-eof", action="store_true", help="stop the server and exit when stdin reaches end of file"
-    )
-    serve.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="import MODULE before serving, to register its Gymnasium ids (repeatable)",
-    )
-    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _add_common_serve_args(serve)
     serve.set_defaults(func=_serve_py4j, server="py4j")
 
 
