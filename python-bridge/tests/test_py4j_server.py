@@ -40,7 +40,9 @@ def service() -> Iterator[Py4jBridgeService]:
 
 
 def make_cartpole(service: Py4jBridgeService, n: int = 2) -> str:
-    code, body = call(service, "rql4j.v1.EnvService/Make", pb.MakeRequest(env_id="CartPole-v1", num_envs=n).SerializeToString())
+    code, body = call(
+        service, "rql4j.v1.EnvService/Make", pb.MakeRequest(env_id="CartPole-v1", num_envs=n).SerializeToString()
+    )
     assert code == OK, body
     return pb.MakeResponse.FromString(body).env_handle
 
@@ -59,12 +61,16 @@ def test_dispatches_every_unary_method_of_both_services(service: Py4jBridgeServi
 
 def test_make_reset_step_match_the_servicer(service: Py4jBridgeService) -> None:
     handle = make_cartpole(service, 2)
-    code, body = call(service, "rql4j.v1.EnvService/Reset", pb.ResetRequest(env_handle=handle, seeds=[5]).SerializeToString())
+    code, body = call(
+        service, "rql4j.v1.EnvService/Reset", pb.ResetRequest(env_handle=handle, seeds=[5]).SerializeToString()
+    )
     assert code == OK
     reset = pb.ResetResponse.FromString(body)
     assert list(reset.observation.tensor.shape) == [2, 4]
     action = to_value(np.array([0, 1], dtype=np.int64))
-    code, body = call(service, "rql4j.v1.EnvService/Step", pb.StepRequest(env_handle=handle, action=action).SerializeToString())
+    code, body = call(
+        service, "rql4j.v1.EnvService/Step", pb.StepRequest(env_handle=handle, action=action).SerializeToString()
+    )
     assert code == OK
     stepped = pb.StepResponse.FromString(body)
     assert np.frombuffer(stepped.reward.data, "<f8").tolist() == [1.0, 1.0]
@@ -78,11 +84,15 @@ def test_errors_carry_the_grpc_status_and_message(service: Py4jBridgeService) ->
     assert code == NOT_FOUND and b"NoSuchEnv" in body
     handle = make_cartpole(service, 1)
     action = to_value(np.array([0], dtype=np.int64))
-    code, body = call(service, "rql4j.v1.EnvService/Step", pb.StepRequest(env_handle=handle, action=action).SerializeToString())
+    code, body = call(
+        service, "rql4j.v1.EnvService/Step", pb.StepRequest(env_handle=handle, action=action).SerializeToString()
+    )
     assert code == PRECONDITION and b"Reset" in body
     code, body = call(service, "rql4j.v1.EnvService/Step", b"\xff\xff\xff")
     assert code == INVALID and b"StepRequest" in body
-    code, body = call(service, "rql4j.v1.PriorService/LogProbsAll", ppb.PriorQuery(prior_handle="nope").SerializeToString())
+    code, body = call(
+        service, "rql4j.v1.PriorService/LogProbsAll", ppb.PriorQuery(prior_handle="nope").SerializeToString()
+    )
     assert code == NOT_FOUND and b"unknown prior handle" in body
     code, body = call(service, "rql4j.v1.EnvService/Teleport", b"")
     assert code == UNIMPLEMENTED and b"Teleport" in body

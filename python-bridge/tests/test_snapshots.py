@@ -171,7 +171,10 @@ def test_an_env_that_cannot_be_copied_is_named(stub: pb_grpc.EnvServiceStub) -> 
     handle = make(stub, "rql4j-test/Locked-v0", 1, pb.DISABLED).env_handle
     reset(stub, handle, [0])
     assert_error(
-        rpc_error(_snapshot, stub, handle), grpc.StatusCode.FAILED_PRECONDITION, "rql4j-test/Locked-v0", "cannot be copied"
+        rpc_error(_snapshot, stub, handle),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "rql4j-test/Locked-v0",
+        "cannot be copied",
     )
     step(stub, handle, np.array([0]), spaces.MultiDiscrete([2]))  # the env is unharmed
     stub.Close(pb.CloseRequest(env_handle=handle))

@@ -32,10 +32,10 @@ import os
 import shlex
 import signal
 import sys
-from pathlib import Path
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import gymnasium

@@ -854,7 +854,9 @@ class AsyncEnvServicer(pb_grpc.EnvServiceServicer):
             await context.abort(e.code, e.message)
         except Exception as e:
             _log.exception("%s failed", name)
-            await context.abort(grpc.StatusCode.INTERNAL, RpcError(grpc.StatusCode.INTERNAL, f"{_qualname(e)}: {e}").message)
+            await context.abort(
+                grpc.StatusCode.INTERNAL, RpcError(grpc.StatusCode.INTERNAL, f"{_qualname(e)}: {e}").message
+            )
 
     async def GetServerInfo(self, request: pb.ServerInfoRequest, context: grpc.aio.ServicerContext) -> Any:
         return await self._call("GetServerInfo", request, context)

@@ -22,6 +22,7 @@ connection (each would otherwise wait ~40 ms for the peer's delayed ACK on small
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 from collections.abc import Callable
@@ -214,8 +215,6 @@ def stop_py4j(gateway: ClientServer) -> None:
     for connection in list(getattr(server, "connections", ()) if server is not None else ()):
         sock = getattr(connection, "socket", None)
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # already closed by the peer
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:  # already closed by the peer
-                pass
     gateway.shutdown_callback_server()
