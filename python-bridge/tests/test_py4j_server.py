@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -16,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from py4j import protocol
 from py4j.clientserver import ClientServer
 
 from rql4j_bridge.cli import PORT_LINE_PREFIX
 from rql4j_bridge.proto.rql4j.v1 import env_pb2 as pb
 from rql4j_bridge.proto.rql4j.v1 import prior_pb2 as ppb
-from rql4j_bridge.py4j_server import Py4jBridgeService, decode_reply, serve_py4j, stop_py4j
+from rql4j_bridge.py4j_server import Py4jBridgeService, _decode_bytearray, decode_reply, serve_py4j, stop_py4j
 from rql4j_bridge.tensors import to_value
 
 OK, INVALID, NOT_FOUND, PRECONDITION, UNIMPLEMENTED = 0, 3, 5, 9, 12
@@ -223,3 +225,15 @@ def test_command_without_a_token_refuses_to_start() -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert "RQL4J_PY4J_TOKEN" in err and "--no-auth" in err
+
+
+def test_byte_arrays_from_java_decode_as_py4j_would() -> None:
+    """The faster decoder installed by py4j_server gives py4j's own result, for any bytes."""
+    rng = random.Random(0)
+    assert protocol.decode_bytearray is _decode_bytearray
+    for n in (0, 1, 2, 3, 60, 4096):
+        raw = bytes(rng.randrange(256) for _ in range(n))
+        encoded = base64.standard_b64encode(raw).decode("ascii")
+        expected = bytearray([b for b in base64.standard_b64decode(encoded.encode("ascii"))])  # py4j's own loop
+        assert protocol.decode_bytearray(encoded) == expected
+        assert protocol.OUTPUT_CONVERTER[protocol.BYTES_TYPE](encoded, None) == expected
