@@ -214,6 +214,10 @@ def test_command_takes_the_token_from_the_environment() -> None:
         assert proc.stdin is not None
         proc.stdin.close()  # --exit-on-stdin-eof
         assert proc.wait(4) == 0  # a clean stop, not the 5 s hard exit
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        assert "serving" in err  # our own INFO lines stay
+        assert "Received command" not in err, "py4j must not log every call at INFO (one line per env step)"
     finally:
         proc.kill()
 

@@ -322,6 +322,10 @@ def _serve_py4j(args: argparse.Namespace) -> int:
     port_out = _detach_stdout()
     if not _prepare_serving(args):
         return 2
+    if args.log_level != "DEBUG":
+        # py4j logs every call at INFO ("Received command c on object id t"): one stderr line per env
+        # step, which the Java launcher then reads; keep py4j to warnings unless debugging
+        logging.getLogger("py4j").setLevel(logging.WARNING)
     token = None
     if not args.no_auth:
         token = os.environ.get(args.auth_token_env, "")
