@@ -348,6 +348,11 @@ def _serve_py4j(args: argparse.Namespace) -> int:
     except OSError as e:
         _log.error("%s", e)
         return 1
+    return _run_until_stopped(args, port, port_out, lambda: (stop_py4j(gateway), service.close_all()))
+
+
+def _run_until_stopped(args: argparse.Namespace, port: int, port_out: TextIO, stop: Callable[[], object]) -> int:
+    """Announces the port, waits for a signal (or stdin EOF), then runs ``stop``; returns 0."""
     stop_requested = threading.Event()
     reasons: list[str] = []
 
@@ -360,8 +365,7 @@ def _serve_py4j(args: argparse.Namespace) -> int:
     while not stop_requested.wait(0.5):
         pass
     _log.info("stopping (%s)", reasons[0] if reasons else "requested")
-    stop_py4j(gateway)
-    service.close_all()
+    stop()
     _log.info("stopped")
     return 0
 
@@ -397,22 +401,9 @@ def _serve_threads(args: argparse.Namespace, servicer: EnvServicer, port_out: Te
     except OSError as e:
         _log.error("%s", e)
         return 1
-    stop_requested = threading.Event()
-    reasons: list[str] = []
-
-    def request_stop(reason: str) -> None:
-        reasons.append(reason)
-        stop_requested.set()
-
-    _stop_on_signals_and_eof(args, request_stop)
-    _announce(args, port, port_out)
-    while not stop_requested.wait(0.5):
-        pass
-    _log.info("stopping (%s)", reasons[0] if reasons else "requested")
-    server.stop(grace=STOP_GRACE_S).wait()
-    servicer.close_all()
-    _log.info("stopped")
-    return 0
+    return _run_until_stopped(
+        args, port, port_out, lambda: (server.stop(grace=STOP_GRACE_S).wait(), servicer.close_all())
+    )
 
 
 def _serve_aio(args: argparse.Namespace, servicer: EnvServicer, port_out: TextIO) -> int:
