@@ -285,16 +285,13 @@ def _serve(args: argparse.Namespace) -> int:
     # Imported here so that `--help` stays fast.
     from rql4j_bridge.env_server import EnvServicer
 
-    if args.max_snapshots < 0:
-        _log.error("--max-snapshots must be >= 0, got %d", args.max_snapshots)
-        return 2
     servicer = EnvServicer(max_snapshots=args.max_snapshots)
     serving = _serve_aio if args.server == "aio" else _serve_threads
     return serving(args, servicer, port_out)
 
 
 def _prepare_serving(args: argparse.Namespace) -> bool:
-    """Logging and the imports that register env ids; False when an --import failed."""
+    """Logging, the imports that register env ids, and the common options' checks; False on a bad one."""
     logging.basicConfig(
         stream=sys.stderr,
         level=args.log_level,
@@ -315,6 +312,9 @@ def _prepare_serving(args: argparse.Namespace) -> bool:
                 pass
             except Exception:
                 _log.warning("importing %s failed; its envs are not registered", module, exc_info=True)
+    if args.max_snapshots < 0:
+        _log.error("--max-snapshots must be >= 0, got %d", args.max_snapshots)
+        return False
     return True
 
 
@@ -336,9 +336,6 @@ def _serve_py4j(args: argparse.Namespace) -> int:
                 args.auth_token_env,
             )
             return 2
-    if args.max_snapshots < 0:
-        _log.error("--max-snapshots must be >= 0, got %d", args.max_snapshots)
-        return 2
     from rql4j_bridge.env_server import EnvServicer
     from rql4j_bridge.py4j_server import Py4jBridgeService, serve_py4j, stop_py4j
 

@@ -532,9 +532,9 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         index = self._copy_index(env, request.index)
         self._check_room()
         with env.lock:
-            if env.closed or env.failure is not None or not env.reset_done[index]:
-                if env.closed or env.failure is not None or not env.reset_done.any():
-                    env.raise_not_ready()
+            if env.closed or env.failure is not None or not env.reset_done.any():
+                env.raise_not_ready()
+            if not env.reset_done[index]:
                 raise RpcError(
                     grpc.StatusCode.FAILED_PRECONDITION,
                     f"copy {index} of {env.describe()} was never reset: call Reset before taking a snapshot",
