@@ -97,9 +97,7 @@ public final class GrpcEnvClient implements EnvClient, UnaryRpc {
   /** As {@link #serverInfo()}, with a deadline. */
   public ServerInfoResponse serverInfo(Duration timeout) {
     try {
-      return EnvServiceGrpc.newBlockingStub(channel)
-          .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
-          .getServerInfo(ServerInfoRequest.getDefaultInstance());
+      return call(EnvServiceGrpc.getGetServerInfoMethod(), ServerInfoRequest.getDefaultInstance(), timeout);
     } catch (StatusRuntimeException e) {
       throw error("server info", e);
     }
@@ -109,9 +107,7 @@ public final class GrpcEnvClient implements EnvClient, UnaryRpc {
   public GrpcVectorEnv make(EnvSpec spec) {
     MakeResponse resp;
     try {
-      resp = EnvServiceGrpc.newBlockingStub(channel)
-          .withDeadlineAfter(spec.callTimeout().toMillis(), TimeUnit.MILLISECONDS)
-          .make(EnvMessages.make(spec));
+      resp = call(EnvServiceGrpc.getMakeMethod(), EnvMessages.make(spec), spec.callTimeout());
     } catch (StatusRuntimeException e) {
       throw error("make " + spec.envId(), e);
     }

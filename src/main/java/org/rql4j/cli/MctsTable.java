@@ -57,13 +57,18 @@ final class MctsTable {
       long searchSteps) {
 
     double medianMs() {
-      if (decisionMs.length == 0) {
-        return Double.NaN;
-      }
-      double[] s = decisionMs.clone();
-      Arrays.sort(s);
-      return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+      return median(decisionMs);
     }
+  }
+
+  /** The median (the mean of the two middle values for an even count); NaN for none. */
+  static double median(double[] values) {
+    if (values.length == 0) {
+      return Double.NaN;
+    }
+    double[] s = values.clone();
+    Arrays.sort(s);
+    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   }
 
   static void run(String[] args) throws IOException {
@@ -137,8 +142,7 @@ final class MctsTable {
     System.out.println("\n" + section);
     Path doc = Path.of(Customize.option(args, "--doc", root.resolve("docs/results.md").toString()));
     MarkedSections.write(doc, "mcts-" + task + "-s" + cfg.simulations() + "-h" + cfg.horizon(), section,
-        "# Results\n\nCustomization results for the paper's tasks (docs/tasks.md). Each section names the command "
-            + "that made it.\n");
+        Results.DOC_HEADER);
   }
 
   private static double number(String[] args, String name, double fallback) {
@@ -281,9 +285,7 @@ final class MctsTable {
         "plain", "plain max-ent MCTS (uniform prior, total reward)",
         "residual", "residual max-ent MCTS (prior, add-on reward)");
     results.forEach((row, eps) -> {
-      double[] allMs = eps.stream().flatMapToDouble(e -> Arrays.stream(e.decisionMs())).sorted().toArray();
-      double median = allMs.length == 0 ? Double.NaN : allMs.length % 2 == 1 ? allMs[allMs.length / 2]
-          : (allMs[allMs.length / 2 - 1] + allMs[allMs.length / 2]) / 2;
+      double median = median(eps.stream().flatMapToDouble(e -> Arrays.stream(e.decisionMs())).toArray());
       long decisions = eps.stream().mapToLong(Episode::length).sum();
       long steps = eps.stream().mapToLong(Episode::searchSteps).sum();
       md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.0f%% (%d/%d) | %s | %.0f |%n", names.get(row),

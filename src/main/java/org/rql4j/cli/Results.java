@@ -25,6 +25,10 @@ final class Results {
 
   private Results() {}
 
+  /** The top of docs/results.md, written when the file is new. */
+  static final String DOC_HEADER = "# Results\n\nCustomization results for the paper's tasks (docs/tasks.md). Each "
+      + "section names the command that made it.\n";
+
   /** One training run of the table. */
   private record Job(String row, String priorName, String baseline, String weight, String alphaHat, long seed, Path out) {}
 
@@ -163,8 +167,7 @@ final class Results {
     Path doc = Path.of(Customize.option(args, "--doc", root.resolve("docs/results.md").toString()));
     MarkedSections.write(doc, "results-" + task + "-" + String.join("-", priors) + "-w"
         + String.join("-", weights) + (alphaOpt == null ? "" : "-alpha" + String.join("-", alphas)), section,
-        "# Results\n\nCustomization results for the paper's tasks (docs/tasks.md). Each section names the command "
-            + "that made it.\n");
+        DOC_HEADER);
   }
 
   /**

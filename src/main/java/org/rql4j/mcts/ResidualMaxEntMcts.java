@@ -61,7 +61,7 @@ public final class ResidualMaxEntMcts {
   public record Decision(int action, double[] q, double[] logPrior, int[] visits, double value, long envSteps,
       int nodes) {}
 
-  private final class Node<S> {
+  private static final class Node<S> {
     final int depth;
     final boolean end; // terminal, or cut off: value 0, never expanded
     S state;
@@ -70,7 +70,6 @@ public final class ResidualMaxEntMcts {
     double[] reward;
     int[] n;
     List<Node<S>> children;
-    int visits;
     double value;
 
     Node(int depth, boolean end, int numActions) {
@@ -186,7 +185,6 @@ public final class ResidualMaxEntMcts {
     }
     node.q[a] = node.reward[a] + config.gamma() * childValue;
     node.n[a]++;
-    node.visits++;
     node.value = softValue(node);
     return node.value;
   }
@@ -233,7 +231,8 @@ public final class ResidualMaxEntMcts {
         }
       }
     }
-    double lambda = Math.min(1, config.eps() * na / Math.log(1 + node.visits));
+    int visits = Arrays.stream(node.n).sum(); // N(s): simulations through the node
+    double lambda = Math.min(1, config.eps() * na / Math.log(1 + visits));
     if (rng.nextDouble() < lambda) {
       return rng.nextInt(na);
     }
