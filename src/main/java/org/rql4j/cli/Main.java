@@ -14,12 +14,28 @@ public final class Main {
 
   private Main() {}
 
+  /** Each command's options; {@code --resume} is the one flag, the others take a value. */
+  static final java.util.Map<String, java.util.Set<String>> OPTIONS = java.util.Map.of(
+      "demo", java.util.Set.of("--steps", "--seed", "--episodes"),
+      "customize", java.util.Set.of("--task", "--prior", "--steps", "--seed", "--prior-weight", "--alpha-hat",
+          "--warm-start", "--baseline", "--eval-episodes", "--out", "--checkpoint-dir", "--checkpoint-every",
+          "--resume"),
+      "results", java.util.Set.of("--task", "--priors", "--seeds", "--steps", "--prior-weights", "--alpha-hats",
+          "--warm-start", "--baselines", "--eval-episodes", "--parallel", "--out", "--doc"),
+      "mcts", java.util.Set.of("--task", "--rows", "--episodes", "--simulations", "--horizon", "--gamma",
+          "--prior-weight", "--alpha-hat", "--eps", "--seed", "--prior", "--parallel", "--transport", "--out",
+          "--doc"));
+
   public static void main(String[] args) {
-    if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
+    if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")
+        || Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
       usage();
       return;
     }
     try {
+      if (OPTIONS.containsKey(args[0])) {
+        checkOptions(args[0], Arrays.copyOfRange(args, 1, args.length));
+      }
       switch (args[0]) {
         case "demo" -> demo(Arrays.copyOfRange(args, 1, args.length));
         case "customize" -> Customize.run(Arrays.copyOfRange(args, 1, args.length));
@@ -84,6 +100,28 @@ public final class Main {
               episodes are kept under DIR (default target/results/<task>-mcts-s<S>-h<H>):
               rerunning the same command continues.
         """);
+  }
+
+  /**
+   * Refuses an option the command does not know, or a stray value, so that a typo (say
+   * {@code --prior-wieght 0.3}) stops the run instead of silently training with the default.
+   */
+  static void checkOptions(String command, String[] args) {
+    java.util.Set<String> known = OPTIONS.get(command);
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if (!a.startsWith("--")) {
+        throw new IllegalArgumentException("unexpected argument '" + a + "' for '" + command
+            + "': options are --name value (see rql4j --help)");
+      }
+      if (!known.contains(a)) {
+        throw new IllegalArgumentException("unknown option " + a + " for '" + command + "'; its options are "
+            + new java.util.TreeSet<>(known) + " (see rql4j --help)");
+      }
+      if (!a.equals("--resume")) {
+        i++; // its value (a missing one is named by the option's own parser)
+      }
+    }
   }
 
   /** Options of the form --name value. */
