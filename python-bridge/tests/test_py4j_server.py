@@ -7,6 +7,7 @@ speaks py4j's text protocol on a raw socket, as Java's PythonClient does.
 from __future__ import annotations
 
 import base64
+import io
 import os
 import random
 import socket
@@ -18,12 +19,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from py4j import protocol
-from py4j.clientserver import ClientServer
+from py4j.clientserver import ClientServer, ClientServerConnection, PythonParameters
 
 from rql4j_bridge.cli import PORT_LINE_PREFIX
 from rql4j_bridge.proto.rql4j.v1 import env_pb2 as pb
 from rql4j_bridge.proto.rql4j.v1 import prior_pb2 as ppb
-from rql4j_bridge.py4j_server import Py4jBridgeService, _decode_bytearray, decode_reply, serve_py4j, stop_py4j
+from rql4j_bridge.py4j_server import (
+    Py4jBridgeService,
+    _decode_bytearray,
+    _FastCallConnection,
+    decode_reply,
+    serve_py4j,
+    stop_py4j,
+)
 from rql4j_bridge.tensors import to_value
 
 OK, INVALID, NOT_FOUND, PRECONDITION, UNIMPLEMENTED = 0, 3, 5, 9, 12
@@ -241,3 +249,73 @@ def test_byte_arrays_from_java_decode_as_py4j_would() -> None:
         expected = bytearray([b for b in base64.standard_b64decode(encoded.encode("ascii"))])  # py4j's own loop
         assert protocol.decode_bytearray(encoded) == expected
         assert protocol.OUTPUT_CONVERTER[protocol.BYTES_TYPE](encoded, None) == expected
+
+
+def _connection(kind: type, pool: dict) -> ClientServerConnection:
+    """A connection object without sockets: enough for ``_call_proxy``."""
+    c = object.__new__(kind)
+    c.pool, c.java_client, c.python_parameters = pool, None, PythonParameters()
+    c.socket = c.stream = None  # what __del__ (close) looks at
+    return c
+
+
+def _proxy_reply(kind: type, pool: dict, obj_id: str, *parts: str) -> str:
+    """What a connection answers to ``c``/``obj_id`` followed by ``parts`` (py4j's wire lines)."""
+    stream = io.BufferedReader(io.BytesIO("".join(parts).encode("utf-8")))
+    return _connection(kind, pool)._call_proxy(obj_id, stream)
+
+
+def _call_command(method: str, request: bytes | str) -> tuple[str, ...]:
+    """The lines of ``call(method, request)``: ``request`` bytes, or a raw argument line."""
+    arg = protocol.get_command_part(request) if isinstance(request, bytes) else request
+    return ("call\n", protocol.get_command_part(method), arg, "e\n")
+
+
+def _last_line(reply: str) -> str:
+    """The last line of a py4j reply's (escaped) text: an error's exception line."""
+    return [line for line in reply.rstrip("\n").split("\\n") if line][-1]
+
+
+class _Other:
+    def twice(self, x: str) -> str:
+        return x + x
+
+
+def test_fast_call_path_replies_exactly_as_py4js_own(
+    service: Py4jBridgeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every command shape gives py4j's own reply (byte for byte, or the same error); only call() is fast."""
+    handle = make_cartpole(service, n=1)
+    pool = {"t": service, "o1": _Other()}
+    step, info = "rql4j.v1.EnvService/Step", "rql4j.v1.EnvService/GetServerInfo"
+    # a step through the fast path answers with the servicer's StepResponse, without py4j's converters
+    with monkeypatch.context() as m:
+        m.setattr("py4j.clientserver.get_return_value", None)
+        m.setattr("py4j.clientserver.get_command_part", None)
+        fast_only = _proxy_reply(
+            _FastCallConnection, pool, "t", *_call_command("rql4j.v1.EnvService/GetServerInfo", b"")
+        )
+    assert fast_only.startswith("!yj"), fast_only
+    service.call("rql4j.v1.EnvService/Reset", pb.ResetRequest(env_handle=handle, seeds=[0]).SerializeToString())
+    action = pb.StepRequest(env_handle=handle, action=to_value(np.array([1], dtype=np.int64))).SerializeToString()
+    fast = _proxy_reply(_FastCallConnection, pool, "t", *_call_command(step, action))
+    assert fast.startswith("!yj") and fast.endswith("\n")
+    code, body = decode_reply(base64.b64decode(fast[3:-1]))
+    assert code == OK and len(pb.StepResponse.FromString(body).reward.data) == 8
+    cases = [
+        ("t", *_call_command(info, b"")),
+        ("t", *_call_command("no/such\nmethod\\x", b"\x00\xff")),  # escaped characters in the name
+        ("t", *_call_command(step, b"\x01garbage")),  # not a StepRequest
+        ("t", *_call_command(step, "n\n")),  # a null byte[]
+        ("t", *_call_command(step, "j!!not-base64\n")),
+        ("t", "close_all\n", "e\n"),  # another method of the service (it closes the env)
+        ("o1", "twice\n", protocol.get_command_part("ab"), "e\n"),  # another object
+        ("missing", "call\n", "e\n"),
+    ]
+    for obj_id, *parts in cases:
+        fast = _proxy_reply(_FastCallConnection, pool, obj_id, *parts)
+        own = _proxy_reply(ClientServerConnection, pool, obj_id, *parts)
+        if own.startswith("!x"):  # py4j's error: a traceback, whose frames differ; its last line must not
+            assert fast.startswith("!x") and _last_line(fast) == _last_line(own), (fast, own)
+        else:
+            assert fast == own, (obj_id, parts)

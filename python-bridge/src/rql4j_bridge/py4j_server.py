@@ -32,7 +32,7 @@ from typing import Any
 import grpc
 import py4j.protocol
 from google.protobuf import message_factory
-from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
+from py4j.clientserver import ClientServer, ClientServerConnection, JavaParameters, PythonParameters
 from py4j.clientserver import PythonServer as _Py4jPythonServer
 
 from rql4j_bridge.env_server import EnvServicer, RpcError, _qualname
@@ -158,6 +158,49 @@ def _bind(handler: Callable[[Any, Any], Any], servicer: Any) -> _Handler:
     return lambda request: handler(servicer, request)
 
 
+class _FastCallConnection(ClientServerConnection):
+    """py4j's connection from Java, reading ``Py4jBridgeService.call(String, byte[])`` at C speed.
+
+    py4j parses each argument through its generic converter chain and builds the reply the same
+    way: about 15 µs of the ~60 µs a one-env CartPole step costs in Python. This reads the two
+    arguments and writes the ``byte[]`` reply directly, in py4j's wire format (``s<escaped
+    string>``, ``j<base64>``, then ``e``; reply ``!yj<base64>``). Any other call, to this object or
+    another, and any other argument shape, goes through py4j's own code unchanged.
+    """
+
+    def _call_proxy(self, obj_id: str, input: Any) -> str:
+        target = self.pool[obj_id] if obj_id in self.pool else None  # noqa: SIM401 (py4j's pool has no get)
+        if not isinstance(target, Py4jBridgeService):
+            return super()._call_proxy(obj_id, input)
+        lines = [input.readline()]  # the method name, then the arguments up to "e"
+        while lines[-1] not in (b"e\n", b""):
+            lines.append(input.readline())
+        if (
+            len(lines) == 4
+            and lines[0] == b"call\n"
+            and lines[1][:1] == py4j.protocol.STRING_TYPE.encode()
+            and lines[2][:1] == py4j.protocol.BYTES_TYPE.encode()
+        ):
+            try:
+                method = py4j.protocol.unescape_new_line(lines[1][1:-1].decode("utf-8"))
+                request = base64.standard_b64decode(lines[2][1:-1])
+            except ValueError:  # not UTF-8 or not base64: py4j's own path answers (with its error)
+                return super()._call_proxy(obj_id, _Replay(lines))
+            reply = target.call(method, request)  # never raises
+            return "!yj" + base64.standard_b64encode(reply).decode("ascii") + "\n"
+        return super()._call_proxy(obj_id, _Replay(lines))
+
+
+class _Replay:
+    """The lines of one command already read, as the stream py4j's own ``_call_proxy`` reads."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self._lines = iter(lines)
+
+    def readline(self) -> bytes:
+        return next(self._lines, b"")
+
+
 class _NoDelayPythonServer(_Py4jPythonServer):
     """py4j's server side of a ClientServer, with TCP_NODELAY on each connection from Java.
 
@@ -174,7 +217,11 @@ class _NoDelayPythonServer(_Py4jPythonServer):
             socket_instance.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:  # not a TCP socket (never here); keep serving
             _log.warning("could not set TCP_NODELAY on a Py4J connection", exc_info=True)
-        return super()._create_connection(socket_instance, stream)
+        connection = _FastCallConnection(
+            self.java_parameters, self.python_parameters, self.gateway_property, self.gateway_client, python_server=self
+        )
+        connection.init_socket_from_python_server(socket_instance, stream)
+        return connection
 
 
 class _NoDelayClientServer(ClientServer):
