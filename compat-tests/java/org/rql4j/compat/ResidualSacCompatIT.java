@@ -35,7 +35,7 @@ class ResidualSacCompatIT {
     int obsDim = 5;
     int batchSize = 64;
     ResidualSacConfig cfg = new ResidualSacConfig(1000, 3e-3f, batchSize, 1000, 0.95f, 0.05f, 1, 1, 0, alphaHat,
-        learnAlpha, null, priorWeight, 1f, 0, new int[] {32, 32}, 1, 11);
+        learnAlpha, null, priorWeight, 1f, 0, 0f, 0f, new int[] {32, 32}, 1, 11);
     double[] low = new double[actDim];
     double[] high = new double[actDim];
     java.util.Arrays.fill(low, -1);

@@ -46,7 +46,8 @@ final class Customize {
     com.google.gson.JsonObject run = com.google.gson.JsonParser.parseString(
         java.nio.file.Files.readString(configFile)).getAsJsonObject();
     // both sides from JSON text: a float field and its parsed text compare unequal as numbers
-    if (!com.google.gson.JsonParser.parseString(gson.toJson(cfg)).equals(run.get("config"))) {
+    if (!org.rql4j.train.TrainingCheckpoint.sameConfig(run.get("config"),
+        com.google.gson.JsonParser.parseString(gson.toJson(cfg)))) {
       throw new IllegalArgumentException(out + " holds a finished run of another config (" + run.get("config")
           + "); delete it or choose another --out");
     }
@@ -204,8 +205,9 @@ final class Customize {
     int evalEpisodes = (int) Main.option(args, "--eval-episodes", 20);
     float priorWeight = baseline.equals("residual") ? parseWeight(option(args, "--prior-weight",
         number(baseConfig(task).priorWeight())), "--prior-weight") : 0f;
-    LearnerConfig cfg = config(task, steps, seed, priorWeight, option(args, "--alpha-hat", null),
-        option(args, "--warm-start", null));
+    LearnerConfig cfg = stabilized(config(task, steps, seed, priorWeight, option(args, "--alpha-hat", null),
+        option(args, "--warm-start", null)), task, option(args, "--max-grad-norm", null),
+        option(args, "--prior-min-std", null));
     String outOpt = option(args, "--out", null);
     Path out = outOpt == null ? null : Path.of(outOpt);
     String ckOpt = option(args, "--checkpoint-dir", out == null ? null : out.resolve("checkpoint").toString());
@@ -291,6 +293,37 @@ final class Customize {
       return sac.withAlphaHat(value, learn);
     }
     return ((ResidualSoftQConfig) cfg).withAlphaHat(value);
+  }
+
+  /**
+   * {@code cfg} with SAC's stabilizers beyond the reference ({@code --max-grad-norm},
+   * {@code --prior-min-std}; null or "reference": the task's reference value, off).
+   */
+  static LearnerConfig stabilized(LearnerConfig cfg, String task, String maxGradNorm, String priorMinStd) {
+    boolean gradRef = maxGradNorm == null || maxGradNorm.equals("reference");
+    boolean stdRef = priorMinStd == null || priorMinStd.equals("reference");
+    if (gradRef && stdRef) {
+      return cfg;
+    }
+    if (!(cfg instanceof ResidualSacConfig sac)) {
+      throw new IllegalArgumentException("--max-grad-norm and --prior-min-std apply to SAC tasks (mountaincar, "
+          + "parking); " + task + " uses soft Q-learning, whose gradient clip is its reference maxGradNorm");
+    }
+    return sac.withStabilizers(gradRef ? sac.maxGradNorm() : nonNegative(maxGradNorm, "--max-grad-norm"),
+        stdRef ? sac.priorMinStd() : nonNegative(priorMinStd, "--prior-min-std"));
+  }
+
+  private static float nonNegative(String text, String option) {
+    float v;
+    try {
+      v = Float.parseFloat(text.trim());
+    } catch (NumberFormatException e) {
+      v = Float.NaN;
+    }
+    if (!(v >= 0) || Float.isInfinite(v)) {
+      throw new IllegalArgumentException(option + " must be a number >= 0 (0: off), got '" + text + "'");
+    }
+    return v;
   }
 
   /** A number as a user would write it (0.1, 1, not 1.0): run folder names and table keys use it. */

@@ -19,9 +19,10 @@ public final class Main {
       "demo", java.util.Set.of("--steps", "--seed", "--episodes"),
       "customize", java.util.Set.of("--task", "--prior", "--steps", "--seed", "--prior-weight", "--alpha-hat",
           "--warm-start", "--baseline", "--eval-episodes", "--out", "--checkpoint-dir", "--checkpoint-every",
-          "--resume"),
+          "--max-grad-norm", "--prior-min-std", "--resume"),
       "results", java.util.Set.of("--task", "--priors", "--seeds", "--steps", "--prior-weights", "--alpha-hats",
-          "--warm-start", "--baselines", "--eval-episodes", "--parallel", "--out", "--doc"),
+          "--warm-start", "--baselines", "--eval-episodes", "--parallel", "--out", "--doc", "--max-grad-norm",
+          "--prior-min-std"),
       "mcts", java.util.Set.of("--task", "--rows", "--episodes", "--simulations", "--horizon", "--gamma",
           "--prior-weight", "--alpha-hat", "--eps", "--seed", "--prior", "--parallel", "--transport", "--out",
           "--doc"));
@@ -69,6 +70,7 @@ public final class Main {
               centred) with residual soft Q-learning and print the before/after table.
           customize --task T [--prior DIR] [--steps N] [--seed S] [--prior-weight W] [--alpha-hat A]
                     [--warm-start K] [--baseline residual|oracle|addon-only] [--eval-episodes E] [--out DIR]
+                    [--max-grad-norm G] [--prior-min-std S]
                     [--checkpoint-dir DIR] [--checkpoint-every N] [--resume]
               Customize a prior for a task's add-on reward, then evaluate it on the task's total
               variant (basic and add-on returns): residual soft Q-learning for Discrete actions
@@ -77,14 +79,17 @@ public final class Main {
               Defaults are docs/tasks.md's reference values. For SAC, --alpha-hat A fixes the
               temperature, --alpha-hat auto (or auto_A) learns it (from 1, or A); --warm-start K
               applies the reference warm-start multiple of W to the first K env steps (parking's
-              reference: x10 for 1e5 of 8e5 steps; 0: none). With --out,
+              reference: x10 for 1e5 of 8e5 steps; 0: none). SAC's stabilizers beyond the reference
+              (off by default): --max-grad-norm G clips each network's gradient norm to G,
+              --prior-min-std S floors the prior's pre-tanh std at S in its log-prob. With --out,
               checkpoints go to DIR/checkpoint (every N/10 steps by default); --resume continues
               a stopped or failed run from its last checkpoint.
           results --task T [--priors softdqn,bc|sac] [--seeds 0,1,2] [--steps N] [--prior-weights W1,W2]
-                  [--alpha-hats A1,A2] [--warm-start K]
+                  [--alpha-hats A1,A2] [--warm-start K] [--max-grad-norm G] [--prior-min-std S]
                   [--baselines yes|no] [--eval-episodes E] [--parallel P] [--out DIR] [--doc FILE]
               Run the task's results table (prior / customized / oracle / add-on only over seeds;
-              one residual row per prior and prior weight, with its own alphaHat if given),
+              one residual row per prior and prior weight, with its own alphaHat if given; the
+              stabilizers apply to the residual rows, the baselines stay reference SAC),
               P runs at a time (each with its own env server), and write its section of
               docs/results.md (or FILE). Each run keeps its folder under DIR (default
               target/results/<task>-<steps>): rerunning the same command reuses finished runs

@@ -30,7 +30,8 @@ final class Results {
       + "section names the command that made it.\n";
 
   /** One training run of the table. */
-  private record Job(String row, String priorName, String baseline, String weight, String alphaHat, long seed, Path out) {}
+  private record Job(String row, String priorName, String baseline, String weight, String alphaHat, long seed, Path out,
+      String maxGradNorm, String priorMinStd) {}
 
   static void run(String[] args) throws IOException {
     String task = Customize.option(args, "--task", "cartpole-center");
@@ -49,9 +50,17 @@ final class Results {
           + "), got " + alphas.length);
     }
     String warmStart = Customize.option(args, "--warm-start", null);
+    // SAC's stabilizers beyond the reference, for the residual rows (the baselines stay reference SAC)
+    String gradNorm = Customize.option(args, "--max-grad-norm", null);
+    String minStd = Customize.option(args, "--prior-min-std", null);
     for (int k = 0; k < weights.length; k++) { // refuse a bad value before any run starts
-      Customize.config(task, steps, 0, Customize.parseWeight(weights[k], "--prior-weights"), alphas[k], warmStart);
+      Customize.stabilized(Customize.config(task, steps, 0, Customize.parseWeight(weights[k], "--prior-weights"),
+          alphas[k], warmStart), task, gradNorm, minStd);
     }
+    String stab = (gradNorm == null ? "" : "-clip" + gradNorm.trim())
+        + (minStd == null ? "" : "-minstd" + minStd.trim());
+    String stabRow = (gradNorm == null ? "" : ", grad-norm clip " + gradNorm.trim())
+        + (minStd == null ? "" : ", prior std floor " + minStd.trim());
     boolean baselines = !Customize.option(args, "--baselines", "yes").equals("no");
     int parallel = (int) Main.option(args, "--parallel", 1);
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
@@ -64,11 +73,11 @@ final class Results {
       for (int k = 0; k < weights.length; k++) {
         String w = weights[k];
         String alpha = alphas[k];
-        String suffix = alpha == null ? "" : "-alpha" + alpha;
+        String suffix = (alpha == null ? "" : "-alpha" + alpha) + stab;
         for (String seed : seeds) {
-          jobs.add(new Job("residual, " + priorName + " prior, w = " + w + (alpha == null ? "" : ", alphaHat " + alpha),
-              priorName, "residual", w, alpha, Long.parseLong(seed.trim()),
-              outRoot.resolve("residual-" + priorName + "-w" + w + suffix + "-seed" + seed.trim())));
+          jobs.add(new Job("residual, " + priorName + " prior, w = " + w + (alpha == null ? "" : ", alphaHat " + alpha)
+              + stabRow, priorName, "residual", w, alpha, Long.parseLong(seed.trim()),
+              outRoot.resolve("residual-" + priorName + "-w" + w + suffix + "-seed" + seed.trim()), gradNorm, minStd));
         }
       }
     }
@@ -78,7 +87,7 @@ final class Results {
             : "add-on only: " + base.algorithm() + " on the add-on reward";
         for (String seed : seeds) {
           jobs.add(new Job(name, priors[0], baseline, "0", null, Long.parseLong(seed.trim()),
-              outRoot.resolve(baseline + "-seed" + seed.trim())));
+              outRoot.resolve(baseline + "-seed" + seed.trim()), null, null));
         }
       }
     }
@@ -166,7 +175,7 @@ final class Results {
         + "/curves.png");
     Path doc = Path.of(Customize.option(args, "--doc", root.resolve("docs/results.md").toString()));
     MarkedSections.write(doc, "results-" + task + "-" + String.join("-", priors) + "-w"
-        + String.join("-", weights) + (alphaOpt == null ? "" : "-alpha" + String.join("-", alphas)), section,
+        + String.join("-", weights) + (alphaOpt == null ? "" : "-alpha" + String.join("-", alphas)) + stab, section,
         DOC_HEADER);
   }
 
@@ -179,8 +188,9 @@ final class Results {
   private static Customize.Result runJob(Path root, String task, long steps, int episodes, String warmStart, Job job,
       boolean inChild) throws IOException, InterruptedException {
     String tag = "[" + job.out().getFileName() + "] ";
-    LearnerConfig cfg = Customize.config(task, steps, job.seed(), Customize.parseWeight(job.weight(), "--prior-weights"),
-        job.alphaHat(), warmStart);
+    LearnerConfig cfg = Customize.stabilized(Customize.config(task, steps, job.seed(),
+        Customize.parseWeight(job.weight(), "--prior-weights"), job.alphaHat(), warmStart), task, job.maxGradNorm(),
+        job.priorMinStd());
     Path priorDir = root.resolve("examples/priors/" + task + "-" + job.priorName());
     String priorSha = org.rql4j.prior.PriorPackage.contentHash(priorDir);
     Customize.Result done = Customize.finished(job.out(), cfg, task, job.baseline(), episodes, priorSha);
@@ -213,6 +223,8 @@ final class Results {
         "--steps", Long.toString(steps), "--seed", Long.toString(job.seed()), "--prior-weight", job.weight(),
         "--alpha-hat", job.alphaHat() == null ? "reference" : job.alphaHat(),
         "--warm-start", warmStart == null ? "reference" : warmStart,
+        "--max-grad-norm", job.maxGradNorm() == null ? "reference" : job.maxGradNorm(),
+        "--prior-min-std", job.priorMinStd() == null ? "reference" : job.priorMinStd(),
         "--eval-episodes", Integer.toString(episodes), "--out", job.out().toString(),
         "--checkpoint-every", Long.toString(checkpointEvery), "--resume"));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

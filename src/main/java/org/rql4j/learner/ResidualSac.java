@@ -44,6 +44,10 @@ import org.rql4j.prior.PriorSpec;
  * updated critics, then the Polyak update. Actions are normalized to [-1, 1] (stored and fed to the
  * critics so) and rescaled to the env's Box bounds when stepping. Exploration samples the actor's
  * own Gaussian (no gSDE). Not thread-safe.
+ *
+ * <p>Two optional stabilizers beyond the reference (both off by default, see
+ * {@link ResidualSacConfig}): a global gradient-norm clip of each network's gradients before its
+ * Adam step, and a floor on the prior's std in its log-prob.
  */
 public final class ResidualSac implements OffPolicyLearner {
 
@@ -277,8 +281,11 @@ public final class ResidualSac implements OffPolicyLearner {
    * @param target {@code y} per row
    * @param alphaHat the temperature the step used (before its own temperature update)
    * @param alphaLoss the temperature's loss (NaN when it is fixed)
+   * @param criticGradNorm the critics' global gradient norm before any clipping (NaN when not clipping)
+   * @param actorGradNorm the actor's, likewise
    */
-  public record Losses(float[] target, double criticLoss, double actorLoss, double alphaLoss, double alphaHat) {}
+  public record Losses(float[] target, double criticLoss, double actorLoss, double alphaLoss, double alphaHat,
+      double criticGradNorm, double actorGradNorm) {}
 
   private record Gaussian(NDArray mean, NDArray logStd) {}
 
@@ -303,10 +310,16 @@ public final class ResidualSac implements OffPolicyLearner {
     return q.forward(NDArrays.concat(new NDList(obs, action), 1)).reshape(-1);
   }
 
-  /** {@code log pi(tanh(u)|s)} of the prior from its stored {@code [mean, logStd]} rows. */
-  private NDArray priorLogProb(NDArray priorRows, NDArray u) {
+  /**
+   * {@code log pi(tanh(u)|s)} of the prior from its stored {@code [mean, logStd]} rows, its std
+   * floored at {@code priorMinStd} when that is set.
+   */
+  NDArray priorLogProb(NDArray priorRows, NDArray u) {
     NDArray mean = priorRows.get(new NDIndex(":, :" + actDim));
     NDArray logStd = priorRows.get(new NDIndex(":, " + actDim + ":"));
+    if (config.priorMinStd() > 0) {
+      logStd = logStd.maximum((float) Math.log(config.priorMinStd()));
+    }
     return Distributions.squashedGaussianLogProbPreTanh(mean, logStd, u);
   }
 
@@ -325,13 +338,16 @@ public final class ResidualSac implements OffPolicyLearner {
       alphaLoss = alphaBackward(batch, noiseCurrent);
       alphaOptimizer.step();
     }
+    boolean clip = config.maxGradNorm() > 0;
     Critic c = criticBackward(batch, noiseNext, priorWeight, alpha);
+    double criticNorm = clip ? Gradients.clipGlobalNorm(criticParameters, config.maxGradNorm()) : Double.NaN;
     criticOptimizer.step();
     double actorLoss = actorBackward(batch, noiseCurrent, priorWeight, alpha);
+    double actorNorm = clip ? Gradients.clipGlobalNorm(actor.parameters(), config.maxGradNorm()) : Double.NaN;
     actorOptimizer.step();
     q1Target.softUpdateFrom(q1, config.tau());
     q2Target.softUpdateFrom(q2, config.tau());
-    return new Losses(c.target(), c.loss(), actorLoss, alphaLoss, alpha);
+    return new Losses(c.target(), c.loss(), actorLoss, alphaLoss, alpha, criticNorm, actorNorm);
   }
 
   /** The critic target and loss of a batch; gradients are left in the critics' parameters. */

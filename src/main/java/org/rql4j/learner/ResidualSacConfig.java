@@ -21,6 +21,14 @@ import java.util.Arrays;
  * @param priorWeight {@code w}: weight of the prior's log-probability (0: plain SAC, the baselines)
  * @param warmStartMultiplier {@code w} is multiplied by this for the first {@code warmStartSteps}
  * @param warmStartSteps env steps of the warm start (0: none)
+ * @param maxGradNorm global gradient-norm clip of the critics' and of the actor's gradients, each
+ *     as {@code torch.nn.utils.clip_grad_norm_} (0: none, the reference)
+ * @param priorMinStd floor on the prior's pre-tanh std where its log-prob is evaluated (0: none,
+ *     the exact prior, the reference). A prior that is sure (std 0.07 on some parking states)
+ *     makes {@code w log pi} fall quadratically with the actor's distance in std units, hundreds
+ *     of nats below zero for actions the env can hardly tell apart near the tanh's saturation;
+ *     the floor bounds that curvature and leaves the prior's mean, and every state where its std
+ *     is above the floor, unchanged
  * @param hidden hidden layer widths of the actor and of each critic
  * @param numEnvs env copies stepped together
  * @param seed seed of network initialization, sampling and env resets
@@ -41,6 +49,8 @@ public record ResidualSacConfig(
     float priorWeight,
     float warmStartMultiplier,
     long warmStartSteps,
+    float maxGradNorm,
+    float priorMinStd,
     int[] hidden,
     int numEnvs,
     long seed) implements LearnerConfig {
@@ -64,6 +74,8 @@ public record ResidualSacConfig(
     require(priorWeight >= 0, "priorWeight", priorWeight);
     require(warmStartMultiplier > 0, "warmStartMultiplier", warmStartMultiplier);
     require(warmStartSteps >= 0, "warmStartSteps", warmStartSteps);
+    require(maxGradNorm >= 0 && Float.isFinite(maxGradNorm), "maxGradNorm (>= 0, 0: none)", maxGradNorm);
+    require(priorMinStd >= 0 && Float.isFinite(priorMinStd), "priorMinStd (>= 0, 0: none)", priorMinStd);
     require(numEnvs > 0, "numEnvs", numEnvs);
     require(hidden.length > 0 && Arrays.stream(hidden).allMatch(h -> h > 0), "hidden", Arrays.toString(hidden));
   }
@@ -81,7 +93,7 @@ public record ResidualSacConfig(
    */
   public static ResidualSacConfig mountaincar() {
     return new ResidualSacConfig(100_000, 3e-4f, 512, 50_000, 0.9999f, 0.01f, 32, 32, 0, 0.1f, false, null,
-        0.1f, 1f, 0, new int[] {64, 64}, 1, 0);
+        0.1f, 1f, 0, 0f, 0f, new int[] {64, 64}, 1, 0);
   }
 
   /**
@@ -92,7 +104,7 @@ public record ResidualSacConfig(
    */
   public static ResidualSacConfig parking() {
     return new ResidualSacConfig(800_000, 1e-3f, 256, 1_000_000, 0.95f, 0.005f, 1, 1, 100, 1f, true, null,
-        0.01f, 10f, 100_000, new int[] {256, 256, 256}, 4, 0);
+        0.01f, 10f, 100_000, 0f, 0f, new int[] {256, 256, 256}, 4, 0);
   }
 
   @Override
@@ -123,53 +135,60 @@ public record ResidualSacConfig(
   @Override
   public ResidualSacConfig withTotalSteps(long v) {
     return new ResidualSacConfig(v, learningRate, batchSize, bufferSize, gamma, tau, trainFrequency, gradientSteps,
-        learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, warmStartMultiplier, warmStartSteps, hidden,
-        numEnvs, seed);
+        learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, warmStartMultiplier, warmStartSteps,
+        maxGradNorm, priorMinStd, hidden, numEnvs, seed);
   }
 
   @Override
   public ResidualSacConfig withSeed(long v) {
     return new ResidualSacConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, tau, trainFrequency,
         gradientSteps, learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, warmStartMultiplier,
-        warmStartSteps, hidden, numEnvs, v);
+        warmStartSteps, maxGradNorm, priorMinStd, hidden, numEnvs, v);
   }
 
   @Override
   public ResidualSacConfig withPriorWeight(float v) {
     return new ResidualSacConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, tau, trainFrequency,
         gradientSteps, learningStarts, alphaHat, learnAlpha, targetEntropy, v, warmStartMultiplier, warmStartSteps,
-        hidden, numEnvs, seed);
+        maxGradNorm, priorMinStd, hidden, numEnvs, seed);
   }
 
   /** A fixed temperature {@code v} ({@code learn}: learned, starting from {@code v}). */
   public ResidualSacConfig withAlphaHat(float v, boolean learn) {
     return new ResidualSacConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, tau, trainFrequency,
         gradientSteps, learningStarts, v, learn, targetEntropy, priorWeight, warmStartMultiplier, warmStartSteps,
-        hidden, numEnvs, seed);
+        maxGradNorm, priorMinStd, hidden, numEnvs, seed);
   }
 
   public ResidualSacConfig withWarmStart(float multiplier, long steps) {
     return new ResidualSacConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, tau, trainFrequency,
-        gradientSteps, learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, multiplier, steps, hidden,
-        numEnvs, seed);
+        gradientSteps, learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, multiplier, steps,
+        maxGradNorm, priorMinStd, hidden, numEnvs, seed);
+  }
+
+  /** The stabilizers beyond the reference: see {@code maxGradNorm} and {@code priorMinStd} (0: off). */
+  public ResidualSacConfig withStabilizers(float gradNorm, float minStd) {
+    return new ResidualSacConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, tau, trainFrequency,
+        gradientSteps, learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, warmStartMultiplier,
+        warmStartSteps, gradNorm, minStd, hidden, numEnvs, seed);
   }
 
   public ResidualSacConfig withSchedule(int batch, int trainFreq, int gradSteps, int starts) {
     return new ResidualSacConfig(totalSteps, learningRate, batch, Math.max(bufferSize, batch), gamma, tau, trainFreq,
         gradSteps, starts, alphaHat, learnAlpha, targetEntropy, priorWeight, warmStartMultiplier, warmStartSteps,
-        hidden, numEnvs, seed);
+        maxGradNorm, priorMinStd, hidden, numEnvs, seed);
   }
 
   public ResidualSacConfig withNumEnvs(int v) {
     return new ResidualSacConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, tau, trainFrequency,
         gradientSteps, learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, warmStartMultiplier,
-        warmStartSteps, hidden, v, seed);
+        warmStartSteps, maxGradNorm, priorMinStd, hidden, v, seed);
   }
 
   public ResidualSacConfig withBufferSize(int v) {
     return new ResidualSacConfig(totalSteps, learningRate, batchSize, v, gamma, tau, trainFrequency, gradientSteps,
-        learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, warmStartMultiplier, warmStartSteps, hidden,
-        numEnvs, seed);
+        learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, warmStartMultiplier, warmStartSteps,
+        maxGradNorm, priorMinStd, hidden, numEnvs, seed);
   }
 
   @Override
@@ -190,6 +209,8 @@ public record ResidualSacConfig(
         + alphaHat + (learnAlpha ? " (learned, target entropy " + (targetEntropy == null ? "-dim(A)"
         : targetEntropy) + ")" : " (fixed)") + ", priorWeight=" + priorWeight
         + (warmStartSteps > 0 ? " (x" + warmStartMultiplier + " for the first " + warmStartSteps + " steps)" : "")
+        + (maxGradNorm > 0 ? ", maxGradNorm=" + maxGradNorm : "")
+        + (priorMinStd > 0 ? ", priorMinStd=" + priorMinStd : "")
         + ", hidden=" + Arrays.toString(hidden) + ", numEnvs=" + numEnvs + ", seed=" + seed + "]";
   }
 }

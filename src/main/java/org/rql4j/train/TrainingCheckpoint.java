@@ -199,7 +199,7 @@ public final class TrainingCheckpoint {
       }
       String savedConfig = readString(in);
       String current = configJson(learner.config());
-      if (!savedConfig.equals(current)) {
+      if (!sameConfig(GSON.fromJson(savedConfig, JsonElement.class), GSON.fromJson(current, JsonElement.class))) {
         throw new IllegalArgumentException("the checkpoint in " + dir + " was made with another config: "
             + configDiff(savedConfig, current) + ". Resume with the same settings, or use a new --checkpoint-dir");
       }
@@ -239,6 +239,28 @@ public final class TrainingCheckpoint {
 
   static String configJson(org.rql4j.learner.LearnerConfig config) {
     return new Gson().toJson(config);
+  }
+
+  /**
+   * Whether a saved config (JSON) is the current one. A setting added to the config after the run
+   * was saved is absent from it: that is the same config when the setting now holds its off value
+   * (0, false or null), which is what the run trained with.
+   */
+  public static boolean sameConfig(JsonElement saved, JsonElement current) {
+    if (saved == null || current == null || !saved.isJsonObject() || !current.isJsonObject()) {
+      return java.util.Objects.equals(saved, current);
+    }
+    JsonObject s = saved.getAsJsonObject();
+    JsonObject c = current.getAsJsonObject();
+    for (String key : c.keySet()) {
+      JsonElement now = c.get(key);
+      boolean off = now.isJsonNull() || (now.isJsonPrimitive() && (now.getAsJsonPrimitive().isBoolean()
+          ? !now.getAsBoolean() : now.getAsJsonPrimitive().isNumber() && now.getAsDouble() == 0));
+      if (s.has(key) ? !s.get(key).equals(now) : !off) {
+        return false;
+      }
+    }
+    return c.keySet().containsAll(s.keySet());
   }
 
   private static String configDiff(String savedJson, String currentJson) {

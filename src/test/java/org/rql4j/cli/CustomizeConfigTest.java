@@ -76,4 +76,26 @@ class CustomizeConfigTest {
         () -> Customize.parseWeight("-2", "--prior-weights"));
     assertTrue(e.getMessage().contains("--prior-weights"), e.getMessage());
   }
+
+  @Test
+  void stabilizersAreReadStrictlyAndOnlyForSac() {
+    ResidualSacConfig base = (ResidualSacConfig) Customize.config("parking-boundary", 1000, 0, 0.1f, null);
+    assertEquals(0f, base.maxGradNorm());
+    assertEquals(0f, base.priorMinStd());
+    assertEquals(base, Customize.stabilized(base, "parking-boundary", null, "reference"));
+    ResidualSacConfig s = (ResidualSacConfig) Customize.stabilized(base, "parking-boundary", "10", "0.25");
+    assertEquals(10f, s.maxGradNorm());
+    assertEquals(0.25f, s.priorMinStd());
+    assertTrue(s.toString().contains("maxGradNorm=10.0") && s.toString().contains("priorMinStd=0.25"), s.toString());
+    assertEquals(0.25f, ((ResidualSacConfig) Customize.stabilized(base, "parking-boundary", null, "0.25"))
+        .priorMinStd());
+    for (String bad : new String[] {"-1", "x", "inf", "NaN"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> Customize.stabilized(base, "parking-boundary", bad, null), bad);
+      assertTrue(e.getMessage().contains("--max-grad-norm") && e.getMessage().contains(bad), e.getMessage());
+    }
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Customize.stabilized(
+        Customize.config("cartpole-center", 1000, 0, 1f, null), "cartpole-center", "10", null));
+    assertTrue(e.getMessage().contains("SAC tasks"), e.getMessage());
+  }
 }

@@ -117,6 +117,74 @@ class ResidualSacTest {
     }
   }
 
+  /**
+   * {@code priorMinStd} floors the prior's std in its log-prob: a sure prior (std 0.05) is
+   * evaluated with std 0.25, a broader one (std e^-1 = 0.37) exactly; off, the prior is exact.
+   */
+  @Test
+  void priorMinStdFloorsOnlyASurePrior() {
+    ResidualSacConfig exact = ResidualSacConfig.mountaincar();
+    try (ResidualSac plain = new ResidualSac(exact, 2, ONE_D);
+        ResidualSac floored = new ResidualSac(exact.withStabilizers(0f, 0.25f), 2, ONE_D);
+        NDManager m = NDManager.newBaseManager()) {
+      double u = 1.2;
+      double mean = 0.4;
+      for (double logStd : new double[] {Math.log(0.05), -1.0}) {
+        NDArray rows = m.create(new float[] {(float) mean, (float) logStd}, new ai.djl.ndarray.types.Shape(1, 2));
+        NDArray us = m.create(new float[] {(float) u}, new ai.djl.ndarray.types.Shape(1, 1));
+        double jacobian = Math.log(1 - Math.tanh(u) * Math.tanh(u) + 1e-6);
+        double expectExact = gaussianLogPdf(u, mean, Math.exp(logStd)) - jacobian;
+        double expectFloored = gaussianLogPdf(u, mean, Math.max(0.25, Math.exp(logStd))) - jacobian;
+        assertEquals(expectExact, plain.priorLogProb(rows, us).getFloat(), 1e-3 * Math.abs(expectExact));
+        assertEquals(expectFloored, floored.priorLogProb(rows, us).getFloat(), 1e-4 * Math.abs(expectFloored));
+      }
+      assertTrue(gaussianLogPdf(u, mean, 0.05) < -100, "the sure prior's log-prob is far below the floored one's");
+    }
+  }
+
+  private static double gaussianLogPdf(double x, double mean, double std) {
+    double z = (x - mean) / std;
+    return -0.5 * z * z - Math.log(std) - 0.5 * Math.log(2 * Math.PI);
+  }
+
+  /**
+   * {@code maxGradNorm} clips each network's gradients before its Adam step. Adam's first step is
+   * about {@code lr} per weight whatever the gradient's scale, unless the gradients are far below
+   * its epsilon (1e-8): clipped to a norm of 1e-12, neither the critics nor the actor move, while
+   * unclipped they move by about {@code lr}. The step reports the norms before clipping.
+   */
+  @Test
+  void maxGradNormClipsTheUpdates() {
+    ResidualSacConfig cfg = ResidualSacConfig.mountaincar().withSchedule(32, 1, 1, 0).withBufferSize(64)
+        .withAlphaHat(0.2f, false);
+    ReplayBuffer.Batch batch = buffer(2, 2, 32, 1, 0.3).gather(java.util.stream.IntStream.range(0, 32).toArray());
+    for (float limit : new float[] {0f, 1e-12f}) {
+      try (ResidualSac sac = new ResidualSac(cfg.withStabilizers(limit, 0f), 2, ONE_D)) {
+        Random r = new Random(0);
+        float[] criticBefore = sac.critics().get(0).exportWeights().get(0);
+        float[] actorBefore = sac.actor().exportWeights().get(0);
+        var l = sac.update(batch, sac.noise(32, r), sac.noise(32, r), 0.1);
+        double critic = maxChange(criticBefore, sac.critics().get(0).exportWeights().get(0));
+        double actor = maxChange(actorBefore, sac.actor().exportWeights().get(0));
+        if (limit == 0f) {
+          assertTrue(Double.isNaN(l.criticGradNorm()) && Double.isNaN(l.actorGradNorm()), l.toString());
+          assertTrue(critic > 0.5 * cfg.learningRate() && actor > 0.5 * cfg.learningRate(), critic + " " + actor);
+        } else {
+          assertTrue(l.criticGradNorm() > 1e-3 && l.actorGradNorm() > 1e-3, l.toString());
+          assertTrue(critic < 1e-3 * cfg.learningRate() && actor < 1e-3 * cfg.learningRate(), critic + " " + actor);
+        }
+      }
+    }
+  }
+
+  private static double maxChange(float[] before, float[] after) {
+    double max = 0;
+    for (int i = 0; i < before.length; i++) {
+      max = Math.max(max, Math.abs(after[i] - before[i]));
+    }
+    return max;
+  }
+
   /** The actor's gradient reaches the prior's log-prob: the prior pulls the customized policy's mean. */
   @Test
   void priorTermPullsTheActorTowardsThePrior() {

@@ -124,4 +124,25 @@ class TrainingCheckpointTest {
     }
     TrainingCheckpoint.checkUsable(ck); // a checkpoint's own files: fine
   }
+
+  /**
+   * A run saved before a setting existed has the same config as now when the setting is off
+   * (the parking runs saved before maxGradNorm / priorMinStd), not when it is on; a changed or
+   * dropped field still differs.
+   */
+  @Test
+  void aSettingAddedLaterMatchesOnlyWhenOff() {
+    com.google.gson.Gson gson = new com.google.gson.Gson();
+    org.rql4j.learner.ResidualSacConfig now = org.rql4j.learner.ResidualSacConfig.parking();
+    com.google.gson.JsonObject saved = gson.toJsonTree(now).getAsJsonObject();
+    saved.remove("maxGradNorm");
+    saved.remove("priorMinStd");
+    assertTrue(TrainingCheckpoint.sameConfig(saved, gson.toJsonTree(now)));
+    assertFalse(TrainingCheckpoint.sameConfig(saved, gson.toJsonTree(now.withStabilizers(10f, 0f))));
+    assertFalse(TrainingCheckpoint.sameConfig(saved, gson.toJsonTree(now.withSeed(1))));
+    com.google.gson.JsonObject extra = gson.toJsonTree(now).getAsJsonObject();
+    extra.addProperty("removedSetting", 1);
+    assertFalse(TrainingCheckpoint.sameConfig(extra, gson.toJsonTree(now)));
+    assertTrue(TrainingCheckpoint.sameConfig(gson.toJsonTree(now), gson.toJsonTree(now)));
+  }
 }
