@@ -10,7 +10,8 @@ pre-tanh Gaussian, log_std clamped to [-20, 2]; a critic reads [obs, action]), o
 [B], the prior's stored ``prior`` and ``next_prior`` [B, 2d]: mean and log_std of its pre-tanh
 Gaussian at s and s'), the standard-normal noise of each step (``noise_next/<k>``,
 ``noise_current/<k>`` [B, d]) and, in the header, ``gamma``, ``tau``, ``lr``, ``alpha_hat``,
-``learn_alpha``, ``target_entropy``, ``prior_weight`` and ``steps``.
+``learn_alpha``, ``target_entropy``, ``prior_weight``, ``steps``, ``max_grad_norm`` and
+``prior_min_std`` (the optional stabilizers; 0: off).
 
 Written from method.md:
   y = r + gamma (1 - terminated) (min_i Q_target_i(s', a') + w log pi(a'|s') - alpha log pi_hat(a'|s')),
@@ -20,7 +21,10 @@ Written from method.md:
   pre-tanh sample u, torch.distributions.Normal for log N.
 One step in SB3's order: the temperature (loss -log_alpha (log pi_hat(a~|s) + target_entropy),
 detached log-prob; the step uses the temperature from before it), the critics, the actor against
-the updated critics, then Polyak averaging with tau. torch.optim.Adam throughout.
+the updated critics, then Polyak averaging with tau. torch.optim.Adam throughout. With
+max_grad_norm > 0, torch.nn.utils.clip_grad_norm_ on the critics' (together) and on the actor's
+gradients before their steps; with prior_min_std > 0, the prior's log_std is floored at
+log(prior_min_std) in its log-prob.
 
 OUT.bin: from the case's weights, before any update (the actor loss against the case's
 critics): ``target`` [B], ``critic_loss`` [1], ``grad/q1/<i>``, ``grad/q2/<i>``, ``actor_loss``
@@ -61,14 +65,15 @@ def q(net: nn.Module, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
     return net(torch.cat([obs, act], dim=1)).view(-1)
 
 
-def prior_log_prob(rows: torch.Tensor, u: torch.Tensor, d: int) -> torch.Tensor:
+def prior_log_prob(rows: torch.Tensor, u: torch.Tensor, d: int, min_std: float = 0.0) -> torch.Tensor:
     """The prior's log-prob from its stored [mean | log_std] rows, at the actor's pre-tanh sample u."""
-    return squashed_log_prob(rows[:, :d], rows[:, d:], u)
+    log_std = rows[:, d:] if min_std <= 0 else rows[:, d:].clamp(min=float(np.log(min_std)))
+    return squashed_log_prob(rows[:, :d], log_std, u)
 
 
 def target(actor: nn.Module, q1_target: nn.Module, q2_target: nn.Module, next_obs: torch.Tensor,
            rewards: torch.Tensor, not_terminated: torch.Tensor, next_prior: torch.Tensor, noise: torch.Tensor,
-           gamma: float, alpha: float, w: float) -> torch.Tensor:
+           gamma: float, alpha: float, w: float, min_std: float = 0.0) -> torch.Tensor:
     """y = r + gamma (1 - term) (min_i Q_target_i(s', a') + w log pi(a'|s') - alpha log pi_hat(a'|s'))."""
     d = noise.shape[1]
     with torch.no_grad():
@@ -76,7 +81,7 @@ def target(actor: nn.Module, q1_target: nn.Module, q2_target: nn.Module, next_ob
         u = mean + log_std.exp() * noise
         a2 = torch.tanh(u)
         soft = torch.min(q(q1_target, next_obs, a2), q(q2_target, next_obs, a2))
-        soft = soft + w * prior_log_prob(next_prior, u, d) - alpha * squashed_log_prob(mean, log_std, u)
+        soft = soft + w * prior_log_prob(next_prior, u, d, min_std) - alpha * squashed_log_prob(mean, log_std, u)
         return rewards + gamma * not_terminated * soft
 
 
@@ -85,14 +90,14 @@ def critic_loss(q1: nn.Module, q2: nn.Module, obs: torch.Tensor, actions: torch.
 
 
 def actor_loss(actor: nn.Module, q1: nn.Module, q2: nn.Module, obs: torch.Tensor, prior: torch.Tensor,
-               noise: torch.Tensor, alpha: float, w: float) -> torch.Tensor:
+               noise: torch.Tensor, alpha: float, w: float, min_std: float = 0.0) -> torch.Tensor:
     """mean(alpha log pi_hat(a~|s) - min_i Q_i(s, a~) - w log pi(a~|s)), a~ = tanh(mean + std noise)."""
     d = noise.shape[1]
     mean, log_std = gaussian(actor, obs, d)
     u = mean + log_std.exp() * noise
     a1 = torch.tanh(u)
     per_row = alpha * squashed_log_prob(mean, log_std, u) - torch.min(q(q1, obs, a1), q(q2, obs, a1))
-    return (per_row - w * prior_log_prob(prior, u, d)).mean()
+    return (per_row - w * prior_log_prob(prior, u, d, min_std)).mean()
 
 
 def polyak(online: nn.Module, tgt: nn.Module, tau: float) -> None:
@@ -109,11 +114,12 @@ def main() -> None:
     prior, next_prior = torch.tensor(a["prior"]), torch.tensor(a["next_prior"])
     d = t["actions"].shape[1]
     gamma, tau, w = h["gamma"], h["tau"], h["prior_weight"]
+    max_norm, min_std = h.get("max_grad_norm", 0.0), h.get("prior_min_std", 0.0)
     log_alpha = torch.tensor([float(np.log(h["alpha_hat"]))], requires_grad=True)
 
     def y_of(alpha: float, noise_next: torch.Tensor) -> torch.Tensor:
         return target(actor, q1_target, q2_target, t["next_obs"], t["rewards"], t["not_terminated"], next_prior,
-                      noise_next, gamma, alpha, w)
+                      noise_next, gamma, alpha, w, min_std)
 
     def alpha_loss(noise: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -131,7 +137,7 @@ def main() -> None:
     out += [("target", y.numpy()), ("critic_loss", np.array([loss.item()]))]
     out += [(f"grad/q1/{i}", prm.grad.numpy().copy()) for i, prm in enumerate(q1.parameters())]
     out += [(f"grad/q2/{i}", prm.grad.numpy().copy()) for i, prm in enumerate(q2.parameters())]
-    loss = actor_loss(actor, q1, q2, t["obs"], prior, noise_current0, alpha0, w)
+    loss = actor_loss(actor, q1, q2, t["obs"], prior, noise_current0, alpha0, w, min_std)
     loss.backward()
     out += [("actor_loss", np.array([loss.item()]))]
     out += [(f"grad/actor/{i}", prm.grad.numpy().copy()) for i, prm in enumerate(actor.parameters())]
@@ -156,9 +162,13 @@ def main() -> None:
             alpha_opt.step()
         critic_opt.zero_grad()
         critic_loss(q1, q2, t["obs"], t["actions"], y_of(alpha, noise_next)).backward()
+        if max_norm > 0:
+            nn.utils.clip_grad_norm_([*q1.parameters(), *q2.parameters()], max_norm)
         critic_opt.step()
         actor_opt.zero_grad()
-        actor_loss(actor, q1, q2, t["obs"], prior, noise_current, alpha, w).backward()
+        actor_loss(actor, q1, q2, t["obs"], prior, noise_current, alpha, w, min_std).backward()
+        if max_norm > 0:
+            nn.utils.clip_grad_norm_(actor.parameters(), max_norm)
         actor_opt.step()
         polyak(q1, q1_target, tau)
         polyak(q2, q2_target, tau)

@@ -1,5 +1,7 @@
 package org.rql4j.compat;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.nn.Parameter;
 import com.google.gson.JsonObject;
 import java.nio.file.Path;
@@ -28,14 +30,15 @@ class ResidualSacCompatIT {
 
   private static final int STEPS = 3;
 
-  @ParameterizedTest(name = "actionDim={0} alphaHat={1} learnAlpha={2} priorWeight={3}")
-  @CsvSource({"1, 0.1, false, 0.1", "2, 0.5, true, 0.0097", "2, 0.2, false, 0.0", "3, 1.0, true, 2.0"})
-  void javaUpdateEqualsPyTorch(int actDim, float alphaHat, boolean learnAlpha, float priorWeight, @TempDir Path tmp)
-      throws Exception {
+  @ParameterizedTest(name = "actionDim={0} alphaHat={1} learnAlpha={2} w={3} maxGradNorm={4} priorMinStd={5}")
+  @CsvSource({"1, 0.1, false, 0.1, 0, 0", "2, 0.5, true, 0.0097, 0, 0", "2, 0.2, false, 0.0, 0, 0",
+      "3, 1.0, true, 2.0, 0, 0", "2, 0.1, true, 0.5, 0.5, 0.4"})
+  void javaUpdateEqualsPyTorch(int actDim, float alphaHat, boolean learnAlpha, float priorWeight, float maxGradNorm,
+      float priorMinStd, @TempDir Path tmp) throws Exception {
     int obsDim = 5;
     int batchSize = 64;
     ResidualSacConfig cfg = new ResidualSacConfig(1000, 3e-3f, batchSize, 1000, 0.95f, 0.05f, 1, 1, 0, alphaHat,
-        learnAlpha, null, priorWeight, 1f, 0, 0f, 0f, new int[] {32, 32}, 1, 11);
+        learnAlpha, null, priorWeight, 1f, 0, maxGradNorm, priorMinStd, new int[] {32, 32}, 1, 11);
     double[] low = new double[actDim];
     double[] high = new double[actDim];
     java.util.Arrays.fill(low, -1);
@@ -84,7 +87,10 @@ class ResidualSacCompatIT {
             "temperature gradient");
       }
       for (int k = 0; k < STEPS; k++) {
-        sac.update(batch, noiseNext[k], noiseCurrent[k], priorWeight);
+        ResidualSac.Losses l = sac.update(batch, noiseNext[k], noiseCurrent[k], priorWeight);
+        if (maxGradNorm > 0 && k == 0) { // the clip is exercised, on both networks
+          assertTrue(l.criticGradNorm() > maxGradNorm && l.actorGradNorm() > maxGradNorm, l.toString());
+        }
       }
       String[] names = {"q1", "q2", "q1_target", "q2_target"};
       assertWeights(ref, "actor", sac.actor());
@@ -166,6 +172,8 @@ class ResidualSacCompatIT {
     meta.addProperty("target_entropy", cfg.targetEntropy(actDim));
     meta.addProperty("prior_weight", (double) cfg.priorWeight());
     meta.addProperty("steps", STEPS);
+    meta.addProperty("max_grad_norm", (double) cfg.maxGradNorm());
+    meta.addProperty("prior_min_std", (double) cfg.priorMinStd());
     RawArrayFile.write(file, "rql4j-sac-case/1", meta, arrays, shapes);
   }
 }
