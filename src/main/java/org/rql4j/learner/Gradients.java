@@ -16,11 +16,16 @@ public final class Gradients {
    * Call outside a GradientCollector.
    */
   public static double clipGlobalNorm(List<Parameter> parameters, double maxNorm) {
+    return clipGlobalNormArrays(parameters.stream().map(Parameter::getArray).toList(), maxNorm);
+  }
+
+  /** As {@link #clipGlobalNorm} over plain arrays that require gradients (e.g. PPO's log-std). */
+  public static double clipGlobalNormArrays(List<NDArray> arrays, double maxNorm) {
     try (NDScope scope = new NDScope()) {
-      NDArray[] grads = new NDArray[parameters.size()];
+      NDArray[] grads = new NDArray[arrays.size()];
       double sumSquares = 0;
       for (int i = 0; i < grads.length; i++) {
-        grads[i] = parameters.get(i).getArray().getGradient();
+        grads[i] = arrays.get(i).getGradient();
         sumSquares += grads[i].square().sum().getFloat();
       }
       double total = Math.sqrt(sumSquares);

@@ -35,6 +35,14 @@ public final class Mlp implements AutoCloseable {
    * @param seed initialization seed
    */
   public Mlp(NDManager parent, int inputDim, int[] hidden, int outputDim, long seed) {
+    this(parent, inputDim, hidden, outputDim, seed, false);
+  }
+
+  /**
+   * As above, with tanh between the layers instead of ReLU when {@code tanh} (PPO's usual choice,
+   * SB3's default for on-policy algorithms).
+   */
+  public Mlp(NDManager parent, int inputDim, int[] hidden, int outputDim, long seed, boolean tanh) {
     this.manager = parent.newSubManager();
     this.inputDim = inputDim;
     this.widths = new int[hidden.length + 1];
@@ -44,7 +52,7 @@ public final class Mlp implements AutoCloseable {
     for (int i = 0; i < widths.length; i++) {
       block.add(Linear.builder().setUnits(widths[i]).build());
       if (i < widths.length - 1) {
-        block.add(Activation::relu);
+        block.add(tanh ? Activation::tanh : Activation::relu);
       }
     }
     block.initialize(manager, DataType.FLOAT32, new Shape(1, inputDim));

@@ -1,0 +1,366 @@
+package org.rql4j.learner;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.rql4j.buffer.RolloutBuffer;
+import org.rql4j.env.Space;
+import org.rql4j.prior.Distributions;
+
+/**
+ * PPO on DJL, the policy-gradient member of the family (Algorithm 4 of docs/method.md): soft PPO
+ * and residual PPO are PPO on the shaped per-step reward {@link #shapedReward}, with no separate
+ * entropy bonus. The update is SB3's PPO: per epoch a shuffled pass over the rollout in minibatches;
+ * per minibatch advantages normalized (unbiased std, +1e-8), the clipped surrogate
+ * {@code -mean(min(A r, A clip(r, 1 - eps, 1 + eps)))} with {@code r = exp(log pi_theta(a|s) -
+ * log pi_old(a|s))}, the value loss {@code mean((R - V(s))^2)} (not clipped), an optional
+ * entropy bonus, one Adam step on {@code pg + entCoef (-entropy) + vfCoef value} after a global
+ * gradient-norm clip.
+ *
+ * <p>Policies: for a Box space a diagonal Gaussian whose mean is an MLP of the observation and
+ * whose log-std is one learned vector (SB3's), actions sampled unbounded, stored so, and clipped to
+ * the Box bounds only for the env; for a Discrete space a categorical of the MLP's logits. The
+ * value function is a separate MLP. Both MLPs use tanh (SB3's on-policy default) with this
+ * project's uniform {@code ±1/sqrt(fan_in)} initialization (SB3 uses orthogonal). Not thread-safe.
+ */
+public final class ResidualPpo implements AutoCloseable {
+
+  private static final double HALF_LOG_2PI_E = 0.5 * (1 + Math.log(2 * Math.PI));
+
+  private final ResidualPpoConfig config;
+  private final NDManager manager;
+  private final int obsDim;
+  private final boolean discrete;
+  private final int actDim;
+  private final long start;
+  private final Space.Box box;
+  private final Mlp policy;
+  private final Mlp value;
+  private final NDArray logStd;
+  private final List<NDArray> trainable = new ArrayList<>();
+  private final TorchAdam optimizer;
+
+  public ResidualPpo(ResidualPpoConfig config, int obsDim, Space actionSpace) {
+    this.config = config;
+    this.obsDim = obsDim;
+    if (actionSpace instanceof Space.Discrete d) {
+      discrete = true;
+      actDim = (int) d.n();
+      start = d.start();
+      box = null;
+    } else if (actionSpace instanceof Space.Box b && b.shape().length == 1) {
+      for (int i = 0; i < b.low().length; i++) {
+        if (!Double.isFinite(b.low()[i]) || !Double.isFinite(b.high()[i])) {
+          throw new IllegalArgumentException("PPO clips Box actions to the bounds for the env; dimension " + i
+              + " is unbounded");
+        }
+      }
+      discrete = false;
+      actDim = (int) b.flatDim();
+      start = 0;
+      box = b;
+    } else {
+      throw new IllegalArgumentException("PPO needs a Discrete or a one-dimensional Box action space, got "
+          + actionSpace);
+    }
+    DjlRuntime.noGradOnThisThread();
+    manager = NDManager.newBaseManager("PyTorch");
+    policy = new Mlp(manager, obsDim, config.hidden(), actDim, config.seed(), true);
+    value = new Mlp(manager, obsDim, config.hidden(), 1, config.seed() + 1, true);
+    policy.parameters().forEach(p -> trainable.add(p.getArray()));
+    if (discrete) {
+      logStd = null;
+    } else {
+      float[] init = new float[actDim];
+      java.util.Arrays.fill(init, config.logStdInit());
+      logStd = manager.create(init, new Shape(actDim));
+      logStd.setRequiresGradient(true);
+      trainable.add(logStd);
+    }
+    value.parameters().forEach(p -> trainable.add(p.getArray()));
+    optimizer = TorchAdam.ofArrays(manager, trainable, config.learningRate());
+  }
+
+  public ResidualPpoConfig config() {
+    return config;
+  }
+
+  /**
+   * The per-step reward of Algorithm 4: {@code r + w log pi(a|s) - alphaHat log pi_theta(a|s)}
+   * (the prior's and the acting policy's log-probs of the action taken).
+   */
+  public static double shapedReward(double reward, double priorLogProb, double ownLogProb, double priorWeight,
+      double alphaHat) {
+    return reward + (priorWeight == 0 ? 0 : priorWeight * priorLogProb) - (alphaHat == 0 ? 0 : alphaHat * ownLogProb);
+  }
+
+  /**
+   * One step's decisions for {@code n} observations.
+   *
+   * @param actions as stored in the rollout and scored by log-probs ({@code [n, actDim]} Gaussian
+   *     samples, or {@code [n]} Discrete indices from the space's start)
+   * @param envActions as sent to the env (clipped to the Box bounds)
+   * @param logProbs {@code log pi_theta(a|s)} per row
+   * @param values {@code V(s)} per row
+   */
+  public record Decision(float[] actions, float[] envActions, float[] logProbs, float[] values) {}
+
+  /** Width of a stored action: {@code actDim} for a Box, 1 for a Discrete. */
+  public int actionWidth() {
+    return discrete ? 1 : actDim;
+  }
+
+  /** Samples (or with {@code deterministic}, the mean / the most likely action) for {@code [n, obsDim]} observations. */
+  public Decision act(float[] observations, boolean deterministic, Random rng) {
+    DjlRuntime.noGradOnThisThread();
+    int n = observations.length / obsDim;
+    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
+      NDArray obs = m.create(observations, new Shape(n, obsDim));
+      NDArray out = policy.forward(obs);
+      float[] values = value.forward(obs).reshape(n).toFloatArray();
+      float[] actions;
+      float[] logProbs;
+      if (discrete) {
+        NDArray logP = out.logSoftmax(1);
+        float[] lp = logP.toFloatArray();
+        actions = new float[n];
+        logProbs = new float[n];
+        for (int i = 0; i < n; i++) {
+          int pick = deterministic ? argmax(lp, i * actDim, actDim) : sample(lp, i * actDim, actDim, rng);
+          actions[i] = pick + start;
+          logProbs[i] = lp[i * actDim + pick];
+        }
+        return new Decision(actions, actions.clone(), logProbs, values);
+      }
+      NDArray a = out;
+      if (!deterministic) {
+        float[] noise = new float[n * actDim];
+        for (int i = 0; i < noise.length; i++) {
+          noise[i] = (float) rng.nextGaussian();
+        }
+        a = out.add(logStd.exp().mul(m.create(noise, new Shape(n, actDim))));
+      }
+      actions = a.toFloatArray();
+      logProbs = Distributions.diagGaussianLogProb(out, logStd, a).toFloatArray();
+      float[] env = actions.clone();
+      for (int i = 0; i < env.length; i++) {
+        int k = i % actDim;
+        env[i] = (float) Math.min(box.high()[k], Math.max(box.low()[k], env[i]));
+      }
+      return new Decision(actions, env, logProbs, values);
+    }
+  }
+
+  private static int argmax(float[] x, int off, int len) {
+    int best = 0;
+    for (int k = 1; k < len; k++) {
+      if (x[off + k] > x[off + best]) {
+        best = k;
+      }
+    }
+    return best;
+  }
+
+  private static int sample(float[] logP, int off, int len, Random rng) {
+    double u = rng.nextDouble();
+    double c = 0;
+    for (int k = 0; k < len; k++) {
+      c += Math.exp(logP[off + k]);
+      if (u < c) {
+        return k;
+      }
+    }
+    return len - 1;
+  }
+
+  /** {@code V(s)} for {@code [n, obsDim]} observations. */
+  public float[] values(float[] observations) {
+    DjlRuntime.noGradOnThisThread();
+    int n = observations.length / obsDim;
+    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
+      return value.forward(m.create(observations, new Shape(n, obsDim))).reshape(n).toFloatArray();
+    }
+  }
+
+  /**
+   * What one minibatch step computed (before its Adam step).
+   *
+   * @param policyLoss the clipped surrogate loss
+   * @param valueLoss {@code mean((R - V)^2)}
+   * @param entropy the policy's mean entropy
+   * @param loss {@code policyLoss - entCoef entropy + vfCoef valueLoss}
+   * @param approxKl {@code mean((r - 1) - log r)}
+   * @param clipFraction share of rows whose ratio left {@code [1 - eps, 1 + eps]}
+   * @param gradNorm the global gradient norm before clipping
+   */
+  public record Losses(double policyLoss, double valueLoss, double entropy, double loss, double approxKl,
+      double clipFraction, double gradNorm) {}
+
+  /**
+   * The losses of one minibatch and their backward pass (gradients are left on the parameters,
+   * not clipped): the compat tests compare them with PyTorch's.
+   */
+  public Losses backward(RolloutBuffer.Batch batch) {
+    DjlRuntime.noGradOnThisThread();
+    int b = batch.size();
+    zeroGradients();
+    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
+      NDArray obs = m.create(batch.observations(), new Shape(b, obsDim));
+      NDArray oldLogProb = m.create(batch.oldLogProbs());
+      NDArray adv = m.create(batch.advantages());
+      if (config.normalizeAdvantage() && b > 1) {
+        float[] a = batch.advantages();
+        double mean = 0;
+        for (float x : a) {
+          mean += x;
+        }
+        mean /= b;
+        double var = 0;
+        for (float x : a) {
+          var += (x - mean) * (x - mean);
+        }
+        double std = Math.sqrt(var / (b - 1));
+        adv = adv.sub((float) mean).div((float) (std + 1e-8));
+      }
+      NDArray returns = m.create(batch.returns());
+      try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+        NDArray out = policy.forward(obs);
+        NDArray logProb;
+        NDArray entropy;
+        if (discrete) {
+          NDArray logP = out.logSoftmax(1);
+          logProb = Distributions.categoricalLogProb(logP, m.create(batch.actions()), start);
+          entropy = logP.exp().mul(logP).sum(new int[] {1}).neg();
+        } else {
+          NDArray actions = m.create(batch.actions(), new Shape(b, actDim));
+          logProb = Distributions.diagGaussianLogProb(out, logStd, actions);
+          entropy = logStd.add((float) HALF_LOG_2PI_E).sum().broadcast(new Shape(b));
+        }
+        NDArray logRatio = logProb.sub(oldLogProb);
+        NDArray ratio = logRatio.exp();
+        float eps = config.clipRange();
+        NDArray surrogate = adv.mul(ratio).minimum(adv.mul(ratio.clip(1 - eps, 1 + eps)));
+        NDArray policyLoss = surrogate.mean().neg();
+        NDArray v = value.forward(obs).reshape(b);
+        NDArray valueLoss = returns.sub(v).square().mean();
+        NDArray entropyMean = entropy.mean();
+        NDArray loss = policyLoss.add(valueLoss.mul(config.vfCoef()));
+        if (config.entCoef() != 0) {
+          loss = loss.sub(entropyMean.mul(config.entCoef()));
+        }
+        gc.backward(loss);
+        double approxKl = ratio.sub(1).sub(logRatio).mean().getFloat();
+        float[] r = ratio.toFloatArray();
+        int clipped = 0;
+        for (float x : r) {
+          if (Math.abs(x - 1) > eps) {
+            clipped++;
+          }
+        }
+        return new Losses(policyLoss.getFloat(), valueLoss.getFloat(), entropyMean.getFloat(), loss.getFloat(),
+            approxKl, (double) clipped / b, Double.NaN);
+      }
+    }
+  }
+
+  /** One minibatch step: {@link #backward}, the gradient-norm clip, Adam. */
+  public Losses step(RolloutBuffer.Batch batch) {
+    Losses l = backward(batch);
+    double norm = Gradients.clipGlobalNormArrays(trainable, config.maxGradNorm());
+    optimizer.step();
+    return new Losses(l.policyLoss(), l.valueLoss(), l.entropy(), l.loss(), l.approxKl(), l.clipFraction(), norm);
+  }
+
+  /**
+   * PPO's update on a full rollout whose advantages are computed: {@code nEpochs} shuffled passes
+   * in minibatches of {@code batchSize} (the last one smaller when the rollout does not divide).
+   * Returns the last epoch's mean losses.
+   */
+  public Losses update(RolloutBuffer rollout, Random rng) {
+    int n = rollout.size();
+    int[] order = new int[n];
+    double[] sums = new double[7];
+    int batches = 0;
+    for (int epoch = 0; epoch < config.nEpochs(); epoch++) {
+      for (int i = 0; i < n; i++) {
+        order[i] = i;
+      }
+      for (int i = n - 1; i > 0; i--) {
+        int j = rng.nextInt(i + 1);
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+      }
+      java.util.Arrays.fill(sums, 0);
+      batches = 0;
+      for (int s = 0; s < n; s += config.batchSize()) {
+        Losses l = step(rollout.gather(java.util.Arrays.copyOfRange(order, s, Math.min(n, s + config.batchSize()))));
+        double[] v = {l.policyLoss(), l.valueLoss(), l.entropy(), l.loss(), l.approxKl(), l.clipFraction(),
+            l.gradNorm()};
+        for (int k = 0; k < v.length; k++) {
+          sums[k] += v[k];
+        }
+        batches++;
+      }
+    }
+    return new Losses(sums[0] / batches, sums[1] / batches, sums[2] / batches, sums[3] / batches, sums[4] / batches,
+        sums[5] / batches, sums[6] / batches);
+  }
+
+  private void zeroGradients() {
+    Gradients.zeroArrays(trainable);
+  }
+
+  /** The policy network (its last layer gives the Gaussian's mean or the logits). */
+  public Mlp policy() {
+    return policy;
+  }
+
+  public Mlp valueNetwork() {
+    return value;
+  }
+
+  /** The Gaussian's log-std (null for a Discrete space). */
+  public float[] logStd() {
+    return logStd == null ? null : logStd.toFloatArray();
+  }
+
+  /** Sets the Gaussian's log-std (tests, or starting from a prior's). */
+  public void setLogStd(float[] v) {
+    DjlRuntime.noGradOnThisThread();
+    logStd.set(v);
+  }
+
+  /** Each trainable array's gradient (policy layers, log-std for a Box, value layers), as flat floats. */
+  public List<float[]> gradients() {
+    List<float[]> out = new ArrayList<>();
+    for (NDArray a : trainable) {
+      try (NDArray g = a.getGradient()) {
+        out.add(g.toFloatArray());
+      }
+    }
+    return out;
+  }
+
+  /** The parameters of both networks (not the log-std). */
+  public List<Parameter> networkParameters() {
+    List<Parameter> all = new ArrayList<>(policy.parameters());
+    all.addAll(value.parameters());
+    return all;
+  }
+
+  @Override
+  public void close() {
+    optimizer.close();
+    policy.close();
+    value.close();
+    manager.close();
+  }
+}

@@ -1,0 +1,149 @@
+package org.rql4j.learner;
+
+import java.util.Arrays;
+
+/**
+ * Settings of {@link ResidualPpo} (Algorithm 4 of docs/method.md: soft and residual policy
+ * gradient, here PPO). Defaults are SB3's PPO defaults.
+ *
+ * <p>The per-step reward PPO optimizes is {@code r + priorWeight log pi(a|s) - alphaHat log
+ * pi_theta(a|s)}: plain PPO with both 0, soft PPO with {@code alphaHat > 0}, residual PPO with a
+ * prior and {@code priorWeight > 0}, the KL-regularized objective {@code r - beta KL(pi_theta || pi)}
+ * with {@link #klRegularized}.
+ *
+ * @param totalSteps env steps to collect (over all copies)
+ * @param nSteps steps per copy in each rollout
+ * @param batchSize minibatch size of the update
+ * @param nEpochs passes over each rollout
+ * @param learningRate Adam learning rate (one optimizer over the policy and the value network)
+ * @param gamma discount
+ * @param gaeLambda GAE's lambda
+ * @param clipRange PPO's ratio clip epsilon
+ * @param vfCoef weight of the value loss
+ * @param entCoef weight of an entropy bonus (0: none; soft and residual PPO put the entropy in the reward instead)
+ * @param maxGradNorm global gradient-norm clip
+ * @param normalizeAdvantage normalize advantages per minibatch
+ * @param alphaHat temperature of the soft reward term {@code -alphaHat log pi_theta(a|s)} (0: none)
+ * @param priorWeight {@code w}: weight of the prior's log-prob in the reward (0: no prior)
+ * @param logStdInit initial log-std of a Gaussian policy (state-independent, learned)
+ * @param hidden hidden widths of the policy and of the value network (tanh)
+ * @param numEnvs env copies stepped together
+ * @param seed seed of initialization, sampling, minibatches and env resets
+ */
+public record ResidualPpoConfig(
+    long totalSteps,
+    int nSteps,
+    int batchSize,
+    int nEpochs,
+    float learningRate,
+    float gamma,
+    float gaeLambda,
+    float clipRange,
+    float vfCoef,
+    float entCoef,
+    float maxGradNorm,
+    boolean normalizeAdvantage,
+    float alphaHat,
+    float priorWeight,
+    float logStdInit,
+    int[] hidden,
+    int numEnvs,
+    long seed) {
+
+  public ResidualPpoConfig {
+    hidden = hidden.clone();
+    require(totalSteps > 0, "totalSteps", totalSteps);
+    require(nSteps > 0, "nSteps", nSteps);
+    require(batchSize > 0, "batchSize", batchSize);
+    require(nEpochs > 0, "nEpochs", nEpochs);
+    require(learningRate > 0, "learningRate", learningRate);
+    require(gamma >= 0 && gamma <= 1, "gamma (in [0, 1])", gamma);
+    require(gaeLambda >= 0 && gaeLambda <= 1, "gaeLambda (in [0, 1])", gaeLambda);
+    require(clipRange > 0, "clipRange", clipRange);
+    require(vfCoef >= 0, "vfCoef", vfCoef);
+    require(entCoef >= 0, "entCoef", entCoef);
+    require(maxGradNorm > 0, "maxGradNorm", maxGradNorm);
+    require(alphaHat >= 0 && Float.isFinite(alphaHat), "alphaHat (>= 0)", alphaHat);
+    require(priorWeight >= 0 && Float.isFinite(priorWeight), "priorWeight (>= 0)", priorWeight);
+    require(Float.isFinite(logStdInit), "logStdInit", logStdInit);
+    require(numEnvs > 0, "numEnvs", numEnvs);
+    require(hidden.length > 0 && Arrays.stream(hidden).allMatch(h -> h > 0), "hidden", Arrays.toString(hidden));
+  }
+
+  private static void require(boolean ok, String name, Object value) {
+    if (!ok) {
+      throw new IllegalArgumentException("ResidualPpoConfig." + name + " is out of range: " + value);
+    }
+  }
+
+  /**
+   * SB3's PPO defaults: 2048 steps per copy, minibatch 64, 10 epochs, lr 3e-4, gamma 0.99, GAE
+   * lambda 0.95, clip 0.2, value weight 0.5, no entropy bonus, grad-norm clip 0.5, normalized
+   * advantages, log-std 0, [64, 64] tanh; plain PPO (no soft term, no prior).
+   */
+  public static ResidualPpoConfig defaults() {
+    return new ResidualPpoConfig(1_000_000, 2048, 64, 10, 3e-4f, 0.99f, 0.95f, 0.2f, 0.5f, 0f, 0.5f, true, 0f, 0f, 0f,
+        new int[] {64, 64}, 1, 0);
+  }
+
+  /** The KL-regularized objective {@code r - beta KL(pi_theta || pi)}: {@code priorWeight = alphaHat = beta}. */
+  public ResidualPpoConfig klRegularized(float beta) {
+    return withSoft(beta, beta);
+  }
+
+  /** The reward's soft terms: {@code + w log pi(a|s) - alphaHat log pi_theta(a|s)}. */
+  public ResidualPpoConfig withSoft(float alphaHatValue, float w) {
+    return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, gamma, gaeLambda, clipRange,
+        vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHatValue, w, logStdInit, hidden, numEnvs, seed);
+  }
+
+  public ResidualPpoConfig withSchedule(long total, int steps, int batch, int epochs, int envs) {
+    return new ResidualPpoConfig(total, steps, batch, epochs, learningRate, gamma, gaeLambda, clipRange, vfCoef,
+        entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, envs, seed);
+  }
+
+  public ResidualPpoConfig withNetwork(int[] widths, float lr, float initLogStd) {
+    return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, lr, gamma, gaeLambda, clipRange, vfCoef,
+        entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, initLogStd, widths, numEnvs, seed);
+  }
+
+  public ResidualPpoConfig withReturns(float discount, float lambda) {
+    return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, discount, lambda, clipRange,
+        vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, seed);
+  }
+
+  public ResidualPpoConfig withSeed(long v) {
+    return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, gamma, gaeLambda, clipRange,
+        vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, v);
+  }
+
+  /** Rows per rollout: {@code nSteps * numEnvs}. */
+  public int rolloutSize() {
+    return nSteps * numEnvs;
+  }
+
+  @Override
+  public int[] hidden() {
+    return hidden.clone();
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof ResidualPpoConfig c && toString().equals(c.toString());
+  }
+
+  @Override
+  public int hashCode() {
+    return toString().hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return "ResidualPpoConfig[totalSteps=" + totalSteps + ", nSteps=" + nSteps + ", batchSize=" + batchSize
+        + ", nEpochs=" + nEpochs + ", learningRate=" + learningRate + ", gamma=" + gamma + ", gaeLambda=" + gaeLambda
+        + ", clipRange=" + clipRange + ", vfCoef=" + vfCoef + ", entCoef=" + entCoef + ", maxGradNorm=" + maxGradNorm
+        + ", normalizeAdvantage=" + normalizeAdvantage + ", alphaHat=" + alphaHat + ", priorWeight=" + priorWeight
+        + ", logStdInit=" + logStdInit + ", hidden=" + Arrays.toString(hidden) + ", numEnvs=" + numEnvs + ", seed="
+        + seed + "]";
+  }
+}
