@@ -117,7 +117,7 @@ public final class ResidualPpo implements AutoCloseable {
     return discrete ? 1 : actDim;
   }
 
-  /** Samples (or with {@code deterministic}, the mean / the most likely action) for {@code [n, obsDim]} observations. */
+  /** Samples, or the mean / the most likely action when {@code deterministic}, for {@code [n, obsDim]} observations. */
   public Decision act(float[] observations, boolean deterministic, Random rng) {
     DjlRuntime.noGradOnThisThread();
     int n = observations.length / obsDim;
@@ -178,6 +178,20 @@ public final class ResidualPpo implements AutoCloseable {
       }
     }
     return len - 1;
+  }
+
+  /**
+   * The learned policy as a {@link org.rql4j.policy.Policy} (for evaluation): the Gaussian's mean
+   * clipped to the bounds, or the most likely action, when deterministic; else a sample.
+   */
+  public org.rql4j.policy.Policy asPolicy(long seed) {
+    Random rng = new Random(seed);
+    return (observation, deterministic) -> {
+      float[] o = ((org.rql4j.env.Tensor) observation).toFloatArray();
+      Decision d = act(o, deterministic, rng);
+      return discrete ? org.rql4j.env.Tensor.scalar((long) d.envActions()[0])
+          : org.rql4j.env.Tensor.ofFloats(d.envActions());
+    };
   }
 
   /** {@code V(s)} for {@code [n, obsDim]} observations. */
