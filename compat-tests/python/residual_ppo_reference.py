@@ -38,22 +38,9 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
 from raw_arrays import write_arrays  # noqa: E402
-from residual_soft_q_reference import read_case  # noqa: E402
+from residual_soft_q_reference import mlp, read_case  # noqa: E402
 
 FORMAT = "rql4j-ppo-reference/1"
-
-
-def tanh_mlp(arrays: dict[str, np.ndarray], prefix: str) -> nn.Sequential:
-    n = len([k for k in arrays if k.startswith(prefix + "/")]) // 2
-    layers: list[nn.Module] = []
-    for i in range(n):
-        w = torch.tensor(arrays[f"{prefix}/{2 * i}"].astype(np.float32))
-        lin = nn.Linear(w.shape[1], w.shape[0])
-        with torch.no_grad():
-            lin.weight.copy_(w)
-            lin.bias.copy_(torch.tensor(arrays[f"{prefix}/{2 * i + 1}"].astype(np.float32)))
-        layers += [lin, nn.Tanh()] if i < n - 1 else [lin]
-    return nn.Sequential(*layers)
 
 
 def gae(rewards: np.ndarray, values: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
@@ -80,7 +67,7 @@ def gae(rewards: np.ndarray, values: np.ndarray, terminated: np.ndarray, truncat
 
 def main() -> None:
     args, h, a = read_case(__doc__)
-    policy, value = tanh_mlp(a, "policy"), tanh_mlp(a, "value")
+    policy, value = mlp(a, "policy", nn.Tanh), mlp(a, "value", nn.Tanh)
     discrete = bool(h["discrete"])
     log_std = None if discrete else torch.tensor(a["log_std"].astype(np.float32), requires_grad=True)
     shaped = (a["rewards"].astype(np.float64) + h["prior_weight"] * a["prior_log_probs"].astype(np.float64)

@@ -31,7 +31,7 @@ from raw_arrays import read_arrays, write_arrays  # noqa: E402
 FORMAT = "rql4j-soft-q-reference/1"
 
 
-def mlp(arrays: dict[str, np.ndarray], prefix: str) -> nn.Sequential:
+def mlp(arrays: dict[str, np.ndarray], prefix: str, activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
     n = len([k for k in arrays if k.startswith(prefix + "/")]) // 2
     layers: list[nn.Module] = []
     for i in range(n):
@@ -40,7 +40,7 @@ def mlp(arrays: dict[str, np.ndarray], prefix: str) -> nn.Sequential:
         with torch.no_grad():
             lin.weight.copy_(w)
             lin.bias.copy_(torch.tensor(arrays[f"{prefix}/{2 * i + 1}"].astype(np.float32)))
-        layers += [lin, nn.ReLU()] if i < n - 1 else [lin]
+        layers += [lin, activation()] if i < n - 1 else [lin]
     return nn.Sequential(*layers)
 
 

@@ -133,7 +133,7 @@ public final class ResidualPpo implements AutoCloseable {
         actions = new float[n];
         logProbs = new float[n];
         for (int i = 0; i < n; i++) {
-          int pick = deterministic ? argmax(lp, i * actDim, actDim) : sample(lp, i * actDim, actDim, rng);
+          int pick = ResidualSoftQLearning.chooseAction(lp, i * actDim, actDim, deterministic, rng);
           actions[i] = pick + start;
           logProbs[i] = lp[i * actDim + pick];
         }
@@ -156,28 +156,6 @@ public final class ResidualPpo implements AutoCloseable {
       }
       return new Decision(actions, env, logProbs, values);
     }
-  }
-
-  private static int argmax(float[] x, int off, int len) {
-    int best = 0;
-    for (int k = 1; k < len; k++) {
-      if (x[off + k] > x[off + best]) {
-        best = k;
-      }
-    }
-    return best;
-  }
-
-  private static int sample(float[] logP, int off, int len, Random rng) {
-    double u = rng.nextDouble();
-    double c = 0;
-    for (int k = 0; k < len; k++) {
-      c += Math.exp(logP[off + k]);
-      if (u < c) {
-        return k;
-      }
-    }
-    return len - 1;
   }
 
   /**

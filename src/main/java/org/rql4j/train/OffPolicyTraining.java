@@ -3,13 +3,10 @@ package org.rql4j.train;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Deque;
+import java.util.List;
 import java.util.Random;
 import org.rql4j.buffer.ReplayBuffer;
 import org.rql4j.env.AutoresetMode;
-import org.rql4j.env.InfoColumn;
 import org.rql4j.env.Tensor;
 import org.rql4j.env.VectorEnv;
 import org.rql4j.env.VectorStep;
@@ -128,8 +125,8 @@ public final class OffPolicyTraining {
     Timer envTime = new Timer();
     Timer priorTime = new Timer();
     Timer learnerTime = new Timer();
-    Deque<double[]> recent = new ArrayDeque<>();
-    int episodes = 0;
+    int restoredEpisodes = 0;
+    List<double[]> restoredRecent = List.of();
     double lastLoss = Double.NaN;
     long step = 0;
     double wallBefore = 0;
@@ -158,13 +155,13 @@ public final class OffPolicyTraining {
       rng = r.rng();
       TrainingCheckpoint.Loop l = r.loop();
       step = l.step();
-      episodes = l.episodes();
+      restoredEpisodes = l.episodes();
       lastLoss = l.lastLoss();
       envTime.add(l.envSeconds());
       priorTime.add(l.priorSeconds());
       learnerTime.add(l.learnerSeconds());
       wallBefore = l.wallSeconds();
-      recent.addAll(l.recent());
+      restoredRecent = l.recent();
     }
     long startStep = step;
 
@@ -174,9 +171,7 @@ public final class OffPolicyTraining {
       obs = ((Tensor) env.reset(step == 0 ? cfg.seed() : cfg.seed() + step).observations()).toFloatArray();
     }
     float[] priorObs = usePrior ? priorFeatures(learner, prior, obs, n, priorTime) : null;
-    double[] epReturn = new double[n];
-    double[] epBasic = new double[n];
-    double[] epAddon = new double[n];
+    EpisodeTracker episodes = new EpisodeTracker(n, restoredEpisodes, restoredRecent);
     long t0 = System.nanoTime();
     long nextReport = (step / reportEvery + 1) * reportEvery;
     long every = checkpointing == null ? Long.MAX_VALUE : checkpointing.every();
@@ -199,14 +194,14 @@ public final class OffPolicyTraining {
       } catch (RuntimeException e) {
         // the learner and buffer are consistent here (this step added nothing): save them
         throw interrupted(e, env, step, checkpointing, learner, buffer, rng, loop(step, episodes, lastLoss,
-            envTime, priorTime, learnerTime, wallBefore, t0, recent), priorHash);
+            envTime, priorTime, learnerTime, wallBefore, t0), priorHash);
       }
       String badReward = nonFinite(st.rewards());
       if (badReward != null) {
         // nothing from this step is stored; what was learned so far is saved, as for a dead env
         throw interrupted(new IllegalStateException("it returned the reward " + badReward + ", which a learner cannot "
             + "train on; fix the env's reward"), env, step, checkpointing, learner, buffer, rng, loop(step, episodes,
-            lastLoss, envTime, priorTime, learnerTime, wallBefore, t0, recent), priorHash);
+            lastLoss, envTime, priorTime, learnerTime, wallBefore, t0), priorHash);
       }
       // s' of each transition: the final observation where the episode ended (SAME_STEP autoreset)
       float[] nextState = next;
@@ -224,25 +219,11 @@ public final class OffPolicyTraining {
         priorNext = priorFeatures(learner, prior, nextState, n, priorTime);
         priorNextObs = nextState == next ? priorNext : priorFeatures(learner, prior, next, n, priorTime);
       }
-      InfoColumn basic = st.info().get("basic_reward");
-      InfoColumn addon = st.info().get("addon_reward");
       for (int i = 0; i < n; i++) {
         buffer.add(obs, i * d, actions.stored(), i * aw, (float) st.rewards()[i], nextState, i * d,
             st.terminated()[i], priorObs, i * pw, priorNext, i * pw);
-        epReturn[i] += st.rewards()[i];
-        epBasic[i] += basic == null ? Double.NaN : basic.get(i, Double.NaN);
-        epAddon[i] += addon == null ? Double.NaN : addon.get(i, Double.NaN);
-        if (st.done(i)) {
-          episodes++;
-          recent.addLast(new double[] {epReturn[i], epBasic[i], epAddon[i]});
-          if (recent.size() > 20) {
-            recent.removeFirst();
-          }
-          epReturn[i] = 0;
-          epBasic[i] = 0;
-          epAddon[i] = 0;
-        }
       }
+      episodes.record(st);
       obs = next;
       priorObs = priorNextObs;
       long before = step;
@@ -263,7 +244,7 @@ public final class OffPolicyTraining {
       }
       if (step >= nextReport || step >= cfg.totalSteps()) {
         nextReport = (step / reportEvery + 1) * reportEvery;
-        Progress p = progress(step, startStep, cfg, episodes, recent, learner, lastLoss, t0, wallBefore, envTime,
+        Progress p = progress(step, startStep, cfg, episodes, learner, lastLoss, t0, wallBefore, envTime,
             priorTime, learnerTime, false);
         if (callback != null && !callback.onProgress(p)) {
           stopped = true;
@@ -272,10 +253,10 @@ public final class OffPolicyTraining {
       if (step >= nextCheckpoint || (checkpointing != null && (stopped || step >= cfg.totalSteps()))) {
         nextCheckpoint = (step / every + 1) * every;
         save(checkpointing, learner, buffer, rng, loop(step, episodes, lastLoss, envTime, priorTime, learnerTime,
-            wallBefore, t0, recent), env.envId(), priorHash);
+            wallBefore, t0), env.envId(), priorHash);
       }
     }
-    return progress(step, startStep, cfg, episodes, recent, learner, lastLoss, t0, wallBefore, envTime, priorTime,
+    return progress(step, startStep, cfg, episodes, learner, lastLoss, t0, wallBefore, envTime, priorTime,
         learnerTime, stopped);
   }
 
@@ -327,10 +308,10 @@ public final class OffPolicyTraining {
     }
   }
 
-  private static TrainingCheckpoint.Loop loop(long step, int episodes, double lastLoss, Timer env, Timer prior,
-      Timer learner, double wallBefore, long t0, Deque<double[]> recent) {
-    return new TrainingCheckpoint.Loop(step, episodes, lastLoss, env.seconds(), prior.seconds(), learner.seconds(),
-        wallBefore + (System.nanoTime() - t0) / 1e9, new ArrayList<>(recent));
+  private static TrainingCheckpoint.Loop loop(long step, EpisodeTracker episodes, double lastLoss, Timer env,
+      Timer prior, Timer learner, double wallBefore, long t0) {
+    return new TrainingCheckpoint.Loop(step, episodes.episodes(), lastLoss, env.seconds(), prior.seconds(),
+        learner.seconds(), wallBefore + (System.nanoTime() - t0) / 1e9, episodes.recent());
   }
 
   private static void save(Checkpointing checkpointing, OffPolicyLearner learner, ReplayBuffer buffer, Random rng,
@@ -353,20 +334,12 @@ public final class OffPolicyTraining {
     }
   }
 
-  private static Progress progress(long step, long startStep, OffPolicyLearner.Schedule cfg, int episodes,
-      Deque<double[]> recent, OffPolicyLearner l, double loss, long t0, double wallBefore, Timer env, Timer prior,
+  private static Progress progress(long step, long startStep, OffPolicyLearner.Schedule cfg,
+      EpisodeTracker episodes, OffPolicyLearner l, double loss, long t0, double wallBefore, Timer env, Timer prior,
       Timer learner, boolean stopped) {
     double secs = (System.nanoTime() - t0) / 1e9;
-    double[] mean = new double[3];
-    for (double[] r : recent) {
-      for (int k = 0; k < 3; k++) {
-        mean[k] += r[k] / recent.size();
-      }
-    }
-    if (recent.isEmpty()) {
-      java.util.Arrays.fill(mean, Double.NaN);
-    }
-    return new Progress(step, cfg.totalSteps(), episodes, mean[0], mean[1], mean[2], l.explorationName(),
+    double[] mean = episodes.recentMeans();
+    return new Progress(step, cfg.totalSteps(), episodes.episodes(), mean[0], mean[1], mean[2], l.explorationName(),
         l.exploration(step), loss,
         (step - startStep) / secs,
         env.seconds(), prior.seconds(), learner.seconds(), wallBefore + secs, stopped);

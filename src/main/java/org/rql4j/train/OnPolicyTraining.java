@@ -2,14 +2,11 @@ package org.rql4j.train;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import java.util.ArrayDeque;
-import java.util.Deque;
 import java.util.Locale;
 import java.util.Random;
 import java.util.function.Consumer;
 import org.rql4j.buffer.RolloutBuffer;
 import org.rql4j.env.AutoresetMode;
-import org.rql4j.env.InfoColumn;
 import org.rql4j.env.Space;
 import org.rql4j.env.Tensor;
 import org.rql4j.env.VectorEnv;
@@ -77,11 +74,7 @@ public final class OnPolicyTraining {
     int aw = ppo.actionWidth();
     RolloutBuffer buf = new RolloutBuffer(cfg.nSteps(), n, d, aw);
     Random rng = new Random(cfg.seed());
-    Deque<double[]> recent = new ArrayDeque<>();
-    double[] epReturn = new double[n];
-    double[] epBasic = new double[n];
-    double[] epAddon = new double[n];
-    int episodes = 0;
+    EpisodeTracker episodes = new EpisodeTracker(n, 0, java.util.List.of());
     long step = 0;
     long t0 = System.nanoTime();
     Progress last = null;
@@ -127,31 +120,16 @@ public final class OnPolicyTraining {
           }
           buf.add(obs, dec.actions(), shaped, dec.values(), dec.logProbs(), st.terminated(), st.truncated(),
               truncValues);
-          InfoColumn basic = st.info().get("basic_reward");
-          InfoColumn addon = st.info().get("addon_reward");
-          for (int i = 0; i < n; i++) {
-            epReturn[i] += st.rewards()[i];
-            epBasic[i] += basic == null ? Double.NaN : basic.get(i, Double.NaN);
-            epAddon[i] += addon == null ? Double.NaN : addon.get(i, Double.NaN);
-            if (st.done(i)) {
-              episodes++;
-              recent.addLast(new double[] {epReturn[i], epBasic[i], epAddon[i]});
-              if (recent.size() > 20) {
-                recent.removeFirst();
-              }
-              epReturn[i] = 0;
-              epBasic[i] = 0;
-              epAddon[i] = 0;
-            }
-          }
+          episodes.record(st);
           obs = next;
           step += n;
         }
         buf.computeAdvantages(ppo.values(obs), cfg.gamma(), cfg.gaeLambda());
         ResidualPpo.Losses losses = ppo.update(buf, rng);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        last = new Progress(step, cfg.totalSteps(), episodes, mean(recent, 0), mean(recent, 1), mean(recent, 2),
-            losses, step / seconds);
+        double[] mean = episodes.recentMeans();
+        last = new Progress(step, cfg.totalSteps(), episodes.episodes(), mean[0], mean[1], mean[2], losses,
+            step / seconds);
         progress.accept(last);
       }
     }
@@ -164,16 +142,5 @@ public final class OnPolicyTraining {
       out[i] = (long) a[i];
     }
     return out;
-  }
-
-  private static double mean(Deque<double[]> rows, int k) {
-    if (rows.isEmpty()) {
-      return Double.NaN;
-    }
-    double s = 0;
-    for (double[] r : rows) {
-      s += r[k];
-    }
-    return s / rows.size();
   }
 }
