@@ -23,8 +23,11 @@ def _run(tmp: Path, name: str, rows: list[str]) -> Path:
 
 
 def test_plots_every_run_into_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    a = _run(tmp_path, "residual-seed0", ["1000,2,nan,nan,nan,eps,0.5,0.1,200,1,1,1",
-                                           "2000,5,-3,90,-3,eps,0.2,0.05,210,2,2,2"])
+    a = _run(
+        tmp_path,
+        "residual-seed0",
+        ["1000,2,nan,nan,nan,eps,0.5,0.1,200,1,1,1", "2000,5,-3,90,-3,eps,0.2,0.05,210,2,2,2"],
+    )
     b = _run(tmp_path, "oracle-seed0", ["1000,1,-5,80,-5,alpha,0.1,0.3,190,1,1,1"])
     out = tmp_path / "curves.png"
     assert main(["plot", str(a), str(b / "metrics.csv"), "--out", str(out), "--title", "t"]) == 0

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 SCRIPT = Path(__file__).resolve().parents[2] / "compat-tests" / "python" / "make_prior_fixtures.py"
 sys.path.insert(0, str(SCRIPT.parent))
 from raw_arrays import read_arrays  # noqa: E402  (the compat-tests' one reader)
+
 CASES = [
     "sb3-dqn", "sb3-sac", "sb3-sac-sde", "sb3-ppo-discrete", "sb3-ppo-continuous", "sb3-a2c",
     "rql-ref-softdqn", "rql-ref-sac", "torch-module",

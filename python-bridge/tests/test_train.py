@@ -29,8 +29,18 @@ needs_highway_env = pytest.mark.skipif(not rql4j_bridge.tasks.HAVE_HIGHWAY_ENV, 
 
 TASK = "cartpole-center"
 # Tiny budgets: a few thousand env steps and a few hundred gradient steps per run.
-TINY_SOFT_DQN = ["--total-steps", "1500", "--learning-starts", "500", "--train-freq", "100", "--gradient-steps", "8",
-                 "--log-interval", "0"]
+TINY_SOFT_DQN = [
+    "--total-steps",
+    "1500",
+    "--learning-starts",
+    "500",
+    "--train-freq",
+    "100",
+    "--gradient-steps",
+    "8",
+    "--log-interval",
+    "0",
+]
 TINY_EXPERT = ["--total-steps", "1500", "--learning-starts", "500", "--train-freq", "100", "--gradient-steps", "8"]
 
 
@@ -94,8 +104,25 @@ def test_truncation_does_not_stop_bootstrapping() -> None:
 def test_soft_dqn_command_makes_a_loadable_package_and_honours_the_seed(tmp_path: Path) -> None:
     def run(name: str, seed: int) -> Path:
         out = tmp_path / name
-        assert main(["soft-dqn", "--task", TASK, "--seed", str(seed), *TINY_SOFT_DQN, "--alpha", "0.5",
-                     "--out", str(out), "--work", str(tmp_path / f"work-{name}")]) == 0
+        assert (
+            main(
+                [
+                    "soft-dqn",
+                    "--task",
+                    TASK,
+                    "--seed",
+                    str(seed),
+                    *TINY_SOFT_DQN,
+                    "--alpha",
+                    "0.5",
+                    "--out",
+                    str(out),
+                    "--work",
+                    str(tmp_path / f"work-{name}"),
+                ]
+            )
+            == 0
+        )
         return out
 
     a, b, c = run("a", 7), run("b", 7), run("c", 8)
@@ -139,8 +166,26 @@ def test_expert_demos_bc_evaluate_commands(tmp_path: Path, capsys: pytest.Captur
 
     def bc(name: str, seed: int) -> Path:
         out = tmp_path / name
-        assert main(["bc", "--task", TASK, "--demos", str(demos), "--seed", str(seed), "--epochs", "2",
-                     "--out", str(out), "--work", str(tmp_path / f"work-{name}")]) == 0
+        assert (
+            main(
+                [
+                    "bc",
+                    "--task",
+                    TASK,
+                    "--demos",
+                    str(demos),
+                    "--seed",
+                    str(seed),
+                    "--epochs",
+                    "2",
+                    "--out",
+                    str(out),
+                    "--work",
+                    str(tmp_path / f"work-{name}"),
+                ]
+            )
+            == 0
+        )
         return out
 
     a, b, c = bc("bc-a", 5), bc("bc-b", 5), bc("bc-c", 6)
@@ -170,9 +215,27 @@ def test_expert_demos_bc_evaluate_commands(tmp_path: Path, capsys: pytest.Captur
 
 def test_pipeline_writes_both_packages_and_the_readme(tmp_path: Path) -> None:
     out, work = tmp_path / "priors", tmp_path / "work"
-    args = ["pipeline", "--task", TASK, "--seed", "2", "--out", str(out), "--work", str(work),
-            "--expert-steps", "1500", "--demos", "500", "--bc-epochs", "1", "--softdqn-steps", "1500",
-            "--log-interval", "500"]
+    args = [
+        "pipeline",
+        "--task",
+        TASK,
+        "--seed",
+        "2",
+        "--out",
+        str(out),
+        "--work",
+        str(work),
+        "--expert-steps",
+        "1500",
+        "--demos",
+        "500",
+        "--bc-epochs",
+        "1",
+        "--softdqn-steps",
+        "1500",
+        "--log-interval",
+        "500",
+    ]
     assert main(args) == 0
     for name, kind in (("cartpole-center-bc", "bc"), ("cartpole-center-softdqn", "soft-dqn")):
         prior = load_prior_package(out / name)
@@ -182,8 +245,14 @@ def test_pipeline_writes_both_packages_and_the_readme(tmp_path: Path) -> None:
     assert not list(out.rglob("*.zip")) and not list(out.rglob("*.npz"))  # intermediates stay in work
     readme = (out / "README.md").read_text()
     assert readme.count("<!-- begin task cartpole-center -->") == 1
-    for needle in ("python -m rql4j_bridge.train pipeline", "| `cartpole-center-softdqn` (soft DQN, alpha 1)",
-                   "| `cartpole-center-bc` (behaviour cloning)", "expert: SB3 DQN", "stable-baselines3", "KiB"):
+    for needle in (
+        "python -m rql4j_bridge.train pipeline",
+        "| `cartpole-center-softdqn` (soft DQN, alpha 1)",
+        "| `cartpole-center-bc` (behaviour cloning)",
+        "expert: SB3 DQN",
+        "stable-baselines3",
+        "KiB",
+    ):
         assert needle in readme, needle
     record = json.loads((work / TASK / "seed2" / "pipeline.json").read_text())
     assert record["soft_dqn"]["evaluation"]["episodes"] == 20
@@ -220,7 +289,13 @@ def test_task_defaults_table_is_consistent_with_the_configs_and_tasks_md() -> No
     assert isinstance(task_config("highway-rightlane", SoftDQNConfig).hidden, tuple)
     mc = expert_config("mountaincar-lessleft", "sac")
     assert (mc.ent_coef, mc.use_sde, mc.log_std_init, mc.hidden, mc.gamma, mc.batch_size) == (
-        "0.1", True, -3.67, [64, 64], 0.9999, 512)
+        "0.1",
+        True,
+        -3.67,
+        [64, 64],
+        0.9999,
+        512,
+    )
     pk = expert_config("parking-boundary", "sac")
     assert (pk.ent_coef, pk.hidden, pk.n_envs, pk.learning_rate, pk.gamma) == ("auto", [256, 256, 256], 4, 1e-3, 0.95)
     assert task_config("parking-boundary", GaussianBCConfig, "bc").hidden == (256, 256, 256)
@@ -233,8 +308,9 @@ def test_pipeline_total_steps_overrides_every_rl_run() -> None:
     plan = pipeline_plan(parser.parse_args(["pipeline", "--task", "highway-rightlane", "--total-steps", "1234"]))
     assert plan.expert_steps == 1234 and plan.soft_dqn.total_steps == 1234
     assert plan.soft_dqn.gamma == 0.8
-    plan = pipeline_plan(parser.parse_args(["pipeline", "--task", "highway-rightlane", "--total-steps", "1234",
-                                            "--softdqn-steps", "99"]))
+    plan = pipeline_plan(
+        parser.parse_args(["pipeline", "--task", "highway-rightlane", "--total-steps", "1234", "--softdqn-steps", "99"])
+    )
     assert plan.expert_steps == 1234 and plan.soft_dqn.total_steps == 99
     plan = pipeline_plan(parser.parse_args(["pipeline", "--task", "parking-boundary", "--total-steps", "500"]))
     assert plan.expert_algo == "sac" and plan.expert_steps == 500 and plan.soft_dqn is None
@@ -261,9 +337,16 @@ def test_gaussian_bc_loss_decreases_on_a_toy_dataset(tmp_path: Path) -> None:
     assert summary["holdout"] == 60 and summary["mean_std_on_demos"] < 1.0
     # exported, the package's log pi is the (negative) training loss
     box = gymnasium.spaces.Box(-2.0, 2.0, (2,), np.float32)
-    pkg = save_prior_package(tmp_path / "g", module, name="g", distribution="squashed_gaussian",
-                             observation_space=gymnasium.spaces.Box(-np.inf, np.inf, (3,), np.float32),
-                             action_space=box, source_kind="bc", made_by={"command": "test"})
+    pkg = save_prior_package(
+        tmp_path / "g",
+        module,
+        name="g",
+        distribution="squashed_gaussian",
+        observation_space=gymnasium.spaces.Box(-np.inf, np.inf, (3,), np.float32),
+        action_space=box,
+        source_kind="bc",
+        made_by={"command": "test"},
+    )
     prior = load_prior_package(pkg)
     assert prior.sidecar["made_by"]["scripted_with"] == "torch.jit.script"
     assert prior.sidecar["action_scaling"]["kind"] == "tanh_to_box"
@@ -271,11 +354,13 @@ def test_gaussian_bc_loss_decreases_on_a_toy_dataset(tmp_path: Path) -> None:
     with torch.no_grad():
         mean, log_std = module(torch.from_numpy(obs))
     from rql4j_bridge.prior.package import squashed_gaussian_log_prob
+
     expected = squashed_gaussian_log_prob(mean.double(), log_std.double(), torch.from_numpy(a).double()).numpy()
     np.testing.assert_allclose(prior.log_prob(obs, a), expected, rtol=1e-6, atol=1e-5)
     # env actions <-> [-1, 1]
-    np.testing.assert_allclose(normalize_actions(np.array([[-2.0, 0.0], [2.0, 1.0]]), box.low, box.high),
-                               [[-1.0, 0.0], [1.0, 0.5]])
+    np.testing.assert_allclose(
+        normalize_actions(np.array([[-2.0, 0.0], [2.0, 1.0]]), box.low, box.high), [[-1.0, 0.0], [1.0, 0.5]]
+    )
     with pytest.raises(ValueError):
         train_gaussian_bc(obs, actions * 3, cfg, log=None)
 
@@ -295,8 +380,29 @@ def _check_spaces(prior, task: str) -> None:  # type: ignore[no-untyped-def]
 
 def _tiny_pipeline(tmp_path: Path, task: str, *extra: str) -> tuple[Path, dict]:
     out, work = tmp_path / "priors", tmp_path / "work"
-    assert main(["pipeline", "--task", task, "--seed", "0", "--out", str(out), "--work", str(work),
-                 "--eval-episodes", "1", "--bc-epochs", "2", "--log-interval", "0", *extra]) == 0
+    assert (
+        main(
+            [
+                "pipeline",
+                "--task",
+                task,
+                "--seed",
+                "0",
+                "--out",
+                str(out),
+                "--work",
+                str(work),
+                "--eval-episodes",
+                "1",
+                "--bc-epochs",
+                "2",
+                "--log-interval",
+                "0",
+                *extra,
+            ]
+        )
+        == 0
+    )
     return out, json.loads((work / task / "seed0" / "pipeline.json").read_text())
 
 
@@ -305,8 +411,11 @@ def test_mountaincar_pipeline_end_to_end(tmp_path: Path, capsys: pytest.CaptureF
     out = tmp_path / "priors"
     out.mkdir()
     shipped = Path(__file__).resolve().parents[2] / "examples" / "priors" / "README.md"
-    readme_before = shipped.read_text() if shipped.is_file() else (
-        "# x\n\n<!-- begin task cartpole-center -->\nkept\n<!-- end task cartpole-center -->\n")
+    readme_before = (
+        shipped.read_text()
+        if shipped.is_file()
+        else ("# x\n\n<!-- begin task cartpole-center -->\nkept\n<!-- end task cartpole-center -->\n")
+    )
     (out / "README.md").write_text(readme_before)
     out, record = _tiny_pipeline(tmp_path, task, "--total-steps", "256", "--demos", "300")
     sac, bc = load_prior_package(out / f"{task}-sac"), load_prior_package(out / f"{task}-bc")
@@ -322,13 +431,16 @@ def test_mountaincar_pipeline_end_to_end(tmp_path: Path, capsys: pytest.CaptureF
     assert bc.sidecar["made_by"]["config"]["hidden"] == [64, 64]
     # the exported actor acts as SB3's SAC does
     from stable_baselines3 import SAC
+
     model = SAC.load(record["expert"]["zip"], device="cpu")
     obs = np.random.default_rng(0).uniform([-1.2, -0.07], [0.6, 0.07], size=(5, 2)).astype(np.float32)
-    np.testing.assert_allclose(sac.to_env_actions(sac.sample(obs, deterministic=True)),
-                               model.predict(obs, deterministic=True)[0], atol=1e-5)
+    np.testing.assert_allclose(
+        sac.to_env_actions(sac.sample(obs, deterministic=True)), model.predict(obs, deterministic=True)[0], atol=1e-5
+    )
     for key in ("basic_return", "addon_return", "length"):  # the zip and the package: the same policy
-        assert record["sac"]["evaluation"][key]["mean"] == pytest.approx(record["expert"]["evaluation"][key]["mean"],
-                                                                         rel=1e-4, abs=1e-4)
+        assert record["sac"]["evaluation"][key]["mean"] == pytest.approx(
+            record["expert"]["evaluation"][key]["mean"], rel=1e-4, abs=1e-4
+        )
     assert record["kind"] == "box" and record["budget"] == {"env_steps": 256, "paper": 100_000}
     assert set(record["steps_per_s"]) == {"expert", "demos", "bc (samples)", "evaluation"}
     with np.load(tmp_path / "work" / task / "seed0" / "demos.npz") as d:
@@ -336,8 +448,14 @@ def test_mountaincar_pipeline_end_to_end(tmp_path: Path, capsys: pytest.CaptureF
     readme = (out / "README.md").read_text()
     assert readme.startswith(readme_before.split("<!-- end task cartpole-center -->")[0])  # cartpole kept
     assert readme.count(f"<!-- begin task {task} -->") == 1
-    for needle in ("Budget: 256 env steps", "(paper: 100,000)", f"`{task}-sac` (the SAC actor",
-                   f"`{task}-bc` (Gaussian behaviour cloning)", "pre-tanh std", "sac-prior --task"):
+    for needle in (
+        "Budget: 256 env steps",
+        "(paper: 100,000)",
+        f"`{task}-sac` (the SAC actor",
+        f"`{task}-bc` (Gaussian behaviour cloning)",
+        "pre-tanh std",
+        "sac-prior --task",
+    ):
         assert needle in readme, needle
     capsys.readouterr()
     assert main(["evaluate", str(out / f"{task}-bc"), "--episodes", "1", "--sample"]) == 0  # task from made_by
@@ -360,8 +478,13 @@ def test_highway_pipeline_end_to_end(tmp_path: Path) -> None:
         assert 0.0 <= record[key]["evaluation"]["success_rate"] <= 1.0
     assert record["expert"]["config"]["learning_rate"] == 1e-4
     readme = (out / "README.md").read_text()
-    for needle in ("| success rate |", "Success rate: reached the end without crash.", "(paper: 500,000)",
-                   "ln 5 = 1.609", "tasks.md's highway reference values"):
+    for needle in (
+        "| success rate |",
+        "Success rate: reached the end without crash.",
+        "(paper: 500,000)",
+        "ln 5 = 1.609",
+        "tasks.md's highway reference values",
+    ):
         assert needle in readme, needle
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 COLUMNS = ("step", "recent_basic_return", "recent_addon_return", "loss")
 PANELS = (
@@ -56,9 +56,9 @@ def plot(paths: Sequence[Path], out: Path, title: str | None = None) -> Path:
 
     runs = [(p.parent.name or str(p), read_metrics(p)) for p in paths]
     fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 3.8), constrained_layout=True)
-    for ax, (column, label) in zip(axes, PANELS):
+    for ax, (column, label) in zip(axes, PANELS, strict=True):
         for name, m in runs:
-            pts = [(s, v) for s, v in zip(m["step"], m[column]) if not math.isnan(v)]
+            pts = [(s, v) for s, v in zip(m["step"], m[column], strict=True) if not math.isnan(v)]
             if pts:
                 ax.plot([s for s, _ in pts], [v for _, v in pts], label=name, linewidth=1.2)
         ax.set_xlabel("env steps")

@@ -16,6 +16,7 @@ these ~100 lines, which is why there is none here.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import secrets
@@ -89,10 +90,8 @@ class StepSocket:
         for s in (self._listener, self._conn):
             if s is None:
                 continue
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             s.close()
 
     def join(self, timeout: float | None = None) -> None:
@@ -115,7 +114,9 @@ class StepSocket:
         try:
             conn, _ = self._listener.accept()
         except TimeoutError:
-            _log.warning("step socket %s: no connection within %s s; stopped listening", self._name, self.accept_timeout_s)
+            _log.warning(
+                "step socket %s: no connection within %s s; stopped listening", self._name, self.accept_timeout_s
+            )
             return None
         finally:
             self._listener.close()
@@ -139,7 +140,12 @@ class StepSocket:
                 return  # the client closed the connection between frames: the normal end
             (n,) = _HEADER.unpack(header)
             if n > MAX_FRAME_BYTES:
-                _log.warning("step socket %s: frame of %d bytes exceeds %d; dropped the connection", self._name, n, MAX_FRAME_BYTES)
+                _log.warning(
+                    "step socket %s: frame of %d bytes exceeds %d; dropped the connection",
+                    self._name,
+                    n,
+                    MAX_FRAME_BYTES,
+                )
                 return
             payload = recv_exact(conn, n) if n else bytearray()
             if payload is None:

@@ -17,7 +17,6 @@ import torch
 from torch import Tensor, nn
 
 import rql4j_bridge.tasks  # noqa: F401  (registers the rql4j/* ids)
-from rql4j_bridge import __version__
 
 __all__ = [
     "LogSoftmaxLogits",
