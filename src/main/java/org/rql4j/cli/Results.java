@@ -93,10 +93,11 @@ final class Results {
     }
     System.out.printf(Locale.ROOT, "rql4j results: %d runs of %d env steps on %s, %d at a time; run folders (resumable: "
         + "rerun the same command to continue) under %s%n", jobs.size(), steps, task, parallel, outRoot);
+    java.util.concurrent.atomic.AtomicInteger reused = new java.util.concurrent.atomic.AtomicInteger();
     java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(parallel);
     List<java.util.concurrent.Future<Customize.Result>> futures = new ArrayList<>();
     for (Job job : jobs) {
-      futures.add(pool.submit(() -> runJob(root, task, steps, episodes, warmStart, job, parallel > 1)));
+      futures.add(pool.submit(() -> runJob(root, task, steps, episodes, warmStart, job, parallel > 1, reused)));
     }
     pool.shutdown();
     Map<String, List<Evaluator.Episode>> rows = new LinkedHashMap<>();
@@ -146,7 +147,9 @@ final class Results {
     String method = base.algorithm().equals("SAC") ? "residual SAC" : "residual soft Q-learning";
     md.append("## ").append(task).append(" (").append(method).append(", ").append(steps).append(" env steps per run)\n\n");
     md.append("Command: `").append(command).append("` (").append(String.format(Locale.ROOT, "%.0f", minutes))
-        .append(" min wall on our 2-core machine, ").append(Instant.now()).append("). Seeds ").append(String.join(", ", seeds))
+        .append(" min wall on our 2-core machine, ").append(reused.get() == 0 ? ""
+            : reused.get() + " of " + jobs.size() + " runs reused from earlier invocations (their training times are "
+            + "in the last column), ").append(Instant.now()).append("). Seeds ").append(String.join(", ", seeds))
         .append("; each row pools ").append(episodes).append(" evaluation episodes per seed (reset seeds 10000..), ")
         .append("deterministic policies, on the task's total variant; mean ± std over all pooled episodes. ")
         .append("Reference hyperparameters of docs/tasks.md: ").append(Customize.config(task, steps, 0, base.priorWeight(),
@@ -186,7 +189,7 @@ final class Results {
    * parallel learners need processes).
    */
   private static Customize.Result runJob(Path root, String task, long steps, int episodes, String warmStart, Job job,
-      boolean inChild) throws IOException, InterruptedException {
+      boolean inChild, java.util.concurrent.atomic.AtomicInteger reused) throws IOException, InterruptedException {
     String tag = "[" + job.out().getFileName() + "] ";
     LearnerConfig cfg = Customize.stabilized(Customize.config(task, steps, job.seed(),
         Customize.parseWeight(job.weight(), "--prior-weights"), job.alphaHat(), warmStart), task, job.maxGradNorm(),
@@ -196,6 +199,7 @@ final class Results {
     Customize.Result done = Customize.finished(job.out(), cfg, task, job.baseline(), episodes, priorSha);
     if (done != null) {
       System.out.println(tag + "finished earlier: " + done.learned().markdownRow(job.row()));
+      reused.incrementAndGet();
       return done;
     }
     long checkpointEvery = Math.max(1000, steps / 10);
