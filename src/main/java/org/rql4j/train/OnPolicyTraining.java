@@ -112,10 +112,16 @@ public final class OnPolicyTraining {
             }
             shaped[i] = (float) ResidualPpo.shapedReward(st.rewards()[i], priorLp[i], dec.logProbs()[i],
                 cfg.priorWeight(), cfg.alphaHat());
-            if (st.truncated()[i] && !st.terminated()[i]) {
-              if (truncValues == null) {
-                truncValues = ppo.values(((Tensor) st.finalObservations()).toFloatArray());
-              }
+            if (!Float.isFinite(shaped[i])) {
+              throw new IllegalStateException(usePrior && !Float.isFinite(priorLp[i])
+                  ? "the prior " + prior.spec().label() + " gives the action taken at env step " + step + " the "
+                      + "log-prob " + priorLp[i] + ": residual PPO needs a prior that gives every action a finite "
+                      + "log-prob (a stochastic policy with full support)"
+                  : "the policy's log-prob of its own action is " + dec.logProbs()[i] + " at env step " + step
+                      + ": the policy diverged; lower the learning rate");
+            }
+            if (st.truncated()[i] && !st.terminated()[i] && truncValues == null) {
+              truncValues = ppo.values(((Tensor) st.finalObservations()).toFloatArray());
             }
           }
           buf.add(obs, dec.actions(), shaped, dec.values(), dec.logProbs(), st.terminated(), st.truncated(),
