@@ -58,6 +58,8 @@ def _decode_bytearray(encoded: str) -> bytearray:
 
 py4j.protocol.decode_bytearray = _decode_bytearray
 OK = 0
+_STRING_ARG = py4j.protocol.STRING_TYPE.encode()
+_BYTES_ARG = py4j.protocol.BYTES_TYPE.encode()
 
 _Handler = Callable[[Any], Any]
 _ErrorMapper = Callable[[Exception], tuple[grpc.StatusCode, str]]
@@ -175,12 +177,7 @@ class _FastCallConnection(ClientServerConnection):
         lines = [input.readline()]  # the method name, then the arguments up to "e"
         while lines[-1] not in (b"e\n", b""):
             lines.append(input.readline())
-        if (
-            len(lines) == 4
-            and lines[0] == b"call\n"
-            and lines[1][:1] == py4j.protocol.STRING_TYPE.encode()
-            and lines[2][:1] == py4j.protocol.BYTES_TYPE.encode()
-        ):
+        if len(lines) == 4 and lines[0] == b"call\n" and lines[1][:1] == _STRING_ARG and lines[2][:1] == _BYTES_ARG:
             try:
                 method = py4j.protocol.unescape_new_line(lines[1][1:-1].decode("utf-8"))
                 request = base64.standard_b64decode(lines[2][1:-1])

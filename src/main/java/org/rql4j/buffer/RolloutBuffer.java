@@ -154,18 +154,6 @@ public final class RolloutBuffer {
     computed = false;
   }
 
-  public int numEnvs() {
-    return numEnvs;
-  }
-
-  public int obsDim() {
-    return obsDim;
-  }
-
-  public int actionWidth() {
-    return actionWidth;
-  }
-
   /** The advantages of the rows held (after {@link #computeAdvantages}). */
   public float[] advantages() {
     requireComputed();

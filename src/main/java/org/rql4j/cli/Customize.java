@@ -309,21 +309,8 @@ final class Customize {
       throw new IllegalArgumentException("--max-grad-norm and --prior-min-std apply to SAC tasks (mountaincar, "
           + "parking); " + task + " uses soft Q-learning, whose gradient clip is its reference maxGradNorm");
     }
-    return sac.withStabilizers(gradRef ? sac.maxGradNorm() : nonNegative(maxGradNorm, "--max-grad-norm"),
-        stdRef ? sac.priorMinStd() : nonNegative(priorMinStd, "--prior-min-std"));
-  }
-
-  private static float nonNegative(String text, String option) {
-    float v;
-    try {
-      v = Float.parseFloat(text.trim());
-    } catch (NumberFormatException e) {
-      v = Float.NaN;
-    }
-    if (!(v >= 0) || Float.isInfinite(v)) {
-      throw new IllegalArgumentException(option + " must be a number >= 0 (0: off), got '" + text + "'");
-    }
-    return v;
+    return sac.withStabilizers(gradRef ? sac.maxGradNorm() : parseWeight(maxGradNorm, "--max-grad-norm"),
+        stdRef ? sac.priorMinStd() : parseWeight(priorMinStd, "--prior-min-std"));
   }
 
   /** A number as a user would write it (0.1, 1, not 1.0): run folder names and table keys use it. */

@@ -28,8 +28,7 @@ public final class Main {
           "--doc"));
 
   public static void main(String[] args) {
-    if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")
-        || Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
+    if (args.length == 0 || Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
       usage();
       return;
     }

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import java.util.ArrayList;
 import java.util.List;
@@ -202,7 +201,7 @@ public final class ResidualPpo implements AutoCloseable {
   public Losses backward(RolloutBuffer.Batch batch) {
     DjlRuntime.noGradOnThisThread();
     int b = batch.size();
-    zeroGradients();
+    Gradients.zeroArrays(trainable);
     try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
       NDArray obs = m.create(batch.observations(), new Shape(b, obsDim));
       NDArray oldLogProb = m.create(batch.oldLogProbs());
@@ -306,10 +305,6 @@ public final class ResidualPpo implements AutoCloseable {
         sums[5] / batches, sums[6] / batches);
   }
 
-  private void zeroGradients() {
-    Gradients.zeroArrays(trainable);
-  }
-
   /** The policy network (its last layer gives the Gaussian's mean or the logits). */
   public Mlp policy() {
     return policy;
@@ -324,12 +319,6 @@ public final class ResidualPpo implements AutoCloseable {
     return logStd == null ? null : logStd.toFloatArray();
   }
 
-  /** Sets the Gaussian's log-std (tests, or starting from a prior's). */
-  public void setLogStd(float[] v) {
-    DjlRuntime.noGradOnThisThread();
-    logStd.set(v);
-  }
-
   /** Each trainable array's gradient (policy layers, log-std for a Box, value layers), as flat floats. */
   public List<float[]> gradients() {
     List<float[]> out = new ArrayList<>();
@@ -339,13 +328,6 @@ public final class ResidualPpo implements AutoCloseable {
       }
     }
     return out;
-  }
-
-  /** The parameters of both networks (not the log-std). */
-  public List<Parameter> networkParameters() {
-    List<Parameter> all = new ArrayList<>(policy.parameters());
-    all.addAll(value.parameters());
-    return all;
   }
 
   @Override

@@ -117,11 +117,6 @@ public record ResidualPpoConfig(
         vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, v);
   }
 
-  /** Rows per rollout: {@code nSteps * numEnvs}. */
-  public int rolloutSize() {
-    return nSteps * numEnvs;
-  }
-
   @Override
   public int[] hidden() {
     return hidden.clone();

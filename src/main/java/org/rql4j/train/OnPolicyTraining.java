@@ -86,11 +86,7 @@ public final class OnPolicyTraining {
           ResidualPpo.Decision dec = ppo.act(obs, false, rng);
           VectorStep st;
           if (discrete) {
-            long[] a = new long[n];
-            for (int i = 0; i < n; i++) {
-              a[i] = (long) dec.envActions()[i];
-            }
-            st = env.step(a);
+            st = env.step(longs(dec.envActions()));
           } else {
             st = env.step(Tensor.ofFloats(dec.envActions(), n, aw));
           }
