@@ -18,6 +18,8 @@ highway_env = pytest.importorskip("highway_env")  # the dev extra brings it
 
 from rql4j_bridge.tasks import driving  # noqa: E402
 
+LOCOMOTION = ("halfcheetah-speedcap", "hopper-height", "ant-energy")
+
 LANE_RIGHT = 2  # DiscreteMetaAction: 0 LANE_LEFT, 1 IDLE, 2 LANE_RIGHT, 3 FASTER, 4 SLOWER
 
 
@@ -29,6 +31,9 @@ def _fixed_actions(task: str) -> list:
         return [np.array([a], np.float32) for a in (-1.0, -0.5, -0.01, 0.0, 0.01, 0.5, 1.0, 0.3, -0.3, 2.0, -2.0)] * 3
     if task == "highway-rightlane":
         return [1, 2, 3, 1, 0, 4]
+    if task in LOCOMOTION:
+        space = gymnasium.make(env_id(task, "basic")).action_space
+        return list(np.random.default_rng(11).uniform(-1, 1, size=(40, *space.shape)).astype(np.float32))
     return [np.array(a, np.float32) for a in ([1.0, 0.0], [0.5, 0.5], [0.0, -1.0], [-0.5, 0.2], [1.0, 1.0])] * 2
 
 
@@ -52,6 +57,7 @@ def test_every_task_and_variant_is_registered() -> None:
     assert all(i in gymnasium.registry for i in ALL_IDS)
     assert ALL_IDS[0] == "rql4j/cartpole-center-basic-v0"
     steps = {"cartpole-center": 500, "mountaincar-lessleft": 999, "highway-rightlane": 40, "parking-boundary": 100}
+    steps.update({task: 1000 for task in LOCOMOTION})
     for task, max_steps in steps.items():
         for variant in VARIANTS:
             spec = gymnasium.spec(env_id(task, variant))
@@ -109,6 +115,67 @@ def test_mountaincar_lessleft_formula() -> None:
         # -0.1 a^2 of the action as given (MountainCarContinuous-v0 clips only the force to [-1, 1])
         assert step[4]["basic_reward"] == pytest.approx(-0.1 * float(action[0]) ** 2, abs=1e-9)
         np.testing.assert_array_equal(step[0], base_step[0])
+
+
+@pytest.mark.parametrize(
+    ("task", "base_id", "base_kwargs"),
+    [
+        ("halfcheetah-speedcap", "HalfCheetah-v5", {}),
+        ("hopper-height", "Hopper-v5", {}),
+        ("ant-energy", "Ant-v5", {"include_cfrc_ext_in_observation": False}),
+    ],
+)
+def test_locomotion_tasks_keep_the_env_and_its_reward_as_basic(task: str, base_id: str, base_kwargs: dict) -> None:
+    """Same observations, terminations and reward (as basic) as the Gymnasium env; the add-on from its own formula."""
+    from rql4j_bridge.tasks import locomotion
+
+    actions = _fixed_actions(task)
+    ours_env = gymnasium.make(env_id(task, "addon"))
+    ours = _rollout(ours_env, seed=4, actions=actions)
+    base = _rollout(gymnasium.make(base_id, **base_kwargs), seed=4, actions=actions)
+    assert len(ours) == len(base) > 5
+    data = ours_env.unwrapped.data
+    for step, base_step in zip(ours[1:], base[1:], strict=True):
+        np.testing.assert_array_equal(step[0], base_step[0])
+        assert step[2:4] == base_step[2:4]
+        assert step[4]["basic_reward"] == float(base_step[1])
+        assert step[1] == step[4]["addon_reward"] <= 0.0
+    # the last step's add-on from the simulator state it left
+    addon = ours[-1][4]["addon_reward"]
+    if task == "halfcheetah-speedcap":
+        assert addon == -max(0.0, float(data.qvel[0]) - locomotion.SPEED_CAP)
+        assert ours[-1][4]["x_velocity"] == pytest.approx(
+            float(data.qvel[0]), abs=2.0
+        )  # the env's own (finite difference)
+    elif task == "hopper-height":
+        assert addon == -max(0.0, float(data.qpos[1]) - locomotion.HEIGHT_CEILING)
+    else:
+        model = ours_env.unwrapped.model
+        torque = np.clip(actions[len(ours) - 2], -1, 1) * model.actuator_gear[:, 0]  # motor torque = ctrl x gear
+        joint_velocity = data.qvel[model.jnt_dofadr[model.actuator_trnid[:, 0]]]  # each motor's own joint
+        assert addon == pytest.approx(-locomotion.ENERGY_COEF * np.abs(torque * joint_velocity).sum(), rel=1e-9)
+        assert addon < 0.0
+
+
+def test_locomotion_addons_bite_where_they_say() -> None:
+    """Each add-on is 0 inside its limit and falls linearly past it (driven by setting the simulator state)."""
+    from rql4j_bridge.tasks import locomotion
+
+    cheetah = gymnasium.make(env_id("halfcheetah-speedcap", "addon")).unwrapped
+    cheetah.reset(seed=0)
+    hopper = gymnasium.make(env_id("hopper-height", "addon")).unwrapped
+    hopper.reset(seed=0)
+    zero = np.zeros(6)
+    qpos, qvel = cheetah.data.qpos.copy(), cheetah.data.qvel.copy()
+    for v, want in [(locomotion.SPEED_CAP - 1.0, 0.0), (locomotion.SPEED_CAP + 0.5, -0.5)]:
+        qvel[0] = v
+        cheetah.set_state(qpos, qvel)
+        assert locomotion.halfcheetah_speedcap_parts(cheetah, zero, 0.0)[1] == pytest.approx(want)
+    qpos, qvel = hopper.data.qpos.copy(), hopper.data.qvel.copy()
+    for z, want in [(locomotion.HEIGHT_CEILING - 0.1, 0.0), (locomotion.HEIGHT_CEILING + 0.25, -0.25)]:
+        qpos[1] = z
+        hopper.set_state(qpos, qvel)
+        assert locomotion.hopper_height_parts(hopper, np.zeros(3), 0.0)[1] == pytest.approx(want)
 
 
 def test_highway_rightlane_rises_to_half_when_driving_right() -> None:
@@ -247,20 +314,29 @@ def test_task_reward_rejects_unknown_variant() -> None:
         TaskReward(gymnasium.make("CartPole-v1"), tasks.cartpole_center_parts, "both")
 
 
-def test_without_highway_env_only_the_classic_tasks_register() -> None:
+@pytest.mark.parametrize(
+    ("package", "module", "n_tasks", "kept", "gone"),
+    [
+        ("highway_env", "driving", 2, "rql4j/hopper-height-total-v0", "rql4j/parking-boundary-total-v0"),
+        ("mujoco", "locomotion", 3, "rql4j/parking-boundary-total-v0", "rql4j/hopper-height-total-v0"),
+    ],
+)
+def test_without_an_optional_package_its_tasks_do_not_register(
+    package: str, module: str, n_tasks: int, kept: str, gone: str
+) -> None:
     code = (
-        "import sys; sys.modules['highway_env'] = None\n"
+        f"import sys; sys.modules[{package!r}] = None\n"
         "import gymnasium, rql4j_bridge.tasks as t\n"
-        "assert not t.HAVE_HIGHWAY_ENV\n"
         "assert [i for i in gymnasium.registry if i.startswith('rql4j/')] == t.registered_ids()\n"
-        "assert len(t.registered_ids()) == 6 and 'rql4j/parking-boundary-total-v0' not in gymnasium.registry\n"
+        f"assert len(t.registered_ids()) == {len(ALL_IDS) - 3 * n_tasks} and {gone!r} not in gymnasium.registry\n"
+        f"assert {kept!r} in gymnasium.registry\n"
         "gymnasium.make('rql4j/cartpole-center-total-v0').reset(seed=0)\n"
         "try:\n"
-        "    import rql4j_bridge.tasks.driving\n"
+        f"    import rql4j_bridge.tasks.{module}\n"
         "except ModuleNotFoundError as e:\n"
         "    print(e)\n"
     )
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
-    assert "highway-env" in out.stdout and "pip install" in out.stdout
+    assert package.replace("_", "-") in out.stdout and "pip install" in out.stdout

@@ -40,6 +40,7 @@ import grpc
 import gymnasium
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from gymnasium.vector.utils import concatenate
 
 from rql4j_bridge import PROTOCOL, __version__
 from rql4j_bridge.prior.service import AsyncPriorServicer, PriorServicer  # imports torch only on LoadPrior
@@ -97,10 +98,24 @@ class _Env:
     closed: bool = False
     ready: bool = False  # fast path: steppable right now
     sockets: list[StepSocket] = field(default_factory=list)  # open step sockets (guarded by the lock)
+    # A StepResponse with every dtype and shape set and no data, for flat observation spaces (else None):
+    # a step copies it and fills the data, which costs a quarter of building the messages anew.
+    step_template: pb.StepResponse | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.reset_done = np.zeros(self.num_envs, dtype=bool)
         self.awaiting_reset = np.zeros(self.num_envs, dtype=bool)
+        obs_tensor = self.obs.flat_tensor()
+        if obs_tensor is None:
+            self.step_template = None
+        else:
+            n = [self.num_envs]
+            self.step_template = pb.StepResponse(
+                observation=pb.Value(tensor=obs_tensor),
+                reward=pb.Tensor(dtype=pb.FLOAT64, shape=n),
+                terminated=pb.Tensor(dtype=pb.BOOL, shape=n),
+                truncated=pb.Tensor(dtype=pb.BOOL, shape=n),
+            )
 
     def describe(self) -> str:
         return f"env {self.env_id!r} (handle {self.handle})"
@@ -365,7 +380,7 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
 
         envs = _make_copies(env_id, kwargs, num_envs)
         try:
-            vec = SyncVectorEnv(
+            vec = (_OneCopyVectorEnv if num_envs == 1 else SyncVectorEnv)(
                 [_returning(e) for e in envs],
                 copy=False,  # observations are serialized before the next call touches them
                 autoreset_mode=_MODES[mode],
@@ -686,12 +701,22 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 obs, reward, terminated, truncated, info = env.vec.step(action)
             except Exception as e:
                 raise env.env_failure("step", e) from e
-            response = pb.StepResponse(
-                observation=env.obs.encode(obs),
-                reward=_f64_tensor(reward),
-                terminated=_bool_tensor(terminated),
-                truncated=_bool_tensor(truncated),
-            )
+            template = env.step_template
+            obs_bytes = None if template is None else env.obs.flat_bytes(obs)
+            if obs_bytes is not None:
+                response = pb.StepResponse()
+                response.CopyFrom(template)
+                response.observation.tensor.data = obs_bytes
+                response.reward.data = reward.astype("<f8", copy=False).tobytes()
+                response.terminated.data = terminated.astype(bool, copy=False).tobytes()
+                response.truncated.data = truncated.astype(bool, copy=False).tobytes()
+            else:
+                response = pb.StepResponse(
+                    observation=env.obs.encode(obs),
+                    reward=_f64_tensor(reward),
+                    terminated=_bool_tensor(terminated),
+                    truncated=_bool_tensor(truncated),
+                )
             if info:
                 n = env.num_envs
                 _set_info(response.info, info_columns(info, n), n)
@@ -704,6 +729,75 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                     env.awaiting_reset |= ended
                     env.ready = False
         return response
+
+
+_FLAT_SPACES = (
+    gymnasium.spaces.Box,
+    gymnasium.spaces.Discrete,
+    gymnasium.spaces.MultiDiscrete,
+    gymnasium.spaces.MultiBinary,
+)
+
+
+class _OneCopyVectorEnv(SyncVectorEnv):
+    """A SyncVectorEnv of ONE copy whose ``step`` skips the per-copy machinery a single env does not need.
+
+    ``SyncVectorEnv.step`` iterates the batched action through ``gymnasium.vector.utils.iterate``,
+    zips it with the copies and stacks the observations through ``concatenate`` (single-dispatch
+    calls that cost more than stepping CartPole). For one copy with flat observation and action
+    spaces (Box, Discrete, MultiDiscrete, MultiBinary) this ``step`` does the same thing without
+    them: the same branches per autoreset mode, the same ``_add_info`` calls (so ``info`` is built
+    by Gymnasium's own code), the same private fields (``_env_obs``, ``_rewards``,
+    ``_terminations``, ``_truncations``, ``_autoreset_envs``, ``_observations``) left as Gymnasium
+    leaves them, and the same returns. tests/test_one_copy_vector.py steps it beside a plain
+    SyncVectorEnv in all three modes and compares every return and field, bit for bit. Other
+    spaces use the parent's ``step``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if len(self.envs) != 1:
+            raise ValueError(f"_OneCopyVectorEnv holds one env, got {len(self.envs)}")
+        self._flat = isinstance(self.single_observation_space, _FLAT_SPACES) and isinstance(
+            self.single_action_space, _FLAT_SPACES
+        )
+        self._obs_shape = self._observations.shape[1:] if self._flat else None
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if not self._flat or self.copy:
+            return super().step(actions)
+        env = self.envs[0]
+        action = actions[0]  # what iterate() yields for a Box / Discrete / MultiDiscrete / MultiBinary batch
+        infos: dict[str, Any] = {}
+        mode = self.autoreset_mode
+        if mode == AutoresetMode.SAME_STEP:
+            obs, reward, terminated, truncated, env_info = env.step(action)
+            self._rewards[0], self._terminations[0], self._truncations[0] = reward, terminated, truncated
+            if terminated or truncated:
+                infos = self._add_info(infos, {"final_obs": obs, "final_info": env_info}, 0)
+                obs, env_info = env.reset()
+        elif mode == AutoresetMode.NEXT_STEP:
+            if self._autoreset_envs[0]:
+                obs, env_info = env.reset()
+                self._rewards[0], self._terminations[0], self._truncations[0] = 0.0, False, False
+            else:
+                obs, reward, terminated, truncated, env_info = env.step(action)
+                self._rewards[0], self._terminations[0], self._truncations[0] = reward, terminated, truncated
+        elif mode == AutoresetMode.DISABLED:
+            assert not self._autoreset_envs[0], f"{self._autoreset_envs=}"
+            obs, reward, terminated, truncated, env_info = env.step(action)
+            self._rewards[0], self._terminations[0], self._truncations[0] = reward, terminated, truncated
+        else:
+            raise ValueError(f"Unexpected autoreset mode, {mode}")
+        self._env_obs[0] = obs
+        if env_info:
+            infos = self._add_info(infos, env_info, 0)
+        if getattr(obs, "shape", None) == self._obs_shape:
+            self._observations[0] = obs  # what concatenate() does: np.stack([obs], out=self._observations)
+        else:  # a Python scalar, or a wrong shape: concatenate() converts the one and raises on the other
+            self._observations = concatenate(self.single_observation_space, self._env_obs, self._observations)
+        self._autoreset_envs = self._terminations | self._truncations
+        return self._observations, self._rewards.copy(), self._terminations.copy(), self._truncations.copy(), infos
 
 
 def _autoreset_flags(vec: SyncVectorEnv) -> np.ndarray | None:

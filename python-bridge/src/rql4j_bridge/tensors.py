@@ -67,6 +67,8 @@ _ENUM_BY_NAME: dict[str, pb.DType] = {dt.name: enum for enum, dt in _WIRE.items(
 _NATIVE: dict[pb.DType, np.dtype] = {enum: dt.newbyteorder("=") for enum, dt in _WIRE.items()}
 _INTEGER_ENUMS = frozenset({pb.INT8, pb.INT16, pb.INT32, pb.INT64, pb.UINT8})
 
+_PY_CHECK_MAX = 64  # batches up to this size get their Discrete range check in Python, not numpy
+
 _SUPPORTED_SPACES = "Discrete, Box, MultiDiscrete, MultiBinary, Dict, Tuple"
 
 
@@ -227,7 +229,21 @@ def from_value(value: pb.Value, *, writable: bool = False) -> Nested:
 class _Leaf:
     """A Discrete / Box / MultiDiscrete / MultiBinary space, batched."""
 
-    __slots__ = ("space", "batch", "shape", "enum", "wire", "env_dtype", "integer", "accepted", "low", "high")
+    __slots__ = (
+        "space",
+        "batch",
+        "shape",
+        "enum",
+        "wire",
+        "native",
+        "nbytes",
+        "env_dtype",
+        "integer",
+        "accepted",
+        "low",
+        "high",
+        "scalar_bounds",
+    )
 
     def __init__(self, space: spaces.Space, batch: int) -> None:
         self.space = space
@@ -235,6 +251,8 @@ class _Leaf:
         self.shape: tuple[int, ...] = (batch, *(space.shape or ()))
         self.wire = wire_dtype(space)
         self.enum = dtype_enum(self.wire)
+        self.native = self.wire.isnative
+        self.nbytes = math.prod(self.shape) * self.wire.itemsize
         self.env_dtype = np.dtype(space.dtype)
         self.integer = np.issubdtype(self.env_dtype, np.integer)
         # Wire dtypes accepted for actions besides the exact one (cast after the range check).
@@ -254,6 +272,7 @@ class _Leaf:
             self.low, self.high = space.low, space.high
         else:
             self.low = self.high = None
+        self.scalar_bounds = isinstance(space, spaces.Discrete)
 
     def encode(self, x: Any) -> pb.Value:
         if type(x) is not np.ndarray:
@@ -262,7 +281,7 @@ class _Leaf:
             x = x.astype(self.wire)
         return pb.Value(tensor=pb.Tensor(dtype=self.enum, shape=x.shape, data=x.tobytes()))
 
-    def decode(self, value: pb.Value, path: str) -> tuple[np.ndarray, np.ndarray]:
+    def decode(self, value: pb.Value, path: str) -> tuple[np.ndarray, np.ndarray | bool]:
         kind = value.WhichOneof("kind")
         if kind != "tensor":
             raise TensorError(f"{path}: expected a tensor for {self.space}, got {kind or 'an empty value'}")
@@ -278,18 +297,35 @@ class _Leaf:
             raise TensorError(
                 f"{path}: expected shape {list(self.shape)} ([num_envs, *shape] of {self.space}), got {list(shape)}"
             )
-        if tensor.dtype != self.enum and tensor.dtype not in self.accepted:
+        if tensor.dtype == self.enum and self.native:
+            # The common case (the exact wire dtype): the bytes as an array without from_tensor's generic checks.
+            data = tensor.data
+            if len(data) != self.nbytes:
+                raise TensorError(
+                    f"{path}: tensor of dtype {dtype_name(self.enum)} and shape {list(shape)} needs {self.nbytes} "
+                    f"bytes, got {len(data)}"
+                )
+            a = np.frombuffer(data, dtype=self.wire).reshape(shape)
+            checked = a
+        elif tensor.dtype != self.enum and tensor.dtype not in self.accepted:
             raise TensorError(
                 f"{path}: expected dtype {dtype_name(self.enum)} for {self.space}, got {dtype_name(tensor.dtype)}"
             )
-        a = from_tensor(tensor)
-        checked = a if tensor.dtype == self.enum or not self.integer else a.astype(np.int64)
+        else:
+            a = from_tensor(tensor)
+            checked = a if tensor.dtype == self.enum or not self.integer else a.astype(np.int64)
+        # astype copies: the env gets a writable array of its own dtype.
+        if self.scalar_bounds and checked.dtype == np.int64 and self.batch <= _PY_CHECK_MAX:
+            values = checked.tolist()  # Discrete: a Python min / max beats numpy's ufuncs on a few values
+            if min(values) >= self.low and max(values) <= self.high:
+                return a.astype(self.env_dtype), True
         if self.low is None:
             inside = (checked == 0) | (checked == 1)
         else:
             inside = (checked >= self.low) & (checked <= self.high)
+        if inside.all():
+            return a.astype(self.env_dtype), True
         ok = inside if inside.ndim == 1 else inside.reshape(self.batch, -1).all(axis=1)
-        # astype copies: the env gets a writable array of its own dtype.
         return a.astype(self.env_dtype), ok
 
     def zeros(self) -> np.ndarray:
@@ -318,7 +354,7 @@ class _DictNode:
         entries = [pb.NamedValue(key=k, value=node.encode(x[k])) for k, node in self.children]
         return pb.Value(dict=pb.DictValue(entries=entries))
 
-    def decode(self, value: pb.Value, path: str) -> tuple[dict[str, Any], np.ndarray]:
+    def decode(self, value: pb.Value, path: str) -> tuple[dict[str, Any], np.ndarray | bool]:
         kind = value.WhichOneof("kind")
         if kind != "dict":
             raise TensorError(f"{path}: expected a dict value with keys {self.keys}, got {kind or 'an empty value'}")
@@ -327,7 +363,7 @@ class _DictNode:
         if len(by_key) != len(got) or set(by_key) != set(self.keys):
             raise TensorError(f"{path}: expected dict keys {self.keys}, got {got}")
         out: dict[str, Any] = {}
-        ok: np.ndarray | None = None
+        ok: np.ndarray | bool | None = None
         for k, node in self.children:
             out[k], sub_ok = node.decode(by_key[k], f"{path}[{k!r}]")
             ok = sub_ok if ok is None else ok & sub_ok
@@ -354,7 +390,7 @@ class _TupleNode:
     def encode(self, x: Sequence[Any]) -> pb.Value:
         return pb.Value(tuple=pb.TupleValue(items=[node.encode(v) for node, v in zip(self.children, x, strict=True)]))
 
-    def decode(self, value: pb.Value, path: str) -> tuple[tuple[Any, ...], np.ndarray]:
+    def decode(self, value: pb.Value, path: str) -> tuple[tuple[Any, ...], np.ndarray | bool]:
         kind = value.WhichOneof("kind")
         n = len(self.children)
         if kind != "tuple":
@@ -363,7 +399,7 @@ class _TupleNode:
         if len(items) != n:
             raise TensorError(f"{path}: expected a tuple of {n} items, got {len(items)}")
         out = []
-        ok: np.ndarray | None = None
+        ok: np.ndarray | bool | None = None
         for i, (node, item) in enumerate(zip(self.children, items, strict=True)):
             v, sub_ok = node.decode(item, f"{path}[{i}]")
             out.append(v)
@@ -413,10 +449,26 @@ class ValueCodec:
         """A batched value (as Gymnasium's vector env returns it) as a Value."""
         return self._root.encode(x)
 
+    def flat_tensor(self) -> pb.Tensor | None:
+        """For a flat (Box / Discrete / MultiDiscrete / MultiBinary) space, the batched Tensor's dtype and
+        shape without data (a template :meth:`flat_bytes` fills); None for Dict / Tuple spaces."""
+        root = self._root
+        if not isinstance(root, _Leaf):
+            return None
+        return pb.Tensor(dtype=root.enum, shape=root.shape)
+
+    def flat_bytes(self, x: Any) -> bytes | None:
+        """The data bytes :meth:`encode` would put in the Tensor of a flat space's batched ``x``, or None
+        when ``x`` is not an array of the batched shape (the caller then uses :meth:`encode`)."""
+        root = self._root
+        if type(x) is not np.ndarray or x.shape != root.shape:
+            return None
+        return (x if x.dtype == root.wire else x.astype(root.wire)).tobytes()
+
     def decode(self, value: pb.Value) -> Any:
         """A batched Value as numpy in the space's dtypes; TensorError when malformed or outside the space."""
         out, ok = self._root.decode(value, self.name)
-        if not ok.all():
+        if ok is not True and not ok.all():
             i = int(np.flatnonzero(~ok)[0])
             row = self._root.row(out, i)
             raise TensorError(

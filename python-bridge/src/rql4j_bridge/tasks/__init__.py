@@ -7,10 +7,14 @@ Ids, each in the variants ``basic`` (reward = basic part), ``addon`` (add-on par
     rql4j/mountaincar-lessleft-{basic,addon,total}-v0   MountainCarContinuous-v0, 999 steps
     rql4j/highway-rightlane-{basic,addon,total}-v0      highway-v0, 40 policy steps (1 Hz)
     rql4j/parking-boundary-{basic,addon,total}-v0       parking-v0, 100 policy steps (5 Hz)
+    rql4j/halfcheetah-speedcap-{basic,addon,total}-v0   HalfCheetah-v5, 1000 steps
+    rql4j/hopper-height-{basic,addon,total}-v0          Hopper-v5, 1000 steps
+    rql4j/ant-energy-{basic,addon,total}-v0             Ant-v5 (no contact forces observed), 1000 steps
 
 The highway / parking ids are registered only when the ``highway_env`` package is installed
-(``pip install 'rql4j-bridge[tasks]'``); making them through ``rql4j_bridge.tasks.driving``
-without it raises a ModuleNotFoundError naming the package.
+(``pip install 'rql4j-bridge[tasks]'``), the MuJoCo ones only when ``mujoco`` is
+(``pip install 'rql4j-bridge[mujoco]'``); making them through ``rql4j_bridge.tasks.driving`` /
+``rql4j_bridge.tasks.locomotion`` without it raises a ModuleNotFoundError naming the package.
 
 Every variant's ``step`` reports both parts as floats in ``info["basic_reward"]`` and
 ``info["addon_reward"]``; ``reset`` does not (no reward there). parking-boundary also reports
@@ -49,15 +53,24 @@ __all__ = [
     "registered_ids",
 ]
 
-# task -> (entry point, max episode steps, needs highway-env)
-TASKS: dict[str, tuple[str, int, bool]] = {
-    "cartpole-center": ("rql4j_bridge.tasks.classic:make_cartpole_center", 500, False),
-    "mountaincar-lessleft": ("rql4j_bridge.tasks.classic:make_mountaincar_lessleft", 999, False),
-    "highway-rightlane": ("rql4j_bridge.tasks.driving:make_highway_rightlane", 40, True),
-    "parking-boundary": ("rql4j_bridge.tasks.driving:make_parking_boundary", 100, True),
+# task -> (entry point, max episode steps, the optional package it needs or None)
+TASKS: dict[str, tuple[str, int, str | None]] = {
+    "cartpole-center": ("rql4j_bridge.tasks.classic:make_cartpole_center", 500, None),
+    "mountaincar-lessleft": ("rql4j_bridge.tasks.classic:make_mountaincar_lessleft", 999, None),
+    "highway-rightlane": ("rql4j_bridge.tasks.driving:make_highway_rightlane", 40, "highway_env"),
+    "parking-boundary": ("rql4j_bridge.tasks.driving:make_parking_boundary", 100, "highway_env"),
+    "halfcheetah-speedcap": ("rql4j_bridge.tasks.locomotion:make_halfcheetah_speedcap", 1000, "mujoco"),
+    "hopper-height": ("rql4j_bridge.tasks.locomotion:make_hopper_height", 1000, "mujoco"),
+    "ant-energy": ("rql4j_bridge.tasks.locomotion:make_ant_energy", 1000, "mujoco"),
 }
 
-HAVE_HIGHWAY_ENV = importlib.util.find_spec("highway_env") is not None
+
+def _installed(package: str | None) -> bool:
+    return package is None or importlib.util.find_spec(package) is not None
+
+
+HAVE_HIGHWAY_ENV = _installed("highway_env")
+HAVE_MUJOCO = _installed("mujoco")
 
 
 def env_id(task: str, variant: str) -> str:
@@ -66,13 +79,14 @@ def env_id(task: str, variant: str) -> str:
 
 
 def registered_ids() -> list[str]:
-    """The ids this package registered (highway / parking only with highway-env installed)."""
-    return [env_id(t, v) for t, (_, _, needs_hw) in TASKS.items() for v in VARIANTS if HAVE_HIGHWAY_ENV or not needs_hw]
+    """The ids this package registered (highway / parking only with highway-env installed, the MuJoCo ones only
+    with mujoco)."""
+    return [env_id(t, v) for t, (_, _, needs) in TASKS.items() for v in VARIANTS if _installed(needs)]
 
 
 def _register() -> None:
-    for task, (entry_point, max_steps, needs_highway_env) in TASKS.items():
-        if needs_highway_env and not HAVE_HIGHWAY_ENV:
+    for task, (entry_point, max_steps, needs) in TASKS.items():
+        if not _installed(needs):
             continue
         for variant in VARIANTS:
             if env_id(task, variant) not in registry:

@@ -100,6 +100,31 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
         },
         "bc": {"hidden": [256, 256, 256]},
     },
+    # The MuJoCo tasks of the residual policy gradient: the SB3 PPO expert IS the prior (a diagonal Gaussian,
+    # exported as sb3-ppo); no demos, no BC. PPO's usual MuJoCo values (SB3 / CleanRL), rollouts of 2048 steps
+    # collected by 4 envs, rewards scaled by their running std (observations stay raw: a prior reads raw ones).
+    **{
+        task: {
+            "expert": "ppo",
+            "budget": 1_000_000,
+            "paper_budget": 1_000_000,
+            "demos": 0,
+            "rl": {
+                "n_envs": 4,
+                "n_steps": 512,
+                "batch_size": 64,
+                "n_epochs": 10,
+                "gamma": 0.99,
+                "gae_lambda": 0.95,
+                "learning_rate": 3e-4,
+                "clip_range": 0.2,
+                "norm_reward": True,
+                "hidden": [64, 64],
+            },
+            "bc": {},
+        }
+        for task in ("halfcheetah-speedcap", "hopper-height", "ant-energy")
+    },
 }
 
 
@@ -112,8 +137,8 @@ def task_defaults(task: str) -> dict[str, Any]:
 
 
 def is_continuous(task: str) -> bool:
-    """Box actions (SAC expert, Gaussian priors) rather than Discrete (DQN expert, categorical priors)."""
-    return task_defaults(task)["expert"] == "sac"
+    """Box actions (SAC or PPO expert, Gaussian priors) rather than Discrete (DQN expert, categorical priors)."""
+    return task_defaults(task)["expert"] in ("sac", "ppo")
 
 
 def task_config(task: str | None, cls: type, section: str = "rl", **fixed: Any) -> Any:

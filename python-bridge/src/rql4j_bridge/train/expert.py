@@ -77,6 +77,9 @@ class PPOExpertConfig:
     ent_coef: float = 0.0  # entropy bonus
     learning_rate: float = 1e-3  # initial Adam lr, decayed linearly to 0
     clip_range: float = 0.2  # initial PPO clip, decayed linearly to 0
+    max_grad_norm: float = 0.5  # global gradient-norm clip (SB3's default)
+    log_std_init: float = 0.0  # initial log std of a Box policy (SB3's default)
+    norm_reward: bool = False  # scale rewards by VecNormalize's running return std (observations stay raw)
     hidden: list[int] = field(default_factory=lambda: [64, 64])  # SB3 MlpPolicy default (Tanh)
     seed: int = 0  # seeds SB3 (torch, numpy, envs)
 
@@ -194,6 +197,11 @@ def train_expert(
     seed_everything(config.seed)
     if algo == "ppo":
         venv = make_vec_env(env_id(task, "basic"), n_envs=config.n_envs, seed=config.seed)
+        if config.norm_reward:
+            # Only the rewards are scaled: the policy still reads raw observations, so the zip exports as is.
+            from stable_baselines3.common.vec_env import VecNormalize
+
+            venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=config.gamma)
         model: Any = PPO(
             "MlpPolicy",
             venv,
@@ -205,7 +213,8 @@ def train_expert(
             ent_coef=config.ent_coef,
             learning_rate=_linear(config.learning_rate),
             clip_range=_linear(config.clip_range),
-            policy_kwargs={"net_arch": list(config.hidden)},
+            max_grad_norm=config.max_grad_norm,
+            policy_kwargs={"net_arch": list(config.hidden), "log_std_init": config.log_std_init},
             seed=config.seed,
             device="cpu",
             verbose=verbose,

@@ -1,0 +1,84 @@
+"""halfcheetah-speedcap, hopper-height and ant-energy: Gymnasium MuJoCo v5 envs with add-on rewards.
+
+The basic reward of each is the env's own reward, unchanged (the reward the PPO prior was trained
+on); the add-on is ours (docs/tasks.md: "add-on rewards are ours to choose and document"):
+
+- halfcheetah-speedcap: ``-max(0, v_x - SPEED_CAP)`` per step, ``v_x`` the torso's forward
+  velocity (``qvel[0]``): a speed limit the prior, trained to run as fast as it can, breaks.
+- hopper-height: ``-max(0, z - HEIGHT_CEILING)`` per step, ``z`` the torso's height (``qpos[1]``):
+  hop low (a ceiling above the standing height of 1.25 m) without giving up forward progress.
+- ant-energy: ``-ENERGY_COEF * sum_i |tau_i * w_i|`` per step, the mechanical power of the eight
+  motors: torque ``tau = ctrl * gear`` times the velocity ``w`` of the motor's joint after the step.
+
+Needs the ``mujoco`` package (``pip install 'rql4j-bridge[mujoco]'``); importing this module without
+it raises a ModuleNotFoundError that says so. Ant is made with ``include_cfrc_ext_in_observation=False``
+(27 observations instead of 105: the contact forces are zero in MuJoCo >= 2 anyway, and a PPO prior
+without observation normalization learns faster without 78 dead inputs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+try:
+    import mujoco  # noqa: F401  (the import error below names the package)
+except ImportError as e:
+    raise ModuleNotFoundError(
+        "the rql4j/halfcheetah-*, rql4j/hopper-* and rql4j/ant-* tasks need the mujoco package "
+        f"(pip install 'rql4j-bridge[mujoco]' or pip install 'mujoco>=3.1,<4' imageio): {e}",
+        name="mujoco",
+    ) from e
+
+from gymnasium.envs.mujoco.ant_v5 import AntEnv
+from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
+from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
+
+from rql4j_bridge.tasks.core import TaskReward
+
+SPEED_CAP = 3.0
+"""halfcheetah-speedcap: the forward speed (m/s) above which the add-on penalizes, linearly."""
+
+HEIGHT_CEILING = 1.3
+"""hopper-height: the torso height (m) above which the add-on penalizes, linearly."""
+
+ENERGY_COEF = 0.05
+"""ant-energy: the add-on's weight on the motors' mechanical power (sum of |torque x joint velocity|)."""
+
+
+def halfcheetah_speedcap_parts(env: gymnasium.Env, action: Any, env_reward: float) -> tuple[float, float]:
+    """basic: the env's own reward (forward velocity - 0.1 |a|^2), add-on ``-max(0, v_x - SPEED_CAP)``."""
+    v_x = float(env.unwrapped.data.qvel[0])
+    return env_reward, -max(0.0, v_x - SPEED_CAP)
+
+
+def hopper_height_parts(env: gymnasium.Env, action: Any, env_reward: float) -> tuple[float, float]:
+    """basic: the env's own reward (healthy 1 + v_x - 1e-3 |a|^2), add-on ``-max(0, z - HEIGHT_CEILING)``."""
+    z = float(env.unwrapped.data.qpos[1])
+    return env_reward, -max(0.0, z - HEIGHT_CEILING)
+
+
+def ant_energy_parts(env: gymnasium.Env, action: Any, env_reward: float) -> tuple[float, float]:
+    """basic: the env's own reward (healthy 1 + forward velocity - 0.5 |a|^2), add-on ``-ENERGY_COEF * sum |tau w|``."""
+    model, data = env.unwrapped.model, env.unwrapped.data
+    torque = data.ctrl * model.actuator_gear[:, 0]  # the motors' torques (ctrl: the action as applied)
+    joint_velocity = data.qvel[model.jnt_dofadr[model.actuator_trnid[:, 0]]]  # each motor's joint, after the step
+    return env_reward, -ENERGY_COEF * float(np.abs(torque * joint_velocity).sum())
+
+
+def make_halfcheetah_speedcap(variant: str = "total", render_mode: str | None = None, **kwargs: Any) -> gymnasium.Env:
+    """HalfCheetah-v5 with the halfcheetah-speedcap rewards (time limit: the registration's, 1000 steps)."""
+    return TaskReward(HalfCheetahEnv(render_mode=render_mode, **kwargs), halfcheetah_speedcap_parts, variant)
+
+
+def make_hopper_height(variant: str = "total", render_mode: str | None = None, **kwargs: Any) -> gymnasium.Env:
+    """Hopper-v5 with the hopper-height rewards (time limit: the registration's, 1000 steps)."""
+    return TaskReward(HopperEnv(render_mode=render_mode, **kwargs), hopper_height_parts, variant)
+
+
+def make_ant_energy(variant: str = "total", render_mode: str | None = None, **kwargs: Any) -> gymnasium.Env:
+    """Ant-v5 (27 observations: no contact forces) with the ant-energy rewards (time limit 1000 steps)."""
+    kwargs.setdefault("include_cfrc_ext_in_observation", False)
+    return TaskReward(AntEnv(render_mode=render_mode, **kwargs), ant_energy_parts, variant)
