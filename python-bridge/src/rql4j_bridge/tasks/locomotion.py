@@ -38,7 +38,7 @@ from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
 
 from rql4j_bridge.tasks.core import TaskReward
 
-SPEED_CAP = 3.0
+SPEED_CAP = 2.5
 """halfcheetah-speedcap: the forward speed (m/s) above which the add-on penalizes, linearly."""
 
 HEIGHT_CEILING = 1.3

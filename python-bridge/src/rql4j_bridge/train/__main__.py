@@ -124,6 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="the package folder")
     p.add_argument("--name", help="the package name (default: the folder's name)")
 
+    p = commands.add_parser(
+        "ppo-prior", help="export a PPO expert zip (Box actions) as the diag_gaussian prior package (source sb3-ppo)"
+    )
+    p.add_argument("--task", default=DEFAULT_TASK, help=_TASK_HELP)
+    p.add_argument("--expert", type=Path, required=True, help="the PPO expert zip")
+    p.add_argument("--seed", type=int, default=0, help="recorded in made_by")
+    p.add_argument("--out", type=Path, required=True, help="the package folder")
+    p.add_argument("--name", help="the package name (default: the folder's name)")
+
     p = commands.add_parser("demos", help="roll the expert out deterministically and save (obs, action) pairs")
     p.add_argument("--task", default=DEFAULT_TASK, help=_TASK_HELP)
     p.add_argument("--expert", type=Path, required=True, help="the expert zip (its .zip.json names the algorithm)")
@@ -206,6 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_expert(args.task, algo, config, args.out or work_default / "expert.zip", log_interval=args.log_interval)
     elif args.command == "sac-prior":
         run_sac_prior(args.task, args.expert, args.out, seed=args.seed, name=args.name, made_by={"command": command})
+    elif args.command == "ppo-prior":
+        run_sac_prior(
+            args.task, args.expert, args.out, seed=args.seed, name=args.name, made_by={"command": command}, algo="ppo"
+        )
     elif args.command == "demos":
         run_demos(args.task, args.expert, args.n, args.seed, args.out or work_default / "demos.npz")
     elif args.command == "bc":

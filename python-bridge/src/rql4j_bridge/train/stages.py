@@ -251,6 +251,9 @@ def _run_gaussian_bc(
     return summary
 
 
+_EXPORT_KIND = {"sac": ("sb3-sac", "squashed_gaussian"), "ppo": ("sb3-ppo", "diag_gaussian")}
+
+
 def run_sac_prior(
     task: str,
     expert_zip: str | Path,
@@ -260,24 +263,29 @@ def run_sac_prior(
     name: str | None = None,
     made_by: dict[str, Any] | None = None,
     log: Any = print,
+    algo: str = "sac",
 ) -> dict[str, Any]:
-    """Exports the SAC expert zip with the SB3 exporter (``rql4j_bridge.prior.export``, kind ``sb3-sac``)
-    as the ``squashed_gaussian`` prior package, with the task's spaces, and records the task, the
-    expert's config and its final entropy coefficient in ``made_by``."""
+    """Exports the RL expert zip with the SB3 exporter (``rql4j_bridge.prior.export``) as a prior package
+    with the task's spaces: ``algo`` ``sac`` -> kind ``sb3-sac``, a ``squashed_gaussian``; ``ppo`` -> kind
+    ``sb3-ppo``, a ``diag_gaussian``. Records the task, the expert's config and (SAC) its final entropy
+    coefficient in ``made_by``."""
     from rql4j_bridge.prior.export import export_checkpoint
     from rql4j_bridge.prior.package import load_prior_package
 
-    obs_space, act_space = _check_box(task, "a SAC prior")
+    if algo not in _EXPORT_KIND:
+        raise ValueError(f"algo must be one of {sorted(_EXPORT_KIND)}, got {algo!r}")
+    kind, distribution = _EXPORT_KIND[algo]
+    obs_space, act_space = _check_box(task, f"a {algo.upper()} prior")
     zip_path = Path(expert_zip)
     meta_path = zip_path.with_name(zip_path.name + ".json")
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
-    if meta.get("algo", "sac") != "sac":
-        raise SystemExit(f"{zip_path}: {meta_path.name} says it is a {meta['algo']} expert, not sac")
+    if meta.get("algo", algo) != algo:
+        raise SystemExit(f"{zip_path}: {meta_path.name} says it is a {meta['algo']} expert, not {algo}")
     extra = {k: v for k, v in dict(made_by or {}).items() if k != "command"}
     command = (made_by or {}).get("command")
     t0 = time.perf_counter()
     out = export_checkpoint(
-        "sb3-sac",
+        kind,
         zip_path,
         out_dir,
         name=name or Path(out_dir).name,
@@ -292,18 +300,18 @@ def run_sac_prior(
         {
             "task": task,
             "expert": {
-                "algo": "sac",
+                "algo": algo,
                 "config": meta.get("config"),
                 "train_wall_s": round(meta["wall_s"], 1) if "wall_s" in meta else None,
             },
-            "final_ent_coef": meta.get("final_ent_coef"),
+            **({"final_ent_coef": meta.get("final_ent_coef")} if algo == "sac" else {}),
             **extra,
         }
     )
     sidecar_path.write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
     load_prior_package(out)  # still a valid package
     wall = time.perf_counter() - t0
-    log(f"sac-prior: exported {zip_path} (sb3-sac, squashed_gaussian) in {wall:.1f} s -> {out}")
+    log(f"{algo}-prior: exported {zip_path} ({kind}, {distribution}) in {wall:.1f} s -> {out}")
     return {
         "package": str(out),
         "wall_s": wall,

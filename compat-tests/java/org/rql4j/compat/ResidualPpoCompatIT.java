@@ -42,7 +42,7 @@ class ResidualPpoCompatIT {
         .withNetwork(new int[] {16, 16}, 3e-4f, -0.3f).withReturns(0.97f, 0.9f).withSoft(alphaHat, w);
     ResidualPpoConfig cfg = new ResidualPpoConfig(base.totalSteps(), base.nSteps(), base.batchSize(),
         base.nEpochs(), base.learningRate(), base.gamma(), base.gaeLambda(), base.clipRange(), base.vfCoef(),
-        entCoef, base.maxGradNorm(), normalize, alphaHat, w, base.logStdInit(), base.hidden(), ENVS, 5);
+        entCoef, base.maxGradNorm(), normalize, alphaHat, w, base.logStdInit(), base.hidden(), ENVS, 5, false, false, false);
     Random rng = new Random(discrete ? 11 : 12);
     try (ResidualPpo ppo = new ResidualPpo(cfg, OBS, space)) {
       int width = ppo.actionWidth();

@@ -23,6 +23,9 @@ public final class Main {
       "results", java.util.Set.of("--task", "--priors", "--seeds", "--steps", "--prior-weights", "--alpha-hats",
           "--warm-start", "--baselines", "--eval-episodes", "--parallel", "--out", "--doc", "--max-grad-norm",
           "--prior-min-std"),
+      "ppo", java.util.Set.of("--task", "--baseline", "--prior", "--steps", "--seed", "--prior-weight", "--alpha-hat",
+          "--beta", "--init-from-prior", "--learning-rate", "--eval-episodes", "--out", "--checkpoint-dir", "--checkpoint-every",
+          "--resume"),
       "mcts", java.util.Set.of("--task", "--rows", "--episodes", "--simulations", "--horizon", "--gamma",
           "--prior-weight", "--alpha-hat", "--eps", "--seed", "--prior", "--parallel", "--transport", "--out",
           "--doc"));
@@ -41,6 +44,7 @@ public final class Main {
         case "customize" -> Customize.run(Arrays.copyOfRange(args, 1, args.length));
         case "results" -> Results.run(Arrays.copyOfRange(args, 1, args.length));
         case "mcts" -> MctsTable.run(Arrays.copyOfRange(args, 1, args.length));
+        case "ppo" -> PpoRun.run(Arrays.copyOfRange(args, 1, args.length));
         default -> {
           System.err.println("unknown command '" + args[0] + "'");
           usage();
@@ -93,6 +97,17 @@ public final class Main {
               docs/results.md (or FILE). Each run keeps its folder under DIR (default
               target/results/<task>-<steps>): rerunning the same command reuses finished runs
               and resumes the others from their checkpoints.
+          ppo --task T [--baseline residual|kl|oracle|addon-only] [--prior DIR] [--steps N] [--seed S]
+              [--prior-weight W] [--alpha-hat A] [--beta B] [--init-from-prior yes|no] [--learning-rate L]
+              [--eval-episodes E]
+              [--out DIR] [--checkpoint-dir DIR] [--checkpoint-every N] [--resume]
+              Residual policy gradient (PPO) on a MuJoCo task (halfcheetah-speedcap, hopper-height,
+              ant-energy; prior examples/priors/T-ppo): residual PPO (reward r_addon + W log pi -
+              A log pi_theta, defaults W 0.1, A 0.02), KL-regularized PPO (W = A = B, default 0.1),
+              both starting from a copy of the prior's network unless --init-from-prior no; or PPO
+              from scratch on the total (oracle) or the add-on reward. Then the prior and the
+              learned policy on the task's total variant. Checkpoints between rollouts in
+              --out/checkpoint; --resume continues one.
           mcts --task highway-rightlane [--rows prior,plain,residual] [--episodes E] [--simulations S]
                [--horizon H] [--gamma G] [--prior-weight W] [--alpha-hat A] [--eps X] [--seed S]
                [--prior DIR] [--parallel P] [--transport grpc|py4j] [--out DIR] [--doc FILE]

@@ -45,6 +45,13 @@ public final class ResidualPpo implements AutoCloseable {
   private final NDArray logStd;
   private final List<NDArray> trainable = new ArrayList<>();
   private final TorchAdam optimizer;
+  private final RunningMeanStd obsStats;
+  private final RunningMeanStd returnStats;
+  private double[] runningReturns;
+
+  /** SB3's VecNormalize constants: epsilon under the square root, and the clip of normalized values. */
+  private static final double NORM_EPS = 1e-8;
+  private static final double NORM_CLIP = 10.0;
 
   public ResidualPpo(ResidualPpoConfig config, int obsDim, Space actionSpace) {
     this.config = config;
@@ -85,6 +92,129 @@ public final class ResidualPpo implements AutoCloseable {
     }
     value.parameters().forEach(p -> trainable.add(p.getArray()));
     optimizer = TorchAdam.ofArrays(manager, trainable, config.learningRate());
+    obsStats = config.normalizeObservations() ? new RunningMeanStd(obsDim) : null;
+    returnStats = config.normalizeRewards() ? new RunningMeanStd(1) : null;
+  }
+
+  /**
+   * Makes {@code pi_theta} a copy of {@code prior}'s network ({@link ResidualPpoConfig#initFromPrior}):
+   * the prior's TorchScript module must hold {@code latent.<k>.weight / bias} linear layers of this
+   * config's widths, a {@code mu} head and a state-independent {@code log_std} (what {@code
+   * rql4j-bridge export} makes of an SB3 PPO actor). After the copy the two means are compared on a
+   * probe batch: a module with another activation, or with normalization inside, is refused.
+   *
+   * @throws IllegalArgumentException naming what does not match, and what to do
+   */
+  public void initializePolicyFrom(org.rql4j.prior.TorchScriptPrior prior) {
+    DjlRuntime.noGradOnThisThread();
+    String label = "prior '" + prior.spec().name() + "'";
+    if (discrete || prior.spec().distribution() != org.rql4j.prior.Distribution.DIAG_GAUSSIAN) {
+      throw new IllegalArgumentException("initializing pi_theta from a prior needs a Box action space and a "
+          + "diag_gaussian prior (an exported PPO / A2C actor); " + label + " is " + prior.spec().distribution()
+          + ": train pi_theta from scratch (no init from the prior)");
+    }
+    java.util.Map<String, float[]> params = prior.namedParameters();
+    int[] widths = config.hidden();
+    List<float[]> weights = new ArrayList<>();
+    int fanIn = obsDim;
+    List<String> latent = params.keySet().stream().filter(k -> k.startsWith("latent.") && k.endsWith(".weight"))
+        .sorted(java.util.Comparator.comparingInt(k -> Integer.parseInt(k.split("\\.")[1]))).toList();
+    String arch = "its parameters are " + describe(params) + "; the policy is a tanh MLP " + obsDim + " -> "
+        + java.util.Arrays.toString(widths) + " -> " + actDim + " with a log_std vector";
+    if (latent.size() != widths.length || !params.containsKey("mu.weight") || !params.containsKey("log_std")) {
+      throw new IllegalArgumentException("cannot initialize pi_theta from " + label + ": " + arch + ". Set the PPO "
+          + "hidden widths to the prior's, or train pi_theta from scratch");
+    }
+    for (int k = 0; k < widths.length; k++) {
+      String name = latent.get(k);
+      weights.add(expect(params, name, widths[k] * fanIn, label, arch));
+      weights.add(expect(params, name.replace(".weight", ".bias"), widths[k], label, arch));
+      fanIn = widths[k];
+    }
+    weights.add(expect(params, "mu.weight", actDim * fanIn, label, arch));
+    weights.add(expect(params, "mu.bias", actDim, label, arch));
+    float[] priorLogStd = expect(params, "log_std", actDim, label, arch);
+    policy.importWeights(weights);
+    logStd.set(priorLogStd);
+    // the same means on a probe batch, or the module is not the MLP the names suggest
+    Random rng = new Random(12345);
+    float[] probe = new float[16 * obsDim];
+    for (int i = 0; i < probe.length; i++) {
+      probe[i] = (float) rng.nextGaussian();
+    }
+    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
+      NDArray obs = m.create(probe, new Shape(16, obsDim));
+      float[] ours = policy.forward(obs).toFloatArray();
+      float[] theirs = prior.distribution(obs).mean().toFloatArray();
+      double worst = 0;
+      for (int i = 0; i < ours.length; i++) {
+        worst = Math.max(worst, Math.abs(ours[i] - theirs[i]) / Math.max(1, Math.abs(theirs[i])));
+      }
+      if (!(worst <= 1e-4)) {
+        throw new IllegalArgumentException("cannot initialize pi_theta from " + label + ": with its weights copied the "
+            + "policy's means differ from the prior's by " + worst + " on a probe batch (the module is not a plain tanh "
+            + "MLP: another activation, or input normalization inside). Train pi_theta from scratch");
+      }
+    }
+  }
+
+  private static float[] expect(java.util.Map<String, float[]> params, String name, int size, String label,
+      String arch) {
+    float[] v = params.get(name);
+    if (v == null || v.length != size) {
+      throw new IllegalArgumentException("cannot initialize pi_theta from " + label + ": " + name + " has "
+          + (v == null ? "no values" : v.length + " values") + ", expected " + size + " (" + arch + "). Set the PPO "
+          + "hidden widths to the prior's, or train pi_theta from scratch");
+    }
+    return v;
+  }
+
+  private static String describe(java.util.Map<String, float[]> params) {
+    StringBuilder b = new StringBuilder("{");
+    params.forEach((k, v) -> b.append(b.length() > 1 ? ", " : "").append(k).append(": ").append(v.length));
+    return b.append("}").toString();
+  }
+
+  /** Adds a batch of raw observations to the running statistics (no-op without observation normalization). */
+  public void observe(float[] rawObservations) {
+    if (obsStats != null) {
+      obsStats.update(rawObservations);
+    }
+  }
+
+  /** Raw observations as the networks see them: normalized by the running statistics, or as they are. */
+  public float[] networkInput(float[] rawObservations) {
+    return obsStats == null ? rawObservations : obsStats.normalize(rawObservations, NORM_EPS, NORM_CLIP);
+  }
+
+  /**
+   * The rewards PPO learns from, for one vector step: scaled by the running std of the discounted
+   * return when {@link ResidualPpoConfig#normalizeRewards} (SB3's VecNormalize order: the running
+   * return is updated and merged into the statistics, the rewards divided and clipped, then the
+   * running return of the copies whose episode ended is zeroed); else {@code rewards} unchanged.
+   */
+  public float[] scaleRewards(float[] rewards, boolean[] done) {
+    if (returnStats == null) {
+      return rewards;
+    }
+    if (runningReturns == null) {
+      runningReturns = new double[rewards.length];
+    }
+    float[] ret = new float[rewards.length];
+    for (int i = 0; i < rewards.length; i++) {
+      runningReturns[i] = runningReturns[i] * config.gamma() + rewards[i];
+      ret[i] = (float) runningReturns[i];
+    }
+    returnStats.update(ret);
+    double scale = Math.sqrt(returnStats.var(0) + NORM_EPS);
+    float[] out = new float[rewards.length];
+    for (int i = 0; i < rewards.length; i++) {
+      out[i] = (float) Math.max(-NORM_CLIP, Math.min(NORM_CLIP, rewards[i] / scale));
+      if (done[i]) {
+        runningReturns[i] = 0;
+      }
+    }
+    return out;
   }
 
   public ResidualPpoConfig config() {
@@ -116,12 +246,15 @@ public final class ResidualPpo implements AutoCloseable {
     return discrete ? 1 : actDim;
   }
 
-  /** Samples, or the mean / the most likely action when {@code deterministic}, for {@code [n, obsDim]} observations. */
+  /**
+   * Samples, or the mean / the most likely action when {@code deterministic}, for {@code [n, obsDim]}
+   * raw observations (normalized here when the config says so, with the current statistics).
+   */
   public Decision act(float[] observations, boolean deterministic, Random rng) {
     DjlRuntime.noGradOnThisThread();
     int n = observations.length / obsDim;
     try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
-      NDArray obs = m.create(observations, new Shape(n, obsDim));
+      NDArray obs = m.create(networkInput(observations), new Shape(n, obsDim));
       NDArray out = policy.forward(obs);
       float[] values = value.forward(obs).reshape(n).toFloatArray();
       float[] actions;
@@ -171,12 +304,12 @@ public final class ResidualPpo implements AutoCloseable {
     };
   }
 
-  /** {@code V(s)} for {@code [n, obsDim]} observations. */
+  /** {@code V(s)} for {@code [n, obsDim]} raw observations (normalized here when the config says so). */
   public float[] values(float[] observations) {
     DjlRuntime.noGradOnThisThread();
     int n = observations.length / obsDim;
     try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
-      return value.forward(m.create(observations, new Shape(n, obsDim))).reshape(n).toFloatArray();
+      return value.forward(m.create(networkInput(observations), new Shape(n, obsDim))).reshape(n).toFloatArray();
     }
   }
 
@@ -195,7 +328,8 @@ public final class ResidualPpo implements AutoCloseable {
       double clipFraction, double gradNorm) {}
 
   /**
-   * The losses of one minibatch and their backward pass (gradients are left on the parameters,
+   * The losses of one minibatch (its observations as the networks saw them: {@link #networkInput})
+   * and their backward pass (gradients are left on the parameters,
    * not clipped): the compat tests compare them with PyTorch's.
    */
   public Losses backward(RolloutBuffer.Batch batch) {
@@ -328,6 +462,71 @@ public final class ResidualPpo implements AutoCloseable {
       }
     }
     return out;
+  }
+
+  /**
+   * Writes the learner's state: both networks, the log-std, Adam's moments, and the running
+   * statistics of observations and returns (with the copies' running returns).
+   */
+  public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
+    Mlp.writeWeights(out, policy.exportWeights());
+    Mlp.writeWeights(out, value.exportWeights());
+    Mlp.writeWeights(out, logStd == null ? List.of() : List.of(logStd.toFloatArray()));
+    optimizer.writeState(out);
+    out.writeBoolean(obsStats != null);
+    if (obsStats != null) {
+      obsStats.write(out);
+    }
+    out.writeBoolean(returnStats != null);
+    if (returnStats != null) {
+      returnStats.write(out);
+      double[] r = runningReturns == null ? new double[0] : runningReturns;
+      out.writeInt(r.length);
+      for (double x : r) {
+        out.writeDouble(x);
+      }
+    }
+  }
+
+  /** Restores what {@link #writeState} wrote (same config); an IOException for a state of other shapes. */
+  public void readState(java.io.DataInputStream in) throws java.io.IOException {
+    DjlRuntime.noGradOnThisThread();
+    try {
+      policy.importWeights(Mlp.readWeights(in));
+      value.importWeights(Mlp.readWeights(in));
+      List<float[]> ls = Mlp.readWeights(in);
+      if (logStd != null) {
+        if (ls.size() != 1 || ls.get(0).length != actDim) {
+          throw new java.io.IOException("the checkpoint's log-std does not have " + actDim + " values");
+        }
+        logStd.set(ls.get(0));
+      }
+    } catch (IllegalArgumentException e) {
+      throw new java.io.IOException("the checkpoint's networks do not fit this PPO config: " + e.getMessage(), e);
+    }
+    optimizer.readState(in);
+    if (in.readBoolean() != (obsStats != null)) {
+      throw new java.io.IOException("the checkpoint's observation normalization setting differs from this config's");
+    }
+    if (obsStats != null) {
+      obsStats.read(in);
+    }
+    if (in.readBoolean() != (returnStats != null)) {
+      throw new java.io.IOException("the checkpoint's reward scaling setting differs from this config's");
+    }
+    if (returnStats != null) {
+      returnStats.read(in);
+      int n = in.readInt();
+      runningReturns = n == 0 ? null : new double[n];
+      for (int i = 0; i < n; i++) {
+        runningReturns[i] = in.readDouble();
+      }
+    }
+  }
+
+  /** Adam steps taken. */
+  public long optimizerSteps() {
+    return optimizer.steps();
   }
 
   @Override

@@ -29,6 +29,12 @@ import java.util.Arrays;
  * @param hidden hidden widths of the policy and of the value network (tanh)
  * @param numEnvs env copies stepped together
  * @param seed seed of initialization, sampling, minibatches and env resets
+ * @param normalizeObservations feed the networks observations normalized by their running mean and
+ *     std (SB3's {@code VecNormalize(norm_obs=True)}: clipped to ±10); the prior still reads raw ones
+ * @param normalizeRewards divide each shaped reward by the running std of the discounted return
+ *     (SB3's {@code VecNormalize(norm_reward=True)}: clipped to ±10)
+ * @param initFromPrior start {@code pi_theta} as a copy of the prior's network (the prior package's
+ *     module must be a tanh MLP of this config's widths with a diagonal Gaussian head; checked)
  */
 public record ResidualPpoConfig(
     long totalSteps,
@@ -48,7 +54,10 @@ public record ResidualPpoConfig(
     float logStdInit,
     int[] hidden,
     int numEnvs,
-    long seed) {
+    long seed,
+    boolean normalizeObservations,
+    boolean normalizeRewards,
+    boolean initFromPrior) {
 
   public ResidualPpoConfig {
     hidden = hidden.clone();
@@ -68,6 +77,10 @@ public record ResidualPpoConfig(
     require(Float.isFinite(logStdInit), "logStdInit", logStdInit);
     require(numEnvs > 0, "numEnvs", numEnvs);
     require(hidden.length > 0 && Arrays.stream(hidden).allMatch(h -> h > 0), "hidden", Arrays.toString(hidden));
+    if (initFromPrior && normalizeObservations) {
+      throw new IllegalArgumentException("ResidualPpoConfig: initFromPrior copies a prior that reads raw observations; "
+          + "it cannot be combined with normalizeObservations");
+    }
   }
 
   private static void require(boolean ok, String name, Object value) {
@@ -83,7 +96,16 @@ public record ResidualPpoConfig(
    */
   public static ResidualPpoConfig defaults() {
     return new ResidualPpoConfig(1_000_000, 2048, 64, 10, 3e-4f, 0.99f, 0.95f, 0.2f, 0.5f, 0f, 0.5f, true, 0f, 0f, 0f,
-        new int[] {64, 64}, 1, 0);
+        new int[] {64, 64}, 1, 0, false, false, false);
+  }
+
+  /**
+   * The MuJoCo tasks' values (the shipped PPO priors were trained with the same ones): SB3's
+   * defaults, 4 copies of 512 steps per rollout (2048), rewards scaled by the running return std,
+   * raw observations.
+   */
+  public static ResidualPpoConfig mujoco() {
+    return defaults().withSchedule(1_000_000, 512, 64, 10, 4).withNormalization(false, true);
   }
 
   /** The KL-regularized objective {@code r - beta KL(pi_theta || pi)}: {@code priorWeight = alphaHat = beta}. */
@@ -94,27 +116,57 @@ public record ResidualPpoConfig(
   /** The reward's soft terms: {@code + w log pi(a|s) - alphaHat log pi_theta(a|s)}. */
   public ResidualPpoConfig withSoft(float alphaHatValue, float w) {
     return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, gamma, gaeLambda, clipRange,
-        vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHatValue, w, logStdInit, hidden, numEnvs, seed);
+        vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHatValue, w, logStdInit, hidden, numEnvs, seed,
+        normalizeObservations, normalizeRewards, initFromPrior);
   }
 
   public ResidualPpoConfig withSchedule(long total, int steps, int batch, int epochs, int envs) {
     return new ResidualPpoConfig(total, steps, batch, epochs, learningRate, gamma, gaeLambda, clipRange, vfCoef,
-        entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, envs, seed);
+        entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, envs, seed,
+        normalizeObservations, normalizeRewards, initFromPrior);
   }
 
   public ResidualPpoConfig withNetwork(int[] widths, float lr, float initLogStd) {
     return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, lr, gamma, gaeLambda, clipRange, vfCoef,
-        entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, initLogStd, widths, numEnvs, seed);
+        entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, initLogStd, widths, numEnvs, seed,
+        normalizeObservations, normalizeRewards, initFromPrior);
   }
 
   public ResidualPpoConfig withReturns(float discount, float lambda) {
     return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, discount, lambda, clipRange,
-        vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, seed);
+        vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, seed,
+        normalizeObservations, normalizeRewards, initFromPrior);
   }
 
   public ResidualPpoConfig withSeed(long v) {
     return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, gamma, gaeLambda, clipRange,
-        vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, v);
+        vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, v,
+        normalizeObservations, normalizeRewards, initFromPrior);
+  }
+
+  public ResidualPpoConfig withTotalSteps(long total) {
+    return withSchedule(total, nSteps, batchSize, nEpochs, numEnvs);
+  }
+
+  /** Observation normalization (running mean / std) and reward scaling (running return std) on or off. */
+  public ResidualPpoConfig withNormalization(boolean observations, boolean rewards) {
+    return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, gamma, gaeLambda, clipRange,
+        vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, seed,
+        observations, rewards, initFromPrior);
+  }
+
+  /** Whether {@code pi_theta} starts as a copy of the prior's network. */
+  public ResidualPpoConfig withInitFromPrior(boolean init) {
+    return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, gamma, gaeLambda, clipRange,
+        vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, seed,
+        normalizeObservations, normalizeRewards, init);
+  }
+
+  /** The learning rate and the ratio clip. */
+  public ResidualPpoConfig withStepSize(float lr, float clip) {
+    return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, lr, gamma, gaeLambda, clip, vfCoef,
+        entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, seed,
+        normalizeObservations, normalizeRewards, initFromPrior);
   }
 
   @Override
@@ -139,6 +191,7 @@ public record ResidualPpoConfig(
         + ", clipRange=" + clipRange + ", vfCoef=" + vfCoef + ", entCoef=" + entCoef + ", maxGradNorm=" + maxGradNorm
         + ", normalizeAdvantage=" + normalizeAdvantage + ", alphaHat=" + alphaHat + ", priorWeight=" + priorWeight
         + ", logStdInit=" + logStdInit + ", hidden=" + Arrays.toString(hidden) + ", numEnvs=" + numEnvs + ", seed="
-        + seed + "]";
+        + seed + ", normalizeObservations=" + normalizeObservations + ", normalizeRewards=" + normalizeRewards
+        + ", initFromPrior=" + initFromPrior + "]";
   }
 }

@@ -12,7 +12,8 @@ import org.rql4j.prior.PriorSpec;
 
 /**
  * A prior acting on its own (the "prior alone" row of every results table): argmax / mean when
- * deterministic, a sample otherwise; squashed actions are rescaled to the env's Box bounds.
+ * deterministic, a sample otherwise; squashed actions are rescaled to the env's Box bounds, diagonal
+ * Gaussian ones clipped to them.
  * Box observations only (flatten "none"); the prior stays owned by the caller.
  */
 public final class PriorActor implements Policy {
@@ -42,6 +43,10 @@ public final class PriorActor implements Policy {
       float[] action = a.toFloatArray();
       if (spec.distribution() == Distribution.SQUASHED_GAUSSIAN) {
         action = ((Space.Box) spec.actionSpace()).fromUnitInterval(action);
+      } else if (spec.actionLow() != null) { // diag_gaussian: clip_to_box, as the package's action_scaling says
+        for (int i = 0; i < action.length; i++) {
+          action[i] = (float) Math.max(spec.actionLow()[i], Math.min(spec.actionHigh()[i], action[i]));
+        }
       }
       return Tensor.ofFloats(action);
     }

@@ -80,6 +80,20 @@ public final class TorchScriptPrior implements PriorPolicy {
     return prior;
   }
 
+  /**
+   * The TorchScript module's parameters by their PyTorch names (e.g. {@code latent.0.weight}), as
+   * flat float arrays in PyTorch's layout: what initializing a learner from the prior reads.
+   */
+  public java.util.Map<String, float[]> namedParameters() {
+    java.util.Map<String, float[]> out = new java.util.LinkedHashMap<>();
+    for (ai.djl.util.Pair<String, ai.djl.nn.Parameter> p : model.getBlock().getParameters()) {
+      NDArray a = p.getValue().getArray();
+      out.put(p.getKey(), a.getDataType() == DataType.FLOAT32 ? a.toFloatArray()
+          : a.toType(DataType.FLOAT32, false).toFloatArray());
+    }
+    return out;
+  }
+
   @Override
   public PriorSpec spec() {
     return spec;

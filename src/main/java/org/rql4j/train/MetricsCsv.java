@@ -22,6 +22,17 @@ public final class MetricsCsv implements OffPolicyTraining.Callback, AutoCloseab
    *     resumed run makes those again)
    */
   public MetricsCsv(Path file, long keepUpToStep) throws IOException {
+    this(file, keepUpToStep, "step,episodes,recent_return,recent_basic_return,recent_addon_return,exploration,"
+        + "exploration_value,loss,steps_per_second,env_seconds,prior_seconds,learner_seconds\n");
+  }
+
+  /** The PPO loop's metrics ({@link #onPpoProgress}); {@code keepUpToStep} as in {@link #MetricsCsv(Path, long)}. */
+  public static MetricsCsv forPpo(Path file, long keepUpToStep) throws IOException {
+    return new MetricsCsv(file, keepUpToStep, "step,episodes,recent_return,recent_basic_return,recent_addon_return,"
+        + "loss,policy_loss,value_loss,entropy,approx_kl,clip_fraction,grad_norm,steps_per_second,train_seconds\n");
+  }
+
+  private MetricsCsv(Path file, long keepUpToStep, String header) throws IOException {
     Files.createDirectories(file.toAbsolutePath().getParent());
     boolean append = keepUpToStep >= 0 && Files.exists(file) && Files.size(file) > 0;
     if (append && keepUpToStep != Long.MAX_VALUE) {
@@ -46,8 +57,21 @@ public final class MetricsCsv implements OffPolicyTraining.Callback, AutoCloseab
     out = append ? Files.newBufferedWriter(file, java.nio.file.StandardOpenOption.CREATE,
         java.nio.file.StandardOpenOption.APPEND) : Files.newBufferedWriter(file);
     if (!append) {
-      out.write("step,episodes,recent_return,recent_basic_return,recent_addon_return,exploration,exploration_value,loss,steps_per_second,"
-          + "env_seconds,prior_seconds,learner_seconds\n");
+      out.write(header);
+    }
+  }
+
+  /** Appends one PPO progress report (a row after every rollout). */
+  public void onPpoProgress(OnPolicyTraining.Progress p) {
+    org.rql4j.learner.ResidualPpo.Losses l = p.losses();
+    try {
+      out.write(String.format(Locale.ROOT, "%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%.6g,%.1f,%.1f%n",
+          p.step(), p.episodes(), p.recentEnvReturn(), p.recentBasicReturn(), p.recentAddonReturn(), l.loss(),
+          l.policyLoss(), l.valueLoss(), l.entropy(), l.approxKl(), l.clipFraction(), l.gradNorm(),
+          p.stepsPerSecond(), p.trainSeconds()));
+      out.flush();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 

@@ -2,6 +2,8 @@ package org.rql4j.train;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
+import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import java.util.function.Consumer;
@@ -18,10 +20,14 @@ import org.rql4j.prior.PriorPolicy;
 /**
  * Trains {@link ResidualPpo} on a vector env: rollouts of {@code nSteps} steps of every copy,
  * each step's reward shaped as Algorithm 4 says ({@code r + w log pi(a|s) - alphaHat log
- * pi_theta(a|s)}, the prior's log-prob of the action taken, as stored: unclipped for a Box), GAE
- * with truncated episodes bootstrapped from {@code V(final observation)}, then PPO's update. The env
- * must autoreset in SAME_STEP mode (the final observations come with the step). Progress after
- * every rollout. Not yet resumable (the off-policy loop's checkpoints are not wired here).
+ * pi_theta(a|s)}, the prior's log-prob of the action taken, as stored: unclipped for a Box, on the
+ * raw observation), then scaled by the running return std when the config says so; GAE with
+ * truncated episodes bootstrapped from {@code V(final observation)}; then PPO's update. The
+ * networks see normalized observations when the config says so (statistics updated with every
+ * reset and step, as SB3's VecNormalize). The env must autoreset in SAME_STEP mode (the final
+ * observations come with the step). Progress after every rollout; checkpoints between rollouts
+ * ({@link OnPolicyCheckpoint}), and on an env failure the last rollout boundary's learner is saved
+ * before the {@link OffPolicyTraining.TrainingException}.
  */
 public final class OnPolicyTraining {
 
@@ -33,9 +39,11 @@ public final class OnPolicyTraining {
    * @param recentEnvReturn mean env return of the last (up to) 20 finished episodes
    * @param recentBasicReturn their mean {@code info["basic_reward"]} sum (NaN when the env has none)
    * @param recentAddonReturn their mean {@code info["addon_reward"]} sum (NaN when none)
+   * @param stepsPerSecond env steps per second of this segment (since the start or the resume)
+   * @param trainSeconds training wall time of the whole run, segments before a resume included
    */
   public record Progress(long step, long totalSteps, int episodes, double recentEnvReturn, double recentBasicReturn,
-      double recentAddonReturn, ResidualPpo.Losses losses, double stepsPerSecond) {
+      double recentAddonReturn, ResidualPpo.Losses losses, double stepsPerSecond, double trainSeconds) {
 
     public String line() {
       return String.format(Locale.ROOT, "step %d/%d  episodes %d  return %.1f (basic %.1f, add-on %.1f)  "
@@ -45,13 +53,22 @@ public final class OnPolicyTraining {
     }
   }
 
+  /** As {@link #run(VectorEnv, PriorPolicy, ResidualPpo, Consumer, OffPolicyTraining.Checkpointing)}, no checkpoints. */
+  public static Progress run(VectorEnv env, PriorPolicy prior, ResidualPpo ppo, Consumer<Progress> progress) {
+    return run(env, prior, ppo, progress, null);
+  }
+
   /**
-   * Trains for {@code ppo.config().totalSteps()} env steps (rounded up to whole rollouts).
+   * Trains for {@code ppo.config().totalSteps()} env steps (rounded up to whole rollouts),
+   * checkpointing every {@code checkpointing.every()} env steps (at the first rollout boundary past
+   * each multiple, and at the end) and resuming from one when it says so.
    *
    * @param prior the frozen prior (needed when {@code priorWeight != 0}, else ignored)
-   * @return the last progress
+   * @param checkpointing where and how often to save; null: never
+   * @return the last progress (null when a resumed checkpoint had already finished)
    */
-  public static Progress run(VectorEnv env, PriorPolicy prior, ResidualPpo ppo, Consumer<Progress> progress) {
+  public static Progress run(VectorEnv env, PriorPolicy prior, ResidualPpo ppo, Consumer<Progress> progress,
+      OffPolicyTraining.Checkpointing checkpointing) {
     ResidualPpoConfig cfg = ppo.config();
     int n = env.numEnvs();
     if (n != cfg.numEnvs()) {
@@ -69,28 +86,67 @@ public final class OnPolicyTraining {
     if (usePrior) {
       prior.spec().checkCompatible(env.envId(), env.observationSpace(), env.actionSpace());
     }
+    String priorHash;
+    try {
+      priorHash = usePrior ? org.rql4j.prior.PriorPackage.identity(prior.spec()) : null;
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot hash the prior package for the checkpoints: " + e.getMessage(), e);
+    }
     boolean discrete = env.actionSpace() instanceof Space.Discrete;
     int d = (int) env.observationSpace().flatDim();
     int aw = ppo.actionWidth();
     RolloutBuffer buf = new RolloutBuffer(cfg.nSteps(), n, d, aw);
     Random rng = new Random(cfg.seed());
-    EpisodeTracker episodes = new EpisodeTracker(n, 0, java.util.List.of());
     long step = 0;
+    int episodesBefore = 0;
+    List<double[]> recentBefore = List.of();
+    double secondsBefore = 0;
+    if (checkpointing != null && checkpointing.resume() && TrainingCheckpoint.exists(checkpointing.dir())) {
+      try {
+        OnPolicyCheckpoint.Restored r = OnPolicyCheckpoint.load(checkpointing.dir(), ppo, env.envId(), priorHash);
+        step = r.loop().step();
+        episodesBefore = r.loop().episodes();
+        recentBefore = r.loop().recent();
+        secondsBefore = r.loop().trainSeconds();
+        rng = r.rng();
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException("cannot resume from " + checkpointing.dir() + ": " + e.getMessage(), e);
+      }
+      if (step >= cfg.totalSteps()) {
+        return null;
+      }
+    }
+    EpisodeTracker episodes = new EpisodeTracker(n, episodesBefore, recentBefore);
+    long startStep = step;
+    long nextCheckpoint = checkpointing == null ? Long.MAX_VALUE
+        : (step / checkpointing.every() + 1) * checkpointing.every();
     long t0 = System.nanoTime();
     Progress last = null;
-    float[] obs = ((Tensor) env.reset(cfg.seed()).observations()).toFloatArray();
+    OnPolicyCheckpoint.Loop boundary = new OnPolicyCheckpoint.Loop(step, episodesBefore, recentBefore, secondsBefore);
     try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      float[] obs;
+      try {
+        obs = ((Tensor) env.reset(cfg.seed() + step).observations()).toFloatArray();
+      } catch (RuntimeException e) {
+        // nothing learned in this segment yet: a checkpoint to resume from is the one there already (if any)
+        throw new OffPolicyTraining.TrainingException("training on " + env.envId() + " could not start: the env "
+            + "failed to reset (" + e.getMessage() + ")", step, e);
+      }
+      ppo.observe(obs);
       while (step < cfg.totalSteps()) {
         buf.reset();
         while (!buf.full()) {
+          float[] netObs = ppo.networkInput(obs);
           ResidualPpo.Decision dec = ppo.act(obs, false, rng);
           VectorStep st;
-          if (discrete) {
-            st = env.step(longs(dec.envActions()));
-          } else {
-            st = env.step(Tensor.ofFloats(dec.envActions(), n, aw));
+          float[] next;
+          try {
+            st = discrete ? env.step(longs(dec.envActions())) : env.step(Tensor.ofFloats(dec.envActions(), n, aw));
+            next = ((Tensor) st.observations()).toFloatArray();
+          } catch (RuntimeException e) {
+            // the networks are as the last rollout boundary left them (updates happen between rollouts)
+            throw failed(e, env, checkpointing, ppo, rng, boundary, priorHash);
           }
-          float[] next = ((Tensor) st.observations()).toFloatArray();
           float[] priorLp = new float[n];
           if (usePrior) {
             try (NDManager pm = m.newSubManager()) {
@@ -100,11 +156,12 @@ public final class OnPolicyTraining {
             }
           }
           float[] shaped = new float[n];
+          boolean[] done = new boolean[n];
           float[] truncValues = null;
           for (int i = 0; i < n; i++) {
             if (!Double.isFinite(st.rewards()[i])) {
-              throw new IllegalStateException(env.envId() + " returned the reward " + st.rewards()[i] + " at env step "
-                  + step + "; a learner cannot train on it: fix the env's reward");
+              throw new IllegalStateException(env.envId() + " returned the reward " + st.rewards()[i] + " at env "
+                  + "step " + step + "; a learner cannot train on it: fix the env's reward");
             }
             shaped[i] = (float) ResidualPpo.shapedReward(st.rewards()[i], priorLp[i], dec.logProbs()[i],
                 cfg.priorWeight(), cfg.alphaHat());
@@ -116,12 +173,14 @@ public final class OnPolicyTraining {
                   : "the policy's log-prob of its own action is " + dec.logProbs()[i] + " at env step " + step
                       + ": the policy diverged; lower the learning rate");
             }
+            done[i] = st.terminated()[i] || st.truncated()[i];
             if (st.truncated()[i] && !st.terminated()[i] && truncValues == null) {
               truncValues = ppo.values(((Tensor) st.finalObservations()).toFloatArray());
             }
           }
-          buf.add(obs, dec.actions(), shaped, dec.values(), dec.logProbs(), st.terminated(), st.truncated(),
-              truncValues);
+          ppo.observe(next);
+          buf.add(netObs, dec.actions(), ppo.scaleRewards(shaped, done), dec.values(), dec.logProbs(),
+              st.terminated(), st.truncated(), truncValues);
           episodes.record(st);
           obs = next;
           step += n;
@@ -131,11 +190,49 @@ public final class OnPolicyTraining {
         double seconds = (System.nanoTime() - t0) / 1e9;
         double[] mean = episodes.recentMeans();
         last = new Progress(step, cfg.totalSteps(), episodes.episodes(), mean[0], mean[1], mean[2], losses,
-            step / seconds);
+            (step - startStep) / seconds, secondsBefore + seconds);
         progress.accept(last);
+        boundary = new OnPolicyCheckpoint.Loop(step, episodes.episodes(), episodes.recent(), secondsBefore + seconds);
+        if (checkpointing != null && (step >= nextCheckpoint || step >= cfg.totalSteps())) {
+          save(checkpointing.dir(), ppo, rng, boundary, env.envId(), priorHash);
+          nextCheckpoint = (step / checkpointing.every() + 1) * checkpointing.every();
+        }
       }
     }
     return last;
+  }
+
+  /** The TrainingException for an env failure, after saving the last rollout boundary's learner when checkpointing. */
+  private static OffPolicyTraining.TrainingException failed(RuntimeException e, VectorEnv env,
+      OffPolicyTraining.Checkpointing checkpointing, ResidualPpo ppo, Random rng, OnPolicyCheckpoint.Loop boundary,
+      String priorHash) {
+    long step = boundary.step();
+    String head = "training on " + env.envId() + " stopped after env step " + step + ": the env failed ("
+        + e.getMessage() + ").";
+    if (checkpointing == null) {
+      return new OffPolicyTraining.TrainingException(head + " No checkpoint folder was set, so this run's learning is "
+          + "lost; set one (--checkpoint-dir, or --out) to make runs resumable.", step, e);
+    }
+    try {
+      OnPolicyCheckpoint.save(checkpointing.dir(), ppo, rng, boundary, env.envId(), priorHash);
+      return new OffPolicyTraining.TrainingException(head + " Everything learned up to step " + step + " (the last "
+          + "whole rollout) is saved in " + checkpointing.dir() + "; fix the env server and rerun the same command "
+          + "with --resume to continue.", step, e);
+    } catch (IOException | RuntimeException saveError) {
+      e.addSuppressed(saveError);
+      return new OffPolicyTraining.TrainingException(head + " Saving a checkpoint to " + checkpointing.dir()
+          + " also failed (" + saveError.getMessage() + "); the last periodic checkpoint there (if any) can be "
+          + "resumed with --resume.", step, e);
+    }
+  }
+
+  private static void save(java.nio.file.Path dir, ResidualPpo ppo, Random rng, OnPolicyCheckpoint.Loop loop,
+      String envId, String priorHash) {
+    try {
+      OnPolicyCheckpoint.save(dir, ppo, rng, loop, envId, priorHash);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot save the PPO checkpoint in " + dir + ": " + e.getMessage(), e);
+    }
   }
 
   private static long[] longs(float[] a) {

@@ -263,7 +263,7 @@ public final class TrainingCheckpoint {
     return c.keySet().containsAll(s.keySet());
   }
 
-  private static String configDiff(String savedJson, String currentJson) {
+  static String configDiff(String savedJson, String currentJson) {
     JsonObject saved = GSON.fromJson(savedJson, JsonObject.class);
     JsonObject current = GSON.fromJson(currentJson, JsonObject.class);
     List<String> diffs = new ArrayList<>();
@@ -276,11 +276,11 @@ public final class TrainingCheckpoint {
     return diffs.isEmpty() ? "config fields differ" : String.join(", ", diffs);
   }
 
-  private static Path old(Path dir) {
+  static Path old(Path dir) {
     return dir.resolveSibling(dir.getFileName() + ".old");
   }
 
-  private static void move(Path from, Path to) throws IOException {
+  static void move(Path from, Path to) throws IOException {
     try {
       Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
     } catch (AtomicMoveNotSupportedException e) {
@@ -288,7 +288,7 @@ public final class TrainingCheckpoint {
     }
   }
 
-  private static void deleteTree(Path p) throws IOException {
+  static void deleteTree(Path p) throws IOException {
     if (!Files.exists(p)) {
       return;
     }
@@ -299,13 +299,13 @@ public final class TrainingCheckpoint {
     }
   }
 
-  private static void writeString(DataOutputStream out, String s) throws IOException {
+  static void writeString(DataOutputStream out, String s) throws IOException {
     byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     out.writeInt(b.length);
     out.write(b);
   }
 
-  private static String readString(DataInputStream in) throws IOException {
+  static String readString(DataInputStream in) throws IOException {
     int n = in.readInt();
     if (n < 0 || n > (1 << 24)) {
       throw new IOException("corrupt checkpoint: a string of " + n + " bytes");
@@ -315,7 +315,7 @@ public final class TrainingCheckpoint {
     return new String(b, java.nio.charset.StandardCharsets.UTF_8);
   }
 
-  private static byte[] serialize(Random rng) throws IOException {
+  static byte[] serialize(Random rng) throws IOException {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (ObjectOutputStream o = new ObjectOutputStream(bytes)) {
       o.writeObject(rng);
@@ -323,7 +323,7 @@ public final class TrainingCheckpoint {
     return bytes.toByteArray();
   }
 
-  private static Random deserialize(byte[] bytes) throws IOException {
+  static Random deserialize(byte[] bytes) throws IOException {
     try (ObjectInputStream o = new ObjectInputStream(new ByteArrayInputStream(bytes)) {
       @Override
       protected Class<?> resolveClass(java.io.ObjectStreamClass desc) throws IOException, ClassNotFoundException {

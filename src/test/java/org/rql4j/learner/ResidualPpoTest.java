@@ -109,4 +109,115 @@ class ResidualPpoTest {
       assertTrue(twos > 180, "action 2 in " + twos + " of 200 samples");
     }
   }
+
+  /** Chan et al.'s merge equals the two-pass mean and population variance of everything seen (from count 1e-4). */
+  @Test
+  void runningStatisticsMatchTheDirectComputation() {
+    RunningMeanStd rms = new RunningMeanStd(2);
+    Random r = new Random(3);
+    java.util.List<float[]> rows = new java.util.ArrayList<>();
+    for (int batch = 0; batch < 5; batch++) {
+      float[] x = new float[2 * (batch + 1)];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = (float) (r.nextGaussian() * (i % 2 == 0 ? 3 : 0.5) + (i % 2 == 0 ? 10 : -2));
+      }
+      rms.update(x);
+      for (int k = 0; k < x.length / 2; k++) {
+        rows.add(new float[] {x[2 * k], x[2 * k + 1]});
+      }
+    }
+    for (int d = 0; d < 2; d++) {
+      final int dim = d;
+      double mean = rows.stream().mapToDouble(v -> v[dim]).sum() / (rows.size() + 1e-4);
+      // the 1e-4 pseudo-count at mean 0 / variance 1 weighs in: check against the exact merge of the prior state
+      double m = rows.stream().mapToDouble(v -> v[dim]).average().orElseThrow();
+      double v = rows.stream().mapToDouble(x -> (x[dim] - m) * (x[dim] - m)).sum() / rows.size();
+      double n = rows.size();
+      double total = n + 1e-4;
+      double wantMean = m * n / total;
+      double wantVar = (1.0 * 1e-4 + v * n + m * m * 1e-4 * n / total) / total;
+      assertEquals(wantMean, rms.mean(dim), 1e-9);
+      assertEquals(mean, rms.mean(dim), 1e-9);
+      assertEquals(wantVar, rms.var(dim), 1e-9);
+    }
+    assertEquals(15 + 1e-4, rms.count(), 1e-12);
+    float[] z = rms.normalize(new float[] {1000f, -2f}, 1e-8, 10);
+    assertEquals(10f, z[0], "clipped at +10");
+    assertEquals((-2 - rms.mean(1)) / Math.sqrt(rms.var(1) + 1e-8), z[1], 1e-5);
+  }
+
+  /** SB3 VecNormalize's reward order: update the running return, merge it, divide and clip, zero it at episode ends. */
+  @Test
+  void rewardScalingFollowsVecNormalize() {
+    ResidualPpoConfig cfg = ResidualPpoConfig.defaults().withNetwork(new int[] {4}, 3e-4f, 0f).withReturns(0.9f, 0.95f)
+        .withNormalization(false, true);
+    try (ResidualPpo ppo = new ResidualPpo(cfg, 2, ONE_D)) {
+      RunningMeanStd ref = new RunningMeanStd(1);
+      double[] ret = new double[2];
+      float[][] rewards = {{1f, -2f}, {0.5f, 3f}, {2f, 2f}, {-1f, 0f}};
+      boolean[][] done = {{false, false}, {true, false}, {false, false}, {false, true}};
+      for (int t = 0; t < rewards.length; t++) {
+        float[] got = ppo.scaleRewards(rewards[t], done[t]);
+        for (int i = 0; i < 2; i++) {
+          ret[i] = ret[i] * 0.9 + rewards[t][i];
+        }
+        ref.update(new float[] {(float) ret[0], (float) ret[1]});
+        for (int i = 0; i < 2; i++) {
+          double want = Math.max(-10, Math.min(10, rewards[t][i] / Math.sqrt(ref.var(0) + 1e-8)));
+          assertEquals(want, got[i], 1e-6, "t " + t + " copy " + i);
+          if (done[t][i]) {
+            ret[i] = 0;
+          }
+        }
+      }
+    }
+    try (ResidualPpo plain = new ResidualPpo(ResidualPpoConfig.defaults(), 2, ONE_D)) {
+      float[] r = {1f, 2f};
+      assertTrue(r == plain.scaleRewards(r, new boolean[2]), "off: the rewards as they are");
+    }
+  }
+
+  /** Observation normalization reaches the networks; a saved state restores networks, Adam and statistics exactly. */
+  @Test
+  void normalizedInputsAndTheStateRoundTrip() throws Exception {
+    ResidualPpoConfig cfg = ResidualPpoConfig.defaults().withSchedule(64, 8, 4, 2, 2)
+        .withNetwork(new int[] {8}, 1e-2f, 0f).withNormalization(true, true);
+    float[] obs = {5f, 100f, -5f, 80f};
+    try (ResidualPpo a = new ResidualPpo(cfg, 2, ONE_D); ResidualPpo b = new ResidualPpo(cfg, 2, ONE_D)) {
+      float[] before = a.act(obs, true, new Random(0)).actions();
+      a.observe(obs);
+      a.observe(new float[] {1f, 90f, 3f, 110f});
+      float[] in = a.networkInput(obs);
+      assertTrue(Math.abs(in[1]) < 3 && Math.abs(in[3]) < 3, java.util.Arrays.toString(in));
+      assertTrue(before[0] != a.act(obs, true, new Random(0)).actions()[0], "the networks see normalized inputs");
+      a.scaleRewards(new float[] {1f, 2f}, new boolean[] {false, true});
+      // one update so that Adam has moments
+      RolloutBuffer buf = new RolloutBuffer(4, 2, 2, 1);
+      Random r = new Random(1);
+      for (int t = 0; t < 4; t++) {
+        ResidualPpo.Decision d = a.act(obs, false, r);
+        buf.add(a.networkInput(obs), d.actions(), new float[] {1f, -1f}, d.values(), d.logProbs(),
+            new boolean[2], new boolean[2], null);
+      }
+      buf.computeAdvantages(a.values(obs), 0.99f, 0.95f);
+      a.update(buf, r);
+      java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+      a.writeState(new java.io.DataOutputStream(bytes));
+      b.readState(new java.io.DataInputStream(new java.io.ByteArrayInputStream(bytes.toByteArray())));
+      assertArrayEquals(a.act(obs, true, new Random(0)).actions(), b.act(obs, true, new Random(0)).actions());
+      assertArrayEquals(a.values(obs), b.values(obs));
+      assertArrayEquals(a.logStd(), b.logStd());
+      assertArrayEquals(a.scaleRewards(new float[] {1f, 2f}, new boolean[2]),
+          b.scaleRewards(new float[] {1f, 2f}, new boolean[2]));
+      assertEquals(a.optimizerSteps(), b.optimizerSteps());
+      // a state of another config's shape is refused
+      try (ResidualPpo other = new ResidualPpo(cfg.withNetwork(new int[] {16}, 1e-2f, 0f), 2, ONE_D)) {
+        java.io.IOException e = assertThrows(java.io.IOException.class, () -> other.readState(
+            new java.io.DataInputStream(new java.io.ByteArrayInputStream(bytes.toByteArray()))));
+        assertTrue(e.getMessage().contains("do not fit"), e.getMessage());
+      }
+    }
+    assertThrows(IllegalArgumentException.class,
+        () -> ResidualPpoConfig.defaults().withNormalization(true, false).withInitFromPrior(true));
+  }
 }

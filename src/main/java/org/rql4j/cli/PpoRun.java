@@ -1,0 +1,236 @@
+package org.rql4j.cli;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Consumer;
+import org.rql4j.bridge.EnvClient;
+import org.rql4j.bridge.EnvSpec;
+import org.rql4j.bridge.PythonServer;
+import org.rql4j.bridge.RemoteVectorEnv;
+import org.rql4j.env.Env;
+import org.rql4j.learner.ResidualPpo;
+import org.rql4j.learner.ResidualPpoConfig;
+import org.rql4j.policy.PriorActor;
+import org.rql4j.prior.PriorPackage;
+import org.rql4j.prior.TorchScriptPrior;
+import org.rql4j.train.Evaluator;
+import org.rql4j.train.MetricsCsv;
+import org.rql4j.train.OffPolicyTraining;
+import org.rql4j.train.OnPolicyTraining;
+import org.rql4j.train.TrainingCheckpoint;
+
+/**
+ * {@code rql4j ppo}: one row of a residual policy-gradient table (Algorithm 4 of docs/method.md) on
+ * a MuJoCo task: residual PPO or KL-regularized PPO on the add-on reward with the prior, or plain
+ * PPO from scratch on the total (oracle) or the add-on reward; then the prior and the learned
+ * policy are evaluated on the task's total variant.
+ */
+final class PpoRun {
+
+  private PpoRun() {}
+
+  static final List<String> BASELINES = List.of("residual", "kl", "oracle", "addon-only");
+
+  /** Residual PPO's default weights: prior weight w and temperature alphaHat of the shaped reward. */
+  static final float RESIDUAL_W = 0.1f;
+  static final float RESIDUAL_ALPHA = 0.02f;
+  /** The KL-regularized row's default beta (w = alphaHat = beta). */
+  static final float KL_BETA = 0.1f;
+
+  /** What a finished run left: both evaluations, the last progress and the training time. */
+  record Result(Evaluator.Summary prior, Evaluator.Summary learned, OnPolicyTraining.Progress training,
+      double seconds) {}
+
+  /** The settings of one row. */
+  static ResidualPpoConfig config(String baseline, long steps, long seed, Float w, Float alphaHat, Float beta,
+      boolean initFromPrior) {
+    ResidualPpoConfig base = ResidualPpoConfig.mujoco().withTotalSteps(steps).withSeed(seed);
+    return switch (baseline) {
+      case "residual" -> base.withSoft(alphaHat == null ? RESIDUAL_ALPHA : alphaHat, w == null ? RESIDUAL_W : w)
+          .withInitFromPrior(initFromPrior);
+      case "kl" -> base.klRegularized(beta == null ? KL_BETA : beta).withInitFromPrior(initFromPrior);
+      case "oracle", "addon-only" -> base;
+      default -> throw new IllegalArgumentException("--baseline must be one of " + BASELINES + ", got '" + baseline
+          + "'");
+    };
+  }
+
+  static void run(String[] args) {
+    String task = Customize.option(args, "--task", "halfcheetah-speedcap");
+    String baseline = Customize.option(args, "--baseline", "residual");
+    long steps = Main.option(args, "--steps", 1_000_000);
+    long seed = Main.option(args, "--seed", 0);
+    int evalEpisodes = (int) Main.option(args, "--eval-episodes", 20);
+    Float w = floatOption(args, "--prior-weight");
+    Float alphaHat = floatOption(args, "--alpha-hat");
+    Float beta = floatOption(args, "--beta");
+    String init = Customize.option(args, "--init-from-prior", "yes");
+    if (!init.equals("yes") && !init.equals("no")) {
+      throw new IllegalArgumentException("--init-from-prior must be yes or no, got '" + init + "'");
+    }
+    if ((w != null || alphaHat != null) && !baseline.equals("residual")) {
+      throw new IllegalArgumentException("--prior-weight and --alpha-hat set the residual row; --baseline is "
+          + baseline + (baseline.equals("kl") ? " (use --beta)" : ""));
+    }
+    if (beta != null && !baseline.equals("kl")) {
+      throw new IllegalArgumentException("--beta sets the KL-regularized row (--baseline kl); --baseline is " + baseline);
+    }
+    ResidualPpoConfig cfg = config(baseline, steps, seed, w, alphaHat, beta, init.equals("yes"));
+    Float lr = floatOption(args, "--learning-rate");
+    if (lr != null) {
+      cfg = cfg.withStepSize(lr, cfg.clipRange());
+    }
+    Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
+    Path priorDir = Path.of(Customize.option(args, "--prior",
+        root.resolve("examples/priors/" + task + "-ppo").toString()));
+    String outOpt = Customize.option(args, "--out", null);
+    Path out = outOpt == null ? null : Path.of(outOpt);
+    String ckOpt = Customize.option(args, "--checkpoint-dir", out == null ? null : out.resolve("checkpoint").toString());
+    boolean resume = java.util.Arrays.asList(args).contains("--resume");
+    if (resume && ckOpt == null) {
+      throw new IllegalArgumentException("--resume needs the run's --out (or --checkpoint-dir) to find its checkpoint");
+    }
+    OffPolicyTraining.Checkpointing ck = ckOpt == null ? null : new OffPolicyTraining.Checkpointing(Path.of(ckOpt),
+        Main.option(args, "--checkpoint-every", Math.max(cfg.nSteps() * cfg.numEnvs(), steps / 10)), resume);
+    System.out.println("rql4j ppo: " + baseline + " on " + task + ", prior " + priorDir + "\n" + cfg);
+    try (PythonServer server = PythonServer.start(); EnvClient client = server.client();
+        TorchScriptPrior prior = TorchScriptPrior.load(priorDir)) {
+      Result r = train(client, prior, task, baseline, cfg, evalEpisodes, p -> System.out.println(p.line()), out, ck);
+      if (r == null) {
+        return;
+      }
+      System.out.printf(Locale.ROOT, "%ntrained %d env steps in %.1f s; %d evaluation episodes (seeds 10000..)%n%n",
+          steps, r.seconds(), evalEpisodes);
+      System.out.println("| policy | basic return | add-on return | length |");
+      System.out.println("|---|---|---|---|");
+      System.out.println(r.prior().markdownRow("prior alone"));
+      System.out.println(r.learned().markdownRow(baseline + " PPO"));
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot write the run's outputs to " + out + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static Float floatOption(String[] args, String name) {
+    String v = Customize.option(args, name, null);
+    return v == null ? null : Customize.parseWeight(v, name);
+  }
+
+  /**
+   * Trains one row and evaluates the prior and the learned policy; with {@code out}, writes
+   * config.json, metrics.csv and summary.json there (the checkpoint holds the learned networks).
+   */
+  static Result train(EnvClient client, TorchScriptPrior prior, String task, String baseline, ResidualPpoConfig cfg,
+      int evalEpisodes, Consumer<OnPolicyTraining.Progress> progress, Path out, OffPolicyTraining.Checkpointing ck)
+      throws IOException {
+    if (ck != null) {
+      ck.checkStartable();
+    }
+    boolean usesPrior = cfg.priorWeight() != 0 || cfg.initFromPrior();
+    String priorSha = PriorPackage.identity(prior.spec());
+    if (out != null) {
+      Files.createDirectories(out);
+      Files.deleteIfExists(out.resolve("summary.json"));
+      JsonObject run = new JsonObject();
+      run.addProperty("task", task);
+      run.addProperty("baseline", baseline);
+      run.addProperty("eval_episodes", evalEpisodes);
+      run.addProperty("prior", prior.spec().packageDir() == null ? null : prior.spec().packageDir().toString());
+      run.addProperty("prior_sha256", priorSha);
+      run.add("config", new Gson().toJsonTree(cfg));
+      Files.writeString(out.resolve("config.json"), new GsonBuilder().setPrettyPrinting().create().toJson(run));
+    }
+    String variant = baseline.equals("oracle") ? "total" : "addon";
+    String trainEnv = "rql4j/" + task + "-" + variant + "-v0";
+    String evalEnv = "rql4j/" + task + "-total-v0";
+    long[] seeds = Evaluator.defaultSeeds(evalEpisodes);
+    Evaluator.Summary before;
+    try (Env env = client.makeSingle(evalEnv, null); PriorActor actor = new PriorActor(prior)) {
+      before = Evaluator.evaluate(env, actor, seeds);
+    }
+    try (RemoteVectorEnv env = client.make(EnvSpec.builder(trainEnv).optNumEnvs(cfg.numEnvs()).build());
+        ResidualPpo ppo = new ResidualPpo(cfg, (int) env.observationSpace().flatDim(), env.actionSpace())) {
+      boolean resuming = ck != null && ck.resume() && TrainingCheckpoint.exists(ck.dir());
+      if (cfg.initFromPrior() && !resuming) {
+        ppo.initializePolicyFrom(prior);
+        System.out.println("pi_theta starts as a copy of the prior's network");
+      }
+      long keepUpTo = resuming ? TrainingCheckpoint.savedStep(ck.dir()) : -1;
+      OnPolicyTraining.Progress last;
+      try (MetricsCsv csv = out == null ? null : MetricsCsv.forPpo(out.resolve("metrics.csv"), keepUpTo)) {
+        last = OnPolicyTraining.run(env, cfg.priorWeight() == 0 ? null : prior, ppo, p -> {
+          progress.accept(p);
+          if (csv != null) {
+            csv.onPpoProgress(p);
+          }
+        }, ck);
+      }
+      if (last == null) { // the checkpoint had finished: its summary was written, or is written now
+        System.out.println("the checkpoint in " + ck.dir() + " had finished training; evaluating it");
+        last = lastProgress(out);
+      }
+      Evaluator.Summary after;
+      try (Env eval = client.makeSingle(evalEnv, null)) {
+        after = Evaluator.evaluate(eval, ppo.asPolicy(cfg.seed()), seeds);
+      }
+      double secs = last == null ? Double.NaN : last.trainSeconds();
+      Result result = new Result(before, after, last, secs);
+      if (out != null) {
+        JsonObject summary = new JsonObject();
+        summary.addProperty("train_seconds", secs);
+        summary.addProperty("uses_prior", usesPrior);
+        summary.addProperty("prior", result.prior().markdownRow("prior alone"));
+        summary.addProperty("learned", result.learned().markdownRow(baseline));
+        summary.add("final_progress", new Gson().toJsonTree(last));
+        summary.add("prior_episodes", new Gson().toJsonTree(result.prior().episodes()));
+        summary.add("learned_episodes", new Gson().toJsonTree(result.learned().episodes()));
+        Files.writeString(out.resolve("summary.json"), new GsonBuilder().setPrettyPrinting().create().toJson(summary));
+      }
+      return result;
+    }
+  }
+
+  private static OnPolicyTraining.Progress lastProgress(Path out) throws IOException {
+    if (out == null || !Files.isRegularFile(out.resolve("summary.json"))) {
+      return null;
+    }
+    JsonObject s = JsonParser.parseString(Files.readString(out.resolve("summary.json"))).getAsJsonObject();
+    return new Gson().fromJson(s.get("final_progress"), OnPolicyTraining.Progress.class);
+  }
+
+  /**
+   * The result a finished run left in {@code out} (its summary.json), if it was made with {@code cfg}
+   * and the same task, baseline, evaluation episodes and prior; null when it has not finished.
+   */
+  static Result finished(Path out, ResidualPpoConfig cfg, String task, String baseline, int evalEpisodes,
+      String priorSha256) throws IOException {
+    Path summaryFile = out.resolve("summary.json");
+    Path configFile = out.resolve("config.json");
+    if (!Files.isRegularFile(summaryFile) || !Files.isRegularFile(configFile)) {
+      return null;
+    }
+    Gson gson = new Gson();
+    JsonObject run = JsonParser.parseString(Files.readString(configFile)).getAsJsonObject();
+    if (!TrainingCheckpoint.sameConfig(run.get("config"), JsonParser.parseString(gson.toJson(cfg)))
+        || !run.get("task").getAsString().equals(task) || !run.get("baseline").getAsString().equals(baseline)
+        || run.get("eval_episodes").getAsInt() != evalEpisodes
+        || !run.get("prior_sha256").getAsString().equals(priorSha256)) {
+      throw new IllegalArgumentException(out + " holds a finished run of other settings (" + run
+          + "); delete it or choose another --out");
+    }
+    JsonObject summary = JsonParser.parseString(Files.readString(summaryFile)).getAsJsonObject();
+    java.lang.reflect.Type list = com.google.gson.reflect.TypeToken.getParameterized(List.class,
+        Evaluator.Episode.class).getType();
+    List<Evaluator.Episode> prior = gson.fromJson(summary.get("prior_episodes"), list);
+    List<Evaluator.Episode> learned = gson.fromJson(summary.get("learned_episodes"), list);
+    return new Result(new Evaluator.Summary(prior), new Evaluator.Summary(learned),
+        gson.fromJson(summary.get("final_progress"), OnPolicyTraining.Progress.class),
+        summary.get("train_seconds").getAsDouble());
+  }
+}

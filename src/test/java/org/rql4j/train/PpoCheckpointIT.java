@@ -1,0 +1,130 @@
+package org.rql4j.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rql4j.bridge.EnvClient;
+import org.rql4j.bridge.EnvSpec;
+import org.rql4j.bridge.PythonServer;
+import org.rql4j.bridge.RemoteVectorEnv;
+import org.rql4j.env.DType;
+import org.rql4j.env.Space;
+import org.rql4j.learner.ResidualPpo;
+import org.rql4j.learner.ResidualPpoConfig;
+import org.rql4j.prior.TorchScriptPrior;
+
+/**
+ * PPO's checkpoints over the real bridge (a dead env server saves the last whole rollout, a new
+ * server resumes it to the end), and pi_theta initialized from a real exported SB3 PPO prior.
+ */
+class PpoCheckpointIT {
+
+  private static final Path ROOT = Path.of(System.getProperty("rql4j.project.dir", "."));
+
+  /** 8 CartPole copies x 32 steps per rollout, 2 epochs of 2 minibatches: 4 Adam steps per rollout. */
+  private static ResidualPpoConfig config() {
+    return ResidualPpoConfig.defaults().withSchedule(1024, 32, 128, 2, 8).withNetwork(new int[] {16}, 1e-3f, 0f)
+        .withReturns(0.98f, 0.8f).withSoft(0.01f, 0f).withNormalization(true, true);
+  }
+
+  @Test
+  void aDeadEnvServerSavesTheLastRolloutAndANewServerFinishesTheRun(@TempDir Path tmp) throws Exception {
+    ResidualPpoConfig cfg = config();
+    OffPolicyTraining.Checkpointing ck = new OffPolicyTraining.Checkpointing(tmp.resolve("ckpt"), 256, true);
+    float[] probe = {0.01f, 0.2f, -0.03f, 0.1f, 0.02f, -0.1f, 0.04f, 0.3f};
+    float[] savedActions;
+    PythonServer doomed = PythonServer.start();
+    try (EnvClient c = doomed.client();
+        RemoteVectorEnv env = c.make(EnvSpec.builder("CartPole-v1").optNumEnvs(8).build());
+        ResidualPpo ppo = new ResidualPpo(cfg, 4, env.actionSpace())) {
+      OffPolicyTraining.TrainingException e = assertThrows(OffPolicyTraining.TrainingException.class,
+          () -> OnPolicyTraining.run(env, null, ppo, p -> {
+            if (p.step() == 512) {
+              doomed.close(); // the server dies between rollouts
+            }
+          }, ck));
+      assertEquals(512, e.step());
+      assertTrue(e.getMessage().contains("saved in " + ck.dir()) && e.getMessage().contains("--resume"),
+          e.getMessage());
+      assertEquals(8, ppo.optimizerSteps());
+      savedActions = ppo.act(probe, true, new Random(0)).actions();
+    } finally {
+      doomed.close();
+    }
+    assertEquals(512, TrainingCheckpoint.savedStep(ck.dir()));
+    try (PythonServer server = PythonServer.start(); EnvClient c = server.client();
+        RemoteVectorEnv env = c.make(EnvSpec.builder("CartPole-v1").optNumEnvs(8).build())) {
+      try (ResidualPpo reloaded = new ResidualPpo(cfg, 4, env.actionSpace())) {
+        OnPolicyCheckpoint.Restored r = OnPolicyCheckpoint.load(ck.dir(), reloaded, "CartPole-v1", null);
+        assertEquals(512, r.loop().step());
+        assertTrue(r.loop().episodes() > 0);
+        // networks and observation statistics as the dead run left them
+        assertArrayEquals(savedActions, reloaded.act(probe, true, new Random(0)).actions());
+        assertEquals(8, reloaded.optimizerSteps());
+      }
+      try (ResidualPpo other = new ResidualPpo(cfg.withSoft(0.02f, 0f), 4, env.actionSpace())) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> OnPolicyTraining.run(env, null, other, p -> {}, ck));
+        assertTrue(e.getMessage().contains("alphaHat"), e.getMessage());
+      }
+      try (ResidualPpo ppo = new ResidualPpo(cfg, 4, env.actionSpace())) {
+        int[] firstStep = {-1};
+        OnPolicyTraining.Progress last = OnPolicyTraining.run(env, null, ppo, p -> {
+          if (firstStep[0] < 0) {
+            firstStep[0] = (int) p.step();
+            // the first report after the resume: the restored learner took one more rollout's 4 steps
+            assertEquals(12, ppo.optimizerSteps());
+          }
+        }, ck);
+        assertEquals(768, firstStep[0], "resumed after step 512");
+        assertEquals(1024, last.step());
+        assertEquals(16, ppo.optimizerSteps());
+        assertTrue(last.trainSeconds() > 0);
+      }
+    }
+  }
+
+  @Test
+  void piThetaStartsAsTheExportedPpoPrior() {
+    Space.Box box = new Space.Box(new long[] {6}, DType.FLOAT32, new double[] {-1, -1, -1, -1, -1, -1},
+        new double[] {1, 1, 1, 1, 1, 1});
+    ResidualPpoConfig cfg = ResidualPpoConfig.mujoco().withSoft(0.1f, 0.1f).withInitFromPrior(true);
+    try (TorchScriptPrior prior = TorchScriptPrior.load(ROOT.resolve("examples/priors/halfcheetah-speedcap-ppo"));
+        ResidualPpo ppo = new ResidualPpo(cfg, 17, box);
+        ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager("PyTorch")) {
+      float[] obs = new float[3 * 17];
+      Random r = new Random(4);
+      for (int i = 0; i < obs.length; i++) {
+        obs[i] = (float) r.nextGaussian();
+      }
+      float[] before = ppo.act(obs, true, new Random(0)).actions();
+      ppo.initializePolicyFrom(prior);
+      float[] mean = ppo.act(obs, true, new Random(0)).actions();
+      float[] want = prior.distribution(m.create(obs, new ai.djl.ndarray.types.Shape(3, 17))).mean().toFloatArray();
+      assertArrayEquals(want, mean, 1e-5f);
+      assertTrue(Math.abs(before[0] - want[0]) > 1e-3, "a fresh policy is not the prior");
+      float[] priorLogStd = prior.namedParameters().get("log_std");
+      assertArrayEquals(priorLogStd, ppo.logStd(), 0f);
+    }
+    // another width, or a squashed (SAC) prior: refused, saying what to do
+    try (TorchScriptPrior prior = TorchScriptPrior.load(ROOT.resolve("examples/priors/halfcheetah-speedcap-ppo"));
+        ResidualPpo ppo = new ResidualPpo(cfg.withNetwork(new int[] {32, 32}, 3e-4f, 0f), 17, box)) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ppo.initializePolicyFrom(prior));
+      assertTrue(e.getMessage().contains("latent.0.weight") && e.getMessage().contains("hidden widths"),
+          e.getMessage());
+    }
+    Space.Box one = new Space.Box(new long[] {1}, DType.FLOAT32, new double[] {-1}, new double[] {1});
+    try (TorchScriptPrior sac = TorchScriptPrior.load(ROOT.resolve("examples/priors/mountaincar-lessleft-sac"));
+        ResidualPpo ppo = new ResidualPpo(cfg, 2, one)) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ppo.initializePolicyFrom(sac));
+      assertTrue(e.getMessage().contains("SQUASHED_GAUSSIAN") && e.getMessage().contains("from scratch"),
+          e.getMessage());
+    }
+  }
+}
