@@ -9,7 +9,7 @@ PY_STAMP := $(VENV)/.rql4j-installed
 MVN := mvn -B -q
 JAVA_SOURCES := $(shell find src/main proto -type f 2>/dev/null)
 
-.PHONY: setup demo test test-python test-java bench bench-prior bench-softq bench-sac bench-memory clean
+.PHONY: setup demo test test-python test-java bench bench-prior bench-softq bench-sac bench-ppo bench-memory clean
 
 setup: $(PY_STAMP) target/classpath.txt
 
@@ -64,6 +64,11 @@ bench-softq: setup target/test-classpath.txt
 bench-sac: setup target/test-classpath.txt
 	$(MVN) test-compile
 	$(BENCH_JAVA) org.rql4j.compat.CustomizationSpeedBenchmark mountaincar-lessleft
+
+# PPO training speed on HalfCheetah, Java PPO through the bridge vs SB3 in-process (not a test; ~5 min idle).
+bench-ppo: setup target/test-classpath.txt
+	$(MVN) test-compile
+	$(BENCH_JAVA) org.rql4j.compat.PpoSpeedBenchmark halfcheetah-speedcap 100000
 
 bench-memory: setup target/test-classpath.txt
 	$(MVN) test-compile

@@ -501,3 +501,39 @@ def test_parking_pipeline_end_to_end(tmp_path: Path) -> None:
     assert 0.0 < sac.sidecar["made_by"]["final_ent_coef"] <= 1.0  # learned, started at 1
     assert "success_rate" in record["sac"]["evaluation"] and "success_rate" in record["bc"]["evaluation"]
     assert "| success rate |" in (out / "README.md").read_text()
+
+
+# -- the MuJoCo tasks' PPO priors ------------------------------------------------------------------
+
+
+def test_ppo_expert_exports_as_a_diag_gaussian_prior(tmp_path: Path) -> None:
+    from rql4j_bridge.prior.package import load_prior_package
+
+    task = "halfcheetah-speedcap"
+    expert = tmp_path / "expert.zip"
+    tiny = ["--total-steps", "256", "--n-envs", "2", "--n-steps", "64", "--batch-size", "64", "--n-epochs", "1"]
+    assert main(["expert", "--task", task, "--algo", "ppo", "--seed", "3", *tiny, "--out", str(expert)]) == 0
+    meta = json.loads((tmp_path / "expert.zip.json").read_text())
+    assert meta["algo"] == "ppo" and meta["config"]["norm_reward"] is True  # the task's defaults
+    out = tmp_path / "prior"
+    assert main(["ppo-prior", "--task", task, "--expert", str(expert), "--out", str(out)]) == 0
+    sidecar = json.loads((out / "prior.json").read_text())
+    assert sidecar["distribution"] == "diag_gaussian" and sidecar["source"]["kind"] == "sb3-ppo"
+    assert sidecar["made_by"]["task"] == task and sidecar["made_by"]["expert"]["algo"] == "ppo"
+    assert sidecar["action_scaling"]["kind"] == "clip_to_box"
+    load_prior_package(out)
+    # the exported Gaussian is SB3's: the same mean and log-std on the same observations
+    from stable_baselines3 import PPO
+
+    model = PPO.load(str(expert), device="cpu")
+    module = torch.jit.load(str(out / "policy.pt"))
+    obs = torch.randn(5, 17)
+    mean, log_std = module(obs)
+    dist = model.policy.get_distribution(obs)
+    torch.testing.assert_close(mean, dist.distribution.mean, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(log_std, torch.log(dist.distribution.stddev), rtol=1e-5, atol=1e-6)
+    # a SAC export of a PPO zip, and a pipeline for a PPO task, are refused
+    with pytest.raises(SystemExit, match="ppo expert, not sac"):
+        main(["sac-prior", "--task", task, "--expert", str(expert), "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="ppo-prior"):
+        main(["pipeline", "--task", task])

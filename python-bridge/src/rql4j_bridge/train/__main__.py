@@ -267,6 +267,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _pipeline_plan(args: argparse.Namespace) -> Any:
     """The task's plan with the command line's overrides."""
+    if TASK_DEFAULTS.get(args.task, {}).get("expert") == "ppo":
+        raise SystemExit(
+            f"{args.task} has no pipeline: its prior is the PPO expert itself. Run `python -m rql4j_bridge.train "
+            f"expert --task {args.task}` and then `python -m rql4j_bridge.train ppo-prior --task {args.task} "
+            "--expert <zip> --out <package>` (examples/priors/README.md has the commands that made the shipped one)"
+        )
     plan = PIPELINES[args.task]
     box = plan.soft_dqn is None
     if box and (args.softdqn_steps is not None or args.alpha is not None):

@@ -26,6 +26,8 @@ public final class Main {
       "ppo", java.util.Set.of("--task", "--baseline", "--prior", "--steps", "--seed", "--prior-weight", "--alpha-hat",
           "--beta", "--init-from-prior", "--learning-rate", "--eval-episodes", "--out", "--checkpoint-dir", "--checkpoint-every",
           "--resume"),
+      "ppo-results", java.util.Set.of("--task", "--steps", "--seeds", "--rows", "--prior-weight", "--alpha-hat",
+          "--beta", "--learning-rate", "--init-from-prior", "--eval-episodes", "--parallel", "--out", "--doc"),
       "mcts", java.util.Set.of("--task", "--rows", "--episodes", "--simulations", "--horizon", "--gamma",
           "--prior-weight", "--alpha-hat", "--eps", "--seed", "--prior", "--parallel", "--transport", "--out",
           "--doc"));
@@ -45,6 +47,7 @@ public final class Main {
         case "results" -> Results.run(Arrays.copyOfRange(args, 1, args.length));
         case "mcts" -> MctsTable.run(Arrays.copyOfRange(args, 1, args.length));
         case "ppo" -> PpoRun.run(Arrays.copyOfRange(args, 1, args.length));
+        case "ppo-results" -> PpoResults.run(Arrays.copyOfRange(args, 1, args.length));
         default -> {
           System.err.println("unknown command '" + args[0] + "'");
           usage();
@@ -108,6 +111,12 @@ public final class Main {
               from scratch on the total (oracle) or the add-on reward. Then the prior and the
               learned policy on the task's total variant. Checkpoints between rollouts in
               --out/checkpoint; --resume continues one.
+          ppo-results --task T [--steps N] [--seeds 0,1,2] [--rows residual,kl,oracle,addon-only]
+                      [--prior-weight W] [--alpha-hat A] [--beta B] [--learning-rate L] [--init-from-prior yes|no]
+                      [--eval-episodes E] [--parallel P] [--out DIR] [--doc FILE]
+              The residual policy-gradient table of a MuJoCo task: each row's runs (child JVMs of
+              'ppo', P at a time; --learning-rate applies to the rows that start from the prior),
+              pooled evaluations, its section of docs/results.md. Rerunning reuses finished runs.
           mcts --task highway-rightlane [--rows prior,plain,residual] [--episodes E] [--simulations S]
                [--horizon H] [--gamma G] [--prior-weight W] [--alpha-hat A] [--eps X] [--seed S]
                [--prior DIR] [--parallel P] [--transport grpc|py4j] [--out DIR] [--doc FILE]

@@ -62,7 +62,11 @@ final class PpoRun {
     };
   }
 
-  static void run(String[] args) {
+  /** A command line's settings. */
+  record Settings(String task, String baseline, ResidualPpoConfig cfg, int evalEpisodes, Path priorDir, Path out,
+      OffPolicyTraining.Checkpointing checkpointing) {}
+
+  static Settings parse(String[] args) {
     String task = Customize.option(args, "--task", "halfcheetah-speedcap");
     String baseline = Customize.option(args, "--baseline", "residual");
     long steps = Main.option(args, "--steps", 1_000_000);
@@ -85,6 +89,9 @@ final class PpoRun {
     ResidualPpoConfig cfg = config(baseline, steps, seed, w, alphaHat, beta, init.equals("yes"));
     Float lr = floatOption(args, "--learning-rate");
     if (lr != null) {
+      if (!(lr > 0)) {
+        throw new IllegalArgumentException("--learning-rate must be > 0, got " + lr);
+      }
       cfg = cfg.withStepSize(lr, cfg.clipRange());
     }
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
@@ -99,21 +106,42 @@ final class PpoRun {
     }
     OffPolicyTraining.Checkpointing ck = ckOpt == null ? null : new OffPolicyTraining.Checkpointing(Path.of(ckOpt),
         Main.option(args, "--checkpoint-every", Math.max(cfg.nSteps() * cfg.numEnvs(), steps / 10)), resume);
-    System.out.println("rql4j ppo: " + baseline + " on " + task + ", prior " + priorDir + "\n" + cfg);
+    return new Settings(task, baseline, cfg, evalEpisodes, priorDir, out, ck);
+  }
+
+  /** The result the run these arguments describe left in its --out, or null when it has not finished. */
+  static Result finishedWith(String[] args) throws IOException {
+    Settings s = parse(args);
+    if (s.out() == null) {
+      return null;
+    }
+    return finished(s.out(), s.cfg(), s.task(), s.baseline(), s.evalEpisodes(), PriorPackage.contentHash(s.priorDir()));
+  }
+
+  static void run(String[] args) {
+    Settings s = parse(args);
+    System.out.println("rql4j ppo: " + s.baseline() + " on " + s.task() + ", prior " + s.priorDir() + "\n" + s.cfg());
     try (PythonServer server = PythonServer.start(); EnvClient client = server.client();
-        TorchScriptPrior prior = TorchScriptPrior.load(priorDir)) {
-      Result r = train(client, prior, task, baseline, cfg, evalEpisodes, p -> System.out.println(p.line()), out, ck);
-      if (r == null) {
-        return;
+        TorchScriptPrior prior = TorchScriptPrior.load(s.priorDir())) {
+      if (s.checkpointing() != null) {
+        System.out.println((s.checkpointing().resume() && TrainingCheckpoint.exists(s.checkpointing().dir())
+            ? "resuming from " : "checkpoints every " + s.checkpointing().every() + " env steps in ")
+            + s.checkpointing().dir());
+      }
+      Result r = train(client, prior, s.task(), s.baseline(), s.cfg(), s.evalEpisodes(),
+          p -> System.out.println(p.line()), s.out(), s.checkpointing());
+      if (s.out() != null) {
+        System.out.println("wrote " + s.out() + "/{config.json, metrics.csv, summary.json}; the learned networks are "
+            + "in its checkpoint/");
       }
       System.out.printf(Locale.ROOT, "%ntrained %d env steps in %.1f s; %d evaluation episodes (seeds 10000..)%n%n",
-          steps, r.seconds(), evalEpisodes);
+          s.cfg().totalSteps(), r.seconds(), s.evalEpisodes());
       System.out.println("| policy | basic return | add-on return | length |");
       System.out.println("|---|---|---|---|");
       System.out.println(r.prior().markdownRow("prior alone"));
-      System.out.println(r.learned().markdownRow(baseline + " PPO"));
+      System.out.println(r.learned().markdownRow(s.baseline() + " PPO"));
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException("cannot write the run's outputs to " + out + ": " + e.getMessage(), e);
+      throw new java.io.UncheckedIOException("cannot write the run's outputs to " + s.out() + ": " + e.getMessage(), e);
     }
   }
 
@@ -171,15 +199,11 @@ final class PpoRun {
           }
         }, ck);
       }
-      if (last == null) { // the checkpoint had finished: its summary was written, or is written now
-        System.out.println("the checkpoint in " + ck.dir() + " had finished training; evaluating it");
-        last = lastProgress(out);
-      }
       Evaluator.Summary after;
       try (Env eval = client.makeSingle(evalEnv, null)) {
         after = Evaluator.evaluate(eval, ppo.asPolicy(cfg.seed()), seeds);
       }
-      double secs = last == null ? Double.NaN : last.trainSeconds();
+      double secs = last.trainSeconds();
       Result result = new Result(before, after, last, secs);
       if (out != null) {
         JsonObject summary = new JsonObject();
@@ -194,14 +218,6 @@ final class PpoRun {
       }
       return result;
     }
-  }
-
-  private static OnPolicyTraining.Progress lastProgress(Path out) throws IOException {
-    if (out == null || !Files.isRegularFile(out.resolve("summary.json"))) {
-      return null;
-    }
-    JsonObject s = JsonParser.parseString(Files.readString(out.resolve("summary.json"))).getAsJsonObject();
-    return new Gson().fromJson(s.get("final_progress"), OnPolicyTraining.Progress.class);
   }
 
   /**

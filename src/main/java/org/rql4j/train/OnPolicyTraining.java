@@ -65,7 +65,7 @@ public final class OnPolicyTraining {
    *
    * @param prior the frozen prior (needed when {@code priorWeight != 0}, else ignored)
    * @param checkpointing where and how often to save; null: never
-   * @return the last progress (null when a resumed checkpoint had already finished)
+   * @return the last progress (a resumed checkpoint that had finished: its counters, NaN losses)
    */
   public static Progress run(VectorEnv env, PriorPolicy prior, ResidualPpo ppo, Consumer<Progress> progress,
       OffPolicyTraining.Checkpointing checkpointing) {
@@ -112,8 +112,11 @@ public final class OnPolicyTraining {
       } catch (IOException e) {
         throw new java.io.UncheckedIOException("cannot resume from " + checkpointing.dir() + ": " + e.getMessage(), e);
       }
-      if (step >= cfg.totalSteps()) {
-        return null;
+      if (step >= cfg.totalSteps()) { // finished before: its counters, no new losses
+        double[] mean = new EpisodeTracker(n, episodesBefore, recentBefore).recentMeans();
+        double nan = Double.NaN;
+        return new Progress(step, cfg.totalSteps(), episodesBefore, mean[0], mean[1], mean[2],
+            new ResidualPpo.Losses(nan, nan, nan, nan, nan, nan, nan), nan, secondsBefore);
       }
     }
     EpisodeTracker episodes = new EpisodeTracker(n, episodesBefore, recentBefore);
