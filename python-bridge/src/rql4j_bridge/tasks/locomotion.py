@@ -44,7 +44,7 @@ SPEED_CAP = 2.5
 HEIGHT_CEILING = 1.3
 """hopper-height: the torso height (m) above which the add-on penalizes, linearly."""
 
-ENERGY_COEF = 0.05
+ENERGY_COEF = 0.001
 """ant-energy: the add-on's weight on the motors' mechanical power (sum of |torque x joint velocity|)."""
 
 

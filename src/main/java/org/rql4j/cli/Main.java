@@ -24,7 +24,8 @@ public final class Main {
           "--warm-start", "--baselines", "--eval-episodes", "--parallel", "--out", "--doc", "--max-grad-norm",
           "--prior-min-std"),
       "ppo", java.util.Set.of("--task", "--baseline", "--prior", "--steps", "--seed", "--prior-weight", "--alpha-hat",
-          "--beta", "--init-from-prior", "--learning-rate", "--eval-episodes", "--out", "--checkpoint-dir", "--checkpoint-every",
+          "--beta", "--init-from-prior", "--learning-rate", "--normalize-observations", "--eval-episodes", "--out",
+          "--checkpoint-dir", "--checkpoint-every",
           "--resume"),
       "ppo-results", java.util.Set.of("--task", "--steps", "--seeds", "--rows", "--prior-weight", "--alpha-hat",
           "--beta", "--learning-rate", "--init-from-prior", "--eval-episodes", "--parallel", "--out", "--doc"),
@@ -102,13 +103,13 @@ public final class Main {
               and resumes the others from their checkpoints.
           ppo --task T [--baseline residual|kl|oracle|addon-only] [--prior DIR] [--steps N] [--seed S]
               [--prior-weight W] [--alpha-hat A] [--beta B] [--init-from-prior yes|no] [--learning-rate L]
-              [--eval-episodes E]
+              [--normalize-observations yes|no] [--eval-episodes E]
               [--out DIR] [--checkpoint-dir DIR] [--checkpoint-every N] [--resume]
               Residual policy gradient (PPO) on a MuJoCo task (halfcheetah-speedcap, hopper-height,
               ant-energy; prior examples/priors/T-ppo): residual PPO (reward r_addon + W log pi -
-              A log pi_theta, defaults W 0.1, A 0.02), KL-regularized PPO (W = A = B, default 0.1),
-              both starting from a copy of the prior's network unless --init-from-prior no; or PPO
-              from scratch on the total (oracle) or the add-on reward. Then the prior and the
+              A log pi_theta, defaults W 0.5, A 0.25), KL-regularized PPO (W = A = B, default 0.5),
+              both starting from a copy of the prior's network (learning rate 1e-4) unless
+              --init-from-prior no; or PPO from scratch on the total (oracle) or the add-on reward. Then the prior and the
               learned policy on the task's total variant. Checkpoints between rollouts in
               --out/checkpoint; --resume continues one.
           ppo-results --task T [--steps N] [--seeds 0,1,2] [--rows residual,kl,oracle,addon-only]

@@ -43,7 +43,8 @@ final class PpoResults {
         .toString()));
     String command = "bin/rql4j ppo-results " + String.join(" ", args);
     String initText = init.equals("yes") ? ", pi_theta initialized from the prior" : ", pi_theta from scratch";
-    String lrText = lrOpt == null ? "" : ", lr " + lrOpt;
+    String lrText = ", lr " + (lrOpt != null ? lrOpt : init.equals("yes") ? Customize.number(PpoRun.FINE_TUNE_LR)
+        : Customize.number(ResidualPpoConfig.mujoco().learningRate()));
     List<Job> jobs = new ArrayList<>();
     for (String row : rows) {
       row = row.trim();
@@ -122,7 +123,7 @@ final class PpoResults {
         .append("). Seeds ").append(String.join(", ", seeds)).append("; each row pools ").append(episodes)
         .append(" evaluation episodes per seed (reset seeds 10000..), deterministic policies (the Gaussian's mean, "
             + "clipped to the Box), on the task's total variant; mean ± std over all pooled episodes. PPO settings: ")
-        .append(base).append(". Prior: `examples/priors/").append(task).append("-ppo` (SB3 PPO on the basic reward). "
+        .append(base).append(" (the rows from the prior's network: the learning rate their names say). Prior: `examples/priors/").append(task).append("-ppo` (SB3 PPO on the basic reward). "
             + "Per seed: mean basic / add-on return of each seed's ").append(episodes).append(" episodes.\n\n");
     md.append("| policy | basic return | add-on return | length | per seed (basic / add-on) | train s / run |\n")
         .append("|---|---|---|---|---|---|\n");

@@ -108,6 +108,11 @@ public record ResidualPpoConfig(
     return defaults().withSchedule(1_000_000, 512, 64, 10, 4).withNormalization(false, true);
   }
 
+  /** Soft PPO: the reward {@code r - alphaHat log pi_theta(a|s)}, no prior ({@code priorWeight = 0}). */
+  public ResidualPpoConfig softPpo(float alphaHatValue) {
+    return withSoft(alphaHatValue, 0f);
+  }
+
   /** The KL-regularized objective {@code r - beta KL(pi_theta || pi)}: {@code priorWeight = alphaHat = beta}. */
   public ResidualPpoConfig klRegularized(float beta) {
     return withSoft(beta, beta);
