@@ -11,7 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 seed="${1:-0}"
 steps="${2:-300000}"
-row="${3:-kl}"
+row="${3:-residual}"
 cd "$root"
 make -s setup
 bin/rql4j ppo --task hopper-height --baseline "$row" --steps "$steps" --seed "$seed" \

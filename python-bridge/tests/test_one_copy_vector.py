@@ -143,3 +143,34 @@ def test_the_step_template_serializes_as_the_messages_built_anew(env_id: str, kw
         assert code == 0, body
         ends += pb.StepResponse.FromString(body).HasField("final_observation")
     assert ends >= 2
+
+
+def test_observations_of_another_dtype_cast_or_raise_as_in_gymnasium() -> None:
+    """A step's float observation for an integer Box raises (same_kind casting); float64 for float32 is cast."""
+
+    class StepsAs(gymnasium.Wrapper):
+        def __init__(self, env: gymnasium.Env, dtype: Any, space_dtype: Any) -> None:
+            super().__init__(env)
+            self.dtype = dtype
+            self.observation_space = gymnasium.spaces.Box(-10, 10, (4,), space_dtype)
+
+        def reset(self, **kwargs: Any) -> Any:
+            obs, info = self.env.reset(**kwargs)
+            return obs.astype(self.observation_space.dtype), info
+
+        def step(self, action: Any) -> Any:
+            obs, *rest = self.env.step(action)
+            return np.asarray(obs, dtype=self.dtype) + 0.5, *rest
+
+    for obs_dtype, space_dtype, raises in [(np.float64, np.float32, False), (np.float64, np.int64, True)]:
+        results = []
+        for cls in (SyncVectorEnv, _OneCopyVectorEnv):
+            vec = cls([lambda d=obs_dtype, s=space_dtype: StepsAs(gymnasium.make("CartPole-v1"), d, s)], copy=False)
+            vec.reset(seed=0)
+            if raises:
+                with pytest.raises(TypeError, match="same_kind"):
+                    vec.step(np.array([1]))
+            else:
+                results.append(vec.step(np.array([1]))[0].copy())
+        if not raises:
+            _same(results[0], results[1], "cast observation")

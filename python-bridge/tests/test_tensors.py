@@ -158,3 +158,13 @@ def test_codec_encode_and_stack() -> None:
     v = codec.encode(stacked)
     assert v.dict.entries[1].value.tensor.dtype == pb.INT64  # Discrete travels as INT64
     assert from_value(v)["d"].tolist() == [0, 3, 0]
+
+
+def test_a_bool_box_action_normalizes_any_nonzero_byte() -> None:
+    from rql4j_bridge.tensors import ValueCodec
+
+    codec = ValueCodec(spaces.Box(0, 1, (3,), dtype=bool), 1, "action")
+    value = pb.Value(tensor=pb.Tensor(dtype=pb.BOOL, shape=[1, 3], data=bytes([0, 2, 1])))
+    out = codec.decode(value)
+    assert out.dtype == np.bool_ and out.tolist() == [[False, True, True]]
+    assert out.view(np.uint8).tolist() == [[0, 1, 1]]

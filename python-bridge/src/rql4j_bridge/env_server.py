@@ -792,9 +792,9 @@ class _OneCopyVectorEnv(SyncVectorEnv):
         self._env_obs[0] = obs
         if env_info:
             infos = self._add_info(infos, env_info, 0)
-        if getattr(obs, "shape", None) == self._obs_shape:
+        if getattr(obs, "shape", None) == self._obs_shape and obs.dtype == self._observations.dtype:
             self._observations[0] = obs  # what concatenate() does: np.stack([obs], out=self._observations)
-        else:  # a Python scalar, or a wrong shape: concatenate() converts the one and raises on the other
+        else:  # a scalar, another dtype or a wrong shape: concatenate() casts (same_kind) or raises as Gymnasium does
             self._observations = concatenate(self.single_observation_space, self._env_obs, self._observations)
         self._autoreset_envs = self._terminations | self._truncations
         return self._observations, self._rewards.copy(), self._terminations.copy(), self._truncations.copy(), infos

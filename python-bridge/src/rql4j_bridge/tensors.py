@@ -297,7 +297,7 @@ class _Leaf:
             raise TensorError(
                 f"{path}: expected shape {list(self.shape)} ([num_envs, *shape] of {self.space}), got {list(shape)}"
             )
-        if tensor.dtype == self.enum and self.native:
+        if tensor.dtype == self.enum and self.native and self.enum != pb.BOOL:  # BOOL: from_tensor normalizes bytes
             # The common case (the exact wire dtype): the bytes as an array without from_tensor's generic checks.
             data = tensor.data
             if len(data) != self.nbytes:

@@ -37,6 +37,15 @@ final class PpoResults {
     String lrOpt = Customize.option(args, "--learning-rate", null);
     String init = Customize.option(args, "--init-from-prior", "yes");
     int parallel = (int) Main.option(args, "--parallel", 1);
+    if (parallel < 1) {
+      throw new IllegalArgumentException("--parallel must be >= 1, got " + parallel);
+    }
+    if (!init.equals("yes") && !init.equals("no")) {
+      throw new IllegalArgumentException("--init-from-prior must be yes or no, got '" + init + "'");
+    }
+    if (java.util.Arrays.stream(seeds).map(String::trim).distinct().count() != seeds.length) {
+      throw new IllegalArgumentException("--seeds lists a seed twice: " + String.join(",", seeds));
+    }
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
     Path priorDir = root.resolve("examples/priors/" + task + "-ppo");
     Path outRoot = Path.of(Customize.option(args, "--out", root.resolve("target/results/" + task + "-ppo-" + steps)

@@ -143,6 +143,16 @@ final class PpoRun {
 
   static void run(String[] args) {
     Settings s = parse(args);
+    try {
+      Result done = finishedWith(args);
+      if (done != null) { // the same command again: the finished run's result, not a new run
+        System.out.println(s.out() + " holds this run, finished: nothing to train");
+        printTable(done, s.baseline());
+        return;
+      }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot read " + s.out() + ": " + e.getMessage(), e);
+    }
     System.out.println("rql4j ppo: " + s.baseline() + " on " + s.task() + ", prior " + s.priorDir() + "\n" + s.cfg());
     try (PythonServer server = PythonServer.start(); EnvClient client = server.client();
         TorchScriptPrior prior = TorchScriptPrior.load(s.priorDir())) {
@@ -159,13 +169,17 @@ final class PpoRun {
       }
       System.out.printf(Locale.ROOT, "%ntrained %d env steps in %.1f s; %d evaluation episodes (seeds 10000..)%n%n",
           s.cfg().totalSteps(), r.seconds(), s.evalEpisodes());
-      System.out.println("| policy | basic return | add-on return | length |");
-      System.out.println("|---|---|---|---|");
-      System.out.println(r.prior().markdownRow("prior alone"));
-      System.out.println(r.learned().markdownRow(s.baseline() + " PPO"));
+      printTable(r, s.baseline());
     } catch (IOException e) {
       throw new java.io.UncheckedIOException("cannot write the run's outputs to " + s.out() + ": " + e.getMessage(), e);
     }
+  }
+
+  private static void printTable(Result r, String baseline) {
+    System.out.println("| policy | basic return | add-on return | length |");
+    System.out.println("|---|---|---|---|");
+    System.out.println(r.prior().markdownRow("prior alone"));
+    System.out.println(r.learned().markdownRow(baseline + " PPO"));
   }
 
   private static Float floatOption(String[] args, String name) {
@@ -180,11 +194,18 @@ final class PpoRun {
   static Result train(EnvClient client, TorchScriptPrior prior, String task, String baseline, ResidualPpoConfig cfg,
       int evalEpisodes, Consumer<OnPolicyTraining.Progress> progress, Path out, OffPolicyTraining.Checkpointing ck)
       throws IOException {
-    if (ck != null) {
-      ck.checkStartable();
-    }
     boolean usesPrior = cfg.priorWeight() != 0 || cfg.initFromPrior();
     String priorSha = PriorPackage.identity(prior.spec());
+    String variant = baseline.equals("oracle") ? "total" : "addon";
+    String trainEnv = "rql4j/" + task + "-" + variant + "-v0";
+    // refuse before touching out: a refused rerun must not delete or overwrite the earlier run's files
+    if (ck != null) {
+      ck.checkStartable();
+      if (ck.resume()) {
+        org.rql4j.train.OnPolicyCheckpoint.checkResumable(ck.dir(), cfg, trainEnv,
+            cfg.priorWeight() == 0 ? null : priorSha);
+      }
+    }
     if (out != null) {
       Files.createDirectories(out);
       Files.deleteIfExists(out.resolve("summary.json"));
@@ -197,8 +218,6 @@ final class PpoRun {
       run.add("config", new Gson().toJsonTree(cfg));
       Files.writeString(out.resolve("config.json"), new GsonBuilder().setPrettyPrinting().create().toJson(run));
     }
-    String variant = baseline.equals("oracle") ? "total" : "addon";
-    String trainEnv = "rql4j/" + task + "-" + variant + "-v0";
     String evalEnv = "rql4j/" + task + "-total-v0";
     long[] seeds = Evaluator.defaultSeeds(evalEpisodes);
     Evaluator.Summary before;
@@ -234,10 +253,13 @@ final class PpoRun {
         summary.addProperty("uses_prior", usesPrior);
         summary.addProperty("prior", result.prior().markdownRow("prior alone"));
         summary.addProperty("learned", result.learned().markdownRow(baseline));
-        summary.add("final_progress", new Gson().toJsonTree(last));
+        // NaN where no episode had ended or (a resumed finished checkpoint) no update ran: written as NaN
+        Gson withNaN = new GsonBuilder().serializeSpecialFloatingPointValues().create();
+        summary.add("final_progress", withNaN.toJsonTree(last));
         summary.add("prior_episodes", new Gson().toJsonTree(result.prior().episodes()));
         summary.add("learned_episodes", new Gson().toJsonTree(result.learned().episodes()));
-        Files.writeString(out.resolve("summary.json"), new GsonBuilder().setPrettyPrinting().create().toJson(summary));
+        Files.writeString(out.resolve("summary.json"), new GsonBuilder().setPrettyPrinting()
+            .serializeSpecialFloatingPointValues().create().toJson(summary));
       }
       return result;
     }

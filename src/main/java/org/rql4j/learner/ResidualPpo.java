@@ -117,7 +117,7 @@ public final class ResidualPpo implements AutoCloseable {
     int[] widths = config.hidden();
     List<float[]> weights = new ArrayList<>();
     int fanIn = obsDim;
-    List<String> latent = params.keySet().stream().filter(k -> k.startsWith("latent.") && k.endsWith(".weight"))
+    List<String> latent = params.keySet().stream().filter(k -> k.matches("latent\\.\\d+\\.weight"))
         .sorted(java.util.Comparator.comparingInt(k -> Integer.parseInt(k.split("\\.")[1]))).toList();
     String arch = "its parameters are " + describe(params) + "; the policy is a tanh MLP " + obsDim + " -> "
         + java.util.Arrays.toString(widths) + " -> " + actDim + " with a log_std vector";
@@ -173,6 +173,11 @@ public final class ResidualPpo implements AutoCloseable {
     StringBuilder b = new StringBuilder("{");
     params.forEach((k, v) -> b.append(b.length() > 1 ? ", " : "").append(k).append(": ").append(v.length));
     return b.append("}").toString();
+  }
+
+  /** Zeroes the copies' running discounted returns of the reward scaling (after the env was reset). */
+  public void resetRunningReturns() {
+    runningReturns = null;
   }
 
   /** Adds a batch of raw observations to the running statistics (no-op without observation normalization). */

@@ -46,6 +46,27 @@ public final class OnPolicyCheckpoint {
    */
   public static void save(Path dir, ResidualPpo ppo, Random rng, Loop loop, String envId, String priorHash)
       throws IOException {
+    save(dir, Snapshot.of(ppo, rng), loop, envId, priorHash);
+  }
+
+  /**
+   * The learner's state and the random generator as bytes, taken at a rollout boundary so that a
+   * failure later in the rollout can save the boundary's state, not a mix of two moments.
+   */
+  public record Snapshot(org.rql4j.learner.ResidualPpoConfig config, long optimizerSteps, byte[] learner,
+      byte[] rng) {
+
+    public static Snapshot of(ResidualPpo ppo, Random rng) throws IOException {
+      java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+      try (DataOutputStream out = new DataOutputStream(bytes)) {
+        ppo.writeState(out);
+      }
+      return new Snapshot(ppo.config(), ppo.optimizerSteps(), bytes.toByteArray(), TrainingCheckpoint.serialize(rng));
+    }
+  }
+
+  /** Saves a {@link Snapshot} with {@code loop} in {@code dir}. */
+  public static void save(Path dir, Snapshot snapshot, Loop loop, String envId, String priorHash) throws IOException {
     Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
     TrainingCheckpoint.deleteTree(tmp);
     Files.createDirectories(tmp);
@@ -53,7 +74,7 @@ public final class OnPolicyCheckpoint {
         Files.newOutputStream(tmp.resolve(TrainingCheckpoint.STATE)), 1 << 20))) {
       out.writeUTF(MAGIC);
       out.writeInt(VERSION);
-      TrainingCheckpoint.writeString(out, new Gson().toJson(ppo.config()));
+      TrainingCheckpoint.writeString(out, new Gson().toJson(snapshot.config()));
       TrainingCheckpoint.writeString(out, envId);
       TrainingCheckpoint.writeString(out, priorHash == null ? "" : priorHash);
       out.writeLong(loop.step());
@@ -65,10 +86,9 @@ public final class OnPolicyCheckpoint {
           out.writeDouble(x);
         }
       }
-      byte[] rngBytes = TrainingCheckpoint.serialize(rng);
-      out.writeInt(rngBytes.length);
-      out.write(rngBytes);
-      ppo.writeState(out);
+      out.writeInt(snapshot.rng().length);
+      out.write(snapshot.rng());
+      out.write(snapshot.learner());
     }
     JsonObject summary = new JsonObject();
     summary.addProperty("format", MAGIC + "/" + VERSION);
@@ -77,10 +97,10 @@ public final class OnPolicyCheckpoint {
     summary.addProperty("prior_sha256", priorHash);
     summary.addProperty("step", loop.step());
     summary.addProperty("learner", "ppo");
-    summary.addProperty("total_steps", ppo.config().totalSteps());
+    summary.addProperty("total_steps", snapshot.config().totalSteps());
     summary.addProperty("episodes", loop.episodes());
-    summary.addProperty("optimizer_steps", ppo.optimizerSteps());
-    summary.add("config", GSON.toJsonTree(ppo.config()));
+    summary.addProperty("optimizer_steps", snapshot.optimizerSteps());
+    summary.add("config", GSON.toJsonTree(snapshot.config()));
     Files.writeString(tmp.resolve(TrainingCheckpoint.SUMMARY), GSON.toJson(summary));
     Path old = TrainingCheckpoint.old(dir);
     if (Files.exists(dir)) {
@@ -92,58 +112,82 @@ public final class OnPolicyCheckpoint {
   }
 
   /**
-   * Restores {@code ppo} from the checkpoint in {@code dir} and returns the rest; refuses, naming
-   * the difference, a checkpoint of another format, config, env or prior.
+   * Refuses, as {@link #load} would and before anything is trained or written, a checkpoint in
+   * {@code dir} of another format, config, env or prior; does nothing when {@code dir} holds none.
    */
-  public static Restored load(Path dir, ResidualPpo ppo, String envId, String priorHash) throws IOException {
+  public static void checkResumable(Path dir, org.rql4j.learner.ResidualPpoConfig config, String envId,
+      String priorHash) throws IOException {
+    if (!TrainingCheckpoint.exists(dir)) {
+      return;
+    }
+    try (DataInputStream in = open(dir)) {
+      checkHeader(in, dir, config, envId, priorHash);
+    }
+  }
+
+  private static DataInputStream open(Path dir) throws IOException {
     Path from = Files.isRegularFile(dir.resolve(TrainingCheckpoint.STATE)) ? dir : TrainingCheckpoint.old(dir);
     Path file = from.resolve(TrainingCheckpoint.STATE);
     if (!Files.isRegularFile(file)) {
       throw new IOException("no training checkpoint in " + dir + " (expected " + TrainingCheckpoint.STATE
           + "); start without --resume, or point --checkpoint-dir at a run's checkpoint folder");
     }
-    try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 20))) {
-      String magic;
-      try {
-        magic = in.readUTF();
-      } catch (IOException e) {
-        magic = "";
-      }
-      if (!MAGIC.equals(magic)) {
-        throw new IOException(file + " is not a PPO training checkpoint" + (magic.startsWith("rql4j-")
-            ? " (it is a " + magic + ": an off-policy learner's; resume it with `rql4j customize`)" : ""));
-      }
-      int version = in.readInt();
-      if (version != VERSION) {
-        throw new IOException(file + " has PPO checkpoint version " + version + "; this rql4j reads " + VERSION);
-      }
-      String savedConfig = TrainingCheckpoint.readString(in);
-      String current = new Gson().toJson(ppo.config());
-      if (!TrainingCheckpoint.sameConfig(GSON.fromJson(savedConfig, JsonElement.class),
-          GSON.fromJson(current, JsonElement.class))) {
-        throw new IllegalArgumentException("the checkpoint in " + dir + " was made with another config: "
-            + TrainingCheckpoint.configDiff(savedConfig, current)
-            + ". Resume with the same settings, or use a new --checkpoint-dir");
-      }
-      String savedEnv = TrainingCheckpoint.readString(in);
-      if (!savedEnv.equals(envId)) {
-        throw new IllegalArgumentException("the checkpoint in " + dir + " trained on " + savedEnv + ", not on " + envId
-            + "; use a new --checkpoint-dir for this run");
-      }
-      String savedPrior = TrainingCheckpoint.readString(in);
-      String wantPrior = priorHash == null ? "" : priorHash;
-      if (!savedPrior.equals(wantPrior)) {
-        throw new IllegalArgumentException("the checkpoint in " + dir + " was trained with "
-            + (savedPrior.isEmpty() ? "no prior" : "the prior package of sha256 " + savedPrior) + ", but this run has "
-            + (wantPrior.isEmpty() ? "no prior" : "a prior of sha256 " + wantPrior)
-            + "; resume with the same prior package, or use a new --checkpoint-dir");
-      }
+    return new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 20));
+  }
+
+  private static void checkHeader(DataInputStream in, Path dir, org.rql4j.learner.ResidualPpoConfig config,
+      String envId, String priorHash) throws IOException {
+    Path file = dir.resolve(TrainingCheckpoint.STATE);
+    String magic;
+    try {
+      magic = in.readUTF();
+    } catch (IOException e) {
+      magic = "";
+    }
+    if (!MAGIC.equals(magic)) {
+      throw new IOException(file + " is not a PPO training checkpoint" + (magic.startsWith("rql4j-")
+          ? " (it is a " + magic + ": an off-policy learner's; resume it with `rql4j customize`)" : ""));
+    }
+    int version = in.readInt();
+    if (version != VERSION) {
+      throw new IOException(file + " has PPO checkpoint version " + version + "; this rql4j reads " + VERSION);
+    }
+    String savedConfig = TrainingCheckpoint.readString(in);
+    String current = new Gson().toJson(config);
+    if (!TrainingCheckpoint.sameConfig(GSON.fromJson(savedConfig, JsonElement.class),
+        GSON.fromJson(current, JsonElement.class))) {
+      throw new IllegalArgumentException("the checkpoint in " + dir + " was made with another config: "
+          + TrainingCheckpoint.configDiff(savedConfig, current)
+          + ". Resume with the same settings, or use a new --checkpoint-dir");
+    }
+    String savedEnv = TrainingCheckpoint.readString(in);
+    if (!savedEnv.equals(envId)) {
+      throw new IllegalArgumentException("the checkpoint in " + dir + " trained on " + savedEnv + ", not on " + envId
+          + "; use a new --checkpoint-dir for this run");
+    }
+    String savedPrior = TrainingCheckpoint.readString(in);
+    String wantPrior = priorHash == null ? "" : priorHash;
+    if (!savedPrior.equals(wantPrior)) {
+      throw new IllegalArgumentException("the checkpoint in " + dir + " was trained with "
+          + (savedPrior.isEmpty() ? "no prior" : "the prior package of sha256 " + savedPrior) + ", but this run has "
+          + (wantPrior.isEmpty() ? "no prior" : "a prior of sha256 " + wantPrior)
+          + "; resume with the same prior package, or use a new --checkpoint-dir");
+    }
+  }
+
+  /**
+   * Restores {@code ppo} from the checkpoint in {@code dir} and returns the rest; refuses, naming
+   * the difference, a checkpoint of another format, config, env or prior.
+   */
+  public static Restored load(Path dir, ResidualPpo ppo, String envId, String priorHash) throws IOException {
+    try (DataInputStream in = open(dir)) {
+      checkHeader(in, dir, ppo.config(), envId, priorHash);
       long step = in.readLong();
       int episodes = in.readInt();
       double seconds = in.readDouble();
       int nRecent = in.readInt();
       if (nRecent < 0 || nRecent > EpisodeTracker.RECENT) {
-        throw new IOException("corrupt checkpoint " + file + ": " + nRecent + " recent episodes");
+        throw new IOException("corrupt checkpoint in " + dir + ": " + nRecent + " recent episodes");
       }
       List<double[]> recent = new ArrayList<>();
       for (int i = 0; i < nRecent; i++) {

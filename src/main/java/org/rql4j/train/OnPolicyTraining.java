@@ -26,8 +26,9 @@ import org.rql4j.prior.PriorPolicy;
  * networks see normalized observations when the config says so (statistics updated with every
  * reset and step, as SB3's VecNormalize). The env must autoreset in SAME_STEP mode (the final
  * observations come with the step). Progress after every rollout; checkpoints between rollouts
- * ({@link OnPolicyCheckpoint}), and on an env failure the last rollout boundary's learner is saved
- * before the {@link OffPolicyTraining.TrainingException}.
+ * ({@link OnPolicyCheckpoint}), and on an env failure the last rollout boundary's state (learner,
+ * statistics and random generator as they were then, kept in memory) is saved before the
+ * {@link OffPolicyTraining.TrainingException}.
  */
 public final class OnPolicyTraining {
 
@@ -135,7 +136,9 @@ public final class OnPolicyTraining {
         throw new OffPolicyTraining.TrainingException("training on " + env.envId() + " could not start: the env "
             + "failed to reset (" + e.getMessage() + ")", step, e);
       }
+      ppo.resetRunningReturns(); // a fresh episode in every copy (SB3's VecNormalize.reset zeroes them too)
       ppo.observe(obs);
+      OnPolicyCheckpoint.Snapshot snapshot = checkpointing == null ? null : snapshot(ppo, rng);
       while (step < cfg.totalSteps()) {
         buf.reset();
         while (!buf.full()) {
@@ -147,8 +150,8 @@ public final class OnPolicyTraining {
             st = discrete ? env.step(longs(dec.envActions())) : env.step(Tensor.ofFloats(dec.envActions(), n, aw));
             next = ((Tensor) st.observations()).toFloatArray();
           } catch (RuntimeException e) {
-            // the networks are as the last rollout boundary left them (updates happen between rollouts)
-            throw failed(e, env, checkpointing, ppo, rng, boundary, priorHash);
+            // saves the last rollout boundary's snapshot (updates happen between rollouts)
+            throw failed(e, env, checkpointing, snapshot, boundary, priorHash);
           }
           float[] priorLp = new float[n];
           if (usePrior) {
@@ -158,6 +161,8 @@ public final class OnPolicyTraining {
                   .toFloatArray();
             }
           }
+          // before V(final obs) below: SB3 normalizes terminal observations with the updated statistics
+          ppo.observe(next);
           float[] shaped = new float[n];
           boolean[] done = new boolean[n];
           float[] truncValues = null;
@@ -181,7 +186,6 @@ public final class OnPolicyTraining {
               truncValues = ppo.values(((Tensor) st.finalObservations()).toFloatArray());
             }
           }
-          ppo.observe(next);
           buf.add(netObs, dec.actions(), ppo.scaleRewards(shaped, done), dec.values(), dec.logProbs(),
               st.terminated(), st.truncated(), truncValues);
           episodes.record(st);
@@ -196,8 +200,11 @@ public final class OnPolicyTraining {
             (step - startStep) / seconds, secondsBefore + seconds);
         progress.accept(last);
         boundary = new OnPolicyCheckpoint.Loop(step, episodes.episodes(), episodes.recent(), secondsBefore + seconds);
+        if (checkpointing != null) {
+          snapshot = snapshot(ppo, rng);
+        }
         if (checkpointing != null && (step >= nextCheckpoint || step >= cfg.totalSteps())) {
-          save(checkpointing.dir(), ppo, rng, boundary, env.envId(), priorHash);
+          save(checkpointing.dir(), snapshot, boundary, env.envId(), priorHash);
           nextCheckpoint = (step / checkpointing.every() + 1) * checkpointing.every();
         }
       }
@@ -207,8 +214,8 @@ public final class OnPolicyTraining {
 
   /** The TrainingException for an env failure, after saving the last rollout boundary's learner when checkpointing. */
   private static OffPolicyTraining.TrainingException failed(RuntimeException e, VectorEnv env,
-      OffPolicyTraining.Checkpointing checkpointing, ResidualPpo ppo, Random rng, OnPolicyCheckpoint.Loop boundary,
-      String priorHash) {
+      OffPolicyTraining.Checkpointing checkpointing, OnPolicyCheckpoint.Snapshot snapshot,
+      OnPolicyCheckpoint.Loop boundary, String priorHash) {
     long step = boundary.step();
     String head = "training on " + env.envId() + " stopped after env step " + step + ": the env failed ("
         + e.getMessage() + ").";
@@ -217,7 +224,7 @@ public final class OnPolicyTraining {
           + "lost; set one (--checkpoint-dir, or --out) to make runs resumable.", step, e);
     }
     try {
-      OnPolicyCheckpoint.save(checkpointing.dir(), ppo, rng, boundary, env.envId(), priorHash);
+      OnPolicyCheckpoint.save(checkpointing.dir(), snapshot, boundary, env.envId(), priorHash);
       return new OffPolicyTraining.TrainingException(head + " Everything learned up to step " + step + " (the last "
           + "whole rollout) is saved in " + checkpointing.dir() + "; fix the env server and rerun the same command "
           + "with --resume to continue.", step, e);
@@ -229,10 +236,18 @@ public final class OnPolicyTraining {
     }
   }
 
-  private static void save(java.nio.file.Path dir, ResidualPpo ppo, Random rng, OnPolicyCheckpoint.Loop loop,
+  private static OnPolicyCheckpoint.Snapshot snapshot(ResidualPpo ppo, Random rng) {
+    try {
+      return OnPolicyCheckpoint.Snapshot.of(ppo, rng);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot snapshot the PPO learner: " + e.getMessage(), e);
+    }
+  }
+
+  private static void save(java.nio.file.Path dir, OnPolicyCheckpoint.Snapshot snapshot, OnPolicyCheckpoint.Loop loop,
       String envId, String priorHash) {
     try {
-      OnPolicyCheckpoint.save(dir, ppo, rng, loop, envId, priorHash);
+      OnPolicyCheckpoint.save(dir, snapshot, loop, envId, priorHash);
     } catch (IOException e) {
       throw new java.io.UncheckedIOException("cannot save the PPO checkpoint in " + dir + ": " + e.getMessage(), e);
     }

@@ -210,6 +210,11 @@ class ResidualPpoTest {
       assertArrayEquals(a.scaleRewards(new float[] {1f, 2f}, new boolean[2]),
           b.scaleRewards(new float[] {1f, 2f}, new boolean[2]));
       assertEquals(a.optimizerSteps(), b.optimizerSteps());
+      // Adam's moments came back too: the same update from both gives the same networks
+      a.update(buf, new Random(5));
+      b.update(buf, new Random(5));
+      assertArrayEquals(a.act(obs, true, new Random(0)).actions(), b.act(obs, true, new Random(0)).actions());
+      assertArrayEquals(a.values(obs), b.values(obs));
       // a state of another config's shape is refused
       try (ResidualPpo other = new ResidualPpo(cfg.withNetwork(new int[] {16}, 1e-2f, 0f), 2, ONE_D)) {
         java.io.IOException e = assertThrows(java.io.IOException.class, () -> other.readState(

@@ -33,59 +33,115 @@ class PpoCheckpointIT {
         .withReturns(0.98f, 0.8f).withSoft(0.01f, 0f).withNormalization(true, true);
   }
 
-  @Test
-  void aDeadEnvServerSavesTheLastRolloutAndANewServerFinishesTheRun(@TempDir Path tmp) throws Exception {
-    ResidualPpoConfig cfg = config();
-    OffPolicyTraining.Checkpointing ck = new OffPolicyTraining.Checkpointing(tmp.resolve("ckpt"), 256, true);
-    float[] probe = {0.01f, 0.2f, -0.03f, 0.1f, 0.02f, -0.1f, 0.04f, 0.3f};
-    float[] savedActions;
-    PythonServer doomed = PythonServer.start();
-    try (EnvClient c = doomed.client();
-        RemoteVectorEnv env = c.make(EnvSpec.builder("CartPole-v1").optNumEnvs(8).build());
-        ResidualPpo ppo = new ResidualPpo(cfg, 4, env.actionSpace())) {
-      OffPolicyTraining.TrainingException e = assertThrows(OffPolicyTraining.TrainingException.class,
-          () -> OnPolicyTraining.run(env, null, ppo, p -> {
-            if (p.step() == 512) {
-              doomed.close(); // the server dies between rollouts
-            }
-          }, ck));
-      assertEquals(512, e.step());
-      assertTrue(e.getMessage().contains("saved in " + ck.dir()) && e.getMessage().contains("--resume"),
-          e.getMessage());
-      assertEquals(8, ppo.optimizerSteps());
-      savedActions = ppo.act(probe, true, new Random(0)).actions();
-    } finally {
-      doomed.close();
+  /** The real env, whose step fails (as a dead server's would) from env step {@code failAt} on. */
+  private record FailingEnv(RemoteVectorEnv env, long failAt, long[] steps) implements org.rql4j.env.VectorEnv {
+    @Override
+    public String envId() {
+      return env.envId();
     }
-    assertEquals(512, TrainingCheckpoint.savedStep(ck.dir()));
-    try (PythonServer server = PythonServer.start(); EnvClient c = server.client();
-        RemoteVectorEnv env = c.make(EnvSpec.builder("CartPole-v1").optNumEnvs(8).build())) {
-      try (ResidualPpo reloaded = new ResidualPpo(cfg, 4, env.actionSpace())) {
-        OnPolicyCheckpoint.Restored r = OnPolicyCheckpoint.load(ck.dir(), reloaded, "CartPole-v1", null);
-        assertEquals(512, r.loop().step());
-        assertTrue(r.loop().episodes() > 0);
-        // networks and observation statistics as the dead run left them
-        assertArrayEquals(savedActions, reloaded.act(probe, true, new Random(0)).actions());
-        assertEquals(8, reloaded.optimizerSteps());
+
+    @Override
+    public int numEnvs() {
+      return env.numEnvs();
+    }
+
+    @Override
+    public Space observationSpace() {
+      return env.observationSpace();
+    }
+
+    @Override
+    public Space actionSpace() {
+      return env.actionSpace();
+    }
+
+    @Override
+    public org.rql4j.env.AutoresetMode autoresetMode() {
+      return env.autoresetMode();
+    }
+
+    @Override
+    public org.rql4j.env.VectorReset reset(org.rql4j.env.ResetRequest request) {
+      return env.reset(request);
+    }
+
+    @Override
+    public org.rql4j.env.VectorStep step(org.rql4j.env.Value actions) {
+      if (steps[0] >= failAt) {
+        throw new org.rql4j.bridge.BridgeException("the env server went away (test)");
       }
-      try (ResidualPpo other = new ResidualPpo(cfg.withSoft(0.02f, 0f), 4, env.actionSpace())) {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-            () -> OnPolicyTraining.run(env, null, other, p -> {}, ck));
-        assertTrue(e.getMessage().contains("alphaHat"), e.getMessage());
+      steps[0] += numEnvs();
+      return env.step(actions);
+    }
+
+    @Override
+    public void close() {
+      env.close();
+    }
+  }
+
+  @Test
+  void anEnvFailureMidRolloutSavesTheLastBoundaryAndTheRunResumesToItsEnd(@TempDir Path tmp) throws Exception {
+    ResidualPpoConfig cfg = config();
+    // no periodic save before the failure: what the folder holds is the failure's save
+    OffPolicyTraining.Checkpointing ck = new OffPolicyTraining.Checkpointing(tmp.resolve("ckpt"), 100_000, true);
+    float[] probe = {0.01f, 0.2f, -0.03f, 0.1f, 0.02f, -0.1f, 0.04f, 0.3f};
+    float[][] atBoundary = new float[1][];
+    long[] adamAtBoundary = new long[1];
+    try (PythonServer server = PythonServer.start(); EnvClient c = server.client()) {
+      try (RemoteVectorEnv real = c.make(EnvSpec.builder("CartPole-v1").optNumEnvs(8).build());
+          ResidualPpo ppo = new ResidualPpo(cfg, 4, real.actionSpace())) {
+        FailingEnv env = new FailingEnv(real, 512 + 17 * 8, new long[1]); // 17 steps into the third rollout
+        OffPolicyTraining.TrainingException e = assertThrows(OffPolicyTraining.TrainingException.class,
+            () -> OnPolicyTraining.run(env, null, ppo, p -> {
+              if (p.step() == 512) {
+                atBoundary[0] = ppo.values(probe); // continuous in the normalized input (argmax actions barely move)
+                adamAtBoundary[0] = ppo.optimizerSteps();
+              }
+            }, ck));
+        assertEquals(512, e.step());
+        assertTrue(e.getMessage().contains("saved in " + ck.dir()) && e.getMessage().contains("--resume"),
+            e.getMessage());
+        // the live learner has moved on (observation statistics over 17 more steps); the save has not
+        assertTrue(!java.util.Arrays.equals(atBoundary[0], ppo.values(probe)));
       }
-      try (ResidualPpo ppo = new ResidualPpo(cfg, 4, env.actionSpace())) {
-        int[] firstStep = {-1};
-        OnPolicyTraining.Progress last = OnPolicyTraining.run(env, null, ppo, p -> {
-          if (firstStep[0] < 0) {
-            firstStep[0] = (int) p.step();
-            // the first report after the resume: the restored learner took one more rollout's 4 steps
-            assertEquals(12, ppo.optimizerSteps());
-          }
-        }, ck);
-        assertEquals(768, firstStep[0], "resumed after step 512");
-        assertEquals(1024, last.step());
-        assertEquals(16, ppo.optimizerSteps());
-        assertTrue(last.trainSeconds() > 0);
+      assertEquals(512, TrainingCheckpoint.savedStep(ck.dir()));
+      try (RemoteVectorEnv env = c.make(EnvSpec.builder("CartPole-v1").optNumEnvs(8).build())) {
+        try (ResidualPpo reloaded = new ResidualPpo(cfg, 4, env.actionSpace())) {
+          OnPolicyCheckpoint.Restored r = OnPolicyCheckpoint.load(ck.dir(), reloaded, "CartPole-v1", null);
+          assertEquals(512, r.loop().step());
+          assertTrue(r.loop().episodes() > 0);
+          assertArrayEquals(atBoundary[0], reloaded.values(probe),
+              "networks and observation statistics as the boundary left them");
+          assertEquals(adamAtBoundary[0], reloaded.optimizerSteps());
+        }
+        try (ResidualPpo other = new ResidualPpo(cfg.withSoft(0.02f, 0f), 4, env.actionSpace())) {
+          IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+              () -> OnPolicyTraining.run(env, null, other, p -> {}, ck));
+          assertTrue(e.getMessage().contains("alphaHat"), e.getMessage());
+          assertThrows(IllegalArgumentException.class, () -> OnPolicyCheckpoint.checkResumable(ck.dir(),
+              other.config(), "CartPole-v1", null));
+        }
+        try (ResidualPpo ppo = new ResidualPpo(cfg, 4, env.actionSpace())) {
+          long[] first = {-1, -1};
+          OnPolicyTraining.Progress last = OnPolicyTraining.run(env, null, ppo, p -> {
+            if (first[0] < 0) {
+              first[0] = p.step();
+              first[1] = ppo.optimizerSteps();
+            }
+          }, ck);
+          assertEquals(768, first[0], "resumed after step 512");
+          assertEquals(8 + 4, first[1], "the restored Adam count plus one rollout's 4 steps");
+          assertEquals(1024, last.step());
+          assertEquals(16, ppo.optimizerSteps());
+          assertTrue(last.trainSeconds() > 0);
+          // a finished checkpoint resumed again: nothing to train, its counters back
+          OnPolicyTraining.Progress again = OnPolicyTraining.run(env, null, ppo, p -> {
+            throw new AssertionError("no rollout after the end");
+          }, ck);
+          assertEquals(1024, again.step());
+          assertTrue(Double.isNaN(again.losses().loss()));
+        }
       }
     }
   }
