@@ -340,3 +340,21 @@ def test_without_an_optional_package_its_tasks_do_not_register(
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
     assert package.replace("_", "-") in out.stdout and "pip install" in out.stdout
+
+
+def test_mujoco_warnings_are_logged_not_written_to_the_working_directory(tmp_path, monkeypatch, caplog) -> None:
+    import mujoco
+
+    from rql4j_bridge.tasks import locomotion  # noqa: F401  (installs the handler)
+
+    monkeypatch.chdir(tmp_path)
+    assert mujoco.get_mju_user_warning() is not None
+    for task in LOCOMOTION:
+        gymnasium.make(env_id(task, "total")).reset(seed=0)
+    # a deprecated attribute, as in Gymnasium's Ant and HalfCheetah models: MuJoCo warns while compiling
+    xml = (
+        '<mujoco><compiler settotalmass="2"/><worldbody><body><freejoint/><geom size=".1"/></body></worldbody></mujoco>'
+    )
+    with caplog.at_level("WARNING", logger="rql4j_bridge.tasks.locomotion"):
+        mujoco.MjModel.from_xml_string(xml)
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()

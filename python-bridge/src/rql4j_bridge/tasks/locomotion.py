@@ -18,6 +18,7 @@ without observation normalization learns faster without 78 dead inputs).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import gymnasium
@@ -37,6 +38,28 @@ from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
 
 from rql4j_bridge.tasks.core import TaskReward
+
+_log = logging.getLogger(__name__)
+
+
+def _route_mujoco_warnings() -> None:
+    """MuJoCo's default warning handler appends every warning to MUJOCO_LOG.TXT in the working
+    directory (Gymnasium's Ant and HalfCheetah models trigger a deprecation warning at every
+    ``make``). Unless the process already installed its own handler, log each distinct warning once
+    instead."""
+    if mujoco.get_mju_user_warning() is not None:
+        return
+    seen: set[str] = set()
+
+    def warn(message: str) -> None:
+        if message not in seen:
+            seen.add(message)
+            _log.warning("MuJoCo: %s", message.strip())
+
+    mujoco.set_mju_user_warning(warn)
+
+
+_route_mujoco_warnings()
 
 SPEED_CAP = 2.5
 """halfcheetah-speedcap: the forward speed (m/s) above which the add-on penalizes, linearly."""
