@@ -48,3 +48,17 @@ def test_refuses_a_file_that_is_not_a_metrics_csv(tmp_path: Path, capsys: pytest
     broken = _run(tmp_path, "broken", ["1000,2,x,y,z,eps,0.5,0.1,200,1,1,1"])
     with pytest.raises(PlotError, match=r"metrics.csv:2: a value is not a number"):
         read_metrics(broken / "metrics.csv")
+
+
+def test_a_loss_below_zero_gets_a_linear_axis(tmp_path: Path) -> None:
+    """PPO's loss (clipped surrogate + value) goes below 0: plotted, not dropped by a log scale."""
+    from rql4j_bridge.plot import plot
+
+    run = tmp_path / "ppo-seed0"
+    run.mkdir()
+    (run / "metrics.csv").write_text(
+        "step,episodes,recent_return,recent_basic_return,recent_addon_return,loss\n"
+        "2048,4,-50,1200,-50,0.4\n4096,8,-45,1210,-45,-0.05\n6144,12,-40,1220,-40,-0.07\n"
+    )
+    out = plot([run / "metrics.csv"], tmp_path / "curves.png")
+    assert out.stat().st_size > 0

@@ -57,15 +57,18 @@ def plot(paths: Sequence[Path], out: Path, title: str | None = None) -> Path:
     runs = [(p.parent.name or str(p), read_metrics(p)) for p in paths]
     fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 3.8), constrained_layout=True)
     for ax, (column, label) in zip(axes, PANELS, strict=True):
+        positive = True
         for name, m in runs:
             pts = [(s, v) for s, v in zip(m["step"], m[column], strict=True) if not math.isnan(v)]
             if pts:
                 ax.plot([s for s, _ in pts], [v for _, v in pts], label=name, linewidth=1.2)
+                positive = positive and all(v > 0 for _, v in pts)
         ax.set_xlabel("env steps")
         ax.set_title(label, fontsize=10)
         ax.grid(alpha=0.3)
         if column == "loss":
-            ax.set_yscale("log")
+            # TD losses are positive (log scale); PPO's (clipped surrogate + value) go below 0 (linear)
+            ax.set_yscale("log" if positive else "linear")
     axes[0].legend(fontsize=7)
     if title:
         fig.suptitle(title)
