@@ -4,6 +4,8 @@
 
 - ``expert``    SB3 expert (DQN, PPO or SAC) on a task's BASIC variant, seeded -> zip
 - ``sac-prior`` a SAC expert zip -> ``squashed_gaussian`` prior package (``sb3-sac``, the SB3 exporter)
+- ``ppo-prior`` a PPO expert zip (Box actions) -> ``diag_gaussian`` prior package (``sb3-ppo``): the
+  MuJoCo tasks' priors, which have no pipeline (their PPO expert is the prior)
 - ``demos``     the expert rolled out deterministically -> (obs, action) .npz
 - ``bc``        behaviour cloning -> ``categorical`` (Discrete: MLP classifier) or ``squashed_gaussian``
   (Box: MLP -> (mean, log_std), maximum likelihood) prior package (``bc``)

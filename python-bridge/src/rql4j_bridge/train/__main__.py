@@ -24,7 +24,7 @@ from rql4j_bridge.train.stages import (
     run_evaluate,
     run_expert,
     run_pipeline,
-    run_sac_prior,
+    run_rl_prior,
     run_soft_dqn,
     write_readme_section,
 )
@@ -115,23 +115,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-interval", type=int, default=5000, help="progress every N env steps (0: silent)")
     _add_config_flags(p, *EXPERT_CLASSES)
 
-    p = commands.add_parser(
-        "sac-prior", help="export a SAC expert zip as the squashed_gaussian prior package (source sb3-sac)"
-    )
-    p.add_argument("--task", default=DEFAULT_TASK, help=_TASK_HELP)
-    p.add_argument("--expert", type=Path, required=True, help="the SAC expert zip")
-    p.add_argument("--seed", type=int, default=0, help="recorded in made_by")
-    p.add_argument("--out", type=Path, required=True, help="the package folder")
-    p.add_argument("--name", help="the package name (default: the folder's name)")
-
-    p = commands.add_parser(
-        "ppo-prior", help="export a PPO expert zip (Box actions) as the diag_gaussian prior package (source sb3-ppo)"
-    )
-    p.add_argument("--task", default=DEFAULT_TASK, help=_TASK_HELP)
-    p.add_argument("--expert", type=Path, required=True, help="the PPO expert zip")
-    p.add_argument("--seed", type=int, default=0, help="recorded in made_by")
-    p.add_argument("--out", type=Path, required=True, help="the package folder")
-    p.add_argument("--name", help="the package name (default: the folder's name)")
+    for name, algo, help_text in (
+        ("sac-prior", "SAC", "export a SAC expert zip as the squashed_gaussian prior package (source sb3-sac)"),
+        (
+            "ppo-prior",
+            "PPO",
+            "export a PPO expert zip (Box actions) as the diag_gaussian prior package (source sb3-ppo)",
+        ),
+    ):
+        p = commands.add_parser(name, help=help_text)
+        p.add_argument("--task", default=DEFAULT_TASK, help=_TASK_HELP)
+        p.add_argument("--expert", type=Path, required=True, help=f"the {algo} expert zip")
+        p.add_argument("--seed", type=int, default=0, help="recorded in made_by")
+        p.add_argument("--out", type=Path, required=True, help="the package folder")
+        p.add_argument("--name", help="the package name (default: the folder's name)")
 
     p = commands.add_parser("demos", help="roll the expert out deterministically and save (obs, action) pairs")
     p.add_argument("--task", default=DEFAULT_TASK, help=_TASK_HELP)
@@ -214,9 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = _config_from_args(expert_config(args.task, algo), args, EXPERT_CLASSES, seed=args.seed)
         run_expert(args.task, algo, config, args.out or work_default / "expert.zip", log_interval=args.log_interval)
     elif args.command == "sac-prior":
-        run_sac_prior(args.task, args.expert, args.out, seed=args.seed, name=args.name, made_by={"command": command})
+        run_rl_prior(args.task, args.expert, args.out, seed=args.seed, name=args.name, made_by={"command": command})
     elif args.command == "ppo-prior":
-        run_sac_prior(
+        run_rl_prior(
             args.task, args.expert, args.out, seed=args.seed, name=args.name, made_by={"command": command}, algo="ppo"
         )
     elif args.command == "demos":

@@ -66,7 +66,7 @@ __all__ = [
     "run_evaluate",
     "run_expert",
     "run_pipeline",
-    "run_sac_prior",
+    "run_rl_prior",
     "run_soft_dqn",
 ]
 
@@ -254,7 +254,7 @@ def _run_gaussian_bc(
 _EXPORT_KIND = {"sac": ("sb3-sac", "squashed_gaussian"), "ppo": ("sb3-ppo", "diag_gaussian")}
 
 
-def run_sac_prior(
+def run_rl_prior(
     task: str,
     expert_zip: str | Path,
     out_dir: str | Path,
@@ -719,7 +719,7 @@ def _run_box_pipeline(
     )
     expert["stage_wall_s"] = time.perf_counter() - t0
 
-    sac = run_sac_prior(
+    sac = run_rl_prior(
         task, expert_zip, sac_pkg, seed=seed, made_by={**provenance, "stage_command": stage_cmds["sac-prior"]}, log=log
     )
 

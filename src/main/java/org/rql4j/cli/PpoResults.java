@@ -9,7 +9,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.rql4j.learner.ResidualPpoConfig;
-import org.rql4j.prior.PriorPackage;
 import org.rql4j.train.Evaluator;
 import org.rql4j.train.MarkedSections;
 
@@ -155,44 +154,23 @@ final class PpoResults {
   private static PpoRun.Result runJob(String task, long steps, int episodes, Path priorDir, Job job)
       throws IOException, InterruptedException {
     String tag = "[" + job.out().getFileName() + "] ";
-    List<String> cmd = new ArrayList<>();
-    cmd.add(ProcessHandle.current().info().command().orElse("java"));
-    java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-        .filter(a -> !a.startsWith("-agentlib") && !a.startsWith("-javaagent") && !a.startsWith("-Xrunjdwp"))
-        .forEach(cmd::add);
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "ppo", "--task", task,
-        "--baseline", job.baseline(), "--prior", priorDir.toString(), "--steps", Long.toString(steps), "--seed",
-        Long.toString(job.seed()), "--eval-episodes", Integer.toString(episodes), "--out", job.out().toString(),
-        "--resume"));
-    cmd.addAll(job.extra());
-    String[] childArgs = cmd.subList(cmd.indexOf("ppo") + 1, cmd.size()).toArray(String[]::new);
-    PpoRun.Result done = PpoRun.finishedWith(childArgs);
+    List<String> childArgs = new ArrayList<>(List.of("--task", task, "--baseline", job.baseline(), "--prior",
+        priorDir.toString(), "--steps", Long.toString(steps), "--seed", Long.toString(job.seed()), "--eval-episodes",
+        Integer.toString(episodes), "--out", job.out().toString(), "--resume"));
+    childArgs.addAll(job.extra());
+    PpoRun.Result done = PpoRun.finishedWith(childArgs.toArray(String[]::new));
     if (done != null) {
       System.out.println(tag + "finished earlier: " + done.learned().markdownRow(job.row()));
       return done;
     }
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    try (java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
-        java.nio.charset.StandardCharsets.UTF_8))) {
-      String line;
-      while ((line = r.readLine()) != null) {
-        System.out.println(tag + line);
-      }
-    } finally {
-      if (p.isAlive()) {
-        p.destroy();
-      }
-    }
-    int code = p.waitFor();
-    PpoRun.Result result = PpoRun.finishedWith(childArgs);
+    List<String> command = new ArrayList<>(List.of("ppo"));
+    command.addAll(childArgs);
+    int code = Results.runChild(command, tag);
+    PpoRun.Result result = PpoRun.finishedWith(childArgs.toArray(String[]::new));
     if (code != 0 || result == null) {
       throw new IllegalStateException("run " + job.out() + " exited with code " + code + " (its output is above, "
           + "prefixed " + tag.trim() + ")");
     }
     return result;
-  }
-
-  static String sha(Path priorDir) throws IOException {
-    return PriorPackage.contentHash(priorDir);
   }
 }

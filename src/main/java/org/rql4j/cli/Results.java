@@ -215,13 +215,7 @@ final class Results {
         return r;
       }
     }
-    List<String> cmd = new ArrayList<>();
-    cmd.add(ProcessHandle.current().info().command().orElse("java"));
-    // the parent's JVM options, without debug agents (their ports would clash between children)
-    java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-        .filter(a -> !a.startsWith("-agentlib") && !a.startsWith("-javaagent") && !a.startsWith("-Xrunjdwp"))
-        .forEach(cmd::add);
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "customize",
+    int code = runChild(List.of("customize",
         "--task", task, "--baseline", job.baseline(),
         "--prior", priorDir.toString(),
         "--steps", Long.toString(steps), "--seed", Long.toString(job.seed()), "--prior-weight", job.weight(),
@@ -230,7 +224,30 @@ final class Results {
         "--max-grad-norm", job.maxGradNorm() == null ? "reference" : job.maxGradNorm(),
         "--prior-min-std", job.priorMinStd() == null ? "reference" : job.priorMinStd(),
         "--eval-episodes", Integer.toString(episodes), "--out", job.out().toString(),
-        "--checkpoint-every", Long.toString(checkpointEvery), "--resume"));
+        "--checkpoint-every", Long.toString(checkpointEvery), "--resume"), tag);
+    Customize.Result result = Customize.finished(job.out(), cfg, task, job.baseline(), episodes, priorSha);
+    if (code != 0 || result == null) {
+      throw new IllegalStateException("run " + job.out() + " exited with code " + code + " (its output is above, "
+          + "prefixed " + tag.trim() + ")");
+    }
+    return result;
+  }
+
+  /**
+   * Runs {@code rql4j <args>} in a child JVM (this JVM's command, options without debug agents,
+   * and class path), echoing its output prefixed by {@code tag}; returns its exit code. DJL's
+   * PyTorch engine allows one GradientCollector per JVM at a time, so parallel learners need
+   * processes.
+   */
+  static int runChild(List<String> args, String tag) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElse("java"));
+    // the parent's JVM options, without debug agents (their ports would clash between children)
+    java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+        .filter(a -> !a.startsWith("-agentlib") && !a.startsWith("-javaagent") && !a.startsWith("-Xrunjdwp"))
+        .forEach(cmd::add);
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+    cmd.addAll(args);
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     try (java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
         java.nio.charset.StandardCharsets.UTF_8))) {
@@ -243,12 +260,6 @@ final class Results {
         p.destroy();
       }
     }
-    int code = p.waitFor();
-    Customize.Result result = Customize.finished(job.out(), cfg, task, job.baseline(), episodes, priorSha);
-    if (code != 0 || result == null) {
-      throw new IllegalStateException("run " + job.out() + " exited with code " + code + " (its output is above, "
-          + "prefixed " + tag.trim() + ")");
-    }
-    return result;
+    return p.waitFor();
   }
 }

@@ -102,13 +102,7 @@ public final class OnPolicyCheckpoint {
     summary.addProperty("optimizer_steps", snapshot.optimizerSteps());
     summary.add("config", GSON.toJsonTree(snapshot.config()));
     Files.writeString(tmp.resolve(TrainingCheckpoint.SUMMARY), GSON.toJson(summary));
-    Path old = TrainingCheckpoint.old(dir);
-    if (Files.exists(dir)) {
-      TrainingCheckpoint.deleteTree(old);
-      TrainingCheckpoint.move(dir, old);
-    }
-    TrainingCheckpoint.move(tmp, dir);
-    TrainingCheckpoint.deleteTree(old);
+    TrainingCheckpoint.swapIn(tmp, dir);
   }
 
   /**

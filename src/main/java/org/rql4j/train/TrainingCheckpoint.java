@@ -151,8 +151,15 @@ public final class TrainingCheckpoint {
         java.nio.file.StandardOpenOption.WRITE)) {
       ch.force(true); // on disk before the swap
     }
-    // swap in: dir -> dir.old, tmp -> dir, drop dir.old (exists() and load() fall back to dir.old).
-    // A dir.old without a dir is the last complete checkpoint: it is only deleted once tmp is dir.
+    swapIn(tmp, dir);
+  }
+
+  /**
+   * Replaces {@code dir} by the complete checkpoint folder {@code tmp}: dir -> dir.old, tmp -> dir,
+   * drop dir.old ({@link #exists} and the loaders fall back to dir.old). A dir.old without a dir is
+   * the last complete checkpoint: it is only deleted once tmp is dir.
+   */
+  static void swapIn(Path tmp, Path dir) throws IOException {
     Path old = old(dir);
     if (Files.exists(dir)) {
       deleteTree(old);
