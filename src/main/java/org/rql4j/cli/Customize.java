@@ -37,52 +37,15 @@ final class Customize {
    */
   static Result finished(Path out, LearnerConfig cfg, String task, String baseline, int evalEpisodes,
       String priorSha256) throws java.io.IOException {
-    Path summaryFile = out.resolve("summary.json");
-    Path configFile = out.resolve("config.json");
-    if (!java.nio.file.Files.isRegularFile(summaryFile) || !java.nio.file.Files.isRegularFile(configFile)) {
+    com.google.gson.JsonObject summary = RunFolder.finishedSummary(out, cfg, task, baseline, evalEpisodes,
+        priorSha256);
+    if (summary == null) {
       return null;
     }
-    com.google.gson.Gson gson = new com.google.gson.Gson();
-    com.google.gson.JsonObject run = com.google.gson.JsonParser.parseString(
-        java.nio.file.Files.readString(configFile)).getAsJsonObject();
-    // both sides from JSON text: a float field and its parsed text compare unequal as numbers
-    if (!org.rql4j.train.TrainingCheckpoint.sameConfig(run.get("config"),
-        com.google.gson.JsonParser.parseString(gson.toJson(cfg)))) {
-      throw new IllegalArgumentException(out + " holds a finished run of another config (" + run.get("config")
-          + "); delete it or choose another --out");
-    }
-    java.util.List<String> differs = new java.util.ArrayList<>();
-    if (!run.has("task") || !run.get("task").getAsString().equals(task)) {
-      differs.add("task");
-    }
-    if (!run.has("baseline") || !run.get("baseline").getAsString().equals(baseline)) {
-      differs.add("baseline");
-    }
-    if (!run.has("eval_episodes") || run.get("eval_episodes").getAsInt() != evalEpisodes) {
-      differs.add("evaluation episodes");
-    }
-    if (!run.has("prior_sha256") || run.get("prior_sha256").isJsonNull()
-        || !run.get("prior_sha256").getAsString().equals(priorSha256)) {
-      differs.add("prior package (sha256)");
-    }
-    if (!differs.isEmpty()) {
-      throw new IllegalArgumentException(out + " holds a finished run with another " + String.join(", ", differs)
-          + "; delete it or choose another --out");
-    }
-    com.google.gson.JsonObject summary = com.google.gson.JsonParser.parseString(
-        java.nio.file.Files.readString(summaryFile)).getAsJsonObject();
-    if (!summary.has("learned_episodes")) {
-      return null;
-    }
-    java.lang.reflect.Type list = com.google.gson.reflect.TypeToken.getParameterized(
-        java.util.List.class, Evaluator.Episode.class).getType();
-    java.util.List<Evaluator.Episode> prior = gson.fromJson(summary.get("prior_episodes"), list);
-    java.util.List<Evaluator.Episode> learned = gson.fromJson(summary.get("learned_episodes"), list);
-    return new Result(new Evaluator.Summary(prior), new Evaluator.Summary(learned),
-        gson.fromJson(summary.get("final_progress"), OffPolicyTraining.Progress.class),
+    return new Result(RunFolder.episodes(summary, "prior_episodes"), RunFolder.episodes(summary, "learned_episodes"),
+        new com.google.gson.Gson().fromJson(summary.get("final_progress"), OffPolicyTraining.Progress.class),
         summary.get("train_seconds").getAsDouble());
   }
-
 
   /** The task's reference learner and hyperparameters (docs/tasks.md). */
   static LearnerConfig baseConfig(String task) {
@@ -138,17 +101,8 @@ final class Customize {
       checkpointing.checkStartable();
     }
     if (out != null) {
-      java.nio.file.Files.createDirectories(out);
-      java.nio.file.Files.deleteIfExists(out.resolve("summary.json")); // this run's summary, or none
-      com.google.gson.JsonObject run = new com.google.gson.JsonObject();
-      run.addProperty("task", task);
-      run.addProperty("baseline", baseline);
-      run.addProperty("eval_episodes", evalEpisodes);
-      run.addProperty("prior", prior.spec().packageDir() == null ? null : prior.spec().packageDir().toString());
-      run.addProperty("prior_sha256", org.rql4j.prior.PriorPackage.identity(prior.spec()));
-      run.add("config", new com.google.gson.Gson().toJsonTree(cfg));
-      java.nio.file.Files.writeString(out.resolve("config.json"),
-          new com.google.gson.GsonBuilder().setPrettyPrinting().create().toJson(run));
+      RunFolder.start(out, task, baseline, evalEpisodes, prior, org.rql4j.prior.PriorPackage.identity(prior.spec()),
+          cfg);
     }
     String variant = baseline.equals("oracle") ? "total" : "addon";
     String trainEnv = "rql4j/" + task + "-" + variant + "-v0";

@@ -93,33 +93,22 @@ final class PpoResults {
     System.out.printf(Locale.ROOT, "rql4j ppo-results: %d runs of %d env steps on %s, %d at a time; run folders "
         + "(resumable: rerun the same command to continue) under %s%n", jobs.size(), steps, task, parallel, outRoot);
     long t0 = System.nanoTime();
-    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(parallel);
-    List<java.util.concurrent.Future<PpoRun.Result>> futures = new ArrayList<>();
+    List<java.util.concurrent.Callable<PpoRun.Result>> calls = new ArrayList<>();
     for (Job job : jobs) {
-      futures.add(pool.submit(() -> runJob(task, steps, episodes, priorDir, job)));
+      calls.add(() -> runJob(task, steps, episodes, priorDir, job));
     }
-    pool.shutdown();
+    List<PpoRun.Result> results = Results.runAll(calls, parallel, outRoot);
     Map<String, List<Evaluator.Episode>> table = new LinkedHashMap<>();
     Map<String, List<Double>> seconds = new LinkedHashMap<>();
     Map<String, List<String>> perSeed = new LinkedHashMap<>();
-    try {
-      for (int k = 0; k < jobs.size(); k++) {
-        Job job = jobs.get(k);
-        PpoRun.Result r = futures.get(k).get();
-        table.putIfAbsent("prior alone", new ArrayList<>(r.prior().episodes()));
-        table.computeIfAbsent(job.row(), x -> new ArrayList<>()).addAll(r.learned().episodes());
-        seconds.computeIfAbsent(job.row(), x -> new ArrayList<>()).add(r.seconds());
-        perSeed.computeIfAbsent(job.row(), x -> new ArrayList<>()).add(String.format(Locale.ROOT, "%.0f / %.1f",
-            r.learned().mean(Evaluator.Episode::basicReturn), r.learned().mean(Evaluator.Episode::addonReturn)));
-      }
-    } catch (InterruptedException e) {
-      pool.shutdownNow();
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted; finished runs are kept under " + outRoot, e);
-    } catch (java.util.concurrent.ExecutionException e) {
-      pool.shutdownNow();
-      throw new IllegalStateException("a run failed: " + e.getCause().getMessage() + "\nFinished runs and checkpoints "
-          + "are kept under " + outRoot + "; rerun the same command to continue.", e.getCause());
+    for (int k = 0; k < jobs.size(); k++) {
+      Job job = jobs.get(k);
+      PpoRun.Result r = results.get(k);
+      table.putIfAbsent("prior alone", new ArrayList<>(r.prior().episodes()));
+      table.computeIfAbsent(job.row(), x -> new ArrayList<>()).addAll(r.learned().episodes());
+      seconds.computeIfAbsent(job.row(), x -> new ArrayList<>()).add(r.seconds());
+      perSeed.computeIfAbsent(job.row(), x -> new ArrayList<>()).add(String.format(Locale.ROOT, "%.0f / %.1f",
+          r.learned().mean(Evaluator.Episode::basicReturn), r.learned().mean(Evaluator.Episode::addonReturn)));
     }
     double minutes = (System.nanoTime() - t0) / 60e9;
     ResidualPpoConfig base = ResidualPpoConfig.mujoco().withTotalSteps(steps);
@@ -131,8 +120,9 @@ final class PpoResults {
         .append("). Seeds ").append(String.join(", ", seeds)).append("; each row pools ").append(episodes)
         .append(" evaluation episodes per seed (reset seeds 10000..), deterministic policies (the Gaussian's mean, "
             + "clipped to the Box), on the task's total variant; mean ± std over all pooled episodes. PPO settings: ")
-        .append(base).append(" (the rows from the prior's network: the learning rate their names say). Prior: `examples/priors/").append(task).append("-ppo` (SB3 PPO on the basic reward). "
-            + "Per seed: mean basic / add-on return of each seed's ").append(episodes).append(" episodes.\n\n");
+        .append(base).append(" (the rows from the prior's network: the learning rate their names say). Prior: ")
+        .append("`examples/priors/").append(task).append("-ppo` (SB3 PPO on the basic reward). Per seed: mean basic / ")
+        .append("add-on return of each seed's ").append(episodes).append(" episodes.\n\n");
     md.append("| policy | basic return | add-on return | length | per seed (basic / add-on) | train s / run |\n")
         .append("|---|---|---|---|---|---|\n");
     table.forEach((name, eps) -> {

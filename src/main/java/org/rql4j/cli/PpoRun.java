@@ -3,7 +3,6 @@ package org.rql4j.cli;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -207,16 +206,7 @@ final class PpoRun {
       }
     }
     if (out != null) {
-      Files.createDirectories(out);
-      Files.deleteIfExists(out.resolve("summary.json"));
-      JsonObject run = new JsonObject();
-      run.addProperty("task", task);
-      run.addProperty("baseline", baseline);
-      run.addProperty("eval_episodes", evalEpisodes);
-      run.addProperty("prior", prior.spec().packageDir() == null ? null : prior.spec().packageDir().toString());
-      run.addProperty("prior_sha256", priorSha);
-      run.add("config", new Gson().toJsonTree(cfg));
-      Files.writeString(out.resolve("config.json"), new GsonBuilder().setPrettyPrinting().create().toJson(run));
+      RunFolder.start(out, task, baseline, evalEpisodes, prior, priorSha, cfg);
     }
     String evalEnv = "rql4j/" + task + "-total-v0";
     long[] seeds = Evaluator.defaultSeeds(evalEpisodes);
@@ -271,27 +261,12 @@ final class PpoRun {
    */
   static Result finished(Path out, ResidualPpoConfig cfg, String task, String baseline, int evalEpisodes,
       String priorSha256) throws IOException {
-    Path summaryFile = out.resolve("summary.json");
-    Path configFile = out.resolve("config.json");
-    if (!Files.isRegularFile(summaryFile) || !Files.isRegularFile(configFile)) {
+    JsonObject summary = RunFolder.finishedSummary(out, cfg, task, baseline, evalEpisodes, priorSha256);
+    if (summary == null) {
       return null;
     }
-    Gson gson = new Gson();
-    JsonObject run = JsonParser.parseString(Files.readString(configFile)).getAsJsonObject();
-    if (!TrainingCheckpoint.sameConfig(run.get("config"), JsonParser.parseString(gson.toJson(cfg)))
-        || !run.get("task").getAsString().equals(task) || !run.get("baseline").getAsString().equals(baseline)
-        || run.get("eval_episodes").getAsInt() != evalEpisodes
-        || !run.get("prior_sha256").getAsString().equals(priorSha256)) {
-      throw new IllegalArgumentException(out + " holds a finished run of other settings (" + run
-          + "); delete it or choose another --out");
-    }
-    JsonObject summary = JsonParser.parseString(Files.readString(summaryFile)).getAsJsonObject();
-    java.lang.reflect.Type list = com.google.gson.reflect.TypeToken.getParameterized(List.class,
-        Evaluator.Episode.class).getType();
-    List<Evaluator.Episode> prior = gson.fromJson(summary.get("prior_episodes"), list);
-    List<Evaluator.Episode> learned = gson.fromJson(summary.get("learned_episodes"), list);
-    return new Result(new Evaluator.Summary(prior), new Evaluator.Summary(learned),
-        gson.fromJson(summary.get("final_progress"), OnPolicyTraining.Progress.class),
+    return new Result(RunFolder.episodes(summary, "prior_episodes"), RunFolder.episodes(summary, "learned_episodes"),
+        new Gson().fromJson(summary.get("final_progress"), OnPolicyTraining.Progress.class),
         summary.get("train_seconds").getAsDouble());
   }
 }

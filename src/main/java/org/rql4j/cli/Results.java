@@ -94,35 +94,23 @@ final class Results {
     System.out.printf(Locale.ROOT, "rql4j results: %d runs of %d env steps on %s, %d at a time; run folders (resumable: "
         + "rerun the same command to continue) under %s%n", jobs.size(), steps, task, parallel, outRoot);
     java.util.concurrent.atomic.AtomicInteger reused = new java.util.concurrent.atomic.AtomicInteger();
-    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(parallel);
-    List<java.util.concurrent.Future<Customize.Result>> futures = new ArrayList<>();
+    List<java.util.concurrent.Callable<Customize.Result>> calls = new ArrayList<>();
     for (Job job : jobs) {
-      futures.add(pool.submit(() -> runJob(root, task, steps, episodes, warmStart, job, parallel > 1, reused)));
+      calls.add(() -> runJob(root, task, steps, episodes, warmStart, job, parallel > 1, reused));
     }
-    pool.shutdown();
+    List<Customize.Result> results = runAll(calls, parallel, outRoot);
     Map<String, List<Evaluator.Episode>> rows = new LinkedHashMap<>();
     Map<String, List<Double>> trainSeconds = new LinkedHashMap<>();
     Map<String, List<String>> perSeed = new LinkedHashMap<>();
-    try {
-      for (int k = 0; k < jobs.size(); k++) {
-        Job job = jobs.get(k);
-        Customize.Result r = futures.get(k).get();
-        // the prior's evaluation does not depend on the training seed: one copy per prior
-        rows.putIfAbsent("prior alone: " + job.priorName(), new ArrayList<>(r.prior().episodes()));
-        rows.computeIfAbsent(job.row(), x -> new ArrayList<>()).addAll(r.learned().episodes());
-        trainSeconds.computeIfAbsent(job.row(), x -> new ArrayList<>()).add(r.seconds());
-        perSeed.computeIfAbsent(job.row(), x -> new ArrayList<>()).add(String.format(Locale.ROOT, "%.1f / %.1f",
-            r.learned().mean(Evaluator.Episode::basicReturn), r.learned().mean(Evaluator.Episode::addonReturn)));
-      }
-    } catch (InterruptedException e) {
-      pool.shutdownNow();
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted; finished runs are kept under " + outRoot, e);
-    } catch (java.util.concurrent.ExecutionException e) {
-      pool.shutdownNow();
-      Throwable cause = e.getCause();
-      throw new IllegalStateException("a run failed: " + cause.getMessage() + "\nFinished runs and checkpoints are kept "
-          + "under " + outRoot + "; rerun the same command to continue.", cause);
+    for (int k = 0; k < jobs.size(); k++) {
+      Job job = jobs.get(k);
+      Customize.Result r = results.get(k);
+      // the prior's evaluation does not depend on the training seed: one copy per prior
+      rows.putIfAbsent("prior alone: " + job.priorName(), new ArrayList<>(r.prior().episodes()));
+      rows.computeIfAbsent(job.row(), x -> new ArrayList<>()).addAll(r.learned().episodes());
+      trainSeconds.computeIfAbsent(job.row(), x -> new ArrayList<>()).add(r.seconds());
+      perSeed.computeIfAbsent(job.row(), x -> new ArrayList<>()).add(String.format(Locale.ROOT, "%.1f / %.1f",
+          r.learned().mean(Evaluator.Episode::basicReturn), r.learned().mean(Evaluator.Episode::addonReturn)));
     }
     // "prior alone" rows first, as in the earlier tables
     Map<String, List<Evaluator.Episode>> ordered = new LinkedHashMap<>();
@@ -231,6 +219,36 @@ final class Results {
           + "prefixed " + tag.trim() + ")");
     }
     return result;
+  }
+
+  /**
+   * Runs {@code calls}, {@code parallel} at a time, and returns their results in order. A failure
+   * (or an interrupt) stops the others and is rethrown saying that finished runs and checkpoints
+   * stay under {@code outRoot}.
+   */
+  static <R> List<R> runAll(List<java.util.concurrent.Callable<R>> calls, int parallel, Path outRoot) {
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(parallel);
+    List<java.util.concurrent.Future<R>> futures = new ArrayList<>();
+    for (java.util.concurrent.Callable<R> call : calls) {
+      futures.add(pool.submit(call));
+    }
+    pool.shutdown();
+    List<R> results = new ArrayList<>();
+    try {
+      for (java.util.concurrent.Future<R> f : futures) {
+        results.add(f.get());
+      }
+      return results;
+    } catch (InterruptedException e) {
+      pool.shutdownNow();
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted; finished runs are kept under " + outRoot, e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      pool.shutdownNow();
+      Throwable cause = e.getCause();
+      throw new IllegalStateException("a run failed: " + cause.getMessage() + "\nFinished runs and checkpoints are kept "
+          + "under " + outRoot + "; rerun the same command to continue.", cause);
+    }
   }
 
   /**

@@ -256,10 +256,15 @@ public final class ResidualPpo implements AutoCloseable {
    * raw observations (normalized here when the config says so, with the current statistics).
    */
   public Decision act(float[] observations, boolean deterministic, Random rng) {
+    return actOnInput(networkInput(observations), deterministic, rng);
+  }
+
+  /** As {@link #act}, for observations already as the networks see them ({@link #networkInput}). */
+  public Decision actOnInput(float[] input, boolean deterministic, Random rng) {
     DjlRuntime.noGradOnThisThread();
-    int n = observations.length / obsDim;
+    int n = input.length / obsDim;
     try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
-      NDArray obs = m.create(networkInput(observations), new Shape(n, obsDim));
+      NDArray obs = m.create(input, new Shape(n, obsDim));
       NDArray out = policy.forward(obs);
       float[] values = value.forward(obs).reshape(n).toFloatArray();
       float[] actions;

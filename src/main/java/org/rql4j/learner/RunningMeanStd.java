@@ -21,10 +21,6 @@ public final class RunningMeanStd {
     java.util.Arrays.fill(var, 1.0);
   }
 
-  public int dim() {
-    return mean.length;
-  }
-
   public double count() {
     return count;
   }

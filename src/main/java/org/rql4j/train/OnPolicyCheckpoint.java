@@ -3,15 +3,12 @@ package org.rql4j.train;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
 import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -19,7 +16,7 @@ import org.rql4j.learner.ResidualPpo;
 
 /**
  * Checkpoints of {@link OnPolicyTraining}: saved between rollouts (nothing is buffered then), in
- * the same folder layout and with the same swap-in as {@link TrainingCheckpoint} ({@code state.bin}
+ * the same folder layout and writer as {@link TrainingCheckpoint} ({@code state.bin}
  * + {@code checkpoint.json}; a crash while saving leaves the previous one in {@code <dir>.old}).
  * Holds the PPO learner's state ({@link ResidualPpo#writeState}), the loop's counters and recent
  * episodes, and the random generator. A resumed run resets the env with seed {@code seed + step}:
@@ -67,11 +64,7 @@ public final class OnPolicyCheckpoint {
 
   /** Saves a {@link Snapshot} with {@code loop} in {@code dir}. */
   public static void save(Path dir, Snapshot snapshot, Loop loop, String envId, String priorHash) throws IOException {
-    Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
-    TrainingCheckpoint.deleteTree(tmp);
-    Files.createDirectories(tmp);
-    try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(
-        Files.newOutputStream(tmp.resolve(TrainingCheckpoint.STATE)), 1 << 20))) {
+    TrainingCheckpoint.write(dir, out -> {
       out.writeUTF(MAGIC);
       out.writeInt(VERSION);
       TrainingCheckpoint.writeString(out, new Gson().toJson(snapshot.config()));
@@ -80,29 +73,12 @@ public final class OnPolicyCheckpoint {
       out.writeLong(loop.step());
       out.writeInt(loop.episodes());
       out.writeDouble(loop.trainSeconds());
-      out.writeInt(loop.recent().size());
-      for (double[] r : loop.recent()) {
-        for (double x : r) {
-          out.writeDouble(x);
-        }
-      }
+      TrainingCheckpoint.writeRecent(out, loop.recent());
       out.writeInt(snapshot.rng().length);
       out.write(snapshot.rng());
       out.write(snapshot.learner());
-    }
-    JsonObject summary = new JsonObject();
-    summary.addProperty("format", MAGIC + "/" + VERSION);
-    summary.addProperty("saved", Instant.now().toString());
-    summary.addProperty("env_id", envId);
-    summary.addProperty("prior_sha256", priorHash);
-    summary.addProperty("step", loop.step());
-    summary.addProperty("learner", "ppo");
-    summary.addProperty("total_steps", snapshot.config().totalSteps());
-    summary.addProperty("episodes", loop.episodes());
-    summary.addProperty("optimizer_steps", snapshot.optimizerSteps());
-    summary.add("config", GSON.toJsonTree(snapshot.config()));
-    Files.writeString(tmp.resolve(TrainingCheckpoint.SUMMARY), GSON.toJson(summary));
-    TrainingCheckpoint.swapIn(tmp, dir);
+    }, TrainingCheckpoint.summary(MAGIC + "/" + VERSION, envId, priorHash, loop.step(), "ppo",
+        snapshot.config().totalSteps(), loop.episodes(), snapshot.optimizerSteps(), snapshot.config(), null, null));
   }
 
   /**

@@ -143,7 +143,7 @@ public final class OnPolicyTraining {
         buf.reset();
         while (!buf.full()) {
           float[] netObs = ppo.networkInput(obs);
-          ResidualPpo.Decision dec = ppo.act(obs, false, rng);
+          ResidualPpo.Decision dec = ppo.actOnInput(netObs, false, rng);
           VectorStep st;
           float[] next;
           try {

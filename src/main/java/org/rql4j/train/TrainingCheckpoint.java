@@ -104,11 +104,7 @@ public final class TrainingCheckpoint {
    */
   public static void save(Path dir, OffPolicyLearner learner, ReplayBuffer buffer, Random rng, Loop loop,
       String envId, String priorHash) throws IOException {
-    Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
-    deleteTree(tmp);
-    Files.createDirectories(tmp);
-    try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(
-        Files.newOutputStream(tmp.resolve(STATE)), 1 << 20))) {
+    write(dir, out -> {
       out.writeUTF(MAGIC);
       out.writeInt(VERSION);
       writeString(out, learner.kind());
@@ -122,36 +118,72 @@ public final class TrainingCheckpoint {
       out.writeDouble(loop.priorSeconds());
       out.writeDouble(loop.learnerSeconds());
       out.writeDouble(loop.wallSeconds());
-      out.writeInt(loop.recent().size());
-      for (double[] r : loop.recent()) {
-        for (double x : r) {
-          out.writeDouble(x);
-        }
-      }
+      writeRecent(out, loop.recent());
       byte[] rngBytes = serialize(rng);
       out.writeInt(rngBytes.length);
       out.write(rngBytes);
       learner.writeState(out);
       buffer.writeTo(out);
+    }, summary(MAGIC + "/" + VERSION, envId, priorHash, loop.step(), learner.kind(), learner.schedule().totalSteps(),
+        loop.episodes(), learner.optimizerSteps(), learner.config(), "buffer_size", buffer.size()));
+  }
+
+  /** Writes a checkpoint's {@link #STATE} file. */
+  interface StateWriter {
+    void write(DataOutputStream out) throws IOException;
+  }
+
+  /**
+   * Writes a checkpoint folder (both loops' format): the state file and checkpoint.json into
+   * {@code <dir>.tmp}, the state forced to disk, then swapped in for {@code dir}.
+   */
+  static void write(Path dir, StateWriter state, JsonObject summary) throws IOException {
+    Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
+    deleteTree(tmp);
+    Files.createDirectories(tmp);
+    try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(
+        Files.newOutputStream(tmp.resolve(STATE)), 1 << 20))) {
+      state.write(out);
     }
-    JsonObject summary = new JsonObject();
-    summary.addProperty("format", MAGIC + "/" + VERSION);
-    summary.addProperty("saved", Instant.now().toString());
-    summary.addProperty("env_id", envId);
-    summary.addProperty("prior_sha256", priorHash);
-    summary.addProperty("step", loop.step());
-    summary.addProperty("learner", learner.kind());
-    summary.addProperty("total_steps", learner.schedule().totalSteps());
-    summary.addProperty("episodes", loop.episodes());
-    summary.addProperty("buffer_size", buffer.size());
-    summary.addProperty("optimizer_steps", learner.optimizerSteps());
-    summary.add("config", GSON.toJsonTree(learner.config()));
     Files.writeString(tmp.resolve(SUMMARY), GSON.toJson(summary));
     try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp.resolve(STATE),
         java.nio.file.StandardOpenOption.WRITE)) {
       ch.force(true); // on disk before the swap
     }
     swapIn(tmp, dir);
+  }
+
+  /**
+   * A checkpoint.json: its format, when it was saved, what trained on what, and how far
+   * ({@code extraKey} / {@code extraValue}: one loop-specific count, or null).
+   */
+  static JsonObject summary(String format, String envId, String priorHash, long step, String learner,
+      long totalSteps, int episodes, long optimizerSteps, Object config, String extraKey, Number extraValue) {
+    JsonObject summary = new JsonObject();
+    summary.addProperty("format", format);
+    summary.addProperty("saved", Instant.now().toString());
+    summary.addProperty("env_id", envId);
+    summary.addProperty("prior_sha256", priorHash);
+    summary.addProperty("step", step);
+    summary.addProperty("learner", learner);
+    summary.addProperty("total_steps", totalSteps);
+    summary.addProperty("episodes", episodes);
+    if (extraKey != null) {
+      summary.addProperty(extraKey, extraValue);
+    }
+    summary.addProperty("optimizer_steps", optimizerSteps);
+    summary.add("config", GSON.toJsonTree(config));
+    return summary;
+  }
+
+  /** The recent episodes' [env, basic, add-on] returns, as both loops store them. */
+  static void writeRecent(DataOutputStream out, List<double[]> recent) throws IOException {
+    out.writeInt(recent.size());
+    for (double[] r : recent) {
+      for (double x : r) {
+        out.writeDouble(x);
+      }
+    }
   }
 
   /**

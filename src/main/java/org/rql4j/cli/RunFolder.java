@@ -1,0 +1,87 @@
+package org.rql4j.cli;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.rql4j.prior.PriorPolicy;
+import org.rql4j.train.Evaluator;
+import org.rql4j.train.TrainingCheckpoint;
+
+/**
+ * A customization run's output folder, shared by {@code customize} and {@code ppo}: its
+ * config.json (task, baseline, evaluation episodes, prior and its hash, learner config) and the
+ * summary.json a finished run leaves, which {@code results} / {@code ppo-results} reuse.
+ */
+final class RunFolder {
+
+  private RunFolder() {}
+
+  /** Starts a run in {@code out}: removes an earlier summary (this run's, or none) and writes config.json. */
+  static void start(Path out, String task, String baseline, int evalEpisodes, PriorPolicy prior, String priorSha256,
+      Object config) throws IOException {
+    Files.createDirectories(out);
+    Files.deleteIfExists(out.resolve("summary.json"));
+    JsonObject run = new JsonObject();
+    run.addProperty("task", task);
+    run.addProperty("baseline", baseline);
+    run.addProperty("eval_episodes", evalEpisodes);
+    run.addProperty("prior", prior.spec().packageDir() == null ? null : prior.spec().packageDir().toString());
+    run.addProperty("prior_sha256", priorSha256);
+    run.add("config", new Gson().toJsonTree(config));
+    Files.writeString(out.resolve("config.json"), new GsonBuilder().setPrettyPrinting().create().toJson(run));
+  }
+
+  /**
+   * The summary.json of a finished run in {@code out} made with these settings; null when the
+   * run has not finished (no summary, or one without the learned policy's episodes). A finished
+   * run of other settings is refused, naming what differs.
+   */
+  static JsonObject finishedSummary(Path out, Object config, String task, String baseline, int evalEpisodes,
+      String priorSha256) throws IOException {
+    Path summaryFile = out.resolve("summary.json");
+    Path configFile = out.resolve("config.json");
+    if (!Files.isRegularFile(summaryFile) || !Files.isRegularFile(configFile)) {
+      return null;
+    }
+    JsonObject run = JsonParser.parseString(Files.readString(configFile)).getAsJsonObject();
+    // both sides from JSON text: a float field and its parsed text compare unequal as numbers
+    if (!TrainingCheckpoint.sameConfig(run.get("config"), JsonParser.parseString(new Gson().toJson(config)))) {
+      throw new IllegalArgumentException(out + " holds a finished run of other settings: another config ("
+          + run.get("config") + "); delete it or choose another --out");
+    }
+    List<String> differs = new ArrayList<>();
+    if (!run.has("task") || !run.get("task").getAsString().equals(task)) {
+      differs.add("task");
+    }
+    if (!run.has("baseline") || !run.get("baseline").getAsString().equals(baseline)) {
+      differs.add("baseline");
+    }
+    if (!run.has("eval_episodes") || run.get("eval_episodes").getAsInt() != evalEpisodes) {
+      differs.add("evaluation episodes");
+    }
+    if (!run.has("prior_sha256") || run.get("prior_sha256").isJsonNull()
+        || !run.get("prior_sha256").getAsString().equals(priorSha256)) {
+      differs.add("prior package (sha256)");
+    }
+    if (!differs.isEmpty()) {
+      throw new IllegalArgumentException(out + " holds a finished run of other settings: another "
+          + String.join(", ", differs) + "; delete it or choose another --out");
+    }
+    JsonObject summary = JsonParser.parseString(Files.readString(summaryFile)).getAsJsonObject();
+    return summary.has("learned_episodes") ? summary : null;
+  }
+
+  /** A summary's evaluation episodes ({@code prior_episodes} or {@code learned_episodes}). */
+  static Evaluator.Summary episodes(JsonObject summary, String key) {
+    java.lang.reflect.Type list = com.google.gson.reflect.TypeToken.getParameterized(List.class,
+        Evaluator.Episode.class).getType();
+    List<Evaluator.Episode> episodes = new Gson().fromJson(summary.get(key), list);
+    return new Evaluator.Summary(episodes);
+  }
+}
