@@ -11,10 +11,10 @@ step-major: ``obs`` [T*E, k], ``actions`` [T*E, d] (or [T*E] indices), ``rewards
 ``truncated_values`` (V of the final observation where truncated) [T*E] each, ``last_values`` [E],
 and ``batch`` [B] (the minibatch's row indices). Header: ``num_envs``, ``discrete``, ``gamma``,
 ``gae_lambda``, ``clip_range``, ``vf_coef``, ``ent_coef``, ``prior_weight``, ``alpha_hat``,
-``normalize_advantage``.
+``normalize_advantage``, and optionally ``survival_bonus`` (0 when absent).
 
 Written from method.md and SB3's PPO:
-  shaped reward r + w log pi(a|s) - alpha_hat log pi_theta_old(a|s);
+  shaped reward r + w log pi(a|s) - alpha_hat log pi_theta_old(a|s) + b (b: the survival bonus);
   GAE: delta = r + gamma V_next - V with V_next 0 after termination, V(final obs) after truncation,
   else the next row's V (last_values after the last step); A = delta + gamma lambda A_next, the
   chain cut at either end; returns A + V;
@@ -71,7 +71,7 @@ def main() -> None:
     discrete = bool(h["discrete"])
     log_std = None if discrete else torch.tensor(a["log_std"].astype(np.float32), requires_grad=True)
     shaped = (a["rewards"].astype(np.float64) + h["prior_weight"] * a["prior_log_probs"].astype(np.float64)
-              - h["alpha_hat"] * a["old_log_probs"].astype(np.float64))
+              - h["alpha_hat"] * a["old_log_probs"].astype(np.float64) + float(h.get("survival_bonus", 0.0)))
     adv, ret = gae(shaped, a["values"], a["terminated"], a["truncated"], a["truncated_values"], a["last_values"],
                    int(h["num_envs"]), h["gamma"], h["gae_lambda"])
     idx = a["batch"].astype(np.int64)

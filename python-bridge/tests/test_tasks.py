@@ -148,7 +148,11 @@ def test_locomotion_tasks_keep_the_env_and_its_reward_as_basic(task: str, base_i
             float(data.qvel[0]), abs=2.0
         )  # the env's own (finite difference)
     elif task == "hopper-height":
-        assert addon == -max(0.0, float(data.qpos[1]) - locomotion.HEIGHT_CEILING)
+        fell = ours[-1][2]  # terminated: the hopper left the healthy range
+        assert fell, "40 random actions should topple the hopper (the fall term is what this checks)"
+        want = -max(0.0, float(data.qpos[1]) - locomotion.HEIGHT_CEILING) - (locomotion.FALL_PENALTY if fell else 0.0)
+        assert addon == want
+        assert all(step[4]["addon_reward"] > -locomotion.FALL_PENALTY for step in ours[1:-1])  # no fall before
     else:
         model = ours_env.unwrapped.model
         torque = np.clip(actions[len(ours) - 2], -1, 1) * model.actuator_gear[:, 0]  # motor torque = ctrl x gear
@@ -172,7 +176,12 @@ def test_locomotion_addons_bite_where_they_say() -> None:
         cheetah.set_state(qpos, qvel)
         assert locomotion.halfcheetah_speedcap_parts(cheetah, zero, 0.0)[1] == pytest.approx(want)
     qpos, qvel = hopper.data.qpos.copy(), hopper.data.qvel.copy()
-    for z, want in [(locomotion.HEIGHT_CEILING - 0.1, 0.0), (locomotion.HEIGHT_CEILING + 0.25, -0.25)]:
+    # healthy z is above 0.7 (Hopper-v5): a torso at 0.5 has fallen
+    for z, want in [
+        (locomotion.HEIGHT_CEILING - 0.1, 0.0),
+        (locomotion.HEIGHT_CEILING + 0.25, -0.25),
+        (0.5, -locomotion.FALL_PENALTY),
+    ]:
         qpos[1] = z
         hopper.set_state(qpos, qvel)
         assert locomotion.hopper_height_parts(hopper, np.zeros(3), 0.0)[1] == pytest.approx(want)

@@ -5,8 +5,12 @@ on); the add-on is ours (docs/tasks.md: "add-on rewards are ours to choose and d
 
 - halfcheetah-speedcap: ``-max(0, v_x - SPEED_CAP)`` per step, ``v_x`` the torso's forward
   velocity (``qvel[0]``): a speed limit the prior, trained to run as fast as it can, breaks.
-- hopper-height: ``-max(0, z - HEIGHT_CEILING)`` per step, ``z`` the torso's height (``qpos[1]``):
-  hop low (a ceiling above the standing height of 1.25 m) without giving up forward progress.
+- hopper-height: ``-max(0, z - HEIGHT_CEILING)`` per step, ``z`` the torso's height (``qpos[1]``),
+  and ``-FALL_PENALTY`` on the step where the hopper falls (the env ends the episode as unhealthy):
+  hop low (a ceiling above the standing height of 1.25 m) without falling. Without the fall term a
+  per-step penalty alone made falling pay: an episode that ends at step 280 collects less penalty
+  than one that hops on, so both the add-on return and a learner that sees only the add-on (residual
+  PPO) preferred falling (docs/results.md).
 - ant-energy: ``-ENERGY_COEF * sum_i |tau_i * w_i|`` per step, the mechanical power of the eight
   motors: torque ``tau = ctrl * gear`` times the velocity ``w`` of the motor's joint after the step.
 
@@ -67,6 +71,11 @@ SPEED_CAP = 2.5
 HEIGHT_CEILING = 1.3
 """hopper-height: the torso height (m) above which the add-on penalizes, linearly."""
 
+FALL_PENALTY = 100.0
+"""hopper-height: the add-on's charge for a fall (the step the env ends the episode as unhealthy); on
+the scale of a whole episode of the prior's ceiling violations (its 1000-step episodes score about
+-160 to -180)."""
+
 ENERGY_COEF = 0.001
 """ant-energy: the add-on's weight on the motors' mechanical power (sum of |torque x joint velocity|)."""
 
@@ -78,9 +87,12 @@ def halfcheetah_speedcap_parts(env: gymnasium.Env, action: Any, env_reward: floa
 
 
 def hopper_height_parts(env: gymnasium.Env, action: Any, env_reward: float) -> tuple[float, float]:
-    """basic: the env's own reward (healthy 1 + v_x - 1e-3 |a|^2), add-on ``-max(0, z - HEIGHT_CEILING)``."""
-    z = float(env.unwrapped.data.qpos[1])
-    return env_reward, -max(0.0, z - HEIGHT_CEILING)
+    """basic: the env's own reward (healthy 1 + v_x - 1e-3 |a|^2); add-on ``-max(0, z - HEIGHT_CEILING)``,
+    and ``-FALL_PENALTY`` when the step left the hopper unhealthy (the step Hopper-v5 terminates on)."""
+    hopper = env.unwrapped
+    z = float(hopper.data.qpos[1])
+    fell = hopper._terminate_when_unhealthy and not hopper.is_healthy
+    return env_reward, -max(0.0, z - HEIGHT_CEILING) - (FALL_PENALTY if fell else 0.0)
 
 
 def ant_energy_parts(env: gymnasium.Env, action: Any, env_reward: float) -> tuple[float, float]:

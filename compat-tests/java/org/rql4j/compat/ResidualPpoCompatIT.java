@@ -31,18 +31,19 @@ class ResidualPpoCompatIT {
   private static final int STEPS = 6;
   private static final int ENVS = 3;
 
-  @ParameterizedTest(name = "discrete={0} alphaHat={1} w={2} entCoef={3} normalize={4}")
-  @CsvSource({"false, 0, 0, 0, true", "false, 0.2, 0.5, 0, true", "true, 0.1, 0.1, 0.01, true",
-      "true, 0, 0, 0, false", "false, 0.05, 0.05, 0.02, false"})
+  @ParameterizedTest(name = "discrete={0} alphaHat={1} w={2} entCoef={3} normalize={4} bonus={5}")
+  @CsvSource({"false, 0, 0, 0, true, 0", "false, 0.2, 0.5, 0, true, 0", "true, 0.1, 0.1, 0.01, true, 0",
+      "true, 0, 0, 0, false, 0", "false, 0.05, 0.05, 0.02, false, 0", "false, 0.2, 0.5, 0, false, 0.75"})
   void lossAndAdvantagesEqualPyTorch(boolean discrete, float alphaHat, float w, float entCoef, boolean normalize,
-      @TempDir Path tmp) throws Exception {
+      float bonus, @TempDir Path tmp) throws Exception {
     Space space = discrete ? new Space.Discrete(3, 0)
         : new Space.Box(new long[] {2}, DType.FLOAT32, new double[] {-1, -1}, new double[] {1, 1});
     ResidualPpoConfig base = ResidualPpoConfig.defaults().withSchedule(1000, STEPS, 10, 1, ENVS)
         .withNetwork(new int[] {16, 16}, 3e-4f, -0.3f).withReturns(0.97f, 0.9f).withSoft(alphaHat, w);
     ResidualPpoConfig cfg = new ResidualPpoConfig(base.totalSteps(), base.nSteps(), base.batchSize(),
         base.nEpochs(), base.learningRate(), base.gamma(), base.gaeLambda(), base.clipRange(), base.vfCoef(),
-        entCoef, base.maxGradNorm(), normalize, alphaHat, w, base.logStdInit(), base.hidden(), ENVS, 5, false, false, false);
+        entCoef, base.maxGradNorm(), normalize, alphaHat, w, base.logStdInit(), base.hidden(), ENVS, 5, false, false, false,
+        bonus);
     Random rng = new Random(discrete ? 11 : 12);
     try (ResidualPpo ppo = new ResidualPpo(cfg, OBS, space)) {
       int width = ppo.actionWidth();
@@ -57,6 +58,7 @@ class ResidualPpoCompatIT {
       float[] term = new float[rows];
       float[] trunc = new float[rows];
       float[] truncValues = new float[rows];
+      float[] allShaped = new float[rows];
       for (int t = 0; t < STEPS; t++) {
         float[] obs = gaussian(rng, ENVS * OBS);
         ResidualPpo.Decision d = ppo.act(obs, false, rng);
@@ -71,7 +73,9 @@ class ResidualPpoCompatIT {
           te[i] = rng.nextInt(6) == 0;
           tr[i] = !te[i] && rng.nextInt(6) == 0;
           tv[i] = (float) rng.nextGaussian();
-          shaped[i] = (float) ResidualPpo.shapedReward(rewards[row], priorLp[row], d.logProbs()[i], w, alphaHat);
+          shaped[i] = (float) ResidualPpo.shapedReward(rewards[row], priorLp[row], d.logProbs()[i], w, alphaHat,
+              cfg.survivalBonus());
+          allShaped[row] = shaped[i];
           oldLp[row] = d.logProbs()[i];
           values[row] = d.values()[i];
           term[row] = te[i] ? 1 : 0;
@@ -125,11 +129,13 @@ class ResidualPpoCompatIT {
       meta.addProperty("ent_coef", (double) cfg.entCoef());
       meta.addProperty("prior_weight", (double) w);
       meta.addProperty("alpha_hat", (double) alphaHat);
+      meta.addProperty("survival_bonus", (double) bonus);
       meta.addProperty("normalize_advantage", normalize);
       Path caseFile = tmp.resolve("case.bin");
       RawArrayFile.write(caseFile, "rql4j-ppo-case/1", meta, arrays, shapes);
       RawArrayFile ref = CompatCase.runReference("residual_ppo_reference.py", caseFile, tmp.resolve("out.bin"));
 
+      CompatCase.assertClose(ref.get("shaped_rewards").doubles(), CompatCase.toDoubles(allShaped), "shaped rewards");
       CompatCase.assertClose(ref.get("advantages").doubles(), CompatCase.toDoubles(buf.advantages()), "advantages");
       CompatCase.assertClose(ref.get("returns").doubles(), CompatCase.toDoubles(buf.returns()), "returns");
       CompatCase.assertClose(ref.get("policy_loss").doubles(), new double[] {l.policyLoss()}, "policy loss");

@@ -34,6 +34,10 @@ final class PpoResults {
     String alpha = Customize.option(args, "--alpha-hat", Customize.number(PpoRun.RESIDUAL_ALPHA));
     String beta = Customize.option(args, "--beta", Customize.number(PpoRun.KL_BETA));
     String lrOpt = Customize.option(args, "--learning-rate", null);
+    String bonusOpt = Customize.option(args, "--survival-bonus", null);
+    if (bonusOpt != null) {
+      bonusOpt = Customize.number(Customize.parseWeight(bonusOpt, "--survival-bonus"));
+    }
     String init = Customize.option(args, "--init-from-prior", "yes");
     int parallel = (int) Main.option(args, "--parallel", 1);
     if (parallel < 1) {
@@ -84,6 +88,11 @@ final class PpoResults {
       if (lrOpt != null && (row.equals("residual") || row.equals("kl"))) {
         extra.addAll(List.of("--learning-rate", lrOpt));
         folder += "-lr" + lrOpt;
+      }
+      if (bonusOpt != null && (row.equals("residual") || row.equals("kl"))) {
+        extra.addAll(List.of("--survival-bonus", bonusOpt));
+        folder += "-sb" + bonusOpt;
+        name += ", survival bonus " + bonusOpt;
       }
       for (String seed : seeds) {
         jobs.add(new Job(name, row, Long.parseLong(seed.trim()), outRoot.resolve(folder + "-seed" + seed.trim()),

@@ -116,6 +116,14 @@ final class PpoRun {
       }
       cfg = cfg.withStepSize(lr, cfg.clipRange());
     }
+    Float bonus = floatOption(args, "--survival-bonus");
+    if (bonus != null) {
+      if (!baseline.equals("residual") && !baseline.equals("kl")) {
+        throw new IllegalArgumentException("--survival-bonus is a setting of the residual and kl rows (a constant added "
+            + "to their shaped reward); --baseline is " + baseline);
+      }
+      cfg = cfg.withSurvivalBonus(bonus);
+    }
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
     Path priorDir = Path.of(Customize.option(args, "--prior",
         root.resolve("examples/priors/" + task + "-ppo").toString()));

@@ -228,11 +228,13 @@ public final class ResidualPpo implements AutoCloseable {
 
   /**
    * The per-step reward of Algorithm 4: {@code r + w log pi(a|s) - alphaHat log pi_theta(a|s)}
-   * (the prior's and the acting policy's log-probs of the action taken).
+   * (the prior's and the acting policy's log-probs of the action taken), plus the config's
+   * survival bonus {@code b} (0 in Algorithm 4 as written; see {@link ResidualPpoConfig}).
    */
   public static double shapedReward(double reward, double priorLogProb, double ownLogProb, double priorWeight,
-      double alphaHat) {
-    return reward + (priorWeight == 0 ? 0 : priorWeight * priorLogProb) - (alphaHat == 0 ? 0 : alphaHat * ownLogProb);
+      double alphaHat, double survivalBonus) {
+    return reward + (priorWeight == 0 ? 0 : priorWeight * priorLogProb) - (alphaHat == 0 ? 0 : alphaHat * ownLogProb)
+        + survivalBonus;
   }
 
   /**

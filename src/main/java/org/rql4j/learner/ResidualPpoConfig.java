@@ -7,7 +7,7 @@ import java.util.Arrays;
  * gradient, here PPO). Defaults are SB3's PPO defaults.
  *
  * <p>The per-step reward PPO optimizes is {@code r + priorWeight log pi(a|s) - alphaHat log
- * pi_theta(a|s)}: plain PPO with both 0, soft PPO with {@code alphaHat > 0}, residual PPO with a
+ * pi_theta(a|s) (+ survivalBonus, 0 unless set)}: plain PPO with both 0, soft PPO with {@code alphaHat > 0}, residual PPO with a
  * prior and {@code priorWeight > 0}, the KL-regularized objective {@code r - beta KL(pi_theta || pi)}
  * with {@link #klRegularized}.
  *
@@ -35,6 +35,16 @@ import java.util.Arrays;
  *     (SB3's {@code VecNormalize(norm_reward=True)}: clipped to ±10)
  * @param initFromPrior start {@code pi_theta} as a copy of the prior's network (the prior package's
  *     module must be a tanh MLP of this config's widths with a diagonal Gaussian head; checked)
+ * @param survivalBonus {@code b}: a constant added to every step's shaped reward (0: Algorithm 4 as
+ *     written). In an env that ends episodes early (a hopper that falls), the residual reward
+ *     {@code r_R + w log pi - alphaHat log pi_theta} is negative on average: a penalty add-on, and
+ *     {@code (alphaHat - w) H(pi_theta) - w KL(pi_theta || pi) <= 0} when {@code w >= alphaHat}, so
+ *     ending the episode pays. RQL's derivation drops the prior's soft value {@code V*} because it
+ *     cancels; that holds when no episode ends early, and the cancelled part is worth about
+ *     {@code (1 - gamma) omega V*} per step when the prior's value is roughly constant over the states
+ *     it visits. {@code b} puts that value back as a user-chosen constant (with {@code w != alphaHat}
+ *     the same constant also depends on the units the actions are measured in: rescaling the actions by
+ *     {@code c} shifts {@code w log pi - alphaHat log pi_theta} by {@code (alphaHat - w) d log c})
  */
 public record ResidualPpoConfig(
     long totalSteps,
@@ -57,7 +67,8 @@ public record ResidualPpoConfig(
     long seed,
     boolean normalizeObservations,
     boolean normalizeRewards,
-    boolean initFromPrior) {
+    boolean initFromPrior,
+    float survivalBonus) {
 
   public ResidualPpoConfig {
     hidden = hidden.clone();
@@ -75,6 +86,7 @@ public record ResidualPpoConfig(
     require(alphaHat >= 0 && Float.isFinite(alphaHat), "alphaHat (>= 0)", alphaHat);
     require(priorWeight >= 0 && Float.isFinite(priorWeight), "priorWeight (>= 0)", priorWeight);
     require(Float.isFinite(logStdInit), "logStdInit", logStdInit);
+    require(Float.isFinite(survivalBonus), "survivalBonus (finite)", survivalBonus);
     require(numEnvs > 0, "numEnvs", numEnvs);
     require(hidden.length > 0 && Arrays.stream(hidden).allMatch(h -> h > 0), "hidden", Arrays.toString(hidden));
     if (initFromPrior && normalizeObservations) {
@@ -96,7 +108,7 @@ public record ResidualPpoConfig(
    */
   public static ResidualPpoConfig defaults() {
     return new ResidualPpoConfig(1_000_000, 2048, 64, 10, 3e-4f, 0.99f, 0.95f, 0.2f, 0.5f, 0f, 0.5f, true, 0f, 0f, 0f,
-        new int[] {64, 64}, 1, 0, false, false, false);
+        new int[] {64, 64}, 1, 0, false, false, false, 0f);
   }
 
   /**
@@ -122,31 +134,31 @@ public record ResidualPpoConfig(
   public ResidualPpoConfig withSoft(float alphaHatValue, float w) {
     return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, gamma, gaeLambda, clipRange,
         vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHatValue, w, logStdInit, hidden, numEnvs, seed,
-        normalizeObservations, normalizeRewards, initFromPrior);
+        normalizeObservations, normalizeRewards, initFromPrior, survivalBonus);
   }
 
   public ResidualPpoConfig withSchedule(long total, int steps, int batch, int epochs, int envs) {
     return new ResidualPpoConfig(total, steps, batch, epochs, learningRate, gamma, gaeLambda, clipRange, vfCoef,
         entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, envs, seed,
-        normalizeObservations, normalizeRewards, initFromPrior);
+        normalizeObservations, normalizeRewards, initFromPrior, survivalBonus);
   }
 
   public ResidualPpoConfig withNetwork(int[] widths, float lr, float initLogStd) {
     return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, lr, gamma, gaeLambda, clipRange, vfCoef,
         entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, initLogStd, widths, numEnvs, seed,
-        normalizeObservations, normalizeRewards, initFromPrior);
+        normalizeObservations, normalizeRewards, initFromPrior, survivalBonus);
   }
 
   public ResidualPpoConfig withReturns(float discount, float lambda) {
     return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, discount, lambda, clipRange,
         vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, seed,
-        normalizeObservations, normalizeRewards, initFromPrior);
+        normalizeObservations, normalizeRewards, initFromPrior, survivalBonus);
   }
 
   public ResidualPpoConfig withSeed(long v) {
     return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, gamma, gaeLambda, clipRange,
         vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, v,
-        normalizeObservations, normalizeRewards, initFromPrior);
+        normalizeObservations, normalizeRewards, initFromPrior, survivalBonus);
   }
 
   public ResidualPpoConfig withTotalSteps(long total) {
@@ -157,21 +169,28 @@ public record ResidualPpoConfig(
   public ResidualPpoConfig withNormalization(boolean observations, boolean rewards) {
     return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, gamma, gaeLambda, clipRange,
         vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, seed,
-        observations, rewards, initFromPrior);
+        observations, rewards, initFromPrior, survivalBonus);
   }
 
   /** Whether {@code pi_theta} starts as a copy of the prior's network. */
   public ResidualPpoConfig withInitFromPrior(boolean init) {
     return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, gamma, gaeLambda, clipRange,
         vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, seed,
-        normalizeObservations, normalizeRewards, init);
+        normalizeObservations, normalizeRewards, init, survivalBonus);
+  }
+
+  /** The constant {@code b} added to every step's shaped reward (see the class comment). */
+  public ResidualPpoConfig withSurvivalBonus(float b) {
+    return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, gamma, gaeLambda, clipRange,
+        vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, seed,
+        normalizeObservations, normalizeRewards, initFromPrior, b);
   }
 
   /** The learning rate and the ratio clip. */
   public ResidualPpoConfig withStepSize(float lr, float clip) {
     return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, lr, gamma, gaeLambda, clip, vfCoef,
         entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, seed,
-        normalizeObservations, normalizeRewards, initFromPrior);
+        normalizeObservations, normalizeRewards, initFromPrior, survivalBonus);
   }
 
   @Override
@@ -197,6 +216,6 @@ public record ResidualPpoConfig(
         + ", normalizeAdvantage=" + normalizeAdvantage + ", alphaHat=" + alphaHat + ", priorWeight=" + priorWeight
         + ", logStdInit=" + logStdInit + ", hidden=" + Arrays.toString(hidden) + ", numEnvs=" + numEnvs + ", seed="
         + seed + ", normalizeObservations=" + normalizeObservations + ", normalizeRewards=" + normalizeRewards
-        + ", initFromPrior=" + initFromPrior + "]";
+        + ", initFromPrior=" + initFromPrior + ", survivalBonus=" + survivalBonus + "]";
   }
 }

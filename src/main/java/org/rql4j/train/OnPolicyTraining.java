@@ -172,7 +172,7 @@ public final class OnPolicyTraining {
                   + "step " + step + "; a learner cannot train on it: fix the env's reward");
             }
             shaped[i] = (float) ResidualPpo.shapedReward(st.rewards()[i], priorLp[i], dec.logProbs()[i],
-                cfg.priorWeight(), cfg.alphaHat());
+                cfg.priorWeight(), cfg.alphaHat(), cfg.survivalBonus());
             if (!Float.isFinite(shaped[i])) {
               throw new IllegalStateException(usePrior && !Float.isFinite(priorLp[i])
                   ? "the prior " + prior.spec().label() + " gives the action taken at env step " + step + " the "

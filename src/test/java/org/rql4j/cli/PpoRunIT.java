@@ -63,5 +63,14 @@ class PpoRunIT {
     assertEquals(0.5f, PpoRun.parse(new String[] {"--baseline", "kl"}).cfg().priorWeight());
     assertEquals(1e-4f, PpoRun.parse(new String[] {"--baseline", "kl"}).cfg().learningRate());
     assertEquals(3e-4f, PpoRun.parse(new String[] {"--baseline", "oracle"}).cfg().learningRate());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> PpoRun.parse(new String[] {"--baseline", "oracle", "--survival-bonus", "1"}));
+    assertTrue(e.getMessage().contains("--survival-bonus") && e.getMessage().contains("oracle"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> PpoRun.parse(new String[] {"--baseline", "kl", "--survival-bonus", "-1"}));
+    assertTrue(e.getMessage().contains("--survival-bonus"), e.getMessage());
+    assertEquals(0f, PpoRun.parse(new String[] {"--baseline", "kl"}).cfg().survivalBonus());
+    assertEquals(1.5f, PpoRun.parse(new String[] {"--baseline", "residual", "--survival-bonus", "1.5"}).cfg()
+        .survivalBonus());
   }
 }

@@ -19,8 +19,10 @@ class ResidualPpoTest {
   /** Algorithm 4's reward: r + w log pi - alphaHat log pi_theta; KL-regularized: w = alphaHat = beta. */
   @Test
   void shapedRewardAndTheKlSetting() {
-    assertEquals(0.5 + 0.1 * -0.7 - 0.2 * -1.1, ResidualPpo.shapedReward(0.5, -0.7, -1.1, 0.1, 0.2), 1e-12);
-    assertEquals(0.5, ResidualPpo.shapedReward(0.5, Double.NEGATIVE_INFINITY, -1.1, 0, 0), 0, "plain PPO");
+    assertEquals(0.5 + 0.1 * -0.7 - 0.2 * -1.1, ResidualPpo.shapedReward(0.5, -0.7, -1.1, 0.1, 0.2, 0), 1e-12);
+    assertEquals(0.5 + 0.1 * -0.7 - 0.2 * -1.1 + 0.3, ResidualPpo.shapedReward(0.5, -0.7, -1.1, 0.1, 0.2, 0.3),
+        1e-12, "survival bonus");
+    assertEquals(0.5, ResidualPpo.shapedReward(0.5, Double.NEGATIVE_INFINITY, -1.1, 0, 0, 0), 0, "plain PPO");
     ResidualPpoConfig kl = ResidualPpoConfig.defaults().klRegularized(0.05f);
     assertEquals(0.05f, kl.alphaHat());
     assertEquals(0.05f, kl.priorWeight());

@@ -145,4 +145,24 @@ class TrainingCheckpointTest {
     assertFalse(TrainingCheckpoint.sameConfig(extra, gson.toJsonTree(now)));
     assertTrue(TrainingCheckpoint.sameConfig(gson.toJsonTree(now), gson.toJsonTree(now)));
   }
+
+  /** The PPO runs finished before survivalBonus existed are reused at bonus 0 and only then. */
+  @Test
+  void ppoRunsSavedBeforeTheSurvivalBonusMatchAtZero() {
+    com.google.gson.Gson gson = new com.google.gson.Gson();
+    org.rql4j.learner.ResidualPpoConfig now = org.rql4j.learner.ResidualPpoConfig.mujoco().klRegularized(2.5f);
+    com.google.gson.JsonObject saved = gson.toJsonTree(now).getAsJsonObject();
+    saved.remove("survivalBonus");
+    assertTrue(TrainingCheckpoint.sameConfig(saved, gson.toJsonTree(now)));
+    assertFalse(TrainingCheckpoint.sameConfig(saved, gson.toJsonTree(now.withSurvivalBonus(1f))));
+    assertEquals(1f, now.withSurvivalBonus(1f).survivalBonus());
+    org.rql4j.learner.ResidualPpoConfig b = now.withSurvivalBonus(1f);
+    for (org.rql4j.learner.ResidualPpoConfig c : List.of(b.klRegularized(0.5f), b.softPpo(0.1f), b.withSeed(3),
+        b.withSchedule(10, 5, 5, 1, 1), b.withNetwork(new int[] {8}, 1e-3f, -1f), b.withReturns(0.9f, 0.9f),
+        b.withNormalization(true, false), b.withInitFromPrior(true), b.withStepSize(1e-3f, 0.1f),
+        b.withTotalSteps(7))) {
+      assertEquals(1f, c.survivalBonus(), "every with-method keeps the bonus: " + c);
+    }
+    assertThrows(IllegalArgumentException.class, () -> now.withSurvivalBonus(Float.NaN));
+  }
 }
