@@ -150,8 +150,7 @@ def test_locomotion_tasks_keep_the_env_and_its_reward_as_basic(task: str, base_i
     elif task == "hopper-height":
         fell = ours[-1][2]  # terminated: the hopper left the healthy range
         assert fell, "40 random actions should topple the hopper (the fall term is what this checks)"
-        want = -max(0.0, float(data.qpos[1]) - locomotion.HEIGHT_CEILING) - (locomotion.FALL_PENALTY if fell else 0.0)
-        assert addon == want
+        assert addon == -max(0.0, float(data.qpos[1]) - locomotion.HEIGHT_CEILING) - locomotion.FALL_PENALTY
         assert all(step[4]["addon_reward"] > -locomotion.FALL_PENALTY for step in ours[1:-1])  # no fall before
     else:
         model = ours_env.unwrapped.model
@@ -185,6 +184,13 @@ def test_locomotion_addons_bite_where_they_say() -> None:
         qpos[1] = z
         hopper.set_state(qpos, qvel)
         assert locomotion.hopper_height_parts(hopper, np.zeros(3), 0.0)[1] == pytest.approx(want)
+    # a hopper made not to end its episodes when unhealthy is not charged for falling (it has not ended)
+    lying = gymnasium.make(env_id("hopper-height", "addon"), terminate_when_unhealthy=False).unwrapped
+    lying.reset(seed=0)
+    qpos[1] = 0.5
+    lying.set_state(qpos, qvel)
+    assert not lying.is_healthy
+    assert locomotion.hopper_height_parts(lying, np.zeros(3), 0.0)[1] == 0.0
 
 
 def test_highway_rightlane_rises_to_half_when_driving_right() -> None:

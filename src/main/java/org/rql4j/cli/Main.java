@@ -103,23 +103,25 @@ public final class Main {
               and resumes the others from their checkpoints.
           ppo --task T [--baseline residual|kl|oracle|addon-only] [--prior DIR] [--steps N] [--seed S]
               [--prior-weight W] [--alpha-hat A] [--beta B] [--init-from-prior yes|no] [--learning-rate L]
-              [--normalize-observations yes|no] [--survival-bonus B] [--eval-episodes E]
+              [--normalize-observations yes|no] [--survival-bonus BONUS] [--eval-episodes E]
               [--out DIR] [--checkpoint-dir DIR] [--checkpoint-every N] [--resume]
               Residual policy gradient (PPO) on a MuJoCo task (halfcheetah-speedcap, hopper-height,
               ant-energy; prior examples/priors/T-ppo): residual PPO (reward r_addon + W log pi -
               A log pi_theta, defaults W 0.5, A 0.25), KL-regularized PPO (W = A = B, default 0.5),
               both starting from a copy of the prior's network (learning rate 1e-4) unless
-              --init-from-prior no; or PPO from scratch on the total (oracle) or the add-on reward. Then the prior and the
-              learned policy on the task's total variant. --survival-bonus B adds B to every step's
-              shaped reward of the residual and kl rows (default 0; for envs that end episodes early,
-              where the shaped reward is negative and falling pays: docs/results.md, hopper-height). Checkpoints between rollouts in
-              --out/checkpoint; --resume continues one.
+              --init-from-prior no; or PPO from scratch on the total (oracle) or the add-on
+              reward. Then the prior and the learned policy on the task's total variant.
+              --survival-bonus BONUS (>= 0, residual and kl rows only) adds BONUS to every step's
+              shaped reward (default 0; for envs that end episodes early, where the shaped reward
+              is negative and falling pays: docs/results.md, hopper-height). Checkpoints between
+              rollouts in --out/checkpoint; --resume continues one.
           ppo-results --task T [--steps N] [--seeds 0,1,2] [--rows residual,kl,oracle,addon-only]
                       [--prior-weight W] [--alpha-hat A] [--beta B] [--learning-rate L] [--init-from-prior yes|no]
-                      [--survival-bonus B] [--eval-episodes E] [--parallel P] [--out DIR] [--doc FILE]
+                      [--survival-bonus BONUS] [--eval-episodes E] [--parallel P] [--out DIR] [--doc FILE]
               The residual policy-gradient table of a MuJoCo task: each row's runs (child JVMs of
-              'ppo', P at a time; --learning-rate applies to the rows that start from the prior),
-              pooled evaluations, its section of docs/results.md. Rerunning reuses finished runs.
+              'ppo', P at a time; --learning-rate and --survival-bonus apply to the residual and kl
+              rows only), pooled evaluations, its section of docs/results.md. Rerunning reuses
+              finished runs.
           mcts --task highway-rightlane [--rows prior,plain,residual] [--episodes E] [--simulations S]
                [--horizon H] [--gamma G] [--prior-weight W] [--alpha-hat A] [--eps X] [--seed S]
                [--prior DIR] [--parallel P] [--transport grpc|py4j] [--out DIR] [--doc FILE]

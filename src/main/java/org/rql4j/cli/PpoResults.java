@@ -89,7 +89,7 @@ final class PpoResults {
         extra.addAll(List.of("--learning-rate", lrOpt));
         folder += "-lr" + lrOpt;
       }
-      if (bonusOpt != null && (row.equals("residual") || row.equals("kl"))) {
+      if (bonusOpt != null && !bonusOpt.equals("0") && (row.equals("residual") || row.equals("kl"))) {
         extra.addAll(List.of("--survival-bonus", bonusOpt));
         folder += "-sb" + bonusOpt;
         name += ", survival bonus " + bonusOpt;

@@ -38,10 +38,12 @@ import java.util.Arrays;
  * @param survivalBonus {@code b}: a constant added to every step's shaped reward (0: Algorithm 4 as
  *     written). In an env that ends episodes early (a hopper that falls), the residual reward
  *     {@code r_R + w log pi - alphaHat log pi_theta} is negative on average: a penalty add-on, and
- *     {@code (alphaHat - w) H(pi_theta) - w KL(pi_theta || pi) <= 0} when {@code w >= alphaHat}, so
- *     ending the episode pays. RQL's derivation drops the prior's soft value {@code V*} because it
- *     cancels; that holds when no episode ends early, and the cancelled part is worth about
- *     {@code (1 - gamma) omega V*} per step when the prior's value is roughly constant over the states
+ *     {@code (alphaHat - w) H(pi_theta) - w KL(pi_theta || pi) <= 0} when {@code w >= alphaHat} and
+ *     the entropy {@code H >= 0} (a discrete policy, or a Gaussian with stds above {@code 1/sqrt(2 pi
+ *     e)} ~ 0.24), so ending the episode pays. RQL's derivation drops the prior's soft value
+ *     {@code V*} because it cancels; that holds when no episode ends early, and the cancelled part is
+ *     worth about {@code (1 - gamma) omega V*} per step ({@code omega}: the basic reward's weight in
+ *     the total, {@code w = omega alpha}) when the prior's value is roughly constant over the states
  *     it visits. {@code b} puts that value back as a user-chosen constant (with {@code w != alphaHat}
  *     the same constant also depends on the units the actions are measured in: rescaling the actions by
  *     {@code c} shifts {@code w log pi - alphaHat log pi_theta} by {@code (alphaHat - w) d log c})
