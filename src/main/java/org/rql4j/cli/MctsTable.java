@@ -17,9 +17,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.rql4j.bridge.BridgeTransport;
 import org.rql4j.bridge.EnvClient;
 import org.rql4j.bridge.EnvSpec;
@@ -117,25 +114,14 @@ final class MctsTable {
     System.out.printf(Locale.ROOT, "rql4j mcts: %s on %s, %d episodes per row, %s; episodes go to %s%n",
         String.join(" / ", rows), task, episodes, cfg, out);
     long t0 = System.nanoTime();
-    ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, parallel));
-    Map<String, Future<List<Episode>>> futures = new LinkedHashMap<>();
+    List<java.util.concurrent.Callable<List<Episode>>> calls = new ArrayList<>();
     for (String row : rows) {
-      futures.put(row, pool.submit(() -> runRow(task, priorDir, row, cfg, seed, episodes, out, transport)));
+      calls.add(() -> runRow(task, priorDir, row, cfg, seed, episodes, out, transport));
     }
-    pool.shutdown();
+    List<List<Episode>> done = Results.runAll(calls, Math.max(1, parallel), out, "row", "episodes");
     Map<String, List<Episode>> results = new LinkedHashMap<>();
-    try {
-      for (Map.Entry<String, Future<List<Episode>>> f : futures.entrySet()) {
-        results.put(f.getKey(), f.getValue().get());
-      }
-    } catch (InterruptedException e) {
-      pool.shutdownNow();
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted; finished episodes are kept under " + out, e);
-    } catch (java.util.concurrent.ExecutionException e) {
-      pool.shutdownNow();
-      throw new IllegalStateException("a row failed: " + e.getCause().getMessage() + "\nFinished episodes are kept "
-          + "under " + out + "; rerun the same command to continue.", e.getCause());
+    for (int k = 0; k < rows.size(); k++) {
+      results.put(rows.get(k), done.get(k));
     }
     double minutes = (System.nanoTime() - t0) / 60e9;
     String section = table(task, command, minutes, cfg, episodes, results);

@@ -227,6 +227,15 @@ final class Results {
    * stay under {@code outRoot}.
    */
   static <R> List<R> runAll(List<java.util.concurrent.Callable<R>> calls, int parallel, Path outRoot) {
+    return runAll(calls, parallel, outRoot, "run", "runs and checkpoints");
+  }
+
+  /**
+   * {@link #runAll(List, int, Path)} for jobs of another kind: a failure says "a {@code job}
+   * failed" and that the finished {@code kept} stay under {@code outRoot}.
+   */
+  static <R> List<R> runAll(List<java.util.concurrent.Callable<R>> calls, int parallel, Path outRoot, String job,
+      String kept) {
     java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(parallel);
     List<java.util.concurrent.Future<R>> futures = new ArrayList<>();
     for (java.util.concurrent.Callable<R> call : calls) {
@@ -242,12 +251,12 @@ final class Results {
     } catch (InterruptedException e) {
       pool.shutdownNow();
       Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted; finished runs are kept under " + outRoot, e);
+      throw new IllegalStateException("interrupted; finished " + kept + " are kept under " + outRoot, e);
     } catch (java.util.concurrent.ExecutionException e) {
       pool.shutdownNow();
       Throwable cause = e.getCause();
-      throw new IllegalStateException("a run failed: " + cause.getMessage() + "\nFinished runs and checkpoints are kept "
-          + "under " + outRoot + "; rerun the same command to continue.", cause);
+      throw new IllegalStateException("a " + job + " failed: " + cause.getMessage() + "\nFinished " + kept
+          + " are kept under " + outRoot + "; rerun the same command to continue.", cause);
     }
   }
 
