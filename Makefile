@@ -8,17 +8,40 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.rql4j-installed
 MVN := mvn -B -q
 JAVA_SOURCES := $(shell find src/main proto -type f 2>/dev/null)
+# Numerics (docs/reproducibility.md): the tests run pinned (the same float code paths on every x86-64
+# CPU) unless RQL4J_NUMERICS=native; Maven's test JVMs get the pins from pom.xml. The benchmarks and
+# the CLI run the CPU's own kernels unless RQL4J_NUMERICS=pinned.
+NUMERICS := bin/numerics-env
+TEST_NUMERICS := RQL4J_NUMERICS=$${RQL4J_NUMERICS:-pinned} $(NUMERICS)
+# The Python versions CI was green with (docs/reproducibility.md, "Python versions"; `make lock` refreshes it).
+CONSTRAINTS := python-bridge/constraints.txt
 
-.PHONY: setup demo test test-python test-java bench bench-prior bench-softq bench-sac bench-ppo bench-memory clean
+.PHONY: setup lock demo test test-python test-python-run test-java bench bench-pins bench-prior bench-softq bench-sac bench-ppo bench-memory clean
 
 setup: $(PY_STAMP) target/classpath.txt
 
-# The project venv: python-bridge (editable) with its test extras. pip's cache serves reruns.
-$(PY_STAMP): python-bridge/pyproject.toml
+# The project venv: python-bridge (editable) with its test extras, at the locked versions. pip's
+# cache serves reruns.
+$(PY_STAMP): python-bridge/pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip -c $(CONSTRAINTS)
+	$(PY) -m pip install --quiet -e 'python-bridge[dev]' -c $(CONSTRAINTS)
+	touch $@
+
+# Refreshes the lock: the venv anew with the newest versions pyproject.toml allows, the whole suite
+# on it, then its versions written to $(CONSTRAINTS), only if the suite passed. Review the diff.
+lock:
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e 'python-bridge[dev]'
-	touch $@
+	touch $(PY_STAMP)
+	$(MAKE) test-python-run test-java || { rm -rf $(VENV); echo "make lock: the suite failed on the newest \
+	  versions; $(CONSTRAINTS) is unchanged and 'make setup' installs the locked ones again" >&2; exit 1; }
+	( echo "# Python versions of the project venv that 'make test' passed with (written by 'make lock';"; \
+	  echo "# see docs/reproducibility.md). 'make setup' installs with -c this file."; \
+	  $(PY) -m pip freeze --exclude-editable --all ) > $(CONSTRAINTS)
+	touch $(PY_STAMP)
 
 # Java: compile (gRPC code generated from proto/) and record the runtime classpath for bin/rql4j.
 target/classpath.txt: pom.xml $(JAVA_SOURCES)
@@ -29,8 +52,10 @@ target/classpath.txt: pom.xml $(JAVA_SOURCES)
 demo: setup
 	bin/rql4j demo
 
-test-python: $(PY_STAMP)
-	$(PY) -m pytest python-bridge/tests compat-tests/python -q
+test-python: $(PY_STAMP) test-python-run
+
+test-python-run:
+	$(TEST_NUMERICS) $(PY) -m pytest python-bridge/tests compat-tests/python -q
 
 test-java: setup
 	mvn -B verify
@@ -38,7 +63,7 @@ test-java: setup
 test: test-python test-java
 
 # Side-by-side bridge benchmark (not a test): writes docs/benchmarks.md and compat-tests/results/.
-BENCH_JAVA = java -Dai.djl.pytorch.num_threads=1 -Drql4j.python=$(CURDIR)/$(PY) -Drql4j.project.dir=$(CURDIR) \
+BENCH_JAVA = $(NUMERICS) java -Dai.djl.pytorch.num_threads=1 -Drql4j.python=$(CURDIR)/$(PY) -Drql4j.project.dir=$(CURDIR) \
 	-cp target/test-classes:target/classes:$$(cat target/test-classpath.txt)
 
 target/test-classpath.txt: pom.xml
@@ -69,6 +94,11 @@ bench-sac: setup target/test-classpath.txt
 bench-ppo: setup target/test-classpath.txt
 	$(MVN) test-compile
 	$(BENCH_JAVA) org.rql4j.compat.PpoSpeedBenchmark halfcheetah-speedcap 100000
+
+# What each numerics pin costs the learners (not a test; ~7 min idle): writes docs/benchmarks.md.
+bench-pins: setup target/test-classpath.txt
+	$(MVN) test-compile
+	$(BENCH_JAVA) org.rql4j.compat.NumericsPinBenchmark 3
 
 bench-memory: setup target/test-classpath.txt
 	$(MVN) test-compile

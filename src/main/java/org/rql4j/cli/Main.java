@@ -42,6 +42,10 @@ public final class Main {
       if (OPTIONS.containsKey(args[0])) {
         checkOptions(args[0], Arrays.copyOfRange(args, 1, args.length));
       }
+      String numerics = org.rql4j.train.Numerics.mismatchWarning();
+      if (numerics != null) {
+        System.err.println("rql4j: warning: " + numerics);
+      }
       switch (args[0]) {
         case "demo" -> demo(Arrays.copyOfRange(args, 1, args.length));
         case "customize" -> Customize.run(Arrays.copyOfRange(args, 1, args.length));

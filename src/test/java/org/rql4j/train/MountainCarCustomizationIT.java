@@ -19,16 +19,19 @@ import org.rql4j.prior.TorchScriptPrior;
 
 /**
  * A shortened mountaincar-lessleft customization end to end (real server, real task env, the
- * shipped SB3 SAC prior, residual SAC on DJL), stopped halfway and resumed from its checkpoint.
- * With the reference settings and a fixed seed, the customized policy learns from the prior's
- * log-prob alone (its reward is only the add-on penalty for pushing left) to drive up the hill:
- * it reaches the goal in every evaluation episode with the prior's basic return. SAC on the same
- * add-on reward without the prior, with the same budget, does not reach the goal at all: the
- * prior term (its gradient through the sampled action into the prior's log-prob) is what carries
- * the skill. Checked by mutation (2026-11-21): with the actor's prior term's sign flipped, or with
- * the sampled action detached from it (no gradient into the prior's log-prob; the critic target
- * still has the term), the customized policy never reaches the goal in 5000 steps and the test
- * fails. A learner that forgot the first half of its run fails the optimizer-step count.
+ * shipped SB3 SAC prior, residual SAC on DJL), the first seed stopped halfway and resumed from its
+ * checkpoint. With the reference settings, the customized policy learns from the prior's log-prob
+ * alone (its reward is only the add-on penalty for pushing left) to drive up the hill: over three
+ * training seeds, the median run reaches the goal in at least 90% of its evaluation episodes with
+ * the prior's basic return (measured: every episode of every seed, on both numerics paths,
+ * docs/reproducibility.md). SAC on the same add-on reward without the prior, with the same budget
+ * and seeds, does not reach the goal (the median run at most 10%; measured: never): the prior term
+ * (its gradient through the sampled action into the prior's log-prob) is what carries the skill.
+ * Checked by mutation on seed 0 (2026-11-21, when the test used that seed alone): with the actor's
+ * prior term's sign flipped, or with the sampled action detached from it (no gradient into the
+ * prior's log-prob; the critic target still has the term), the customized policy never reached the
+ * goal in 5000 steps. A learner that forgot the first half of its run fails the optimizer-step
+ * count.
  */
 class MountainCarCustomizationIT {
 
@@ -38,27 +41,38 @@ class MountainCarCustomizationIT {
   @Test
   void residualSacLearnsThePriorsSkillAndResumes(@TempDir Path tmp) {
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
-    ResidualSacConfig cfg = ResidualSacConfig.mountaincar().withTotalSteps(STEPS).withSeed(0);
-    long[] seeds = Evaluator.defaultSeeds(EPISODES);
+    long[] seeds = SeedMedians.seeds(0, 1, 2);
+    long[] evalSeeds = Evaluator.defaultSeeds(EPISODES);
     try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
         TorchScriptPrior prior = TorchScriptPrior.load(root.resolve("examples/priors/mountaincar-lessleft-sac"))) {
       Evaluator.Summary before;
       try (Env env = client.makeSingle("rql4j/mountaincar-lessleft-total-v0", null);
           PriorActor actor = new PriorActor(prior)) {
-        before = Evaluator.evaluate(env, actor, seeds);
+        before = Evaluator.evaluate(env, actor, evalSeeds);
       }
-      Evaluator.Summary residual = train(client, cfg, prior, tmp.resolve("ck"), seeds);
-      Evaluator.Summary addonOnly = train(client, cfg.withPriorWeight(0f), null, null, seeds);
-      String table = before.markdownRow("prior") + "\n" + residual.markdownRow("residual SAC, " + STEPS + " steps")
-          + "\n" + addonOnly.markdownRow("SAC on the add-on reward, " + STEPS + " steps");
+      // the first seed trains in two halves through a checkpoint
+      SeedMedians residual = SeedMedians.run("residual SAC, " + STEPS + " steps", seeds,
+          seed -> train(client, cfg(seed), prior, seed == seeds[0] ? tmp.resolve("ck") : null, evalSeeds));
+      SeedMedians addonOnly = SeedMedians.run("SAC on the add-on reward, " + STEPS + " steps", seeds,
+          seed -> train(client, cfg(seed).withPriorWeight(0f), null, null, evalSeeds));
+      String table = before.markdownRow("prior") + "\n" + residual.table() + addonOnly.table();
       System.out.println(table);
-      double reached = residual.mean(e -> e.terminated() ? 1 : 0);
-      assertEquals(1.0, reached, "the customized policy must reach the goal in every episode:\n" + table);
-      assertTrue(residual.mean(Evaluator.Episode::basicReturn) >= 0.95 * before.mean(Evaluator.Episode::basicReturn),
-          "basic return must stay within 5% of the prior's:\n" + table);
-      assertEquals(0.0, addonOnly.mean(e -> e.terminated() ? 1 : 0),
+      double reached = residual.median(e -> e.terminated() ? 1 : 0);
+      assertTrue(reached >= REACH_MIN, "the median customized policy must reach the goal in at least " + REACH_MIN
+          + " of its episodes:\n" + table);
+      assertTrue(residual.median(Evaluator.Episode::basicReturn) >= 0.95 * before.mean(Evaluator.Episode::basicReturn),
+          "the median basic return must stay within 5% of the prior's:\n" + table);
+      assertTrue(addonOnly.median(e -> e.terminated() ? 1 : 0) <= CONTROL_REACH_MAX,
           "without the prior, SAC on the add-on reward should not reach the goal in " + STEPS + " steps:\n" + table);
     }
+  }
+
+  /** Goal-reaching fractions: the median residual run at least, the median add-on-only run at most. */
+  static final double REACH_MIN = 0.9;
+  static final double CONTROL_REACH_MAX = 0.1;
+
+  private static ResidualSacConfig cfg(long seed) {
+    return ResidualSacConfig.mountaincar().withTotalSteps(STEPS).withSeed(seed);
   }
 
   /** Trains (in two halves through a checkpoint when {@code ck} is set) and evaluates on the total variant. */
