@@ -139,13 +139,7 @@ public final class NumericsPinBenchmark {
   private static void child() {
     Random rng = new Random(0);
     double softQ;
-    ReplayBuffer discrete = new ReplayBuffer(10_000, 4, 2);
-    for (int i = 0; i < 10_000; i++) {
-      float[] o = {rng.nextFloat(), rng.nextFloat(), rng.nextFloat(), rng.nextFloat()};
-      float p = rng.nextFloat();
-      discrete.add(o, rng.nextInt(2), -rng.nextFloat(), o, rng.nextInt(50) == 0,
-          new float[] {(float) Math.log(p), (float) Math.log(1 - p)});
-    }
+    ReplayBuffer discrete = SoftQMemoryBenchmark.randomCartPoleBuffer(rng);
     try (ResidualSoftQLearning learner = new ResidualSoftQLearning(ResidualSoftQConfig.cartpole(), 4, 2)) {
       softQ = timePerCall(() -> learner.update(discrete.sample(64, rng)), 300, 2000) * 1e6;
     }

@@ -29,6 +29,18 @@ public final class SoftQMemoryBenchmark {
     return -1;
   }
 
+  /** 10 000 random transitions at CartPole's sizes (4 floats, 2 actions, the prior's log-probs). */
+  static ReplayBuffer randomCartPoleBuffer(Random rng) {
+    ReplayBuffer buffer = new ReplayBuffer(10_000, 4, 2);
+    for (int i = 0; i < 10_000; i++) {
+      float[] o = {rng.nextFloat(), rng.nextFloat(), rng.nextFloat(), rng.nextFloat()};
+      float p = rng.nextFloat();
+      buffer.add(o, rng.nextInt(2), -rng.nextFloat(), o, rng.nextInt(50) == 0,
+          new float[] {(float) Math.log(p), (float) Math.log(1 - p)});
+    }
+    return buffer;
+  }
+
   public static void main(String[] args) throws Exception {
     List<Long> checkpoints = new ArrayList<>();
     for (String a : args) {
@@ -38,13 +50,7 @@ public final class SoftQMemoryBenchmark {
       checkpoints = List.of(10_000L, 100_000L);
     }
     Random rng = new Random(0);
-    ReplayBuffer buffer = new ReplayBuffer(10_000, 4, 2);
-    for (int i = 0; i < 10_000; i++) {
-      float[] o = {rng.nextFloat(), rng.nextFloat(), rng.nextFloat(), rng.nextFloat()};
-      float p = rng.nextFloat();
-      buffer.add(o, rng.nextInt(2), -rng.nextFloat(), o, rng.nextInt(50) == 0,
-          new float[] {(float) Math.log(p), (float) Math.log(1 - p)});
-    }
+    ReplayBuffer buffer = randomCartPoleBuffer(rng);
     StringBuilder md = new StringBuilder("## Residual soft-Q learner memory over a long run\n\n");
     md.append("Command: `make bench-memory` (runs `org.rql4j.compat.SoftQMemoryBenchmark ")
         .append(String.join(" ", args)).append("`). Measured ").append(java.time.Instant.now())

@@ -12,6 +12,7 @@ import org.rql4j.env.Env;
 import org.rql4j.learner.ResidualPpo;
 import org.rql4j.learner.ResidualPpoConfig;
 import org.rql4j.policy.PriorActor;
+import org.rql4j.prior.PriorPolicy;
 import org.rql4j.prior.TorchScriptPrior;
 
 /**
@@ -49,16 +50,8 @@ class PpoTrainingIT {
           ResidualPpo ppo = new ResidualPpo(cartpole(STEPS), 4, eval.actionSpace())) {
         untrained = Evaluator.evaluate(eval, ppo.asPolicy(0), Evaluator.defaultSeeds(5)).mean(Evaluator.Episode::envReturn);
       }
-      SeedMedians runs = SeedMedians.run("soft PPO", SeedMedians.seeds(0, 1, 2), seed -> {
-        ResidualPpoConfig cfg = cartpole(STEPS).withSoft(0.01f, 0f).withSeed(seed);
-        try (RemoteVectorEnv env = client.make(EnvSpec.builder("CartPole-v1").optNumEnvs(8).build());
-            ResidualPpo ppo = new ResidualPpo(cfg, 4, env.actionSpace())) {
-          OnPolicyTraining.run(env, null, ppo, p -> report("soft PPO seed " + seed + " ", p));
-          try (Env eval = client.makeSingle("CartPole-v1", null)) {
-            return Evaluator.evaluate(eval, ppo.asPolicy(0), Evaluator.defaultSeeds(10));
-          }
-        }
-      });
+      SeedMedians runs = SeedMedians.run("soft PPO", SeedMedians.seeds(0, 1, 2), seed -> trainAndEvaluate(client,
+          cartpole(STEPS).withSoft(0.01f, 0f).withSeed(seed), "CartPole-v1", "CartPole-v1", null, "soft PPO"));
       double after = runs.median(Evaluator.Episode::envReturn);
       System.out.printf("soft PPO on CartPole-v1: %.1f untrained, median %.1f after%n", untrained, after);
       // an untrained policy scores ~10-30 of 500
@@ -77,16 +70,9 @@ class PpoTrainingIT {
           PriorActor actor = new PriorActor(prior)) {
         priorRow = Evaluator.evaluate(eval, actor, Evaluator.defaultSeeds(EPISODES));
       }
-      SeedMedians runs = SeedMedians.run("residual PPO", SeedMedians.seeds(0, 1, 2), seed -> {
-        ResidualPpoConfig cfg = cartpole(STEPS).withSoft(1f, 1f).withSeed(seed);
-        try (RemoteVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").optNumEnvs(8).build());
-            ResidualPpo ppo = new ResidualPpo(cfg, 4, env.actionSpace())) {
-          OnPolicyTraining.run(env, prior, ppo, p -> report("residual PPO seed " + seed + " ", p));
-          try (Env eval = client.makeSingle("rql4j/cartpole-center-total-v0", null)) {
-            return Evaluator.evaluate(eval, ppo.asPolicy(0), Evaluator.defaultSeeds(EPISODES));
-          }
-        }
-      });
+      SeedMedians runs = SeedMedians.run("residual PPO", SeedMedians.seeds(0, 1, 2), seed -> trainAndEvaluate(client,
+          cartpole(STEPS).withSoft(1f, 1f).withSeed(seed), "rql4j/cartpole-center-addon-v0",
+          "rql4j/cartpole-center-total-v0", prior, "residual PPO"));
       String table = priorRow.markdownRow("prior") + "\n" + runs.table() + runs.medians();
       System.out.println(table);
       // an untrained policy scores ~10-30; the add-on return is printed, not asserted (see above)
@@ -97,6 +83,18 @@ class PpoTrainingIT {
 
   static final int EPISODES = 10;
   static final double BASIC_KEEP = 0.9;
+
+  /** Trains on {@code trainEnv} (8 copies), then evaluates the deterministic policy on {@code evalEnv}. */
+  private static Evaluator.Summary trainAndEvaluate(EnvClient client, ResidualPpoConfig cfg, String trainEnv,
+      String evalEnv, PriorPolicy prior, String name) {
+    try (RemoteVectorEnv env = client.make(EnvSpec.builder(trainEnv).optNumEnvs(8).build());
+        ResidualPpo ppo = new ResidualPpo(cfg, 4, env.actionSpace())) {
+      OnPolicyTraining.run(env, prior, ppo, p -> report(name + " seed " + cfg.seed() + " ", p));
+      try (Env eval = client.makeSingle(evalEnv, null)) {
+        return Evaluator.evaluate(eval, ppo.asPolicy(0), Evaluator.defaultSeeds(EPISODES));
+      }
+    }
+  }
 
   private static void report(String name, OnPolicyTraining.Progress p) {
     if (p.step() % 20_480 < 256) {
