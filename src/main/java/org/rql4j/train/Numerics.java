@@ -47,6 +47,7 @@ public final class Numerics {
    * choose the code paths (as set, or absent), DJL's intra-op threads and the CPU model.
    */
   public static Map<String, String> describe() {
+    org.rql4j.learner.DjlRuntime.configure(); // DJL's thread count as the learners will see it
     Map<String, String> out = new LinkedHashMap<>();
     out.put("numerics", pinned() ? "pinned" : "native");
     for (String v : new String[] {"MKL_CBWR", "ATEN_CPU_CAPABILITY", "OMP_NUM_THREADS", "MKL_ENABLE_INSTRUCTIONS"}) {
@@ -77,7 +78,8 @@ public final class Numerics {
       }
     });
     return ENV + "=pinned, but this JVM was started without " + missing + ": libtorch reads them only when it "
-        + "loads, so set them in the environment that starts the JVM (bin/rql4j does); see docs/reproducibility.md";
+        + "loads, so set them in the environment that starts the JVM (bin/rql4j sets those not already set); see "
+        + "docs/reproducibility.md";
   }
 
   /** One line for logs: {@code numerics pinned (MKL_CBWR=COMPATIBLE ...), 1 thread, CPU ...}. */
