@@ -17,7 +17,7 @@ import org.rql4j.learner.ResidualSac;
 import org.rql4j.learner.ResidualSacConfig;
 import org.rql4j.learner.ResidualSoftQConfig;
 import org.rql4j.learner.ResidualSoftQLearning;
-import org.rql4j.train.Numerics;
+import org.rql4j.learner.Numerics;
 
 /**
  * Benchmark (not a test): what each numerics pin of docs/reproducibility.md costs the learners.
@@ -64,7 +64,8 @@ public final class NumericsPinBenchmark {
     }
     StringBuilder md = new StringBuilder("## What the numerics pins cost the learners\n\n");
     md.append("Command: `make bench-pins` (runs `org.rql4j.compat.NumericsPinBenchmark ").append(rounds)
-        .append("`). Measured ").append(java.time.Instant.now()).append(" on ").append(Numerics.describe().get("cpu")).append(" (")
+        .append("`). Measured ").append(java.time.Instant.now()).append(" on ")
+        .append(Numerics.describe().get("cpu")).append(" (")
         .append(Runtime.getRuntime().availableProcessors()).append(" cores)")
         .append(", one intra-op thread, each setting in its own JVM, ").append(rounds)
         .append(" rounds taking turns; medians over the rounds. What the pins are and why: ")

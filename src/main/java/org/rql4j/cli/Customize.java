@@ -139,7 +139,7 @@ final class Customize {
           summary.add("final_progress", new com.google.gson.Gson().toJsonTree(last));
           summary.add("prior_episodes", new com.google.gson.Gson().toJsonTree(result.prior().episodes()));
           summary.add("learned_episodes", new com.google.gson.Gson().toJsonTree(result.learned().episodes()));
-          summary.add("numerics", new com.google.gson.Gson().toJsonTree(org.rql4j.train.Numerics.describe()));
+          summary.add("numerics", new com.google.gson.Gson().toJsonTree(org.rql4j.learner.Numerics.describe()));
           java.nio.file.Files.writeString(out.resolve("summary.json"),
               new com.google.gson.GsonBuilder().setPrettyPrinting().create().toJson(summary));
         }
@@ -173,7 +173,7 @@ final class Customize {
     OffPolicyTraining.Checkpointing checkpointing = ckOpt == null ? null : new OffPolicyTraining.Checkpointing(
         Path.of(ckOpt), Main.option(args, "--checkpoint-every", Math.max(1000, steps / 10)), resume);
     System.out.println("rql4j customize: " + baseline + " on " + task + ", prior " + priorDir + "\n" + cfg + "\n"
-        + org.rql4j.train.Numerics.line());
+        + org.rql4j.learner.Numerics.line());
     try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
         TorchScriptPrior prior = TorchScriptPrior.load(priorDir)) {
       Result r;

@@ -42,7 +42,7 @@ public final class Main {
       if (OPTIONS.containsKey(args[0])) {
         checkOptions(args[0], Arrays.copyOfRange(args, 1, args.length));
       }
-      String numerics = org.rql4j.train.Numerics.mismatchWarning();
+      String numerics = org.rql4j.learner.Numerics.mismatchWarning();
       if (numerics != null) {
         System.err.println("rql4j: warning: " + numerics);
       }

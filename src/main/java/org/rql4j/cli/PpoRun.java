@@ -161,7 +161,7 @@ final class PpoRun {
       throw new java.io.UncheckedIOException("cannot read " + s.out() + ": " + e.getMessage(), e);
     }
     System.out.println("rql4j ppo: " + s.baseline() + " on " + s.task() + ", prior " + s.priorDir() + "\n" + s.cfg()
-        + "\n" + org.rql4j.train.Numerics.line());
+        + "\n" + org.rql4j.learner.Numerics.line());
     try (PythonServer server = PythonServer.start(); EnvClient client = server.client();
         TorchScriptPrior prior = TorchScriptPrior.load(s.priorDir())) {
       if (s.checkpointing() != null) {
@@ -257,7 +257,7 @@ final class PpoRun {
         summary.add("final_progress", withNaN.toJsonTree(last));
         summary.add("prior_episodes", new Gson().toJsonTree(result.prior().episodes()));
         summary.add("learned_episodes", new Gson().toJsonTree(result.learned().episodes()));
-        summary.add("numerics", new Gson().toJsonTree(org.rql4j.train.Numerics.describe()));
+        summary.add("numerics", new Gson().toJsonTree(org.rql4j.learner.Numerics.describe()));
         Files.writeString(out.resolve("summary.json"), new GsonBuilder().setPrettyPrinting()
             .serializeSpecialFloatingPointValues().create().toJson(summary));
       }

@@ -7,7 +7,7 @@ import ai.djl.engine.Engine;
  * {@code pytorch-native-cpu} jar on the classpath, never from a download), one intra-op thread on
  * small machines (two intra-op threads on two busy cores make training steps 10-100x slower), and
  * the TorchScript graph optimizer off (so modules can be trained and then run for inference).
- * Under pinned numerics ({@link org.rql4j.train.Numerics}) one intra-op thread whatever the core
+ * Under pinned numerics ({@link Numerics}) one intra-op thread whatever the core
  * count, so that a run repeats on a machine with more cores. Settings already given as system
  * properties win.
  */
@@ -21,7 +21,7 @@ public final class DjlRuntime {
     setDefault("ai.djl.pytorch.graph_optimizer", "false");
     int cores = Runtime.getRuntime().availableProcessors();
     // pinned numerics (docs/reproducibility.md) split no reduction by thread count: one thread
-    boolean pinned = org.rql4j.train.Numerics.pinned();
+    boolean pinned = Numerics.pinned();
     setDefault("ai.djl.pytorch.num_threads", pinned || cores <= 2 ? "1" : Integer.toString(cores / 2));
     setDefault("ai.djl.pytorch.num_interop_threads", "1");
   }

@@ -1,4 +1,4 @@
-package org.rql4j.train;
+package org.rql4j.learner;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,10 +15,11 @@ import java.util.Map;
  * {@code COMPATIBLE} branch, ATen's AVX2 kernels, one OpenMP thread.
  *
  * <p>These are environment variables that libtorch reads once, when it loads: they must be set
- * before the JVM starts (Java cannot change its own environment). {@code bin/rql4j}, {@code make
- * test} and Maven's test configuration set them unless {@code RQL4J_NUMERICS=native}; a service
- * that depends on the library sets them in its own environment. A {@link
- * org.rql4j.bridge.PythonServer} inherits them, so the Python side's torch runs the same paths.
+ * before the JVM starts (Java cannot change its own environment). Maven's test configuration and
+ * {@code make test} set them unless {@code RQL4J_NUMERICS=native}; {@code bin/rql4j} and the
+ * benchmarks set them when {@code RQL4J_NUMERICS=pinned}; a service that depends on the library
+ * sets them in its own environment. A {@code PythonServer} started from Java inherits them, so the
+ * Python side's torch runs the same paths.
  */
 public final class Numerics {
 
@@ -47,7 +48,7 @@ public final class Numerics {
    * choose the code paths (as set, or absent), DJL's intra-op threads and the CPU model.
    */
   public static Map<String, String> describe() {
-    org.rql4j.learner.DjlRuntime.configure(); // DJL's thread count as the learners will see it
+    DjlRuntime.configure(); // DJL's thread count as the learners will see it
     Map<String, String> out = new LinkedHashMap<>();
     out.put("numerics", pinned() ? "pinned" : "native");
     for (String v : new String[] {"MKL_CBWR", "ATEN_CPU_CAPABILITY", "OMP_NUM_THREADS", "MKL_ENABLE_INSTRUCTIONS"}) {

@@ -1,4 +1,4 @@
-package org.rql4j.train;
+package org.rql4j.learner;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
