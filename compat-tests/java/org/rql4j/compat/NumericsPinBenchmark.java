@@ -18,6 +18,7 @@ import org.rql4j.learner.ResidualSacConfig;
 import org.rql4j.learner.ResidualSoftQConfig;
 import org.rql4j.learner.ResidualSoftQLearning;
 import org.rql4j.learner.Numerics;
+import org.rql4j.train.Evaluator;
 
 /**
  * Benchmark (not a test): what each numerics pin of docs/reproducibility.md costs the learners.
@@ -84,7 +85,7 @@ public final class NumericsPinBenchmark {
       double[] med = new double[COLUMNS.length];
       for (int c = 0; c < COLUMNS.length; c++) {
         final int col = c;
-        med[c] = median(e.getValue().stream().mapToDouble(v -> v[col]).toArray());
+        med[c] = Evaluator.median(e.getValue().stream().mapToDouble(v -> v[col]).toArray());
       }
       if (base == null) {
         base = med;
@@ -100,12 +101,6 @@ public final class NumericsPinBenchmark {
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
     System.out.println(md);
     System.out.println("written to " + BenchmarkDoc.writeSection(root, "numerics-pins", md.toString()));
-  }
-
-  static double median(double[] v) {
-    double[] s = v.clone();
-    java.util.Arrays.sort(s);
-    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   }
 
   /** Runs the timing in a child JVM with {@code env} added (and the pins' variables otherwise removed). */

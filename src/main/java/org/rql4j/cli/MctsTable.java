@@ -54,18 +54,8 @@ final class MctsTable {
       long searchSteps) {
 
     double medianMs() {
-      return median(decisionMs);
+      return Evaluator.median(decisionMs);
     }
-  }
-
-  /** The median (the mean of the two middle values for an even count); NaN for none. */
-  static double median(double[] values) {
-    if (values.length == 0) {
-      return Double.NaN;
-    }
-    double[] s = values.clone();
-    Arrays.sort(s);
-    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   }
 
   static void run(String[] args) throws IOException {
@@ -271,7 +261,7 @@ final class MctsTable {
         "plain", "plain max-ent MCTS (uniform prior, total reward)",
         "residual", "residual max-ent MCTS (prior, add-on reward)");
     results.forEach((row, eps) -> {
-      double median = median(eps.stream().flatMapToDouble(e -> Arrays.stream(e.decisionMs())).toArray());
+      double median = Evaluator.median(eps.stream().flatMapToDouble(e -> Arrays.stream(e.decisionMs())).toArray());
       long decisions = eps.stream().mapToLong(Episode::length).sum();
       long steps = eps.stream().mapToLong(Episode::searchSteps).sum();
       md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.0f%% (%d/%d) | %s | %.0f |%n", names.get(row),

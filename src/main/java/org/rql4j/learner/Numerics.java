@@ -2,7 +2,9 @@ package org.rql4j.learner;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -28,11 +30,16 @@ public final class Numerics {
   /** The environment variable naming the choice: {@code pinned} or {@code native}. */
   public static final String ENV = "RQL4J_NUMERICS";
 
-  /** The variables (and values) of pinned numerics. */
-  public static final Map<String, String> PINNED = Map.of(
-      "MKL_CBWR", "COMPATIBLE",
-      "ATEN_CPU_CAPABILITY", "avx2",
-      "OMP_NUM_THREADS", "1");
+  /** The variables (and values) of pinned numerics, in a fixed order. */
+  public static final Map<String, String> PINNED = pinnedVariables();
+
+  private static Map<String, String> pinnedVariables() {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("MKL_CBWR", "COMPATIBLE");
+    m.put("ATEN_CPU_CAPABILITY", "avx2");
+    m.put("OMP_NUM_THREADS", "1");
+    return java.util.Collections.unmodifiableMap(m);
+  }
 
   /** Whether this process runs pinned numerics: every variable of {@link #PINNED} has its value. */
   public static boolean pinned() {
@@ -51,7 +58,9 @@ public final class Numerics {
     DjlRuntime.configure(); // DJL's thread count as the learners will see it
     Map<String, String> out = new LinkedHashMap<>();
     out.put("numerics", pinned() ? "pinned" : "native");
-    for (String v : new String[] {"MKL_CBWR", "ATEN_CPU_CAPABILITY", "OMP_NUM_THREADS", "MKL_ENABLE_INSTRUCTIONS"}) {
+    List<String> variables = new ArrayList<>(PINNED.keySet());
+    variables.add("MKL_ENABLE_INSTRUCTIONS"); // not pinned, but it also chooses MKL's kernels
+    for (String v : variables) {
       String value = System.getenv(v);
       out.put(v, value == null ? "(unset)" : value);
     }

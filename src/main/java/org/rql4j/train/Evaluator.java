@@ -26,6 +26,16 @@ public final class Evaluator {
     return seeds;
   }
 
+  /** The median of {@code values} (the mean of the two middle values for an even count); NaN for none. */
+  public static double median(double[] values) {
+    if (values.length == 0) {
+      return Double.NaN;
+    }
+    double[] s = values.clone();
+    java.util.Arrays.sort(s);
+    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  }
+
   /** One episode. */
   public record Episode(long seed, double basicReturn, double addonReturn, double envReturn, int length,
       boolean terminated) {}

@@ -43,18 +43,7 @@ final class SeedMedians {
 
   /** The median across seeds of the per-seed mean of {@code f}. */
   double median(ToDoubleFunction<Evaluator.Episode> f) {
-    return median(bySeed.values().stream().mapToDouble(s -> s.mean(f)).toArray());
-  }
-
-  /** The median of {@code v} (the mean of the two middle values for an even count). */
-  static double median(double[] v) {
-    if (v.length == 0) {
-      throw new IllegalArgumentException("no values");
-    }
-    double[] s = v.clone();
-    Arrays.sort(s);
-    int n = s.length;
-    return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    return Evaluator.median(bySeed.values().stream().mapToDouble(s -> s.mean(f)).toArray());
   }
 
   /** Every seed's row, for assertion messages. */
