@@ -605,3 +605,27 @@ def test_cli_export_end_to_end(tmp_path: Path) -> None:
     bad_args = run_cli("--kind", "sb3-sac", "--checkpoint", str(tmp_path / "sac.zip"), "--out", str(tmp_path / "no"),
                        "--env-kwargs", "{not json")  # fmt: skip
     assert bad_args.returncode == 2 and "--env-kwargs is not valid JSON" in bad_args.stderr
+
+
+def test_cli_export_knows_rql4j_task_ids_and_imports_user_modules(tmp_path: Path) -> None:
+    model = sb3.SAC("MlpPolicy", "MountainCarContinuous-v0", buffer_size=100, policy_kwargs={"net_arch": [8]}, seed=1)
+    model.save(tmp_path / "sac.zip")
+    ok = run_cli("--kind", "sb3-sac", "--checkpoint", str(tmp_path / "sac.zip"), "--out", str(tmp_path / "pkg"),
+                 "--env-id", "rql4j/mountaincar-lessleft-basic-v0")  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    (tmp_path / "rql4j_test_export_tasks.py").write_text(
+        "from rql4j_bridge.tasks import register_task\n"
+        "def bonus(obs, action, next_obs, reward, terminated, truncated, info):\n    return 0.0\n"
+        "register_task('rql4j-test-export/mc', 'MountainCarContinuous-v0', bonus)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    user = subprocess.run(
+        [sys.executable, "-m", "rql4j_bridge", "export", "--kind", "sb3-sac", "--checkpoint", str(tmp_path / "sac.zip"),
+         "--out", str(tmp_path / "pkg2"), "--import", "rql4j_test_export_tasks", "--env-id",
+         "rql4j-test-export/mc-total-v0"], capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert user.returncode == 0, user.stderr
+    missing = run_cli("--kind", "sb3-sac", "--checkpoint", str(tmp_path / "sac.zip"), "--out", str(tmp_path / "no"),
+                      "--import", "rql4j_no_such_module", "--env-id", "Pendulum-v1")  # fmt: skip
+    assert missing.returncode == 2 and not (tmp_path / "no").exists()
+    assert "--import rql4j_no_such_module failed" in missing.stderr and "PYTHONPATH" in missing.stderr

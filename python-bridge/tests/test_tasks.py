@@ -61,7 +61,7 @@ def test_every_task_and_variant_is_registered() -> None:
     for task, max_steps in steps.items():
         for variant in VARIANTS:
             spec = gymnasium.spec(env_id(task, variant))
-            assert spec.max_episode_steps == max_steps and spec.kwargs == {"variant": variant}
+            assert spec.max_episode_steps == max_steps and spec.kwargs == {"task": f"rql4j/{task}", "variant": variant}
 
 
 @pytest.mark.filterwarnings("ignore:.*different from the unwrapped version")
@@ -173,7 +173,7 @@ def test_locomotion_addons_bite_where_they_say() -> None:
     for v, want in [(locomotion.SPEED_CAP - 1.0, 0.0), (locomotion.SPEED_CAP + 0.5, -0.5)]:
         qvel[0] = v
         cheetah.set_state(qpos, qvel)
-        assert locomotion.halfcheetah_speedcap_parts(cheetah, zero, 0.0)[1] == pytest.approx(want)
+        assert locomotion.halfcheetah_speedcap_addon(cheetah, None, zero, None, 0.0, False, False, {}) == pytest.approx(want)
     qpos, qvel = hopper.data.qpos.copy(), hopper.data.qvel.copy()
     # healthy z is above 0.7 (Hopper-v5): a torso at 0.5 has fallen
     for z, want in [
@@ -183,14 +183,14 @@ def test_locomotion_addons_bite_where_they_say() -> None:
     ]:
         qpos[1] = z
         hopper.set_state(qpos, qvel)
-        assert locomotion.hopper_height_parts(hopper, np.zeros(3), 0.0)[1] == pytest.approx(want)
+        assert locomotion.hopper_height_addon(hopper, None, np.zeros(3), None, 0.0, False, False, {}) == pytest.approx(want)
     # a hopper made not to end its episodes when unhealthy is not charged for falling (it has not ended)
     lying = gymnasium.make(env_id("hopper-height", "addon"), terminate_when_unhealthy=False).unwrapped
     lying.reset(seed=0)
     qpos[1] = 0.5
     lying.set_state(qpos, qvel)
     assert not lying.is_healthy
-    assert locomotion.hopper_height_parts(lying, np.zeros(3), 0.0)[1] == 0.0
+    assert locomotion.hopper_height_addon(lying, None, np.zeros(3), None, 0.0, False, False, {}) == 0.0
 
 
 def test_highway_rightlane_rises_to_half_when_driving_right() -> None:
@@ -232,7 +232,8 @@ def test_highway_rightlane_parts_are_zero_off_road() -> None:
     env = gymnasium.make("rql4j/highway-rightlane-total-v0")
     env.reset(seed=0)
     env.unwrapped.vehicle.position = np.array([env.unwrapped.vehicle.position[0], 100.0])  # far off the road
-    assert driving.highway_rightlane_parts(env, 1, 0.0) == (0.0, 0.0)
+    args = (env, None, 1, None, 0.0, False, False, {})
+    assert driving.highway_rightlane_basic(*args) == driving.highway_rightlane_addon(*args) == 0.0
 
 
 def _place_ego(env: gymnasium.Env, across_m: float, heading_offset: float = 0.0) -> None:
@@ -326,7 +327,7 @@ def test_seeds_are_honoured(task: str) -> None:
 
 def test_task_reward_rejects_unknown_variant() -> None:
     with pytest.raises(ValueError, match="variant"):
-        TaskReward(gymnasium.make("CartPole-v1"), tasks.cartpole_center_parts, "both")
+        TaskReward(gymnasium.make("CartPole-v1"), "rql4j_bridge.tasks.classic:cartpole_center_addon", "both")
 
 
 @pytest.mark.parametrize(

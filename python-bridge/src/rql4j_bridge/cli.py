@@ -103,6 +103,14 @@ def _add_common_serve_args(serve: argparse.ArgumentParser) -> None:
         metavar="MODULE",
         help="import MODULE before serving, to register its Gymnasium ids (repeatable)",
     )
+    serve.add_argument(
+        "--addon",
+        dest="addons",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION",
+        help="import MODULE and allow Make requests to apply FUNCTION as an add-on reward (repeatable)",
+    )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -184,6 +192,14 @@ def _add_export_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     export.add_argument("--env-id", help="take the observation / action spaces from gymnasium.make(ID)")
     export.add_argument("--env-kwargs", default="", metavar="JSON", help="keyword arguments for gymnasium.make")
     export.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first, to register the --env-id it defines (repeatable; rql4j's own task ids need none)",
+    )
+    export.add_argument(
         "--allow-unpickle",
         action="store_true",
         help="unpickle the spaces stored in an SB3 zip (runs code from the file: only for trusted files)",
@@ -240,6 +256,15 @@ def _export(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(e, file=sys.stderr)
         return 2
+    if args.env_id:
+        import rql4j_bridge.tasks  # noqa: F401  (registers rql4j/<task>-<variant>-v0)
+    for module in args.imports:
+        try:
+            importlib.import_module(module)
+        except Exception as e:
+            print(f"rql4j-bridge export: error: --import {module} failed: {type(e).__name__}: {e}{_MODULE_PATH_HINT}",
+                  file=sys.stderr)
+            return 2
     try:
         from rql4j_bridge.prior.export import ExportError, export_checkpoint
     except ImportError as e:
@@ -285,9 +310,20 @@ def _serve(args: argparse.Namespace) -> int:
     # Imported here so that `--help` stays fast.
     from rql4j_bridge.env_server import EnvServicer
 
-    servicer = EnvServicer(max_snapshots=args.max_snapshots)
+    servicer = EnvServicer(max_snapshots=args.max_snapshots, addon_modules=addon_modules(args))
     serving = _serve_aio if args.server == "aio" else _serve_threads
     return serving(args, servicer, port_out)
+
+
+_MODULE_PATH_HINT = (
+    "; modules are found in the working directory and on PYTHONPATH (bin/rql4j and the Java PythonServer start "
+    "the env server in the caller's working directory)"
+)
+
+
+def addon_modules(args: argparse.Namespace) -> list[str]:
+    """The modules whose functions Make requests may name as add-on rewards: those of --import and --addon."""
+    return [*args.imports, *(t.partition(":")[0] for t in args.addons)]
 
 
 def _prepare_serving(args: argparse.Namespace) -> bool:
@@ -302,7 +338,15 @@ def _prepare_serving(args: argparse.Namespace) -> bool:
         try:
             importlib.import_module(module)
         except Exception as e:
-            _log.error("--import %s failed: %s: %s", module, type(e).__name__, e)
+            _log.error("--import %s failed: %s: %s%s", module, type(e).__name__, e, _MODULE_PATH_HINT)
+            return False
+    from rql4j_bridge.tasks.core import resolve, takes_env
+
+    for target in args.addons:
+        try:
+            takes_env(resolve(target, "--addon"), "--addon")
+        except ValueError as e:
+            _log.error("%s", e)
             return False
     for module in AUTO_IMPORTS:
         if module not in args.imports:
@@ -339,7 +383,7 @@ def _serve_py4j(args: argparse.Namespace) -> int:
     from rql4j_bridge.env_server import EnvServicer
     from rql4j_bridge.py4j_server import Py4jBridgeService, serve_py4j, stop_py4j
 
-    service = Py4jBridgeService(EnvServicer(max_snapshots=args.max_snapshots))
+    service = Py4jBridgeService(EnvServicer(max_snapshots=args.max_snapshots, addon_modules=addon_modules(args)))
     try:
         gateway, port = serve_py4j(args.host, args.port, token, service)
     except OSError as e:

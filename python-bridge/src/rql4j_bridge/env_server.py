@@ -29,9 +29,10 @@ import functools
 import json
 import logging
 import platform
+import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from concurrent import futures
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
@@ -48,6 +49,7 @@ from rql4j_bridge.proto.rql4j.v1 import env_pb2 as pb
 from rql4j_bridge.proto.rql4j.v1 import env_pb2_grpc as pb_grpc
 from rql4j_bridge.proto.rql4j.v1 import prior_pb2_grpc as prior_pb_grpc
 from rql4j_bridge.step_socket import StepSocket
+from rql4j_bridge.tasks.core import TaskReward, takes_env
 from rql4j_bridge.tensors import (
     TensorError,
     UnsupportedSpaceError,
@@ -65,6 +67,12 @@ _MODES: dict[int, AutoresetMode] = {
     pb.SAME_STEP: AutoresetMode.SAME_STEP,
     pb.NEXT_STEP: AutoresetMode.NEXT_STEP,
     pb.DISABLED: AutoresetMode.DISABLED,
+}
+_REWARD_VARIANTS: dict[int, str] = {
+    pb.REWARD_VARIANT_UNSPECIFIED: "total",
+    pb.REWARD_BASIC: "basic",
+    pb.REWARD_ADDON: "addon",
+    pb.REWARD_TOTAL: "total",
 }
 _MAX_MESSAGE_CHARS = 4000  # status messages travel as a header: keep them bounded
 _SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
@@ -304,9 +312,17 @@ def _unary(method: _Handler[_R]) -> Callable[[EnvServicer, Any, grpc.ServicerCon
 class EnvServicer(pb_grpc.EnvServiceServicer):
     """Serves Gymnasium vector envs; see the module docstring and the proto for the semantics."""
 
-    def __init__(self, socket_host: str = "127.0.0.1", max_snapshots: int = DEFAULT_MAX_SNAPSHOTS) -> None:
+    def __init__(
+        self,
+        socket_host: str = "127.0.0.1",
+        max_snapshots: int = DEFAULT_MAX_SNAPSHOTS,
+        addon_modules: Iterable[str] = (),
+    ) -> None:
+        """``addon_modules``: the modules whose functions a Make request may name as its ``addon_reward`` (the
+        ones ``serve --import`` / ``--addon`` imported at start; a request never imports one)."""
         if max_snapshots < 0:
             raise ValueError(f"max_snapshots must be >= 0, got {max_snapshots}")
+        self.addon_modules = frozenset(addon_modules)
         self.socket_host = socket_host  # where step sockets listen (serve() sets the gRPC bind host)
         self.max_snapshots = max_snapshots
         self._envs: dict[str, _Env] = {}
@@ -378,7 +394,11 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         if request.max_episode_steps > 0:
             kwargs["max_episode_steps"] = request.max_episode_steps
 
+        addon = self._addon_reward(request) if request.addon_reward else None
         envs = _make_copies(env_id, kwargs, num_envs)
+        if addon is not None:
+            variant = _REWARD_VARIANTS[request.reward_variant or pb.REWARD_TOTAL]
+            envs = [TaskReward(e, addon, variant) for e in envs]
         try:
             vec = (_OneCopyVectorEnv if num_envs == 1 else SyncVectorEnv)(
                 [_returning(e) for e in envs],
@@ -419,6 +439,36 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
             self._envs[handle] = env
         _log.info("made %s x%d (%s)", env.describe(), num_envs, pb.AutoresetMode.Name(mode))
         return response
+
+    def _addon_reward(self, request: pb.MakeRequest) -> Callable[..., Any]:
+        """The function a Make request names as its add-on reward: one of a module imported at start, never imported here."""
+        target = request.addon_reward
+        if request.reward_variant not in _REWARD_VARIANTS:
+            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown reward_variant {request.reward_variant}")
+        module_name, _, name = target.partition(":")
+        if not module_name or not name or ":" in name:
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT, f"addon_reward must be 'MODULE:FUNCTION', got {target!r}"
+            )
+        module = sys.modules.get(module_name)
+        if module_name not in self.addon_modules or module is None:
+            allowed = ", ".join(sorted(self.addon_modules)) or "none"
+            raise RpcError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"addon_reward {target!r}: module {module_name!r} was not imported when this server started "
+                f"(modules it may use: {allowed}); start it with `rql4j-bridge serve --addon {target}` "
+                "(Java: PythonServer.builder().optAddon)",
+            )
+        fn = getattr(module, name, None)
+        if not callable(fn):
+            raise RpcError(
+                grpc.StatusCode.NOT_FOUND, f"addon_reward {target!r}: module {module_name!r} has no function {name!r}"
+            )
+        try:
+            takes_env(fn, "addon_reward")
+        except ValueError as e:
+            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, str(e)) from None
+        return fn
 
     @_unary
     def Reset(self, request: pb.ResetRequest) -> pb.ResetResponse:

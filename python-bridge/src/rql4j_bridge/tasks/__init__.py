@@ -18,9 +18,10 @@ The highway / parking ids are registered only when the ``highway_env`` package i
 
 Every variant's ``step`` reports both parts as floats in ``info["basic_reward"]`` and
 ``info["addon_reward"]``; ``reset`` does not (no reward there). parking-boundary also reports
-``info["is_success"]`` (float 0/1, on reset and step). Each env is a :class:`TaskReward` wrapper
-(one ``parts(env, action, env_reward) -> (basic, addon)`` function per task, evaluated on the
-state after the step) over the base env; ``gymnasium.make`` adds the time limit. The entry points
+``info["is_success"]`` (float 0/1, on reset and step). Each is registered with
+:func:`register_task`, the same function a user's own task goes through (a base env, an add-on
+reward function, the basic one where it is not the env's own; docs/tasks.md, "Your own task"); each
+env is a :class:`TaskReward` wrapper over the base env, and ``gymnasium.make`` adds the time limit. The entry points
 take ``variant`` and ``render_mode``; the highway-env ones also ``config`` (top-level keys that
 replace the task's config), e.g. ``gymnasium.make("rql4j/highway-rightlane-total-v0",
 config={"vehicles_count": 10})``.
@@ -30,39 +31,57 @@ from __future__ import annotations
 
 import importlib.util
 
-from gymnasium.envs.registration import register, registry
-
-from rql4j_bridge.tasks.classic import (
-    cartpole_center_parts,
-    make_cartpole_center,
-    make_mountaincar_lessleft,
-    mountaincar_lessleft_parts,
+from rql4j_bridge.tasks.core import (
+    VARIANTS,
+    RewardFunction,
+    Task,
+    TaskReward,
+    make_task,
+    register_task,
+    registered_tasks,
 )
-from rql4j_bridge.tasks.core import VARIANTS, RewardParts, TaskReward
 
 __all__ = [
     "TASKS",
     "VARIANTS",
-    "RewardParts",
+    "RewardFunction",
+    "Task",
     "TaskReward",
-    "cartpole_center_parts",
     "env_id",
-    "make_cartpole_center",
-    "make_mountaincar_lessleft",
-    "mountaincar_lessleft_parts",
+    "make_task",
+    "register_task",
     "registered_ids",
+    "registered_tasks",
 ]
 
-# task -> (entry point, max episode steps, the optional package it needs or None)
-TASKS: dict[str, tuple[str, int, str | None]] = {
-    "cartpole-center": ("rql4j_bridge.tasks.classic:make_cartpole_center", 500, None),
-    "mountaincar-lessleft": ("rql4j_bridge.tasks.classic:make_mountaincar_lessleft", 999, None),
-    "highway-rightlane": ("rql4j_bridge.tasks.driving:make_highway_rightlane", 40, "highway_env"),
-    "parking-boundary": ("rql4j_bridge.tasks.driving:make_parking_boundary", 100, "highway_env"),
-    "halfcheetah-speedcap": ("rql4j_bridge.tasks.locomotion:make_halfcheetah_speedcap", 1000, "mujoco"),
-    "hopper-height": ("rql4j_bridge.tasks.locomotion:make_hopper_height", 1000, "mujoco"),
-    "ant-energy": ("rql4j_bridge.tasks.locomotion:make_ant_energy", 1000, "mujoco"),
+_C, _D, _L = "rql4j_bridge.tasks.classic", "rql4j_bridge.tasks.driving", "rql4j_bridge.tasks.locomotion"
+
+# task -> (base env factory, add-on reward, basic reward (None: the env's own), max episode steps, optional package)
+TASKS: dict[str, tuple[str, str, str | None, int, str | None]] = {
+    "cartpole-center": (
+        "gymnasium.envs.classic_control.cartpole:CartPoleEnv", f"{_C}:cartpole_center_addon",
+        f"{_C}:cartpole_center_basic", 500, None,
+    ),
+    "mountaincar-lessleft": (
+        "gymnasium.envs.classic_control.continuous_mountain_car:Continuous_MountainCarEnv",
+        f"{_C}:mountaincar_lessleft_addon", None, 999, None,
+    ),
+    "highway-rightlane": (
+        f"{_D}:highway_rightlane_env", f"{_D}:highway_rightlane_addon", f"{_D}:highway_rightlane_basic", 40,
+        "highway_env",
+    ),
+    "parking-boundary": (
+        f"{_D}:parking_boundary_env", f"{_D}:parking_boundary_addon", f"{_D}:parking_boundary_basic", 100,
+        "highway_env",
+    ),
+    "halfcheetah-speedcap": (
+        "gymnasium.envs.mujoco.half_cheetah_v5:HalfCheetahEnv", f"{_L}:halfcheetah_speedcap_addon", None, 1000,
+        "mujoco",
+    ),
+    "hopper-height": ("gymnasium.envs.mujoco.hopper_v5:HopperEnv", f"{_L}:hopper_height_addon", None, 1000, "mujoco"),
+    "ant-energy": (f"{_L}:ant_env", f"{_L}:ant_energy_addon", None, 1000, "mujoco"),
 }
+"""The built-in tasks (docs/tasks.md), each registered as ``rql4j/TASK`` with :func:`register_task`."""
 
 
 def _installed(package: str | None) -> bool:
@@ -74,28 +93,20 @@ HAVE_MUJOCO = _installed("mujoco")
 
 
 def env_id(task: str, variant: str) -> str:
-    """The Gymnasium id of a task's variant, e.g. ``rql4j/cartpole-center-total-v0``."""
+    """The Gymnasium id of a built-in task's variant, e.g. ``rql4j/cartpole-center-total-v0``."""
     return f"rql4j/{task}-{variant}-v0"
 
 
 def registered_ids() -> list[str]:
-    """The ids this package registered (highway / parking only with highway-env installed, the MuJoCo ones only
-    with mujoco)."""
-    return [env_id(t, v) for t, (_, _, needs) in TASKS.items() for v in VARIANTS if _installed(needs)]
+    """The built-in ids this package registered (highway / parking only with highway-env installed, the MuJoCo
+    ones only with mujoco)."""
+    return [env_id(t, v) for t, (*_, needs) in TASKS.items() for v in VARIANTS if _installed(needs)]
 
 
 def _register() -> None:
-    for task, (entry_point, max_steps, needs) in TASKS.items():
-        if not _installed(needs):
-            continue
-        for variant in VARIANTS:
-            if env_id(task, variant) not in registry:
-                register(
-                    id=env_id(task, variant),
-                    entry_point=entry_point,
-                    max_episode_steps=max_steps,
-                    kwargs={"variant": variant},
-                )
+    for task, (base, addon, basic, max_steps, needs) in TASKS.items():
+        if _installed(needs):
+            register_task(f"rql4j/{task}", base, addon, basic_reward=basic, max_episode_steps=max_steps)
 
 
 _register()

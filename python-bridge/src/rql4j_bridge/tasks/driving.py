@@ -23,7 +23,7 @@ except ImportError as e:
         name="highway_env",
     ) from e
 
-from rql4j_bridge.tasks.core import TaskReward
+from rql4j_bridge.tasks.core import make_task
 
 # ---------------------------------------------------------------------------------------------
 # highway-rightlane
@@ -49,29 +49,40 @@ HIGHWAY_RIGHTLANE_CONFIG: dict[str, Any] = {
 """highway-v0's config for highway-rightlane (keys as highway-env names them; the rest are its defaults)."""
 
 
-def highway_rightlane_parts(env: gymnasium.Env, action: Any, env_reward: float) -> tuple[float, float]:
-    """basic `1 + 0.4 * clip((v cos psi - 20)/10, 0, 1) - 0.5 * crashed`, add-on `0.5 * lane_index / (lanes - 1)`."""
+def highway_rightlane_basic(env: gymnasium.Env, obs: Any, action: Any, next_obs: Any, reward: float,
+                            terminated: bool, truncated: bool, info: dict[str, Any]) -> float:
+    """``1 + 0.4 * clip((v cos psi - 20)/10, 0, 1) - 0.5 * crashed``; 0 off-road."""
+    ego = env.unwrapped.vehicle
+    if not ego.on_road:
+        return 0.0
+    speed = np.clip((ego.speed * np.cos(ego.heading) - 20.0) / 10.0, 0.0, 1.0)
+    return 1.0 + 0.4 * speed - 0.5 * float(ego.crashed)
+
+
+def highway_rightlane_addon(env: gymnasium.Env, obs: Any, action: Any, next_obs: Any, reward: float,
+                            terminated: bool, truncated: bool, info: dict[str, Any]) -> float:
+    """``0.5 * lane_index / (lanes - 1)``; 0 off-road."""
     highway = env.unwrapped
     ego = highway.vehicle
-    if not ego.on_road:  # both 0 off-road
-        return 0.0, 0.0
-    speed = np.clip((ego.speed * np.cos(ego.heading) - 20.0) / 10.0, 0.0, 1.0)
+    if not ego.on_road:
+        return 0.0
     # As highway-env's own right_lane_reward: the lane the ego is heading to (a lane change is
     # credited from the step that orders it), counted over the lanes beside the current one.
     lane_index = getattr(ego, "target_lane_index", ego.lane_index)[2]
     lanes = len(highway.road.network.all_side_lanes(ego.lane_index))
-    return 1.0 + 0.4 * speed - 0.5 * float(ego.crashed), 0.5 * lane_index / max(lanes - 1, 1)
+    return 0.5 * lane_index / max(lanes - 1, 1)
+
+
+def highway_rightlane_env(render_mode: str | None = None, config: Mapping[str, Any] | None = None) -> gymnasium.Env:
+    """highway-v0 as HIGHWAY_RIGHTLANE_CONFIG (top-level keys of ``config`` replace its): the task's base env."""
+    return HighwayEnv({**HIGHWAY_RIGHTLANE_CONFIG, **(config or {})}, render_mode=render_mode)
 
 
 def make_highway_rightlane(
     variant: str = "total", render_mode: str | None = None, config: Mapping[str, Any] | None = None
 ) -> gymnasium.Env:
-    """highway-v0 as HIGHWAY_RIGHTLANE_CONFIG (top-level keys of ``config`` replace its) with the task's rewards."""
-    return TaskReward(
-        HighwayEnv({**HIGHWAY_RIGHTLANE_CONFIG, **(config or {})}, render_mode=render_mode),
-        highway_rightlane_parts,
-        variant,
-    )
+    """highway_rightlane_env with the task's rewards (no time limit: the registration's)."""
+    return make_task("rql4j/highway-rightlane", variant, render_mode, config=config)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,19 +175,32 @@ def touches_side_line(vehicle: Any) -> bool:
     )
 
 
-def parking_boundary_parts(env: gymnasium.Env, action: Any, env_reward: float) -> tuple[float, float]:
-    """basic `-(|ego - goal| . [1, .3, 0, 0, .02, .02])^0.5`, add-on `-1` while the ego touches a spot side line."""
+def parking_boundary_basic(env: gymnasium.Env, obs: Any, action: Any, next_obs: Any, reward: float,
+                           terminated: bool, truncated: bool, info: dict[str, Any]) -> float:
+    """``-(|ego - goal| . [1, .3, 0, 0, .02, .02])^0.5``."""
     parking = env.unwrapped
     # Scaled features [x/100, y/100, vx/5, vy/5, cos_h, sin_h], as highway-env's own parking reward
     # (compute_reward with p = 0.5 on observation_type_parking) and success test use them.
     features = parking.observation_type_parking.observe()
     distance = np.dot(np.abs(features["achieved_goal"] - features["desired_goal"]), parking.config["reward_weights"])
-    return -float(distance**0.5), -1.0 if touches_side_line(parking.vehicle) else 0.0
+    return -float(distance**0.5)
+
+
+def parking_boundary_addon(env: gymnasium.Env, obs: Any, action: Any, next_obs: Any, reward: float,
+                           terminated: bool, truncated: bool, info: dict[str, Any]) -> float:
+    """``-1`` while the ego touches a side line of its goal spot."""
+    return -1.0 if touches_side_line(env.unwrapped.vehicle) else 0.0
+
+
+def parking_boundary_env(render_mode: str | None = None, config: Mapping[str, Any] | None = None) -> gymnasium.Env:
+    """parking-v0, 15 spots a row, as PARKING_BOUNDARY_CONFIG (``config`` keys replace its), flat obs: the base env."""
+    return FlatParkingObservation(
+        ParkingBoundaryEnv({**PARKING_BOUNDARY_CONFIG, **(config or {})}, render_mode=render_mode)
+    )
 
 
 def make_parking_boundary(
     variant: str = "total", render_mode: str | None = None, config: Mapping[str, Any] | None = None
 ) -> gymnasium.Env:
-    """parking-v0, 15 spots a row, as PARKING_BOUNDARY_CONFIG (``config`` keys replace its), flat obs, task rewards."""
-    parking = ParkingBoundaryEnv({**PARKING_BOUNDARY_CONFIG, **(config or {})}, render_mode=render_mode)
-    return TaskReward(FlatParkingObservation(parking), parking_boundary_parts, variant)
+    """parking_boundary_env with the task's rewards (no time limit: the registration's)."""
+    return make_task("rql4j/parking-boundary", variant, render_mode, config=config)

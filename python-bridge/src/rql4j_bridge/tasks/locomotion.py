@@ -41,7 +41,7 @@ from gymnasium.envs.mujoco.ant_v5 import AntEnv
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
 
-from rql4j_bridge.tasks.core import TaskReward
+from rql4j_bridge.tasks.core import make_task
 
 _log = logging.getLogger(__name__)
 
@@ -80,40 +80,47 @@ ENERGY_COEF = 0.001
 """ant-energy: the add-on's weight on the motors' mechanical power (sum of |torque x joint velocity|)."""
 
 
-def halfcheetah_speedcap_parts(env: gymnasium.Env, action: Any, env_reward: float) -> tuple[float, float]:
-    """basic: the env's own reward (forward velocity - 0.1 |a|^2), add-on ``-max(0, v_x - SPEED_CAP)``."""
-    v_x = float(env.unwrapped.data.qvel[0])
-    return env_reward, -max(0.0, v_x - SPEED_CAP)
+def halfcheetah_speedcap_addon(env: gymnasium.Env, obs: Any, action: Any, next_obs: Any, reward: float,
+                               terminated: bool, truncated: bool, info: dict[str, Any]) -> float:
+    """``-max(0, v_x - SPEED_CAP)`` (the basic reward is the env's own: forward velocity - 0.1 |a|^2)."""
+    return -max(0.0, float(env.unwrapped.data.qvel[0]) - SPEED_CAP)
 
 
-def hopper_height_parts(env: gymnasium.Env, action: Any, env_reward: float) -> tuple[float, float]:
-    """basic: the env's own reward (healthy 1 + v_x - 1e-3 |a|^2); add-on ``-max(0, z - HEIGHT_CEILING)``,
-    and ``-FALL_PENALTY`` when the step left the hopper unhealthy (the step Hopper-v5 terminates on)."""
+def hopper_height_addon(env: gymnasium.Env, obs: Any, action: Any, next_obs: Any, reward: float,
+                        terminated: bool, truncated: bool, info: dict[str, Any]) -> float:
+    """``-max(0, z - HEIGHT_CEILING)``, and ``-FALL_PENALTY`` when the step left the hopper unhealthy (the step
+    Hopper-v5 terminates on); the basic reward is the env's own (healthy 1 + v_x - 1e-3 |a|^2)."""
     hopper = env.unwrapped
     z = float(hopper.data.qpos[1])
     fell = hopper._terminate_when_unhealthy and not hopper.is_healthy
-    return env_reward, -max(0.0, z - HEIGHT_CEILING) - (FALL_PENALTY if fell else 0.0)
+    return -max(0.0, z - HEIGHT_CEILING) - (FALL_PENALTY if fell else 0.0)
 
 
-def ant_energy_parts(env: gymnasium.Env, action: Any, env_reward: float) -> tuple[float, float]:
-    """basic: the env's own reward (healthy 1 + forward velocity - 0.5 |a|^2), add-on ``-ENERGY_COEF * sum |tau w|``."""
+def ant_energy_addon(env: gymnasium.Env, obs: Any, action: Any, next_obs: Any, reward: float,
+                     terminated: bool, truncated: bool, info: dict[str, Any]) -> float:
+    """``-ENERGY_COEF * sum |tau w|`` (the basic reward is the env's own: healthy 1 + forward velocity - 0.5 |a|^2)."""
     model, data = env.unwrapped.model, env.unwrapped.data
     torque = data.ctrl * model.actuator_gear[:, 0]  # the motors' torques (ctrl: the action as applied)
     joint_velocity = data.qvel[model.jnt_dofadr[model.actuator_trnid[:, 0]]]  # each motor's joint, after the step
-    return env_reward, -ENERGY_COEF * float(np.abs(torque * joint_velocity).sum())
+    return -ENERGY_COEF * float(np.abs(torque * joint_velocity).sum())
+
+
+def ant_env(render_mode: str | None = None, **kwargs: Any) -> gymnasium.Env:
+    """Ant-v5 with 27 observations (no contact forces) unless ``include_cfrc_ext_in_observation`` says otherwise."""
+    kwargs.setdefault("include_cfrc_ext_in_observation", False)
+    return AntEnv(render_mode=render_mode, **kwargs)
 
 
 def make_halfcheetah_speedcap(variant: str = "total", render_mode: str | None = None, **kwargs: Any) -> gymnasium.Env:
-    """HalfCheetah-v5 with the halfcheetah-speedcap rewards (time limit: the registration's, 1000 steps)."""
-    return TaskReward(HalfCheetahEnv(render_mode=render_mode, **kwargs), halfcheetah_speedcap_parts, variant)
+    """HalfCheetah-v5 with the halfcheetah-speedcap rewards (no time limit: the registration's, 1000 steps)."""
+    return make_task("rql4j/halfcheetah-speedcap", variant, render_mode, **kwargs)
 
 
 def make_hopper_height(variant: str = "total", render_mode: str | None = None, **kwargs: Any) -> gymnasium.Env:
-    """Hopper-v5 with the hopper-height rewards (time limit: the registration's, 1000 steps)."""
-    return TaskReward(HopperEnv(render_mode=render_mode, **kwargs), hopper_height_parts, variant)
+    """Hopper-v5 with the hopper-height rewards (no time limit: the registration's, 1000 steps)."""
+    return make_task("rql4j/hopper-height", variant, render_mode, **kwargs)
 
 
 def make_ant_energy(variant: str = "total", render_mode: str | None = None, **kwargs: Any) -> gymnasium.Env:
-    """Ant-v5 (27 observations: no contact forces) with the ant-energy rewards (time limit 1000 steps)."""
-    kwargs.setdefault("include_cfrc_ext_in_observation", False)
-    return TaskReward(AntEnv(render_mode=render_mode, **kwargs), ant_energy_parts, variant)
+    """ant_env with the ant-energy rewards (no time limit: the registration's, 1000 steps)."""
+    return make_task("rql4j/ant-energy", variant, render_mode, **kwargs)

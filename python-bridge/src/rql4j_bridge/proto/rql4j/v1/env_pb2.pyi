@@ -25,6 +25,13 @@ class AutoresetMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SAME_STEP: _ClassVar[AutoresetMode]
     NEXT_STEP: _ClassVar[AutoresetMode]
     DISABLED: _ClassVar[AutoresetMode]
+
+class RewardVariant(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REWARD_VARIANT_UNSPECIFIED: _ClassVar[RewardVariant]
+    REWARD_BASIC: _ClassVar[RewardVariant]
+    REWARD_ADDON: _ClassVar[RewardVariant]
+    REWARD_TOTAL: _ClassVar[RewardVariant]
 DTYPE_UNSPECIFIED: DType
 FLOAT32: DType
 FLOAT64: DType
@@ -38,6 +45,10 @@ AUTORESET_MODE_UNSPECIFIED: AutoresetMode
 SAME_STEP: AutoresetMode
 NEXT_STEP: AutoresetMode
 DISABLED: AutoresetMode
+REWARD_VARIANT_UNSPECIFIED: RewardVariant
+REWARD_BASIC: RewardVariant
+REWARD_ADDON: RewardVariant
+REWARD_TOTAL: RewardVariant
 
 class Tensor(_message.Message):
     __slots__ = ("dtype", "shape", "data")
@@ -152,18 +163,22 @@ class TupleSpace(_message.Message):
     def __init__(self, spaces: _Optional[_Iterable[_Union[Space, _Mapping]]] = ...) -> None: ...
 
 class MakeRequest(_message.Message):
-    __slots__ = ("env_id", "kwargs_json", "num_envs", "autoreset_mode", "max_episode_steps")
+    __slots__ = ("env_id", "kwargs_json", "num_envs", "autoreset_mode", "max_episode_steps", "addon_reward", "reward_variant")
     ENV_ID_FIELD_NUMBER: _ClassVar[int]
     KWARGS_JSON_FIELD_NUMBER: _ClassVar[int]
     NUM_ENVS_FIELD_NUMBER: _ClassVar[int]
     AUTORESET_MODE_FIELD_NUMBER: _ClassVar[int]
     MAX_EPISODE_STEPS_FIELD_NUMBER: _ClassVar[int]
+    ADDON_REWARD_FIELD_NUMBER: _ClassVar[int]
+    REWARD_VARIANT_FIELD_NUMBER: _ClassVar[int]
     env_id: str
     kwargs_json: str
     num_envs: int
     autoreset_mode: AutoresetMode
     max_episode_steps: int
-    def __init__(self, env_id: _Optional[str] = ..., kwargs_json: _Optional[str] = ..., num_envs: _Optional[int] = ..., autoreset_mode: _Optional[_Union[AutoresetMode, str]] = ..., max_episode_steps: _Optional[int] = ...) -> None: ...
+    addon_reward: str
+    reward_variant: RewardVariant
+    def __init__(self, env_id: _Optional[str] = ..., kwargs_json: _Optional[str] = ..., num_envs: _Optional[int] = ..., autoreset_mode: _Optional[_Union[AutoresetMode, str]] = ..., max_episode_steps: _Optional[int] = ..., addon_reward: _Optional[str] = ..., reward_variant: _Optional[_Union[RewardVariant, str]] = ...) -> None: ...
 
 class MakeResponse(_message.Message):
     __slots__ = ("env_handle", "num_envs", "autoreset_mode", "observation_space", "action_space", "spec_json")

@@ -22,6 +22,13 @@ final class EnvMessages {
         .setNumEnvs(spec.numEnvs())
         .setAutoresetMode(ProtoCodec.autoreset(spec.autoresetMode()))
         .setMaxEpisodeSteps(spec.maxEpisodeSteps());
+    if (spec.addonReward() != null) {
+      req.setAddonReward(spec.addonReward()).setRewardVariant(switch (spec.rewardVariant()) {
+        case BASIC -> org.rql4j.proto.v1.RewardVariant.REWARD_BASIC;
+        case ADDON -> org.rql4j.proto.v1.RewardVariant.REWARD_ADDON;
+        case TOTAL -> org.rql4j.proto.v1.RewardVariant.REWARD_TOTAL;
+      });
+    }
     if (spec.kwargsJson() != null) {
       req.setKwargsJson(spec.kwargsJson());
     }

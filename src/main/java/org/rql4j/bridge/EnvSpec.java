@@ -15,6 +15,11 @@ import org.rql4j.env.AutoresetMode;
  * @param maxEpisodeSteps episode step limit override; 0 keeps the registered one
  * @param transport how steps travel (the step socket by default; see {@link StepTransport})
  * @param callTimeout deadline of each call to the server
+ * @param addonReward an add-on reward the server applies, {@code "MODULE:FUNCTION"} (a function of a
+ *     module the server imported at start: {@link PythonServer.Builder#optAddon}), or null for the
+ *     env's own reward
+ * @param rewardVariant with an add-on reward: the reward the env returns (both parts are in every
+ *     step's info as {@code basic_reward} and {@code addon_reward})
  */
 public record EnvSpec(
     String envId,
@@ -23,13 +28,16 @@ public record EnvSpec(
     AutoresetMode autoresetMode,
     int maxEpisodeSteps,
     StepTransport transport,
-    Duration callTimeout) {
+    Duration callTimeout,
+    String addonReward,
+    RewardVariant rewardVariant) {
 
   public EnvSpec {
     Objects.requireNonNull(envId, "envId");
     Objects.requireNonNull(autoresetMode, "autoresetMode");
     Objects.requireNonNull(transport, "transport");
     Objects.requireNonNull(callTimeout, "callTimeout");
+    Objects.requireNonNull(rewardVariant, "rewardVariant");
     if (numEnvs < 1) {
       throw new IllegalArgumentException("numEnvs must be >= 1, got " + numEnvs + " for " + envId);
     }
@@ -52,6 +60,8 @@ public record EnvSpec(
     private int maxEpisodeSteps;
     private StepTransport transport = StepTransport.SOCKET;
     private Duration callTimeout = Duration.ofSeconds(120);
+    private String addonReward;
+    private RewardVariant rewardVariant = RewardVariant.TOTAL;
 
     private Builder(String envId) {
       this.envId = envId;
@@ -87,9 +97,19 @@ public record EnvSpec(
       return this;
     }
 
+    /**
+     * An add-on reward for the server to apply ({@code "MODULE:FUNCTION"}, a module the server
+     * imported at start) and the reward the env then returns; null: the env's own reward.
+     */
+    public Builder optAddonReward(String moduleFunction, RewardVariant variant) {
+      this.addonReward = moduleFunction;
+      this.rewardVariant = Objects.requireNonNull(variant, "variant");
+      return this;
+    }
+
     public EnvSpec build() {
       return new EnvSpec(envId, kwargsJson, numEnvs, autoresetMode, maxEpisodeSteps, transport,
-          callTimeout);
+          callTimeout, addonReward, rewardVariant);
     }
   }
 }

@@ -218,6 +218,7 @@ public final class PythonServer implements AutoCloseable {
     private Path python;
     private String host = "127.0.0.1";
     private final List<String> imports = new ArrayList<>();
+    private final List<String> addons = new ArrayList<>();
     private final List<String> serveArgs = new ArrayList<>();
     private Duration startupTimeout = Duration.ofSeconds(60);
     private final Map<String, String> environment = new LinkedHashMap<>();
@@ -250,6 +251,16 @@ public final class PythonServer implements AutoCloseable {
     /** Modules the server imports before serving (to register extra Gymnasium ids). */
     public Builder optImport(String module) {
       this.imports.add(module);
+      return this;
+    }
+
+    /**
+     * An add-on reward ({@code "MODULE:FUNCTION"}) that {@link EnvSpec.Builder#optAddonReward} may
+     * name: the server imports MODULE at start (from its working directory or PYTHONPATH) and exits
+     * with a message naming it if it does not import or has no such function.
+     */
+    public Builder optAddon(String moduleFunction) {
+      this.addons.add(java.util.Objects.requireNonNull(moduleFunction, "moduleFunction"));
       return this;
     }
 
@@ -291,6 +302,10 @@ public final class PythonServer implements AutoCloseable {
       for (String m : imports) {
         cmd.add("--import");
         cmd.add(m);
+      }
+      for (String a : addons) {
+        cmd.add("--addon");
+        cmd.add(a);
       }
       cmd.addAll(serveArgs);
       ProcessBuilder pb = new ProcessBuilder(cmd);

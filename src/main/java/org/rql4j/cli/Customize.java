@@ -3,21 +3,15 @@ package org.rql4j.cli;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.function.Consumer;
-import org.rql4j.bridge.EnvSpec;
 import org.rql4j.bridge.GrpcEnvClient;
-import org.rql4j.bridge.GrpcVectorEnv;
-import org.rql4j.bridge.PythonServer;
-import org.rql4j.env.Env;
+import org.rql4j.customize.Baseline;
+import org.rql4j.customize.Customization;
+import org.rql4j.customize.Task;
 import org.rql4j.learner.LearnerConfig;
-import org.rql4j.learner.OffPolicyLearner;
 import org.rql4j.learner.ResidualSacConfig;
 import org.rql4j.learner.ResidualSoftQConfig;
-import org.rql4j.policy.SavablePolicy;
-import org.rql4j.policy.PriorActor;
 import org.rql4j.prior.PriorPolicy;
-import org.rql4j.prior.TorchScriptPrior;
 import org.rql4j.train.Evaluator;
-import org.rql4j.train.MetricsCsv;
 import org.rql4j.train.OffPolicyTraining;
 
 /**
@@ -37,28 +31,21 @@ final class Customize {
    */
   static Result finished(Path out, LearnerConfig cfg, String task, String baseline, int evalEpisodes,
       String priorSha256) throws java.io.IOException {
-    com.google.gson.JsonObject summary = RunFolder.finishedSummary(out, cfg, task, baseline, evalEpisodes,
+    com.google.gson.JsonObject summary = org.rql4j.customize.RunFolder.finishedSummary(out, cfg, task, baseline, evalEpisodes,
         priorSha256);
     if (summary == null) {
       return null;
     }
-    return new Result(RunFolder.episodes(summary, "prior_episodes"), RunFolder.episodes(summary, "learned_episodes"),
+    return new Result(org.rql4j.customize.RunFolder.episodes(summary, "prior_episodes"),
+        org.rql4j.customize.RunFolder.episodes(summary, "learned_episodes"),
         new com.google.gson.Gson().fromJson(summary.get("final_progress"), OffPolicyTraining.Progress.class),
         summary.get("train_seconds").getAsDouble());
   }
 
-  /** The task's reference learner and hyperparameters (docs/tasks.md). */
+  /** A built-in task's reference learner and hyperparameters (docs/tasks.md); unknown tasks are refused with the list. */
   static LearnerConfig baseConfig(String task) {
-    if (task.startsWith("highway")) {
-      return ResidualSoftQConfig.highway();
-    }
-    if (task.startsWith("mountaincar")) {
-      return ResidualSacConfig.mountaincar();
-    }
-    if (task.startsWith("parking")) {
-      return ResidualSacConfig.parking();
-    }
-    return ResidualSoftQConfig.cartpole();
+    return Task.builtIn(task).referenceConfig().orElseThrow(() -> new IllegalArgumentException("task " + task
+        + " learns on-policy: run it with 'rql4j ppo --task " + task + "'"));
   }
 
   /** The shipped prior a task's runs customize by default: the SAC actor for Box tasks, else the soft DQN. */
@@ -66,19 +53,12 @@ final class Customize {
     return baseConfig(task) instanceof ResidualSacConfig ? "sac" : "softdqn";
   }
 
-  static String option(String[] args, String name, String fallback) {
-    for (int i = 0; i + 1 < args.length; i++) {
-      if (args[i].equals(name)) {
-        return args[i + 1];
-      }
-    }
-    return fallback;
-  }
+
 
   /**
-   * Trains one row: {@code residual} (add-on variant, with the prior), {@code oracle} (total
-   * variant, no prior) or {@code addon-only} (add-on variant, no prior); evaluates the prior and
-   * the learned policy on the total variant.
+   * Trains one row of a built-in task through {@link Customization}: {@code residual} (add-on variant,
+   * with the prior), {@code oracle} (total variant, no prior) or {@code addon-only} (add-on variant, no
+   * prior); evaluates the prior and the learned policy on the total variant.
    */
   static Result customize(GrpcEnvClient client, PriorPolicy prior, String task, String baseline,
       LearnerConfig cfg, int evalEpisodes, Consumer<OffPolicyTraining.Progress> progress) {
@@ -96,105 +76,118 @@ final class Customize {
   static Result customize(GrpcEnvClient client, PriorPolicy prior, String task, String baseline,
       LearnerConfig cfg, int evalEpisodes, Consumer<OffPolicyTraining.Progress> progress, Path out,
       OffPolicyTraining.Checkpointing checkpointing) throws java.io.IOException {
-    // refuse before touching anything in out: a refused rerun must not truncate the earlier run's files
+    Customization.Builder b = Customization.builder(Task.builtIn(task), prior).optEnvClient(client)
+        .optBaseline(Baseline.of(baseline)).optConfig(cfg).optEvalEpisodes(evalEpisodes).optProgress(progress)
+        .optOutDir(out);
     if (checkpointing != null) {
-      checkpointing.checkStartable();
+      b.optCheckpointing(checkpointing.dir(), checkpointing.every()).optResume(checkpointing.resume());
     }
-    if (out != null) {
-      RunFolder.start(out, task, baseline, evalEpisodes, prior, org.rql4j.prior.PriorPackage.identity(prior.spec()),
-          cfg);
-    }
-    String variant = baseline.equals("oracle") ? "total" : "addon";
-    String trainEnv = "rql4j/" + task + "-" + variant + "-v0";
-    String evalEnv = "rql4j/" + task + "-total-v0";
-    long[] seeds = Evaluator.defaultSeeds(evalEpisodes);
-    Evaluator.Summary before;
-    try (Env env = client.makeSingle(evalEnv, null); PriorActor actor = new PriorActor(prior)) {
-      before = Evaluator.evaluate(env, actor, seeds);
-    }
-    try (GrpcVectorEnv env = client.make(EnvSpec.builder(trainEnv).optNumEnvs(cfg.numEnvs()).build());
-        OffPolicyLearner learner = cfg.newLearner(env.observationSpace(), env.actionSpace())) {
-      PriorPolicy used = cfg.priorWeight() == 0 ? null : prior;
-      OffPolicyTraining.Progress last;
-      boolean resuming = checkpointing != null && checkpointing.resume()
-          && org.rql4j.train.TrainingCheckpoint.exists(checkpointing.dir());
-      long keepUpTo = resuming ? org.rql4j.train.TrainingCheckpoint.savedStep(checkpointing.dir()) : -1;
-      try (MetricsCsv csv = out == null ? null : new MetricsCsv(out.resolve("metrics.csv"), keepUpTo)) {
-        last = OffPolicyTraining.run(learner, env, used, p -> {
-          progress.accept(p);
-          return csv == null || csv.onProgress(p);
-        }, Math.max(1000, cfg.totalSteps() / 10), checkpointing);
-      }
-      // the whole run's training wall time, segments before a resume included
-      double secs = last.trainSeconds();
-      try (Env eval = client.makeSingle(evalEnv, null);
-          SavablePolicy policy = SavablePolicy.of(learner, used, env.actionSpace(), cfg.seed())) {
-        Result result = new Result(before, Evaluator.evaluate(eval, policy, seeds), last, secs);
-        if (out != null) {
-          policy.save(out.resolve("policy"));
-          com.google.gson.JsonObject summary = new com.google.gson.JsonObject();
-          summary.addProperty("train_seconds", secs);
-          summary.addProperty("prior", result.prior().markdownRow("prior alone"));
-          summary.addProperty("learned", result.learned().markdownRow(baseline));
-          summary.add("final_progress", new com.google.gson.Gson().toJsonTree(last));
-          summary.add("prior_episodes", new com.google.gson.Gson().toJsonTree(result.prior().episodes()));
-          summary.add("learned_episodes", new com.google.gson.Gson().toJsonTree(result.learned().episodes()));
-          summary.add("numerics", new com.google.gson.Gson().toJsonTree(org.rql4j.learner.Numerics.describe()));
-          java.nio.file.Files.writeString(out.resolve("summary.json"),
-              new com.google.gson.GsonBuilder().setPrettyPrinting().create().toJson(summary));
-        }
-        return result;
-      }
+    try (Customization.Result r = b.build().run()) {
+      return new Result(r.prior(), r.learned(), r.training(), r.trainSeconds());
     }
   }
 
   static void run(String[] args) {
-    String task = option(args, "--task", "cartpole-center");
-    String baseline = option(args, "--baseline", "residual");
-    if (!baseline.equals("residual") && !baseline.equals("oracle") && !baseline.equals("addon-only")) {
-      throw new IllegalArgumentException("--baseline must be residual, oracle or addon-only, got " + baseline);
+    Opts o = Commands.parse("customize", args);
+    Task task = task(o);
+    Baseline baseline = Baseline.of(o.text("--baseline", "residual"));
+    Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
+    String priorOpt = o.text("--prior", null);
+    if (priorOpt == null && !task.isBuiltIn()) {
+      throw new IllegalArgumentException("--prior DIR is needed with --env-id: the prior package of your policy "
+          + "(made by rql4j-bridge export; docs/prior-package.md)");
     }
-    Path priorDir = Path.of(option(args, "--prior", "examples/priors/" + task + "-" + defaultPrior(task)));
-    long steps = Main.option(args, "--steps", 100_000);
-    long seed = Main.option(args, "--seed", 0);
-    int evalEpisodes = (int) Main.option(args, "--eval-episodes", 20);
-    float priorWeight = baseline.equals("residual") ? parseWeight(option(args, "--prior-weight",
-        number(baseConfig(task).priorWeight())), "--prior-weight") : 0f;
-    LearnerConfig cfg = stabilized(config(task, steps, seed, priorWeight, option(args, "--alpha-hat", null),
-        option(args, "--warm-start", null)), task, option(args, "--max-grad-norm", null),
-        option(args, "--prior-min-std", null));
-    String outOpt = option(args, "--out", null);
+    Path priorDir = priorOpt != null ? Path.of(priorOpt)
+        : root.resolve("examples/priors/" + task.name() + "-" + defaultPrior(task.name()));
+    long steps = o.whole("--steps", 100_000);
+    long seed = o.whole("--seed", 0);
+    int evalEpisodes = (int) o.whole("--eval-episodes", 20);
+    String w = o.text("--prior-weight", null);
+    String alphaHat = o.text("--alpha-hat", null);
+    String warmStart = o.text("--warm-start", null);
+    String maxGradNorm = o.text("--max-grad-norm", null);
+    String priorMinStd = o.text("--prior-min-std", null);
+    String outOpt = o.text("--out", null);
     Path out = outOpt == null ? null : Path.of(outOpt);
-    String ckOpt = option(args, "--checkpoint-dir", out == null ? null : out.resolve("checkpoint").toString());
-    boolean resume = java.util.Arrays.asList(args).contains("--resume");
-    if (resume && ckOpt == null) {
+    String ckOpt = o.text("--checkpoint-dir", null);
+    boolean resume = o.flag("--resume");
+    if (resume && ckOpt == null && out == null) {
       throw new IllegalArgumentException("--resume needs the run's --out (or --checkpoint-dir) to find its checkpoint");
     }
-    OffPolicyTraining.Checkpointing checkpointing = ckOpt == null ? null : new OffPolicyTraining.Checkpointing(
-        Path.of(ckOpt), Main.option(args, "--checkpoint-every", Math.max(1000, steps / 10)), resume);
-    System.out.println("rql4j customize: " + baseline + " on " + task + ", prior " + priorDir + "\n" + cfg + "\n"
-        + org.rql4j.learner.Numerics.line());
-    try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
-        TorchScriptPrior prior = TorchScriptPrior.load(priorDir)) {
-      Result r;
-      try {
-        if (checkpointing != null) {
-          System.out.println((checkpointing.resume() && org.rql4j.train.TrainingCheckpoint.exists(checkpointing.dir())
-              ? "resuming from " : "checkpoints every " + checkpointing.every() + " env steps in ") + checkpointing.dir());
-        }
-        r = customize(client, prior, task, baseline, cfg, evalEpisodes, p -> System.out.println(p.line()), out,
-            checkpointing);
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException("cannot write the run's outputs to " + out + ": " + e.getMessage(), e);
-      }
-      if (out != null) {
-        System.out.println("wrote " + out + "/{config.json, metrics.csv, policy/, summary.json}");
-      }
-      System.out.printf(Locale.ROOT, "%ntrained %d env steps in %.1f s; %d evaluation episodes (seeds 10000..)%n%n",
-          steps, r.seconds(), evalEpisodes);
-      printTable(r, baseline);
+    Customization.Builder b = Customization.builder(task, priorDir).optBaseline(baseline).optSteps(steps)
+        .optSeed(seed).optEvalEpisodes(evalEpisodes).optOutDir(out).optResume(resume)
+        .optAlgorithm(algorithm(o.text("--algo", null)))
+        .optTuning(cfg -> stabilized(tuned(cfg, task.label(), alphaHat, warmStart), task.label(), maxGradNorm,
+            priorMinStd))
+        .optLog(System.out::println)
+        .optProgress(p -> System.out.println(p.line()));
+    if (w != null) {
+      b.optPriorWeight(parseWeight(w, "--prior-weight"));
     }
+    if (ckOpt != null || o.text("--checkpoint-every", null) != null) {
+      Path ck = ckOpt != null ? Path.of(ckOpt) : out == null ? null : out.resolve("checkpoint");
+      if (ck == null) {
+        throw new IllegalArgumentException("--checkpoint-every needs --out or --checkpoint-dir");
+      }
+      b.optCheckpointing(ck, o.whole("--checkpoint-every", Math.max(1000, steps / 10)));
+    }
+    for (String module : o.all("--import")) {
+      b.optImport(module);
+    }
+    System.out.println("rql4j customize: " + baseline.label() + " on " + task.label() + ", prior " + priorDir + "\n"
+        + org.rql4j.learner.Numerics.line());
+    Result r;
+    try (Customization.Result done = b.build().run()) {
+      r = new Result(done.prior(), done.learned(), done.training(), done.trainSeconds());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot write the run's outputs to " + out + ": " + e.getMessage(), e);
+    }
+    if (out != null) {
+      System.out.println("wrote " + out + "/{config.json, metrics.csv, policy/, summary.json}");
+    }
+    System.out.printf(Locale.ROOT, "%ntrained %d env steps in %.1f s; %d evaluation episodes (seeds 10000..)%n%n",
+        r.training().step(), r.seconds(), evalEpisodes);
+    printTable(r, baseline.label());
   }
+
+  /** The task the options name: --task NAME (built in), or --env-id ID with --addon / --eval-env-id / --import. */
+  static Task task(Opts o) {
+    String envId = o.text("--env-id", null);
+    String name = o.text("--task", null);
+    String addon = o.text("--addon", null);
+    String evalId = o.text("--eval-env-id", null);
+    if (envId != null && name != null) {
+      throw new IllegalArgumentException("--task and --env-id exclude each other: a built-in task (--task) or your "
+          + "own env (--env-id)");
+    }
+    if (envId == null) {
+      if (addon != null || evalId != null) {
+        throw new IllegalArgumentException((addon != null ? "--addon" : "--eval-env-id") + " goes with --env-id (your "
+            + "own env); a built-in task has its own add-on and evaluation env");
+      }
+      return Task.builtIn(name != null ? name : "cartpole-center");
+    }
+    Task task = Task.of(envId);
+    if (addon != null) {
+      task = task.withAddon(addon);
+    }
+    return evalId == null ? task : task.withEvalEnvId(evalId);
+  }
+
+  private static Customization.Algorithm algorithm(String name) {
+    if (name == null) {
+      return null;
+    }
+    return switch (name) {
+      case "softq" -> Customization.Algorithm.SOFT_Q;
+      case "sac" -> Customization.Algorithm.SAC;
+      case "ppo" -> throw new IllegalArgumentException("--algo ppo: residual PPO runs through 'rql4j ppo' (built-in "
+          + "MuJoCo tasks) for now; customize takes softq or sac");
+      default -> throw new IllegalArgumentException("--algo must be softq or sac, got '" + name + "'");
+    };
+  }
+
+
 
   /**
    * A run's settings: the task's reference values with these steps, seed and prior weight;
@@ -211,7 +204,12 @@ final class Customize {
    */
   static LearnerConfig config(String task, long steps, long seed, float priorWeight, String alphaHat,
       String warmStart) {
-    LearnerConfig cfg = baseConfig(task).withTotalSteps(steps).withSeed(seed).withPriorWeight(priorWeight);
+    return tuned(baseConfig(task).withTotalSteps(steps).withSeed(seed).withPriorWeight(priorWeight), task, alphaHat,
+        warmStart);
+  }
+
+  /** {@code cfg} with {@code --alpha-hat} and {@code --warm-start} applied (null or "reference": unchanged). */
+  static LearnerConfig tuned(LearnerConfig cfg, String task, String alphaHat, String warmStart) {
     if (warmStart != null && !warmStart.equals("reference")) {
       long k;
       try {
@@ -220,7 +218,7 @@ final class Customize {
         k = -1;
       }
       if (!(cfg instanceof ResidualSacConfig sac)) {
-        throw new IllegalArgumentException("--warm-start applies to SAC tasks (mountaincar, parking); " + task
+        throw new IllegalArgumentException("--warm-start applies to SAC (Box actions: mountaincar, parking); " + task
             + " uses soft Q-learning, which has no prior-weight warm start");
       }
       if (k < 0) {
@@ -262,7 +260,7 @@ final class Customize {
       return cfg;
     }
     if (!(cfg instanceof ResidualSacConfig sac)) {
-      throw new IllegalArgumentException("--max-grad-norm and --prior-min-std apply to SAC tasks (mountaincar, "
+      throw new IllegalArgumentException("--max-grad-norm and --prior-min-std apply to SAC (Box actions: mountaincar, "
           + "parking); " + task + " uses soft Q-learning, whose gradient clip is its reference maxGradNorm");
     }
     return sac.withStabilizers(gradRef ? sac.maxGradNorm() : parseWeight(maxGradNorm, "--max-grad-norm"),
@@ -292,5 +290,14 @@ final class Customize {
     System.out.println("|---|---|---|---|");
     System.out.println(r.prior().markdownRow("prior alone"));
     System.out.println(r.learned().markdownRow(baseline.equals("residual") ? "customized (residual)" : baseline));
+    java.util.Set<String> missing = new java.util.TreeSet<>(r.prior().unreported());
+    missing.addAll(r.learned().unreported());
+    if (!missing.isEmpty()) {
+      System.out.printf(Locale.ROOT, "%nThe env reported no %s in info: those columns are empty. Its own return: "
+          + "prior %.1f ± %.1f, %s %.1f ± %.1f. (Give --addon to have both parts reported.)%n",
+          String.join(" / ", missing), r.prior().mean(Evaluator.Episode::envReturn),
+          r.prior().std(Evaluator.Episode::envReturn), baseline, r.learned().mean(Evaluator.Episode::envReturn),
+          r.learned().std(Evaluator.Episode::envReturn));
+    }
   }
 }

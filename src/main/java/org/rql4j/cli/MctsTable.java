@@ -59,35 +59,36 @@ final class MctsTable {
   }
 
   static void run(String[] args) throws IOException {
-    String task = Customize.option(args, "--task", "highway-rightlane");
+    Opts o = Commands.parse("mcts", args);
+    String task = o.text("--task", "highway-rightlane");
     if (!task.equals("highway-rightlane") && !task.equals("cartpole-center")) {
       throw new IllegalArgumentException("rql4j mcts runs on Discrete tasks (highway-rightlane, cartpole-center), got "
           + task);
     }
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
-    Path priorDir = Path.of(Customize.option(args, "--prior",
+    Path priorDir = Path.of(o.text("--prior",
         root.resolve("examples/priors/" + task + "-softdqn").toString()));
-    int episodes = (int) Main.option(args, "--episodes", 10);
+    int episodes = (int) o.whole("--episodes", 10);
     MctsConfig ref = MctsConfig.reference();
     MctsConfig cfg = new MctsConfig(
-        number(args, "--prior-weight", ref.priorWeight()), number(args, "--alpha-hat", ref.alphaHat()),
-        number(args, "--eps", ref.eps()), (int) Main.option(args, "--simulations", ref.simulations()),
-        (int) Main.option(args, "--horizon", ref.horizon()), number(args, "--gamma", ref.gamma()), false);
-    long seed = Main.option(args, "--seed", 0);
-    List<String> rows = Arrays.asList(Customize.option(args, "--rows", String.join(",", ROWS)).split(","));
+        number(o, "--prior-weight", ref.priorWeight()), number(o, "--alpha-hat", ref.alphaHat()),
+        number(o, "--eps", ref.eps()), (int) o.whole("--simulations", ref.simulations()),
+        (int) o.whole("--horizon", ref.horizon()), number(o, "--gamma", ref.gamma()), false);
+    long seed = o.whole("--seed", 0);
+    List<String> rows = Arrays.asList(o.text("--rows", String.join(",", ROWS)).split(","));
     for (String row : rows) {
       if (!ROWS.contains(row)) {
         throw new IllegalArgumentException("--rows takes " + String.join(", ", ROWS) + "; got '" + row + "'");
       }
     }
-    int parallel = (int) Main.option(args, "--parallel", 1);
-    String transportName = Customize.option(args, "--transport", "grpc");
+    int parallel = (int) o.whole("--parallel", 1);
+    String transportName = o.text("--transport", "grpc");
     BridgeTransport transport = switch (transportName) {
       case "grpc" -> BridgeTransport.GRPC;
       case "py4j" -> BridgeTransport.PY4J;
       default -> throw new IllegalArgumentException("--transport takes grpc or py4j, got '" + transportName + "'");
     };
-    Path out = Path.of(Customize.option(args, "--out", root.resolve("target/results/" + task + "-mcts-s"
+    Path out = Path.of(o.text("--out", root.resolve("target/results/" + task + "-mcts-s"
         + cfg.simulations() + "-h" + cfg.horizon()).toString()));
     Files.createDirectories(out);
     Path settings = out.resolve("settings.json");
@@ -116,13 +117,13 @@ final class MctsTable {
     double minutes = (System.nanoTime() - t0) / 60e9;
     String section = table(task, command, minutes, cfg, episodes, results);
     System.out.println("\n" + section);
-    Path doc = Path.of(Customize.option(args, "--doc", root.resolve("docs/results.md").toString()));
+    Path doc = Path.of(o.text("--doc", root.resolve("docs/results.md").toString()));
     MarkedSections.write(doc, "mcts-" + task + "-s" + cfg.simulations() + "-h" + cfg.horizon(), section,
         Results.DOC_HEADER);
   }
 
-  private static double number(String[] args, String name, double fallback) {
-    String v = Customize.option(args, name, null);
+  private static double number(Opts o, String name, double fallback) {
+    String v = o.text(name, null);
     if (v == null) {
       return fallback;
     }

@@ -25,21 +25,22 @@ final class PpoResults {
   private record Job(String row, String baseline, long seed, Path out, List<String> extra) {}
 
   static void run(String[] args) throws IOException {
-    String task = Customize.option(args, "--task", "halfcheetah-speedcap");
-    long steps = Main.option(args, "--steps", 1_000_000);
-    int episodes = (int) Main.option(args, "--eval-episodes", 20);
-    String[] seeds = Customize.option(args, "--seeds", "0,1,2").split(",");
-    String[] rows = Customize.option(args, "--rows", String.join(",", PpoRun.BASELINES)).split(",");
-    String w = Customize.option(args, "--prior-weight", Customize.number(PpoRun.RESIDUAL_W));
-    String alpha = Customize.option(args, "--alpha-hat", Customize.number(PpoRun.RESIDUAL_ALPHA));
-    String beta = Customize.option(args, "--beta", Customize.number(PpoRun.KL_BETA));
-    String lrOpt = Customize.option(args, "--learning-rate", null);
-    String bonusOpt = Customize.option(args, "--survival-bonus", null);
+    Opts o = Commands.parse("ppo-results", args);
+    String task = o.text("--task", "halfcheetah-speedcap");
+    long steps = o.whole("--steps", 1_000_000);
+    int episodes = (int) o.whole("--eval-episodes", 20);
+    String[] seeds = o.text("--seeds", "0,1,2").split(",");
+    String[] rows = o.text("--rows", String.join(",", PpoRun.BASELINES)).split(",");
+    String w = o.text("--prior-weight", Customize.number(PpoRun.RESIDUAL_W));
+    String alpha = o.text("--alpha-hat", Customize.number(PpoRun.RESIDUAL_ALPHA));
+    String beta = o.text("--beta", Customize.number(PpoRun.KL_BETA));
+    String lrOpt = o.text("--learning-rate", null);
+    String bonusOpt = o.text("--survival-bonus", null);
     if (bonusOpt != null) {
       bonusOpt = Customize.number(Customize.parseWeight(bonusOpt, "--survival-bonus"));
     }
-    String init = Customize.option(args, "--init-from-prior", "yes");
-    int parallel = (int) Main.option(args, "--parallel", 1);
+    String init = o.text("--init-from-prior", "yes");
+    int parallel = (int) o.whole("--parallel", 1);
     if (parallel < 1) {
       throw new IllegalArgumentException("--parallel must be >= 1, got " + parallel);
     }
@@ -51,7 +52,7 @@ final class PpoResults {
     }
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
     Path priorDir = root.resolve("examples/priors/" + task + "-ppo");
-    Path outRoot = Path.of(Customize.option(args, "--out", root.resolve("target/results/" + task + "-ppo-" + steps)
+    Path outRoot = Path.of(o.text("--out", root.resolve("target/results/" + task + "-ppo-" + steps)
         .toString()));
     String command = "bin/rql4j ppo-results " + String.join(" ", args);
     String initText = init.equals("yes") ? ", pi_theta initialized from the prior" : ", pi_theta from scratch";
@@ -145,7 +146,7 @@ final class PpoResults {
     System.out.println("\n" + section);
     System.out.println("learning curves: .venv/bin/rql4j-bridge plot " + outRoot + "/* --out " + outRoot
         + "/curves.png");
-    Path doc = Path.of(Customize.option(args, "--doc", root.resolve("docs/results.md").toString()));
+    Path doc = Path.of(o.text("--doc", root.resolve("docs/results.md").toString()));
     MarkedSections.write(doc, "results-" + task + "-ppo", section, Results.DOC_HEADER);
   }
 

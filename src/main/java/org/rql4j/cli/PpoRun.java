@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.function.Consumer;
 import org.rql4j.bridge.EnvClient;
+import org.rql4j.customize.RunFolder;
 import org.rql4j.bridge.EnvSpec;
 import org.rql4j.bridge.PythonServer;
 import org.rql4j.bridge.RemoteVectorEnv;
@@ -78,15 +79,16 @@ final class PpoRun {
       OffPolicyTraining.Checkpointing checkpointing) {}
 
   static Settings parse(String[] args) {
-    String task = Customize.option(args, "--task", "halfcheetah-speedcap");
-    String baseline = Customize.option(args, "--baseline", "residual");
-    long steps = Main.option(args, "--steps", 1_000_000);
-    long seed = Main.option(args, "--seed", 0);
-    int evalEpisodes = (int) Main.option(args, "--eval-episodes", 20);
-    Float w = floatOption(args, "--prior-weight");
-    Float alphaHat = floatOption(args, "--alpha-hat");
-    Float beta = floatOption(args, "--beta");
-    String init = Customize.option(args, "--init-from-prior", "yes");
+    Opts o = Commands.parse("ppo", args);
+    String task = o.text("--task", "halfcheetah-speedcap");
+    String baseline = o.text("--baseline", "residual");
+    long steps = o.whole("--steps", 1_000_000);
+    long seed = o.whole("--seed", 0);
+    int evalEpisodes = (int) o.whole("--eval-episodes", 20);
+    Float w = floatOption(o, "--prior-weight");
+    Float alphaHat = floatOption(o, "--alpha-hat");
+    Float beta = floatOption(o, "--beta");
+    String init = o.text("--init-from-prior", "yes");
     if (!init.equals("yes") && !init.equals("no")) {
       throw new IllegalArgumentException("--init-from-prior must be yes or no, got '" + init + "'");
     }
@@ -98,7 +100,7 @@ final class PpoRun {
       throw new IllegalArgumentException("--beta sets the KL-regularized row (--baseline kl); --baseline is " + baseline);
     }
     ResidualPpoConfig cfg = config(baseline, steps, seed, w, alphaHat, beta, init.equals("yes"));
-    String norm = Customize.option(args, "--normalize-observations", "no");
+    String norm = o.text("--normalize-observations", "no");
     if (!norm.equals("yes") && !norm.equals("no")) {
       throw new IllegalArgumentException("--normalize-observations must be yes or no, got '" + norm + "'");
     }
@@ -109,14 +111,14 @@ final class PpoRun {
       }
       cfg = cfg.withNormalization(true, cfg.normalizeRewards());
     }
-    Float lr = floatOption(args, "--learning-rate");
+    Float lr = floatOption(o, "--learning-rate");
     if (lr != null) {
       if (!(lr > 0)) {
         throw new IllegalArgumentException("--learning-rate must be > 0, got " + lr);
       }
       cfg = cfg.withStepSize(lr, cfg.clipRange());
     }
-    Float bonus = floatOption(args, "--survival-bonus");
+    Float bonus = floatOption(o, "--survival-bonus");
     if (bonus != null) {
       if (!baseline.equals("residual") && !baseline.equals("kl")) {
         throw new IllegalArgumentException("--survival-bonus is a setting of the residual and kl rows (a constant added "
@@ -125,17 +127,17 @@ final class PpoRun {
       cfg = cfg.withSurvivalBonus(bonus);
     }
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
-    Path priorDir = Path.of(Customize.option(args, "--prior",
+    Path priorDir = Path.of(o.text("--prior",
         root.resolve("examples/priors/" + task + "-ppo").toString()));
-    String outOpt = Customize.option(args, "--out", null);
+    String outOpt = o.text("--out", null);
     Path out = outOpt == null ? null : Path.of(outOpt);
-    String ckOpt = Customize.option(args, "--checkpoint-dir", out == null ? null : out.resolve("checkpoint").toString());
-    boolean resume = java.util.Arrays.asList(args).contains("--resume");
+    String ckOpt = o.text("--checkpoint-dir", out == null ? null : out.resolve("checkpoint").toString());
+    boolean resume = o.flag("--resume");
     if (resume && ckOpt == null) {
       throw new IllegalArgumentException("--resume needs the run's --out (or --checkpoint-dir) to find its checkpoint");
     }
     OffPolicyTraining.Checkpointing ck = ckOpt == null ? null : new OffPolicyTraining.Checkpointing(Path.of(ckOpt),
-        Main.option(args, "--checkpoint-every", Math.max(cfg.nSteps() * cfg.numEnvs(), steps / 10)), resume);
+        o.whole("--checkpoint-every", Math.max(cfg.nSteps() * cfg.numEnvs(), steps / 10)), resume);
     return new Settings(task, baseline, cfg, evalEpisodes, priorDir, out, ck);
   }
 
@@ -190,8 +192,8 @@ final class PpoRun {
     System.out.println(r.learned().markdownRow(baseline + " PPO"));
   }
 
-  private static Float floatOption(String[] args, String name) {
-    String v = Customize.option(args, name, null);
+  private static Float floatOption(Opts o, String name) {
+    String v = o.text(name, null);
     return v == null ? null : Customize.parseWeight(v, name);
   }
 

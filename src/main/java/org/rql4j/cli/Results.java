@@ -34,25 +34,26 @@ final class Results {
       String maxGradNorm, String priorMinStd) {}
 
   static void run(String[] args) throws IOException {
-    String task = Customize.option(args, "--task", "cartpole-center");
-    long steps = Main.option(args, "--steps", 100_000);
-    int episodes = (int) Main.option(args, "--eval-episodes", 20);
-    String[] seeds = Customize.option(args, "--seeds", "0,1,2").split(",");
+    Opts o = Commands.parse("results", args);
+    String task = o.text("--task", "cartpole-center");
+    long steps = o.whole("--steps", 100_000);
+    int episodes = (int) o.whole("--eval-episodes", 20);
+    String[] seeds = o.text("--seeds", "0,1,2").split(",");
     LearnerConfig base = Customize.baseConfig(task);
-    String[] priors = Customize.option(args, "--priors",
+    String[] priors = o.text("--priors",
         Customize.defaultPrior(task).equals("softdqn") ? "softdqn,bc" : Customize.defaultPrior(task)).split(",");
-    String[] weights = Customize.option(args, "--prior-weights", Customize.number(base.priorWeight())).split(",");
+    String[] weights = o.text("--prior-weights", Customize.number(base.priorWeight())).split(",");
     // optional temperatures of the residual rows, one per prior weight (the baselines keep the reference one)
-    String alphaOpt = Customize.option(args, "--alpha-hats", null);
+    String alphaOpt = o.text("--alpha-hats", null);
     String[] alphas = alphaOpt == null ? new String[weights.length] : alphaOpt.split(",");
     if (alphas.length != weights.length) {
       throw new IllegalArgumentException("--alpha-hats needs one value per --prior-weights value (" + weights.length
           + "), got " + alphas.length);
     }
-    String warmStart = Customize.option(args, "--warm-start", null);
+    String warmStart = o.text("--warm-start", null);
     // SAC's stabilizers beyond the reference, for the residual rows (the baselines stay reference SAC)
-    String gradNorm = Customize.option(args, "--max-grad-norm", null);
-    String minStd = Customize.option(args, "--prior-min-std", null);
+    String gradNorm = o.text("--max-grad-norm", null);
+    String minStd = o.text("--prior-min-std", null);
     for (int k = 0; k < weights.length; k++) { // refuse a bad value before any run starts
       Customize.stabilized(Customize.config(task, steps, 0, Customize.parseWeight(weights[k], "--prior-weights"),
           alphas[k], warmStart), task, gradNorm, minStd);
@@ -61,10 +62,10 @@ final class Results {
         + (minStd == null ? "" : "-minstd" + minStd.trim());
     String stabRow = (gradNorm == null ? "" : ", grad-norm clip " + gradNorm.trim())
         + (minStd == null ? "" : ", prior std floor " + minStd.trim());
-    boolean baselines = !Customize.option(args, "--baselines", "yes").equals("no");
-    int parallel = (int) Main.option(args, "--parallel", 1);
+    boolean baselines = !o.text("--baselines", "yes").equals("no");
+    int parallel = (int) o.whole("--parallel", 1);
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
-    Path outRoot = Path.of(Customize.option(args, "--out",
+    Path outRoot = Path.of(o.text("--out",
         root.resolve("target/results/" + task + "-" + steps).toString()));
     String command = "bin/rql4j results " + String.join(" ", args);
     long t0 = System.nanoTime();
@@ -164,7 +165,7 @@ final class Results {
     System.out.println("\n" + section);
     System.out.println("learning curves: .venv/bin/rql4j-bridge plot " + outRoot + "/* --out " + outRoot
         + "/curves.png");
-    Path doc = Path.of(Customize.option(args, "--doc", root.resolve("docs/results.md").toString()));
+    Path doc = Path.of(o.text("--doc", root.resolve("docs/results.md").toString()));
     MarkedSections.write(doc, "results-" + task + "-" + String.join("-", priors) + "-w"
         + String.join("-", weights) + (alphaOpt == null ? "" : "-alpha" + String.join("-", alphas)) + stab, section,
         DOC_HEADER);

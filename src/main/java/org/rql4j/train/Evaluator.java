@@ -11,11 +11,18 @@ import org.rql4j.policy.Policy;
 /**
  * Evaluates a policy the way every results table does (docs/tasks.md, "How a result is
  * reported"): one episode per seed (reset with that seed), deterministic policy, basic and add-on
- * returns summed from {@code info["basic_reward"]} / {@code info["addon_reward"]}.
+ * returns summed from {@code info["basic_reward"]} / {@code info["addon_reward"]}, and the env's own
+ * return. An env that does not report a part leaves its column "not reported" ({@link Summary#unreported()}).
  */
 public final class Evaluator {
 
   private Evaluator() {}
+
+  /** The info key of the basic reward's part of each step. */
+  public static final String BASIC = "basic_reward";
+
+  /** The info key of the add-on reward's part of each step. */
+  public static final String ADDON = "addon_reward";
 
   /** The seeds of the shipped priors' evaluations: 10000 .. 10000 + n - 1. */
   public static long[] defaultSeeds(int n) {
@@ -53,11 +60,34 @@ public final class Evaluator {
           .average().orElse(Double.NaN));
     }
 
-    /** A markdown table row: name | basic | add-on | length. */
+    /**
+     * A markdown table row: name | basic | add-on | length; a column the env did not report
+     * ({@link #unreported()}) reads "not reported".
+     */
     public String markdownRow(String name) {
-      return String.format(Locale.ROOT, "| %s | %.1f ± %.1f | %.1f ± %.1f | %.1f ± %.1f |", name,
-          mean(Episode::basicReturn), std(Episode::basicReturn), mean(Episode::addonReturn), std(Episode::addonReturn),
-          mean(e -> e.length()), std(e -> e.length()));
+      return String.format(Locale.ROOT, "| %s | %s | %s | %.1f ± %.1f |", name, cell(Episode::basicReturn),
+          cell(Episode::addonReturn), mean(e -> e.length()), std(e -> e.length()));
+    }
+
+    private String cell(ToDoubleFunction<Episode> f) {
+      double m = mean(f);
+      return Double.isNaN(m) ? "not reported" : String.format(Locale.ROOT, "%.1f ± %.1f", m, std(f));
+    }
+
+    /**
+     * The info keys ({@code basic_reward}, {@code addon_reward}) the env did not report in every step
+     * of every episode: their columns are empty, and the env's own return ({@link Episode#envReturn})
+     * is what the episodes can be judged on.
+     */
+    public List<String> unreported() {
+      List<String> out = new ArrayList<>();
+      if (episodes.stream().anyMatch(e -> Double.isNaN(e.basicReturn()))) {
+        out.add(BASIC);
+      }
+      if (episodes.stream().anyMatch(e -> Double.isNaN(e.addonReturn()))) {
+        out.add(ADDON);
+      }
+      return out;
     }
   }
 
@@ -73,8 +103,8 @@ public final class Evaluator {
       Env.Step s;
       do {
         s = env.step(policy.act(obs, true));
-        basic += s.info().getOrDefault("basic_reward", Double.NaN);
-        addon += s.info().getOrDefault("addon_reward", Double.NaN);
+        basic += s.info().getOrDefault(BASIC, Double.NaN);
+        addon += s.info().getOrDefault(ADDON, Double.NaN);
         total += s.reward();
         length++;
         obs = s.observation();

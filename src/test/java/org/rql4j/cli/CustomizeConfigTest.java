@@ -96,6 +96,6 @@ class CustomizeConfigTest {
     }
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Customize.stabilized(
         Customize.config("cartpole-center", 1000, 0, 1f, null), "cartpole-center", "10", null));
-    assertTrue(e.getMessage().contains("SAC tasks"), e.getMessage());
+    assertTrue(e.getMessage().contains("apply to SAC"), e.getMessage());
   }
 }

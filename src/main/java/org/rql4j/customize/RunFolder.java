@@ -1,4 +1,4 @@
-package org.rql4j.cli;
+package org.rql4j.customize;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
@@ -18,12 +18,12 @@ import org.rql4j.train.TrainingCheckpoint;
  * config.json (task, baseline, evaluation episodes, prior and its hash, learner config) and the
  * summary.json a finished run leaves, which {@code results} / {@code ppo-results} reuse.
  */
-final class RunFolder {
+public final class RunFolder {
 
   private RunFolder() {}
 
   /** Starts a run in {@code out}: removes an earlier summary (this run's, or none) and writes config.json. */
-  static void start(Path out, String task, String baseline, int evalEpisodes, PriorPolicy prior, String priorSha256,
+  public static void start(Path out, String task, String baseline, int evalEpisodes, PriorPolicy prior, String priorSha256,
       Object config) throws IOException {
     Files.createDirectories(out);
     Files.deleteIfExists(out.resolve("summary.json"));
@@ -42,7 +42,7 @@ final class RunFolder {
    * run has not finished (no summary, or one without the learned policy's episodes). A finished
    * run of other settings is refused, naming what differs.
    */
-  static JsonObject finishedSummary(Path out, Object config, String task, String baseline, int evalEpisodes,
+  public static JsonObject finishedSummary(Path out, Object config, String task, String baseline, int evalEpisodes,
       String priorSha256) throws IOException {
     Path summaryFile = out.resolve("summary.json");
     Path configFile = out.resolve("config.json");
@@ -78,7 +78,7 @@ final class RunFolder {
   }
 
   /** A summary's evaluation episodes ({@code prior_episodes} or {@code learned_episodes}). */
-  static Evaluator.Summary episodes(JsonObject summary, String key) {
+  public static Evaluator.Summary episodes(JsonObject summary, String key) {
     java.lang.reflect.Type list = com.google.gson.reflect.TypeToken.getParameterized(List.class,
         Evaluator.Episode.class).getType();
     List<Evaluator.Episode> episodes = new Gson().fromJson(summary.get(key), list);

@@ -1,0 +1,171 @@
+package org.rql4j.cli;
+
+import static org.rql4j.cli.Opts.flag;
+import static org.rql4j.cli.Opts.many;
+import static org.rql4j.cli.Opts.text;
+import static org.rql4j.cli.Opts.whole;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** The commands of {@code rql4j} and their options: one table, which picocli parses against and writes the help of. */
+final class Commands {
+
+  private Commands() {}
+
+  private static final List<Opts.Opt> OFF_POLICY_TUNING = List.of(
+      text("--prior-weight", "W", "the prior's weight w (default: the task's reference; residual rows only)"),
+      text("--alpha-hat", "A", "the temperature: a number, or for SAC auto (learned from 1) / auto_A (learned from A); "
+          + "reference: the task's"),
+      text("--warm-start", "K", "SAC: env steps of the prior-weight warm start (0: none; reference: the task's)"),
+      text("--max-grad-norm", "G", "SAC: clip each network's gradient norm to G (off by default)"),
+      text("--prior-min-std", "S", "SAC: floor the prior's pre-tanh std at S in its log-prob (off by default)"));
+
+  private static final List<Opts.Opt> RUN_FOLDER = List.of(
+      text("--out", "DIR", "the run folder: config.json, metrics.csv, checkpoint/, policy/, summary.json"),
+      text("--checkpoint-dir", "DIR", "checkpoints here instead of DIR/checkpoint"),
+      whole("--checkpoint-every", "N", "a checkpoint every N env steps (default: a tenth of the run)"),
+      flag("--resume", "continue a stopped or failed run from its last checkpoint"));
+
+  /** Every command's spec, in the order of {@code rql4j --help}. */
+  static final Map<String, CommandSpec> SPECS = new LinkedHashMap<>();
+
+  static {
+    add("demo", "rql4j demo [--steps N] [--seed S] [--episodes E]",
+        "Customize the shipped PyTorch soft-DQN prior on cartpole-center (keep the cart centred) with residual "
+            + "soft Q-learning and print the before/after table.",
+        List.of(whole("--steps", "N", "env steps to train (default 100000)"),
+            whole("--seed", "S", "the training seed (default 0)"),
+            whole("--episodes", "E", "evaluation episodes (default 20)")));
+
+    List<Opts.Opt> customize = new ArrayList<>(List.of(
+        text("--env-id", "ID", "your own env: any Gymnasium id the env server knows"),
+        text("--addon", "MODULE:FUNCTION", "with --env-id: your requirement, a reward function the env server "
+            + "applies (docs/tasks.md, \"Your own task\")"),
+        text("--eval-env-id", "ID", "with --env-id: the env to evaluate on (default: the --env-id with the add-on)"),
+        many("--import", "MODULE", "with --env-id: a module the env server imports (one that registers ID); "
+            + "repeatable"),
+        text("--algo", "softq|sac", "the learner (default: soft Q-learning for Discrete actions, SAC for Box ones)"),
+        text("--task", "T", "a built-in task (docs/tasks.md; default cartpole-center)"),
+        text("--prior", "DIR", "the prior package (rql4j-bridge export); default for a built-in task: "
+            + "examples/priors/T-softdqn or T-sac"),
+        text("--baseline", "residual|oracle|addon-only", "the customization (default) or a baseline without the prior"),
+        whole("--steps", "N", "env steps to train (default 100000)"),
+        whole("--seed", "S", "the training seed (default 0)"),
+        whole("--eval-episodes", "E", "evaluation episodes before and after (default 20, seeds 10000..)")));
+    customize.addAll(OFF_POLICY_TUNING);
+    customize.addAll(RUN_FOLDER);
+    add("customize", "rql4j customize (--env-id ID --prior DIR [--addon MODULE:FUNCTION] | --task T) [options]",
+        """
+            Customize a prior policy for a requirement, then evaluate it (basic and add-on returns, before \
+            and after).
+
+            Your own: --env-id ID --prior DIR --addon MODULE:FUNCTION, the function in a Python module in the \
+            working directory or on PYTHONPATH (docs/tasks.md, "Your own task"); the learner trains on the add-on \
+            reward alone. Without --addon, ID is an env that returns the add-on reward (e.g. registered with \
+            register_task in an --import'ed module) and --eval-env-id its total-reward variant.
+
+            Built in: --task T, with the task's reference hyperparameters (docs/tasks.md): residual soft \
+            Q-learning for cartpole-center and highway-rightlane, residual SAC for mountaincar-lessleft and \
+            parking-boundary.
+
+            With --out, checkpoints go to DIR/checkpoint every tenth of the run; --resume continues a stopped \
+            or failed run.""",
+        customize);
+
+    List<Opts.Opt> results = new ArrayList<>(List.of(
+        text("--task", "T", "a built-in task (default cartpole-center)"),
+        text("--priors", "NAMES", "comma-separated shipped priors of the task (default softdqn,bc or sac)"),
+        text("--seeds", "LIST", "comma-separated training seeds (default 0,1,2)"),
+        whole("--steps", "N", "env steps per run (default 100000)"),
+        text("--prior-weights", "LIST", "one residual row per prior weight"),
+        text("--alpha-hats", "LIST", "the residual rows' temperatures, one per prior weight"),
+        text("--baselines", "yes|no", "add the oracle and add-on-only rows (default yes)"),
+        whole("--eval-episodes", "E", "evaluation episodes per run (default 20)"),
+        whole("--parallel", "P", "runs at a time, each in its own JVM and env server (default 1)"),
+        text("--out", "DIR", "where the runs' folders go (default target/results/T-N)"),
+        text("--doc", "FILE", "the results file to write the section to (default docs/results.md)"),
+        text("--warm-start", "K", "SAC: env steps of the prior-weight warm start"),
+        text("--max-grad-norm", "G", "SAC residual rows: gradient-norm clip"),
+        text("--prior-min-std", "S", "SAC residual rows: the prior's std floor")));
+    add("results", "rql4j results --task T [options]",
+        """
+            Run a task's results table (prior / customized / oracle / add-on only over seeds; one residual row \
+            per prior and prior weight) and write its section of docs/results.md. Each run keeps its folder \
+            under --out: rerunning the same command reuses finished runs and resumes the others.""",
+        results);
+
+    List<Opts.Opt> ppo = new ArrayList<>(List.of(
+        text("--task", "T", "halfcheetah-speedcap (default), hopper-height or ant-energy"),
+        text("--baseline", "residual|kl|oracle|addon-only", "the row to train (default residual)"),
+        text("--prior", "DIR", "the prior package (default examples/priors/T-ppo)"),
+        whole("--steps", "N", "env steps to train (default 1000000)"),
+        whole("--seed", "S", "the training seed (default 0)"),
+        text("--prior-weight", "W", "residual: the prior's weight (default 0.5)"),
+        text("--alpha-hat", "A", "residual: the policy's entropy weight (default 0.25)"),
+        text("--beta", "B", "kl: the KL weight (default 0.5)"),
+        text("--init-from-prior", "yes|no", "start from a copy of the prior's network (default yes)"),
+        text("--learning-rate", "L", "the learning rate (default 1e-4 from the prior, 3e-4 from scratch)"),
+        text("--normalize-observations", "yes|no", "normalize observations (only with --init-from-prior no)"),
+        text("--survival-bonus", "BONUS", "residual and kl: a constant added to every step's shaped reward"),
+        whole("--eval-episodes", "E", "evaluation episodes (default 20)")));
+    ppo.addAll(RUN_FOLDER);
+    add("ppo", "rql4j ppo --task T [options]",
+        """
+            Residual policy gradient (PPO) on a MuJoCo task: residual PPO (reward r_addon + W log pi - A log \
+            pi_theta), KL-regularized PPO, or PPO from scratch on the total (oracle) or the add-on reward; then \
+            the prior and the learned policy on the task's total variant.""",
+        ppo);
+
+    add("ppo-results", "rql4j ppo-results --task T [options]",
+        "The residual policy-gradient table of a MuJoCo task: each row's runs (child JVMs of 'ppo', P at a time), "
+            + "pooled evaluations, its section of docs/results.md. Rerunning reuses finished runs.",
+        List.of(text("--task", "T", "halfcheetah-speedcap (default), hopper-height or ant-energy"),
+            whole("--steps", "N", "env steps per run (default 1000000)"),
+            text("--seeds", "LIST", "comma-separated training seeds (default 0,1,2)"),
+            text("--rows", "LIST", "rows among residual,kl,oracle,addon-only (default all)"),
+            text("--prior-weight", "W", "residual rows' prior weight"),
+            text("--alpha-hat", "A", "residual rows' entropy weight"),
+            text("--beta", "B", "kl rows' KL weight"),
+            text("--learning-rate", "L", "residual and kl rows' learning rate"),
+            text("--init-from-prior", "yes|no", "start from a copy of the prior's network (default yes)"),
+            text("--survival-bonus", "BONUS", "residual and kl rows' survival bonus"),
+            whole("--eval-episodes", "E", "evaluation episodes per run (default 20)"),
+            whole("--parallel", "P", "runs at a time (default 1)"),
+            text("--out", "DIR", "where the runs' folders go"),
+            text("--doc", "FILE", "the results file (default docs/results.md)")));
+
+    add("mcts", "rql4j mcts --task highway-rightlane [options]",
+        """
+            Zero-shot customization by residual max-ent tree search (no training): the prior alone / plain \
+            max-ent MCTS / residual MCTS over seeded episodes, with returns, crash rate and decision latency; \
+            writes its section of docs/results.md. Finished episodes are kept under --out: rerunning continues.""",
+        List.of(text("--task", "T", "highway-rightlane (default) or cartpole-center"),
+            text("--rows", "LIST", "rows among prior,plain,residual (default all)"),
+            whole("--episodes", "E", "episodes per row (default 10)"),
+            whole("--simulations", "S", "simulations per decision (default 150)"),
+            whole("--horizon", "H", "search depth (default 6)"),
+            text("--gamma", "G", "discount (default 0.8)"),
+            text("--prior-weight", "W", "the prior's weight (default 1)"),
+            text("--alpha-hat", "A", "the temperature (default 1)"),
+            text("--eps", "X", "exploration (default 1)"),
+            whole("--seed", "S", "the first episode seed (default 0)"),
+            text("--prior", "DIR", "the prior package (default examples/priors/T-softdqn)"),
+            whole("--parallel", "P", "rows at a time (default 1)"),
+            text("--transport", "grpc|py4j", "the env bridge (default grpc)"),
+            text("--out", "DIR", "where the episodes go"),
+            text("--doc", "FILE", "the results file (default docs/results.md)")));
+  }
+
+  private static void add(String name, String synopsis, String description, List<Opts.Opt> opts) {
+    SPECS.put(name, Opts.spec(name, synopsis, description, opts));
+  }
+
+  /** {@code args} of {@code command} parsed against its table; an IllegalArgumentException naming what does not fit. */
+  static Opts parse(String command, String[] args) {
+    return Opts.parse(SPECS.get(command), args);
+  }
+}

@@ -1,0 +1,433 @@
+package org.rql4j.customize;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+import java.util.function.Consumer;
+import org.rql4j.bridge.EnvClient;
+import org.rql4j.bridge.EnvSpec;
+import org.rql4j.bridge.PythonServer;
+import org.rql4j.bridge.RemoteVectorEnv;
+import org.rql4j.env.AutoresetMode;
+import org.rql4j.env.Env;
+import org.rql4j.env.Space;
+import org.rql4j.env.Value;
+import org.rql4j.learner.LearnerConfig;
+import org.rql4j.learner.Numerics;
+import org.rql4j.learner.OffPolicyLearner;
+import org.rql4j.learner.ResidualSacConfig;
+import org.rql4j.learner.ResidualSoftQConfig;
+import org.rql4j.policy.PriorActor;
+import org.rql4j.policy.SavablePolicy;
+import org.rql4j.prior.PriorPackage;
+import org.rql4j.prior.PriorPolicy;
+import org.rql4j.prior.TorchScriptPrior;
+import org.rql4j.train.Evaluator;
+import org.rql4j.train.MetricsCsv;
+import org.rql4j.train.OffPolicyTraining;
+import org.rql4j.train.TrainingCheckpoint;
+
+/**
+ * Customizes a prior policy for a task's add-on reward: the library's entry point for the whole use
+ * case (evaluate the prior, train, evaluate the customized policy, save it).
+ *
+ * <pre>{@code
+ * Task task = Task.of("Pendulum-v1").withAddon("mytasks:gentle");
+ * try (Customization.Result r = Customization.builder(task, Path.of("my-prior"))
+ *     .optSteps(20_000).optOutDir(Path.of("runs/gentle")).build().run()) {
+ *   System.out.println(r.prior().markdownRow("prior") + "\n" + r.learned().markdownRow("customized"));
+ *   SavablePolicy policy = r.policy();  // acts now; also saved in runs/gentle/policy
+ * }
+ * }</pre>
+ *
+ * <p>The learner follows the action space unless {@link Builder#optAlgorithm} says otherwise:
+ * residual soft Q-learning for Discrete actions, residual SAC for Box ones; a built-in task's
+ * reference hyperparameters (docs/tasks.md) or, for other tasks, the cartpole-center (soft Q) or
+ * mountaincar-lessleft (SAC) ones, as a start to tune from ({@link Builder#optConfig}). Unless given
+ * a client ({@link Builder#optEnvClient}), {@link #run()} starts its own Python env server (in the
+ * working directory, which is therefore where the add-on's module is found, as on PYTHONPATH) and
+ * stops it at the end. Before anything is written it makes the evaluation env, checks the prior
+ * fits its spaces and takes one step, so that an unknown env id, an add-on that fails or a prior
+ * of other spaces stop the run with nothing written.
+ */
+public final class Customization {
+
+  /** The learner family. */
+  public enum Algorithm {
+    /** Residual soft Q-learning (Discrete actions). */
+    SOFT_Q,
+    /** Residual SAC (Box actions). */
+    SAC
+  }
+
+  /** What a finished run gives: the evaluations, the training's last progress and the customized policy. */
+  public record Result(Task task, Baseline baseline, LearnerConfig config, Evaluator.Summary prior,
+      Evaluator.Summary learned, OffPolicyTraining.Progress training, double trainSeconds, Path policyDir,
+      SavablePolicy policy) implements AutoCloseable {
+
+    /** Closes the policy (null for a result read back from a finished run folder). */
+    @Override
+    public void close() {
+      if (policy != null) {
+        policy.close();
+      }
+    }
+  }
+
+  private final Builder b;
+  private final Task task;
+
+  private Customization(Builder b) {
+    this.b = b;
+    this.task = b.task;
+  }
+
+  /** A customization of the prior package in {@code priorDir} (a folder made by {@code rql4j-bridge export}). */
+  public static Builder builder(Task task, Path priorDir) {
+    return new Builder(task, Objects.requireNonNull(priorDir, "priorDir"), null);
+  }
+
+  /** A customization of an already loaded prior (not closed by the run). */
+  public static Builder builder(Task task, PriorPolicy prior) {
+    return new Builder(task, null, Objects.requireNonNull(prior, "prior"));
+  }
+
+  /** Settings (DJL style: {@code optX}); every one has a default. */
+  public static final class Builder {
+    private final Task task;
+    private final Path priorDir;
+    private final PriorPolicy prior;
+    private Baseline baseline = Baseline.RESIDUAL;
+    private Algorithm algorithm;
+    private LearnerConfig config;
+    private Long steps;
+    private Long seed;
+    private Float priorWeight;
+    private int evalEpisodes = 20;
+    private Path outDir;
+    private Path checkpointDir;
+    private long checkpointEvery;
+    private boolean resume;
+    private Consumer<OffPolicyTraining.Progress> progress = p -> { };
+    private EnvClient client;
+    private PythonServer.Builder server;
+    private final java.util.List<String> imports = new java.util.ArrayList<>();
+    private java.util.function.UnaryOperator<LearnerConfig> tuning = c -> c;
+    private Consumer<String> log = m -> { };
+
+    private Builder(Task task, Path priorDir, PriorPolicy prior) {
+      this.task = Objects.requireNonNull(task, "task");
+      this.priorDir = priorDir;
+      this.prior = prior;
+    }
+
+    /** The customization itself (default), or a baseline (no prior; docs/tasks.md). */
+    public Builder optBaseline(Baseline baseline) {
+      this.baseline = Objects.requireNonNull(baseline, "baseline");
+      return this;
+    }
+
+    /** The learner family (default: from the action space); refused by {@link #build} if it does not fit it. */
+    public Builder optAlgorithm(Algorithm algorithm) {
+      this.algorithm = algorithm;
+      return this;
+    }
+
+    /** The learner's settings (default: the task's reference, see the class comment). */
+    public Builder optConfig(LearnerConfig config) {
+      this.config = config;
+      return this;
+    }
+
+    /** Env steps to train (default: the config's). */
+    public Builder optSteps(long steps) {
+      if (steps <= 0) {
+        throw new IllegalArgumentException("steps must be > 0, got " + steps);
+      }
+      this.steps = steps;
+      return this;
+    }
+
+    /** The training seed (default: the config's, 0 in the presets). */
+    public Builder optSeed(long seed) {
+      this.seed = seed;
+      return this;
+    }
+
+    /** The prior's weight w (default: the config's); baselines always use 0. */
+    public Builder optPriorWeight(float w) {
+      if (!(w >= 0) || Float.isInfinite(w)) {
+        throw new IllegalArgumentException("prior weight must be a number >= 0, got " + w);
+      }
+      this.priorWeight = w;
+      return this;
+    }
+
+    /** Evaluation episodes before and after (default 20, seeds 10000..). */
+    public Builder optEvalEpisodes(int n) {
+      if (n < 1) {
+        throw new IllegalArgumentException("evaluation episodes must be >= 1, got " + n);
+      }
+      this.evalEpisodes = n;
+      return this;
+    }
+
+    /**
+     * The run folder (docs/run-folder.md): config.json, metrics.csv, checkpoint/, policy/, summary.json.
+     * Without one nothing is written and the policy lives only in the result.
+     */
+    public Builder optOutDir(Path outDir) {
+      this.outDir = outDir;
+      return this;
+    }
+
+    /** Checkpoints every {@code everySteps} env steps in {@code dir} (default with an out folder: its checkpoint/, every tenth of the run). */
+    public Builder optCheckpointing(Path dir, long everySteps) {
+      this.checkpointDir = dir;
+      this.checkpointEvery = everySteps;
+      return this;
+    }
+
+    /** Continues a stopped or failed run from its last checkpoint (default false: a folder with one is refused). */
+    public Builder optResume(boolean resume) {
+      this.resume = resume;
+      return this;
+    }
+
+    /** Called with the training's progress, about every tenth of the run (and at its end). */
+    public Builder optProgress(Consumer<OffPolicyTraining.Progress> progress) {
+      this.progress = Objects.requireNonNull(progress, "progress");
+      return this;
+    }
+
+    /**
+     * Changes the run's learner settings after the defaults and the steps, seed and prior weight are
+     * applied (e.g. {@code c -> ((ResidualSacConfig) c).withAlphaHat(0.05f, false)}), before a baseline's
+     * prior weight is set to 0.
+     */
+    public Builder optTuning(java.util.function.UnaryOperator<LearnerConfig> tuning) {
+      this.tuning = Objects.requireNonNull(tuning, "tuning");
+      return this;
+    }
+
+    /** Called with the run's notes: its learner settings, where it checkpoints or resumes from. */
+    public Builder optLog(Consumer<String> log) {
+      this.log = Objects.requireNonNull(log, "log");
+      return this;
+    }
+
+    /** A module the run's own env server imports at start (one that registers the task's env ids). */
+    public Builder optImport(String module) {
+      this.imports.add(Objects.requireNonNull(module, "module"));
+      return this;
+    }
+
+    /** An env server to use (not closed by the run); by default the run starts and stops its own. */
+    public Builder optEnvClient(EnvClient client) {
+      this.client = client;
+      return this;
+    }
+
+    /** How to start the run's own env server (default {@code PythonServer.builder()}); the task's modules are added. */
+    public Builder optServer(PythonServer.Builder server) {
+      this.server = server;
+      return this;
+    }
+
+    /**
+     * Checks the settings that need no env.
+     *
+     * @throws IllegalArgumentException naming the setting that does not fit
+     */
+    public Customization build() {
+      if (resume && outDir == null && checkpointDir == null) {
+        throw new IllegalArgumentException("resuming needs the run's out folder (or checkpoint folder) to find its "
+            + "checkpoint");
+      }
+      if (task.isBuiltIn() && task.referenceConfig().isEmpty() && config == null) {
+        throw new IllegalArgumentException("task " + task.name() + " learns on-policy (residual PPO): run it with "
+            + "'rql4j ppo --task " + task.name() + "'");
+      }
+      return new Customization(this);
+    }
+  }
+
+  /**
+   * Runs it: checks the env and the prior, evaluates the prior, trains, evaluates the customized
+   * policy and, with an out folder, saves everything there. A finished run folder of the same
+   * settings is not trained again: its result is read back (with {@code policy} null).
+   *
+   * @throws IllegalArgumentException for settings that do not fit the env or the prior (nothing is written)
+   * @throws org.rql4j.bridge.BridgeException if the env server cannot make or step the env
+   * @throws IOException if the run folder cannot be written
+   */
+  public Result run() throws IOException {
+    PythonServer own = null;
+    EnvClient client = b.client;
+    PriorPolicy prior = b.prior;
+    TorchScriptPrior loaded = null;
+    try {
+      if (prior == null) {
+        loaded = TorchScriptPrior.load(b.priorDir);
+        prior = loaded;
+      }
+      if (client == null) {
+        PythonServer.Builder sb = b.server != null ? b.server : PythonServer.builder();
+        b.imports.forEach(sb::optImport);
+        task.modules().stream().filter(m -> !b.imports.contains(m)).forEach(sb::optImport);
+        task.addon().ifPresent(sb::optAddon);
+        own = sb.start();
+        client = own.connect();
+      }
+      return run(client, prior);
+    } finally {
+      if (own != null) {
+        client.close();
+        own.close();
+      }
+      if (loaded != null) {
+        loaded.close();
+      }
+    }
+  }
+
+  private Result run(EnvClient client, PriorPolicy prior) throws IOException {
+    long[] seeds = Evaluator.defaultSeeds(b.evalEpisodes);
+    Space actionSpace;
+    // the checks before anything is written: the env exists, the add-on answers, the prior fits
+    try (Env probe = makeSingle(client, task.evalEnv())) {
+      actionSpace = probe.actionSpace();
+      prior.spec().checkCompatible(task.evalEnv().build().envId(), probe.observationSpace(), actionSpace);
+      Value obs = probe.reset(seeds[0]).observation();
+      try (PriorActor actor = new PriorActor(prior)) {
+        probe.step(actor.act(obs, true));
+      }
+    }
+    LearnerConfig cfg = config(actionSpace);
+    String baseline = b.baseline.label();
+    String priorSha = PriorPackage.identity(prior.spec());
+    if (b.outDir != null) {
+      JsonObject finished = RunFolder.finishedSummary(b.outDir, cfg, task.label(), baseline, b.evalEpisodes, priorSha);
+      if (finished != null) {
+        return new Result(task, b.baseline, cfg, RunFolder.episodes(finished, "prior_episodes"),
+            RunFolder.episodes(finished, "learned_episodes"),
+            new Gson().fromJson(finished.get("final_progress"), OffPolicyTraining.Progress.class),
+            finished.get("train_seconds").getAsDouble(), b.outDir.resolve("policy"), null);
+      }
+    }
+    OffPolicyTraining.Checkpointing checkpointing = checkpointing(cfg);
+    // refuse before touching anything in out: a refused rerun must not truncate the earlier run's files
+    if (checkpointing != null) {
+      checkpointing.checkStartable();
+    }
+    b.log.accept(cfg.toString());
+    if (checkpointing != null) {
+      b.log.accept((checkpointing.resume() && TrainingCheckpoint.exists(checkpointing.dir()) ? "resuming from "
+          : "checkpoints every " + checkpointing.every() + " env steps in ") + checkpointing.dir());
+    }
+    if (b.outDir != null) {
+      RunFolder.start(b.outDir, task.label(), baseline, b.evalEpisodes, prior, priorSha, cfg);
+    }
+    Evaluator.Summary before;
+    try (Env env = makeSingle(client, task.evalEnv()); PriorActor actor = new PriorActor(prior)) {
+      before = Evaluator.evaluate(env, actor, seeds);
+    }
+    try (RemoteVectorEnv env = client.make(task.trainEnv(b.baseline).optNumEnvs(cfg.numEnvs()).build());
+        OffPolicyLearner learner = cfg.newLearner(env.observationSpace(), env.actionSpace())) {
+      PriorPolicy used = cfg.priorWeight() == 0 ? null : prior;
+      boolean resuming = checkpointing != null && checkpointing.resume() && TrainingCheckpoint.exists(checkpointing.dir());
+      long keepUpTo = resuming ? TrainingCheckpoint.savedStep(checkpointing.dir()) : -1;
+      OffPolicyTraining.Progress last;
+      try (MetricsCsv csv = b.outDir == null ? null : new MetricsCsv(b.outDir.resolve("metrics.csv"), keepUpTo)) {
+        last = OffPolicyTraining.run(learner, env, used, p -> {
+          b.progress.accept(p);
+          return csv == null || csv.onProgress(p);
+        }, Math.max(1000, cfg.totalSteps() / 10), checkpointing);
+      }
+      // the whole run's training wall time, segments before a resume included
+      double secs = last.trainSeconds();
+      SavablePolicy policy = SavablePolicy.of(learner, used, env.actionSpace(), cfg.seed());
+      Evaluator.Summary after;
+      try (Env eval = makeSingle(client, task.evalEnv())) {
+        after = Evaluator.evaluate(eval, policy, seeds);
+      }
+      Path policyDir = null;
+      if (b.outDir != null) {
+        policyDir = b.outDir.resolve("policy");
+        policy.save(policyDir);
+        writeSummary(b.outDir, before, after, last, secs, baseline);
+      }
+      // the learner's networks close with it: hand out a policy of its own
+      SavablePolicy kept = policyDir != null ? SavablePolicy.load(policyDir) : null;
+      policy.close();
+      return new Result(task, b.baseline, cfg, before, after, last, secs, policyDir, kept);
+    }
+  }
+
+  private static Env makeSingle(EnvClient client, EnvSpec.Builder spec) {
+    return Env.single(client.make(spec.optAutoresetMode(AutoresetMode.DISABLED).build()));
+  }
+
+  /** The run's learner settings: the given or reference config, the action space's family, the overrides. */
+  private LearnerConfig config(Space actionSpace) {
+    boolean discrete = actionSpace instanceof Space.Discrete;
+    Algorithm algo = b.algorithm != null ? b.algorithm : b.config instanceof ResidualSacConfig ? Algorithm.SAC
+        : b.config instanceof ResidualSoftQConfig ? Algorithm.SOFT_Q : discrete ? Algorithm.SOFT_Q : Algorithm.SAC;
+    if (algo == Algorithm.SOFT_Q && !discrete || algo == Algorithm.SAC && !(actionSpace instanceof Space.Box)) {
+      throw new IllegalArgumentException(task.label() + " acts in " + actionSpace + "; "
+          + (algo == Algorithm.SOFT_Q ? "soft Q-learning needs Discrete actions (use SAC)"
+              : "SAC needs Box actions (use soft Q-learning)"));
+    }
+    LearnerConfig cfg = b.config != null ? b.config : task.referenceConfig().orElse(null);
+    if (cfg == null || (algo == Algorithm.SAC) != (cfg instanceof ResidualSacConfig)) {
+      if (b.config != null) {
+        throw new IllegalArgumentException("the config given is a " + cfg.algorithm() + " config but the algorithm is "
+            + algo);
+      }
+      cfg = algo == Algorithm.SAC ? ResidualSacConfig.mountaincar() : ResidualSoftQConfig.cartpole();
+    }
+    if (b.steps != null) {
+      cfg = cfg.withTotalSteps(b.steps);
+    }
+    if (b.seed != null) {
+      cfg = cfg.withSeed(b.seed);
+    }
+    if (b.priorWeight != null) {
+      cfg = cfg.withPriorWeight(b.priorWeight);
+    }
+    cfg = Objects.requireNonNull(b.tuning.apply(cfg), "tuning returned null");
+    if (cfg.totalSteps() <= cfg.learningStarts()) {
+      throw new IllegalArgumentException("steps (" + cfg.totalSteps() + ") must exceed the learner's learningStarts ("
+          + cfg.learningStarts() + "), the env steps it collects before it trains: nothing would be learned");
+    }
+    return b.baseline == Baseline.RESIDUAL ? cfg : cfg.withPriorWeight(0f);
+  }
+
+  private OffPolicyTraining.Checkpointing checkpointing(LearnerConfig cfg) {
+    Path dir = b.checkpointDir != null ? b.checkpointDir : b.outDir == null ? null : b.outDir.resolve("checkpoint");
+    if (dir == null) {
+      return null;
+    }
+    long every = b.checkpointEvery > 0 ? b.checkpointEvery : Math.max(1000, cfg.totalSteps() / 10);
+    return new OffPolicyTraining.Checkpointing(dir, every, b.resume);
+  }
+
+  private static void writeSummary(Path out, Evaluator.Summary before, Evaluator.Summary after,
+      OffPolicyTraining.Progress last, double secs, String baseline) throws IOException {
+    Gson gson = new GsonBuilder().serializeSpecialFloatingPointValues().create();
+    JsonObject summary = new JsonObject();
+    summary.addProperty("train_seconds", secs);
+    summary.addProperty("prior", before.markdownRow("prior alone"));
+    summary.addProperty("learned", after.markdownRow(baseline));
+    summary.add("final_progress", gson.toJsonTree(last));
+    summary.add("prior_episodes", gson.toJsonTree(before.episodes()));
+    summary.add("learned_episodes", gson.toJsonTree(after.episodes()));
+    summary.add("numerics", gson.toJsonTree(Numerics.describe()));
+    Files.writeString(out.resolve("summary.json"), new GsonBuilder().setPrettyPrinting()
+        .serializeSpecialFloatingPointValues().create().toJson(summary));
+  }
+}
