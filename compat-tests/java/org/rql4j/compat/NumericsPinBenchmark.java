@@ -17,7 +17,7 @@ import org.rql4j.learner.ResidualSac;
 import org.rql4j.learner.ResidualSacConfig;
 import org.rql4j.learner.ResidualSoftQConfig;
 import org.rql4j.learner.ResidualSoftQLearning;
-import org.rql4j.learner.Numerics;
+import org.rql4j.runtime.Numerics;
 import org.rql4j.train.Evaluator;
 
 /**

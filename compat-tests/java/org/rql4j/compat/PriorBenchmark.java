@@ -14,7 +14,7 @@ import java.util.Random;
 import java.util.function.Supplier;
 import org.rql4j.bridge.GrpcEnvClient;
 import org.rql4j.bridge.PythonServer;
-import org.rql4j.learner.DjlRuntime;
+import org.rql4j.runtime.DjlRuntime;
 import org.rql4j.prior.PriorPolicy;
 import org.rql4j.prior.TorchScriptPrior;
 

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.TestFactory;
 import org.rql4j.bridge.BridgeTransport;
 import org.rql4j.bridge.EnvClient;
 import org.rql4j.bridge.PythonServer;
-import org.rql4j.learner.DjlRuntime;
+import org.rql4j.runtime.DjlRuntime;
 import org.rql4j.prior.GaussianParams;
 import org.rql4j.prior.PriorPolicy;
 import org.rql4j.prior.TorchScriptPrior;

@@ -50,6 +50,8 @@ final class Commands {
             + "repeatable"),
         text("--algo", "softq|sac", "the learner (default: soft Q-learning for Discrete actions, SAC for Box ones)"),
         text("--task", "T", "a built-in task (docs/tasks.md; default cartpole-center)"),
+        text("--config", "FILE", "settings from a YAML or JSON file (docs/run-folder.md), e.g. a run's config.json; "
+            + "the options given here override it"),
         text("--prior", "DIR", "the prior package (rql4j-bridge export); default for a built-in task: "
             + "examples/priors/T-softdqn or T-sac"),
         text("--baseline", "residual|oracle|addon-only", "the customization (default) or a baseline without the prior"),
@@ -78,6 +80,12 @@ final class Commands {
 
     List<Opts.Opt> results = new ArrayList<>(List.of(
         text("--task", "T", "a built-in task (default cartpole-center)"),
+        text("--env-id", "ID", "your own env instead (with --addon, --prior; as in customize)"),
+        text("--addon", "MODULE:FUNCTION", "with --env-id: your requirement"),
+        text("--eval-env-id", "ID", "with --env-id: the env to evaluate on"),
+        many("--import", "MODULE", "with --env-id: a module the env server imports; repeatable"),
+        text("--prior", "DIR", "with --env-id: your prior package"),
+        text("--algo", "softq|sac", "with --env-id: the learner (default: from the action space)"),
         text("--priors", "NAMES", "comma-separated shipped priors of the task (default softdqn,bc or sac)"),
         text("--seeds", "LIST", "comma-separated training seeds (default 0,1,2)"),
         whole("--steps", "N", "env steps per run (default 100000)"),
@@ -91,7 +99,7 @@ final class Commands {
         text("--warm-start", "K", "SAC: env steps of the prior-weight warm start"),
         text("--max-grad-norm", "G", "SAC residual rows: gradient-norm clip"),
         text("--prior-min-std", "S", "SAC residual rows: the prior's std floor")));
-    add("results", "rql4j results --task T [options]",
+    add("results", "rql4j results (--task T | --env-id ID --addon MODULE:FUNCTION --prior DIR) [options]",
         """
             Run a task's results table (prior / customized / oracle / add-on only over seeds; one residual row \
             per prior and prior weight) and write its section of docs/results.md. Each run keeps its folder \

@@ -5,6 +5,7 @@ import java.util.Locale;
 import java.util.function.Consumer;
 import org.rql4j.bridge.GrpcEnvClient;
 import org.rql4j.customize.Baseline;
+import org.rql4j.customize.ConfigFile;
 import org.rql4j.customize.Customization;
 import org.rql4j.customize.Task;
 import org.rql4j.learner.LearnerConfig;
@@ -13,6 +14,7 @@ import org.rql4j.learner.ResidualSoftQConfig;
 import org.rql4j.prior.PriorPolicy;
 import org.rql4j.train.Evaluator;
 import org.rql4j.train.OffPolicyTraining;
+import org.rql4j.train.Checkpointing;
 
 /**
  * {@code rql4j customize}: residual customization of a prior on a task, then evaluation: residual
@@ -60,7 +62,7 @@ final class Customize {
    * with the prior), {@code oracle} (total variant, no prior) or {@code addon-only} (add-on variant, no
    * prior); evaluates the prior and the learned policy on the total variant.
    */
-  static Result customize(GrpcEnvClient client, PriorPolicy prior, String task, String baseline,
+  static Result customize(GrpcEnvClient client, PriorPolicy prior, Task task, String baseline,
       LearnerConfig cfg, int evalEpisodes, Consumer<OffPolicyTraining.Progress> progress) {
     try {
       return customize(client, prior, task, baseline, cfg, evalEpisodes, progress, null, null);
@@ -73,10 +75,10 @@ final class Customize {
    * As above; with {@code out} set, writes config.json, metrics.csv, policy/ and summary.json there;
    * with {@code checkpointing} set, saves (and resumes from) training checkpoints.
    */
-  static Result customize(GrpcEnvClient client, PriorPolicy prior, String task, String baseline,
+  static Result customize(GrpcEnvClient client, PriorPolicy prior, Task task, String baseline,
       LearnerConfig cfg, int evalEpisodes, Consumer<OffPolicyTraining.Progress> progress, Path out,
-      OffPolicyTraining.Checkpointing checkpointing) throws java.io.IOException {
-    Customization.Builder b = Customization.builder(Task.builtIn(task), prior).optEnvClient(client)
+      Checkpointing checkpointing) throws java.io.IOException {
+    Customization.Builder b = Customization.builder(task, prior).optEnvClient(client)
         .optBaseline(Baseline.of(baseline)).optConfig(cfg).optEvalEpisodes(evalEpisodes).optProgress(progress)
         .optOutDir(out);
     if (checkpointing != null) {
@@ -89,20 +91,22 @@ final class Customize {
 
   static void run(String[] args) {
     Opts o = Commands.parse("customize", args);
-    Task task = task(o);
-    Baseline baseline = Baseline.of(o.text("--baseline", "residual"));
+    ConfigFile file = o.has("--config") ? ConfigFile.read(Path.of(o.text("--config", null))) : ConfigFile.EMPTY;
+    Task task = task(o, file);
+    Baseline baseline = Baseline.of(setting(o, file, "--baseline", "residual"));
     Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
-    String priorOpt = o.text("--prior", null);
+    String priorOpt = setting(o, file, "--prior", null);
     if (priorOpt == null && !task.isBuiltIn()) {
       throw new IllegalArgumentException("--prior DIR is needed with --env-id: the prior package of your policy "
           + "(made by rql4j-bridge export; docs/prior-package.md)");
     }
     Path priorDir = priorOpt != null ? Path.of(priorOpt)
         : root.resolve("examples/priors/" + task.name() + "-" + defaultPrior(task.name()));
-    long steps = o.whole("--steps", 100_000);
-    long seed = o.whole("--seed", 0);
-    int evalEpisodes = (int) o.whole("--eval-episodes", 20);
-    String w = o.text("--prior-weight", null);
+    Long steps = o.has("--steps") ? Long.valueOf(o.whole("--steps", 0)) : file.whole("steps");
+    Long seed = o.has("--seed") ? Long.valueOf(o.whole("--seed", 0)) : file.whole("seed");
+    int evalEpisodes = (int) (o.has("--eval-episodes") ? o.whole("--eval-episodes", 20)
+        : file.has("eval_episodes") ? file.whole("eval_episodes") : 20);
+    String w = setting(o, file, "--prior-weight", null);
     String alphaHat = o.text("--alpha-hat", null);
     String warmStart = o.text("--warm-start", null);
     String maxGradNorm = o.text("--max-grad-norm", null);
@@ -114,28 +118,42 @@ final class Customize {
     if (resume && ckOpt == null && out == null) {
       throw new IllegalArgumentException("--resume needs the run's --out (or --checkpoint-dir) to find its checkpoint");
     }
-    Customization.Builder b = Customization.builder(task, priorDir).optBaseline(baseline).optSteps(steps)
-        .optSeed(seed).optEvalEpisodes(evalEpisodes).optOutDir(out).optResume(resume)
-        .optAlgorithm(algorithm(o.text("--algo", null)))
-        .optTuning(cfg -> stabilized(tuned(cfg, task.label(), alphaHat, warmStart), task.label(), maxGradNorm,
-            priorMinStd))
+    com.google.gson.JsonObject fields = file.learnerFields();
+    Customization.Builder b = Customization.builder(task, priorDir).optBaseline(baseline)
+        .optEvalEpisodes(evalEpisodes).optOutDir(out).optResume(resume)
+        .optAlgorithm(algorithm(setting(o, file, "--algo", null)))
+        // the config file's learner fields, then the command line's settings over them (defaults: 1e5 steps, seed 0)
+        .optTuning(cfg -> {
+          LearnerConfig c = file.overlay(cfg);
+          c = steps != null ? c.withTotalSteps(steps) : fields.has("totalSteps") ? c : c.withTotalSteps(100_000);
+          c = seed != null ? c.withSeed(seed) : fields.has("seed") ? c : c.withSeed(0);
+          c = w != null ? c.withPriorWeight(parseWeight(w, "--prior-weight")) : c;
+          return stabilized(tuned(c, task.label(), alphaHat, warmStart), task.label(), maxGradNorm, priorMinStd);
+        })
         .optLog(System.out::println)
         .optProgress(p -> System.out.println(p.line()));
-    if (w != null) {
-      b.optPriorWeight(parseWeight(w, "--prior-weight"));
-    }
-    if (ckOpt != null || o.text("--checkpoint-every", null) != null) {
+    if (ckOpt != null || o.has("--checkpoint-every")) {
       Path ck = ckOpt != null ? Path.of(ckOpt) : out == null ? null : out.resolve("checkpoint");
       if (ck == null) {
         throw new IllegalArgumentException("--checkpoint-every needs --out or --checkpoint-dir");
       }
-      b.optCheckpointing(ck, o.whole("--checkpoint-every", Math.max(1000, steps / 10)));
+      b.optCheckpointing(ck, o.whole("--checkpoint-every", 0));
     }
-    for (String module : o.all("--import")) {
+    for (String module : o.has("--import") ? o.all("--import") : file.texts("imports")) {
       b.optImport(module);
     }
-    System.out.println("rql4j customize: " + baseline.label() + " on " + task.label() + ", prior " + priorDir + "\n"
-        + org.rql4j.learner.Numerics.line());
+    System.out.println("rql4j customize: " + baseline.label() + " on " + task.label() + ", prior " + priorDir
+        + (o.has("--config") ? ", settings from " + file.file() : "") + "\n" + org.rql4j.runtime.Numerics.line());
+    if (file.has("prior_sha256") && priorOpt != null) {
+      try {
+        if (!org.rql4j.prior.PriorPackage.contentHash(priorDir).equals(file.text("prior_sha256"))) {
+          System.out.println("note: the prior package in " + priorDir + " is not the one " + file.file()
+              + " was made with (its sha256 differs)");
+        }
+      } catch (java.io.IOException | RuntimeException e) {
+        // the run's own loading reports an unreadable prior
+      }
+    }
     Result r;
     try (Customization.Result done = b.build().run()) {
       r = new Result(done.prior(), done.learned(), done.training(), done.trainSeconds());
@@ -150,16 +168,33 @@ final class Customize {
     printTable(r, baseline.label());
   }
 
-  /** The task the options name: --task NAME (built in), or --env-id ID with --addon / --eval-env-id / --import. */
-  static Task task(Opts o) {
-    String envId = o.text("--env-id", null);
-    String name = o.text("--task", null);
-    String addon = o.text("--addon", null);
-    String evalId = o.text("--eval-env-id", null);
-    if (envId != null && name != null) {
+  /** A setting from the command line, else from the config file (its key: the option's name with _), else the fallback. */
+  private static String setting(Opts o, ConfigFile file, String option, String fallback) {
+    if (o.has(option)) {
+      return o.text(option, fallback);
+    }
+    String v = file.text(option.substring(2).replace('-', '_'));
+    return v != null ? v : fallback;
+  }
+
+  /**
+   * The task the options (over the config file's settings) name: --task NAME (built in), or --env-id ID
+   * with --addon / --eval-env-id.
+   */
+  static Task task(Opts o, ConfigFile file) {
+    boolean cliTask = o.has("--task");
+    boolean cliEnv = o.has("--env-id");
+    if (cliTask && cliEnv) {
       throw new IllegalArgumentException("--task and --env-id exclude each other: a built-in task (--task) or your "
           + "own env (--env-id)");
     }
+    // the command line's choice of kind wins; from the file, env_id (its "task" is then only a label)
+    String envId = cliTask ? null : cliEnv ? o.text("--env-id", null) : file.text("env_id");
+    String name = envId != null ? null : cliTask ? o.text("--task", null) : file.text("task");
+    boolean fileEnv = !cliTask && !cliEnv && envId != null;
+    String addon = o.has("--addon") ? o.text("--addon", null) : fileEnv ? file.text("addon") : null;
+    String evalId = o.has("--eval-env-id") ? o.text("--eval-env-id", null) : fileEnv ? file.text("eval_env_id")
+        : null;
     if (envId == null) {
       if (addon != null || evalId != null) {
         throw new IllegalArgumentException((addon != null ? "--addon" : "--eval-env-id") + " goes with --env-id (your "
@@ -204,8 +239,13 @@ final class Customize {
    */
   static LearnerConfig config(String task, long steps, long seed, float priorWeight, String alphaHat,
       String warmStart) {
-    return tuned(baseConfig(task).withTotalSteps(steps).withSeed(seed).withPriorWeight(priorWeight), task, alphaHat,
-        warmStart);
+    return config(baseConfig(task), task, steps, seed, priorWeight, alphaHat, warmStart);
+  }
+
+  /** As above on {@code base} (the settings of a task of the user's), {@code label} naming the task in messages. */
+  static LearnerConfig config(LearnerConfig base, String label, long steps, long seed, float priorWeight,
+      String alphaHat, String warmStart) {
+    return tuned(base.withTotalSteps(steps).withSeed(seed).withPriorWeight(priorWeight), label, alphaHat, warmStart);
   }
 
   /** {@code cfg} with {@code --alpha-hat} and {@code --warm-start} applied (null or "reference": unchanged). */

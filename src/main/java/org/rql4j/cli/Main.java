@@ -44,7 +44,7 @@ public final class Main {
         }
         return;
       }
-      String numerics = org.rql4j.learner.Numerics.mismatchWarning();
+      String numerics = org.rql4j.runtime.Numerics.mismatchWarning();
       if (numerics != null) {
         System.err.println("rql4j: warning: " + numerics);
       }
@@ -60,7 +60,7 @@ public final class Main {
     } catch (IllegalArgumentException e) {
       System.err.println("rql4j: " + e.getMessage());
       System.exit(2);
-    } catch (org.rql4j.train.OffPolicyTraining.TrainingException | java.io.UncheckedIOException
+    } catch (org.rql4j.train.TrainingException | java.io.UncheckedIOException
         | org.rql4j.bridge.BridgeException | org.rql4j.prior.PriorException e) {
       System.err.println("rql4j: " + e.getMessage());
       System.exit(1);
@@ -115,7 +115,8 @@ public final class Main {
       System.out.printf("Residual soft Q-learning on DJL, %d env steps of rql4j/cartpole-center-addon-v0 "
           + "(the add-on reward only), seed %d:%n", steps, seed);
       ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().withTotalSteps(steps).withSeed(seed);
-      Customize.Result r = Customize.customize(client, soft, "cartpole-center", "residual", cfg, episodes,
+      Customize.Result r = Customize.customize(client, soft, org.rql4j.customize.Task.builtIn("cartpole-center"),
+          "residual", cfg, episodes,
           p -> System.out.println("  " + p.line()));
       System.out.printf(Locale.ROOT, "%nBefore / after on rql4j/cartpole-center-total-v0: %d episodes (seeds 10000..), "
           + "deterministic policies; trained in %.0f s%n%n", episodes, r.seconds());

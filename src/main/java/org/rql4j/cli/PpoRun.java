@@ -25,6 +25,7 @@ import org.rql4j.train.MetricsCsv;
 import org.rql4j.train.OffPolicyTraining;
 import org.rql4j.train.OnPolicyTraining;
 import org.rql4j.train.TrainingCheckpoint;
+import org.rql4j.train.Checkpointing;
 
 /**
  * {@code rql4j ppo}: one row of a residual policy-gradient table (Algorithm 4 of docs/method.md) on
@@ -76,7 +77,7 @@ final class PpoRun {
 
   /** A command line's settings. */
   record Settings(String task, String baseline, ResidualPpoConfig cfg, int evalEpisodes, Path priorDir, Path out,
-      OffPolicyTraining.Checkpointing checkpointing) {}
+      Checkpointing checkpointing) {}
 
   static Settings parse(String[] args) {
     Opts o = Commands.parse("ppo", args);
@@ -136,7 +137,7 @@ final class PpoRun {
     if (resume && ckOpt == null) {
       throw new IllegalArgumentException("--resume needs the run's --out (or --checkpoint-dir) to find its checkpoint");
     }
-    OffPolicyTraining.Checkpointing ck = ckOpt == null ? null : new OffPolicyTraining.Checkpointing(Path.of(ckOpt),
+    Checkpointing ck = ckOpt == null ? null : new Checkpointing(Path.of(ckOpt),
         o.whole("--checkpoint-every", Math.max(cfg.nSteps() * cfg.numEnvs(), steps / 10)), resume);
     return new Settings(task, baseline, cfg, evalEpisodes, priorDir, out, ck);
   }
@@ -163,7 +164,7 @@ final class PpoRun {
       throw new java.io.UncheckedIOException("cannot read " + s.out() + ": " + e.getMessage(), e);
     }
     System.out.println("rql4j ppo: " + s.baseline() + " on " + s.task() + ", prior " + s.priorDir() + "\n" + s.cfg()
-        + "\n" + org.rql4j.learner.Numerics.line());
+        + "\n" + org.rql4j.runtime.Numerics.line());
     try (PythonServer server = PythonServer.start(); EnvClient client = server.client();
         TorchScriptPrior prior = TorchScriptPrior.load(s.priorDir())) {
       if (s.checkpointing() != null) {
@@ -202,7 +203,7 @@ final class PpoRun {
    * config.json, metrics.csv and summary.json there (the checkpoint holds the learned networks).
    */
   static Result train(EnvClient client, TorchScriptPrior prior, String task, String baseline, ResidualPpoConfig cfg,
-      int evalEpisodes, Consumer<OnPolicyTraining.Progress> progress, Path out, OffPolicyTraining.Checkpointing ck)
+      int evalEpisodes, Consumer<OnPolicyTraining.Progress> progress, Path out, Checkpointing ck)
       throws IOException {
     boolean usesPrior = cfg.priorWeight() != 0 || cfg.initFromPrior();
     String priorSha = PriorPackage.identity(prior.spec());
@@ -259,7 +260,7 @@ final class PpoRun {
         summary.add("final_progress", withNaN.toJsonTree(last));
         summary.add("prior_episodes", new Gson().toJsonTree(result.prior().episodes()));
         summary.add("learned_episodes", new Gson().toJsonTree(result.learned().episodes()));
-        summary.add("numerics", new Gson().toJsonTree(org.rql4j.learner.Numerics.describe()));
+        summary.add("numerics", new Gson().toJsonTree(org.rql4j.runtime.Numerics.describe()));
         Files.writeString(out.resolve("summary.json"), new GsonBuilder().setPrettyPrinting()
             .serializeSpecialFloatingPointValues().create().toJson(summary));
       }

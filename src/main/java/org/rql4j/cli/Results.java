@@ -10,11 +10,14 @@ import java.util.Locale;
 import java.util.Map;
 import org.rql4j.bridge.GrpcEnvClient;
 import org.rql4j.bridge.PythonServer;
+import org.rql4j.customize.Customization;
+import org.rql4j.customize.Task;
 import org.rql4j.learner.LearnerConfig;
 import org.rql4j.prior.TorchScriptPrior;
 import org.rql4j.train.Evaluator;
 import org.rql4j.train.MarkedSections;
 import org.rql4j.train.OffPolicyTraining;
+import org.rql4j.train.Checkpointing;
 
 /**
  * {@code rql4j results}: the customization table of a discrete task (docs/tasks.md, "How a result
@@ -35,13 +38,35 @@ final class Results {
 
   static void run(String[] args) throws IOException {
     Opts o = Commands.parse("results", args);
-    String task = o.text("--task", "cartpole-center");
+    Task theTask = Customize.task(o, org.rql4j.customize.ConfigFile.EMPTY);
+    String task = theTask.label();
     long steps = o.whole("--steps", 100_000);
     int episodes = (int) o.whole("--eval-episodes", 20);
     String[] seeds = o.text("--seeds", "0,1,2").split(",");
-    LearnerConfig base = Customize.baseConfig(task);
-    String[] priors = o.text("--priors",
-        Customize.defaultPrior(task).equals("softdqn") ? "softdqn,bc" : Customize.defaultPrior(task)).split(",");
+    Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
+    // the priors by row name: a built-in task's shipped ones (--priors), or your --prior DIR
+    Map<String, Path> priorDirs = new LinkedHashMap<>();
+    if (theTask.isBuiltIn()) {
+      if (o.has("--prior")) {
+        throw new IllegalArgumentException("--prior goes with --env-id; a built-in task's rows use its shipped priors, "
+            + "named by --priors");
+      }
+      String name = theTask.name();
+      for (String p : o.text("--priors", Customize.defaultPrior(name).equals("softdqn") ? "softdqn,bc"
+          : Customize.defaultPrior(name)).split(",")) {
+        priorDirs.put(p.trim(), root.resolve("examples/priors/" + name + "-" + p.trim()));
+      }
+    } else {
+      if (!o.has("--prior") || o.has("--priors")) {
+        throw new IllegalArgumentException("results --env-id needs your prior package: --prior DIR (--priors names "
+            + "the built-in tasks' shipped priors)");
+      }
+      Path dir = Path.of(o.text("--prior", null)).toAbsolutePath().normalize();
+      priorDirs.put(dir.getFileName().toString(), dir);
+    }
+    String[] priors = priorDirs.keySet().toArray(String[]::new);
+    LearnerConfig base = theTask.isBuiltIn() ? Customize.baseConfig(theTask.name())
+        : Customization.defaultConfig(algorithm(o.text("--algo", null), theTask, o.all("--import")));
     String[] weights = o.text("--prior-weights", Customize.number(base.priorWeight())).split(",");
     // optional temperatures of the residual rows, one per prior weight (the baselines keep the reference one)
     String alphaOpt = o.text("--alpha-hats", null);
@@ -55,7 +80,7 @@ final class Results {
     String gradNorm = o.text("--max-grad-norm", null);
     String minStd = o.text("--prior-min-std", null);
     for (int k = 0; k < weights.length; k++) { // refuse a bad value before any run starts
-      Customize.stabilized(Customize.config(task, steps, 0, Customize.parseWeight(weights[k], "--prior-weights"),
+      Customize.stabilized(Customize.config(base, task, steps, 0, Customize.parseWeight(weights[k], "--prior-weights"),
           alphas[k], warmStart), task, gradNorm, minStd);
     }
     String stab = (gradNorm == null ? "" : "-clip" + gradNorm.trim())
@@ -64,9 +89,8 @@ final class Results {
         + (minStd == null ? "" : ", prior std floor " + minStd.trim());
     boolean baselines = !o.text("--baselines", "yes").equals("no");
     int parallel = (int) o.whole("--parallel", 1);
-    Path root = Path.of(System.getProperty("rql4j.project.dir", "."));
-    Path outRoot = Path.of(o.text("--out",
-        root.resolve("target/results/" + task + "-" + steps).toString()));
+    String slug = slug(task);
+    Path outRoot = Path.of(o.text("--out", root.resolve("target/results/" + slug + "-" + steps).toString()));
     String command = "bin/rql4j results " + String.join(" ", args);
     long t0 = System.nanoTime();
     List<Job> jobs = new ArrayList<>();
@@ -97,7 +121,8 @@ final class Results {
     java.util.concurrent.atomic.AtomicInteger reused = new java.util.concurrent.atomic.AtomicInteger();
     List<java.util.concurrent.Callable<Customize.Result>> calls = new ArrayList<>();
     for (Job job : jobs) {
-      calls.add(() -> runJob(root, task, steps, episodes, warmStart, job, parallel > 1, reused));
+      calls.add(() -> runJob(theTask, base, priorDirs.get(job.priorName()), o.all("--import"), steps, episodes,
+          warmStart, job, parallel > 1, reused));
     }
     List<Customize.Result> results = runAll(calls, parallel, outRoot);
     Map<String, List<Evaluator.Episode>> rows = new LinkedHashMap<>();
@@ -125,7 +150,7 @@ final class Results {
     double minutes = (System.nanoTime() - t0) / 60e9;
     // success: highway = the episode ran to its time limit (no crash); mountaincar = the car reached the
     // flag; parking = parked (both end the episode by termination); cartpole has no success column
-    boolean success = !task.startsWith("cartpole");
+    boolean success = theTask.isBuiltIn() && !task.startsWith("cartpole");
     boolean successIsTermination = !task.startsWith("highway");
     String successText = task.startsWith("highway")
         ? " Success: the episode reached its time limit without a crash (not terminated)."
@@ -141,7 +166,8 @@ final class Results {
             + "in the last column), ").append(Instant.now()).append("). Seeds ").append(String.join(", ", seeds))
         .append("; each row pools ").append(episodes).append(" evaluation episodes per seed (reset seeds 10000..), ")
         .append("deterministic policies, on the task's total variant; mean ± std over all pooled episodes. ")
-        .append("Reference hyperparameters of docs/tasks.md: ").append(Customize.config(task, steps, 0, base.priorWeight(),
+        .append(theTask.isBuiltIn() ? "Reference hyperparameters of docs/tasks.md: " : "Hyperparameters: ")
+        .append(Customize.config(base, task, steps, 0, base.priorWeight(),
             null, warmStart)).append(". Per seed: mean basic / add-on return of "
             + "each seed's ").append(episodes).append(" episodes.")
         .append(success ? successText : "")
@@ -166,7 +192,7 @@ final class Results {
     System.out.println("learning curves: .venv/bin/rql4j-bridge plot " + outRoot + "/* --out " + outRoot
         + "/curves.png");
     Path doc = Path.of(o.text("--doc", root.resolve("docs/results.md").toString()));
-    MarkedSections.write(doc, "results-" + task + "-" + String.join("-", priors) + "-w"
+    MarkedSections.write(doc, "results-" + slug + "-" + String.join("-", priors) + "-w"
         + String.join("-", weights) + (alphaOpt == null ? "" : "-alpha" + String.join("-", alphas)) + stab, section,
         DOC_HEADER);
   }
@@ -177,15 +203,15 @@ final class Results {
    * {@code inChild} (DJL's PyTorch engine allows one GradientCollector per JVM at a time, so
    * parallel learners need processes).
    */
-  private static Customize.Result runJob(Path root, String task, long steps, int episodes, String warmStart, Job job,
-      boolean inChild, java.util.concurrent.atomic.AtomicInteger reused) throws IOException, InterruptedException {
+  private static Customize.Result runJob(Task task, LearnerConfig base, Path priorDir, List<String> imports,
+      long steps, int episodes, String warmStart, Job job, boolean inChild,
+      java.util.concurrent.atomic.AtomicInteger reused) throws IOException, InterruptedException {
     String tag = "[" + job.out().getFileName() + "] ";
-    LearnerConfig cfg = Customize.stabilized(Customize.config(task, steps, job.seed(),
-        Customize.parseWeight(job.weight(), "--prior-weights"), job.alphaHat(), warmStart), task, job.maxGradNorm(),
-        job.priorMinStd());
-    Path priorDir = root.resolve("examples/priors/" + task + "-" + job.priorName());
+    LearnerConfig cfg = Customize.stabilized(Customize.config(base, task.label(), steps, job.seed(),
+        Customize.parseWeight(job.weight(), "--prior-weights"), job.alphaHat(), warmStart), task.label(),
+        job.maxGradNorm(), job.priorMinStd());
     String priorSha = org.rql4j.prior.PriorPackage.contentHash(priorDir);
-    Customize.Result done = Customize.finished(job.out(), cfg, task, job.baseline(), episodes, priorSha);
+    Customize.Result done = Customize.finished(job.out(), cfg, task.label(), job.baseline(), episodes, priorSha);
     if (done != null) {
       System.out.println(tag + "finished earlier: " + done.learned().markdownRow(job.row()));
       reused.incrementAndGet();
@@ -193,9 +219,13 @@ final class Results {
     }
     long checkpointEvery = Math.max(1000, steps / 10);
     if (!inChild) {
-      OffPolicyTraining.Checkpointing ck = new OffPolicyTraining.Checkpointing(job.out().resolve("checkpoint"),
+      Checkpointing ck = new Checkpointing(job.out().resolve("checkpoint"),
           checkpointEvery, true);
-      try (PythonServer server = PythonServer.start(); GrpcEnvClient client = server.connect();
+      PythonServer.Builder sb = PythonServer.builder();
+      imports.forEach(sb::optImport);
+      task.modules().stream().filter(m -> !imports.contains(m)).forEach(sb::optImport);
+      task.addon().ifPresent(sb::optAddon);
+      try (PythonServer server = sb.start(); GrpcEnvClient client = server.connect();
           TorchScriptPrior prior = TorchScriptPrior.load(priorDir)) {
         Customize.Result r = Customize.customize(client, prior, task, job.baseline(), cfg, episodes,
             p -> System.out.println(tag + p.line()), job.out(), ck);
@@ -204,8 +234,17 @@ final class Results {
         return r;
       }
     }
-    int code = runChild(List.of("customize",
-        "--task", task, "--baseline", job.baseline(),
+    List<String> args = new ArrayList<>(List.of("customize"));
+    if (task.isBuiltIn()) {
+      args.addAll(List.of("--task", task.name()));
+    } else {
+      args.addAll(List.of("--env-id", task.envId()));
+      task.addon().ifPresent(a -> args.addAll(List.of("--addon", a)));
+      task.evalEnvId().ifPresent(id -> args.addAll(List.of("--eval-env-id", id)));
+      imports.forEach(m -> args.addAll(List.of("--import", m)));
+      args.addAll(List.of("--algo", base instanceof org.rql4j.learner.ResidualSacConfig ? "sac" : "softq"));
+    }
+    args.addAll(List.of("--baseline", job.baseline(),
         "--prior", priorDir.toString(),
         "--steps", Long.toString(steps), "--seed", Long.toString(job.seed()), "--prior-weight", job.weight(),
         "--alpha-hat", job.alphaHat() == null ? "reference" : job.alphaHat(),
@@ -213,13 +252,39 @@ final class Results {
         "--max-grad-norm", job.maxGradNorm() == null ? "reference" : job.maxGradNorm(),
         "--prior-min-std", job.priorMinStd() == null ? "reference" : job.priorMinStd(),
         "--eval-episodes", Integer.toString(episodes), "--out", job.out().toString(),
-        "--checkpoint-every", Long.toString(checkpointEvery), "--resume"), tag);
-    Customize.Result result = Customize.finished(job.out(), cfg, task, job.baseline(), episodes, priorSha);
+        "--checkpoint-every", Long.toString(checkpointEvery), "--resume"));
+    int code = runChild(args, tag);
+    Customize.Result result = Customize.finished(job.out(), cfg, task.label(), job.baseline(), episodes, priorSha);
     if (code != 0 || result == null) {
       throw new IllegalStateException("run " + job.out() + " exited with code " + code + " (its output is above, "
           + "prefixed " + tag.trim() + ")");
     }
     return result;
+  }
+
+  /** A task's label as a folder and section name: {@code Pendulum-v1 + mytasks:gentle} -> {@code Pendulum-v1-mytasks-gentle}. */
+  static String slug(String label) {
+    return label.replaceAll("[^A-Za-z0-9._-]+", "-");
+  }
+
+  /** The learner family of a results table for your own env: --algo, else the env's action space (a server asked). */
+  private static Customization.Algorithm algorithm(String algo, Task task, List<String> imports) {
+    if (algo != null) {
+      return switch (algo) {
+        case "softq" -> Customization.Algorithm.SOFT_Q;
+        case "sac" -> Customization.Algorithm.SAC;
+        default -> throw new IllegalArgumentException("--algo must be softq or sac, got '" + algo + "'");
+      };
+    }
+    PythonServer.Builder sb = PythonServer.builder();
+    imports.forEach(sb::optImport);
+    task.modules().stream().filter(m -> !imports.contains(m)).forEach(sb::optImport);
+    task.addon().ifPresent(sb::optAddon);
+    try (PythonServer server = sb.start(); GrpcEnvClient client = server.connect();
+        org.rql4j.bridge.RemoteVectorEnv env = client.make(task.evalEnv().build())) {
+      return env.actionSpace() instanceof org.rql4j.env.Space.Discrete ? Customization.Algorithm.SOFT_Q
+          : Customization.Algorithm.SAC;
+    }
   }
 
   /**

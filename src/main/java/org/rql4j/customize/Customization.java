@@ -17,7 +17,7 @@ import org.rql4j.env.Env;
 import org.rql4j.env.Space;
 import org.rql4j.env.Value;
 import org.rql4j.learner.LearnerConfig;
-import org.rql4j.learner.Numerics;
+import org.rql4j.runtime.Numerics;
 import org.rql4j.learner.OffPolicyLearner;
 import org.rql4j.learner.ResidualSacConfig;
 import org.rql4j.learner.ResidualSoftQConfig;
@@ -30,6 +30,7 @@ import org.rql4j.train.Evaluator;
 import org.rql4j.train.MetricsCsv;
 import org.rql4j.train.OffPolicyTraining;
 import org.rql4j.train.TrainingCheckpoint;
+import org.rql4j.train.Checkpointing;
 
 /**
  * Customizes a prior policy for a task's add-on reward: the library's entry point for the whole use
@@ -319,7 +320,7 @@ public final class Customization {
             finished.get("train_seconds").getAsDouble(), b.outDir.resolve("policy"), null);
       }
     }
-    OffPolicyTraining.Checkpointing checkpointing = checkpointing(cfg);
+    Checkpointing checkpointing = checkpointing(cfg);
     // refuse before touching anything in out: a refused rerun must not truncate the earlier run's files
     if (checkpointing != null) {
       checkpointing.checkStartable();
@@ -330,7 +331,7 @@ public final class Customization {
           : "checkpoints every " + checkpointing.every() + " env steps in ") + checkpointing.dir());
     }
     if (b.outDir != null) {
-      RunFolder.start(b.outDir, task.label(), baseline, b.evalEpisodes, prior, priorSha, cfg);
+      RunFolder.start(b.outDir, task.label(), baseline, b.evalEpisodes, prior, priorSha, cfg, settings(cfg));
     }
     Evaluator.Summary before;
     try (Env env = makeSingle(client, task.evalEnv()); PriorActor actor = new PriorActor(prior)) {
@@ -350,7 +351,7 @@ public final class Customization {
       }
       // the whole run's training wall time, segments before a resume included
       double secs = last.trainSeconds();
-      SavablePolicy policy = SavablePolicy.of(learner, used, env.actionSpace(), cfg.seed());
+      SavablePolicy policy = learner.policy(used, env.actionSpace(), cfg.seed());
       Evaluator.Summary after;
       try (Env eval = makeSingle(client, task.evalEnv())) {
         after = Evaluator.evaluate(eval, policy, seeds);
@@ -362,10 +363,25 @@ public final class Customization {
         writeSummary(b.outDir, before, after, last, secs, baseline);
       }
       // the learner's networks close with it: hand out a policy of its own
-      SavablePolicy kept = policyDir != null ? SavablePolicy.load(policyDir) : null;
+      SavablePolicy kept = policyDir != null ? org.rql4j.learner.Policies.load(policyDir) : null;
       policy.close();
       return new Result(task, b.baseline, cfg, before, after, last, secs, policyDir, kept);
     }
+  }
+
+  /** What config.json records of the task beyond its label, so that it can be passed back as a config file. */
+  private JsonObject settings(LearnerConfig cfg) {
+    JsonObject s = new JsonObject();
+    if (!task.isBuiltIn()) {
+      s.addProperty("env_id", task.envId());
+      task.evalEnvId().ifPresent(id -> s.addProperty("eval_env_id", id));
+      task.addon().ifPresent(a -> s.addProperty("addon", a));
+      com.google.gson.JsonArray imports = new com.google.gson.JsonArray();
+      b.imports.forEach(imports::add);
+      s.add("imports", imports);
+    }
+    s.addProperty("algo", cfg instanceof ResidualSacConfig ? "sac" : "softq");
+    return s;
   }
 
   private static Env makeSingle(EnvClient client, EnvSpec.Builder spec) {
@@ -388,7 +404,7 @@ public final class Customization {
         throw new IllegalArgumentException("the config given is a " + cfg.algorithm() + " config but the algorithm is "
             + algo);
       }
-      cfg = algo == Algorithm.SAC ? ResidualSacConfig.mountaincar() : ResidualSoftQConfig.cartpole();
+      cfg = defaultConfig(algo);
     }
     if (b.steps != null) {
       cfg = cfg.withTotalSteps(b.steps);
@@ -407,13 +423,21 @@ public final class Customization {
     return b.baseline == Baseline.RESIDUAL ? cfg : cfg.withPriorWeight(0f);
   }
 
-  private OffPolicyTraining.Checkpointing checkpointing(LearnerConfig cfg) {
+  /**
+   * The starting settings of a learner family on an env that is not a built-in task: the
+   * cartpole-center reference values (soft Q-learning) or the mountaincar-lessleft ones (SAC).
+   */
+  public static LearnerConfig defaultConfig(Algorithm algorithm) {
+    return algorithm == Algorithm.SAC ? ResidualSacConfig.mountaincar() : ResidualSoftQConfig.cartpole();
+  }
+
+  private Checkpointing checkpointing(LearnerConfig cfg) {
     Path dir = b.checkpointDir != null ? b.checkpointDir : b.outDir == null ? null : b.outDir.resolve("checkpoint");
     if (dir == null) {
       return null;
     }
     long every = b.checkpointEvery > 0 ? b.checkpointEvery : Math.max(1000, cfg.totalSteps() / 10);
-    return new OffPolicyTraining.Checkpointing(dir, every, b.resume);
+    return new Checkpointing(dir, every, b.resume);
   }
 
   private static void writeSummary(Path out, Evaluator.Summary before, Evaluator.Summary after,

@@ -20,20 +20,32 @@ import org.rql4j.train.TrainingCheckpoint;
  */
 public final class RunFolder {
 
+  /** The version of the run folder's layout, in config.json's {@code format}. */
+  public static final String FORMAT = "rql4j-run/1";
+
   private RunFolder() {}
 
   /** Starts a run in {@code out}: removes an earlier summary (this run's, or none) and writes config.json. */
   public static void start(Path out, String task, String baseline, int evalEpisodes, PriorPolicy prior, String priorSha256,
       Object config) throws IOException {
+    start(out, task, baseline, evalEpisodes, prior, priorSha256, config, new JsonObject());
+  }
+
+  /** As above, with {@code extra} settings (the env ids, add-on, modules, algorithm of a task of the user's) first. */
+  public static void start(Path out, String task, String baseline, int evalEpisodes, PriorPolicy prior, String priorSha256,
+      Object config, JsonObject extra) throws IOException {
     Files.createDirectories(out);
     Files.deleteIfExists(out.resolve("summary.json"));
     JsonObject run = new JsonObject();
+    run.addProperty("format", FORMAT);
     run.addProperty("task", task);
+    extra.entrySet().forEach(e -> run.add(e.getKey(), e.getValue()));
     run.addProperty("baseline", baseline);
     run.addProperty("eval_episodes", evalEpisodes);
-    run.addProperty("prior", prior.spec().packageDir() == null ? null : prior.spec().packageDir().toString());
+    run.addProperty("prior", prior.spec().packageDir() == null ? null
+        : prior.spec().packageDir().toAbsolutePath().normalize().toString());
     run.addProperty("prior_sha256", priorSha256);
-    run.add("config", new Gson().toJsonTree(config));
+    run.add("config", new GsonBuilder().serializeSpecialFloatingPointValues().create().toJsonTree(config));
     Files.writeString(out.resolve("config.json"), new GsonBuilder().setPrettyPrinting().create().toJson(run));
   }
 

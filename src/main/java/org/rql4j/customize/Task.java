@@ -95,6 +95,16 @@ public final class Task {
     return new Task(name, envId, false, addon, id);
   }
 
+  /** The env id of a task of the user's (null for a built-in task). */
+  public String envId() {
+    return envId;
+  }
+
+  /** The evaluation env id given with {@link #withEvalEnvId}, if any. */
+  public Optional<String> evalEnvId() {
+    return Optional.ofNullable(evalEnvId);
+  }
+
   /** The built-in task's name, or the training env id of another task. */
   public String name() {
     return name;

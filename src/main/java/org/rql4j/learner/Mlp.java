@@ -13,6 +13,7 @@ import ai.djl.training.ParameterStore;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import org.rql4j.runtime.DjlRuntime;
 
 /**
  * A ReLU MLP on DJL ({@code in -> hidden... -> out}) whose parameters live in their own manager.

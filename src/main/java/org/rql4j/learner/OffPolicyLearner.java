@@ -49,6 +49,16 @@ public interface OffPolicyLearner extends AutoCloseable {
     return config().priorWeight() != 0;
   }
 
+  /**
+   * The learner's policy (sharing its networks: valid while the learner is open), which saves
+   * itself to a folder that {@link Policies#load} reads back without the learner.
+   *
+   * @param prior the frozen prior (ignored when the learner does not use one)
+   * @param actionSpace the env's action space
+   * @param seed the seed of the policy's own sampling (stochastic actions)
+   */
+  org.rql4j.policy.SavablePolicy policy(org.rql4j.prior.PriorPolicy prior, Space actionSpace, long seed);
+
   /** Refuses an env whose spaces this learner was not built for (IllegalArgumentException naming both). */
   void checkSpaces(String envId, Space observationSpace, Space actionSpace);
 

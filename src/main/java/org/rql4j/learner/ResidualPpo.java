@@ -12,6 +12,7 @@ import java.util.Random;
 import org.rql4j.buffer.RolloutBuffer;
 import org.rql4j.env.Space;
 import org.rql4j.prior.Distributions;
+import org.rql4j.runtime.DjlRuntime;
 
 /**
  * PPO on DJL, the policy-gradient member of the family (Algorithm 4 of docs/method.md): soft PPO

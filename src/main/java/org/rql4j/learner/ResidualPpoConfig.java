@@ -220,4 +220,202 @@ public record ResidualPpoConfig(
         + seed + ", normalizeObservations=" + normalizeObservations + ", normalizeRewards=" + normalizeRewards
         + ", initFromPrior=" + initFromPrior + ", survivalBonus=" + survivalBonus + "]";
   }
+
+  /** A builder starting from these settings: set any field with {@code optX}, then {@link Builder#build()} (which checks them). */
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  /** A builder starting from {@link #mujoco()}'s settings. */
+  public static Builder builder() {
+    return mujoco().toBuilder();
+  }
+
+  /** {@link ResidualPpoConfig} field by field (DJL style: {@code optX}); {@link #build()} checks the values. */
+  public static final class Builder {
+    private long totalSteps;
+    private int nSteps;
+    private int batchSize;
+    private int nEpochs;
+    private float learningRate;
+    private float gamma;
+    private float gaeLambda;
+    private float clipRange;
+    private float vfCoef;
+    private float entCoef;
+    private float maxGradNorm;
+    private boolean normalizeAdvantage;
+    private float alphaHat;
+    private float priorWeight;
+    private float logStdInit;
+    private int[] hidden;
+    private int numEnvs;
+    private long seed;
+    private boolean normalizeObservations;
+    private boolean normalizeRewards;
+    private boolean initFromPrior;
+    private float survivalBonus;
+
+    private Builder(ResidualPpoConfig c) {
+      this.totalSteps = c.totalSteps;
+      this.nSteps = c.nSteps;
+      this.batchSize = c.batchSize;
+      this.nEpochs = c.nEpochs;
+      this.learningRate = c.learningRate;
+      this.gamma = c.gamma;
+      this.gaeLambda = c.gaeLambda;
+      this.clipRange = c.clipRange;
+      this.vfCoef = c.vfCoef;
+      this.entCoef = c.entCoef;
+      this.maxGradNorm = c.maxGradNorm;
+      this.normalizeAdvantage = c.normalizeAdvantage;
+      this.alphaHat = c.alphaHat;
+      this.priorWeight = c.priorWeight;
+      this.logStdInit = c.logStdInit;
+      this.hidden = c.hidden.clone();
+      this.numEnvs = c.numEnvs;
+      this.seed = c.seed;
+      this.normalizeObservations = c.normalizeObservations;
+      this.normalizeRewards = c.normalizeRewards;
+      this.initFromPrior = c.initFromPrior;
+      this.survivalBonus = c.survivalBonus;
+    }
+
+    /** Sets {@link ResidualPpoConfig#totalSteps()}. */
+    public Builder optTotalSteps(long v) {
+      this.totalSteps = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#nSteps()}. */
+    public Builder optNSteps(int v) {
+      this.nSteps = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#batchSize()}. */
+    public Builder optBatchSize(int v) {
+      this.batchSize = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#nEpochs()}. */
+    public Builder optNEpochs(int v) {
+      this.nEpochs = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#learningRate()}. */
+    public Builder optLearningRate(float v) {
+      this.learningRate = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#gamma()}. */
+    public Builder optGamma(float v) {
+      this.gamma = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#gaeLambda()}. */
+    public Builder optGaeLambda(float v) {
+      this.gaeLambda = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#clipRange()}. */
+    public Builder optClipRange(float v) {
+      this.clipRange = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#vfCoef()}. */
+    public Builder optVfCoef(float v) {
+      this.vfCoef = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#entCoef()}. */
+    public Builder optEntCoef(float v) {
+      this.entCoef = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#maxGradNorm()}. */
+    public Builder optMaxGradNorm(float v) {
+      this.maxGradNorm = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#normalizeAdvantage()}. */
+    public Builder optNormalizeAdvantage(boolean v) {
+      this.normalizeAdvantage = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#alphaHat()}. */
+    public Builder optAlphaHat(float v) {
+      this.alphaHat = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#priorWeight()}. */
+    public Builder optPriorWeight(float v) {
+      this.priorWeight = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#logStdInit()}. */
+    public Builder optLogStdInit(float v) {
+      this.logStdInit = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#hidden()}. */
+    public Builder optHidden(int[] v) {
+      this.hidden = v == null ? null : v.clone();
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#numEnvs()}. */
+    public Builder optNumEnvs(int v) {
+      this.numEnvs = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#seed()}. */
+    public Builder optSeed(long v) {
+      this.seed = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#normalizeObservations()}. */
+    public Builder optNormalizeObservations(boolean v) {
+      this.normalizeObservations = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#normalizeRewards()}. */
+    public Builder optNormalizeRewards(boolean v) {
+      this.normalizeRewards = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#initFromPrior()}. */
+    public Builder optInitFromPrior(boolean v) {
+      this.initFromPrior = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualPpoConfig#survivalBonus()}. */
+    public Builder optSurvivalBonus(float v) {
+      this.survivalBonus = v;
+      return this;
+    }
+
+    /** The settings; an IllegalArgumentException naming a field out of range. */
+    public ResidualPpoConfig build() {
+      return new ResidualPpoConfig(totalSteps, nSteps, batchSize, nEpochs, learningRate, gamma, gaeLambda, clipRange, vfCoef, entCoef, maxGradNorm, normalizeAdvantage, alphaHat, priorWeight, logStdInit, hidden, numEnvs, seed, normalizeObservations, normalizeRewards, initFromPrior, survivalBonus);
+    }
+  }
 }

@@ -25,6 +25,7 @@ import org.rql4j.prior.GaussianParams;
 import org.rql4j.prior.PriorException;
 import org.rql4j.prior.PriorPolicy;
 import org.rql4j.prior.PriorSpec;
+import org.rql4j.runtime.DjlRuntime;
 
 /**
  * Residual soft actor-critic (Algorithm 2 of docs/method.md) for Box actions: a tanh-squashed
@@ -116,6 +117,11 @@ public final class ResidualSac implements OffPolicyLearner {
   @Override
   public ResidualSacConfig config() {
     return config;
+  }
+
+  @Override
+  public org.rql4j.policy.SavablePolicy policy(org.rql4j.prior.PriorPolicy prior, Space actionSpace, long seed) {
+    return new SacPolicy(this, seed);
   }
 
   @Override

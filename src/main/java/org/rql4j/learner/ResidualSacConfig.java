@@ -213,4 +213,186 @@ public record ResidualSacConfig(
         + (priorMinStd > 0 ? ", priorMinStd=" + priorMinStd : "")
         + ", hidden=" + Arrays.toString(hidden) + ", numEnvs=" + numEnvs + ", seed=" + seed + "]";
   }
+
+  /** A builder starting from these settings: set any field with {@code optX}, then {@link Builder#build()} (which checks them). */
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  /** A builder starting from {@link #mountaincar()}'s settings. */
+  public static Builder builder() {
+    return mountaincar().toBuilder();
+  }
+
+  /** {@link ResidualSacConfig} field by field (DJL style: {@code optX}); {@link #build()} checks the values. */
+  public static final class Builder {
+    private long totalSteps;
+    private float learningRate;
+    private int batchSize;
+    private int bufferSize;
+    private float gamma;
+    private float tau;
+    private int trainFrequency;
+    private int gradientSteps;
+    private int learningStarts;
+    private float alphaHat;
+    private boolean learnAlpha;
+    private Float targetEntropy;
+    private float priorWeight;
+    private float warmStartMultiplier;
+    private long warmStartSteps;
+    private float maxGradNorm;
+    private float priorMinStd;
+    private int[] hidden;
+    private int numEnvs;
+    private long seed;
+
+    private Builder(ResidualSacConfig c) {
+      this.totalSteps = c.totalSteps;
+      this.learningRate = c.learningRate;
+      this.batchSize = c.batchSize;
+      this.bufferSize = c.bufferSize;
+      this.gamma = c.gamma;
+      this.tau = c.tau;
+      this.trainFrequency = c.trainFrequency;
+      this.gradientSteps = c.gradientSteps;
+      this.learningStarts = c.learningStarts;
+      this.alphaHat = c.alphaHat;
+      this.learnAlpha = c.learnAlpha;
+      this.targetEntropy = c.targetEntropy;
+      this.priorWeight = c.priorWeight;
+      this.warmStartMultiplier = c.warmStartMultiplier;
+      this.warmStartSteps = c.warmStartSteps;
+      this.maxGradNorm = c.maxGradNorm;
+      this.priorMinStd = c.priorMinStd;
+      this.hidden = c.hidden.clone();
+      this.numEnvs = c.numEnvs;
+      this.seed = c.seed;
+    }
+
+    /** Sets {@link ResidualSacConfig#totalSteps()}. */
+    public Builder optTotalSteps(long v) {
+      this.totalSteps = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#learningRate()}. */
+    public Builder optLearningRate(float v) {
+      this.learningRate = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#batchSize()}. */
+    public Builder optBatchSize(int v) {
+      this.batchSize = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#bufferSize()}. */
+    public Builder optBufferSize(int v) {
+      this.bufferSize = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#gamma()}. */
+    public Builder optGamma(float v) {
+      this.gamma = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#tau()}. */
+    public Builder optTau(float v) {
+      this.tau = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#trainFrequency()}. */
+    public Builder optTrainFrequency(int v) {
+      this.trainFrequency = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#gradientSteps()}. */
+    public Builder optGradientSteps(int v) {
+      this.gradientSteps = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#learningStarts()}. */
+    public Builder optLearningStarts(int v) {
+      this.learningStarts = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#alphaHat()}. */
+    public Builder optAlphaHat(float v) {
+      this.alphaHat = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#learnAlpha()}. */
+    public Builder optLearnAlpha(boolean v) {
+      this.learnAlpha = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#targetEntropy()}. */
+    public Builder optTargetEntropy(Float v) {
+      this.targetEntropy = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#priorWeight()}. */
+    public Builder optPriorWeight(float v) {
+      this.priorWeight = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#warmStartMultiplier()}. */
+    public Builder optWarmStartMultiplier(float v) {
+      this.warmStartMultiplier = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#warmStartSteps()}. */
+    public Builder optWarmStartSteps(long v) {
+      this.warmStartSteps = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#maxGradNorm()}. */
+    public Builder optMaxGradNorm(float v) {
+      this.maxGradNorm = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#priorMinStd()}. */
+    public Builder optPriorMinStd(float v) {
+      this.priorMinStd = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#hidden()}. */
+    public Builder optHidden(int[] v) {
+      this.hidden = v == null ? null : v.clone();
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#numEnvs()}. */
+    public Builder optNumEnvs(int v) {
+      this.numEnvs = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSacConfig#seed()}. */
+    public Builder optSeed(long v) {
+      this.seed = v;
+      return this;
+    }
+
+    /** The settings; an IllegalArgumentException naming a field out of range. */
+    public ResidualSacConfig build() {
+      return new ResidualSacConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, tau, trainFrequency, gradientSteps, learningStarts, alphaHat, learnAlpha, targetEntropy, priorWeight, warmStartMultiplier, warmStartSteps, maxGradNorm, priorMinStd, hidden, numEnvs, seed);
+    }
+  }
 }

@@ -149,4 +149,170 @@ public record ResidualSoftQConfig(
         + explorationFraction + ", maxGradNorm=" + maxGradNorm + ", alphaHat=" + alphaHat + ", priorWeight="
         + priorWeight + ", hidden=" + Arrays.toString(hidden) + ", numEnvs=" + numEnvs + ", seed=" + seed + "]";
   }
+
+  /** A builder starting from these settings: set any field with {@code optX}, then {@link Builder#build()} (which checks them). */
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  /** A builder starting from {@link #cartpole()}'s settings. */
+  public static Builder builder() {
+    return cartpole().toBuilder();
+  }
+
+  /** {@link ResidualSoftQConfig} field by field (DJL style: {@code optX}); {@link #build()} checks the values. */
+  public static final class Builder {
+    private long totalSteps;
+    private float learningRate;
+    private int batchSize;
+    private int bufferSize;
+    private float gamma;
+    private int trainFrequency;
+    private int gradientSteps;
+    private int learningStarts;
+    private int targetUpdateInterval;
+    private float explorationFraction;
+    private float explorationInitialEps;
+    private float explorationFinalEps;
+    private float maxGradNorm;
+    private float alphaHat;
+    private float priorWeight;
+    private int[] hidden;
+    private int numEnvs;
+    private long seed;
+
+    private Builder(ResidualSoftQConfig c) {
+      this.totalSteps = c.totalSteps;
+      this.learningRate = c.learningRate;
+      this.batchSize = c.batchSize;
+      this.bufferSize = c.bufferSize;
+      this.gamma = c.gamma;
+      this.trainFrequency = c.trainFrequency;
+      this.gradientSteps = c.gradientSteps;
+      this.learningStarts = c.learningStarts;
+      this.targetUpdateInterval = c.targetUpdateInterval;
+      this.explorationFraction = c.explorationFraction;
+      this.explorationInitialEps = c.explorationInitialEps;
+      this.explorationFinalEps = c.explorationFinalEps;
+      this.maxGradNorm = c.maxGradNorm;
+      this.alphaHat = c.alphaHat;
+      this.priorWeight = c.priorWeight;
+      this.hidden = c.hidden.clone();
+      this.numEnvs = c.numEnvs;
+      this.seed = c.seed;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#totalSteps()}. */
+    public Builder optTotalSteps(long v) {
+      this.totalSteps = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#learningRate()}. */
+    public Builder optLearningRate(float v) {
+      this.learningRate = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#batchSize()}. */
+    public Builder optBatchSize(int v) {
+      this.batchSize = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#bufferSize()}. */
+    public Builder optBufferSize(int v) {
+      this.bufferSize = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#gamma()}. */
+    public Builder optGamma(float v) {
+      this.gamma = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#trainFrequency()}. */
+    public Builder optTrainFrequency(int v) {
+      this.trainFrequency = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#gradientSteps()}. */
+    public Builder optGradientSteps(int v) {
+      this.gradientSteps = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#learningStarts()}. */
+    public Builder optLearningStarts(int v) {
+      this.learningStarts = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#targetUpdateInterval()}. */
+    public Builder optTargetUpdateInterval(int v) {
+      this.targetUpdateInterval = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#explorationFraction()}. */
+    public Builder optExplorationFraction(float v) {
+      this.explorationFraction = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#explorationInitialEps()}. */
+    public Builder optExplorationInitialEps(float v) {
+      this.explorationInitialEps = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#explorationFinalEps()}. */
+    public Builder optExplorationFinalEps(float v) {
+      this.explorationFinalEps = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#maxGradNorm()}. */
+    public Builder optMaxGradNorm(float v) {
+      this.maxGradNorm = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#alphaHat()}. */
+    public Builder optAlphaHat(float v) {
+      this.alphaHat = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#priorWeight()}. */
+    public Builder optPriorWeight(float v) {
+      this.priorWeight = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#hidden()}. */
+    public Builder optHidden(int[] v) {
+      this.hidden = v == null ? null : v.clone();
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#numEnvs()}. */
+    public Builder optNumEnvs(int v) {
+      this.numEnvs = v;
+      return this;
+    }
+
+    /** Sets {@link ResidualSoftQConfig#seed()}. */
+    public Builder optSeed(long v) {
+      this.seed = v;
+      return this;
+    }
+
+    /** The settings; an IllegalArgumentException naming a field out of range. */
+    public ResidualSoftQConfig build() {
+      return new ResidualSoftQConfig(totalSteps, learningRate, batchSize, bufferSize, gamma, trainFrequency, gradientSteps, learningStarts, targetUpdateInterval, explorationFraction, explorationInitialEps, explorationFinalEps, maxGradNorm, alphaHat, priorWeight, hidden, numEnvs, seed);
+    }
+  }
 }

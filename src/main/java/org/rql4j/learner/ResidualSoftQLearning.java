@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.util.Random;
 import org.rql4j.buffer.ReplayBuffer;
+import org.rql4j.runtime.DjlRuntime;
 
 /**
  * Residual soft Q-learning (Algorithm 1 of docs/method.md, RQL paper Alg. 1): a DQN-style learner
@@ -45,6 +46,13 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   @Override
   public ResidualSoftQConfig config() {
     return config;
+  }
+
+  @Override
+  public org.rql4j.policy.SavablePolicy policy(org.rql4j.prior.PriorPolicy prior, org.rql4j.env.Space actionSpace,
+      long seed) {
+    return new CustomizedPolicy(this, usesPrior() ? prior : null, ((org.rql4j.env.Space.Discrete) actionSpace).start(),
+        seed);
   }
 
   @Override

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.nn.Parameter;
 import java.util.List;
+import org.rql4j.runtime.DjlRuntime;
 
 /**
  * Adam with PyTorch's formula ({@code torch.optim.Adam}, no weight decay):

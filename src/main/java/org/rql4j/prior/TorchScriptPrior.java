@@ -12,7 +12,7 @@ import ai.djl.training.ParameterStore;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
-import org.rql4j.learner.DjlRuntime;
+import org.rql4j.runtime.DjlRuntime;
 
 /**
  * A prior package run in-process by DJL's PyTorch engine: no Python at run time. The module is

@@ -53,35 +53,7 @@ public final class OffPolicyTraining {
     boolean onProgress(Progress progress);
   }
 
-  /**
-   * Where and how often a run saves {@link TrainingCheckpoint}s.
-   *
-   * @param dir the checkpoint folder
-   * @param every env steps between checkpoints (one is also saved at the end, when a callback
-   *     stops the run, and when the env fails)
-   * @param resume continue from the checkpoint in {@code dir} if there is one; without it a run
-   *     refuses to start over an existing checkpoint (it would be overwritten)
-   */
-  public record Checkpointing(Path dir, long every, boolean resume) {
-    public Checkpointing {
-      java.util.Objects.requireNonNull(dir, "dir");
-      if (every <= 0) {
-        throw new IllegalArgumentException("checkpoint interval must be > 0 env steps, got " + every);
-      }
-    }
 
-    /**
-     * Refuses, before anything is trained or written, a folder that is not a checkpoint folder
-     * and a fresh start over an existing checkpoint (it would be overwritten).
-     */
-    public void checkStartable() throws IOException {
-      TrainingCheckpoint.checkUsable(dir);
-      if (!resume && TrainingCheckpoint.exists(dir)) {
-        throw new IllegalArgumentException("checkpoint folder " + dir + " already holds a checkpoint; resume it "
-            + "(--resume), or choose another --out / --checkpoint-dir (or delete it) to start over");
-      }
-    }
-  }
 
   /**
    * Trains {@code learner} on {@code env}.
@@ -270,21 +242,7 @@ public final class OffPolicyTraining {
     return null;
   }
 
-  /** Raised when the env fails mid-run; says where the run was saved and how to resume it. */
-  public static final class TrainingException extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-    private final long step;
 
-    TrainingException(String message, long step, Throwable cause) {
-      super(message, cause);
-      this.step = step;
-    }
-
-    /** Env steps completed (and saved, when checkpointing) before the failure. */
-    public long step() {
-      return step;
-    }
-  }
 
   private static TrainingException interrupted(RuntimeException e, VectorEnv env, long step,
       Checkpointing checkpointing, OffPolicyLearner learner, ReplayBuffer buffer, Random rng,

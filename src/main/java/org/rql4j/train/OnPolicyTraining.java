@@ -28,7 +28,7 @@ import org.rql4j.prior.PriorPolicy;
  * observations come with the step). Progress after every rollout; checkpoints between rollouts
  * ({@link OnPolicyCheckpoint}), and on an env failure the last rollout boundary's state (learner,
  * statistics and random generator as they were then, kept in memory) is saved before the
- * {@link OffPolicyTraining.TrainingException}.
+ * {@link TrainingException}.
  */
 public final class OnPolicyTraining {
 
@@ -54,7 +54,7 @@ public final class OnPolicyTraining {
     }
   }
 
-  /** As {@link #run(VectorEnv, PriorPolicy, ResidualPpo, Consumer, OffPolicyTraining.Checkpointing)}, no checkpoints. */
+  /** As {@link #run(VectorEnv, PriorPolicy, ResidualPpo, Consumer, Checkpointing)}, no checkpoints. */
   public static Progress run(VectorEnv env, PriorPolicy prior, ResidualPpo ppo, Consumer<Progress> progress) {
     return run(env, prior, ppo, progress, null);
   }
@@ -69,7 +69,7 @@ public final class OnPolicyTraining {
    * @return the last progress (a resumed checkpoint that had finished: its counters, NaN losses)
    */
   public static Progress run(VectorEnv env, PriorPolicy prior, ResidualPpo ppo, Consumer<Progress> progress,
-      OffPolicyTraining.Checkpointing checkpointing) {
+      Checkpointing checkpointing) {
     ResidualPpoConfig cfg = ppo.config();
     int n = env.numEnvs();
     if (n != cfg.numEnvs()) {
@@ -133,7 +133,7 @@ public final class OnPolicyTraining {
         obs = ((Tensor) env.reset(cfg.seed() + step).observations()).toFloatArray();
       } catch (RuntimeException e) {
         // nothing learned in this segment yet: a checkpoint to resume from is the one there already (if any)
-        throw new OffPolicyTraining.TrainingException("training on " + env.envId() + " could not start: the env "
+        throw new TrainingException("training on " + env.envId() + " could not start: the env "
             + "failed to reset (" + e.getMessage() + ")", step, e);
       }
       ppo.resetRunningReturns(); // a fresh episode in every copy (SB3's VecNormalize.reset zeroes them too)
@@ -213,24 +213,24 @@ public final class OnPolicyTraining {
   }
 
   /** The TrainingException for an env failure, after saving the last rollout boundary's learner when checkpointing. */
-  private static OffPolicyTraining.TrainingException failed(RuntimeException e, VectorEnv env,
-      OffPolicyTraining.Checkpointing checkpointing, OnPolicyCheckpoint.Snapshot snapshot,
+  private static TrainingException failed(RuntimeException e, VectorEnv env,
+      Checkpointing checkpointing, OnPolicyCheckpoint.Snapshot snapshot,
       OnPolicyCheckpoint.Loop boundary, String priorHash) {
     long step = boundary.step();
     String head = "training on " + env.envId() + " stopped after env step " + step + ": the env failed ("
         + e.getMessage() + ").";
     if (checkpointing == null) {
-      return new OffPolicyTraining.TrainingException(head + " No checkpoint folder was set, so this run's learning is "
+      return new TrainingException(head + " No checkpoint folder was set, so this run's learning is "
           + "lost; set one (--checkpoint-dir, or --out) to make runs resumable.", step, e);
     }
     try {
       OnPolicyCheckpoint.save(checkpointing.dir(), snapshot, boundary, env.envId(), priorHash);
-      return new OffPolicyTraining.TrainingException(head + " Everything learned up to step " + step + " (the last "
+      return new TrainingException(head + " Everything learned up to step " + step + " (the last "
           + "whole rollout) is saved in " + checkpointing.dir() + "; fix the env server and rerun the same command "
           + "with --resume to continue.", step, e);
     } catch (IOException | RuntimeException saveError) {
       e.addSuppressed(saveError);
-      return new OffPolicyTraining.TrainingException(head + " Saving a checkpoint to " + checkpointing.dir()
+      return new TrainingException(head + " Saving a checkpoint to " + checkpointing.dir()
           + " also failed (" + saveError.getMessage() + "); the last periodic checkpoint there (if any) can be "
           + "resumed with --resume.", step, e);
     }

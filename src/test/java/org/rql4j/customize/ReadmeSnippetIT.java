@@ -39,7 +39,7 @@ class ReadmeSnippetIT {
     List<String> command = new ArrayList<>(List.of(ROOT.resolve("bin/rql4j").toString()));
     command.addAll(List.of(cli.substring("bin/rql4j ".length()).trim().split("\\s+")));
     checkTable(run(command, work));
-    try (SavablePolicy policy = SavablePolicy.load(work.resolve("runs/stay-left/policy"))) {
+    try (SavablePolicy policy = org.rql4j.learner.Policies.load(work.resolve("runs/stay-left/policy"))) {
       assertTrue(policy != null);
     }
 

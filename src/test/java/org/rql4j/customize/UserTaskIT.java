@@ -48,6 +48,9 @@ class UserTaskIT {
 
       def wordy(obs, action, next_obs, reward, terminated, truncated, info):
           return "a lot"
+
+      def stay_left(obs, action, next_obs, reward, terminated, truncated, info):
+          return 1.0 if next_obs[0] < 0.0 else 0.0
       """;
 
   static final String MAKE_PRIORS = """
@@ -112,14 +115,60 @@ class UserTaskIT {
       assertTrue(r.output().contains("| prior alone |") && r.output().contains("| customized (residual) |"),
           r.output());
       assertFalse(r.output().contains("not reported"), "both reward columns are reported:\n" + r.output());
-      try (SavablePolicy policy = SavablePolicy.load(work.resolve(c[3]).resolve("policy"))) {
+      try (SavablePolicy policy = org.rql4j.learner.Policies.load(work.resolve(c[3]).resolve("policy"))) {
         assertNotNull(policy);
       }
     }
   }
 
   @Test
+  void aRunsConfigJsonReproducesItAndAYamlFileSetsLearnerFields() throws Exception {
+    Path prior = root.resolve("examples/priors/cartpole-center-softdqn");
+    Run first = rql4j("customize", "--env-id", "CartPole-v1", "--addon", "mytasks:stay_left", "--prior",
+        prior.toString(), "--steps", "1500", "--seed", "4", "--eval-episodes", "2", "--out", "config-a");
+    assertEquals(0, first.code(), first.output());
+    Run again = rql4j("customize", "--config", "config-a/config.json", "--out", "config-b");
+    assertEquals(0, again.code(), again.output());
+    com.google.gson.JsonObject a = json(work.resolve("config-a/summary.json"));
+    com.google.gson.JsonObject b = json(work.resolve("config-b/summary.json"));
+    for (String key : new String[] {"prior_episodes", "learned_episodes"}) {
+      assertEquals(a.get(key), b.get(key), key);
+    }
+    for (String key : new String[] {"step", "episodes", "recentEnvReturn", "recentBasicReturn", "recentAddonReturn",
+        "loss"}) {
+      assertEquals(a.getAsJsonObject("final_progress").get(key), b.getAsJsonObject("final_progress").get(key), key);
+    }
+    assertEquals(json(work.resolve("config-a/config.json")).get("config"),
+        json(work.resolve("config-b/config.json")).get("config"));
+
+    Files.writeString(work.resolve("run.yaml"), """
+        env_id: CartPole-v1
+        addon: mytasks:stay_left
+        prior: %s
+        steps: 1200
+        eval_episodes: 1
+        config:
+          learningRate: 0.001
+          hidden: [64, 64]
+        """.formatted(prior));
+    Run yaml = rql4j("customize", "--config", "run.yaml", "--seed", "2", "--out", "config-yaml");
+    assertEquals(0, yaml.code(), yaml.output());
+    com.google.gson.JsonObject cfg = json(work.resolve("config-yaml/config.json")).getAsJsonObject("config");
+    assertEquals(0.001f, cfg.get("learningRate").getAsFloat());
+    assertEquals("[64,64]", cfg.get("hidden").toString());
+    assertEquals(1200, cfg.get("totalSteps").getAsLong());
+    assertEquals(2, cfg.get("seed").getAsLong(), "the command line overrides the file");
+  }
+
+  private static com.google.gson.JsonObject json(Path file) throws IOException {
+    return com.google.gson.JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+  }
+
+  @Test
   void badInputIsNamedAndNothingIsWritten() throws Exception {
+    Files.writeString(work.resolve("typo.yaml"), "env_id: Pendulum-v1\nconfig:\n  learningRat: 0.1\n");
+    Files.writeString(work.resolve("broken.json"), "{\"env_id\": \"Pendulum-v1\",");
+    Files.writeString(work.resolve("range.yaml"), "config:\n  gamma: 2\n");
     String[][] cases = {
         {"unknown Gymnasium env id 'NoSuchEnv-v9'", "--env-id", "NoSuchEnv-v9", "--addon", "mytasks:gentle", "--prior", "pendulum-sac-prior"},
         {"no_such_module_rql4j", "--env-id", "Pendulum-v1", "--addon", "no_such_module_rql4j:f", "--prior",
@@ -132,6 +181,11 @@ class UserTaskIT {
         {"--prior DIR is needed", "--env-id", "Pendulum-v1", "--addon", "mytasks:gentle"},
         {"must exceed the learner's learningStarts (1000)", "--env-id", "Acrobot-v1", "--addon",
             "mytasks:no_push_right", "--prior", "acrobot-dqn-prior"},
+        {"'config.learningRat' is not a field of ResidualSacConfig", "--config", "typo.yaml", "--addon",
+            "mytasks:gentle", "--prior", "pendulum-sac-prior"},
+        {"broken.json is not valid JSON", "--config", "broken.json"},
+        {"ResidualSoftQConfig.gamma (in [0, 1]) is out of range: 2.0", "--config", "range.yaml", "--task",
+            "cartpole-center"},
     };
     for (String[] c : cases) {
       List<String> args = new ArrayList<>(List.of("customize"));
@@ -156,7 +210,7 @@ class UserTaskIT {
     }
     assertNotNull(r.policy(), "the run hands out the customized policy");
     // the saved policy reloads alone and acts like the one handed out
-    try (SavablePolicy loaded = SavablePolicy.load(out.resolve("policy"));
+    try (SavablePolicy loaded = org.rql4j.learner.Policies.load(out.resolve("policy"));
         PythonServer server = PythonServer.builder().optWorkingDir(work).optAddon(r.task().addon().orElseThrow())
             .start();
         var client = server.connect();

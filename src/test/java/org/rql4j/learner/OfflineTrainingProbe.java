@@ -15,6 +15,7 @@ import ai.djl.training.Trainer;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
+import org.rql4j.runtime.DjlRuntime;
 
 /**
  * Child-process probe for {@link DjlOfflineTest}: loads the PyTorch engine through

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.rql4j.buffer.ReplayBuffer;
 import org.rql4j.env.DType;
 import org.rql4j.env.Space;
+import org.rql4j.runtime.DjlRuntime;
 
 class ResidualSacTest {
 
@@ -292,9 +293,9 @@ class ResidualSacTest {
     Space.Box box = new Space.Box(new long[] {2}, DType.FLOAT32, new double[] {-2, 0}, new double[] {2, 1});
     ResidualSacConfig cfg = ResidualSacConfig.mountaincar().withSchedule(16, 1, 2, 0).withBufferSize(64);
     try (ResidualSac sac = new ResidualSac(cfg, 3, box)) {
-      org.rql4j.policy.SacPolicy live = new org.rql4j.policy.SacPolicy(sac, 0);
+      org.rql4j.learner.SacPolicy live = new org.rql4j.learner.SacPolicy(sac, 0);
       live.save(tmp.resolve("policy"));
-      try (org.rql4j.policy.SacPolicy loaded = org.rql4j.policy.SacPolicy.load(tmp.resolve("policy"))) {
+      try (org.rql4j.learner.SacPolicy loaded = org.rql4j.learner.SacPolicy.load(tmp.resolve("policy"))) {
         org.rql4j.env.Tensor obs = org.rql4j.env.Tensor.ofFloats(new float[] {0.3f, -1f, 2f});
         float[] a = ((org.rql4j.env.Tensor) live.act(obs, true)).toFloatArray();
         float[] b = ((org.rql4j.env.Tensor) loaded.act(obs, true)).toFloatArray();
@@ -303,7 +304,7 @@ class ResidualSacTest {
       }
       java.nio.file.Files.writeString(tmp.resolve("policy/policy.json"), "{\"format\": \"other/1\"}");
       java.io.IOException e = assertThrows(java.io.IOException.class,
-          () -> org.rql4j.policy.SacPolicy.load(tmp.resolve("policy")));
+          () -> org.rql4j.learner.SacPolicy.load(tmp.resolve("policy")));
       assertTrue(e.getMessage().contains("rql4j-sac-policy/1"), e.getMessage());
     }
   }

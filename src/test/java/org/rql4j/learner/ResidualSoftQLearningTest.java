@@ -9,6 +9,7 @@ import ai.djl.ndarray.NDManager;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.rql4j.buffer.ReplayBuffer;
+import org.rql4j.runtime.DjlRuntime;
 
 class ResidualSoftQLearningTest {
 

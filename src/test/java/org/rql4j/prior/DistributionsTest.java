@@ -10,7 +10,7 @@ import ai.djl.training.GradientCollector;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.rql4j.learner.DjlRuntime;
+import org.rql4j.runtime.DjlRuntime;
 
 class DistributionsTest {
 

@@ -12,7 +12,7 @@ import org.rql4j.bridge.RemoteVectorEnv;
 import org.rql4j.env.Env;
 import org.rql4j.learner.ResidualSoftQConfig;
 import org.rql4j.learner.ResidualSoftQLearning;
-import org.rql4j.policy.CustomizedPolicy;
+import org.rql4j.learner.CustomizedPolicy;
 import org.rql4j.policy.PriorActor;
 import org.rql4j.prior.TorchScriptPrior;
 

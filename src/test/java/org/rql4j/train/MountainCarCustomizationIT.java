@@ -14,7 +14,7 @@ import org.rql4j.env.Env;
 import org.rql4j.learner.ResidualSac;
 import org.rql4j.learner.ResidualSacConfig;
 import org.rql4j.policy.PriorActor;
-import org.rql4j.policy.SacPolicy;
+import org.rql4j.learner.SacPolicy;
 import org.rql4j.prior.TorchScriptPrior;
 
 /**
@@ -80,8 +80,8 @@ class MountainCarCustomizationIT {
       long[] seeds) {
     try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/mountaincar-lessleft-addon-v0").build());
         ResidualSac learner = new ResidualSac(cfg, 2, env.actionSpace())) {
-      OffPolicyTraining.Checkpointing checkpointing = ck == null ? null
-          : new OffPolicyTraining.Checkpointing(ck, 1000, true);
+      Checkpointing checkpointing = ck == null ? null
+          : new Checkpointing(ck, 1000, true);
       if (ck != null) {
         OffPolicyTraining.Progress half = OffPolicyTraining.run(learner, env, prior, p -> p.step() < STEPS / 2, 500,
             checkpointing);

@@ -50,9 +50,9 @@ class OffPolicyTrainingTest {
         .withSchedule(32, 32, 1, 0);
     Path dir = tmp.resolve("ck");
     try (ResidualSac sac = new ResidualSac(cfg, 2, BOX)) {
-      OffPolicyTraining.TrainingException e = assertThrows(OffPolicyTraining.TrainingException.class,
+      TrainingException e = assertThrows(TrainingException.class,
           () -> OffPolicyTraining.run(sac, env, null, p -> true, 100,
-              new OffPolicyTraining.Checkpointing(dir, 10_000, false)));
+              new Checkpointing(dir, 10_000, false)));
       assertTrue(e.getMessage().contains("test/nan-v0") && e.getMessage().contains("reward NaN")
           && e.getMessage().contains("saved in " + dir), e.getMessage());
       assertEquals(300, e.step());

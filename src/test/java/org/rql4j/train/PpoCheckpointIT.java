@@ -84,7 +84,7 @@ class PpoCheckpointIT {
   void anEnvFailureMidRolloutSavesTheLastBoundaryAndTheRunResumesToItsEnd(@TempDir Path tmp) throws Exception {
     ResidualPpoConfig cfg = config();
     // no periodic save before the failure: what the folder holds is the failure's save
-    OffPolicyTraining.Checkpointing ck = new OffPolicyTraining.Checkpointing(tmp.resolve("ckpt"), 100_000, true);
+    Checkpointing ck = new Checkpointing(tmp.resolve("ckpt"), 100_000, true);
     float[] probe = {0.01f, 0.2f, -0.03f, 0.1f, 0.02f, -0.1f, 0.04f, 0.3f};
     float[][] atBoundary = new float[1][];
     long[] adamAtBoundary = new long[1];
@@ -92,7 +92,7 @@ class PpoCheckpointIT {
       try (RemoteVectorEnv real = c.make(EnvSpec.builder("CartPole-v1").optNumEnvs(8).build());
           ResidualPpo ppo = new ResidualPpo(cfg, 4, real.actionSpace())) {
         FailingEnv env = new FailingEnv(real, 512 + 17 * 8, new long[1]); // 17 steps into the third rollout
-        OffPolicyTraining.TrainingException e = assertThrows(OffPolicyTraining.TrainingException.class,
+        TrainingException e = assertThrows(TrainingException.class,
             () -> OnPolicyTraining.run(env, null, ppo, p -> {
               if (p.step() == 512) {
                 atBoundary[0] = ppo.values(probe); // continuous in the normalized input (argmax actions barely move)

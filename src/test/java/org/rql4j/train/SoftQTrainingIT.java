@@ -95,7 +95,7 @@ class SoftQTrainingIT {
   void aStoppedRunResumesWithEverythingItLearned(@TempDir Path tmp) throws Exception {
     ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().withTotalSteps(6000);
     Path dir = tmp.resolve("ckpt");
-    OffPolicyTraining.Checkpointing ck = new OffPolicyTraining.Checkpointing(dir, 1000, true);
+    Checkpointing ck = new Checkpointing(dir, 1000, true);
     List<float[]> online;
     List<float[]> target;
     TorchAdam.State adam;
@@ -127,7 +127,7 @@ class SoftQTrainingIT {
     try (GrpcVectorEnv env = client.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
         ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
       IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> OffPolicyTraining.run(
-          learner, env, prior, p -> true, 500, new OffPolicyTraining.Checkpointing(dir, 1000, false)));
+          learner, env, prior, p -> true, 500, new Checkpointing(dir, 1000, false)));
       assertTrue(refused.getMessage().contains("already holds a checkpoint"), refused.getMessage());
       List<OffPolicyTraining.Progress> reports = new ArrayList<>();
       OffPolicyTraining.Progress last = OffPolicyTraining.run(learner, env, prior, reports::add, 500, ck);
@@ -152,12 +152,12 @@ class SoftQTrainingIT {
   @Test
   void aDeadEnvServerSavesTheRunAndItResumesOnANewServer(@TempDir Path tmp) {
     ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().withTotalSteps(4000);
-    OffPolicyTraining.Checkpointing ck = new OffPolicyTraining.Checkpointing(tmp.resolve("ckpt"), 100_000, true);
+    Checkpointing ck = new Checkpointing(tmp.resolve("ckpt"), 100_000, true);
     PythonServer doomed = PythonServer.start();
     try (GrpcEnvClient c = doomed.connect();
         GrpcVectorEnv env = c.make(EnvSpec.builder("rql4j/cartpole-center-addon-v0").build());
         ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
-      OffPolicyTraining.TrainingException e = assertThrows(OffPolicyTraining.TrainingException.class,
+      TrainingException e = assertThrows(TrainingException.class,
           () -> OffPolicyTraining.run(learner, env, prior, p -> {
             if (p.step() == 2000) {
               doomed.close(); // the server dies mid-run

@@ -1,4 +1,4 @@
-package org.rql4j.learner;
+package org.rql4j.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

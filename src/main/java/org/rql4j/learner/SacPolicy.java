@@ -1,4 +1,4 @@
-package org.rql4j.policy;
+package org.rql4j.learner;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
@@ -15,9 +15,7 @@ import org.rql4j.env.DType;
 import org.rql4j.env.Space;
 import org.rql4j.env.Tensor;
 import org.rql4j.env.Value;
-import org.rql4j.learner.Mlp;
-import org.rql4j.learner.ResidualSac;
-import org.rql4j.learner.ResidualSacConfig;
+import org.rql4j.policy.SavablePolicy;
 
 /**
  * The customized policy of residual SAC: its actor {@code pi_hat} alone (the prior shaped it

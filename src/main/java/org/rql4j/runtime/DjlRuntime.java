@@ -1,4 +1,4 @@
-package org.rql4j.learner;
+package org.rql4j.runtime;
 
 import ai.djl.engine.Engine;
 

@@ -1,4 +1,4 @@
-package org.rql4j.policy;
+package org.rql4j.learner;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -12,8 +12,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rql4j.buffer.ReplayBuffer;
 import org.rql4j.env.Tensor;
-import org.rql4j.learner.ResidualSoftQConfig;
-import org.rql4j.learner.ResidualSoftQLearning;
 import org.rql4j.prior.PriorException;
 import org.rql4j.prior.TorchScriptPrior;
 

@@ -1,4 +1,4 @@
-package org.rql4j.policy;
+package org.rql4j.learner;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -16,13 +16,11 @@ import java.time.Instant;
 import java.util.Random;
 import org.rql4j.env.Tensor;
 import org.rql4j.env.Value;
-import org.rql4j.learner.Mlp;
-import org.rql4j.learner.ResidualSoftQConfig;
-import org.rql4j.learner.ResidualSoftQLearning;
 import org.rql4j.prior.PriorException;
 import org.rql4j.prior.PriorPackage;
 import org.rql4j.prior.PriorPolicy;
 import org.rql4j.prior.TorchScriptPrior;
+import org.rql4j.policy.SavablePolicy;
 
 /**
  * The customized policy {@code pi_hat(a|s) ∝ exp((Q_R(s,a) + w log pi(a|s)) / alphaHat)}: a
