@@ -130,8 +130,7 @@ final class Customize {
           c = w != null ? c.withPriorWeight(parseWeight(w, "--prior-weight")) : c;
           return stabilized(tuned(c, task.label(), alphaHat, warmStart), task.label(), maxGradNorm, priorMinStd);
         })
-        .optLog(System.out::println)
-        .optProgress(p -> System.out.println(p.line()));
+        .optLog(System.out::println);
     if (ckOpt != null || o.has("--checkpoint-every")) {
       Path ck = ckOpt != null ? Path.of(ckOpt) : out == null ? null : out.resolve("checkpoint");
       if (ck == null) {
@@ -155,8 +154,14 @@ final class Customize {
       }
     }
     Result r;
-    try (Customization.Result done = b.build().run()) {
-      r = new Result(done.prior(), done.learned(), done.training(), done.trainSeconds());
+    try (ProgressReport report = ProgressReport.forTraining("customize")) {
+      b.optProgress(report::accept);
+      if (report.interactive()) {
+        b.optReportEvery(ProgressReport.INTERACTIVE_EVERY);
+      }
+      try (Customization.Result done = b.build().run()) {
+        r = new Result(done.prior(), done.learned(), done.training(), done.trainSeconds());
+      }
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException("cannot write the run's outputs to " + out + ": " + e.getMessage(), e);
     }

@@ -114,6 +114,7 @@ public final class Customization {
     private long checkpointEvery;
     private boolean resume;
     private Consumer<OffPolicyTraining.Progress> progress = p -> { };
+    private long reportEvery;
     private EnvClient client;
     private PythonServer.Builder server;
     private final java.util.List<String> imports = new java.util.ArrayList<>();
@@ -202,6 +203,18 @@ public final class Customization {
     /** Called with the training's progress, about every tenth of the run (and at its end). */
     public Builder optProgress(Consumer<OffPolicyTraining.Progress> progress) {
       this.progress = Objects.requireNonNull(progress, "progress");
+      return this;
+    }
+
+    /**
+     * Env steps between progress reports (default: a tenth of the run, at least 1000), e.g. finer for
+     * a progress bar; metrics.csv keeps one row per tenth of the run whatever this is.
+     */
+    public Builder optReportEvery(long steps) {
+      if (steps <= 0) {
+        throw new IllegalArgumentException("report interval must be > 0 env steps, got " + steps);
+      }
+      this.reportEvery = steps;
       return this;
     }
 
@@ -343,11 +356,17 @@ public final class Customization {
       boolean resuming = checkpointing != null && checkpointing.resume() && TrainingCheckpoint.exists(checkpointing.dir());
       long keepUpTo = resuming ? TrainingCheckpoint.savedStep(checkpointing.dir()) : -1;
       OffPolicyTraining.Progress last;
+      long csvEvery = Math.max(1000, cfg.totalSteps() / 10);
+      long[] csvNext = {(Math.max(keepUpTo, 0) / csvEvery + 1) * csvEvery};
       try (MetricsCsv csv = b.outDir == null ? null : new MetricsCsv(b.outDir.resolve("metrics.csv"), keepUpTo)) {
         last = OffPolicyTraining.run(learner, env, used, p -> {
           b.progress.accept(p);
-          return csv == null || csv.onProgress(p);
-        }, Math.max(1000, cfg.totalSteps() / 10), checkpointing);
+          if (csv == null || (p.step() < csvNext[0] && p.step() < cfg.totalSteps())) {
+            return true;
+          }
+          csvNext[0] = (p.step() / csvEvery + 1) * csvEvery;
+          return csv.onProgress(p);
+        }, b.reportEvery > 0 ? b.reportEvery : csvEvery, checkpointing);
       }
       // the whole run's training wall time, segments before a resume included
       double secs = last.trainSeconds();

@@ -26,12 +26,20 @@ import org.rql4j.policy.SavablePolicy;
  * The customized policy {@code pi_hat(a|s) ∝ exp((Q_R(s,a) + w log pi(a|s)) / alphaHat)}: a
  * residual Q network plus the frozen prior. Deterministic acting is the argmax of
  * {@code Q_R + w log pi} (method.md). Box observations, Discrete actions. Saved as a folder
- * ({@code policy.json} + {@code residual.bin}) that loads on its own, without the learner.
+ * ({@code policy.json} + {@code residual.safetensors}, the residual Q-network under PyTorch
+ * {@code state_dict} names {@code q.0.weight}, {@code q.0.bias}, {@code q.2.weight}, ...) that loads
+ * on its own, without the learner; folders of the first format ({@code residual.bin}) still load.
  */
 public final class CustomizedPolicy implements SavablePolicy {
 
   /** The saved folder's format. */
-  public static final String FORMAT = "rql4j-customized-policy/1";
+  public static final String FORMAT = "rql4j-customized-policy/2";
+
+  /** The first format (weights in residual.bin), still read. */
+  public static final String FORMAT_1 = "rql4j-customized-policy/1";
+
+  /** The prefix of the residual Q-network's tensors in residual.safetensors. */
+  public static final String Q_PREFIX = "q";
 
   private final NDManager manager;
   private final Mlp qResidual;
@@ -88,7 +96,7 @@ public final class CustomizedPolicy implements SavablePolicy {
 
   /**
    * Saves the policy to {@code dir}: {@code policy.json} (settings, the prior package's path and
-   * the sha256 of its sidecar and module) and {@code residual.bin} (the residual Q weights).
+   * the sha256 of its sidecar and module) and {@code residual.safetensors} (the residual Q weights).
    */
   @Override
   public void save(Path dir) throws IOException {
@@ -106,9 +114,7 @@ public final class CustomizedPolicy implements SavablePolicy {
       json.addProperty("prior_sha256", PriorPackage.contentHash(pkg));
     }
     Files.writeString(dir.resolve("policy.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
-    try (DataOutputStream out = new DataOutputStream(Files.newOutputStream(dir.resolve("residual.bin")))) {
-      Mlp.writeWeights(out, qResidual.exportWeights());
-    }
+    qResidual.saveSafetensors(dir.resolve("residual.safetensors"), Q_PREFIX);
   }
 
   /**
@@ -121,8 +127,10 @@ public final class CustomizedPolicy implements SavablePolicy {
       throw new IOException(file + " is missing: " + dir + " is not a saved customized policy");
     }
     JsonObject json = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
-    if (!FORMAT.equals(json.get("format").getAsString())) {
-      throw new IOException(file + ": field 'format' is " + json.get("format") + ", this version reads " + FORMAT);
+    String format = json.has("format") ? json.get("format").getAsString() : "";
+    if (!FORMAT.equals(format) && !FORMAT_1.equals(format)) {
+      throw new IOException(file + ": field 'format' is " + json.get("format") + ", this version reads " + FORMAT
+          + " and " + FORMAT_1);
     }
     ResidualSoftQConfig config = new Gson().fromJson(json.get("config"), ResidualSoftQConfig.class);
     int obsDim = json.get("obs_dim").getAsInt();
@@ -143,8 +151,20 @@ public final class CustomizedPolicy implements SavablePolicy {
     }
     NDManager manager = NDManager.newBaseManager("PyTorch");
     Mlp net = new Mlp(manager, obsDim, config.hidden(), nActions, 0);
-    try (DataInputStream in = new DataInputStream(Files.newInputStream(dir.resolve("residual.bin")))) {
-      net.importWeights(Mlp.readWeights(in));
+    try {
+      if (FORMAT.equals(format)) {
+        net.loadSafetensors(dir.resolve("residual.safetensors"), Q_PREFIX);
+      } else {
+        try (DataInputStream in = new DataInputStream(Files.newInputStream(dir.resolve("residual.bin")))) {
+          net.importWeights(Mlp.readWeights(in));
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      manager.close();
+      if (prior != null) {
+        prior.close();
+      }
+      throw e;
     }
     return new CustomizedPolicy(manager, net, true, prior, true, config, json.get("action_start").getAsLong(),
         config.seed());

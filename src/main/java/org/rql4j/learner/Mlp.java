@@ -176,6 +176,70 @@ public final class Mlp implements AutoCloseable {
     return out;
   }
 
+  /**
+   * The parameters' names in a PyTorch {@code state_dict} of the same network as an
+   * {@code nn.Sequential} under {@code prefix} (Linear layers at even indices, the activations
+   * between them): {@code prefix.0.weight}, {@code prefix.0.bias}, {@code prefix.2.weight}, ...
+   */
+  public List<String> stateDictNames(String prefix) {
+    List<String> names = new ArrayList<>();
+    for (int layer = 0; layer < widths.length; layer++) {
+      names.add(prefix + "." + (2 * layer) + ".weight");
+      names.add(prefix + "." + (2 * layer) + ".bias");
+    }
+    return names;
+  }
+
+  /** Writes the parameters to a safetensors file (float32, PyTorch layout) under {@link #stateDictNames}. */
+  public void saveSafetensors(java.nio.file.Path file, String prefix) throws java.io.IOException {
+    List<String> names = stateDictNames(prefix);
+    try (NDManager m = manager.newSubManager()) {
+      NDList list = new NDList();
+      for (int i = 0; i < parameters.size(); i++) {
+        NDArray copy = parameters.get(i).getArray().duplicate();
+        copy.attach(m);
+        copy.setName(names.get(i));
+        list.add(copy);
+      }
+      try (java.io.OutputStream out = java.nio.file.Files.newOutputStream(file)) {
+        list.encode(out, NDList.Encoding.SAFETENSORS);
+      }
+    }
+  }
+
+  /**
+   * Sets the parameters from a safetensors file written by {@link #saveSafetensors} (or by PyTorch
+   * from a state_dict with these names); an IOException naming a missing tensor or a shape that
+   * does not fit.
+   */
+  public void loadSafetensors(java.nio.file.Path file, String prefix) throws java.io.IOException {
+    DjlRuntime.noGradOnThisThread();
+    List<String> names = stateDictNames(prefix);
+    try (NDManager m = manager.newSubManager(); java.io.InputStream in = java.nio.file.Files.newInputStream(file)) {
+      NDList list;
+      try {
+        list = NDList.decode(m, in);
+      } catch (RuntimeException e) {
+        throw new java.io.IOException(file + " is not a safetensors file: " + e.getMessage(), e);
+      }
+      java.util.Map<String, NDArray> byName = new java.util.HashMap<>();
+      list.forEach(a -> byName.put(a.getName(), a));
+      for (int i = 0; i < parameters.size(); i++) {
+        NDArray want = parameters.get(i).getArray();
+        NDArray got = byName.get(names.get(i));
+        if (got == null) {
+          throw new java.io.IOException(file + " has no tensor '" + names.get(i) + "' (it has " + new java.util.TreeSet<>(
+              byName.keySet()) + ")");
+        }
+        if (!got.getShape().equals(want.getShape()) || got.getDataType() != DataType.FLOAT32) {
+          throw new java.io.IOException(file + ": tensor '" + names.get(i) + "' is " + got.getDataType() + " "
+              + got.getShape() + ", the network needs float32 " + want.getShape());
+        }
+        want.set(got.toFloatArray());
+      }
+    }
+  }
+
   @Override
   public void close() {
     manager.close();

@@ -29,8 +29,8 @@ public final class Policies {
     }
     String format = json.has("format") ? json.get("format").getAsString() : "";
     return switch (format) {
-      case CustomizedPolicy.FORMAT -> CustomizedPolicy.load(dir, null);
-      case SacPolicy.FORMAT -> SacPolicy.load(dir);
+      case CustomizedPolicy.FORMAT, CustomizedPolicy.FORMAT_1 -> CustomizedPolicy.load(dir, null);
+      case SacPolicy.FORMAT, SacPolicy.FORMAT_1 -> SacPolicy.load(dir);
       default -> throw new IOException(file + ": field 'format' is '" + format + "'; this version reads "
           + CustomizedPolicy.FORMAT + " and " + SacPolicy.FORMAT);
     };

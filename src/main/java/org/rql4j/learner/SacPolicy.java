@@ -20,13 +20,24 @@ import org.rql4j.policy.SavablePolicy;
 /**
  * The customized policy of residual SAC: its actor {@code pi_hat} alone (the prior shaped it
  * during training and is not needed to act). Deterministic acting is {@code tanh(mean)}, rescaled
- * to the env's Box bounds. Saved as a folder ({@code policy.json} + {@code actor.bin}) that loads
+ * to the env's Box bounds. Saved as a folder ({@code policy.json} + {@code actor.safetensors}) that loads
  * on its own.
  */
 public final class SacPolicy implements SavablePolicy {
 
   /** The saved folder's format. */
-  public static final String FORMAT = "rql4j-sac-policy/1";
+  public static final String FORMAT = "rql4j-sac-policy/2";
+
+  /** The first format (weights in actor.bin), still read. */
+  public static final String FORMAT_1 = "rql4j-sac-policy/1";
+
+  /**
+   * The prefix of the actor's tensors in actor.safetensors ({@code actor.0.weight}, ...): an
+   * {@code nn.Sequential} of Linear and ReLU layers whose last output is the Gaussian's mean then
+   * its log-std (clamped to [-20, 2]), one per action dimension; actions are tanh of a sample, scaled
+   * to the Box bounds.
+   */
+  public static final String ACTOR_PREFIX = "actor";
 
   private final ResidualSac sac;
   private final boolean owns;
@@ -59,9 +70,7 @@ public final class SacPolicy implements SavablePolicy {
     json.add("action_low", new Gson().toJsonTree(sac.actionLow()));
     json.add("action_high", new Gson().toJsonTree(sac.actionHigh()));
     json.add("config", new Gson().toJsonTree(sac.config()));
-    try (DataOutputStream out = new DataOutputStream(Files.newOutputStream(dir.resolve("actor.bin")))) {
-      Mlp.writeWeights(out, sac.actor().exportWeights());
-    }
+    sac.actor().saveSafetensors(dir.resolve("actor.safetensors"), ACTOR_PREFIX);
     Files.writeString(dir.resolve("policy.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
   }
 
@@ -72,16 +81,24 @@ public final class SacPolicy implements SavablePolicy {
       throw new IOException(file + " is missing: " + dir + " is not a saved SAC policy");
     }
     JsonObject json = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
-    if (!json.has("format") || !FORMAT.equals(json.get("format").getAsString())) {
-      throw new IOException(file + ": field 'format' is " + json.get("format") + ", this version reads " + FORMAT);
+    String format = json.has("format") ? json.get("format").getAsString() : "";
+    if (!FORMAT.equals(format) && !FORMAT_1.equals(format)) {
+      throw new IOException(file + ": field 'format' is " + json.get("format") + ", this version reads " + FORMAT
+          + " and " + FORMAT_1);
     }
     ResidualSacConfig config = new Gson().fromJson(json.get("config"), ResidualSacConfig.class);
     double[] low = new Gson().fromJson(json.get("action_low"), double[].class);
     double[] high = new Gson().fromJson(json.get("action_high"), double[].class);
     ResidualSac sac = new ResidualSac(config, json.get("obs_dim").getAsInt(),
         new Space.Box(new long[] {low.length}, DType.FLOAT32, low, high));
-    try (DataInputStream in = new DataInputStream(Files.newInputStream(dir.resolve("actor.bin")))) {
-      sac.actor().importWeights(Mlp.readWeights(in));
+    try {
+      if (FORMAT.equals(format)) {
+        sac.actor().loadSafetensors(dir.resolve("actor.safetensors"), ACTOR_PREFIX);
+      } else {
+        try (DataInputStream in = new DataInputStream(Files.newInputStream(dir.resolve("actor.bin")))) {
+          sac.actor().importWeights(Mlp.readWeights(in));
+        }
+      }
     } catch (IOException | RuntimeException e) {
       sac.close();
       throw e;

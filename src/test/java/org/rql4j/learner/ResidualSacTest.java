@@ -302,6 +302,28 @@ class ResidualSacTest {
         assertArrayEquals(a, b, 1e-7f);
         assertTrue(a[0] >= -2 && a[0] <= 2 && a[1] >= 0 && a[1] <= 1, "within the Box bounds");
       }
+      // the weights under PyTorch state_dict names, in a standard safetensors file (8-byte header length, JSON)
+      byte[] file = java.nio.file.Files.readAllBytes(tmp.resolve("policy/actor.safetensors"));
+      long headerLength = java.nio.ByteBuffer.wrap(file, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+      com.google.gson.JsonObject header = com.google.gson.JsonParser.parseString(new String(file, 8, (int) headerLength,
+          java.nio.charset.StandardCharsets.UTF_8)).getAsJsonObject();
+      assertEquals("[64,3]", header.getAsJsonObject("actor.0.weight").get("shape").toString());
+      assertEquals("[4]", header.getAsJsonObject("actor.4.bias").get("shape").toString(), "mean and log-std of 2");
+      assertEquals("F32", header.getAsJsonObject("actor.2.weight").get("dtype").getAsString());
+      // a folder of the first format (actor.bin) still loads
+      java.nio.file.Path old = tmp.resolve("old");
+      java.nio.file.Files.createDirectories(old);
+      java.nio.file.Files.writeString(old.resolve("policy.json"), java.nio.file.Files.readString(
+          tmp.resolve("policy/policy.json")).replace(SacPolicy.FORMAT, SacPolicy.FORMAT_1));
+      try (java.io.DataOutputStream out = new java.io.DataOutputStream(java.nio.file.Files.newOutputStream(
+          old.resolve("actor.bin")))) {
+        Mlp.writeWeights(out, sac.actor().exportWeights());
+      }
+      try (org.rql4j.policy.SavablePolicy fromOld = Policies.load(old)) {
+        org.rql4j.env.Tensor obs = org.rql4j.env.Tensor.ofFloats(new float[] {0.3f, -1f, 2f});
+        assertArrayEquals(((org.rql4j.env.Tensor) live.act(obs, true)).toFloatArray(),
+            ((org.rql4j.env.Tensor) fromOld.act(obs, true)).toFloatArray(), 1e-7f);
+      }
       java.nio.file.Files.writeString(tmp.resolve("policy/policy.json"), "{\"format\": \"other/1\"}");
       java.io.IOException e = assertThrows(java.io.IOException.class,
           () -> org.rql4j.learner.SacPolicy.load(tmp.resolve("policy")));
