@@ -82,8 +82,15 @@ def test_bad_reward_functions_are_refused_with_their_name() -> None:
     def two(obs: Any, action: Any) -> float:
         return 0.0
 
-    with pytest.raises(ValueError, match=r"takes 2 positional parameters.*\(obs, action, next_obs"):
+    with pytest.raises(ValueError, match=r"takes 2 positional parameters without a default.*\(obs, action, next_obs"):
         register_task("rql4j-test/bad", "Pendulum-v1", two)
+
+    def scaled(obs, action, next_obs, reward, terminated, truncated, info, scale=0.5):  # type: ignore[no-untyped-def]
+        return scale
+
+    env = TaskReward(gymnasium.make("Pendulum-v1"), scaled, "addon")  # a setting with a default is not the env
+    env.reset(seed=0)
+    assert env.step(np.zeros(1, np.float32))[1] == 0.5
     with pytest.raises(ValueError, match="must be a function or 'module:function'"):
         register_task("rql4j-test/bad", "Pendulum-v1", "no_colon")
     with pytest.raises(ValueError, match="without spaces or a version"):
@@ -151,13 +158,28 @@ def test_make_refuses_an_addon_module_the_server_did_not_import(addon_stub: Any)
     for target, code, words in [
         ("os:system", grpc.StatusCode.FAILED_PRECONDITION, "was not imported when this server started"),
         ("rql4j_never_imported_module:f", grpc.StatusCode.FAILED_PRECONDITION, "serve --addon"),
-        ("rql4j_test_addons:nothing", grpc.StatusCode.NOT_FOUND, "has no function 'nothing'"),
+        ("rql4j_test_addons:nothing", grpc.StatusCode.NOT_FOUND, "defines no public function 'nothing'"),
+        ("rql4j_test_addons:np", grpc.StatusCode.NOT_FOUND, "defines no public function 'np'"),
         ("rql4j_test_addons", grpc.StatusCode.INVALID_ARGUMENT, "MODULE:FUNCTION"),
     ]:
         with pytest.raises(grpc.RpcError) as error:
             addon_stub.Make(pb.MakeRequest(env_id="Pendulum-v1", addon_reward=target))
         assert error.value.code() == code and words in error.value.details(), error.value.details()
     assert "rql4j_never_imported_module" not in sys.modules
+
+
+def test_the_console_script_finds_modules_in_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "rql4j_cwd_addons.py").write_text(ADDON_MODULE)
+    script = Path(sys.executable).with_name("rql4j-bridge")
+    process = subprocess.Popen([str(script), "serve", "--port", "0", "--exit-on-stdin-eof", "--addon",
+                                "rql4j_cwd_addons:gentle"], cwd=tmp_path, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        line = process.stdout.readline()
+        assert line.startswith(b"RQL4J_BRIDGE_PORT="), process.stderr.read()
+    finally:
+        process.stdin.close()
+        process.wait(timeout=30)
 
 
 def test_serve_addon_that_does_not_import_exits_2(tmp_path: Path) -> None:

@@ -231,6 +231,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(train_main(argv[1:]))
     args = build_parser().parse_args(argv)
     args.argv = argv
+    if getattr(args, "imports", None) or getattr(args, "addons", None):
+        # as `python -m rql4j_bridge` does: the working directory's modules are importable by name, also
+        # through the console script (whose sys.path starts with its own bin folder)
+        cwd = os.getcwd()
+        if cwd not in sys.path and "" not in sys.path:
+            sys.path.insert(0, cwd)
     return int(args.func(args))
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import json
 import logging
 import platform
@@ -460,9 +461,11 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 "(Java: PythonServer.builder().optAddon)",
             )
         fn = getattr(module, name, None)
-        if not callable(fn):
+        # a function the module itself defines, not any callable it imported (os.system, subprocess.call, ...)
+        if not inspect.isfunction(fn) or fn.__module__ != module_name or name.startswith("_"):
             raise RpcError(
-                grpc.StatusCode.NOT_FOUND, f"addon_reward {target!r}: module {module_name!r} has no function {name!r}"
+                grpc.StatusCode.NOT_FOUND,
+                f"addon_reward {target!r}: module {module_name!r} defines no public function {name!r}",
             )
         try:
             takes_env(fn, "addon_reward")

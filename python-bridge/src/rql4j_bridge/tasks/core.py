@@ -18,7 +18,8 @@ simulator's state (not only what the env observes) takes the env as an extra fir
         x = env.unwrapped.state[0]  # the state after the step
         ...
 
-The two forms are told apart by the number of positional parameters (8: the env first; 7: no env).
+The two forms are told apart by the number of positional parameters without a default (8: the env
+first; 7: no env); parameters with a default may follow, as settings of the function.
 The basic reward is the base env's own reward unless ``basic_reward`` gives another function of the
 same form. Both must return a number (a Python or NumPy scalar); anything else stops the step with
 an error naming the function.
@@ -71,21 +72,22 @@ def resolve(target: str | Callable[..., Any], what: str) -> Callable[..., Any]:
 
 
 def takes_env(fn: Callable[..., Any], what: str) -> bool:
-    """Whether a reward function takes the env first (8 positional parameters) or not (7); a ValueError otherwise."""
+    """Whether a reward function takes the env first (8 required positional parameters) or not (7); a ValueError
+    otherwise. Parameters with a default (settings of the function) are not counted."""
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):  # builtins without a signature: the 7-argument form
         return False
-    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
-        return False
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(positional) == 8:
+    required = [
+        p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    if len(required) == 8:
         return True
-    if len(positional) == 7:
+    if len(required) == 7 or (len(required) < 7 and any(p.kind is p.VAR_POSITIONAL for p in params)):
         return False
     raise ValueError(
-        f"{what} {_name(fn)} takes {len(positional)} positional parameters; a reward function takes "
-        "(obs, action, next_obs, reward, terminated, truncated, info), or the env first and then those 7"
+        f"{what} {_name(fn)} takes {len(required)} positional parameters without a default; a reward function "
+        "takes (obs, action, next_obs, reward, terminated, truncated, info), or the env first and then those 7"
     )
 
 

@@ -250,7 +250,9 @@ public final class PythonServer implements AutoCloseable {
 
     /** Modules the server imports before serving (to register extra Gymnasium ids). */
     public Builder optImport(String module) {
-      this.imports.add(module);
+      if (!imports.contains(module)) { // a module named twice is imported once
+        this.imports.add(module);
+      }
       return this;
     }
 
@@ -260,7 +262,9 @@ public final class PythonServer implements AutoCloseable {
      * with a message naming it if it does not import or has no such function.
      */
     public Builder optAddon(String moduleFunction) {
-      this.addons.add(java.util.Objects.requireNonNull(moduleFunction, "moduleFunction"));
+      if (!addons.contains(java.util.Objects.requireNonNull(moduleFunction, "moduleFunction"))) {
+        this.addons.add(moduleFunction);
+      }
       return this;
     }
 

@@ -124,7 +124,10 @@ final class Customize {
         .optAlgorithm(algorithm(setting(o, file, "--algo", null)))
         // the config file's learner fields, then the command line's settings over them (defaults: 1e5 steps, seed 0)
         .optTuning(cfg -> {
-          LearnerConfig c = file.overlay(cfg);
+          // a baseline's config.json has w = 0: passed back for a residual run, the weight is not taken from it
+          boolean fromBaseline = baseline == Baseline.RESIDUAL && file.has("baseline")
+              && !file.text("baseline").equals(Baseline.RESIDUAL.label());
+          LearnerConfig c = (fromBaseline ? file.withoutLearnerField("priorWeight") : file).overlay(cfg);
           c = steps != null ? c.withTotalSteps(steps) : fields.has("totalSteps") ? c : c.withTotalSteps(100_000);
           c = seed != null ? c.withSeed(seed) : fields.has("seed") ? c : c.withSeed(0);
           c = w != null ? c.withPriorWeight(parseWeight(w, "--prior-weight")) : c;
@@ -196,10 +199,10 @@ final class Customize {
     // the command line's choice of kind wins; from the file, env_id (its "task" is then only a label)
     String envId = cliTask ? null : cliEnv ? o.text("--env-id", null) : file.text("env_id");
     String name = envId != null ? null : cliTask ? o.text("--task", null) : file.text("task");
-    boolean fileEnv = !cliTask && !cliEnv && envId != null;
-    String addon = o.has("--addon") ? o.text("--addon", null) : fileEnv ? file.text("addon") : null;
-    String evalId = o.has("--eval-env-id") ? o.text("--eval-env-id", null) : fileEnv ? file.text("eval_env_id")
-        : null;
+    // per key: the command line's, else the file's (unless --task chose a built-in task)
+    String addon = o.has("--addon") ? o.text("--addon", null) : cliTask ? null : file.text("addon");
+    String evalId = o.has("--eval-env-id") ? o.text("--eval-env-id", null) : cliTask ? null
+        : file.text("eval_env_id");
     if (envId == null) {
       if (addon != null || evalId != null) {
         throw new IllegalArgumentException((addon != null ? "--addon" : "--eval-env-id") + " goes with --env-id (your "

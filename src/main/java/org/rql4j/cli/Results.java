@@ -92,6 +92,10 @@ final class Results {
     String slug = slug(task);
     Path outRoot = Path.of(o.text("--out", root.resolve("target/results/" + slug + "-" + steps).toString()));
     String command = "bin/rql4j results " + String.join(" ", args);
+    // where it ran, when not in the checkout: relative paths in the command are that folder's
+    Path cwd = Path.of("").toAbsolutePath().normalize();
+    Path rootAbs = root.toAbsolutePath().normalize();
+    String where = cwd.equals(rootAbs) ? "" : " (in " + (cwd.startsWith(rootAbs) ? rootAbs.relativize(cwd) : cwd) + ")";
     long t0 = System.nanoTime();
     List<Job> jobs = new ArrayList<>();
     for (String priorName : priors) {
@@ -160,7 +164,7 @@ final class Results {
     StringBuilder md = new StringBuilder();
     String method = base.algorithm().equals("SAC") ? "residual SAC" : "residual soft Q-learning";
     md.append("## ").append(task).append(" (").append(method).append(", ").append(steps).append(" env steps per run)\n\n");
-    md.append("Command: `").append(command).append("` (").append(String.format(Locale.ROOT, "%.0f", minutes))
+    md.append("Command").append(where).append(": `").append(command).append("` (").append(String.format(Locale.ROOT, "%.0f", minutes))
         .append(" min wall on our 2-core machine, ").append(reused.get() == 0 ? ""
             : reused.get() + " of " + jobs.size() + " runs reused from earlier invocations (their training times are "
             + "in the last column), ").append(Instant.now()).append("). Seeds ").append(String.join(", ", seeds))

@@ -145,6 +145,15 @@ public final class ConfigFile {
     return out;
   }
 
+  /** This file without one of its learner fields (it then keeps the base config's value). */
+  public ConfigFile withoutLearnerField(String field) {
+    JsonObject copy = json.deepCopy();
+    if (copy.has("config") && copy.get("config").isJsonObject()) {
+      copy.getAsJsonObject("config").remove(field);
+    }
+    return new ConfigFile(file, copy);
+  }
+
   /** The learner fields the file sets (its {@code config} mapping). */
   public JsonObject learnerFields() {
     return has("config") ? json.getAsJsonObject("config").deepCopy() : new JsonObject();
@@ -174,6 +183,9 @@ public final class ConfigFile {
       boolean fits = want.isJsonNull() || want.isJsonArray() == got.isJsonArray() && want.isJsonPrimitive()
           == got.isJsonPrimitive() && (!want.isJsonPrimitive() || want.getAsJsonPrimitive().isNumber()
           == isNumber(got) && want.getAsJsonPrimitive().isBoolean() == got.getAsJsonPrimitive().isBoolean());
+      if (fits && integral(base.getClass(), key) && !wholeNumbers(got)) {
+        fits = false;
+      }
       if (!fits) {
         throw new IllegalArgumentException("config file " + file + ": 'config." + key + "' must be like " + want
             + ", got " + got);
@@ -192,6 +204,36 @@ public final class ConfigFile {
         cause = cause.getCause();
       }
       throw new IllegalArgumentException("config file " + file + ": " + cause.getMessage(), e);
+    }
+  }
+
+  /** Whether a config record's field holds whole numbers (int, long, or an array of them). */
+  private static boolean integral(Class<?> record, String field) {
+    if (!record.isRecord()) {
+      return false;
+    }
+    for (java.lang.reflect.RecordComponent c : record.getRecordComponents()) {
+      if (c.getName().equals(field)) {
+        Class<?> t = c.getType().isArray() ? c.getType().getComponentType() : c.getType();
+        return t == int.class || t == long.class || t == Integer.class || t == Long.class;
+      }
+    }
+    return false;
+  }
+
+  private static boolean wholeNumbers(JsonElement e) {
+    if (e.isJsonArray()) {
+      for (JsonElement x : e.getAsJsonArray()) {
+        if (!wholeNumbers(x)) {
+          return false;
+        }
+      }
+      return true;
+    }
+    try {
+      return e.isJsonPrimitive() && e.getAsBigDecimal().stripTrailingZeros().scale() <= 0;
+    } catch (NumberFormatException | UnsupportedOperationException ex) {
+      return false;
     }
   }
 

@@ -37,7 +37,7 @@ import org.rql4j.train.Checkpointing;
  * case (evaluate the prior, train, evaluate the customized policy, save it).
  *
  * <pre>{@code
- * Task task = Task.of("Pendulum-v1").withAddon("mytasks:gentle");
+ * Task task = Task.of("Pendulum-v1").withAddon("mytasks:gentle");  // mytasks.py in the working directory
  * try (Customization.Result r = Customization.builder(task, Path.of("my-prior"))
  *     .optSteps(20_000).optOutDir(Path.of("runs/gentle")).build().run()) {
  *   System.out.println(r.prior().markdownRow("prior") + "\n" + r.learned().markdownRow("customized"));
@@ -189,6 +189,9 @@ public final class Customization {
 
     /** Checkpoints every {@code everySteps} env steps in {@code dir} (default with an out folder: its checkpoint/, every tenth of the run). */
     public Builder optCheckpointing(Path dir, long everySteps) {
+      if (everySteps <= 0) {
+        throw new IllegalArgumentException("checkpoint interval must be > 0 env steps, got " + everySteps);
+      }
       this.checkpointDir = dir;
       this.checkpointEvery = everySteps;
       return this;
@@ -208,7 +211,8 @@ public final class Customization {
 
     /**
      * Env steps between progress reports (default: a tenth of the run, at least 1000), e.g. finer for
-     * a progress bar; metrics.csv keeps one row per tenth of the run whatever this is.
+     * a progress bar; the largest divisor of the tenth not above it is used, so that metrics.csv keeps
+     * the same row per tenth of the run whatever this is.
      */
     public Builder optReportEvery(long steps) {
       if (steps <= 0) {
@@ -262,6 +266,7 @@ public final class Customization {
         throw new IllegalArgumentException("resuming needs the run's out folder (or checkpoint folder) to find its "
             + "checkpoint");
       }
+      task.trainEnv(baseline).build(); // a baseline the task cannot train (the oracle without a total-reward env)
       if (task.isBuiltIn() && task.referenceConfig().isEmpty() && config == null) {
         throw new IllegalArgumentException("task " + task.name() + " learns on-policy (residual PPO): run it with "
             + "'rql4j ppo --task " + task.name() + "'");
@@ -300,7 +305,9 @@ public final class Customization {
       return run(client, prior);
     } finally {
       if (own != null) {
-        client.close();
+        if (client != null) {
+          client.close();
+        }
         own.close();
       }
       if (loaded != null) {
@@ -321,16 +328,28 @@ public final class Customization {
         probe.step(actor.act(obs, true));
       }
     }
+    if (!task.trainEnv(b.baseline).build().equals(task.evalEnv().build())) {
+      try (Env train = makeSingle(client, task.trainEnv(b.baseline))) {
+        prior.spec().checkCompatible(task.trainEnv(b.baseline).build().envId(), train.observationSpace(),
+            train.actionSpace());
+      }
+    }
     LearnerConfig cfg = config(actionSpace);
     String baseline = b.baseline.label();
     String priorSha = PriorPackage.identity(prior.spec());
     if (b.outDir != null) {
+      JsonObject identity = settings(cfg);
+      identity.addProperty("task", task.label());
+      identity.addProperty("baseline", baseline);
+      RunFolder.checkSameTask(b.outDir, identity);
       JsonObject finished = RunFolder.finishedSummary(b.outDir, cfg, task.label(), baseline, b.evalEpisodes, priorSha);
       if (finished != null) {
+        Path saved = b.outDir.resolve("policy");
         return new Result(task, b.baseline, cfg, RunFolder.episodes(finished, "prior_episodes"),
             RunFolder.episodes(finished, "learned_episodes"),
             new Gson().fromJson(finished.get("final_progress"), OffPolicyTraining.Progress.class),
-            finished.get("train_seconds").getAsDouble(), b.outDir.resolve("policy"), null);
+            finished.get("train_seconds").getAsDouble(), saved,
+            Files.isRegularFile(saved.resolve("policy.json")) ? org.rql4j.learner.Policies.load(saved) : null);
       }
     }
     Checkpointing checkpointing = checkpointing(cfg);
@@ -366,7 +385,7 @@ public final class Customization {
           }
           csvNext[0] = (p.step() / csvEvery + 1) * csvEvery;
           return csv.onProgress(p);
-        }, b.reportEvery > 0 ? b.reportEvery : csvEvery, checkpointing);
+        }, reportEvery(b.reportEvery, csvEvery), checkpointing);
       }
       // the whole run's training wall time, segments before a resume included
       double secs = last.trainSeconds();
@@ -376,14 +395,20 @@ public final class Customization {
         after = Evaluator.evaluate(eval, policy, seeds);
       }
       Path policyDir = null;
-      if (b.outDir != null) {
-        policyDir = b.outDir.resolve("policy");
-        policy.save(policyDir);
-        writeSummary(b.outDir, before, after, last, secs, baseline);
+      SavablePolicy kept;
+      try {
+        if (b.outDir != null) {
+          policyDir = b.outDir.resolve("policy");
+          policy.save(policyDir);
+          writeSummary(b.outDir, before, after, last, secs, baseline);
+          // the learner's networks close with it: hand out a policy of its own
+          kept = org.rql4j.learner.Policies.load(policyDir);
+        } else {
+          kept = detached(policy);
+        }
+      } finally {
+        policy.close();
       }
-      // the learner's networks close with it: hand out a policy of its own
-      SavablePolicy kept = policyDir != null ? org.rql4j.learner.Policies.load(policyDir) : null;
-      policy.close();
       return new Result(task, b.baseline, cfg, before, after, last, secs, policyDir, kept);
     }
   }
@@ -397,10 +422,40 @@ public final class Customization {
       task.addon().ifPresent(a -> s.addProperty("addon", a));
       com.google.gson.JsonArray imports = new com.google.gson.JsonArray();
       b.imports.forEach(imports::add);
+      task.modules().stream().filter(m -> !b.imports.contains(m)).forEach(imports::add);
       s.add("imports", imports);
     }
     s.addProperty("algo", cfg instanceof ResidualSacConfig ? "sac" : "softq");
     return s;
+  }
+
+  /**
+   * The report interval: {@code csvEvery} by default, else the largest divisor of it not above the
+   * one asked for, so that metrics.csv gets its rows at the same steps whatever the reports.
+   */
+  static long reportEvery(long asked, long csvEvery) {
+    if (asked <= 0 || asked >= csvEvery) {
+      return csvEvery;
+    }
+    for (long k = (csvEvery + asked - 1) / asked; k <= csvEvery; k++) {
+      if (csvEvery % k == 0) {
+        return csvEvery / k;
+      }
+    }
+    return 1;
+  }
+
+  /** A copy of a learner's policy that outlives the learner (saved to a temporary folder and loaded back). */
+  private static SavablePolicy detached(SavablePolicy policy) throws IOException {
+    Path tmp = Files.createTempDirectory("rql4j-policy");
+    try {
+      policy.save(tmp);
+      return org.rql4j.learner.Policies.load(tmp);
+    } finally {
+      try (java.util.stream.Stream<Path> files = Files.walk(tmp)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      }
+    }
   }
 
   private static Env makeSingle(EnvClient client, EnvSpec.Builder spec) {

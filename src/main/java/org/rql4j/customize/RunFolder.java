@@ -89,6 +89,32 @@ public final class RunFolder {
     return summary.has("learned_episodes") ? summary : null;
   }
 
+  /**
+   * Refuses to continue the run in {@code out} (its config.json) with other task settings: a run
+   * resumed from its checkpoint must go on training on the same env, add-on and reward. Keys compared:
+   * those of {@code expected} ({@code task}, {@code baseline}, {@code env_id}, {@code eval_env_id},
+   * {@code addon}), absent ones counting as null.
+   */
+  public static void checkSameTask(Path out, JsonObject expected) throws IOException {
+    Path configFile = out.resolve("config.json");
+    if (!Files.isRegularFile(configFile)) {
+      return;
+    }
+    JsonObject run = JsonParser.parseString(Files.readString(configFile)).getAsJsonObject();
+    List<String> differs = new ArrayList<>();
+    for (String key : List.of("task", "baseline", "env_id", "eval_env_id", "addon")) {
+      String was = run.has(key) && !run.get(key).isJsonNull() ? run.get(key).getAsString() : null;
+      String now = expected.has(key) && !expected.get(key).isJsonNull() ? expected.get(key).getAsString() : null;
+      if (!java.util.Objects.equals(was, now)) {
+        differs.add(key + " " + was + " -> " + now);
+      }
+    }
+    if (!differs.isEmpty()) {
+      throw new IllegalArgumentException(out + " holds a run of another task (" + String.join(", ", differs)
+          + "); its checkpoint cannot go on with this one: choose another --out, or delete it to start over");
+    }
+  }
+
   /** A summary's evaluation episodes ({@code prior_episodes} or {@code learned_episodes}). */
   public static Evaluator.Summary episodes(JsonObject summary, String key) {
     java.lang.reflect.Type list = com.google.gson.reflect.TypeToken.getParameterized(List.class,

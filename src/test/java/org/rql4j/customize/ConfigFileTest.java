@@ -57,6 +57,8 @@ class ConfigFileTest {
         {"g.json", "{\"env_id\": ", "is not valid JSON"},
         {"h.yaml", "- a\n- b\n", "must hold a mapping of settings"},
         {"i.yaml", "steps: 1.5\n", "'steps' must be a whole number"},
+        {"j.yaml", "config:\n  totalSteps: 1000.7\n", "'config.totalSteps' must be like 100000, got 1000.7"},
+        {"k.yaml", "config:\n  hidden: [64, 1.5]\n", "'config.hidden' must be like [256,256]"},
     };
     for (String[] c : cases) {
       Path file = Files.writeString(tmp.resolve(c[0]), c[1]);

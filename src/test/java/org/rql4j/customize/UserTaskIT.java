@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -102,6 +103,12 @@ class UserTaskIT {
         .optSteps(2000).optEvalEpisodes(2).optOutDir(out).build().run()) {
       assertTrue(r.config() instanceof ResidualSoftQConfig, "Discrete actions: soft Q-learning");
       checkFinished(r, out, -500);
+    }
+    // without a run folder nothing is written, and the result still holds a policy that acts
+    try (Customization.Result r = Customization.builder(task, work.resolve("acrobot-dqn-prior"))
+        .optServer(PythonServer.builder().optWorkingDir(work)).optSteps(1200).optEvalEpisodes(1).build().run()) {
+      assertNull(r.policyDir());
+      assertNotNull(r.policy().act(org.rql4j.env.Tensor.ofFloats(new float[6]), true));
     }
   }
 
