@@ -19,7 +19,6 @@ import java.util.Map;
 import java.util.Random;
 import org.rql4j.bridge.BridgeTransport;
 import org.rql4j.bridge.EnvClient;
-import org.rql4j.bridge.EnvSpec;
 import org.rql4j.bridge.PythonServer;
 import org.rql4j.bridge.RemoteVectorEnv;
 import org.rql4j.env.AutoresetMode;
@@ -60,7 +59,7 @@ final class MctsTable {
 
   static void run(String[] args) throws IOException {
     Opts o = Commands.parse("mcts", args);
-    String task = o.text("--task", "highway-rightlane");
+    String task = org.rql4j.customize.Task.builtIn(o.text("--task", "highway-rightlane")).name();
     if (!task.equals("highway-rightlane") && !task.equals("cartpole-center")) {
       throw new IllegalArgumentException("rql4j mcts runs on Discrete tasks (highway-rightlane, cartpole-center), got "
           + task);
@@ -152,12 +151,12 @@ final class MctsTable {
       }
     }
     MctsConfig cfg = row.equals("plain") ? base.plain() : base;
-    String evalEnv = "rql4j/" + task + "-total-v0";
     try (PythonServer server = PythonServer.builder().optTransport(transport).start();
         EnvClient client = server.client();
         TorchScriptPrior prior = TorchScriptPrior.load(priorDir);
         NDManager manager = NDManager.newBaseManager("PyTorch");
-        RemoteVectorEnv env = client.make(EnvSpec.builder(evalEnv).optAutoresetMode(AutoresetMode.DISABLED).build())) {
+        RemoteVectorEnv env = client.make(org.rql4j.customize.Task.builtIn(task).evalEnv()
+            .optAutoresetMode(AutoresetMode.DISABLED).build())) {
       SearchPrior searchPrior = SearchPrior.of(prior, manager);
       ResidualMaxEntMcts mcts = row.equals("prior") ? null : new ResidualMaxEntMcts(cfg, searchPrior);
       EnvSimulator sim = mcts == null ? null : new EnvSimulator(env, row.equals("residual") ? "addon_reward" : null);

@@ -22,7 +22,6 @@ import org.rql4j.prior.PriorPackage;
 import org.rql4j.prior.TorchScriptPrior;
 import org.rql4j.train.Evaluator;
 import org.rql4j.train.MetricsCsv;
-import org.rql4j.train.OffPolicyTraining;
 import org.rql4j.train.OnPolicyTraining;
 import org.rql4j.train.TrainingCheckpoint;
 import org.rql4j.train.Checkpointing;
@@ -175,8 +174,7 @@ final class PpoRun {
       Result r = train(client, prior, s.task(), s.baseline(), s.cfg(), s.evalEpisodes(),
           p -> System.out.println(p.line()), s.out(), s.checkpointing());
       if (s.out() != null) {
-        System.out.println("wrote " + s.out() + "/{config.json, metrics.csv, summary.json}; the learned networks are "
-            + "in its checkpoint/");
+        System.out.println("wrote " + s.out() + "/{config.json, metrics.csv, policy/, summary.json}");
       }
       System.out.printf(Locale.ROOT, "%ntrained %d env steps in %.1f s; %d evaluation episodes (seeds 10000..)%n%n",
           s.cfg().totalSteps(), r.seconds(), s.evalEpisodes());
@@ -246,6 +244,9 @@ final class PpoRun {
       Evaluator.Summary after;
       try (Env eval = client.makeSingle(evalEnv, null)) {
         after = Evaluator.evaluate(eval, ppo.asPolicy(cfg.seed()), seeds);
+      }
+      if (out != null) {
+        ppo.savablePolicy(cfg.seed()).save(out.resolve("policy")); // loads alone: Policies.load
       }
       double secs = last.trainSeconds();
       Result result = new Result(before, after, last, secs);

@@ -16,7 +16,6 @@ import org.rql4j.learner.LearnerConfig;
 import org.rql4j.prior.TorchScriptPrior;
 import org.rql4j.train.Evaluator;
 import org.rql4j.train.MarkedSections;
-import org.rql4j.train.OffPolicyTraining;
 import org.rql4j.train.Checkpointing;
 
 /**

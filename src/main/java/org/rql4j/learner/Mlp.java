@@ -190,53 +190,72 @@ public final class Mlp implements AutoCloseable {
     return names;
   }
 
+  /** Copies of the parameters in {@code m}, named as {@link #stateDictNames} (for a safetensors file). */
+  public NDList namedTensors(String prefix, NDManager m) {
+    List<String> names = stateDictNames(prefix);
+    NDList list = new NDList();
+    for (int i = 0; i < parameters.size(); i++) {
+      NDArray copy = parameters.get(i).getArray().duplicate();
+      copy.attach(m);
+      copy.setName(names.get(i));
+      list.add(copy);
+    }
+    return list;
+  }
+
   /** Writes the parameters to a safetensors file (float32, PyTorch layout) under {@link #stateDictNames}. */
   public void saveSafetensors(java.nio.file.Path file, String prefix) throws java.io.IOException {
-    List<String> names = stateDictNames(prefix);
     try (NDManager m = manager.newSubManager()) {
-      NDList list = new NDList();
-      for (int i = 0; i < parameters.size(); i++) {
-        NDArray copy = parameters.get(i).getArray().duplicate();
-        copy.attach(m);
-        copy.setName(names.get(i));
-        list.add(copy);
-      }
-      try (java.io.OutputStream out = java.nio.file.Files.newOutputStream(file)) {
-        list.encode(out, NDList.Encoding.SAFETENSORS);
-      }
+      writeSafetensors(file, namedTensors(prefix, m));
+    }
+  }
+
+  /** Writes named arrays as a safetensors file. */
+  public static void writeSafetensors(java.nio.file.Path file, NDList named) throws java.io.IOException {
+    try (java.io.OutputStream out = java.nio.file.Files.newOutputStream(file)) {
+      named.encode(out, NDList.Encoding.SAFETENSORS);
+    }
+  }
+
+  /** The named tensors of a safetensors file, in {@code m}; an IOException naming the file if it is not one. */
+  public static java.util.Map<String, NDArray> readSafetensors(java.nio.file.Path file, NDManager m)
+      throws java.io.IOException {
+    try (java.io.InputStream in = java.nio.file.Files.newInputStream(file)) {
+      java.util.Map<String, NDArray> byName = new java.util.LinkedHashMap<>();
+      NDList.decode(m, in).forEach(a -> byName.put(a.getName(), a));
+      return byName;
+    } catch (RuntimeException e) {
+      throw new java.io.IOException(file + " is not a safetensors file: " + e.getMessage(), e);
     }
   }
 
   /**
    * Sets the parameters from a safetensors file written by {@link #saveSafetensors} (or by PyTorch
-   * from a state_dict with these names); an IOException naming a missing tensor or a shape that
-   * does not fit.
+   * from a state_dict with these names; other tensors in it are ignored); an IOException naming a
+   * missing tensor or a shape that does not fit.
    */
   public void loadSafetensors(java.nio.file.Path file, String prefix) throws java.io.IOException {
+    try (NDManager m = manager.newSubManager()) {
+      setFrom(readSafetensors(file, m), prefix, file);
+    }
+  }
+
+  /** Sets the parameters from named tensors ({@link #readSafetensors}); {@code source} names them in errors. */
+  public void setFrom(java.util.Map<String, NDArray> byName, String prefix, Object source) throws java.io.IOException {
     DjlRuntime.noGradOnThisThread();
     List<String> names = stateDictNames(prefix);
-    try (NDManager m = manager.newSubManager(); java.io.InputStream in = java.nio.file.Files.newInputStream(file)) {
-      NDList list;
-      try {
-        list = NDList.decode(m, in);
-      } catch (RuntimeException e) {
-        throw new java.io.IOException(file + " is not a safetensors file: " + e.getMessage(), e);
+    for (int i = 0; i < parameters.size(); i++) {
+      NDArray want = parameters.get(i).getArray();
+      NDArray got = byName.get(names.get(i));
+      if (got == null) {
+        throw new java.io.IOException(source + " has no tensor '" + names.get(i) + "' (it has "
+            + new java.util.TreeSet<>(byName.keySet()) + ")");
       }
-      java.util.Map<String, NDArray> byName = new java.util.HashMap<>();
-      list.forEach(a -> byName.put(a.getName(), a));
-      for (int i = 0; i < parameters.size(); i++) {
-        NDArray want = parameters.get(i).getArray();
-        NDArray got = byName.get(names.get(i));
-        if (got == null) {
-          throw new java.io.IOException(file + " has no tensor '" + names.get(i) + "' (it has " + new java.util.TreeSet<>(
-              byName.keySet()) + ")");
-        }
-        if (!got.getShape().equals(want.getShape()) || got.getDataType() != DataType.FLOAT32) {
-          throw new java.io.IOException(file + ": tensor '" + names.get(i) + "' is " + got.getDataType() + " "
-              + got.getShape() + ", the network needs float32 " + want.getShape());
-        }
-        want.set(got.toFloatArray());
+      if (!got.getShape().equals(want.getShape()) || got.getDataType() != DataType.FLOAT32) {
+        throw new java.io.IOException(source + ": tensor '" + names.get(i) + "' is " + got.getDataType() + " "
+            + got.getShape() + ", the network needs float32 " + want.getShape());
       }
+      want.set(got.toFloatArray());
     }
   }
 

@@ -11,7 +11,7 @@ public final class Policies {
   private Policies() {}
 
   /**
-   * Loads a saved policy of any kind (a customized soft-Q policy with its prior, or a SAC policy),
+   * Loads a saved policy of any kind (a customized soft-Q policy with its prior, a SAC or a PPO policy),
    * as its {@code policy.json}'s {@code format} says (docs/run-folder.md, "policy/").
    *
    * @throws IOException if {@code dir} holds no policy.json or one of an unknown format
@@ -31,8 +31,9 @@ public final class Policies {
     return switch (format) {
       case CustomizedPolicy.FORMAT, CustomizedPolicy.FORMAT_1 -> CustomizedPolicy.load(dir, null);
       case SacPolicy.FORMAT, SacPolicy.FORMAT_1 -> SacPolicy.load(dir);
+      case PpoPolicy.FORMAT -> PpoPolicy.load(dir);
       default -> throw new IOException(file + ": field 'format' is '" + format + "'; this version reads "
-          + CustomizedPolicy.FORMAT + " and " + SacPolicy.FORMAT);
+          + CustomizedPolicy.FORMAT + ", " + SacPolicy.FORMAT + " and " + PpoPolicy.FORMAT);
     };
   }
 }

@@ -317,6 +317,34 @@ public final class ResidualPpo implements AutoCloseable {
     };
   }
 
+  /**
+   * The learned policy as a {@link org.rql4j.policy.SavablePolicy} (sharing this learner's networks:
+   * valid while it is open), which saves itself to a folder that {@link Policies#load} reads back.
+   */
+  public org.rql4j.policy.SavablePolicy savablePolicy(long seed) {
+    return new PpoPolicy(this, false, seed);
+  }
+
+  /** The observation statistics of observation normalization; null without it. */
+  RunningMeanStd observationStats() {
+    return obsStats;
+  }
+
+  /** The width of the observations. */
+  public int observationDim() {
+    return obsDim;
+  }
+
+  /** The action space the learner was made for. */
+  public Space actionSpace() {
+    return discrete ? new Space.Discrete(actDim, start) : box;
+  }
+
+  /** The state-independent log-std of the Gaussian (null for Discrete actions). */
+  NDArray logStdArray() {
+    return logStd;
+  }
+
   /** {@code V(s)} for {@code [n, obsDim]} raw observations (normalized here when the config says so). */
   public float[] values(float[] observations) {
     DjlRuntime.noGradOnThisThread();

@@ -21,6 +21,22 @@ public final class RunningMeanStd {
     java.util.Arrays.fill(var, 1.0);
   }
 
+  /** Sets the statistics (as {@link #mean}, {@link #var} and {@link #count} give them). */
+  public void set(double[] newMean, double[] newVar, double newCount) {
+    if (newMean.length != mean.length || newVar.length != var.length || !(newCount > 0)) {
+      throw new IllegalArgumentException("running statistics of width " + mean.length + " need " + mean.length
+          + " means and variances and a count > 0");
+    }
+    System.arraycopy(newMean, 0, mean, 0, mean.length);
+    System.arraycopy(newVar, 0, var, 0, var.length);
+    count = newCount;
+  }
+
+  /** The width. */
+  public int dim() {
+    return mean.length;
+  }
+
   public double count() {
     return count;
   }

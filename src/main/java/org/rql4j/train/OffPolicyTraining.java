@@ -2,7 +2,6 @@ package org.rql4j.train;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
 import org.rql4j.buffer.ReplayBuffer;

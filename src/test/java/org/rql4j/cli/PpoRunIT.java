@@ -23,8 +23,13 @@ class PpoRunIT {
     String[] args = {"--task", "halfcheetah-speedcap", "--baseline", "kl", "--steps", "2048", "--eval-episodes", "1",
         "--out", out.toString(), "--resume"};
     PpoRun.run(args);
-    for (String f : new String[] {"config.json", "metrics.csv", "summary.json", "checkpoint/state.bin"}) {
+    for (String f : new String[] {"config.json", "metrics.csv", "summary.json", "checkpoint/state.bin",
+        "policy/policy.json", "policy/policy.safetensors"}) {
       assertTrue(Files.isRegularFile(out.resolve(f)), f);
+    }
+    try (org.rql4j.policy.SavablePolicy policy = org.rql4j.learner.Policies.load(out.resolve("policy"))) {
+      org.rql4j.env.Tensor action = (org.rql4j.env.Tensor) policy.act(org.rql4j.env.Tensor.ofFloats(new float[17]), true);
+      assertEquals(6, action.toFloatArray().length, "HalfCheetah's 6 motors");
     }
     String summary = Files.readString(out.resolve("summary.json"));
     assertTrue(summary.contains("NaN"), "no episode ended in 2048 steps of 4 copies: NaN recent returns");

@@ -227,4 +227,36 @@ class ResidualPpoTest {
     assertThrows(IllegalArgumentException.class,
         () -> ResidualPpoConfig.defaults().withNormalization(true, false).withInitFromPrior(true));
   }
+
+  @Test
+  void aSavedPolicyLoadsAloneAndActsAsTheLearner(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+      throws Exception {
+    ResidualPpoConfig cfg = ResidualPpoConfig.defaults().withNetwork(new int[] {8}, 1e-2f, -0.3f)
+        .withNormalization(true, false);
+    float[] obs = {5f, 100f};
+    org.rql4j.env.Tensor o = org.rql4j.env.Tensor.ofFloats(obs);
+    try (ResidualPpo box = new ResidualPpo(cfg, 2, ONE_D);
+        ResidualPpo discrete = new ResidualPpo(cfg.withNormalization(false, false), 2,
+            new org.rql4j.env.Space.Discrete(3, 1))) {
+      box.observe(new float[] {5f, 100f, -5f, 80f}); // normalization statistics travel with the policy
+      for (ResidualPpo learner : new ResidualPpo[] {box, discrete}) {
+        java.nio.file.Path dir = tmp.resolve(learner == box ? "box" : "discrete");
+        org.rql4j.policy.SavablePolicy live = learner.savablePolicy(0);
+        live.save(dir);
+        try (org.rql4j.policy.SavablePolicy loaded = Policies.load(dir)) {
+          assertTrue(loaded instanceof PpoPolicy);
+          org.rql4j.env.Tensor a = (org.rql4j.env.Tensor) live.act(o, true);
+          org.rql4j.env.Tensor b = (org.rql4j.env.Tensor) loaded.act(o, true);
+          assertEquals(a, b);
+        }
+      }
+      // the weights under state_dict names: policy.0.weight ... and the Gaussian's log_std
+      try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager("PyTorch")) {
+        java.util.Map<String, ai.djl.ndarray.NDArray> t = Mlp.readSafetensors(tmp.resolve("box/policy.safetensors"), m);
+        assertEquals(java.util.Set.of("policy.0.weight", "policy.0.bias", "policy.2.weight", "policy.2.bias",
+            "log_std"), t.keySet());
+        assertArrayEquals(box.logStd(), t.get("log_std").toFloatArray());
+      }
+    }
+  }
 }
