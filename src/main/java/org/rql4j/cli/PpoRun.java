@@ -171,8 +171,11 @@ final class PpoRun {
             ? "resuming from " : "checkpoints every " + s.checkpointing().every() + " env steps in ")
             + s.checkpointing().dir());
       }
-      Result r = train(client, prior, s.task(), s.baseline(), s.cfg(), s.evalEpisodes(),
-          p -> System.out.println(p.line()), s.out(), s.checkpointing());
+      Result r;
+      try (ProgressReport report = ProgressReport.forTraining("ppo")) {
+        r = train(client, prior, s.task(), s.baseline(), s.cfg(), s.evalEpisodes(), report::accept, s.out(),
+            s.checkpointing());
+      }
       if (s.out() != null) {
         System.out.println("wrote " + s.out() + "/{config.json, metrics.csv, policy/, summary.json}");
       }

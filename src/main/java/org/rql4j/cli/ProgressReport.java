@@ -5,7 +5,7 @@ import java.util.Locale;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
-import org.rql4j.train.OffPolicyTraining;
+import org.rql4j.train.TrainingProgress;
 
 /**
  * A run's training progress for a person: on an interactive terminal a progress bar (me.tongfei
@@ -20,7 +20,7 @@ final class ProgressReport implements AutoCloseable {
   private final String task;
   private final boolean interactive;
   private ProgressBar bar; // made at the first report: its clock (rate, ETA) counts training, not the prior's evaluation
-  private OffPolicyTraining.Progress last;
+  private TrainingProgress last;
 
   private ProgressReport(String task, boolean interactive) {
     this.task = task;
@@ -39,7 +39,7 @@ final class ProgressReport implements AutoCloseable {
     return interactive;
   }
 
-  void accept(OffPolicyTraining.Progress p) {
+  void accept(TrainingProgress p) {
     last = p;
     if (!interactive) {
       System.out.println(p.line());

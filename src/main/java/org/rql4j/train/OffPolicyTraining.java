@@ -34,7 +34,7 @@ public final class OffPolicyTraining {
    */
   public record Progress(long step, long totalSteps, int episodes, double recentEnvReturn, double recentBasicReturn,
       double recentAddonReturn, String explorationName, double exploration, double loss, double stepsPerSecond, double envSeconds,
-      double priorSeconds, double learnerSeconds, double trainSeconds, boolean stopped) {
+      double priorSeconds, double learnerSeconds, double trainSeconds, boolean stopped) implements TrainingProgress {
 
     /** One line for logs. */
     public String line() {

@@ -44,8 +44,16 @@ public final class OnPolicyTraining {
    * @param trainSeconds training wall time of the whole run, segments before a resume included
    */
   public record Progress(long step, long totalSteps, int episodes, double recentEnvReturn, double recentBasicReturn,
-      double recentAddonReturn, ResidualPpo.Losses losses, double stepsPerSecond, double trainSeconds) {
+      double recentAddonReturn, ResidualPpo.Losses losses, double stepsPerSecond, double trainSeconds)
+      implements TrainingProgress {
 
+    /** The last update's total loss (NaN before the first update). */
+    @Override
+    public double loss() {
+      return losses == null ? Double.NaN : losses.loss();
+    }
+
+    @Override
     public String line() {
       return String.format(Locale.ROOT, "step %d/%d  episodes %d  return %.1f (basic %.1f, add-on %.1f)  "
           + "pg %.4f  value %.4f  entropy %.3f  kl %.4f  clip %.2f  %.0f steps/s", step, totalSteps, episodes,
