@@ -48,7 +48,8 @@ final class Commands {
         text("--eval-env-id", "ID", "with --env-id: the env to evaluate on (default: the --env-id with the add-on)"),
         many("--import", "MODULE", "with --env-id: a module the env server imports (one that registers ID); "
             + "repeatable"),
-        text("--algo", "softq|sac", "the learner (default: soft Q-learning for Discrete actions, SAC for Box ones)"),
+        text("--algo", "softq|sac|ppo", "the learner (default: soft Q-learning for Discrete actions, SAC for Box "
+            + "ones; residual PPO for a diagonal-Gaussian prior such as an SB3 PPO's, and the MuJoCo tasks)"),
         text("--task", "T", "a built-in task (docs/tasks.md; default cartpole-center)"),
         text("--config", "FILE", "settings from a YAML or JSON file (docs/run-folder.md), e.g. a run's config.json; "
             + "the options given here override it"),

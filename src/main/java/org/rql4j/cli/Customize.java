@@ -25,7 +25,8 @@ final class Customize {
   private Customize() {}
 
   /** The rows of a before/after table. */
-  record Result(Evaluator.Summary prior, Evaluator.Summary learned, OffPolicyTraining.Progress training, double seconds) {}
+  record Result(Evaluator.Summary prior, Evaluator.Summary learned, org.rql4j.train.TrainingProgress training,
+      double seconds) {}
 
   /**
    * The result a finished run left in {@code out} (its summary.json), if it was made with
@@ -52,7 +53,9 @@ final class Customize {
 
   /** The shipped prior a task's runs customize by default: the SAC actor for Box tasks, else the soft DQN. */
   static String defaultPrior(String task) {
-    return baseConfig(task) instanceof ResidualSacConfig ? "sac" : "softdqn";
+    Task t = Task.builtIn(task);
+    return t.referenceConfig().isEmpty() ? "ppo" : t.referenceConfig().get() instanceof ResidualSacConfig ? "sac"
+        : "softdqn";
   }
 
 
@@ -63,7 +66,7 @@ final class Customize {
    * prior); evaluates the prior and the learned policy on the total variant.
    */
   static Result customize(GrpcEnvClient client, PriorPolicy prior, Task task, String baseline,
-      LearnerConfig cfg, int evalEpisodes, Consumer<OffPolicyTraining.Progress> progress) {
+      LearnerConfig cfg, int evalEpisodes, Consumer<org.rql4j.train.TrainingProgress> progress) {
     try {
       return customize(client, prior, task, baseline, cfg, evalEpisodes, progress, null, null);
     } catch (java.io.IOException e) {
@@ -76,7 +79,7 @@ final class Customize {
    * with {@code checkpointing} set, saves (and resumes from) training checkpoints.
    */
   static Result customize(GrpcEnvClient client, PriorPolicy prior, Task task, String baseline,
-      LearnerConfig cfg, int evalEpisodes, Consumer<OffPolicyTraining.Progress> progress, Path out,
+      LearnerConfig cfg, int evalEpisodes, Consumer<org.rql4j.train.TrainingProgress> progress, Path out,
       Checkpointing checkpointing) throws java.io.IOException {
     Customization.Builder b = Customization.builder(task, prior).optEnvClient(client)
         .optBaseline(Baseline.of(baseline)).optConfig(cfg).optEvalEpisodes(evalEpisodes).optProgress(progress)
@@ -134,6 +137,25 @@ final class Customize {
           return stabilized(tuned(c, task.label(), alphaHat, warmStart), task.label(), maxGradNorm, priorMinStd);
         })
         .optLog(System.out::println);
+    boolean ppo = "ppo".equals(setting(o, file, "--algo", null))
+        || (task.isBuiltIn() && task.referenceConfig().isEmpty() && setting(o, file, "--algo", null) == null);
+    if (ppo) {
+      // residual PPO: its own settings; the off-policy options do not apply
+      for (String off : new String[] {"--alpha-hat", "--warm-start", "--max-grad-norm", "--prior-min-std"}) {
+        if (o.has(off)) {
+          throw new IllegalArgumentException(off + " is a setting of soft Q-learning and SAC; PPO's temperature and "
+              + "other fields go in a config file (--config, under 'config': alphaHat, learningRate, ...)");
+        }
+      }
+      b.optPpoConfig(file.overlay(Customization.defaultPpoConfig(baseline)));
+      b.optSteps(steps != null ? steps : fields.has("totalSteps") ? fields.get("totalSteps").getAsLong() : 100_000);
+      if (seed != null) {
+        b.optSeed(seed);
+      }
+      if (w != null) {
+        b.optPriorWeight(parseWeight(w, "--prior-weight"));
+      }
+    }
     if (ckOpt != null || o.has("--checkpoint-every")) {
       Path ck = ckOpt != null ? Path.of(ckOpt) : out == null ? null : out.resolve("checkpoint");
       if (ck == null) {
@@ -224,9 +246,8 @@ final class Customize {
     return switch (name) {
       case "softq" -> Customization.Algorithm.SOFT_Q;
       case "sac" -> Customization.Algorithm.SAC;
-      case "ppo" -> throw new IllegalArgumentException("--algo ppo: residual PPO runs through 'rql4j ppo' (built-in "
-          + "MuJoCo tasks) for now; customize takes softq or sac");
-      default -> throw new IllegalArgumentException("--algo must be softq or sac, got '" + name + "'");
+      case "ppo" -> Customization.Algorithm.PPO;
+      default -> throw new IllegalArgumentException("--algo must be softq, sac or ppo, got '" + name + "'");
     };
   }
 

@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import org.rql4j.learner.LearnerConfig;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -165,7 +164,7 @@ public final class ConfigFile {
    *
    * @throws IllegalArgumentException naming the file and the field
    */
-  public LearnerConfig overlay(LearnerConfig base) {
+  public <T> T overlay(T base) {
     JsonObject fields = learnerFields();
     if (fields.size() == 0) {
       return base;
@@ -175,7 +174,7 @@ public final class ConfigFile {
     for (String key : fields.keySet()) {
       if (!tree.has(key)) {
         throw new IllegalArgumentException("config file " + file + ": 'config." + key + "' is not a field of "
-            + base.getClass().getSimpleName() + " (" + base.algorithm() + "); its fields are " + new TreeSet<>(tree
+            + base.getClass().getSimpleName() + "; its fields are " + new TreeSet<>(tree
             .keySet()));
       }
       JsonElement want = tree.get(key);
@@ -193,7 +192,9 @@ public final class ConfigFile {
       tree.add(key, got);
     }
     try {
-      return gson.fromJson(tree, base.getClass());
+      @SuppressWarnings("unchecked")
+      T made = (T) gson.fromJson(tree, base.getClass());
+      return made;
     } catch (JsonParseException | NumberFormatException e) {
       throw new IllegalArgumentException("config file " + file + ": its 'config' does not fit "
           + base.getClass().getSimpleName() + ": " + e.getMessage(), e);

@@ -30,6 +30,11 @@ import org.rql4j.train.Evaluator;
 import org.rql4j.train.MetricsCsv;
 import org.rql4j.train.OffPolicyTraining;
 import org.rql4j.train.TrainingCheckpoint;
+import org.rql4j.train.TrainingProgress;
+import org.rql4j.train.OnPolicyTraining;
+import org.rql4j.train.OnPolicyCheckpoint;
+import org.rql4j.learner.ResidualPpo;
+import org.rql4j.learner.ResidualPpoConfig;
 import org.rql4j.train.Checkpointing;
 
 /**
@@ -61,13 +66,18 @@ public final class Customization {
   public enum Algorithm {
     /** Residual soft Q-learning (Discrete actions). */
     SOFT_Q,
-    /** Residual SAC (Box actions). */
-    SAC
+    /** Residual SAC (Box actions; a squashed-Gaussian prior). */
+    SAC,
+    /**
+     * Residual PPO (policy gradient; Discrete or Box actions, a categorical or diagonal-Gaussian
+     * prior such as an SB3 PPO's), the built-in MuJoCo tasks' learner.
+     */
+    PPO
   }
 
   /** What a finished run gives: the evaluations, the training's last progress and the customized policy. */
-  public record Result(Task task, Baseline baseline, LearnerConfig config, Evaluator.Summary prior,
-      Evaluator.Summary learned, OffPolicyTraining.Progress training, double trainSeconds, Path policyDir,
+  public record Result(Task task, Baseline baseline, Object config, Evaluator.Summary prior,
+      Evaluator.Summary learned, TrainingProgress training, double trainSeconds, Path policyDir,
       SavablePolicy policy) implements AutoCloseable {
 
     /** Closes the policy (null for a result read back from a finished run folder). */
@@ -105,6 +115,7 @@ public final class Customization {
     private Baseline baseline = Baseline.RESIDUAL;
     private Algorithm algorithm;
     private LearnerConfig config;
+    private ResidualPpoConfig ppoConfig;
     private Long steps;
     private Long seed;
     private Float priorWeight;
@@ -113,7 +124,7 @@ public final class Customization {
     private Path checkpointDir;
     private long checkpointEvery;
     private boolean resume;
-    private Consumer<OffPolicyTraining.Progress> progress = p -> { };
+    private Consumer<TrainingProgress> progress = p -> { };
     private long reportEvery;
     private EnvClient client;
     private PythonServer.Builder server;
@@ -142,6 +153,16 @@ public final class Customization {
     /** The learner's settings (default: the task's reference, see the class comment). */
     public Builder optConfig(LearnerConfig config) {
       this.config = config;
+      return this;
+    }
+
+    /**
+     * Residual PPO's settings (and PPO as the learner). Default for PPO: {@link ResidualPpoConfig#mujoco()},
+     * for the residual row with w = 0.5, alphaHat = 0.25, pi_theta starting as a copy of the prior's
+     * network and learning rate 1e-4 (docs/tasks.md, "MuJoCo PPO values").
+     */
+    public Builder optPpoConfig(ResidualPpoConfig config) {
+      this.ppoConfig = config;
       return this;
     }
 
@@ -204,7 +225,7 @@ public final class Customization {
     }
 
     /** Called with the training's progress, about every tenth of the run (and at its end). */
-    public Builder optProgress(Consumer<OffPolicyTraining.Progress> progress) {
+    public Builder optProgress(Consumer<TrainingProgress> progress) {
       this.progress = Objects.requireNonNull(progress, "progress");
       return this;
     }
@@ -267,10 +288,6 @@ public final class Customization {
             + "checkpoint");
       }
       task.trainEnv(baseline).build(); // a baseline the task cannot train (the oracle without a total-reward env)
-      if (task.isBuiltIn() && task.referenceConfig().isEmpty() && config == null) {
-        throw new IllegalArgumentException("task " + task.name() + " learns on-policy (residual PPO): run it with "
-            + "'rql4j ppo --task " + task.name() + "'");
-      }
       return new Customization(this);
     }
   }
@@ -334,23 +351,16 @@ public final class Customization {
             train.actionSpace());
       }
     }
+    if (b.algorithm == Algorithm.PPO || b.ppoConfig != null
+        || (b.algorithm == null && b.config == null && task.isBuiltIn() && task.referenceConfig().isEmpty())) {
+      return runPpo(client, prior, seeds, actionSpace);
+    }
     LearnerConfig cfg = config(actionSpace);
     String baseline = b.baseline.label();
     String priorSha = PriorPackage.identity(prior.spec());
-    if (b.outDir != null) {
-      JsonObject identity = settings(cfg);
-      identity.addProperty("task", task.label());
-      identity.addProperty("baseline", baseline);
-      RunFolder.checkSameTask(b.outDir, identity);
-      JsonObject finished = RunFolder.finishedSummary(b.outDir, cfg, task.label(), baseline, b.evalEpisodes, priorSha);
-      if (finished != null) {
-        Path saved = b.outDir.resolve("policy");
-        return new Result(task, b.baseline, cfg, RunFolder.episodes(finished, "prior_episodes"),
-            RunFolder.episodes(finished, "learned_episodes"),
-            new Gson().fromJson(finished.get("final_progress"), OffPolicyTraining.Progress.class),
-            finished.get("train_seconds").getAsDouble(), saved,
-            Files.isRegularFile(saved.resolve("policy.json")) ? org.rql4j.learner.Policies.load(saved) : null);
-      }
+    Result done = finishedRun(cfg, settings(cfg), priorSha, OffPolicyTraining.Progress.class);
+    if (done != null) {
+      return done;
     }
     Checkpointing checkpointing = checkpointing(cfg);
     // refuse before touching anything in out: a refused rerun must not truncate the earlier run's files
@@ -425,7 +435,7 @@ public final class Customization {
       task.modules().stream().filter(m -> !b.imports.contains(m)).forEach(imports::add);
       s.add("imports", imports);
     }
-    s.addProperty("algo", cfg instanceof ResidualSacConfig ? "sac" : "softq");
+    s.addProperty("algo", cfg == null ? "ppo" : cfg instanceof ResidualSacConfig ? "sac" : "softq");
     return s;
   }
 
@@ -443,6 +453,128 @@ public final class Customization {
       }
     }
     return 1;
+  }
+
+  /** PPO's defaults for the residual row (the ppo command's): prior weight, temperature, learning rate from the prior. */
+  public static final float PPO_RESIDUAL_W = 0.5f;
+  public static final float PPO_RESIDUAL_ALPHA = 0.25f;
+  public static final float PPO_FINE_TUNE_LR = 1e-4f;
+
+  /**
+   * PPO's default settings for a baseline: {@link ResidualPpoConfig#mujoco()}, for the residual row with
+   * w = 0.5, alphaHat = 0.25, pi_theta starting as a copy of the prior's network and learning rate 1e-4.
+   */
+  public static ResidualPpoConfig defaultPpoConfig(Baseline baseline) {
+    ResidualPpoConfig cfg = ResidualPpoConfig.mujoco();
+    return baseline != Baseline.RESIDUAL ? cfg : cfg.withStepSize(PPO_FINE_TUNE_LR, cfg.clipRange())
+        .withSoft(PPO_RESIDUAL_ALPHA, PPO_RESIDUAL_W).withInitFromPrior(true);
+  }
+
+  /** The run's PPO settings: the given ones or the defaults, the steps, seed and prior weight, the baseline's. */
+  private ResidualPpoConfig ppoConfig() {
+    ResidualPpoConfig cfg = b.ppoConfig != null ? b.ppoConfig : defaultPpoConfig(b.baseline);
+    if (b.steps != null) {
+      cfg = cfg.withTotalSteps(b.steps);
+    }
+    if (b.seed != null) {
+      cfg = cfg.withSeed(b.seed);
+    }
+    if (b.priorWeight != null) {
+      cfg = cfg.withSoft(cfg.alphaHat(), b.priorWeight);
+    }
+    // the baselines learn without the prior: no prior term, no copy of its network
+    return b.baseline == Baseline.RESIDUAL ? cfg : cfg.withSoft(cfg.alphaHat(), 0f).withInitFromPrior(false);
+  }
+
+  /**
+   * The result a finished run of these settings left in the out folder (its policy loaded back), or
+   * null; a folder of another task, or a finished run of other settings, is refused.
+   */
+  private Result finishedRun(Object cfg, JsonObject identity, String priorSha,
+      Class<? extends TrainingProgress> progressType) throws IOException {
+    if (b.outDir == null) {
+      return null;
+    }
+    String baseline = b.baseline.label();
+    identity.addProperty("task", task.label());
+    identity.addProperty("baseline", baseline);
+    RunFolder.checkSameTask(b.outDir, identity);
+    JsonObject finished = RunFolder.finishedSummary(b.outDir, cfg, task.label(), baseline, b.evalEpisodes, priorSha);
+    if (finished == null) {
+      return null;
+    }
+    Path saved = b.outDir.resolve("policy");
+    return new Result(task, b.baseline, cfg, RunFolder.episodes(finished, "prior_episodes"),
+        RunFolder.episodes(finished, "learned_episodes"), new Gson().fromJson(finished.get("final_progress"),
+        progressType), finished.get("train_seconds").getAsDouble(), saved,
+        Files.isRegularFile(saved.resolve("policy.json")) ? org.rql4j.learner.Policies.load(saved) : null);
+  }
+
+  private Result runPpo(EnvClient client, PriorPolicy prior, long[] seeds, Space actionSpace) throws IOException {
+    ResidualPpoConfig cfg = ppoConfig();
+    String baseline = b.baseline.label();
+    String priorSha = PriorPackage.identity(prior.spec());
+    Result done = finishedRun(cfg, settings(null), priorSha, OnPolicyTraining.Progress.class);
+    if (done != null) {
+      return done;
+    }
+    Path ckDir = b.checkpointDir != null ? b.checkpointDir : b.outDir == null ? null : b.outDir.resolve("checkpoint");
+    org.rql4j.train.Checkpointing ck = ckDir == null ? null : new org.rql4j.train.Checkpointing(ckDir,
+        b.checkpointEvery > 0 ? b.checkpointEvery : Math.max((long) cfg.nSteps() * cfg.numEnvs(), cfg.totalSteps() / 10),
+        b.resume);
+    String trainEnvId = task.trainEnv(b.baseline).build().envId();
+    if (ck != null) {
+      ck.checkStartable();
+      if (ck.resume()) {
+        OnPolicyCheckpoint.checkResumable(ck.dir(), cfg, trainEnvId, cfg.priorWeight() == 0 ? null : priorSha);
+      }
+    }
+    if (cfg.initFromPrior() && !(prior instanceof TorchScriptPrior)) {
+      throw new IllegalArgumentException("PPO starts from a copy of the prior's network only with a prior package "
+          + "loaded in Java (TorchScriptPrior); set initFromPrior false in its config");
+    }
+    b.log.accept(cfg.toString());
+    if (b.outDir != null) {
+      RunFolder.start(b.outDir, task.label(), baseline, b.evalEpisodes, prior, priorSha, cfg, settings(null));
+    }
+    Evaluator.Summary before;
+    try (Env env = makeSingle(client, task.evalEnv()); PriorActor actor = new PriorActor(prior)) {
+      before = Evaluator.evaluate(env, actor, seeds);
+    }
+    try (RemoteVectorEnv env = client.make(task.trainEnv(b.baseline).optNumEnvs(cfg.numEnvs()).build());
+        ResidualPpo ppo = new ResidualPpo(cfg, (int) env.observationSpace().flatDim(), env.actionSpace())) {
+      boolean resuming = ck != null && ck.resume() && TrainingCheckpoint.exists(ck.dir());
+      if (cfg.initFromPrior() && !resuming) {
+        ppo.initializePolicyFrom((TorchScriptPrior) prior);
+        b.log.accept("pi_theta starts as a copy of the prior's network");
+      }
+      long keepUpTo = resuming ? TrainingCheckpoint.savedStep(ck.dir()) : -1;
+      OnPolicyTraining.Progress last;
+      try (MetricsCsv csv = b.outDir == null ? null : MetricsCsv.forPpo(b.outDir.resolve("metrics.csv"), keepUpTo)) {
+        last = OnPolicyTraining.run(env, cfg.priorWeight() == 0 ? null : prior, ppo, p -> {
+          b.progress.accept(p);
+          if (csv != null) {
+            csv.onPpoProgress(p);
+          }
+        }, ck);
+      }
+      SavablePolicy policy = ppo.savablePolicy(cfg.seed());
+      Evaluator.Summary after;
+      try (Env eval = makeSingle(client, task.evalEnv())) {
+        after = Evaluator.evaluate(eval, policy, seeds);
+      }
+      Path policyDir = null;
+      SavablePolicy kept;
+      if (b.outDir != null) {
+        policyDir = b.outDir.resolve("policy");
+        policy.save(policyDir);
+        writeSummary(b.outDir, before, after, last, last.trainSeconds(), baseline);
+        kept = org.rql4j.learner.Policies.load(policyDir);
+      } else {
+        kept = detached(policy);
+      }
+      return new Result(task, b.baseline, cfg, before, after, last, last.trainSeconds(), policyDir, kept);
+    }
   }
 
   /** A copy of a learner's policy that outlives the learner (saved to a temporary folder and loaded back). */
@@ -515,7 +647,7 @@ public final class Customization {
   }
 
   private static void writeSummary(Path out, Evaluator.Summary before, Evaluator.Summary after,
-      OffPolicyTraining.Progress last, double secs, String baseline) throws IOException {
+      TrainingProgress last, double secs, String baseline) throws IOException {
     Gson gson = new GsonBuilder().serializeSpecialFloatingPointValues().create();
     JsonObject summary = new JsonObject();
     summary.addProperty("train_seconds", secs);

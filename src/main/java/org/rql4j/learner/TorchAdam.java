@@ -13,7 +13,7 @@ import org.rql4j.runtime.DjlRuntime;
  * {@code m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
  * w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)}. Written by hand because DJL's
  * Adam puts epsilon inside the bias-corrected step, which differs visibly from PyTorch for small
- * gradients (platform-notes.md); the compat tests compare updated weights with PyTorch's.
+ * gradients; the compat tests compare updated weights with PyTorch's.
  */
 public final class TorchAdam implements AutoCloseable {
 

@@ -57,13 +57,15 @@ class UserTaskIT {
   static final String MAKE_PRIORS = """
       import subprocess, sys
       import gymnasium
-      from stable_baselines3 import DQN, SAC
+      from stable_baselines3 import DQN, PPO, SAC
 
       SAC("MlpPolicy", gymnasium.make("Pendulum-v1"), learning_starts=100, seed=0, device="cpu",
           policy_kwargs={"net_arch": [32, 32]}).learn(600).save("pendulum-sac.zip")
       DQN("MlpPolicy", gymnasium.make("Acrobot-v1"), learning_starts=200, seed=0, device="cpu",
           policy_kwargs={"net_arch": [32, 32]}).learn(1000).save("acrobot-dqn.zip")
+      PPO("MlpPolicy", gymnasium.make("Pendulum-v1"), n_steps=256, seed=0, device="cpu").learn(512).save("pendulum-ppo.zip")
       for kind, zip_, env_id, extra in [("sb3-sac", "pendulum-sac.zip", "Pendulum-v1", []),
+                                        ("sb3-ppo", "pendulum-ppo.zip", "Pendulum-v1", []),
                                         ("sb3-dqn", "acrobot-dqn.zip", "Acrobot-v1", ["--temperature", "1"])]:
           subprocess.run([sys.executable, "-m", "rql4j_bridge", "export", "--kind", kind, "--checkpoint", zip_,
                           "--out", zip_[:-4] + "-prior", "--env-id", env_id, *extra], check=True)
@@ -125,6 +127,20 @@ class UserTaskIT {
       try (SavablePolicy policy = org.rql4j.learner.Policies.load(work.resolve(c[3]).resolve("policy"))) {
         assertNotNull(policy);
       }
+    }
+  }
+
+  @Test
+  void residualPpoFromAnSb3PpoPriorThroughTheCommandLine() throws Exception {
+    Run r = rql4j("customize", "--env-id", "Pendulum-v1", "--addon", "mytasks:gentle", "--prior", "pendulum-ppo-prior",
+        "--algo", "ppo", "--steps", "4096", "--eval-episodes", "2", "--out", "cli-pendulum-ppo");
+    assertEquals(0, r.code(), r.output());
+    assertTrue(r.output().contains("pi_theta starts as a copy of the prior's network"), r.output());
+    assertTrue(r.output().contains("| customized (residual) |") && !r.output().contains("not reported"), r.output());
+    assertEquals("ppo", json(work.resolve("cli-pendulum-ppo/config.json")).get("algo").getAsString());
+    try (SavablePolicy policy = org.rql4j.learner.Policies.load(work.resolve("cli-pendulum-ppo/policy"))) {
+      float[] a = ((org.rql4j.env.Tensor) policy.act(org.rql4j.env.Tensor.ofFloats(new float[3]), true)).toFloatArray();
+      assertTrue(a.length == 1 && a[0] >= -2 && a[0] <= 2, "a torque within Pendulum's bounds");
     }
   }
 
