@@ -6,7 +6,6 @@ import ai.djl.ndarray.types.Shape;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -121,16 +120,9 @@ public final class CustomizedPolicy implements SavablePolicy {
    * when given); refuses a prior whose files changed since the policy was saved.
    */
   public static CustomizedPolicy load(Path dir, Path priorOverride) throws IOException {
+    JsonObject json = Policies.readPolicyJson(dir, "customized policy", FORMAT, FORMAT_1);
     Path file = dir.resolve("policy.json");
-    if (!Files.isRegularFile(file)) {
-      throw new IOException(file + " is missing: " + dir + " is not a saved customized policy");
-    }
-    JsonObject json = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
-    String format = json.has("format") ? json.get("format").getAsString() : "";
-    if (!FORMAT.equals(format) && !FORMAT_1.equals(format)) {
-      throw new IOException(file + ": field 'format' is " + json.get("format") + ", this version reads " + FORMAT
-          + " and " + FORMAT_1);
-    }
+    String format = json.get("format").getAsString();
     ResidualSoftQConfig config = new Gson().fromJson(json.get("config"), ResidualSoftQConfig.class);
     int obsDim = json.get("obs_dim").getAsInt();
     int nActions = json.get("n_actions").getAsInt();

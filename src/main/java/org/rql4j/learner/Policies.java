@@ -3,6 +3,8 @@ package org.rql4j.learner;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import org.rql4j.policy.SavablePolicy;
 
 /** Saved policies of every learner. */
@@ -17,23 +19,35 @@ public final class Policies {
    * @throws IOException if {@code dir} holds no policy.json or one of an unknown format
    */
   public static SavablePolicy load(Path dir) throws IOException {
+    JsonObject json = readPolicyJson(dir, "policy", CustomizedPolicy.FORMAT, CustomizedPolicy.FORMAT_1,
+        SacPolicy.FORMAT, SacPolicy.FORMAT_1, PpoPolicy.FORMAT);
+    return switch (json.get("format").getAsString()) {
+      case CustomizedPolicy.FORMAT, CustomizedPolicy.FORMAT_1 -> CustomizedPolicy.load(dir, null);
+      case SacPolicy.FORMAT, SacPolicy.FORMAT_1 -> SacPolicy.load(dir);
+      default -> PpoPolicy.load(dir);
+    };
+  }
+
+  /**
+   * A saved policy's {@code policy.json}, of one of {@code formats}; an IOException naming the file
+   * when it is missing, not JSON, or of another format ({@code what}: the kind of policy, for messages).
+   */
+  static JsonObject readPolicyJson(Path dir, String what, String... formats) throws IOException {
     Path file = dir.resolve("policy.json");
     if (!Files.isRegularFile(file)) {
-      throw new IOException(dir + " holds no saved policy (no policy.json): pass the policy/ folder of a run");
+      throw new IOException(dir + " holds no saved " + what + " (no policy.json): pass the policy/ folder of a run");
     }
-    com.google.gson.JsonObject json;
+    JsonObject json;
     try {
-      json = com.google.gson.JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+      json = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
     } catch (RuntimeException e) {
       throw new IOException(file + " is not a JSON object: " + e.getMessage(), e);
     }
     String format = json.has("format") ? json.get("format").getAsString() : "";
-    return switch (format) {
-      case CustomizedPolicy.FORMAT, CustomizedPolicy.FORMAT_1 -> CustomizedPolicy.load(dir, null);
-      case SacPolicy.FORMAT, SacPolicy.FORMAT_1 -> SacPolicy.load(dir);
-      case PpoPolicy.FORMAT -> PpoPolicy.load(dir);
-      default -> throw new IOException(file + ": field 'format' is '" + format + "'; this version reads "
-          + CustomizedPolicy.FORMAT + ", " + SacPolicy.FORMAT + " and " + PpoPolicy.FORMAT);
-    };
+    if (!java.util.Arrays.asList(formats).contains(format)) {
+      throw new IOException(file + ": field 'format' is '" + format + "'; this version reads "
+          + String.join(", ", formats) + " here");
+    }
+    return json;
   }
 }

@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDManager;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -107,14 +106,8 @@ public final class PpoPolicy implements SavablePolicy {
 
   /** Loads a folder written by {@link #save}. */
   public static PpoPolicy load(Path dir) throws IOException {
+    JsonObject json = Policies.readPolicyJson(dir, "PPO policy", FORMAT);
     Path file = dir.resolve("policy.json");
-    if (!Files.isRegularFile(file)) {
-      throw new IOException(file + " is missing: " + dir + " is not a saved PPO policy");
-    }
-    JsonObject json = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
-    if (!json.has("format") || !FORMAT.equals(json.get("format").getAsString())) {
-      throw new IOException(file + ": field 'format' is " + json.get("format") + ", this version reads " + FORMAT);
-    }
     Gson gson = new Gson();
     ResidualPpoConfig config = gson.fromJson(json.get("config"), ResidualPpoConfig.class);
     JsonObject action = json.getAsJsonObject("action_space");

@@ -3,7 +3,6 @@ package org.rql4j.learner;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -75,16 +74,8 @@ public final class SacPolicy implements SavablePolicy {
 
   /** Loads a folder written by {@link #save}. */
   public static SacPolicy load(Path dir) throws IOException {
-    Path file = dir.resolve("policy.json");
-    if (!Files.isRegularFile(file)) {
-      throw new IOException(file + " is missing: " + dir + " is not a saved SAC policy");
-    }
-    JsonObject json = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
-    String format = json.has("format") ? json.get("format").getAsString() : "";
-    if (!FORMAT.equals(format) && !FORMAT_1.equals(format)) {
-      throw new IOException(file + ": field 'format' is " + json.get("format") + ", this version reads " + FORMAT
-          + " and " + FORMAT_1);
-    }
+    JsonObject json = Policies.readPolicyJson(dir, "SAC policy", FORMAT, FORMAT_1);
+    String format = json.get("format").getAsString();
     ResidualSacConfig config = new Gson().fromJson(json.get("config"), ResidualSacConfig.class);
     double[] low = new Gson().fromJson(json.get("action_low"), double[].class);
     double[] high = new Gson().fromJson(json.get("action_high"), double[].class);
