@@ -397,29 +397,16 @@ public final class Customization {
           return csv.onProgress(p);
         }, reportEvery(b.reportEvery, csvEvery), checkpointing);
       }
-      // the whole run's training wall time, segments before a resume included
-      double secs = last.trainSeconds();
       SavablePolicy policy = learner.policy(used, env.actionSpace(), cfg.seed());
       Evaluator.Summary after;
       try (Env eval = makeSingle(client, task.evalEnv())) {
         after = Evaluator.evaluate(eval, policy, seeds);
       }
-      Path policyDir = null;
-      SavablePolicy kept;
       try {
-        if (b.outDir != null) {
-          policyDir = b.outDir.resolve("policy");
-          policy.save(policyDir);
-          writeSummary(b.outDir, before, after, last, secs, baseline);
-          // the learner's networks close with it: hand out a policy of its own
-          kept = org.rql4j.learner.Policies.load(policyDir);
-        } else {
-          kept = detached(policy);
-        }
+        return finish(cfg, before, after, last, policy);
       } finally {
         policy.close();
       }
-      return new Result(task, b.baseline, cfg, before, after, last, secs, policyDir, kept);
     }
   }
 
@@ -563,18 +550,25 @@ public final class Customization {
       try (Env eval = makeSingle(client, task.evalEnv())) {
         after = Evaluator.evaluate(eval, policy, seeds);
       }
-      Path policyDir = null;
-      SavablePolicy kept;
-      if (b.outDir != null) {
-        policyDir = b.outDir.resolve("policy");
-        policy.save(policyDir);
-        writeSummary(b.outDir, before, after, last, last.trainSeconds(), baseline);
-        kept = org.rql4j.learner.Policies.load(policyDir);
-      } else {
-        kept = detached(policy);
-      }
-      return new Result(task, b.baseline, cfg, before, after, last, last.trainSeconds(), policyDir, kept);
+      return finish(cfg, before, after, last, policy);
     }
+  }
+
+  /**
+   * The end of a run of either learner family: with an out folder, the policy and summary.json are
+   * written there and the policy is loaded back from it; without, a detached copy. Either way the
+   * result's policy outlives the learner, whose networks close with it.
+   */
+  private Result finish(Object cfg, Evaluator.Summary before, Evaluator.Summary after, TrainingProgress last,
+      SavablePolicy policy) throws IOException {
+    if (b.outDir == null) {
+      return new Result(task, b.baseline, cfg, before, after, last, last.trainSeconds(), null, detached(policy));
+    }
+    Path policyDir = b.outDir.resolve("policy");
+    policy.save(policyDir);
+    writeSummary(b.outDir, before, after, last, b.baseline.label());
+    return new Result(task, b.baseline, cfg, before, after, last, last.trainSeconds(), policyDir,
+        org.rql4j.learner.Policies.load(policyDir));
   }
 
   /** A copy of a learner's policy that outlives the learner (saved to a temporary folder and loaded back). */
@@ -647,10 +641,10 @@ public final class Customization {
   }
 
   private static void writeSummary(Path out, Evaluator.Summary before, Evaluator.Summary after,
-      TrainingProgress last, double secs, String baseline) throws IOException {
+      TrainingProgress last, String baseline) throws IOException {
     Gson gson = new GsonBuilder().serializeSpecialFloatingPointValues().create();
     JsonObject summary = new JsonObject();
-    summary.addProperty("train_seconds", secs);
+    summary.addProperty("train_seconds", last.trainSeconds()); // the whole run's, segments before a resume included
     summary.addProperty("prior", before.markdownRow("prior alone"));
     summary.addProperty("learned", after.markdownRow(baseline));
     summary.add("final_progress", gson.toJsonTree(last));
