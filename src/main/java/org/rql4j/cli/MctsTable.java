@@ -22,14 +22,15 @@ import org.rql4j.bridge.EnvClient;
 import org.rql4j.bridge.PythonServer;
 import org.rql4j.bridge.RemoteVectorEnv;
 import org.rql4j.env.AutoresetMode;
-import org.rql4j.env.InfoColumn;
-import org.rql4j.env.ResetRequest;
+import org.rql4j.env.Env;
 import org.rql4j.env.Tensor;
-import org.rql4j.env.VectorStep;
+import org.rql4j.env.Value;
 import org.rql4j.mcts.EnvSimulator;
 import org.rql4j.mcts.MctsConfig;
 import org.rql4j.mcts.ResidualMaxEntMcts;
+import org.rql4j.mcts.SearchPolicy;
 import org.rql4j.mcts.SearchPrior;
+import org.rql4j.policy.Policy;
 import org.rql4j.prior.TorchScriptPrior;
 import org.rql4j.train.Evaluator;
 import org.rql4j.train.MarkedSections;
@@ -48,9 +49,21 @@ final class MctsTable {
 
   static final List<String> ROWS = List.of("prior", "plain", "residual");
 
-  /** One finished episode of a row. */
-  record Episode(long seed, double basic, double addon, int length, boolean terminated, double[] decisionMs,
-      long searchSteps) {
+  /**
+   * One finished episode of a row, as the row's .jsonl file holds it: the evaluation's episode
+   * ({@link Evaluator.Episode}) and the search's cost (the latency of each decision, env steps searched).
+   */
+  record Episode(long seed, double basic, double addon, double envReturn, int length, boolean terminated,
+      double[] decisionMs, long searchSteps) {
+
+    static Episode of(Evaluator.Episode e, double[] decisionMs, long searchSteps) {
+      return new Episode(e.seed(), e.basicReturn(), e.addonReturn(), e.envReturn(), e.length(), e.terminated(),
+          decisionMs, searchSteps);
+    }
+
+    Evaluator.Episode evaluated() {
+      return new Evaluator.Episode(seed, basic, addon, envReturn, length, terminated);
+    }
 
     double medianMs() {
       return Evaluator.median(decisionMs);
@@ -151,51 +164,52 @@ final class MctsTable {
       }
     }
     MctsConfig cfg = row.equals("plain") ? base.plain() : base;
+    org.rql4j.customize.Task t = org.rql4j.customize.Task.builtIn(task);
     try (PythonServer server = PythonServer.builder().optTransport(transport).start();
         EnvClient client = server.client();
         TorchScriptPrior prior = TorchScriptPrior.load(priorDir);
         NDManager manager = NDManager.newBaseManager("PyTorch");
-        RemoteVectorEnv env = client.make(org.rql4j.customize.Task.builtIn(task).evalEnv()
-            .optAutoresetMode(AutoresetMode.DISABLED).build())) {
+        RemoteVectorEnv env = client.make(t.evalEnv().optAutoresetMode(AutoresetMode.DISABLED).build())) {
       SearchPrior searchPrior = SearchPrior.of(prior, manager);
-      ResidualMaxEntMcts mcts = row.equals("prior") ? null : new ResidualMaxEntMcts(cfg, searchPrior);
-      EnvSimulator sim = mcts == null ? null : new EnvSimulator(env, row.equals("residual") ? "addon_reward" : null);
-      for (int k = done.size(); k < episodes; k++) {
-        Random rng = new Random(seed * 1_000_003L + seeds[k]);
-        float[] obs = ((Tensor) env.reset(ResetRequest.seeded(seeds[k])).observations().row(0)).toFloatArray();
-        double basic = 0;
-        double addon = 0;
-        int length = 0;
-        long searchSteps = 0;
-        List<Double> ms = new ArrayList<>();
-        VectorStep s;
-        do {
-          long t = System.nanoTime();
-          int action;
-          if (mcts == null) {
-            double[] logp = searchPrior.logProbs(obs);
-            action = argmax(logp);
-          } else {
-            ResidualMaxEntMcts.Decision d = mcts.decide(sim, obs, rng);
-            action = d.action();
-            searchSteps += d.envSteps();
-          }
-          ms.add((System.nanoTime() - t) / 1e6);
-          s = env.step(new long[] {action});
-          basic += info(s, "basic_reward");
-          addon += info(s, "addon_reward");
-          length++;
-          obs = ((Tensor) s.observations().row(0)).toFloatArray();
-        } while (!s.done(0));
-        Episode e = new Episode(seeds[k], basic, addon, length, s.terminated()[0],
-            ms.stream().mapToDouble(Double::doubleValue).toArray(), searchSteps);
-        Files.writeString(file, new Gson().toJson(e) + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-            StandardOpenOption.APPEND);
-        done.add(e);
-        System.out.printf(Locale.ROOT, "%sepisode %d/%d (seed %d): basic %.1f, add-on %.2f, length %d%s, "
-            + "median decision %.0f ms, %d search steps%n", tag, k + 1, episodes, seeds[k], basic, addon, length,
-            e.terminated() ? " (crashed)" : "", e.medianMs(), searchSteps);
-      }
+      // the prior row acts greedily on the prior; the search rows search from the env's current state
+      SearchPolicy search = row.equals("prior") ? null : new SearchPolicy(new ResidualMaxEntMcts(cfg, searchPrior),
+          new EnvSimulator(env, row.equals("residual") ? Evaluator.ADDON : null), new Random(0));
+      Policy acting = search != null ? search
+          : (obs, deterministic) -> Tensor.scalar((long) argmax(searchPrior.logProbs(((Tensor) obs).toFloatArray())));
+      List<Double> ms = new ArrayList<>();
+      Policy timed = (obs, deterministic) -> {
+        long t0 = System.nanoTime();
+        Value a = acting.act(obs, deterministic);
+        ms.add((System.nanoTime() - t0) / 1e6);
+        return a;
+      };
+      Evaluator.evaluate(Env.single(env), timed, Arrays.copyOfRange(seeds, done.size(), episodes),
+          new Evaluator.Listener() {
+            @Override
+            public void starting(long resetSeed) {
+              ms.clear();
+              if (search != null) {
+                search.reseed(new Random(seed * 1_000_003L + resetSeed));
+                search.takeEnvSteps();
+              }
+            }
+
+            @Override
+            public void finished(Evaluator.Episode ev) {
+              Episode e = Episode.of(ev, ms.stream().mapToDouble(Double::doubleValue).toArray(),
+                  search == null ? 0 : search.takeEnvSteps());
+              try {
+                Files.writeString(file, new Gson().toJson(e) + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
+              } catch (IOException x) {
+                throw new java.io.UncheckedIOException("cannot append to " + file + ": " + x.getMessage(), x);
+              }
+              done.add(e);
+              System.out.printf(Locale.ROOT, "%sepisode %d/%d (seed %d): basic %.1f, add-on %.2f, length %d%s, "
+                  + "median decision %.0f ms, %d search steps%n", tag, done.size(), episodes, e.seed(), e.basic(),
+                  e.addon(), e.length(), e.terminated() ? " (crashed)" : "", e.medianMs(), e.searchSteps());
+            }
+          });
     }
     return done;
   }
@@ -208,11 +222,6 @@ final class MctsTable {
       }
     }
     return best;
-  }
-
-  private static double info(VectorStep s, String key) {
-    InfoColumn c = s.info().get(key);
-    return c == null || !c.present()[0] ? Double.NaN : c.values()[0];
   }
 
   static List<Episode> read(Path file) throws IOException {
@@ -264,21 +273,14 @@ final class MctsTable {
       double median = Evaluator.median(eps.stream().flatMapToDouble(e -> Arrays.stream(e.decisionMs())).toArray());
       long decisions = eps.stream().mapToLong(Episode::length).sum();
       long steps = eps.stream().mapToLong(Episode::searchSteps).sum();
-      md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.0f%% (%d/%d) | %s | %.0f |%n", names.get(row),
-          meanStd(eps, Episode::basic), meanStd(eps, Episode::addon), meanStd(eps, e -> e.length()),
-          100.0 * eps.stream().filter(Episode::terminated).count() / eps.size(),
-          eps.stream().filter(Episode::terminated).count(), eps.size(),
-          median < 10 ? String.format(Locale.ROOT, "%.2f ms", median) : median < 1000
+      long crashes = eps.stream().filter(Episode::terminated).count();
+      // basic, add-on and length as every results table reports them; then the search's own columns
+      md.append(new Evaluator.Summary(eps.stream().map(Episode::evaluated).toList()).markdownRow(names.get(row)))
+          .append(String.format(Locale.ROOT, " %.0f%% (%d/%d) | %s | %.0f |%n", 100.0 * crashes / eps.size(), crashes,
+          eps.size(), median < 10 ? String.format(Locale.ROOT, "%.2f ms", median) : median < 1000
               ? String.format(Locale.ROOT, "%.0f ms", median) : String.format(Locale.ROOT, "%.1f s", median / 1000),
           (double) steps / decisions));
     });
     return md.toString();
-  }
-
-  private static String meanStd(List<Episode> eps, java.util.function.ToDoubleFunction<Episode> f) {
-    double m = eps.stream().mapToDouble(f).average().orElse(Double.NaN);
-    double v = eps.stream().mapToDouble(e -> (f.applyAsDouble(e) - m) * (f.applyAsDouble(e) - m)).average()
-        .orElse(Double.NaN);
-    return String.format(Locale.ROOT, "%.2f ± %.2f", m, Math.sqrt(v));
   }
 }

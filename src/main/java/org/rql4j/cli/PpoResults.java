@@ -103,17 +103,17 @@ final class PpoResults {
     System.out.printf(Locale.ROOT, "rql4j ppo-results: %d runs of %d env steps on %s, %d at a time; run folders "
         + "(resumable: rerun the same command to continue) under %s%n", jobs.size(), steps, task, parallel, outRoot);
     long t0 = System.nanoTime();
-    List<java.util.concurrent.Callable<PpoRun.Result>> calls = new ArrayList<>();
+    List<java.util.concurrent.Callable<Customize.Result>> calls = new ArrayList<>();
     for (Job job : jobs) {
       calls.add(() -> runJob(task, steps, episodes, priorDir, job));
     }
-    List<PpoRun.Result> results = Results.runAll(calls, parallel, outRoot);
+    List<Customize.Result> results = Results.runAll(calls, parallel, outRoot);
     Map<String, List<Evaluator.Episode>> table = new LinkedHashMap<>();
     Map<String, List<Double>> seconds = new LinkedHashMap<>();
     Map<String, List<String>> perSeed = new LinkedHashMap<>();
     for (int k = 0; k < jobs.size(); k++) {
       Job job = jobs.get(k);
-      PpoRun.Result r = results.get(k);
+      Customize.Result r = results.get(k);
       table.putIfAbsent("prior alone", new ArrayList<>(r.prior().episodes()));
       table.computeIfAbsent(job.row(), x -> new ArrayList<>()).addAll(r.learned().episodes());
       seconds.computeIfAbsent(job.row(), x -> new ArrayList<>()).add(r.seconds());
@@ -151,14 +151,14 @@ final class PpoResults {
   }
 
   /** One job in a child JVM (DJL allows one GradientCollector per JVM at a time): its folder's result. */
-  private static PpoRun.Result runJob(String task, long steps, int episodes, Path priorDir, Job job)
+  private static Customize.Result runJob(String task, long steps, int episodes, Path priorDir, Job job)
       throws IOException, InterruptedException {
     String tag = "[" + job.out().getFileName() + "] ";
     List<String> childArgs = new ArrayList<>(List.of("--task", task, "--baseline", job.baseline(), "--prior",
         priorDir.toString(), "--steps", Long.toString(steps), "--seed", Long.toString(job.seed()), "--eval-episodes",
         Integer.toString(episodes), "--out", job.out().toString(), "--resume"));
     childArgs.addAll(job.extra());
-    PpoRun.Result done = PpoRun.finishedWith(childArgs.toArray(String[]::new));
+    Customize.Result done = PpoRun.finishedWith(childArgs.toArray(String[]::new));
     if (done != null) {
       System.out.println(tag + "finished earlier: " + done.learned().markdownRow(job.row()));
       return done;
@@ -166,7 +166,7 @@ final class PpoResults {
     List<String> command = new ArrayList<>(List.of("ppo"));
     command.addAll(childArgs);
     int code = Results.runChild(command, tag);
-    PpoRun.Result result = PpoRun.finishedWith(childArgs.toArray(String[]::new));
+    Customize.Result result = PpoRun.finishedWith(childArgs.toArray(String[]::new));
     if (code != 0 || result == null) {
       throw new IllegalStateException("run " + job.out() + " exited with code " + code + " (its output is above, "
           + "prefixed " + tag.trim() + ")");

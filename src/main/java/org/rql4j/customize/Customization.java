@@ -288,6 +288,11 @@ public final class Customization {
             + "checkpoint");
       }
       task.trainEnv(baseline).build(); // a baseline the task cannot train (the oracle without a total-reward env)
+      if (baseline == Baseline.KL && (algorithm == Algorithm.SOFT_Q || algorithm == Algorithm.SAC
+          || (algorithm == null && config != null && ppoConfig == null))) {
+        throw new IllegalArgumentException("the kl baseline (KL-regularized PPO) is a baseline of PPO: choose the PPO "
+            + "learner; soft Q-learning and SAC compare with oracle and addon-only");
+      }
       return new Customization(this);
     }
   }
@@ -442,19 +447,38 @@ public final class Customization {
     return 1;
   }
 
-  /** PPO's defaults for the residual row (the ppo command's): prior weight, temperature, learning rate from the prior. */
+  /**
+   * Residual PPO's default prior weight w and temperature alphaHat of the shaped reward (w > alphaHat:
+   * the customized policy leans to the prior's likelier actions). Chosen on halfcheetah-speedcap,
+   * seed 0, 150k steps, among (w, alphaHat) = (0.1, 0.02), (0.5, 0.1), (1, 0.2), (0.5, 0.25):
+   * docs/results.md.
+   */
   public static final float PPO_RESIDUAL_W = 0.5f;
+  /** See {@link #PPO_RESIDUAL_W}. */
   public static final float PPO_RESIDUAL_ALPHA = 0.25f;
+  /**
+   * The learning rate of PPO runs that start from the prior's network (fine-tuning): SB3's 3e-4
+   * moved the sharp prior (std ~0.3) by a KL of 0.06-0.18 per update and lost 10-16% of its basic
+   * return in 150k steps; 1e-4 keeps it near 0.03. Runs from scratch keep 3e-4.
+   */
   public static final float PPO_FINE_TUNE_LR = 1e-4f;
+  /** The KL-regularized baseline's default beta (w = alphaHat = beta), chosen among 0.1, 0.3, 0.5 as above. */
+  public static final float PPO_KL_BETA = 0.5f;
 
   /**
-   * PPO's default settings for a baseline: {@link ResidualPpoConfig#mujoco()}, for the residual row with
-   * w = 0.5, alphaHat = 0.25, pi_theta starting as a copy of the prior's network and learning rate 1e-4.
+   * PPO's default settings for a baseline: {@link ResidualPpoConfig#mujoco()}; for the residual row with
+   * w = 0.5, alphaHat = 0.25, for the KL-regularized one with w = alphaHat = 0.5, both with pi_theta
+   * starting as a copy of the prior's network and learning rate 1e-4 (chosen on halfcheetah-speedcap:
+   * docs/results.md).
    */
   public static ResidualPpoConfig defaultPpoConfig(Baseline baseline) {
     ResidualPpoConfig cfg = ResidualPpoConfig.mujoco();
-    return baseline != Baseline.RESIDUAL ? cfg : cfg.withStepSize(PPO_FINE_TUNE_LR, cfg.clipRange())
-        .withSoft(PPO_RESIDUAL_ALPHA, PPO_RESIDUAL_W).withInitFromPrior(true);
+    return switch (baseline) {
+      case RESIDUAL -> cfg.withStepSize(PPO_FINE_TUNE_LR, cfg.clipRange()).withSoft(PPO_RESIDUAL_ALPHA, PPO_RESIDUAL_W)
+          .withInitFromPrior(true);
+      case KL -> cfg.withStepSize(PPO_FINE_TUNE_LR, cfg.clipRange()).klRegularized(PPO_KL_BETA).withInitFromPrior(true);
+      case ORACLE, ADDON_ONLY -> cfg;
+    };
   }
 
   /** The run's PPO settings: the given ones or the defaults, the steps, seed and prior weight, the baseline's. */
@@ -469,8 +493,8 @@ public final class Customization {
     if (b.priorWeight != null) {
       cfg = cfg.withSoft(cfg.alphaHat(), b.priorWeight);
     }
-    // the baselines learn without the prior: no prior term, no copy of its network
-    return b.baseline == Baseline.RESIDUAL ? cfg : cfg.withSoft(cfg.alphaHat(), 0f).withInitFromPrior(false);
+    // the oracle and add-on-only baselines learn without the prior: no prior term, no copy of its network
+    return b.baseline.usesPrior() ? cfg : cfg.withSoft(cfg.alphaHat(), 0f).withInitFromPrior(false);
   }
 
   /**
@@ -490,6 +514,7 @@ public final class Customization {
     if (finished == null) {
       return null;
     }
+    log("%s holds this run, finished: nothing to train", b.outDir);
     Path saved = b.outDir.resolve("policy");
     return new Result(task, b.baseline, cfg, RunFolder.episodes(finished, "prior_episodes"),
         RunFolder.episodes(finished, "learned_episodes"), new Gson().fromJson(finished.get("final_progress"),
@@ -521,6 +546,10 @@ public final class Customization {
           + "loaded in Java (TorchScriptPrior); set initFromPrior false in its config");
     }
     b.log.accept(cfg.toString());
+    if (ck != null) {
+      b.log.accept((ck.resume() && TrainingCheckpoint.exists(ck.dir()) ? "resuming from "
+          : "checkpoints every " + ck.every() + " env steps in ") + ck.dir());
+    }
     if (b.outDir != null) {
       RunFolder.start(b.outDir, task.label(), baseline, b.evalEpisodes, prior, priorSha, cfg, settings(null));
     }
@@ -584,12 +613,20 @@ public final class Customization {
     }
   }
 
+  private void log(String format, Object... args) {
+    b.log.accept(String.format(java.util.Locale.ROOT, format, args));
+  }
+
   private static Env makeSingle(EnvClient client, EnvSpec.Builder spec) {
     return Env.single(client.make(spec.optAutoresetMode(AutoresetMode.DISABLED).build()));
   }
 
   /** The run's learner settings: the given or reference config, the action space's family, the overrides. */
   private LearnerConfig config(Space actionSpace) {
+    if (b.baseline == Baseline.KL) {
+      throw new IllegalArgumentException("the kl baseline (KL-regularized PPO) is a baseline of PPO: choose the PPO "
+          + "learner (optAlgorithm(PPO), --algo ppo); soft Q-learning and SAC compare with oracle and addon-only");
+    }
     boolean discrete = actionSpace instanceof Space.Discrete;
     Algorithm algo = b.algorithm != null ? b.algorithm : b.config instanceof ResidualSacConfig ? Algorithm.SAC
         : b.config instanceof ResidualSoftQConfig ? Algorithm.SOFT_Q : discrete ? Algorithm.SOFT_Q : Algorithm.SAC;

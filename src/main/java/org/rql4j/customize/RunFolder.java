@@ -110,8 +110,8 @@ public final class RunFolder {
       }
     }
     if (!differs.isEmpty()) {
-      throw new IllegalArgumentException(out + " holds a run of another task (" + String.join(", ", differs)
-          + "); its checkpoint cannot go on with this one: choose another --out, or delete it to start over");
+      throw new IllegalArgumentException(out + " holds a run of other settings (" + String.join(", ", differs)
+          + "): it cannot be reused or go on with these; choose another --out, or delete it to start over");
     }
   }
 

@@ -1,8 +1,5 @@
 package org.rql4j.learner;
 
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.IOException;
 import java.util.Random;
 import org.rql4j.buffer.ReplayBuffer;
 import org.rql4j.env.Space;
@@ -15,7 +12,7 @@ import org.rql4j.prior.PriorPolicy;
  * and its state for checkpoints. Implemented by {@link ResidualSoftQLearning} (Algorithm 1) and
  * {@link ResidualSac} (Algorithm 2).
  */
-public interface OffPolicyLearner extends AutoCloseable {
+public interface OffPolicyLearner extends LearnerState, AutoCloseable {
 
   /**
    * The collection and training schedule, in env steps (over all envs).
@@ -101,13 +98,8 @@ public interface OffPolicyLearner extends AutoCloseable {
   double exploration(long step);
 
   /** Optimizer steps taken (all optimizers of the learner; in checkpoint summaries). */
+  @Override
   long optimizerSteps();
-
-  /** Writes the networks and optimizer states (a checkpoint's learner section). */
-  void writeState(DataOutputStream out) throws IOException;
-
-  /** Restores what {@link #writeState} wrote. */
-  void readState(DataInputStream in) throws IOException;
 
   @Override
   void close();

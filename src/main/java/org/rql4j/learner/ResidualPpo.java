@@ -2,8 +2,10 @@ package org.rql4j.learner;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.util.ArrayList;
@@ -30,7 +32,7 @@ import org.rql4j.runtime.DjlRuntime;
  * value function is a separate MLP. Both MLPs use tanh (SB3's on-policy default) with this
  * project's uniform {@code ±1/sqrt(fan_in)} initialization (SB3 uses orthogonal). Not thread-safe.
  */
-public final class ResidualPpo implements AutoCloseable {
+public final class ResidualPpo implements LearnerState, AutoCloseable {
 
   private static final double HALF_LOG_2PI_E = 0.5 * (1 + Math.log(2 * Math.PI));
 
@@ -505,64 +507,81 @@ public final class ResidualPpo implements AutoCloseable {
     return out;
   }
 
-  /**
-   * Writes the learner's state: both networks, the log-std, Adam's moments, and the running
-   * statistics of observations and returns (with the copies' running returns).
-   */
-  public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
-    Mlp.writeWeights(out, policy.exportWeights());
-    Mlp.writeWeights(out, value.exportWeights());
-    Mlp.writeWeights(out, logStd == null ? List.of() : List.of(logStd.toFloatArray()));
-    optimizer.writeState(out);
-    out.writeBoolean(obsStats != null);
-    if (obsStats != null) {
-      obsStats.write(out);
-    }
-    out.writeBoolean(returnStats != null);
-    if (returnStats != null) {
-      returnStats.write(out);
-      double[] r = runningReturns == null ? new double[0] : runningReturns;
-      out.writeInt(r.length);
-      for (double x : r) {
-        out.writeDouble(x);
-      }
-    }
+  /** {@value #KIND}. */
+  @Override
+  public String kind() {
+    return KIND;
   }
 
-  /** Restores what {@link #writeState} wrote (same config); an IOException for a state of other shapes. */
-  public void readState(java.io.DataInputStream in) throws java.io.IOException {
-    DjlRuntime.noGradOnThisThread();
-    try {
-      policy.importWeights(Mlp.readWeights(in));
-      value.importWeights(Mlp.readWeights(in));
-      List<float[]> ls = Mlp.readWeights(in);
-      if (logStd != null) {
-        if (ls.size() != 1 || ls.get(0).length != actDim) {
-          throw new java.io.IOException("the checkpoint's log-std does not have " + actDim + " values");
-        }
-        logStd.set(ls.get(0));
+  /** The learner's kind in checkpoints. */
+  public static final String KIND = "residual-ppo";
+
+  /**
+   * The policy and value networks ({@code policy.*}, {@code value.*}), the Gaussian's log-std
+   * ({@code log_std}), Adam's moments ({@code optim.*}) and the running statistics of observations
+   * and returns ({@code obs_rms.mean}, {@code obs_rms.var}, {@code return_rms.*}, float64) with the
+   * copies' running returns ({@code running_returns}).
+   */
+  @Override
+  public NDList stateTensors(NDManager out) {
+    NDList list = policy.namedTensors("policy", out);
+    list.addAll(value.namedTensors("value", out));
+    if (logStd != null) {
+      list.add(LearnerStates.floats(out, "log_std", logStd.toFloatArray()));
+    }
+    list.addAll(optimizer.namedState("optim", out));
+    for (String name : new String[] {"obs_rms", "return_rms"}) {
+      RunningMeanStd stats = name.equals("obs_rms") ? obsStats : returnStats;
+      if (stats != null) {
+        list.add(LearnerStates.doubles(out, name + ".mean", stats.means()));
+        list.add(LearnerStates.doubles(out, name + ".var", stats.variances()));
       }
-    } catch (IllegalArgumentException e) {
-      throw new java.io.IOException("the checkpoint's networks do not fit this PPO config: " + e.getMessage(), e);
     }
-    optimizer.readState(in);
-    if (in.readBoolean() != (obsStats != null)) {
-      throw new java.io.IOException("the checkpoint's observation normalization setting differs from this config's");
+    if (returnStats != null && runningReturns != null) {
+      list.add(LearnerStates.doubles(out, "running_returns", runningReturns));
     }
+    return list;
+  }
+
+  @Override
+  public com.google.gson.JsonObject stateValues() {
+    com.google.gson.JsonObject v = new com.google.gson.JsonObject();
+    v.addProperty("optim.step", optimizer.steps());
     if (obsStats != null) {
-      obsStats.read(in);
-    }
-    if (in.readBoolean() != (returnStats != null)) {
-      throw new java.io.IOException("the checkpoint's reward scaling setting differs from this config's");
+      v.addProperty("obs_rms.count", obsStats.count());
     }
     if (returnStats != null) {
-      returnStats.read(in);
-      int n = in.readInt();
-      runningReturns = n == 0 ? null : new double[n];
-      for (int i = 0; i < n; i++) {
-        runningReturns[i] = in.readDouble();
+      v.addProperty("return_rms.count", returnStats.count());
+    }
+    return v;
+  }
+
+  @Override
+  public void restoreState(java.util.Map<String, NDArray> tensors, com.google.gson.JsonObject values)
+      throws java.io.IOException {
+    DjlRuntime.noGradOnThisThread();
+    policy.setFrom(tensors, "policy", "the checkpoint");
+    value.setFrom(tensors, "value", "the checkpoint");
+    if (logStd != null) {
+      logStd.set(LearnerStates.tensor(tensors, "log_std", actDim, DataType.FLOAT32).toFloatArray());
+    } else if (tensors.containsKey("log_std")) {
+      throw new java.io.IOException("the checkpoint has a Gaussian's log-std; this PPO learner acts in Discrete actions");
+    }
+    optimizer.restoreNamedState(tensors, "optim", LearnerStates.whole(values, "optim.step"));
+    for (String name : new String[] {"obs_rms", "return_rms"}) {
+      RunningMeanStd stats = name.equals("obs_rms") ? obsStats : returnStats;
+      if ((stats != null) != tensors.containsKey(name + ".mean")) {
+        throw new java.io.IOException("the checkpoint's " + (name.equals("obs_rms") ? "observation normalization"
+            : "reward scaling") + " setting differs from this config's");
+      }
+      if (stats != null) {
+        stats.set(LearnerStates.tensor(tensors, name + ".mean", stats.dim(), DataType.FLOAT64).toDoubleArray(),
+            LearnerStates.tensor(tensors, name + ".var", stats.dim(), DataType.FLOAT64).toDoubleArray(),
+            values.has(name + ".count") ? values.get(name + ".count").getAsDouble() : stats.count());
       }
     }
+    NDArray returns = tensors.get("running_returns");
+    runningReturns = returnStats == null || returns == null ? null : returns.toDoubleArray();
   }
 
   /** Adam steps taken. */

@@ -462,27 +462,48 @@ public final class ResidualSac implements OffPolicyLearner {
     return reward.add(notTerminated.mul(gamma).mul(soft));
   }
 
-  /** Actor, critics, targets, the temperature, then the three optimizers' states. */
+  /**
+   * The actor ({@code actor.*}), critics and targets ({@code q1.*}, {@code q2.*}, {@code q1_target.*},
+   * {@code q2_target.*}), the log-temperature ({@code log_alpha}) and the three optimizers' moments
+   * ({@code actor_optim.*}, {@code critic_optim.*}, {@code alpha_optim.*}).
+   */
   @Override
-  public void writeState(DataOutputStream out) throws IOException {
-    for (Mlp net : List.of(actor, q1, q2, q1Target, q2Target)) {
-      Mlp.writeWeights(out, net.exportWeights());
-    }
-    out.writeFloat(logAlpha.getFloat());
-    actorOptimizer.writeState(out);
-    criticOptimizer.writeState(out);
-    alphaOptimizer.writeState(out);
+  public NDList stateTensors(NDManager out) {
+    NDList list = new NDList();
+    list.addAll(actor.namedTensors("actor", out));
+    list.addAll(q1.namedTensors("q1", out));
+    list.addAll(q2.namedTensors("q2", out));
+    list.addAll(q1Target.namedTensors("q1_target", out));
+    list.addAll(q2Target.namedTensors("q2_target", out));
+    list.add(LearnerStates.floats(out, "log_alpha", new float[] {logAlpha.getFloat()}));
+    list.addAll(actorOptimizer.namedState("actor_optim", out));
+    list.addAll(criticOptimizer.namedState("critic_optim", out));
+    list.addAll(alphaOptimizer.namedState("alpha_optim", out));
+    return list;
   }
 
   @Override
-  public void readState(DataInputStream in) throws IOException {
-    for (Mlp net : List.of(actor, q1, q2, q1Target, q2Target)) {
-      net.importWeights(Mlp.readWeights(in));
-    }
-    setAlphaHat(Math.exp(in.readFloat()));
-    actorOptimizer.readState(in);
-    criticOptimizer.readState(in);
-    alphaOptimizer.readState(in);
+  public com.google.gson.JsonObject stateValues() {
+    com.google.gson.JsonObject v = new com.google.gson.JsonObject();
+    v.addProperty("actor_optim.step", actorOptimizer.steps());
+    v.addProperty("critic_optim.step", criticOptimizer.steps());
+    v.addProperty("alpha_optim.step", alphaOptimizer.steps());
+    return v;
+  }
+
+  @Override
+  public void restoreState(java.util.Map<String, NDArray> tensors, com.google.gson.JsonObject values)
+      throws IOException {
+    actor.setFrom(tensors, "actor", "the checkpoint");
+    q1.setFrom(tensors, "q1", "the checkpoint");
+    q2.setFrom(tensors, "q2", "the checkpoint");
+    q1Target.setFrom(tensors, "q1_target", "the checkpoint");
+    q2Target.setFrom(tensors, "q2_target", "the checkpoint");
+    setAlphaHat(Math.exp(LearnerStates.tensor(tensors, "log_alpha", 1, ai.djl.ndarray.types.DataType.FLOAT32)
+        .toFloatArray()[0]));
+    actorOptimizer.restoreNamedState(tensors, "actor_optim", LearnerStates.whole(values, "actor_optim.step"));
+    criticOptimizer.restoreNamedState(tensors, "critic_optim", LearnerStates.whole(values, "critic_optim.step"));
+    alphaOptimizer.restoreNamedState(tensors, "alpha_optim", LearnerStates.whole(values, "alpha_optim.step"));
   }
 
   /** NDArrays alive in this learner's managers (networks, optimizer state, anything leaked). */

@@ -143,18 +143,28 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   }
 
   /** Online and target networks, then Adam's step count and moments. */
+  /** The online and target residual networks ({@code q.*}, {@code q_target.*}) and Adam's moments ({@code optim.*}). */
   @Override
-  public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
-    Mlp.writeWeights(out, qResidual.exportWeights());
-    Mlp.writeWeights(out, qResidualTarget.exportWeights());
-    optimizer.writeState(out);
+  public ai.djl.ndarray.NDList stateTensors(NDManager out) {
+    ai.djl.ndarray.NDList list = qResidual.namedTensors("q", out);
+    list.addAll(qResidualTarget.namedTensors("q_target", out));
+    list.addAll(optimizer.namedState("optim", out));
+    return list;
   }
 
   @Override
-  public void readState(java.io.DataInputStream in) throws java.io.IOException {
-    qResidual.importWeights(Mlp.readWeights(in));
-    qResidualTarget.importWeights(Mlp.readWeights(in));
-    optimizer.readState(in);
+  public com.google.gson.JsonObject stateValues() {
+    com.google.gson.JsonObject v = new com.google.gson.JsonObject();
+    v.addProperty("optim.step", optimizer.steps());
+    return v;
+  }
+
+  @Override
+  public void restoreState(java.util.Map<String, ai.djl.ndarray.NDArray> tensors, com.google.gson.JsonObject values)
+      throws java.io.IOException {
+    qResidual.setFrom(tensors, "q", "the checkpoint");
+    qResidualTarget.setFrom(tensors, "q_target", "the checkpoint");
+    optimizer.restoreNamedState(tensors, "optim", LearnerStates.whole(values, "optim.step"));
   }
 
   /** The online residual Q network. */

@@ -1,8 +1,5 @@
 package org.rql4j.learner;
 
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.IOException;
 
 /**
  * Running mean and (population) variance of vectors, merged batch by batch with Chan et al.'s
@@ -95,25 +92,13 @@ public final class RunningMeanStd {
     return out;
   }
 
-  public void write(DataOutputStream out) throws IOException {
-    out.writeInt(mean.length);
-    out.writeDouble(count);
-    for (int i = 0; i < mean.length; i++) {
-      out.writeDouble(mean[i]);
-      out.writeDouble(var[i]);
-    }
+  /** The means (a copy). */
+  public double[] means() {
+    return mean.clone();
   }
 
-  /** Reads what {@link #write} wrote; an IOException when the width differs. */
-  public void read(DataInputStream in) throws IOException {
-    int d = in.readInt();
-    if (d != mean.length) {
-      throw new IOException("running statistics of width " + d + " in the checkpoint, expected " + mean.length);
-    }
-    count = in.readDouble();
-    for (int i = 0; i < d; i++) {
-      mean[i] = in.readDouble();
-      var[i] = in.readDouble();
-    }
+  /** The variances (a copy). */
+  public double[] variances() {
+    return var.clone();
   }
 }

@@ -122,18 +122,39 @@ public final class TorchAdam implements AutoCloseable {
     step = state.step();
   }
 
-  /** Writes {@link #exportState()}: the step count, then the moments in Mlp.writeWeights' format. */
-  public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
-    State s = exportState();
-    out.writeLong(s.step());
-    Mlp.writeWeights(out, s.m());
-    Mlp.writeWeights(out, s.v());
+  /**
+   * Copies of the moments in {@code out}, named as a PyTorch optimizer's {@code state_dict}:
+   * {@code prefix.state.i.exp_avg} and {@code prefix.state.i.exp_avg_sq} for parameter i (the step
+   * count is {@link #steps()}).
+   */
+  public NDList namedState(String prefix, NDManager out) {
+    NDList list = new NDList();
+    for (int i = 0; i < m.length; i++) {
+      for (String kind : new String[] {"exp_avg", "exp_avg_sq"}) {
+        NDArray copy = (kind.equals("exp_avg") ? m[i] : v[i]).duplicate();
+        copy.attach(out);
+        copy.setName(prefix + ".state." + i + "." + kind);
+        list.add(copy);
+      }
+    }
+    return list;
   }
 
-  /** Reads what {@link #writeState} wrote into this optimizer. */
-  public void readState(java.io.DataInputStream in) throws java.io.IOException {
-    long s = in.readLong();
-    importState(new State(s, Mlp.readWeights(in), Mlp.readWeights(in)));
+  /** Restores {@link #namedState} and the step count; an IOException naming a missing or misshapen moment. */
+  public void restoreNamedState(java.util.Map<String, NDArray> tensors, String prefix, long steps)
+      throws java.io.IOException {
+    for (int i = 0; i < m.length; i++) {
+      for (NDArray target : new NDArray[] {m[i], v[i]}) {
+        String name = prefix + ".state." + i + "." + (target == m[i] ? "exp_avg" : "exp_avg_sq");
+        NDArray got = tensors.get(name);
+        if (got == null || !got.getShape().equals(target.getShape())) {
+          throw new java.io.IOException("the checkpoint's optimizer moment '" + name + "' is "
+              + (got == null ? "missing" : "of shape " + got.getShape()) + "; this learner's is " + target.getShape());
+        }
+        target.set(got.toFloatArray());
+      }
+    }
+    step = steps;
   }
 
   @Override

@@ -91,10 +91,26 @@ public final class Evaluator {
     }
   }
 
+  /** Told of each episode of an evaluation as it starts and ends (progress, per-episode files, a policy's own state). */
+  public interface Listener {
+
+    /** Before the reset of the episode with this seed. */
+    default void starting(long seed) {}
+
+    /** After the episode's last step. */
+    default void finished(Episode episode) {}
+  }
+
   /** Runs one episode per seed on {@code env} with {@code policy} acting deterministically. */
   public static Summary evaluate(Env env, Policy policy, long[] seeds) {
+    return evaluate(env, policy, seeds, new Listener() { });
+  }
+
+  /** As above, telling {@code listener} of each episode. */
+  public static Summary evaluate(Env env, Policy policy, long[] seeds, Listener listener) {
     List<Episode> out = new ArrayList<>(seeds.length);
     for (long seed : seeds) {
+      listener.starting(seed);
       Value obs = env.reset(seed).observation();
       double basic = 0;
       double addon = 0;
@@ -109,7 +125,9 @@ public final class Evaluator {
         length++;
         obs = s.observation();
       } while (!s.done());
-      out.add(new Episode(seed, basic, addon, total, length, s.terminated()));
+      Episode episode = new Episode(seed, basic, addon, total, length, s.terminated());
+      out.add(episode);
+      listener.finished(episode);
     }
     return new Summary(out);
   }

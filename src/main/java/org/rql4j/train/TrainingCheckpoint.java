@@ -4,6 +4,10 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.ByteArrayInputStream;
@@ -20,34 +24,48 @@ import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.rql4j.buffer.ReplayBuffer;
+import org.rql4j.learner.LearnerState;
 import org.rql4j.learner.OffPolicyLearner;
 
 /**
- * A resumable snapshot of an off-policy training run ({@link OffPolicyTraining}): the learner's
- * own state section (its networks and optimizer moments, written by
- * {@link OffPolicyLearner#writeState}), the replay buffer (with its stored prior features), the
- * sampling RNG and the loop's counters. Written to {@code dir/state.bin} (binary, versioned) with a readable
- * {@code dir/checkpoint.json} beside it; a new checkpoint replaces the old one only once it is
- * complete on disk (written to {@code dir.tmp}, then renamed), so a crash while saving leaves the
- * previous one intact.
+ * Training checkpoints, one format for every learner family ({@value #FORMAT}, docs/run-folder.md):
+ * a folder holding
+ * <ul>
+ *   <li>{@code checkpoint.json}: what trained on what (learner kind and config, env id, prior hash),
+ *       how far (env step, episodes, optimizer steps), the loop's counters, the sampling random
+ *       generator and the learner section's other numbers ({@code learner_state});</li>
+ *   <li>{@code learner.safetensors}: the learner section's tensors, networks and optimizer moments
+ *       with PyTorch names ({@link LearnerState}), readable by {@code safetensors.torch.load_file};</li>
+ *   <li>{@code buffer.bin}: an off-policy run's replay buffer (with its stored prior features).</li>
+ * </ul>
+ * This class saves and loads off-policy runs ({@link OffPolicyTraining}); {@link OnPolicyCheckpoint}
+ * does PPO's through the same writer, reader and checks. A new checkpoint replaces the old one
+ * only once it is complete on disk (written to {@code dir.tmp}, then renamed), so a crash while
+ * saving leaves the previous one intact.
  *
  * <p>What a resume does NOT restore: the envs' own state (they live in the Python server). A
  * resumed run resets its envs with seed {@code config.seed + step} and drops the partial episodes
- * in progress; everything learned is kept.
+ * in progress; everything learned is kept. Checkpoints of rql4j 0.1 ({@code state.bin}) are
+ * refused with a message: their runs' policies and summaries are still read (CHANGELOG.md).
  */
 public final class TrainingCheckpoint {
 
-  public static final String STATE = "state.bin";
+  /** The format's name and version, in checkpoint.json's {@code format}. */
+  public static final String FORMAT = "rql4j-checkpoint/1";
   public static final String SUMMARY = "checkpoint.json";
-  private static final String MAGIC = "rql4j-training-checkpoint";
-  // 3: any off-policy learner (its kind, then its own state section); float actions and the prior's
-  // features of both states in the replay buffer
-  private static final int VERSION = 3;
-  private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
+  public static final String LEARNER = "learner.safetensors";
+  public static final String BUFFER = "buffer.bin";
+  /** The state file of rql4j 0.1's checkpoints (refused, with a message). */
+  static final String LEGACY_STATE = "state.bin";
+  /** checkpoint.json's writer: NaN (no loss yet, an unreported reward part) is written as NaN. */
+  static final Gson JSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues()
+      .create();
 
   /** The training loop's counters. {@code recent}: the last episodes' [return, basic, add-on]. */
   public record Loop(long step, int episodes, double lastLoss, double envSeconds, double priorSeconds,
@@ -60,15 +78,15 @@ public final class TrainingCheckpoint {
 
   /** Whether {@code dir} holds a checkpoint (or the previous one, left by a crash while replacing it). */
   public static boolean exists(Path dir) {
-    return Files.isRegularFile(dir.resolve(STATE)) || Files.isRegularFile(old(dir).resolve(STATE));
+    return Files.isRegularFile(dir.resolve(SUMMARY)) || Files.isRegularFile(old(dir).resolve(SUMMARY));
   }
 
   /** The env step of the checkpoint in {@code dir} (from its checkpoint.json), or -1 without one. */
   public static long savedStep(Path dir) throws IOException {
     for (Path d : List.of(dir, old(dir))) {
       Path f = d.resolve(SUMMARY);
-      if (Files.isRegularFile(d.resolve(STATE)) && Files.isRegularFile(f)) {
-        return com.google.gson.JsonParser.parseString(Files.readString(f)).getAsJsonObject().get("step").getAsLong();
+      if (Files.isRegularFile(f)) {
+        return JsonParser.parseString(Files.readString(f)).getAsJsonObject().get("step").getAsLong();
       }
     }
     return -1;
@@ -85,9 +103,9 @@ public final class TrainingCheckpoint {
     if (!Files.isDirectory(dir)) {
       return;
     }
+    List<String> own = List.of(SUMMARY, LEARNER, BUFFER, LEGACY_STATE);
     try (Stream<Path> s = Files.list(dir)) {
-      List<String> others = s.map(p -> p.getFileName().toString())
-          .filter(n -> !n.equals(STATE) && !n.equals(SUMMARY)).sorted().toList();
+      List<String> others = s.map(p -> p.getFileName().toString()).filter(n -> !own.contains(n)).sorted().toList();
       if (!others.isEmpty()) {
         throw new IllegalArgumentException("checkpoint folder " + dir + " holds other files " + others
             + "; checkpoints need a folder of their own (each save replaces the folder): choose another "
@@ -104,86 +122,78 @@ public final class TrainingCheckpoint {
    */
   public static void save(Path dir, OffPolicyLearner learner, ReplayBuffer buffer, Random rng, Loop loop,
       String envId, String priorHash) throws IOException {
-    write(dir, out -> {
-      out.writeUTF(MAGIC);
-      out.writeInt(VERSION);
-      writeString(out, learner.kind());
-      writeString(out, configJson(learner.config()));
-      writeString(out, envId);
-      writeString(out, priorHash == null ? "" : priorHash);
-      out.writeLong(loop.step());
-      out.writeInt(loop.episodes());
-      out.writeDouble(loop.lastLoss());
-      out.writeDouble(loop.envSeconds());
-      out.writeDouble(loop.priorSeconds());
-      out.writeDouble(loop.learnerSeconds());
-      out.writeDouble(loop.wallSeconds());
-      writeRecent(out, loop.recent());
-      byte[] rngBytes = serialize(rng);
-      out.writeInt(rngBytes.length);
-      out.write(rngBytes);
-      learner.writeState(out);
-      buffer.writeTo(out);
-    }, summary(MAGIC + "/" + VERSION, envId, priorHash, loop.step(), learner.kind(), learner.schedule().totalSteps(),
-        loop.episodes(), learner.optimizerSteps(), learner.config(), "buffer_size", buffer.size()));
+    LearnerSection section = LearnerSection.of(learner, learner.config(), learner.schedule().totalSteps());
+    JsonObject header = header(section, envId, priorHash, loop.step(), loop.episodes(), JSON.toJsonTree(loop),
+        serialize(rng));
+    header.addProperty("buffer_size", buffer.size());
+    write(dir, header, section.tensors(), out -> buffer.writeTo(out));
   }
 
-  /** Writes a checkpoint's {@link #STATE} file. */
+  /**
+   * A learner's section of a checkpoint, taken at one moment (its tensors encoded as safetensors
+   * bytes), so that a failure later can still save the state of that moment.
+   */
+  public record LearnerSection(String kind, Object config, long totalSteps, long optimizerSteps, byte[] tensors,
+      JsonObject values) {
+
+    /** The section of {@code learner} now. */
+    public static LearnerSection of(LearnerState learner, Object config, long totalSteps) {
+      try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+        NDList named = learner.stateTensors(m);
+        return new LearnerSection(learner.kind(), config, totalSteps, learner.optimizerSteps(),
+            named.encode(NDList.Encoding.SAFETENSORS), learner.stateValues());
+      }
+    }
+  }
+
+  /** Writes the buffer file of an off-policy checkpoint. */
   interface StateWriter {
     void write(DataOutputStream out) throws IOException;
   }
 
+  /** A checkpoint.json: its format, when it was saved, what trained on what, how far, the loop and the RNG. */
+  static JsonObject header(LearnerSection section, String envId, String priorHash, long step, int episodes,
+      JsonElement loop, byte[] rng) {
+    JsonObject h = new JsonObject();
+    h.addProperty("format", FORMAT);
+    h.addProperty("saved", Instant.now().toString());
+    h.addProperty("learner", section.kind());
+    h.addProperty("env_id", envId);
+    h.addProperty("prior_sha256", priorHash);
+    h.addProperty("step", step);
+    h.addProperty("total_steps", section.totalSteps());
+    h.addProperty("episodes", episodes);
+    h.addProperty("optimizer_steps", section.optimizerSteps());
+    h.add("config", JSON.toJsonTree(section.config()));
+    h.add("loop", loop);
+    h.addProperty("rng", Base64.getEncoder().encodeToString(rng));
+    h.add("learner_state", section.values());
+    return h;
+  }
+
   /**
-   * Writes a checkpoint folder (both loops' format): the state file and checkpoint.json into
-   * {@code <dir>.tmp}, the state forced to disk, then swapped in for {@code dir}.
+   * Writes a checkpoint folder: checkpoint.json, learner.safetensors and (off-policy) buffer.bin
+   * into {@code <dir>.tmp}, forced to disk, then swapped in for {@code dir}.
    */
-  static void write(Path dir, StateWriter state, JsonObject summary) throws IOException {
+  static void write(Path dir, JsonObject header, byte[] learnerTensors, StateWriter buffer) throws IOException {
     Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
     deleteTree(tmp);
     Files.createDirectories(tmp);
-    try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(
-        Files.newOutputStream(tmp.resolve(STATE)), 1 << 20))) {
-      state.write(out);
-    }
-    Files.writeString(tmp.resolve(SUMMARY), GSON.toJson(summary));
-    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp.resolve(STATE),
-        java.nio.file.StandardOpenOption.WRITE)) {
-      ch.force(true); // on disk before the swap
-    }
-    swapIn(tmp, dir);
-  }
-
-  /**
-   * A checkpoint.json: its format, when it was saved, what trained on what, and how far
-   * ({@code extraKey} / {@code extraValue}: one loop-specific count, or null).
-   */
-  static JsonObject summary(String format, String envId, String priorHash, long step, String learner,
-      long totalSteps, int episodes, long optimizerSteps, Object config, String extraKey, Number extraValue) {
-    JsonObject summary = new JsonObject();
-    summary.addProperty("format", format);
-    summary.addProperty("saved", Instant.now().toString());
-    summary.addProperty("env_id", envId);
-    summary.addProperty("prior_sha256", priorHash);
-    summary.addProperty("step", step);
-    summary.addProperty("learner", learner);
-    summary.addProperty("total_steps", totalSteps);
-    summary.addProperty("episodes", episodes);
-    if (extraKey != null) {
-      summary.addProperty(extraKey, extraValue);
-    }
-    summary.addProperty("optimizer_steps", optimizerSteps);
-    summary.add("config", GSON.toJsonTree(config));
-    return summary;
-  }
-
-  /** The recent episodes' [env, basic, add-on] returns, as both loops store them. */
-  static void writeRecent(DataOutputStream out, List<double[]> recent) throws IOException {
-    out.writeInt(recent.size());
-    for (double[] r : recent) {
-      for (double x : r) {
-        out.writeDouble(x);
+    Files.write(tmp.resolve(LEARNER), learnerTensors);
+    if (buffer != null) {
+      try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(
+          Files.newOutputStream(tmp.resolve(BUFFER)), 1 << 20))) {
+        buffer.write(out);
       }
     }
+    Files.writeString(tmp.resolve(SUMMARY), JSON.toJson(header));
+    for (String f : buffer == null ? List.of(LEARNER, SUMMARY) : List.of(LEARNER, BUFFER, SUMMARY)) {
+      try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp.resolve(f),
+          java.nio.file.StandardOpenOption.WRITE)) {
+        ch.force(true); // on disk before the swap
+      }
+    }
+    swapIn(tmp, dir);
   }
 
   /**
@@ -201,83 +211,112 @@ public final class TrainingCheckpoint {
     deleteTree(old);
   }
 
+  /** A checkpoint's folder (dir, or dir.old after a crash while replacing it) and its checkpoint.json. */
+  record Opened(Path folder, JsonObject header) {}
+
+  /**
+   * Opens the checkpoint in {@code dir} and refuses, naming the difference, one of another format,
+   * learner, config, env or prior.
+   */
+  static Opened open(Path dir, String kind, Object config, String envId, String priorHash) throws IOException {
+    Path from = Files.isRegularFile(dir.resolve(SUMMARY)) ? dir : old(dir);
+    Path file = from.resolve(SUMMARY);
+    if (!Files.isRegularFile(file)) {
+      throw new IOException("no training checkpoint in " + dir + " (expected " + SUMMARY
+          + "); start without --resume, or point --checkpoint-dir at a run's checkpoint folder");
+    }
+    JsonObject h;
+    try {
+      h = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+    } catch (RuntimeException e) {
+      throw new IOException(file + " is not an rql4j checkpoint (" + e.getMessage() + ")", e);
+    }
+    String format = h.has("format") && h.get("format").isJsonPrimitive() ? h.get("format").getAsString() : "";
+    if (format.startsWith("rql4j-training-checkpoint/") || format.startsWith("rql4j-ppo-checkpoint/")
+        || Files.isRegularFile(from.resolve(LEGACY_STATE))) {
+      throw new IOException("the checkpoint in " + dir + " was written by rql4j 0.1 (" + format + ", state.bin), "
+          + "which this version cannot resume: finish it with that version, or start the run again in a new folder "
+          + "(CHANGELOG.md)");
+    }
+    if (!format.equals(FORMAT)) {
+      throw new IOException(file + " is not an rql4j checkpoint of format " + FORMAT + " (format '" + format + "')");
+    }
+    String savedKind = h.get("learner").getAsString();
+    if (!savedKind.equals(kind)) {
+      throw new IllegalArgumentException("the checkpoint in " + dir + " is of a " + savedKind + " learner, not of "
+          + kind + "; use a new --checkpoint-dir for this run");
+    }
+    JsonElement current = JsonParser.parseString(new Gson().toJson(config));
+    if (!sameConfig(h.get("config"), current)) {
+      throw new IllegalArgumentException("the checkpoint in " + dir + " was made with another config: "
+          + configDiff(h.get("config").toString(), current.toString())
+          + ". Resume with the same settings, or use a new --checkpoint-dir");
+    }
+    String savedEnv = h.get("env_id").getAsString();
+    if (!savedEnv.equals(envId)) {
+      throw new IllegalArgumentException("the checkpoint in " + dir + " trained on " + savedEnv + ", not on "
+          + envId + "; use a new --checkpoint-dir for this run");
+    }
+    String savedPrior = h.has("prior_sha256") && !h.get("prior_sha256").isJsonNull()
+        ? h.get("prior_sha256").getAsString() : "";
+    String wantPrior = priorHash == null ? "" : priorHash;
+    if (!savedPrior.equals(wantPrior)) {
+      throw new IllegalArgumentException("the checkpoint in " + dir + " was trained with "
+          + (savedPrior.isEmpty() ? "no prior" : "the prior package of sha256 " + savedPrior) + ", but this run has "
+          + (wantPrior.isEmpty() ? "no prior" : "a prior of sha256 " + wantPrior)
+          + "; resume with the same prior package, or use a new --checkpoint-dir");
+    }
+    return new Opened(from, h);
+  }
+
+  /** Restores {@code learner} from an opened checkpoint's learner section. */
+  static void restoreLearner(Opened opened, LearnerState learner) throws IOException {
+    Path file = opened.folder().resolve(LEARNER);
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      Map<String, NDArray> tensors = org.rql4j.learner.Mlp.readSafetensors(file, m);
+      JsonElement values = opened.header().get("learner_state");
+      learner.restoreState(tensors, values != null && values.isJsonObject() ? values.getAsJsonObject()
+          : new JsonObject());
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new IOException("the checkpoint in " + opened.folder() + " has no " + LEARNER + " (an incomplete copy?)", e);
+    } catch (IllegalArgumentException e) {
+      throw new IOException("the checkpoint's networks do not fit this learner: " + e.getMessage(), e);
+    }
+  }
+
+  /** The sampling random generator an opened checkpoint saved. */
+  static Random rng(Opened opened) throws IOException {
+    try {
+      return deserialize(Base64.getDecoder().decode(opened.header().get("rng").getAsString()));
+    } catch (RuntimeException e) {
+      throw new IOException("corrupt checkpoint in " + opened.folder() + ": its rng (" + e.getMessage() + ")", e);
+    }
+  }
+
   /**
    * Restores {@code learner} (networks, optimizer) from the checkpoint in {@code dir} and returns
    * the rest. Refuses, naming the difference, a checkpoint of another config, env or prior.
    */
   public static Restored load(Path dir, OffPolicyLearner learner, String envId, String priorHash)
       throws IOException {
-    Path from = Files.isRegularFile(dir.resolve(STATE)) ? dir : old(dir);
-    Path file = from.resolve(STATE);
-    if (!Files.isRegularFile(file)) {
-      throw new IOException("no training checkpoint in " + dir + " (expected " + STATE
-          + "); start without --resume, or point --checkpoint-dir at a run's checkpoint folder");
+    Opened opened = open(dir, learner.kind(), learner.config(), envId, priorHash);
+    Loop loop;
+    try {
+      loop = JSON.fromJson(opened.header().get("loop"), Loop.class);
+    } catch (RuntimeException e) {
+      throw new IOException("corrupt checkpoint in " + dir + ": its loop counters (" + e.getMessage() + ")", e);
     }
-    try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 20))) {
-      String magic;
-      try {
-        magic = in.readUTF();
-      } catch (IOException e) {
-        magic = "";
-      }
-      if ("rql4j-softq-checkpoint".equals(magic)) {
-        throw new IOException(file + " is a checkpoint of an older rql4j (soft-Q format 2), which this version "
-            + "cannot resume; start the run again in a new --checkpoint-dir (or use that rql4j version to finish it)");
-      }
-      if (!MAGIC.equals(magic)) {
-        throw new IOException(file + " is not an rql4j training checkpoint");
-      }
-      int version = in.readInt();
-      if (version != VERSION) {
-        throw new IOException(file + " has checkpoint version " + version + "; this rql4j reads version " + VERSION);
-      }
-      String savedKind = readString(in);
-      if (!savedKind.equals(learner.kind())) {
-        throw new IllegalArgumentException("the checkpoint in " + dir + " is of a " + savedKind + " learner, not of "
-            + learner.kind() + "; use a new --checkpoint-dir for this run");
-      }
-      String savedConfig = readString(in);
-      String current = configJson(learner.config());
-      if (!sameConfig(GSON.fromJson(savedConfig, JsonElement.class), GSON.fromJson(current, JsonElement.class))) {
-        throw new IllegalArgumentException("the checkpoint in " + dir + " was made with another config: "
-            + configDiff(savedConfig, current) + ". Resume with the same settings, or use a new --checkpoint-dir");
-      }
-      String savedEnv = readString(in);
-      if (!savedEnv.equals(envId)) {
-        throw new IllegalArgumentException("the checkpoint in " + dir + " trained on " + savedEnv + ", not on "
-            + envId + "; use a new --checkpoint-dir for this run");
-      }
-      String savedPrior = readString(in);
-      String wantPrior = priorHash == null ? "" : priorHash;
-      if (!savedPrior.equals(wantPrior)) {
-        throw new IllegalArgumentException("the checkpoint in " + dir + " was trained with "
-            + (savedPrior.isEmpty() ? "no prior" : "the prior package of sha256 " + savedPrior) + ", but this run has "
-            + (wantPrior.isEmpty() ? "no prior" : "a prior of sha256 " + wantPrior)
-            + "; resume with the same prior package, or use a new --checkpoint-dir");
-      }
-      long step = in.readLong();
-      int episodes = in.readInt();
-      double lastLoss = in.readDouble();
-      double envS = in.readDouble();
-      double priorS = in.readDouble();
-      double learnerS = in.readDouble();
-      double wallS = in.readDouble();
-      int nRecent = in.readInt();
-      List<double[]> recent = new ArrayList<>();
-      for (int i = 0; i < nRecent; i++) {
-        recent.add(new double[] {in.readDouble(), in.readDouble(), in.readDouble()});
-      }
-      byte[] rngBytes = new byte[in.readInt()];
-      in.readFully(rngBytes);
-      Random rng = deserialize(rngBytes);
-      learner.readState(in);
-      ReplayBuffer buffer = ReplayBuffer.readFrom(in);
-      return new Restored(new Loop(step, episodes, lastLoss, envS, priorS, learnerS, wallS, recent), buffer, rng);
+    if (loop == null || loop.recent() == null || loop.recent().size() > EpisodeTracker.RECENT) {
+      throw new IOException("corrupt checkpoint in " + dir + ": its loop counters");
     }
-  }
-
-  static String configJson(org.rql4j.learner.LearnerConfig config) {
-    return new Gson().toJson(config);
+    Random rng = rng(opened);
+    restoreLearner(opened, learner);
+    ReplayBuffer buffer;
+    try (DataInputStream in = new DataInputStream(new BufferedInputStream(
+        Files.newInputStream(opened.folder().resolve(BUFFER)), 1 << 20))) {
+      buffer = ReplayBuffer.readFrom(in);
+    }
+    return new Restored(loop, buffer, rng);
   }
 
   /**
@@ -303,8 +342,8 @@ public final class TrainingCheckpoint {
   }
 
   static String configDiff(String savedJson, String currentJson) {
-    JsonObject saved = GSON.fromJson(savedJson, JsonObject.class);
-    JsonObject current = GSON.fromJson(currentJson, JsonObject.class);
+    JsonObject saved = JSON.fromJson(savedJson, JsonObject.class);
+    JsonObject current = JSON.fromJson(currentJson, JsonObject.class);
     List<String> diffs = new ArrayList<>();
     for (String key : saved.keySet()) {
       JsonElement now = current.get(key);
@@ -336,22 +375,6 @@ public final class TrainingCheckpoint {
         Files.delete(x);
       }
     }
-  }
-
-  static void writeString(DataOutputStream out, String s) throws IOException {
-    byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-    out.writeInt(b.length);
-    out.write(b);
-  }
-
-  static String readString(DataInputStream in) throws IOException {
-    int n = in.readInt();
-    if (n < 0 || n > (1 << 24)) {
-      throw new IOException("corrupt checkpoint: a string of " + n + " bytes");
-    }
-    byte[] b = new byte[n];
-    in.readFully(b);
-    return new String(b, java.nio.charset.StandardCharsets.UTF_8);
   }
 
   static byte[] serialize(Random rng) throws IOException {

@@ -23,7 +23,7 @@ class PpoRunIT {
     String[] args = {"--task", "halfcheetah-speedcap", "--baseline", "kl", "--steps", "2048", "--eval-episodes", "1",
         "--out", out.toString(), "--resume"};
     PpoRun.run(args);
-    for (String f : new String[] {"config.json", "metrics.csv", "summary.json", "checkpoint/state.bin",
+    for (String f : new String[] {"config.json", "metrics.csv", "summary.json", "checkpoint/checkpoint.json", "checkpoint/learner.safetensors",
         "policy/policy.json", "policy/policy.safetensors"}) {
       assertTrue(Files.isRegularFile(out.resolve(f)), f);
     }
@@ -33,7 +33,7 @@ class PpoRunIT {
     }
     String summary = Files.readString(out.resolve("summary.json"));
     assertTrue(summary.contains("NaN"), "no episode ended in 2048 steps of 4 copies: NaN recent returns");
-    PpoRun.Result done = PpoRun.finishedWith(args);
+    Customize.Result done = PpoRun.finishedWith(args);
     assertNotNull(done);
     assertEquals(1, done.learned().episodes().size());
     assertEquals(2048, done.training().step());

@@ -64,4 +64,19 @@ class TaskTest {
     assertThrows(IllegalArgumentException.class, () -> Task.builtIn("cartpole-center").withAddon("m:f"));
     assertThrows(IllegalArgumentException.class, () -> Task.of("has space"));
   }
+
+  @Test
+  void theKlBaselineIsPposAndTrainsWithThePriorOnTheAddon() {
+    Task t = Task.builtIn("cartpole-center");
+    assertEquals("rql4j/cartpole-center-addon-v0", t.trainEnv(Baseline.KL).build().envId());
+    assertTrue(Baseline.KL.usesPrior() && Baseline.RESIDUAL.usesPrior() && !Baseline.ORACLE.usesPrior());
+    assertEquals(Baseline.KL, Baseline.of("kl"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Customization.builder(t,
+        java.nio.file.Path.of("no-prior")).optBaseline(Baseline.KL).optAlgorithm(Customization.Algorithm.SOFT_Q)
+        .build());
+    assertTrue(e.getMessage().contains("baseline of PPO"), e.getMessage());
+    org.rql4j.learner.ResidualPpoConfig kl = Customization.defaultPpoConfig(Baseline.KL);
+    assertEquals(kl.priorWeight(), kl.alphaHat(), "KL-regularized: w = alphaHat = beta");
+    assertTrue(kl.initFromPrior());
+  }
 }

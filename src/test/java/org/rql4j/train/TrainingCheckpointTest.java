@@ -57,6 +57,20 @@ class TrainingCheckpointTest {
           assertArrayEquals(learner.qResidual().exportWeights().get(i), fresh.qResidual().exportWeights().get(i));
         }
         assertEquals(1, fresh.optimizer().steps());
+        for (int i = 0; i < learner.optimizer().exportState().m().size(); i++) {
+          assertArrayEquals(learner.optimizer().exportState().m().get(i), fresh.optimizer().exportState().m().get(i));
+          assertArrayEquals(learner.optimizer().exportState().v().get(i), fresh.optimizer().exportState().v().get(i));
+        }
+        // the one format: checkpoint.json, the learner section as safetensors with PyTorch names, the buffer
+        assertTrue(Files.readString(dir.resolve(TrainingCheckpoint.SUMMARY)).contains("\"format\": \""
+            + TrainingCheckpoint.FORMAT + "\""));
+        assertTrue(Files.isRegularFile(dir.resolve(TrainingCheckpoint.BUFFER)));
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager("PyTorch")) {
+          java.util.Set<String> names = org.rql4j.learner.Mlp.readSafetensors(dir.resolve(TrainingCheckpoint.LEARNER), m)
+              .keySet();
+          assertTrue(names.containsAll(List.of("q.0.weight", "q.0.bias", "q_target.0.weight",
+              "optim.state.0.exp_avg", "optim.state.0.exp_avg_sq")), names.toString());
+        }
         assertEquals(1234, r.loop().step());
         assertEquals(7, r.loop().episodes());
         assertArrayEquals(new double[] {1, 2, 3}, r.loop().recent().get(0));
@@ -101,10 +115,16 @@ class TrainingCheckpointTest {
   void aFileThatIsNotACheckpointIsRefused(@TempDir Path tmp) throws IOException {
     Path dir = tmp.resolve("ck");
     Files.createDirectories(dir);
-    Files.writeString(dir.resolve(TrainingCheckpoint.STATE), "not a checkpoint");
+    Files.writeString(dir.resolve(TrainingCheckpoint.SUMMARY), "not a checkpoint");
     try (ResidualSoftQLearning learner = new ResidualSoftQLearning(CFG, 4, 2)) {
       IOException e = assertThrows(IOException.class, () -> TrainingCheckpoint.load(dir, learner, "env-v0", null));
-      assertTrue(e.getMessage().contains("not an rql4j training checkpoint"), e.getMessage());
+      assertTrue(e.getMessage().contains("not an rql4j checkpoint"), e.getMessage());
+      // a checkpoint of rql4j 0.1: refused, saying what to do
+      Files.writeString(dir.resolve(TrainingCheckpoint.SUMMARY), "{\"format\": \"rql4j-training-checkpoint/3\", "
+          + "\"step\": 5}");
+      Files.writeString(dir.resolve("state.bin"), "old");
+      e = assertThrows(IOException.class, () -> TrainingCheckpoint.load(dir, learner, "env-v0", null));
+      assertTrue(e.getMessage().contains("rql4j 0.1") && e.getMessage().contains("new folder"), e.getMessage());
       IOException missing = assertThrows(IOException.class,
           () -> TrainingCheckpoint.load(tmp.resolve("none"), learner, "env-v0", null));
       assertTrue(missing.getMessage().contains("start without --resume"), missing.getMessage());
