@@ -18,6 +18,8 @@ from rql4j_bridge.proto.rql4j.v1 import env_pb2 as pb
 from rql4j_bridge.proto.rql4j.v1 import env_pb2_grpc as pb_grpc
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("rql4j-bridge")
+TOKEN = "test-token-0123456789abcdef"
+AUTH = (("x-rql4j-token", TOKEN),)
 
 
 def start(*args: str, env: dict[str, str] | None = None, command: list[str] | None = None) -> subprocess.Popen[bytes]:
@@ -26,7 +28,7 @@ def start(*args: str, env: dict[str, str] | None = None, command: list[str] | No
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "RQL4J_BRIDGE_TOKEN": TOKEN, **(env or {})},
     )
 
 
@@ -38,7 +40,7 @@ def read_line(stream, timeout: float = 30.0) -> bytes:  # type: ignore[no-untype
 
 def server_info(port: int) -> pb.ServerInfoResponse:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        return pb_grpc.EnvServiceStub(channel).GetServerInfo(pb.ServerInfoRequest(), timeout=10)
+        return pb_grpc.EnvServiceStub(channel).GetServerInfo(pb.ServerInfoRequest(), timeout=10, metadata=AUTH)
 
 
 def port_of(process: subprocess.Popen[bytes]) -> int:
@@ -87,7 +89,9 @@ def test_import_registers_envs(tmp_path: Path) -> None:
     try:
         port = port_of(process)
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            made = pb_grpc.EnvServiceStub(channel).Make(pb.MakeRequest(env_id="rql4j-extra/Cart-v0"), timeout=10)
+            made = pb_grpc.EnvServiceStub(channel).Make(
+                pb.MakeRequest(env_id="rql4j-extra/Cart-v0"), timeout=10, metadata=AUTH
+            )
             assert made.action_space.discrete.n == 2
         process.stdin.close()
         assert process.wait(timeout=5) == 0

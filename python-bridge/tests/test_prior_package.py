@@ -391,8 +391,8 @@ CATEGORICAL_BREAKS = [
     ("temperature", _set(-1, "temperature"), "positive number"),
     ("module", _del("module"), "is missing"),
     ("module.outputs", _set(["mean", "log_std"], "module", "outputs"), "outputs ['log_probs']"),
-    ("module.file", _set("nothere.pt", "module", "file"), "does not exist"),
-    ("module.file", _set("../x.pt", "module", "file"), "outside the package"),
+    ("module.file", _set("nothere.pt", "module", "file"), "is not a file in the package folder"),
+    ("module.file", _set("../x.pt", "module", "file"), "leads out of the package folder"),
     ("source.kind", _set("sb3-td3", "source", "kind"), "unknown source kind"),
     ("source.sha256", _set("abc", "source", "sha256"), "64 lower-case hex"),
     ("source", _del("source"), "is missing"),
@@ -431,6 +431,48 @@ GAUSSIAN_BREAKS = [
 def test_malformed_gaussian_sidecars(tmp_path: Path, field: str, edit: Any, fragment: str) -> None:
     error = refusal(rewrite(squashed_package(tmp_path), edit))
     assert error.field == field and fragment in str(error), str(error)
+
+
+# The package-folder rule of module.file: the cases Java's PriorPackageTest reads too.
+MODULE_FILE_CASES = json.loads(
+    (Path(__file__).resolve().parents[2] / "src/test/resources/org/rql4j/prior/module-file-cases.json").read_text()
+)["cases"]
+
+
+@pytest.fixture(scope="module")
+def package_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, dict[str, Any]]:
+    """A real categorical package's policy.pt bytes and sidecar, made once for the module-file cases."""
+    path = categorical_package(tmp_path_factory.mktemp("module-file"))
+    return (path / "policy.pt").read_bytes(), json.loads((path / "prior.json").read_text())
+
+
+def _fill(value: str, root: Path) -> str:
+    return value.replace("{package}", str(root / "pkg")).replace("{outside}", str(root / "outside.pt"))
+
+
+@pytest.mark.parametrize("case", MODULE_FILE_CASES, ids=[repr(c["file"]) for c in MODULE_FILE_CASES])
+def test_module_files_outside_the_package_are_refused_as_in_java(
+    tmp_path: Path, package_files: tuple[bytes, dict[str, Any]], case: dict[str, Any]
+) -> None:
+    module_bytes, sidecar = package_files
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    for module in (tmp_path / "outside.pt", pkg / "policy.pt", pkg / "sub" / "inner.pt"):
+        module.write_bytes(module_bytes)
+    for name, target in case.get("links", {}).items():
+        (pkg / name).symlink_to(_fill(target, tmp_path))
+    file = _fill(case["file"], tmp_path)
+    (pkg / "prior.json").write_text(json.dumps({**sidecar, "module": {**sidecar["module"], "file": file}}))
+    if not case["refused"]:
+        assert load_prior_package(pkg).log_probs_all(np.zeros((1, 4), np.float32)).shape == (1, 2)
+        return
+    error = refusal(pkg)
+    assert error.field == "module.file" and error.file == str(pkg / "prior.json"), str(error)
+    assert case["rule"] in str(error) and repr(file) in str(error), str(error)
+
+
+def test_the_module_file_cases_are_shared() -> None:
+    assert len(MODULE_FILE_CASES) == 19  # PriorPackageTest checks the same count
 
 
 def test_invalid_json_and_missing_package(tmp_path: Path) -> None:

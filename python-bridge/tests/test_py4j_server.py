@@ -209,7 +209,7 @@ def _serve_py4j(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
 
 
 def test_command_takes_the_token_from_the_environment() -> None:
-    env = {**os.environ, "RQL4J_PY4J_TOKEN": TOKEN, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    env = {**os.environ, "RQL4J_BRIDGE_TOKEN": TOKEN, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
     proc = _serve_py4j(env)
     try:
         assert proc.stdout is not None
@@ -231,12 +231,12 @@ def test_command_takes_the_token_from_the_environment() -> None:
 
 
 def test_command_without_a_token_refuses_to_start() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "RQL4J_PY4J_TOKEN"}
+    env = {k: v for k, v in os.environ.items() if k != "RQL4J_BRIDGE_TOKEN"}
     env["PYTHONPATH"] = str(Path(__file__).parents[1] / "src")
     proc = _serve_py4j(env)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
-    assert "RQL4J_PY4J_TOKEN" in err and "--no-auth" in err
+    assert "RQL4J_BRIDGE_TOKEN" in err and "--no-auth" in err
 
 
 def test_byte_arrays_from_java_decode_as_py4j_would() -> None:

@@ -332,8 +332,8 @@ def test_concurrent_envs(stub: Any) -> None:
 def test_unknown_env_id(stub: Any) -> None:
     error = rpc_error(make, stub, "CartPoleX-v1")
     assert_error(error, NOT_FOUND, "CartPoleX", "doesn't exist", "installed in the server's Python")
-    error = rpc_error(make, stub, "no_such_module:Foo-v0")
-    assert_error(error, NOT_FOUND, "no_such_module")
+    error = rpc_error(make, stub, "no_such_module:Foo-v0")  # a request never imports a module (issue 18)
+    assert_error(error, INVALID, "no_such_module", "--import no_such_module")
 
 
 def test_malformed_json(stub: Any) -> None:

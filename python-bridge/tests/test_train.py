@@ -153,7 +153,7 @@ def test_expert_demos_bc_evaluate_commands(tmp_path: Path, capsys: pytest.Captur
     assert meta["algo"] == "dqn" and meta["evaluation"]["episodes"] == 20
 
     demos = tmp_path / "demos.npz"
-    demos_args = ["demos", "--task", TASK, "--expert", str(expert), "--seed", "1", "--n", "600"]
+    demos_args = ["demos", "--task", TASK, "--expert", str(expert), "--allow-unpickle", "--seed", "1", "--n", "600"]
     assert main([*demos_args, "--out", str(demos)]) == 0
     with np.load(demos) as d:
         assert d["obs"].shape == (600, 4) and d["obs"].dtype == np.float32

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import os
 import sys
 import textwrap
 from concurrent import futures
@@ -173,7 +174,8 @@ def test_the_console_script_finds_modules_in_the_working_directory(tmp_path: Pat
     script = Path(sys.executable).with_name("rql4j-bridge")
     process = subprocess.Popen([str(script), "serve", "--port", "0", "--exit-on-stdin-eof", "--addon",
                                 "rql4j_cwd_addons:gentle"], cwd=tmp_path, stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "RQL4J_BRIDGE_TOKEN": "t" * 32})  # fmt: skip
     try:
         line = process.stdout.readline()
         assert line.startswith(b"RQL4J_BRIDGE_PORT="), process.stderr.read()
@@ -185,6 +187,7 @@ def test_the_console_script_finds_modules_in_the_working_directory(tmp_path: Pat
 def test_serve_addon_that_does_not_import_exits_2(tmp_path: Path) -> None:
     for target, words in [("rql4j_no_such_module:f", b"does not import"), ("json:no_such_function", b"no function")]:
         out = subprocess.run([sys.executable, "-m", "rql4j_bridge", "serve", "--addon", target],
-                             capture_output=True, timeout=60, cwd=tmp_path)
+                             capture_output=True, timeout=60, cwd=tmp_path,
+                             env={**os.environ, "RQL4J_BRIDGE_TOKEN": "t" * 32})
         assert out.returncode == 2 and out.stdout == b"", out
         assert words in out.stderr and target.encode() in out.stderr

@@ -8,4 +8,9 @@ __version__ = "0.1.0"
 
 PROTOCOL = "rql4j.v1"
 
-__all__ = ["PROTOCOL", "__version__"]
+# The contract's revision (ServerInfoResponse.protocol_revision): raised whenever a message or RPC of
+# rql4j.v1 changes; the Java client refuses a server of another revision. 2: authentication, the
+# add-on reward in MakeRequest, protocol_revision itself.
+PROTOCOL_REVISION = 2
+
+__all__ = ["PROTOCOL", "PROTOCOL_REVISION", "__version__"]

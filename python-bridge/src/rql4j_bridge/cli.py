@@ -13,8 +13,11 @@ Exit codes: 0 stopped normally, 1 cannot bind, 2 bad arguments or a failing ``--
 
 ``serve-py4j``: the same envs (and priors) over a Py4J ClientServer instead of gRPC
 (:mod:`rql4j_bridge.py4j_server`); same port line, signals, stdin watch and exit codes. The Py4J
-auth token comes from the environment variable ``RQL4J_PY4J_TOKEN`` (``--auth-token-env``);
-without one it exits 2 unless ``--no-auth``.
+auth token is the same as gRPC's.
+
+Authentication (:mod:`rql4j_bridge.auth`): both servers take a per-launch secret from the
+environment variable ``RQL4J_BRIDGE_TOKEN`` (``--auth-token-env``) or ``--auth-token-file``, never
+from the command line; without one they exit 2 unless ``--no-auth`` (loopback only).
 
 ``export``: turns a checkpoint into a prior package (docs/prior-package.md), see
 :mod:`rql4j_bridge.prior.export`. Prints one summary line to stdout; exit codes: 0 exported,
@@ -41,12 +44,12 @@ from typing import TYPE_CHECKING, TextIO
 import gymnasium
 
 from rql4j_bridge import PROTOCOL, __version__
+from rql4j_bridge.auth import TOKEN_ENV, AuthError, is_loopback, read_token
 
 if TYPE_CHECKING:
     from rql4j_bridge.env_server import EnvServicer
 
 PORT_LINE_PREFIX = "RQL4J_BRIDGE_PORT="
-PY4J_TOKEN_ENV = "RQL4J_PY4J_TOKEN"
 AUTO_IMPORTS = ("highway_env", "rql4j_bridge.tasks")
 STOP_GRACE_S = 1.0
 HARD_EXIT_AFTER_S = 5.0  # stdin EOF: exit even if a graceful stop hangs (e.g. an env stuck in step)
@@ -75,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-workers", type=int, default=64, help="threads server: RPC threads; each open StepStream holds one"
     )
+    _add_auth_args(serve)
     _add_common_serve_args(serve)
     serve.set_defaults(func=_serve)
     _add_serve_py4j_parser(commands)
@@ -84,6 +88,77 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_auth_args(serve: argparse.ArgumentParser) -> None:
+    """Both servers' authentication (:mod:`rql4j_bridge.auth`): the per-launch secret, out of band; and
+    ``--own-process-group``."""
+    serve.add_argument(
+        "--own-process-group",
+        action="store_true",
+        help="run in a process group of its own, so that a terminal's Ctrl-C reaches only the launcher (which stops "
+        "this server after saving its work; Java's PythonServer passes it)",
+    )
+    serve.add_argument(
+        "--auth-token-env",
+        default=TOKEN_ENV,
+        metavar="NAME",
+        help=f"environment variable holding the auth token every call must carry (default: {TOKEN_ENV}); "
+        "required unless --auth-token-file or --no-auth",
+    )
+    serve.add_argument(
+        "--auth-token-file",
+        metavar="PATH",
+        help="read the auth token from PATH instead (a file only you can read: mode 600)",
+    )
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve without authentication: any local process can then make envs, load priors and run the add-ons "
+        "(loopback only)",
+    )
+
+
+def _auth_token(args: argparse.Namespace) -> tuple[bool, str | None]:
+    """(usable, the secret or None for --no-auth); logs why when not usable."""
+    if args.no_auth:
+        if not is_loopback(args.host):
+            _log.error(
+                "--no-auth on %s: a server on a non-loopback address needs authentication (anyone on the network could "
+                "use it); drop --no-auth and give the token in %s or --auth-token-file",
+                args.host,
+                args.auth_token_env,
+            )
+            return False, None
+        _log.warning("serving WITHOUT authentication (--no-auth): any local process can use this server")
+        return True, None
+    try:
+        token = read_token(args.auth_token_env, args.auth_token_file)
+    except AuthError as e:
+        _log.error("%s", e)
+        return False, None
+    if not is_loopback(args.host):
+        _log.warning(
+            "serving on %s, a non-loopback address: the auth token travels in plaintext (no TLS); use it on a "
+            "network you trust, or tunnel the port (ssh -L)",
+            args.host,
+        )
+    return True, token
+
+
+def _int_at_least(least: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer >= ``least`` (a bad one is a usage error, exit code 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be >= {least}, got {value}")
+        return value
+
+    return parse
+
+
 def _add_common_serve_args(serve: argparse.ArgumentParser) -> None:
     """The options both servers take (gRPC ``serve`` and ``serve-py4j``)."""
     serve.add_argument(
@@ -91,6 +166,34 @@ def _add_common_serve_args(serve: argparse.ArgumentParser) -> None:
         type=int,
         default=1024,
         help="env snapshots (Snapshot RPC) held at once; one more is refused until some are released (default: 1024)",
+    )
+    serve.add_argument(
+        "--max-num-envs",
+        type=_int_at_least(1),
+        default=1024,
+        metavar="N",
+        help="copies (num_envs) one Make request may ask for; more is refused (default: 1024)",
+    )
+    serve.add_argument(
+        "--max-open-envs",
+        type=_int_at_least(1),
+        default=256,
+        metavar="N",
+        help="envs open at once on this server; one more Make is refused until some are closed (default: 256)",
+    )
+    serve.add_argument(
+        "--max-step-sockets",
+        type=_int_at_least(0),
+        default=64,
+        metavar="N",
+        help="step sockets (OpenStepSocket) listening or connected at once; one more is refused (default: 64)",
+    )
+    serve.add_argument(
+        "--max-step-frame-bytes",
+        type=_int_at_least(1),
+        default=64 * 1024 * 1024,
+        metavar="BYTES",
+        help="largest step-socket frame (one StepRequest); a larger one closes its connection (default: 64 MiB)",
     )
     serve.add_argument(
         "--exit-on-stdin-eof", action="store_true", help="stop the server and exit when stdin reaches end of file"
@@ -124,15 +227,7 @@ def _add_serve_py4j_parser(commands: argparse._SubParsersAction[argparse.Argumen
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default: 0)")
-    serve.add_argument(
-        "--auth-token-env",
-        default=PY4J_TOKEN_ENV,
-        metavar="NAME",
-        help=f"environment variable holding the Py4J auth token (default: {PY4J_TOKEN_ENV}); required unless --no-auth",
-    )
-    serve.add_argument(
-        "--no-auth", action="store_true", help="serve without an auth token (anyone reaching the port can use it)"
-    )
+    _add_auth_args(serve)
     _add_common_serve_args(serve)
     serve.set_defaults(func=_serve_py4j, server="py4j")
 
@@ -312,11 +407,14 @@ def _serve(args: argparse.Namespace) -> int:
     port_out = _detach_stdout()
     if not _prepare_serving(args):
         return 2
+    ok, args.auth_token = _auth_token(args)
+    if not ok:
+        return 2
 
     # Imported here so that `--help` stays fast.
     from rql4j_bridge.env_server import EnvServicer
 
-    servicer = EnvServicer(max_snapshots=args.max_snapshots, addon_modules=addon_modules(args))
+    servicer = EnvServicer(max_snapshots=args.max_snapshots, addon_modules=addon_modules(args), **servicer_limits(args))
     serving = _serve_aio if args.server == "aio" else _serve_threads
     return serving(args, servicer, port_out)
 
@@ -328,8 +426,19 @@ _MODULE_PATH_HINT = (
 
 
 def addon_modules(args: argparse.Namespace) -> list[str]:
-    """The modules whose functions Make requests may name as add-on rewards: those of --import and --addon."""
+    """The modules imported at start, those of --import and --addon: the only ones Make requests may name (as the
+    module of an add-on reward or of a 'module:EnvId' id)."""
     return [*args.imports, *(t.partition(":")[0] for t in args.addons)]
+
+
+def servicer_limits(args: argparse.Namespace) -> dict[str, int]:
+    """The EnvServicer bounds of the common serve options (--max-num-envs, --max-open-envs, ...)."""
+    return {
+        "max_num_envs": args.max_num_envs,
+        "max_open_envs": args.max_open_envs,
+        "max_step_sockets": args.max_step_sockets,
+        "max_step_frame_bytes": args.max_step_frame_bytes,
+    }
 
 
 def _prepare_serving(args: argparse.Namespace) -> bool:
@@ -376,20 +485,15 @@ def _serve_py4j(args: argparse.Namespace) -> int:
         # py4j logs every call at INFO ("Received command c on object id t"): one stderr line per env
         # step, which the Java launcher then reads; keep py4j to warnings unless debugging
         logging.getLogger("py4j").setLevel(logging.WARNING)
-    token = None
-    if not args.no_auth:
-        token = os.environ.get(args.auth_token_env, "")
-        if not token:
-            _log.error(
-                "no Py4J auth token: set the environment variable %s (Java's PythonServer does this for you), "
-                "or pass --no-auth to serve without one on a trusted machine",
-                args.auth_token_env,
-            )
-            return 2
+    ok, token = _auth_token(args)
+    if not ok:
+        return 2
     from rql4j_bridge.env_server import EnvServicer
     from rql4j_bridge.py4j_server import Py4jBridgeService, serve_py4j, stop_py4j
 
-    service = Py4jBridgeService(EnvServicer(max_snapshots=args.max_snapshots, addon_modules=addon_modules(args)))
+    service = Py4jBridgeService(
+        EnvServicer(max_snapshots=args.max_snapshots, addon_modules=addon_modules(args), **servicer_limits(args))
+    )
     try:
         gateway, port = serve_py4j(args.host, args.port, token, service)
     except OSError as e:
@@ -418,6 +522,11 @@ def _run_until_stopped(args: argparse.Namespace, port: int, port_out: TextIO, st
 
 
 def _stop_on_signals_and_eof(args: argparse.Namespace, request_stop: Callable[[str], None]) -> None:
+    if getattr(args, "own_process_group", False) and hasattr(os, "setpgid"):
+        try:
+            os.setpgid(0, 0)  # the terminal's Ctrl-C goes to the launcher's group, not to this one
+        except OSError as e:
+            _log.warning("cannot start a process group of its own (%s): Ctrl-C in the terminal also stops it", e)
     signal.signal(signal.SIGTERM, lambda *_: request_stop("SIGTERM"))
     signal.signal(signal.SIGINT, lambda *_: request_stop("SIGINT"))
     if args.exit_on_stdin_eof:
@@ -444,7 +553,7 @@ def _serve_threads(args: argparse.Namespace, servicer: EnvServicer, port_out: Te
     from rql4j_bridge.env_server import serve
 
     try:
-        server, port = serve(args.host, args.port, args.max_workers, servicer)
+        server, port = serve(args.host, args.port, args.max_workers, servicer, auth_token=args.auth_token)
     except OSError as e:
         _log.error("%s", e)
         return 1
@@ -458,7 +567,7 @@ def _serve_aio(args: argparse.Namespace, servicer: EnvServicer, port_out: TextIO
 
     async def run() -> int:
         try:
-            server, port = await serve_aio(args.host, args.port, servicer)
+            server, port = await serve_aio(args.host, args.port, servicer, auth_token=args.auth_token)
         except OSError as e:
             _log.error("%s", e)
             return 1

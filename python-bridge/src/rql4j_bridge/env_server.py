@@ -20,16 +20,27 @@ kept on the server under a uuid handle until released or until its env is closed
 ``max_snapshots`` are held at once (``serve --max-snapshots``, default 1024); one more is refused
 with RESOURCE_EXHAUSTED. An env whose state ``deepcopy`` cannot copy (a live process, a native
 handle) is refused with FAILED_PRECONDITION naming the env and the error.
+
+Hardening (issue 18): a request never makes the server import code. A ``module:EnvId`` env id is
+refused with INVALID_ARGUMENT unless ``module`` was named when the server started (``serve --import``
+/ ``--addon``, the same modules add-on rewards may come from), and so is a ``kwargs_json`` /
+``options_json`` string that names a module the server has not imported (a dotted class path such
+as highway-env's ``other_vehicles_type`` is imported by the env). Resources are bounded, each by a
+``serve`` option: copies per Make (``--max-num-envs``, default 1024), open envs (``--max-open-envs``,
+default 256), pending and open step sockets (``--max-step-sockets``, default 64); beyond a bound the
+request is refused with RESOURCE_EXHAUSTED naming the option, and other clients are unaffected.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import importlib.util
 import inspect
 import json
 import logging
 import platform
+import re
 import sys
 import threading
 import uuid
@@ -44,12 +55,13 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.vector.utils import concatenate
 
-from rql4j_bridge import PROTOCOL, __version__
+from rql4j_bridge import PROTOCOL, PROTOCOL_REVISION, __version__
+from rql4j_bridge.auth import AsyncTokenInterceptor, TokenInterceptor
 from rql4j_bridge.prior.service import AsyncPriorServicer, PriorServicer  # imports torch only on LoadPrior
 from rql4j_bridge.proto.rql4j.v1 import env_pb2 as pb
 from rql4j_bridge.proto.rql4j.v1 import env_pb2_grpc as pb_grpc
 from rql4j_bridge.proto.rql4j.v1 import prior_pb2_grpc as prior_pb_grpc
-from rql4j_bridge.step_socket import StepSocket
+from rql4j_bridge.step_socket import MAX_FRAME_BYTES, StepSocket
 from rql4j_bridge.tasks.core import TaskReward, takes_env
 from rql4j_bridge.tensors import (
     TensorError,
@@ -186,6 +198,9 @@ class _Snapshot:
 
 
 DEFAULT_MAX_SNAPSHOTS = 1024
+DEFAULT_MAX_NUM_ENVS = 1024  # copies per Make (serve --max-num-envs)
+DEFAULT_MAX_OPEN_ENVS = 256  # env handles open at once (serve --max-open-envs)
+DEFAULT_MAX_STEP_SOCKETS = 64  # step sockets listening or connected at once (serve --max-step-sockets)
 
 
 def _qualname(exc: BaseException) -> str:
@@ -206,6 +221,55 @@ def _parse_json_object(text: str, field_name: str) -> dict[str, Any]:
             f"{field_name} must be a JSON object, got {type(parsed).__name__}: {text[:200]}",
         )
     return parsed
+
+
+_IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+def _module_to_import(text: str) -> str | None:
+    """The module a ``pkg.mod.Name`` / ``pkg.mod:name`` string would make an env import that is not imported yet.
+
+    None when ``text`` is no such path (a bare word such as ``"human"``, a number, a file name whose
+    stem is no module) or names only modules already in ``sys.modules``. A module is looked up with
+    ``importlib.util.find_spec`` only under a parent that is already imported, which runs no code."""
+    path, colon, _ = text.partition(":")
+    if (not colon and "." not in path) or not _IMPORT_PATH.fullmatch(path):
+        return None
+    parts = path.split(".")
+    for i in range(1, len(parts) + 1):
+        name = ".".join(parts[:i])
+        if name in sys.modules:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError, AttributeError):  # e.g. a parent that is a module, not a package
+            spec = None
+        return name if spec is not None else None
+    return None
+
+
+def _refuse_imports(value: Any, field_name: str) -> None:
+    """INVALID_ARGUMENT when a string anywhere in ``value`` (parsed JSON) names a module this server has not imported.
+
+    Envs resolve some settings by importing them (highway-env's ``other_vehicles_type``, any
+    ``"module:attribute"`` factory): a request must not be able to make the server run code it was
+    not started with."""
+    stack: list[tuple[str, Any]] = [(field_name, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((f"{where}.{key}", v) for key, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(item))
+        elif isinstance(item, str):
+            module = _module_to_import(item)
+            if module is not None:
+                raise RpcError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{where} = {item[:200]!r} names module {module!r}, which this server has not imported; a "
+                    "request never makes the server import code: if you trust that module, start the server "
+                    f"with `rql4j-bridge serve --import {module}` (Java: PythonServer.builder().optImport)",
+                )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,13 +382,33 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         socket_host: str = "127.0.0.1",
         max_snapshots: int = DEFAULT_MAX_SNAPSHOTS,
         addon_modules: Iterable[str] = (),
+        max_num_envs: int = DEFAULT_MAX_NUM_ENVS,
+        max_open_envs: int = DEFAULT_MAX_OPEN_ENVS,
+        max_step_sockets: int = DEFAULT_MAX_STEP_SOCKETS,
+        max_step_frame_bytes: int = MAX_FRAME_BYTES,
     ) -> None:
-        """``addon_modules``: the modules whose functions a Make request may name as its ``addon_reward`` (the
-        ones ``serve --import`` / ``--addon`` imported at start; a request never imports one)."""
+        """``addon_modules``: the modules imported at start (``serve --import`` / ``--addon``), the only ones a
+        request may name, as the module of its ``addon_reward`` or of a ``module:EnvId`` env id (a request never
+        imports one). The ``max_*`` bounds are the ``serve`` options of the same names (module docstring)."""
         if max_snapshots < 0:
             raise ValueError(f"max_snapshots must be >= 0, got {max_snapshots}")
+        for name, value, least in (
+            ("max_num_envs", max_num_envs, 1),
+            ("max_open_envs", max_open_envs, 1),
+            ("max_step_sockets", max_step_sockets, 0),
+            ("max_step_frame_bytes", max_step_frame_bytes, 1),
+        ):
+            if value < least:
+                raise ValueError(f"{name} must be >= {least}, got {value}")
         self.addon_modules = frozenset(addon_modules)
+        self.max_num_envs = max_num_envs
+        self.max_open_envs = max_open_envs
+        self.max_step_sockets = max_step_sockets
+        self.max_step_frame_bytes = max_step_frame_bytes
+        self._step_sockets = 0  # listening or connected, over all envs (guarded by _sockets_lock)
+        self._sockets_lock = threading.Lock()
         self.socket_host = socket_host  # where step sockets listen (serve() sets the gRPC bind host)
+        self.authenticated = False  # whether the server it answers for checks the token (serve() sets it)
         self.max_snapshots = max_snapshots
         self._envs: dict[str, _Env] = {}
         self._closed: set[str] = set()
@@ -369,6 +453,8 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
     def GetServerInfo(self, request: pb.ServerInfoRequest) -> pb.ServerInfoResponse:
         return pb.ServerInfoResponse(
             protocol=PROTOCOL,
+            protocol_revision=PROTOCOL_REVISION,
+            authenticated=self.authenticated,
             bridge_version=__version__,
             python_version=platform.python_version(),
             gymnasium_version=gymnasium.__version__,
@@ -380,10 +466,21 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         env_id = request.env_id
         if not env_id:
             raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "env_id is empty: name a registered Gymnasium id")
+        if ":" in env_id:
+            self._check_env_module(env_id)
         kwargs = _parse_json_object(request.kwargs_json, "kwargs_json")
+        _refuse_imports(kwargs, "kwargs_json")
         num_envs = request.num_envs or 1
         if num_envs < 0:
             raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"num_envs must be >= 0 (0 means 1), got {num_envs}")
+        if num_envs > self.max_num_envs:
+            raise RpcError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"num_envs {num_envs} exceeds this server's maximum of {self.max_num_envs} copies per Make (serve "
+                f"--max-num-envs {self.max_num_envs}): make fewer copies per env, or start the server with a "
+                "larger --max-num-envs",
+            )
+        self._check_env_room()
         mode = request.autoreset_mode or pb.SAME_STEP
         if mode not in _MODES:
             raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown autoreset_mode {mode}")
@@ -437,9 +534,51 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 grpc.StatusCode.INTERNAL, f"building the vector env of {env_id!r} raised {_qualname(e)}: {e}"
             ) from e
         with self._registry_lock:
-            self._envs[handle] = env
+            full = self._env_room_error()  # again under the lock: concurrent Makes must not pass the bound
+            if full is None:
+                self._envs[handle] = env
+        if full is not None:
+            try:
+                env.vec.close()
+            except Exception:
+                _log.warning("closing %s, refused for lack of room, failed", env.describe(), exc_info=True)
+            raise full
         _log.info("made %s x%d (%s)", env.describe(), num_envs, pb.AutoresetMode.Name(mode))
         return response
+
+    def _env_room_error(self) -> RpcError | None:
+        """The RESOURCE_EXHAUSTED error when the server holds ``max_open_envs`` envs, else None."""
+        if len(self._envs) < self.max_open_envs:
+            return None
+        return RpcError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"the server holds {len(self._envs)} open envs, its maximum (serve --max-open-envs "
+            f"{self.max_open_envs}): Close the envs you no longer need first, or start the server with a "
+            "larger --max-open-envs",
+        )
+
+    def _check_env_room(self) -> None:
+        error = self._env_room_error()
+        if error is not None:
+            raise error
+
+    def _check_env_module(self, env_id: str) -> None:
+        """INVALID_ARGUMENT for a ``module:EnvId`` id whose module was not named at start (``gymnasium.make``
+        would import it)."""
+        module_name = env_id.split(":", 1)[0]
+        if env_id.count(":") != 1:
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT, f"env_id {env_id!r}: expected a registered id or 'MODULE:EnvId'"
+            )
+        if module_name not in self.addon_modules:
+            allowed = ", ".join(sorted(self.addon_modules)) or "none"
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"env_id {env_id!r}: module {module_name!r} was not imported when this server started (modules a "
+                f"'module:EnvId' id may name: {allowed}), and a request never makes the server import code; start "
+                f"the server with `rql4j-bridge serve --import {module_name}` (Java: PythonServer.builder()"
+                ".optImport) and name the env by its registered id",
+            )
 
     def _addon_reward(self, request: pb.MakeRequest) -> Callable[..., Any]:
         """The function a Make request names as its add-on reward: one of a module imported at start, never imported here."""
@@ -493,6 +632,7 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 f"seeds: expected none, one (copy i gets s + i) or num_envs = {n} values, got {len(seeds)}",
             )
         options = _parse_json_object(request.options_json, "options_json")
+        _refuse_imports(options, "options_json")  # e.g. highway-env's reset(options={"config": ...})
         if "reset_mask" in options:
             raise RpcError(
                 grpc.StatusCode.INVALID_ARGUMENT,
@@ -699,12 +839,19 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 with env.lock:
                     if sock in env.sockets:
                         env.sockets.remove(sock)
+                self._release_step_socket()
 
+            self._reserve_step_socket()
             try:
                 sock = StepSocket(
-                    self.socket_host, functools.partial(self._socket_frame, env), env.handle[:8], on_exit=on_exit
+                    self.socket_host,
+                    functools.partial(self._socket_frame, env),
+                    env.handle[:8],
+                    on_exit=on_exit,
+                    max_frame_bytes=self.max_step_frame_bytes,
                 )
             except OSError as e:
+                self._release_step_socket()
                 raise RpcError(
                     grpc.StatusCode.UNAVAILABLE,
                     f"cannot listen for a step socket on {self.socket_host}: {e}; use StepStream instead",
@@ -713,6 +860,27 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         return pb.OpenStepSocketResponse(
             host=sock.host, port=sock.port, token=sock.token, accept_timeout_s=int(sock.accept_timeout_s)
         )
+
+    @property
+    def open_step_sockets(self) -> int:
+        """Step sockets listening for their client or connected to it, over all envs."""
+        return self._step_sockets
+
+    def _reserve_step_socket(self) -> None:
+        with self._sockets_lock:
+            if self._step_sockets >= self.max_step_sockets:
+                raise RpcError(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"the server holds {self._step_sockets} step sockets (listening or connected), its maximum "
+                    f"(serve --max-step-sockets {self.max_step_sockets}): close the step sockets or envs you no "
+                    "longer need, step this env with StepStream or Step, or start the server with a larger "
+                    "--max-step-sockets",
+                )
+            self._step_sockets += 1
+
+    def _release_step_socket(self) -> None:
+        with self._sockets_lock:
+            self._step_sockets -= 1
 
     def _socket_frame(self, env: _Env, payload: bytes) -> bytes:
         """One step-socket frame: the StepSocketReply for a serialized StepRequest (never raises)."""
@@ -941,17 +1109,22 @@ def serve(
     max_workers: int = 64,
     servicer: EnvServicer | None = None,
     prior_servicer: PriorServicer | None = None,
+    auth_token: str | None = None,
 ) -> tuple[grpc.Server, int]:
     """Starts a gRPC server for ``servicer`` (a fresh EnvServicer by default) and returns it with its port.
 
     The same server answers the PriorService (``prior_servicer``, a fresh PriorServicer by default).
     ``port`` 0 picks a free port. Each open StepStream holds one of the ``max_workers`` threads.
+    With ``auth_token`` every call must carry it (:mod:`rql4j_bridge.auth`); None serves without
+    authentication (the command line needs ``--no-auth`` for that).
     """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rql4j-rpc"),
         options=_SERVER_OPTIONS,
+        interceptors=[TokenInterceptor(auth_token)] if auth_token is not None else None,
     )
     servicer = servicer or EnvServicer()
+    servicer.authenticated = auth_token is not None
     servicer.socket_host = host  # step sockets listen where the gRPC server does
     pb_grpc.add_EnvServiceServicer_to_server(servicer, server)
     prior_pb_grpc.add_PriorServiceServicer_to_server(prior_servicer or PriorServicer(), server)
@@ -1059,13 +1232,19 @@ async def serve_aio(
     port: int = 0,
     servicer: EnvServicer | None = None,
     prior_servicer: PriorServicer | None = None,
+    auth_token: str | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Starts a ``grpc.aio`` server for ``servicer`` on the running event loop; returns it with its port.
 
     The same server answers the PriorService (``prior_servicer``, a fresh PriorServicer by default).
+    ``auth_token``: as for :func:`serve`.
     """
-    server = grpc.aio.server(options=_SERVER_OPTIONS)
+    server = grpc.aio.server(
+        options=_SERVER_OPTIONS,
+        interceptors=[AsyncTokenInterceptor(auth_token)] if auth_token is not None else None,
+    )
     servicer = servicer or EnvServicer()
+    servicer.authenticated = auth_token is not None
     servicer.socket_host = host  # step sockets listen where the gRPC server does
     pb_grpc.add_EnvServiceServicer_to_server(AsyncEnvServicer(servicer), server)
     prior_pb_grpc.add_PriorServiceServicer_to_server(AsyncPriorServicer(prior_servicer or PriorServicer()), server)

@@ -245,6 +245,7 @@ def serve_py4j(
     (which would first try to shut down a Java gateway on py4j's default port, someone else's if any).
     """
     service = service or Py4jBridgeService()
+    service.env_servicer.authenticated = auth_token is not None
     try:
         gateway = _NoDelayClientServer(
             java_parameters=JavaParameters(auth_token=auth_token, auto_convert=False),

@@ -7,6 +7,13 @@ everything else: no HTTP/2, no completion queues, no thread hand-offs. Framing (
 ``OpenStepSocket`` comment is the contract): the client first sends the 16-byte token, then each
 frame is a 4-byte big-endian length and that many bytes.
 
+Bounds (issue 18): a frame header announcing more than ``max_frame_bytes`` closes the connection
+before anything is allocated for it; a connection must send its token within ``auth_timeout_s``;
+a connection that sends a wrong token (or none in time) is dropped and the listener keeps
+listening for the client the token was given to, until ``accept_timeout_s`` after the socket was
+opened. How many step sockets a server holds is bounded by ``EnvServicer`` (``serve
+--max-step-sockets``).
+
 One thread per socket serves its connection; the env's own lock serializes it with any gRPC
 call on the same env, so the env rules (reset before step, DISABLED mode...) are the same.
 
@@ -23,15 +30,20 @@ import secrets
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 
-__all__ = ["ACCEPT_TIMEOUT_S", "MAX_FRAME_BYTES", "TOKEN_BYTES", "StepSocket", "recv_exact"]
+__all__ = ["ACCEPT_TIMEOUT_S", "AUTH_TIMEOUT_S", "MAX_FRAME_BYTES", "TOKEN_BYTES", "StepSocket", "recv_exact"]
 
 _log = logging.getLogger(__name__)
 
 TOKEN_BYTES = 16
 ACCEPT_TIMEOUT_S = 30
-MAX_FRAME_BYTES = 256 * 1024 * 1024  # as the gRPC server's max_receive_message_length
+AUTH_TIMEOUT_S = 10.0  # how long an accepted connection may take to send its token
+# A frame holds one StepRequest: an action batch. 64 MiB is 8 M float64 actions, far above any env
+# served here; `serve --max-step-frame-bytes` raises it (the gRPC server itself takes 256 MiB).
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+_BACKLOG = 8  # connections queued while one is being checked for its token
 _HEADER = struct.Struct(">I")
 
 
@@ -53,10 +65,13 @@ def recv_exact(conn: socket.socket, n: int) -> bytearray | None:
 
 
 class StepSocket:
-    """Listens once on ``host`` (a free port) and serves one connection with ``handle_frame``.
+    """Listens on ``host`` (a free port) and serves the first connection that sends the token with ``handle_frame``.
 
     ``handle_frame(payload) -> reply`` never raises for bad input: it answers with an error
     reply (see ``EnvServicer``). ``on_exit`` is called once when the serving thread ends.
+    Connections with a wrong token (or none within ``auth_timeout_s``) are dropped and the socket
+    keeps listening until ``accept_timeout_s`` after it was opened; a frame over ``max_frame_bytes``
+    closes the connection.
     """
 
     def __init__(
@@ -66,16 +81,25 @@ class StepSocket:
         name: str,
         on_exit: Callable[[StepSocket], None] | None = None,
         accept_timeout_s: float = ACCEPT_TIMEOUT_S,
+        max_frame_bytes: int = MAX_FRAME_BYTES,
+        auth_timeout_s: float = AUTH_TIMEOUT_S,
     ) -> None:
+        if max_frame_bytes < 0 or auth_timeout_s <= 0:
+            raise ValueError(
+                f"max_frame_bytes must be >= 0 and auth_timeout_s > 0, got {max_frame_bytes} and {auth_timeout_s}"
+            )
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # a wildcard IPv6 bind ("::") serves IPv4 clients too, as grpcio's does
         dualstack = family == socket.AF_INET6 and host.strip("[]") in ("::", "::0") and socket.has_dualstack_ipv6()
-        self._listener = socket.create_server((host, 0), family=family, backlog=1, dualstack_ipv6=dualstack)
+        self._listener = socket.create_server((host, 0), family=family, backlog=_BACKLOG, dualstack_ipv6=dualstack)
         self._listener.settimeout(accept_timeout_s)
         self.host = host
         self.port: int = self._listener.getsockname()[1]
         self.token = secrets.token_bytes(TOKEN_BYTES)
         self.accept_timeout_s = accept_timeout_s
+        self.max_frame_bytes = max_frame_bytes
+        self.auth_timeout_s = auth_timeout_s
+        self._deadline = time.monotonic() + accept_timeout_s
         self._handle_frame = handle_frame
         self._name = name
         self._on_exit = on_exit
@@ -111,27 +135,60 @@ class StepSocket:
                 self._on_exit(self)
 
     def _accept(self) -> socket.socket | None:
+        """The first connection that sends the token; None when none did within ``accept_timeout_s``.
+
+        A connection that sends anything else, or nothing within ``auth_timeout_s``, is dropped and
+        the listener keeps listening: a stray or hostile peer cannot use up the real client's socket."""
         try:
-            conn, _ = self._listener.accept()
-        except TimeoutError:
-            _log.warning(
-                "step socket %s: no connection within %s s; stopped listening", self._name, self.accept_timeout_s
-            )
+            while not self._closed.is_set():
+                left = self._deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._listener.settimeout(left)
+                try:
+                    conn, peer = self._listener.accept()
+                except TimeoutError:
+                    break
+                self._conn = conn
+                if self._closed.is_set():  # close() ran while accept returned: it may have missed conn
+                    conn.close()
+                    return None
+                if self._authenticated(conn):
+                    conn.settimeout(None)
+                    return conn
+                if self._closed.is_set():  # close() ended the check (it closes the connection too)
+                    return None
+                _log.warning(
+                    "step socket %s: a connection from %s did not send the right token (within %s s); dropped it "
+                    "and kept listening",
+                    self._name,
+                    peer,
+                    self.auth_timeout_s,
+                )
+                self._conn = None
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)  # the peer sees the end of the stream, as from close()
+                conn.close()
+            if not self._closed.is_set():
+                _log.warning(
+                    "step socket %s: no connection with the right token within %s s; stopped listening",
+                    self._name,
+                    self.accept_timeout_s,
+                )
             return None
         finally:
             self._listener.close()
-        self._conn = conn
+
+    def _authenticated(self, conn: socket.socket) -> bool:
+        """Whether ``conn`` sends the token within ``auth_timeout_s`` (never past the accept deadline by much)."""
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.settimeout(self.accept_timeout_s)  # a peer that never sends its token cannot hold the thread
+        # a peer that never sends its token holds neither the thread nor the listener for long
+        conn.settimeout(min(self.auth_timeout_s, max(self._deadline - time.monotonic(), 0.1)))
         try:
             token = recv_exact(conn, TOKEN_BYTES)
         except (TimeoutError, ConnectionError):
-            token = None
-        if token is None or not hmac.compare_digest(bytes(token), self.token):
-            _log.warning("step socket %s: a connection did not send the right token; dropped", self._name)
-            return None
-        conn.settimeout(None)
-        return conn
+            return False
+        return token is not None and hmac.compare_digest(bytes(token), self.token)
 
     def _serve(self, conn: socket.socket) -> None:
         while not self._closed.is_set():
@@ -139,12 +196,13 @@ class StepSocket:
             if header is None:
                 return  # the client closed the connection between frames: the normal end
             (n,) = _HEADER.unpack(header)
-            if n > MAX_FRAME_BYTES:
+            if n > self.max_frame_bytes:  # refused before a byte of it is allocated or read
                 _log.warning(
-                    "step socket %s: frame of %d bytes exceeds %d; dropped the connection",
+                    "step socket %s: a frame of %d bytes exceeds the limit of %d (serve --max-step-frame-bytes); "
+                    "closed the connection",
                     self._name,
                     n,
-                    MAX_FRAME_BYTES,
+                    self.max_frame_bytes,
                 )
                 return
             payload = recv_exact(conn, n) if n else bytearray()

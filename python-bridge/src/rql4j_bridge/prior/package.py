@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import platform
 import re
 import shutil
@@ -421,6 +422,35 @@ class _Sidecar:
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
+def module_file_path(folder: Path, module_file: str, sidecar: Path) -> Path:
+    """``folder / module_file`` under the rule both loaders apply (this one and Java's
+    ``PriorPackage.moduleFile``; docs/prior-package.md): a relative path that does not lead out of
+    the folder with ``..`` (even to come back in), names a file, and whose real path (symbolic links
+    followed) lies inside the folder's real path. PriorPackageError naming ``sidecar``, the field,
+    the value and the rule otherwise.
+    """
+    fix = (
+        f"; name the TorchScript file by its path relative to the package folder {folder} and keep it inside "
+        "that folder (or re-export the package with rql4j-bridge export)"
+    )
+
+    def refuse(problem: str) -> PriorPackageError:
+        return PriorPackageError(sidecar, "module.file", f"{module_file!r} {problem}{fix}")
+
+    if Path(module_file).is_absolute() or module_file.startswith(("/", "\\")):
+        raise refuse("is an absolute path")
+    if Path(os.path.normpath(module_file)).parts[:1] == ("..",):
+        raise refuse("leads out of the package folder with '..'")
+    path = folder / module_file
+    if not path.is_file():
+        raise refuse(f"is not a file in the package folder {folder}")
+    real = path.resolve(strict=True)
+    real_folder = folder.resolve(strict=True)
+    if not real.is_relative_to(real_folder):
+        raise refuse(f"leads to {real}, outside the package folder {real_folder} (symbolic links followed)")
+    return path
+
+
 def load_prior_package(path: str | Path) -> PriorPackage:
     """Loads and validates a package folder (or its prior.json); PriorPackageError naming file and field.
 
@@ -540,11 +570,7 @@ def load_prior_package(path: str | Path) -> PriorPackage:
         if value is not None and not isinstance(value, str):
             raise sc.error(f"versions.{key}", f"expected a version string, got {_type_name(value)}")
 
-    module_path = (folder / module_file).resolve()
-    if not module_path.is_relative_to(folder.resolve()):
-        raise sc.error("module.file", f"{module_file!r} points outside the package folder")
-    if not module_path.is_file():
-        raise sc.error("module.file", f"{module_file!r} does not exist in {folder}; re-export the package")
+    module_path = module_file_path(folder, module_file, file)
     try:
         with quiet_jit():
             module = torch.jit.load(str(module_path), map_location="cpu")

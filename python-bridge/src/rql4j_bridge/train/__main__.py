@@ -14,7 +14,13 @@ from rql4j_bridge.train.bc import BCConfig, GaussianBCConfig
 from rql4j_bridge.train.common import command_line, seed_everything, write_json
 from rql4j_bridge.train.defaults import TASK_DEFAULTS, expert_config, is_continuous, task_config
 from rql4j_bridge.train.evaluate import EVAL_EPISODES, EVAL_SEED
-from rql4j_bridge.train.expert import EXPERT_ALGOS, DQNExpertConfig, PPOExpertConfig, SACExpertConfig
+from rql4j_bridge.train.expert import (
+    EXPERT_ALGOS,
+    UNPICKLE_REFUSED,
+    DQNExpertConfig,
+    PPOExpertConfig,
+    SACExpertConfig,
+)
 from rql4j_bridge.train.soft_dqn import SoftDQNConfig
 from rql4j_bridge.train.stages import (
     DEFAULT_WORK,
@@ -133,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("demos", help="roll the expert out deterministically and save (obs, action) pairs")
     p.add_argument("--task", default=DEFAULT_TASK, help=_TASK_HELP)
     p.add_argument("--expert", type=Path, required=True, help="the expert zip (its .zip.json names the algorithm)")
+    p.add_argument(
+        "--allow-unpickle",
+        action="store_true",
+        help="required: loading an SB3 zip unpickles it, which runs code from the file (only for trusted zips, "
+        "e.g. one `expert` made)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the first reset")
     p.add_argument("--n", type=int, default=50_000, help="transitions to save (default 50000)")
     p.add_argument("--out", type=Path, help=f"the .npz (default {DEFAULT_WORK}/<task>/demos.npz)")
@@ -217,7 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.task, args.expert, args.out, seed=args.seed, name=args.name, made_by={"command": command}, algo="ppo"
         )
     elif args.command == "demos":
-        run_demos(args.task, args.expert, args.n, args.seed, args.out or work_default / "demos.npz")
+        if not args.allow_unpickle:  # refused before anything is read from the zip
+            raise SystemExit(f"demos: error: {UNPICKLE_REFUSED.format(path=args.expert)}")
+        out = args.out or work_default / "demos.npz"
+        run_demos(args.task, args.expert, args.n, args.seed, out, allow_unpickle=True)
     elif args.command == "bc":
         bc_class = GaussianBCConfig if _box_actions(args.task) else BCConfig
         config = _config_from_args(task_config(args.task, bc_class, "bc"), args, BC_CLASSES, seed=args.seed)

@@ -38,6 +38,7 @@ __all__ = [
     "DQNExpertConfig",
     "PPOExpertConfig",
     "SACExpertConfig",
+    "UNPICKLE_REFUSED",
     "expert_act_fn",
     "load_expert",
     "train_expert",
@@ -287,11 +288,23 @@ def train_expert(
     return summary
 
 
-def load_expert(path: str | Path, algo: str | None = None) -> Any:
-    """Loads an expert zip; the algorithm comes from ``algo`` or the ``<zip>.json`` written beside it."""
+UNPICKLE_REFUSED = (
+    "{path}: loading an SB3 zip unpickles the objects stored in it (its policy class, spaces and schedules), "
+    "which runs code from the file. Pass --allow-unpickle only for a zip you trust, e.g. one `train expert` made "
+    "(the pipeline loads its own experts without it)"
+)
+
+
+def load_expert(path: str | Path, algo: str | None = None, *, allow_unpickle: bool = False) -> Any:
+    """Loads an expert zip; the algorithm comes from ``algo`` or the ``<zip>.json`` written beside it.
+
+    SB3's ``load`` unpickles (runs code from the file): a ValueError unless ``allow_unpickle`` (the
+    ``--allow-unpickle`` flag, or the pipeline loading the zip it has just written)."""
+    p = Path(path)
+    if not allow_unpickle:
+        raise ValueError(UNPICKLE_REFUSED.format(path=p))
     from stable_baselines3 import DQN, PPO, SAC
 
-    p = Path(path)
     if algo is None:
         meta = p.with_name(p.name + ".json")
         algo = json.loads(meta.read_text(encoding="utf-8"))["algo"] if meta.is_file() else None

@@ -124,7 +124,8 @@ def run_expert(
     """Trains the expert, then evaluates it like a prior (``episodes`` seeded total-variant episodes)."""
     log(f"expert: {algo} on {task} (basic reward), {config.total_steps} env steps, seed {config.seed}")
     summary = train_expert(task, algo, config, out_zip, log_interval=log_interval, log=log)
-    summary["evaluation"] = evaluate_act_fn(expert_act_fn(load_expert(summary["zip"], algo)), task, episodes=episodes)
+    own = load_expert(summary["zip"], algo, allow_unpickle=True)  # the zip this process has just written
+    summary["evaluation"] = evaluate_act_fn(expert_act_fn(own), task, episodes=episodes)
     log(f"expert: trained in {summary['wall_s']:.1f} s ({summary['steps_per_s']:.0f} env steps/s) -> {summary['zip']}")
     log(markdown_header(_has_success(task)))
     log(markdown_row(f"expert ({algo})", summary["evaluation"]))
@@ -133,10 +134,19 @@ def run_expert(
 
 
 def run_demos(
-    task: str, expert_zip: str | Path, n_transitions: int, seed: int, out_npz: str | Path, *, log: Any = print
+    task: str,
+    expert_zip: str | Path,
+    n_transitions: int,
+    seed: int,
+    out_npz: str | Path,
+    *,
+    allow_unpickle: bool = False,
+    log: Any = print,
 ) -> dict[str, Any]:
+    """Rolls the expert zip out into demos; loading the zip unpickles, so it needs ``allow_unpickle`` (load_expert)."""
     t0 = time.perf_counter()
-    summary = collect_demos(expert_act_fn(load_expert(expert_zip)), task, n_transitions, seed, out_npz)
+    expert = load_expert(expert_zip, allow_unpickle=allow_unpickle)
+    summary = collect_demos(expert_act_fn(expert), task, n_transitions, seed, out_npz)
     summary["wall_s"] = time.perf_counter() - t0
     summary["steps_per_s"] = n_transitions / max(summary["wall_s"], 1e-9)
     summary["expert"] = str(expert_zip)
@@ -580,8 +590,8 @@ def _run_discrete_pipeline(
     stage_cmds = {
         "expert": f"python -m rql4j_bridge.train expert --task {task} --algo {plan.expert_algo} --seed {seed} "
         f"--total-steps {plan.expert_steps} --out {q(str(expert_zip))}",
-        "demos": f"python -m rql4j_bridge.train demos --task {task} --expert {q(str(expert_zip))} --seed {seed} "
-        f"--n {plan.demos} --out {q(str(demos_npz))}",
+        "demos": f"python -m rql4j_bridge.train demos --task {task} --expert {q(str(expert_zip))} --allow-unpickle "
+        f"--seed {seed} --n {plan.demos} --out {q(str(demos_npz))}",
         "bc": f"python -m rql4j_bridge.train bc --task {task} --demos {q(str(demos_npz))} --seed {seed} "
         f"--epochs {bc_cfg.epochs} --out {q(str(bc_pkg))} --work {q(str(work))}",
         "soft-dqn": f"python -m rql4j_bridge.train soft-dqn --task {task} --seed {seed} "
@@ -601,7 +611,8 @@ def _run_discrete_pipeline(
     expert["stage_wall_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    demos = run_demos(task, expert["zip"], plan.demos, seed, demos_npz, log=log)
+    # the expert zip this pipeline has just written: its own, so it may be unpickled
+    demos = run_demos(task, expert["zip"], plan.demos, seed, demos_npz, allow_unpickle=True, log=log)
     demos["stage_wall_s"] = time.perf_counter() - t0
 
     provenance = {"command": command, "pipeline_work": str(work)}
@@ -706,8 +717,8 @@ def _run_box_pipeline(
         f"--total-steps {plan.expert_steps} --out {q(str(expert_zip))}",
         "sac-prior": f"python -m rql4j_bridge.train sac-prior --task {task} --expert {q(str(expert_zip))} "
         f"--seed {seed} --out {q(str(sac_pkg))}",
-        "demos": f"python -m rql4j_bridge.train demos --task {task} --expert {q(str(expert_zip))} --seed {seed} "
-        f"--n {plan.demos} --out {q(str(demos_npz))}",
+        "demos": f"python -m rql4j_bridge.train demos --task {task} --expert {q(str(expert_zip))} --allow-unpickle "
+        f"--seed {seed} --n {plan.demos} --out {q(str(demos_npz))}",
         "bc": f"python -m rql4j_bridge.train bc --task {task} --demos {q(str(demos_npz))} --seed {seed} "
         f"--epochs {bc_cfg.epochs} --out {q(str(bc_pkg))} --work {q(str(work))}",
     }
@@ -724,7 +735,8 @@ def _run_box_pipeline(
     )
 
     t0 = time.perf_counter()
-    demos = run_demos(task, expert["zip"], plan.demos, seed, demos_npz, log=log)
+    # the expert zip this pipeline has just written: its own, so it may be unpickled
+    demos = run_demos(task, expert["zip"], plan.demos, seed, demos_npz, allow_unpickle=True, log=log)
     demos["stage_wall_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

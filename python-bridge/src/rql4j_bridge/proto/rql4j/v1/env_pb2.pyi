@@ -357,15 +357,19 @@ class ServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ServerInfoResponse(_message.Message):
-    __slots__ = ("protocol", "bridge_version", "python_version", "gymnasium_version", "open_envs")
+    __slots__ = ("protocol", "bridge_version", "python_version", "gymnasium_version", "open_envs", "protocol_revision", "authenticated")
     PROTOCOL_FIELD_NUMBER: _ClassVar[int]
     BRIDGE_VERSION_FIELD_NUMBER: _ClassVar[int]
     PYTHON_VERSION_FIELD_NUMBER: _ClassVar[int]
     GYMNASIUM_VERSION_FIELD_NUMBER: _ClassVar[int]
     OPEN_ENVS_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_REVISION_FIELD_NUMBER: _ClassVar[int]
+    AUTHENTICATED_FIELD_NUMBER: _ClassVar[int]
     protocol: str
     bridge_version: str
     python_version: str
     gymnasium_version: str
     open_envs: int
-    def __init__(self, protocol: _Optional[str] = ..., bridge_version: _Optional[str] = ..., python_version: _Optional[str] = ..., gymnasium_version: _Optional[str] = ..., open_envs: _Optional[int] = ...) -> None: ...
+    protocol_revision: int
+    authenticated: bool
+    def __init__(self, protocol: _Optional[str] = ..., bridge_version: _Optional[str] = ..., python_version: _Optional[str] = ..., gymnasium_version: _Optional[str] = ..., open_envs: _Optional[int] = ..., protocol_revision: _Optional[int] = ..., authenticated: _Optional[bool] = ...) -> None: ...

@@ -58,6 +58,10 @@ public class BridgeException extends RuntimeException {
           .append(" did not answer in time (").append(status.getDescription())
           .append("); it may be stuck or overloaded. Raise the call timeout if the env is slow.");
       case CANCELLED -> msg.append("the call was cancelled (").append(status.getDescription()).append(")");
+      case UNAUTHENTICATED -> msg.append("the env server at ").append(target).append(" refused this client's auth "
+          + "token (").append(status.getDescription()).append("); connect with the token it was started with (its "
+          + "RQL4J_BRIDGE_TOKEN): GrpcEnvClient.connect(host, port, token), or let PythonServer start it and connect "
+          + "for you");
       default -> msg.append(status.getCode()).append(": ").append(status.getDescription());
     }
     if (diagnostics != null && !diagnostics.isBlank()) {

@@ -43,13 +43,33 @@ public final class GrpcEnvClient implements EnvClient, UnaryRpc {
     this.diagnostics = diagnostics == null ? () -> null : diagnostics;
   }
 
-  /** Connects (plaintext) to a server at {@code host:port}. The connection is made lazily. */
+  /** The gRPC metadata key of the server's auth token. */
+  public static final String TOKEN_METADATA_KEY = "x-rql4j-token";
+
+  /**
+   * Connects (plaintext) to a server at {@code host:port} started with {@code --no-auth}. The
+   * connection is made lazily.
+   */
   public static GrpcEnvClient connect(String host, int port) {
-    return connect(host, port, null);
+    return connect(host, port, null, null);
   }
 
-  static GrpcEnvClient connect(String host, int port, Supplier<String> diagnostics) {
-    ManagedChannel channel = NettyChannelBuilder.forAddress(host, port)
+  /**
+   * Connects (plaintext) to a server at {@code host:port} whose auth token ({@code RQL4J_BRIDGE_TOKEN}
+   * when it started) is {@code authToken}; every call carries it. The connection is made lazily.
+   */
+  public static GrpcEnvClient connect(String host, int port, String authToken) {
+    return connect(host, port, authToken, null);
+  }
+
+  static GrpcEnvClient connect(String host, int port, String authToken, Supplier<String> diagnostics) {
+    NettyChannelBuilder builder = NettyChannelBuilder.forAddress(host, port);
+    if (authToken != null) {
+      io.grpc.Metadata headers = new io.grpc.Metadata();
+      headers.put(io.grpc.Metadata.Key.of(TOKEN_METADATA_KEY, io.grpc.Metadata.ASCII_STRING_MARSHALLER), authToken);
+      builder.intercept(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
+    }
+    ManagedChannel channel = builder
         .usePlaintext()
         // Responses are handed to the (blocking) caller straight from the transport thread: one
         // thread hop less per step. Safe because nothing here blocks inside a callback.

@@ -100,6 +100,11 @@ public final class GrpcVectorEnv extends AbstractRemoteVectorEnv {
         if (e.getStatus().getCode() == io.grpc.Status.Code.UNIMPLEMENTED) {
           return fallBackToStream(req, "the server has no step socket (an older python-bridge)");
         }
+        if (e.getStatus().getCode() == io.grpc.Status.Code.RESOURCE_EXHAUSTED) {
+          // the server's --max-step-sockets are taken (many envs on one server): the stream is as correct
+          return fallBackToStream(req, "the server has no step socket to spare (" + e.getStatus().getDescription()
+              + ")");
+        }
         throw client.error("open the step socket of " + spec.envId(), e);
       }
       try {

@@ -40,7 +40,7 @@ import py4j.Py4JNetworkException;
 public final class Py4jEnvClient implements EnvClient, UnaryRpc {
 
   /** What to do when a Py4J bridge server is unreachable. */
-  static final String START_HINT = "Start it with `rql4j-bridge serve-py4j` (auth token in RQL4J_PY4J_TOKEN) "
+  static final String START_HINT = "Start it with `rql4j-bridge serve-py4j` (auth token in RQL4J_BRIDGE_TOKEN) "
       + "or let PythonServer.builder().optTransport(BridgeTransport.PY4J) launch it, and check the host, port "
       + "and token.";
 
@@ -65,7 +65,7 @@ public final class Py4jEnvClient implements EnvClient, UnaryRpc {
   /**
    * Connects to a Py4J bridge server at {@code host:port} (lazily: the first call connects).
    *
-   * @param authToken the token the server was started with (its {@code RQL4J_PY4J_TOKEN}); null
+   * @param authToken the token the server was started with (its {@code RQL4J_BRIDGE_TOKEN}); null
    *     for a server started with {@code --no-auth}
    */
   public static Py4jEnvClient connect(String host, int port, String authToken) {
@@ -158,7 +158,7 @@ public final class Py4jEnvClient implements EnvClient, UnaryRpc {
       if (auth) {
         return Status.UNAUTHENTICATED.withCause(e).withDescription("the Py4J server at " + target
             + " refused this client's auth token (" + c.getMessage() + "); connect with the token the server "
-            + "was started with (its RQL4J_PY4J_TOKEN), or let PythonServer start it and connect for you");
+            + "was started with (its RQL4J_BRIDGE_TOKEN), or let PythonServer start it and connect for you");
       }
       if (c instanceof SocketTimeoutException) {
         return Status.DEADLINE_EXCEEDED.withCause(e).withDescription("no answer within the Py4J read timeout ("

@@ -26,8 +26,11 @@ import org.slf4j.LoggerFactory;
 /**
  * Starts the Python bridge ({@code python -m rql4j_bridge serve}, or {@code serve-py4j} for
  * {@link BridgeTransport#PY4J}) as a child process, waits until it prints its port, and stops it
- * on {@link #close()}. A Py4J server gets a fresh random auth token, passed in its environment
- * ({@code RQL4J_PY4J_TOKEN}), never on its command line. The child also exits by itself when this
+ * on {@link #close()}. Every server gets a fresh random auth token per launch, passed in its
+ * environment ({@code RQL4J_BRIDGE_TOKEN}), never on its command line; the clients this class
+ * connects send it with every call (gRPC metadata, Py4J's auth token), and they refuse a server of
+ * another contract revision ({@link #PROTOCOL_REVISION}). Python runs with {@code -P}: the working
+ * directory is on its module path only for the modules named by {@code --import} / {@code --addon}. The child also exits by itself when this
  * JVM dies (it watches its stdin for EOF), and a shutdown hook stops every live server, so no
  * orphan is left behind even when a test fails or the JVM is killed.
  */
@@ -48,7 +51,7 @@ public final class PythonServer implements AutoCloseable {
   private final int port;
   private final List<String> command;
   private final BridgeTransport transport;
-  private final String authToken; // Py4J only
+  private final String authToken;
   private final Deque<String> output = new ArrayDeque<>();
   private volatile boolean closing;
 
@@ -62,8 +65,14 @@ public final class PythonServer implements AutoCloseable {
     this.authToken = authToken;
   }
 
-  /** Environment variable that passes the Py4J auth token to {@code rql4j-bridge serve-py4j}. */
-  public static final String PY4J_TOKEN_ENV = "RQL4J_PY4J_TOKEN";
+  /** Environment variable that passes the per-launch auth token to {@code rql4j-bridge serve} / {@code serve-py4j}. */
+  public static final String TOKEN_ENV = "RQL4J_BRIDGE_TOKEN";
+
+  /**
+   * The contract revision this client speaks ({@code ServerInfoResponse.protocol_revision}); a
+   * server of another one is refused with a message naming both.
+   */
+  public static final int PROTOCOL_REVISION = 2;
 
   /** Starts a server with defaults (venv Python, loopback, any free port). */
   public static PythonServer start() {
@@ -133,7 +142,7 @@ public final class PythonServer implements AutoCloseable {
       throw new IllegalStateException("this Python server speaks " + transport + ", not gRPC: use client() or "
           + "connectPy4j(), or start it with optTransport(BridgeTransport.GRPC)");
     }
-    return GrpcEnvClient.connect(host, port, this::diagnostics);
+    return checked(GrpcEnvClient.connect(host, port, authToken, this::diagnostics));
   }
 
   /**
@@ -146,7 +155,31 @@ public final class PythonServer implements AutoCloseable {
       throw new IllegalStateException("this Python server speaks " + transport + ", not Py4J: use client() or "
           + "connect(), or start it with optTransport(BridgeTransport.PY4J)");
     }
-    return Py4jEnvClient.connect(host, port, authToken, Py4jEnvClient.DEFAULT_TIMEOUT, this::diagnostics);
+    return checked(Py4jEnvClient.connect(host, port, authToken, Py4jEnvClient.DEFAULT_TIMEOUT, this::diagnostics));
+  }
+
+  /** {@code client}, after checking that the server speaks this client's contract revision (closed if not). */
+  private <C extends EnvClient> C checked(C client) {
+    try {
+      checkRevision(client.serverInfo().getProtocolRevision(), command.get(0));
+      return client;
+    } catch (RuntimeException e) {
+      client.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Refuses a server of another contract revision than {@link #PROTOCOL_REVISION}, naming both and
+   * how to install the matching bridge into {@code python}.
+   */
+  static void checkRevision(int served, String python) {
+    if (served != PROTOCOL_REVISION) {
+      throw new BridgeException(io.grpc.Status.Code.FAILED_PRECONDITION, "the Python env server speaks rql4j.v1 "
+          + "revision " + served + (served == 0 ? " (a bridge from before revisions were numbered)" : "")
+          + ", this rql4j speaks revision " + PROTOCOL_REVISION + ": install the python-bridge of this rql4j into "
+          + python + " (`make setup` in the checkout, or `" + python + " -m pip install -e python-bridge`)", null);
+    }
   }
 
   /** A new client of this server's transport (gRPC or Py4J). */
@@ -300,9 +333,11 @@ public final class PythonServer implements AutoCloseable {
      */
     public PythonServer start() {
       Path py = python != null ? python : defaultPython();
-      List<String> cmd = new ArrayList<>(List.of(py.toString(), "-u", "-m", "rql4j_bridge",
+      // -P: the working directory is not on the module path (a .py file there cannot shadow a module the
+      // server imports); the bridge adds it only for the modules named by --import / --addon
+      List<String> cmd = new ArrayList<>(List.of(py.toString(), "-P", "-u", "-m", "rql4j_bridge",
           transport == BridgeTransport.PY4J ? "serve-py4j" : "serve",
-          "--host", host, "--port", "0", "--exit-on-stdin-eof"));
+          "--host", host, "--port", "0", "--exit-on-stdin-eof", "--own-process-group"));
       for (String m : imports) {
         cmd.add("--import");
         cmd.add(m);
@@ -315,13 +350,11 @@ public final class PythonServer implements AutoCloseable {
       ProcessBuilder pb = new ProcessBuilder(cmd);
       pb.environment().putAll(environment);
       pb.environment().put("PYTHONUNBUFFERED", "1");
-      String token = null;
-      if (transport == BridgeTransport.PY4J) {
-        byte[] secret = new byte[24];
-        new java.security.SecureRandom().nextBytes(secret);
-        token = java.util.HexFormat.of().formatHex(secret);
-        pb.environment().put(PY4J_TOKEN_ENV, token);
-      }
+      pb.environment().put("PYTHONSAFEPATH", "1");
+      byte[] secret = new byte[24];
+      new java.security.SecureRandom().nextBytes(secret);
+      String token = java.util.HexFormat.of().formatHex(secret);
+      pb.environment().put(TOKEN_ENV, token);
       if (workingDir != null) {
         pb.directory(workingDir.toFile());
       }

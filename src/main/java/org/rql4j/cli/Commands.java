@@ -4,6 +4,7 @@ import static org.rql4j.cli.Opts.flag;
 import static org.rql4j.cli.Opts.many;
 import static org.rql4j.cli.Opts.text;
 import static org.rql4j.cli.Opts.whole;
+import static org.rql4j.cli.Opts.wholes;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -16,6 +17,11 @@ final class Commands {
 
   private Commands() {}
 
+  /** MCTS simulations per decision. */
+  static final Opts.Range SIMULATIONS = new Opts.Range(1, 1_000_000);
+  /** MCTS search depth. */
+  static final Opts.Range HORIZON = new Opts.Range(1, 1_000);
+
   private static final List<Opts.Opt> OFF_POLICY_TUNING = List.of(
       text("--prior-weight", "W", "the prior's weight w (default: the task's reference; residual rows only)"),
       text("--alpha-hat", "A", "the temperature: a number, or for SAC auto (learned from 1) / auto_A (learned from A); "
@@ -27,7 +33,7 @@ final class Commands {
   private static final List<Opts.Opt> RUN_FOLDER = List.of(
       text("--out", "DIR", "the run folder: config.json, metrics.csv, checkpoint/, policy/, summary.json"),
       text("--checkpoint-dir", "DIR", "checkpoints here instead of DIR/checkpoint"),
-      whole("--checkpoint-every", "N", "a checkpoint every N env steps (default: a tenth of the run)"),
+      whole("--checkpoint-every", "N", Opts.STEPS, "a checkpoint every N env steps (default: a tenth of the run)"),
       flag("--resume", "continue a stopped or failed run from its last checkpoint"));
 
   /** Every command's spec, in the order of {@code rql4j --help}. */
@@ -37,9 +43,9 @@ final class Commands {
     add("demo", "rql4j demo [--steps N] [--seed S] [--episodes E]",
         "Customize the shipped PyTorch soft-DQN prior on cartpole-center (keep the cart centred) with residual "
             + "soft Q-learning and print the before/after table.",
-        List.of(whole("--steps", "N", "env steps to train (default 100000)"),
-            whole("--seed", "S", "the training seed (default 0)"),
-            whole("--episodes", "E", "evaluation episodes (default 20)")));
+        List.of(whole("--steps", "N", Opts.STEPS, "env steps to train (default 100000)"),
+            whole("--seed", "S", Opts.SEEDS, "the training seed (default 0)"),
+            whole("--episodes", "E", Opts.EPISODES, "evaluation episodes (default 20)")));
 
     List<Opts.Opt> customize = new ArrayList<>(List.of(
         text("--env-id", "ID", "your own env: any Gymnasium id the env server knows"),
@@ -56,9 +62,9 @@ final class Commands {
         text("--prior", "DIR", "the prior package (rql4j-bridge export); default for a built-in task: "
             + "examples/priors/T-softdqn or T-sac"),
         text("--baseline", "residual|oracle|addon-only", "the customization (default) or a baseline without the prior"),
-        whole("--steps", "N", "env steps to train (default 100000)"),
-        whole("--seed", "S", "the training seed (default 0)"),
-        whole("--eval-episodes", "E", "evaluation episodes before and after (default 20, seeds 10000..)")));
+        whole("--steps", "N", Opts.STEPS, "env steps to train (default 100000)"),
+        whole("--seed", "S", Opts.SEEDS, "the training seed (default 0)"),
+        whole("--eval-episodes", "E", Opts.EPISODES, "evaluation episodes before and after (default 20, seeds 10000..)")));
     customize.addAll(OFF_POLICY_TUNING);
     customize.addAll(RUN_FOLDER);
     add("customize", "rql4j customize (--env-id ID --prior DIR [--addon MODULE:FUNCTION] | --task T) [options]",
@@ -88,13 +94,13 @@ final class Commands {
         text("--prior", "DIR", "with --env-id: your prior package"),
         text("--algo", "softq|sac", "with --env-id: the learner (default: from the action space)"),
         text("--priors", "NAMES", "comma-separated shipped priors of the task (default softdqn,bc or sac)"),
-        text("--seeds", "LIST", "comma-separated training seeds (default 0,1,2)"),
-        whole("--steps", "N", "env steps per run (default 100000)"),
+        wholes("--seeds", "LIST", Opts.SEEDS, "comma-separated training seeds (default 0,1,2)"),
+        whole("--steps", "N", Opts.STEPS, "env steps per run (default 100000)"),
         text("--prior-weights", "LIST", "one residual row per prior weight"),
         text("--alpha-hats", "LIST", "the residual rows' temperatures, one per prior weight"),
         text("--baselines", "yes|no", "add the oracle and add-on-only rows (default yes)"),
-        whole("--eval-episodes", "E", "evaluation episodes per run (default 20)"),
-        whole("--parallel", "P", "runs at a time, each in its own JVM and env server (default 1)"),
+        whole("--eval-episodes", "E", Opts.EPISODES, "evaluation episodes per run (default 20)"),
+        whole("--parallel", "P", Opts.PARALLEL, "runs at a time, each in its own JVM and env server (default 1)"),
         text("--out", "DIR", "where the runs' folders go (default target/results/T-N)"),
         text("--doc", "FILE", "the results file to write the section to (default docs/results.md)"),
         text("--warm-start", "K", "SAC: env steps of the prior-weight warm start"),
@@ -111,8 +117,8 @@ final class Commands {
         text("--task", "T", "halfcheetah-speedcap (default), hopper-height or ant-energy"),
         text("--baseline", "residual|kl|oracle|addon-only", "the row to train (default residual)"),
         text("--prior", "DIR", "the prior package (default examples/priors/T-ppo)"),
-        whole("--steps", "N", "env steps to train (default 1000000)"),
-        whole("--seed", "S", "the training seed (default 0)"),
+        whole("--steps", "N", Opts.STEPS, "env steps to train (default 1000000)"),
+        whole("--seed", "S", Opts.SEEDS, "the training seed (default 0)"),
         text("--prior-weight", "W", "residual: the prior's weight (default 0.5)"),
         text("--alpha-hat", "A", "residual: the policy's entropy weight (default 0.25)"),
         text("--beta", "B", "kl: the KL weight (default 0.5)"),
@@ -120,7 +126,7 @@ final class Commands {
         text("--learning-rate", "L", "the learning rate (default 1e-4 from the prior, 3e-4 from scratch)"),
         text("--normalize-observations", "yes|no", "normalize observations (only with --init-from-prior no)"),
         text("--survival-bonus", "BONUS", "residual and kl: a constant added to every step's shaped reward"),
-        whole("--eval-episodes", "E", "evaluation episodes (default 20)")));
+        whole("--eval-episodes", "E", Opts.EPISODES, "evaluation episodes (default 20)")));
     ppo.addAll(RUN_FOLDER);
     add("ppo", "rql4j ppo --task T [options]",
         """
@@ -133,8 +139,8 @@ final class Commands {
         "The residual policy-gradient table of a MuJoCo task: each row's runs (child JVMs of 'ppo', P at a time), "
             + "pooled evaluations, its section of docs/results.md. Rerunning reuses finished runs.",
         List.of(text("--task", "T", "halfcheetah-speedcap (default), hopper-height or ant-energy"),
-            whole("--steps", "N", "env steps per run (default 1000000)"),
-            text("--seeds", "LIST", "comma-separated training seeds (default 0,1,2)"),
+            whole("--steps", "N", Opts.STEPS, "env steps per run (default 1000000)"),
+            wholes("--seeds", "LIST", Opts.SEEDS, "comma-separated training seeds (default 0,1,2)"),
             text("--rows", "LIST", "rows among residual,kl,oracle,addon-only (default all)"),
             text("--prior-weight", "W", "residual rows' prior weight"),
             text("--alpha-hat", "A", "residual rows' entropy weight"),
@@ -142,8 +148,8 @@ final class Commands {
             text("--learning-rate", "L", "residual and kl rows' learning rate"),
             text("--init-from-prior", "yes|no", "start from a copy of the prior's network (default yes)"),
             text("--survival-bonus", "BONUS", "residual and kl rows' survival bonus"),
-            whole("--eval-episodes", "E", "evaluation episodes per run (default 20)"),
-            whole("--parallel", "P", "runs at a time (default 1)"),
+            whole("--eval-episodes", "E", Opts.EPISODES, "evaluation episodes per run (default 20)"),
+            whole("--parallel", "P", Opts.PARALLEL, "runs at a time (default 1)"),
             text("--out", "DIR", "where the runs' folders go"),
             text("--doc", "FILE", "the results file (default docs/results.md)")));
 
@@ -154,23 +160,27 @@ final class Commands {
             writes its section of docs/results.md. Finished episodes are kept under --out: rerunning continues.""",
         List.of(text("--task", "T", "highway-rightlane (default) or cartpole-center"),
             text("--rows", "LIST", "rows among prior,plain,residual (default all)"),
-            whole("--episodes", "E", "episodes per row (default 10)"),
-            whole("--simulations", "S", "simulations per decision (default 150)"),
-            whole("--horizon", "H", "search depth (default 6)"),
+            whole("--episodes", "E", Opts.EPISODES, "episodes per row (default 10)"),
+            whole("--simulations", "S", SIMULATIONS, "simulations per decision (default 150)"),
+            whole("--horizon", "H", HORIZON, "search depth (default 6)"),
             text("--gamma", "G", "discount (default 0.8)"),
             text("--prior-weight", "W", "the prior's weight (default 1)"),
             text("--alpha-hat", "A", "the temperature (default 1)"),
             text("--eps", "X", "exploration (default 1)"),
-            whole("--seed", "S", "the first episode seed (default 0)"),
+            whole("--seed", "S", Opts.SEEDS, "the first episode seed (default 0)"),
             text("--prior", "DIR", "the prior package (default examples/priors/T-softdqn)"),
-            whole("--parallel", "P", "rows at a time (default 1)"),
+            whole("--parallel", "P", Opts.PARALLEL, "rows at a time (default 1)"),
             text("--transport", "grpc|py4j", "the env bridge (default grpc)"),
             text("--out", "DIR", "where the episodes go"),
             text("--doc", "FILE", "the results file (default docs/results.md)")));
   }
 
+  /** Adds a command with its options and the global {@code --debug}, which every command accepts. */
   private static void add(String name, String synopsis, String description, List<Opts.Opt> opts) {
-    SPECS.put(name, Opts.spec(name, synopsis, description, opts));
+    List<Opts.Opt> all = new ArrayList<>(opts);
+    all.add(flag(Main.DEBUG, "on an error, print its stack trace too (also accepted before the command: "
+        + "rql4j --debug " + name + " ...)"));
+    SPECS.put(name, Opts.spec(name, synopsis, description, all));
   }
 
   /** {@code args} of {@code command} parsed against its table; an IllegalArgumentException naming what does not fit. */

@@ -41,7 +41,7 @@ final class Customize {
     }
     return new Result(org.rql4j.customize.RunFolder.episodes(summary, "prior_episodes"),
         org.rql4j.customize.RunFolder.episodes(summary, "learned_episodes"),
-        new com.google.gson.Gson().fromJson(summary.get("final_progress"), OffPolicyTraining.Progress.class),
+        org.rql4j.customize.RunFolder.progress(summary, OffPolicyTraining.Progress.class),
         summary.get("train_seconds").getAsDouble());
   }
 
@@ -93,6 +93,7 @@ final class Customize {
   }
 
   static void run(String[] args) {
+    Signals.stopTrainingOnInterrupt();
     Opts o = Commands.parse("customize", args);
     ConfigFile file = o.has("--config") ? ConfigFile.read(Path.of(o.text("--config", null))) : ConfigFile.EMPTY;
     Task task = task(o, file);
@@ -105,10 +106,11 @@ final class Customize {
     }
     Path priorDir = priorOpt != null ? Path.of(priorOpt)
         : root.resolve("examples/priors/" + task.name() + "-" + defaultPrior(task.name()));
-    Long steps = o.has("--steps") ? Long.valueOf(o.whole("--steps", 0)) : file.whole("steps");
-    Long seed = o.has("--seed") ? Long.valueOf(o.whole("--seed", 0)) : file.whole("seed");
+    Long steps = o.has("--steps") ? Long.valueOf(o.whole("--steps", 0)) : fileWhole(o, file, "--steps", "steps");
+    Long seed = o.has("--seed") ? Long.valueOf(o.whole("--seed", 0)) : fileWhole(o, file, "--seed", "seed");
+    Long fileEpisodes = fileWhole(o, file, "--eval-episodes", "eval_episodes");
     int evalEpisodes = (int) (o.has("--eval-episodes") ? o.whole("--eval-episodes", 20)
-        : file.has("eval_episodes") ? file.whole("eval_episodes") : 20);
+        : fileEpisodes != null ? fileEpisodes : 20);
     String w = setting(o, file, "--prior-weight", null);
     String alphaHat = o.text("--alpha-hat", null);
     String warmStart = o.text("--warm-start", null);
@@ -188,7 +190,9 @@ final class Customize {
         r = new Result(done.prior(), done.learned(), done.training(), done.trainSeconds());
       }
     } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException("cannot write the run's outputs to " + out + ": " + e.getMessage(), e);
+      // a run folder, checkpoint or prior package file that cannot be read or written
+      throw new java.io.UncheckedIOException("cannot read or write the run's files" + (out == null ? "" : " (run folder "
+          + out + ")") + ": " + e.getMessage(), e);
     }
     if (out != null) {
       System.out.println("wrote " + out + "/{config.json, metrics.csv, policy/, summary.json}");
@@ -196,6 +200,12 @@ final class Customize {
     System.out.printf(Locale.ROOT, "%ntrained %d env steps in %.1f s; %d evaluation episodes (seeds 10000..)%n%n",
         r.training().step(), r.seconds(), evalEpisodes);
     printTable(r, baseline.label());
+  }
+
+  /** A whole number of the config file, checked against the range of the option it stands for; null when absent. */
+  private static Long fileWhole(Opts o, ConfigFile file, String option, String key) {
+    Long v = file.whole(key);
+    return v == null ? null : Long.valueOf(o.checked(option, v, "config file " + file.file() + ": '" + key + "'"));
   }
 
   /** A setting from the command line, else from the config file (its key: the option's name with _), else the fallback. */

@@ -10,30 +10,53 @@ import org.rql4j.prior.TorchScriptPrior;
 import org.rql4j.proto.v1.ServerInfoResponse;
 
 /**
- * The {@code rql4j} command line: {@code rql4j <command> [options]}, {@code rql4j <command> --help},
- * {@code rql4j --version}. The commands and their options are {@link Commands}' table, parsed by
- * picocli; each command only parses, prints and writes tables over the library
- * ({@link org.rql4j.customize.Customization} and the learners).
+ * The {@code rql4j} command line: {@code rql4j [--debug] <command> [options]},
+ * {@code rql4j <command> --help}, {@code rql4j --version}. The commands and their options are
+ * {@link Commands}' table, parsed by picocli; each command only parses, prints and writes tables
+ * over the library ({@link org.rql4j.customize.Customization} and the learners).
+ *
+ * <p>What fails reaches the user as one line, {@code rql4j: <message>}: exit code 2 for a command
+ * line or setting that does not fit ({@link IllegalArgumentException}), 1 for what went wrong
+ * while running (a prior package, the env server, training, a file), and 1 with
+ * {@code rql4j: internal error: ...} for anything else (a bug). {@code --debug}, before the command
+ * or among its options, adds the stack trace.
  */
 public final class Main {
+
+  /** The global flag (before the command, or an option of every command) that adds stack traces to errors. */
+  static final String DEBUG = "--debug";
 
   private Main() {}
 
   public static void main(String[] args) {
+    System.exit(run(args));
+  }
+
+  /**
+   * Runs the command line {@code args} and returns its exit code (0 done, 1 failed, 2 refused);
+   * what fails is reported on stderr, nothing is thrown.
+   */
+  static int run(String[] args) {
+    boolean debug = args.length > 0 && args[0].equals(DEBUG);
+    if (debug) {
+      args = Arrays.copyOfRange(args, 1, args.length);
+    }
     if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
       usage();
-      return;
+      return 0;
     }
     if (args[0].equals("--version") || args[0].equals("-V")) {
       System.out.println("rql4j " + version());
-      return;
+      return 0;
     }
     if (!Commands.SPECS.containsKey(args[0])) {
       System.err.println("rql4j: unknown command '" + args[0] + "'; the commands are "
           + String.join(", ", Commands.SPECS.keySet()) + " (rql4j --help)");
-      System.exit(2);
+      return 2;
     }
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
+    // --debug among the command's options; before they parse, as given (a command line that does not parse has it too)
+    debug |= Arrays.asList(rest).contains(DEBUG);
     try {
       Opts opts = Commands.parse(args[0], rest);
       if (opts.helpRequested()) {
@@ -42,14 +65,17 @@ public final class Main {
         } else {
           new picocli.CommandLine(Commands.SPECS.get(args[0])).usage(System.out);
         }
-        return;
+        return 0;
       }
       String numerics = org.rql4j.runtime.Numerics.mismatchWarning();
       if (numerics != null) {
         System.err.println("rql4j: warning: " + numerics);
       }
       switch (args[0]) {
-        case "demo" -> demo(rest);
+        case "demo" -> {
+          Signals.stopTrainingOnInterrupt();
+          demo(rest);
+        }
         case "customize" -> Customize.run(rest);
         case "results" -> Results.run(rest);
         case "mcts" -> MctsTable.run(rest);
@@ -57,17 +83,64 @@ public final class Main {
         case "ppo-results" -> PpoResults.run(rest);
         default -> throw new IllegalStateException("command " + args[0] + " has options but no code");
       }
-    } catch (IllegalArgumentException e) {
-      System.err.println("rql4j: " + e.getMessage());
-      System.exit(2);
-    } catch (org.rql4j.train.TrainingException | java.io.UncheckedIOException
-        | org.rql4j.bridge.BridgeException | org.rql4j.prior.PriorException e) {
-      System.err.println("rql4j: " + e.getMessage());
-      System.exit(1);
-    } catch (java.io.IOException e) {
-      System.err.println("rql4j: " + e.getMessage());
-      System.exit(1);
+      return 0;
+    } catch (Exception e) {
+      return failed(e, debug);
     }
+  }
+
+  /**
+   * Reports a command's failure on stderr and returns its exit code: {@code rql4j: <message>} and
+   * 2 for input that does not fit ({@link IllegalArgumentException}); {@code rql4j: <message>}
+   * and 1 for the library's failures ({@link org.rql4j.prior.PriorException},
+   * {@link org.rql4j.bridge.BridgeException}, {@link org.rql4j.train.TrainingException}, I/O);
+   * {@code rql4j: internal error: <class>: <message>} and 1 for anything else. With
+   * {@code debug} the stack trace follows.
+   */
+  static int failed(Exception e, boolean debug) {
+    if (e instanceof org.rql4j.train.TrainingException && org.rql4j.train.Interruption.requested()) {
+      return report(e, 130, false, debug); // stopped by Ctrl-C / SIGTERM, as a shell reports a SIGINT
+    }
+    if (e instanceof IllegalArgumentException) {
+      return report(e, 2, false, debug);
+    }
+    boolean expected = e instanceof org.rql4j.train.TrainingException || e instanceof java.io.UncheckedIOException
+        || e instanceof org.rql4j.bridge.BridgeException || e instanceof org.rql4j.prior.PriorException
+        || e instanceof CommandException || e instanceof java.io.IOException;
+    return report(e, 1, !expected, debug);
+  }
+
+  private static int report(Exception e, int code, boolean internal, boolean debug) {
+    if (internal) {
+      System.err.println("rql4j: internal error: " + e.getClass().getName() + ": " + e.getMessage()
+          + (debug ? "" : " (rerun with --debug for the stack trace)"));
+    } else {
+      System.err.println("rql4j: " + message(e));
+    }
+    if (debug) {
+      e.printStackTrace(System.err);
+    }
+    return code;
+  }
+
+  /**
+   * What the user reads of an expected failure: its message, and its cause's where the message
+   * does not already hold it (an exception made from a cause alone reads as the cause).
+   */
+  static String message(Throwable e) {
+    Throwable cause = e.getCause();
+    String m = e.getMessage();
+    if (cause != null && m != null && m.equals(cause.toString())) {
+      return message(cause); // new UncheckedIOException(ioException): "java.io.IOException: ..."
+    }
+    if (m == null || m.isBlank()) {
+      m = e.getClass().getSimpleName();
+    }
+    String c = cause == null ? null : cause.getMessage();
+    if (c != null && !c.isBlank() && !m.contains(c)) {
+      m += " (" + c + ")";
+    }
+    return m;
   }
 
   /** This build's version (the Maven project's). */
@@ -84,7 +157,8 @@ public final class Main {
   }
 
   private static void usage() {
-    System.out.println("usage: rql4j <command> [options]    (rql4j <command> --help for its options; rql4j --version)\n");
+    System.out.println("usage: rql4j [--debug] <command> [options]    (rql4j <command> --help for its options; "
+        + "rql4j --version)\n");
     System.out.println("commands:");
     Commands.SPECS.forEach((name, spec) -> {
       String first = spec.usageMessage().description()[0];
@@ -94,7 +168,10 @@ public final class Main {
     System.out.println("""
 
         Customize your own policy: rql4j customize --env-id ID --addon MODULE:FUNCTION --prior DIR
-        (README, "Customize your own policy"; docs/tasks.md, "Your own task").""");
+        (README, "Customize your own policy"; docs/tasks.md, "Your own task").
+
+        Errors are one line, "rql4j: <what went wrong>"; exit code 2 for options or settings that do not fit,
+        1 for a failure while running. --debug (before the command, or among its options) adds the stack trace.""");
   }
 
   private static void demo(String[] args) {

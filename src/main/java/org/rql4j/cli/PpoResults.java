@@ -168,8 +168,8 @@ final class PpoResults {
     int code = Results.runChild(command, tag);
     Customize.Result result = PpoRun.finishedWith(childArgs.toArray(String[]::new));
     if (code != 0 || result == null) {
-      throw new IllegalStateException("run " + job.out() + " exited with code " + code + " (its output is above, "
-          + "prefixed " + tag.trim() + ")");
+      throw new CommandException("run " + job.out() + " exited with code " + code + " (its output is above, "
+          + "prefixed " + tag.trim() + ")", null);
     }
     return result;
   }

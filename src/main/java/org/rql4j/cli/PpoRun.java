@@ -1,6 +1,5 @@
 package org.rql4j.cli;
 
-import com.google.gson.Gson;
 import com.google.gson.JsonObject;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -129,7 +128,7 @@ final class PpoRun {
     }
     return new Customize.Result(RunFolder.episodes(summary, "prior_episodes"),
         RunFolder.episodes(summary, "learned_episodes"),
-        new Gson().fromJson(summary.get("final_progress"), OnPolicyTraining.Progress.class),
+        RunFolder.progress(summary, OnPolicyTraining.Progress.class),
         summary.get("train_seconds").getAsDouble());
   }
 
@@ -138,6 +137,7 @@ final class PpoRun {
    * not trained again) and prints the before/after table.
    */
   static void run(String[] args) {
+    Signals.stopTrainingOnInterrupt();
     Settings s = parse(args);
     System.out.println("rql4j ppo: " + s.baseline() + " on " + s.task() + ", prior " + s.priorDir() + "\n"
         + org.rql4j.runtime.Numerics.line());
@@ -154,7 +154,8 @@ final class PpoRun {
         r = new Customize.Result(done.prior(), done.learned(), done.training(), done.trainSeconds());
       }
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException("cannot write the run's outputs to " + s.out() + ": " + e.getMessage(), e);
+      throw new java.io.UncheckedIOException("cannot read or write the run's files (run folder " + s.out() + "): "
+          + e.getMessage(), e);
     }
     if (s.out() != null) {
       System.out.println("wrote " + s.out() + "/{config.json, metrics.csv, policy/, summary.json}");

@@ -259,8 +259,8 @@ final class Results {
     int code = runChild(args, tag);
     Customize.Result result = Customize.finished(job.out(), cfg, task.label(), job.baseline(), episodes, priorSha);
     if (code != 0 || result == null) {
-      throw new IllegalStateException("run " + job.out() + " exited with code " + code + " (its output is above, "
-          + "prefixed " + tag.trim() + ")");
+      throw new CommandException("run " + job.out() + " exited with code " + code + " (its output is above, "
+          + "prefixed " + tag.trim() + ")", null);
     }
     return result;
   }
@@ -320,11 +320,11 @@ final class Results {
     } catch (InterruptedException e) {
       pool.shutdownNow();
       Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted; finished " + kept + " are kept under " + outRoot, e);
+      throw new CommandException("interrupted; finished " + kept + " are kept under " + outRoot, e);
     } catch (java.util.concurrent.ExecutionException e) {
       pool.shutdownNow();
       Throwable cause = e.getCause();
-      throw new IllegalStateException("a " + job + " failed: " + cause.getMessage() + "\nFinished " + kept
+      throw new CommandException("a " + job + " failed: " + cause.getMessage() + "\nFinished " + kept
           + " are kept under " + outRoot + "; rerun the same command to continue.", cause);
     }
   }

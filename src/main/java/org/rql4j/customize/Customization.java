@@ -1,7 +1,5 @@
 package org.rql4j.customize;
 
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -17,7 +15,6 @@ import org.rql4j.env.Env;
 import org.rql4j.env.Space;
 import org.rql4j.env.Value;
 import org.rql4j.learner.LearnerConfig;
-import org.rql4j.runtime.Numerics;
 import org.rql4j.learner.OffPolicyLearner;
 import org.rql4j.learner.ResidualSacConfig;
 import org.rql4j.learner.ResidualSoftQConfig;
@@ -175,8 +172,15 @@ public final class Customization {
       return this;
     }
 
-    /** The training seed (default: the config's, 0 in the presets). */
+    /**
+     * The training seed (default: the config's, 0 in the presets).
+     *
+     * @throws IllegalArgumentException for a negative seed (the env server takes seeds >= 0)
+     */
     public Builder optSeed(long seed) {
+      if (seed < 0) {
+        throw new IllegalArgumentException("the training seed must be >= 0, got " + seed);
+      }
       this.seed = seed;
       return this;
     }
@@ -368,9 +372,13 @@ public final class Customization {
       return done;
     }
     Checkpointing checkpointing = checkpointing(cfg);
-    // refuse before touching anything in out: a refused rerun must not truncate the earlier run's files
+    // refuse before touching anything in out: a refused rerun or resume must not change the earlier run's files
     if (checkpointing != null) {
       checkpointing.checkStartable();
+      if (checkpointing.resume()) {
+        TrainingCheckpoint.checkResumable(checkpointing.dir(), cfg.learnerKind(), cfg,
+            task.trainEnv(b.baseline).build().envId(), cfg.priorWeight() == 0 ? null : priorSha);
+      }
     }
     b.log.accept(cfg.toString());
     if (checkpointing != null) {
@@ -517,8 +525,8 @@ public final class Customization {
     log("%s holds this run, finished: nothing to train", b.outDir);
     Path saved = b.outDir.resolve("policy");
     return new Result(task, b.baseline, cfg, RunFolder.episodes(finished, "prior_episodes"),
-        RunFolder.episodes(finished, "learned_episodes"), new Gson().fromJson(finished.get("final_progress"),
-        progressType), finished.get("train_seconds").getAsDouble(), saved,
+        RunFolder.episodes(finished, "learned_episodes"), RunFolder.progress(finished, progressType),
+        finished.get("train_seconds").getAsDouble(), saved,
         Files.isRegularFile(saved.resolve("policy.json")) ? org.rql4j.learner.Policies.load(saved) : null);
   }
 
@@ -595,7 +603,7 @@ public final class Customization {
     }
     Path policyDir = b.outDir.resolve("policy");
     policy.save(policyDir);
-    writeSummary(b.outDir, before, after, last, b.baseline.label());
+    RunFolder.writeSummary(b.outDir, before, after, last, b.baseline.label());
     return new Result(task, b.baseline, cfg, before, after, last, last.trainSeconds(), policyDir,
         org.rql4j.learner.Policies.load(policyDir));
   }
@@ -677,18 +685,4 @@ public final class Customization {
     return new Checkpointing(dir, every, b.resume);
   }
 
-  private static void writeSummary(Path out, Evaluator.Summary before, Evaluator.Summary after,
-      TrainingProgress last, String baseline) throws IOException {
-    Gson gson = new GsonBuilder().serializeSpecialFloatingPointValues().create();
-    JsonObject summary = new JsonObject();
-    summary.addProperty("train_seconds", last.trainSeconds()); // the whole run's, segments before a resume included
-    summary.addProperty("prior", before.markdownRow("prior alone"));
-    summary.addProperty("learned", after.markdownRow(baseline));
-    summary.add("final_progress", gson.toJsonTree(last));
-    summary.add("prior_episodes", gson.toJsonTree(before.episodes()));
-    summary.add("learned_episodes", gson.toJsonTree(after.episodes()));
-    summary.add("numerics", gson.toJsonTree(Numerics.describe()));
-    Files.writeString(out.resolve("summary.json"), new GsonBuilder().setPrettyPrinting()
-        .serializeSpecialFloatingPointValues().create().toJson(summary));
-  }
 }

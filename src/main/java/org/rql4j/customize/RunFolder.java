@@ -4,6 +4,7 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import com.google.gson.Strictness;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,6 +13,7 @@ import java.util.List;
 import org.rql4j.prior.PriorPolicy;
 import org.rql4j.train.Evaluator;
 import org.rql4j.train.TrainingCheckpoint;
+import org.rql4j.train.TrainingProgress;
 
 /**
  * A customization run's output folder, shared by {@code customize} and {@code ppo}: its
@@ -22,6 +24,14 @@ public final class RunFolder {
 
   /** The version of the run folder's layout, in config.json's {@code format}. */
   public static final String FORMAT = "rql4j-run/1";
+
+  /**
+   * summary.json's writer and reader: a figure without a value (the loss before the first
+   * training step, the recent returns when no training episode has ended, a reward part the env
+   * did not report) is written as NaN and read back as NaN.
+   */
+  private static final Gson JSON = new GsonBuilder().serializeSpecialFloatingPointValues()
+      .setStrictness(Strictness.LENIENT).create();
 
   private RunFolder() {}
 
@@ -90,6 +100,34 @@ public final class RunFolder {
   }
 
   /**
+   * Writes a finished run's summary.json in {@code out}: the training time, both evaluations (rows
+   * and episodes), the training's last progress and the numerics the run used. NaN figures are
+   * written as {@code NaN}, which {@link #finishedSummary}, {@link #episodes} and {@link #progress}
+   * read back.
+   */
+  public static void writeSummary(Path out, Evaluator.Summary before, Evaluator.Summary after, TrainingProgress last,
+      String baseline) throws IOException {
+    JsonObject summary = new JsonObject();
+    summary.addProperty("train_seconds", last.trainSeconds()); // the whole run's, segments before a resume included
+    summary.addProperty("prior", before.markdownRow("prior alone"));
+    summary.addProperty("learned", after.markdownRow(baseline));
+    summary.add("final_progress", JSON.toJsonTree(last));
+    summary.add("prior_episodes", JSON.toJsonTree(before.episodes()));
+    summary.add("learned_episodes", JSON.toJsonTree(after.episodes()));
+    summary.add("numerics", JSON.toJsonTree(org.rql4j.runtime.Numerics.describe()));
+    Files.writeString(out.resolve("summary.json"), new GsonBuilder().setPrettyPrinting()
+        .serializeSpecialFloatingPointValues().create().toJson(summary));
+  }
+
+  /**
+   * A summary's {@code final_progress}, as {@code type} ({@code OffPolicyTraining.Progress} or
+   * {@code OnPolicyTraining.Progress}); NaN figures stay NaN.
+   */
+  public static <T extends TrainingProgress> T progress(JsonObject summary, Class<T> type) {
+    return JSON.fromJson(summary.get("final_progress"), type);
+  }
+
+  /**
    * Refuses to continue the run in {@code out} (its config.json) with other task settings: a run
    * resumed from its checkpoint must go on training on the same env, add-on and reward. Keys compared:
    * those of {@code expected} ({@code task}, {@code baseline}, {@code env_id}, {@code eval_env_id},
@@ -119,7 +157,7 @@ public final class RunFolder {
   public static Evaluator.Summary episodes(JsonObject summary, String key) {
     java.lang.reflect.Type list = com.google.gson.reflect.TypeToken.getParameterized(List.class,
         Evaluator.Episode.class).getType();
-    List<Evaluator.Episode> episodes = new Gson().fromJson(summary.get(key), list);
+    List<Evaluator.Episode> episodes = JSON.fromJson(summary.get(key), list);
     return new Evaluator.Summary(episodes);
   }
 }

@@ -41,6 +41,13 @@ public interface LearnerConfig {
   /** The RL algorithm the baselines run with priorWeight 0 (table labels): "soft DQN", "SAC". */
   String algorithm();
 
+  /**
+   * The {@link OffPolicyLearner#kind()} of the learners these settings make (what a training
+   * checkpoint records), known without making one: {@value ResidualSoftQLearning#KIND} or
+   * {@value ResidualSac#KIND}.
+   */
+  String learnerKind();
+
   /** A new learner for an env of these spaces. */
   OffPolicyLearner newLearner(Space observationSpace, Space actionSpace);
 }

@@ -124,9 +124,13 @@ public final class ResidualSac implements OffPolicyLearner {
     return new SacPolicy(this, seed);
   }
 
+  /** The learner kind a checkpoint of residual SAC records. */
+  public static final String KIND = "residual-sac";
+
+  /** {@value #KIND}. */
   @Override
   public String kind() {
-    return "residual-sac";
+    return KIND;
   }
 
   public Mlp actor() {

@@ -112,6 +112,12 @@ public record ResidualSacConfig(
     return "SAC";
   }
 
+  /** {@value ResidualSac#KIND}. */
+  @Override
+  public String learnerKind() {
+    return ResidualSac.KIND;
+  }
+
   @Override
   public OffPolicyLearner newLearner(org.rql4j.env.Space observationSpace, org.rql4j.env.Space actionSpace) {
     return new ResidualSac(this, (int) observationSpace.flatDim(), actionSpace);

@@ -84,6 +84,12 @@ public record ResidualSoftQConfig(
     return "soft DQN";
   }
 
+  /** {@value ResidualSoftQLearning#KIND}. */
+  @Override
+  public String learnerKind() {
+    return ResidualSoftQLearning.KIND;
+  }
+
   @Override
   public OffPolicyLearner newLearner(org.rql4j.env.Space observationSpace, org.rql4j.env.Space actionSpace) {
     if (!(actionSpace instanceof org.rql4j.env.Space.Discrete d)) {

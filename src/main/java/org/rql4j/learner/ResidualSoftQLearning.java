@@ -55,9 +55,13 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
         seed);
   }
 
+  /** The learner kind a checkpoint of residual soft Q-learning records. */
+  public static final String KIND = "residual-soft-q";
+
+  /** {@value #KIND}. */
   @Override
   public String kind() {
-    return "residual-soft-q";
+    return KIND;
   }
 
   @Override

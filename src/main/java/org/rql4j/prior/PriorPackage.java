@@ -28,10 +28,62 @@ public final class PriorPackage {
 
   private PriorPackage() {}
 
-  /** The module file of a package, as its sidecar names it. */
+  /**
+   * The module file of a package, as its sidecar names it, checked by {@link #moduleFile(Path, String)}.
+   *
+   * @throws PriorException when the file breaks the package-folder rule or is not a file
+   */
   public static Path moduleFile(PriorSpec spec) {
     JsonObject module = JsonParser.parseString(spec.sidecarJson()).getAsJsonObject().getAsJsonObject("module");
-    return spec.packageDir().resolve(module.get("file").getAsString());
+    return moduleFile(spec.packageDir(), module.get("file").getAsString());
+  }
+
+  /**
+   * Resolves a sidecar's {@code module.file} against the package folder {@code dir} under the rule
+   * both loaders apply (this one and the Python bridge's {@code load_prior_package};
+   * docs/prior-package.md): the value must be a relative path, must not lead out of the folder
+   * with {@code ..} (even to come back in), must name a file, and that file's real path (symbolic
+   * links followed) must lie inside the folder's real path. A package therefore never makes rql4j
+   * read a file outside its own folder.
+   *
+   * @param dir the package folder
+   * @param file the sidecar's {@code module.file} value
+   * @return {@code dir.resolve(file)}
+   * @throws PriorException naming the sidecar, the path and the rule it breaks
+   */
+  public static Path moduleFile(Path dir, String file) {
+    String where = dir.resolve(SIDECAR) + ": field 'module.file' ('" + file + "') ";
+    String fix = "; name the TorchScript file by its path relative to the package folder " + dir
+        + " and keep it inside that folder (or re-export the prior with `rql4j-bridge export`)";
+    Path relative;
+    try {
+      relative = Path.of(file);
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new PriorException(where + "is not a valid path (" + e.getReason() + ")" + fix, e);
+    }
+    if (relative.isAbsolute() || file.startsWith("/") || file.startsWith("\\")) {
+      throw new PriorException(where + "is an absolute path" + fix);
+    }
+    if (relative.normalize().startsWith("..")) {
+      throw new PriorException(where + "leads out of the package folder with '..'" + fix);
+    }
+    Path module = dir.resolve(relative);
+    if (!Files.isRegularFile(module)) {
+      throw new PriorException(where + "is not a file in the package folder " + dir + fix);
+    }
+    Path real;
+    Path realDir;
+    try {
+      real = module.toRealPath();
+      realDir = dir.toRealPath();
+    } catch (IOException e) {
+      throw new PriorException(where + "cannot be resolved: " + e.getMessage() + fix, e);
+    }
+    if (!real.startsWith(realDir)) {
+      throw new PriorException(where + "leads to " + real + ", outside the package folder " + realDir
+          + " (symbolic links followed)" + fix);
+    }
+    return module;
   }
 
   /** Reads {@code dir/prior.json}. */
@@ -52,11 +104,7 @@ public final class PriorPackage {
       throw new PriorException("cannot read " + file + ": " + e.getMessage(), e);
     }
     PriorSpec spec = parse(json, file.toString(), dir);
-    Path module = moduleFile(spec);
-    if (!Files.isRegularFile(module)) {
-      throw new PriorException(file + ": field 'module.file' names " + module.getFileName()
-          + ", which is not in the package; re-export the prior");
-    }
+    moduleFile(spec);
     return spec;
   }
 

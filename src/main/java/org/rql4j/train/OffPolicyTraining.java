@@ -149,6 +149,20 @@ public final class OffPolicyTraining {
     long nextCheckpoint = checkpointing == null ? Long.MAX_VALUE : (step / every + 1) * every;
     boolean stopped = false;
     while (step < cfg.totalSteps() && !stopped) {
+      if (Interruption.requested()) { // Ctrl-C / SIGTERM: learner and buffer are consistent between steps
+        if (checkpointing == null) {
+          throw Interruption.stopped(env.envId(), step, null, null);
+        }
+        try {
+          TrainingCheckpoint.save(checkpointing.dir(), learner, buffer, rng, loop(step, episodes, lastLoss, envTime,
+              priorTime, learnerTime, wallBefore, t0), env.envId(), priorHash);
+        } catch (IOException | RuntimeException e) {
+          throw Interruption.stopped(env.envId(), step, null, "saving a checkpoint to " + checkpointing.dir()
+              + " failed (" + e.getMessage() + "); the last periodic checkpoint there (if any) can be resumed with "
+              + "--resume");
+        }
+        throw Interruption.stopped(env.envId(), step, checkpointing.dir(), null);
+      }
       OffPolicyLearner.Actions actions;
       try (Timer.Span s = learnerTime.span()) {
         actions = learner.act(obs, priorObs, step, rng);

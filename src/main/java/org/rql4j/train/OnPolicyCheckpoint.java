@@ -61,9 +61,7 @@ public final class OnPolicyCheckpoint {
    */
   public static void checkResumable(Path dir, ResidualPpoConfig config, String envId, String priorHash)
       throws IOException {
-    if (TrainingCheckpoint.exists(dir)) {
-      TrainingCheckpoint.open(dir, ResidualPpo.KIND, config, envId, priorHash);
-    }
+    TrainingCheckpoint.checkResumable(dir, ResidualPpo.KIND, config, envId, priorHash);
   }
 
   /**

@@ -150,6 +150,19 @@ public final class OnPolicyTraining {
       while (step < cfg.totalSteps()) {
         buf.reset();
         while (!buf.full()) {
+          if (Interruption.requested()) { // Ctrl-C / SIGTERM: the last whole rollout is what can be saved
+            if (checkpointing == null) {
+              throw Interruption.stopped(env.envId(), step, null, null);
+            }
+            try {
+              OnPolicyCheckpoint.save(checkpointing.dir(), snapshot, boundary, env.envId(), priorHash);
+            } catch (IOException | RuntimeException e) {
+              throw Interruption.stopped(env.envId(), step, null, "saving a checkpoint to " + checkpointing.dir()
+                  + " failed (" + e.getMessage() + "); the last periodic checkpoint there (if any) can be resumed "
+                  + "with --resume");
+            }
+            throw Interruption.stopped(env.envId(), boundary.step(), checkpointing.dir(), null);
+          }
           float[] netObs = ppo.networkInput(obs);
           ResidualPpo.Decision dec = ppo.actOnInput(netObs, false, rng);
           VectorStep st;
@@ -176,18 +189,23 @@ public final class OnPolicyTraining {
           float[] truncValues = null;
           for (int i = 0; i < n; i++) {
             if (!Double.isFinite(st.rewards()[i])) {
-              throw new IllegalStateException(env.envId() + " returned the reward " + st.rewards()[i] + " at env "
-                  + "step " + step + "; a learner cannot train on it: fix the env's reward");
+              // nothing of this rollout is used; the last rollout boundary is saved, as for a dead env
+              throw failed(new IllegalStateException(env.envId() + " returned the reward " + st.rewards()[i]
+                  + " at env step " + step + ", which a learner cannot train on; fix the env's reward"), env,
+                  checkpointing, snapshot, boundary, priorHash);
             }
             shaped[i] = (float) ResidualPpo.shapedReward(st.rewards()[i], priorLp[i], dec.logProbs()[i],
                 cfg.priorWeight(), cfg.alphaHat(), cfg.survivalBonus());
             if (!Float.isFinite(shaped[i])) {
-              throw new IllegalStateException(usePrior && !Float.isFinite(priorLp[i])
+              // not saved: a diverged policy must not overwrite the last good checkpoint
+              throw new TrainingException((usePrior && !Float.isFinite(priorLp[i])
                   ? "the prior " + prior.spec().label() + " gives the action taken at env step " + step + " the "
                       + "log-prob " + priorLp[i] + ": residual PPO needs a prior that gives every action a finite "
                       + "log-prob (a stochastic policy with full support)"
                   : "the policy's log-prob of its own action is " + dec.logProbs()[i] + " at env step " + step
-                      + ": the policy diverged; lower the learning rate");
+                      + ": the policy diverged; lower the learning rate")
+                  + (checkpointing == null ? "" : ". The last checkpoint in " + checkpointing.dir()
+                      + " (if any) is kept."), boundary.step(), null);
             }
             done[i] = st.terminated()[i] || st.truncated()[i];
             if (st.truncated()[i] && !st.terminated()[i] && truncValues == null) {

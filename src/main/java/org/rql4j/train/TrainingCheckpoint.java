@@ -78,11 +78,45 @@ public final class TrainingCheckpoint {
 
   /** Whether {@code dir} holds a checkpoint (or the previous one, left by a crash while replacing it). */
   public static boolean exists(Path dir) {
+    recover(dir);
     return Files.isRegularFile(dir.resolve(SUMMARY)) || Files.isRegularFile(old(dir).resolve(SUMMARY));
+  }
+
+  /**
+   * Swaps in a complete {@code <dir>.tmp} left by a stop between writing a checkpoint and swapping it
+   * in (all its files there and checkpoint.json, written last, readable), when it is newer than the
+   * one in {@code dir}: a finished save is never discarded. An incomplete one is left for the next
+   * save to replace. Failures are left for the loaders to report.
+   */
+  static void recover(Path dir) {
+    Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
+    try {
+      if (!Files.isRegularFile(tmp.resolve(SUMMARY)) || !Files.isRegularFile(tmp.resolve(LEARNER))) {
+        return;
+      }
+      JsonObject h = JsonParser.parseString(Files.readString(tmp.resolve(SUMMARY))).getAsJsonObject();
+      if (!FORMAT.equals(h.get("format").getAsString())
+          || (h.has("buffer_size") && !Files.isRegularFile(tmp.resolve(BUFFER)))) {
+        return;
+      }
+      long current = -1;
+      for (Path d : List.of(dir, old(dir))) {
+        if (current < 0 && Files.isRegularFile(d.resolve(SUMMARY))) {
+          current = JsonParser.parseString(Files.readString(d.resolve(SUMMARY))).getAsJsonObject().get("step")
+              .getAsLong();
+        }
+      }
+      if (h.get("step").getAsLong() >= current) {
+        swapIn(tmp, dir);
+      }
+    } catch (IOException | RuntimeException e) {
+      // an incomplete or unreadable tmp: not a checkpoint
+    }
   }
 
   /** The env step of the checkpoint in {@code dir} (from its checkpoint.json), or -1 without one. */
   public static long savedStep(Path dir) throws IOException {
+    recover(dir);
     for (Path d : List.of(dir, old(dir))) {
       Path f = d.resolve(SUMMARY);
       if (Files.isRegularFile(f)) {
@@ -177,6 +211,7 @@ public final class TrainingCheckpoint {
    */
   static void write(Path dir, JsonObject header, byte[] learnerTensors, StateWriter buffer) throws IOException {
     Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
+    recover(dir); // a finished save of an earlier run that was not swapped in: keep it (this one replaces it next)
     deleteTree(tmp);
     Files.createDirectories(tmp);
     Files.write(tmp.resolve(LEARNER), learnerTensors);
@@ -211,6 +246,26 @@ public final class TrainingCheckpoint {
     deleteTree(old);
   }
 
+  /**
+   * Refuses, as {@link #load} would and before anything is trained or written, a checkpoint in
+   * {@code dir} of another format, learner kind, config, env or prior; does nothing when
+   * {@code dir} holds none. A resumed run calls this before it touches its run folder, so that a
+   * refused resume leaves the folder as it was.
+   *
+   * @param kind the learner's {@link OffPolicyLearner#kind()} ({@link org.rql4j.learner.LearnerConfig#learnerKind()})
+   * @param config the learner's settings
+   * @param envId the env the run trains on
+   * @param priorHash the prior package's content hash, or null when the learner uses no prior
+   * @throws IllegalArgumentException naming the difference
+   * @throws IOException when the checkpoint cannot be read or is not one of this format
+   */
+  public static void checkResumable(Path dir, String kind, Object config, String envId, String priorHash)
+      throws IOException {
+    if (exists(dir)) {
+      open(dir, kind, config, envId, priorHash);
+    }
+  }
+
   /** A checkpoint's folder (dir, or dir.old after a crash while replacing it) and its checkpoint.json. */
   record Opened(Path folder, JsonObject header) {}
 
@@ -219,6 +274,7 @@ public final class TrainingCheckpoint {
    * learner, config, env or prior.
    */
   static Opened open(Path dir, String kind, Object config, String envId, String priorHash) throws IOException {
+    recover(dir);
     Path from = Files.isRegularFile(dir.resolve(SUMMARY)) ? dir : old(dir);
     Path file = from.resolve(SUMMARY);
     if (!Files.isRegularFile(file)) {

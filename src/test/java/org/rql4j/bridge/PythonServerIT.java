@@ -178,11 +178,42 @@ class PythonServerIT {
     try (Py4jEnvClient c = Py4jEnvClient.connect(server.host(), server.port(), "not-the-token")) {
       BridgeException e = assertThrows(BridgeException.class, c::serverInfo);
       assertEquals(Status.Code.UNAUTHENTICATED, e.code(), e.getMessage());
-      assertTrue(e.getMessage().contains("auth token") && e.getMessage().contains("RQL4J_PY4J_TOKEN")
+      assertTrue(e.getMessage().contains("auth token") && e.getMessage().contains("RQL4J_BRIDGE_TOKEN")
           && e.getMessage().contains(server.host() + ":" + server.port()), e.getMessage());
     }
     // the right token still works afterwards
     assertEquals("rql4j.v1", client(BridgeTransport.PY4J).serverInfo().getProtocol());
+  }
+
+  @Test
+  void aGrpcClientWithoutTheTokenIsRefusedOnEveryCall() {
+    PythonServer server = SERVERS.get(BridgeTransport.GRPC);
+    if (server == null) {
+      client(BridgeTransport.GRPC);
+      server = SERVERS.get(BridgeTransport.GRPC);
+    }
+    for (String token : new String[] {null, "not-the-token-0123456789"}) {
+      try (GrpcEnvClient c = GrpcEnvClient.connect(server.host(), server.port(), token)) {
+        BridgeException e = assertThrows(BridgeException.class, c::serverInfo);
+        assertEquals(Status.Code.UNAUTHENTICATED, e.code(), e.getMessage());
+        assertTrue(e.getMessage().contains("auth token") && e.getMessage().contains("RQL4J_BRIDGE_TOKEN"),
+            e.getMessage());
+        BridgeException make = assertThrows(BridgeException.class, () -> c.make("CartPole-v1", 1));
+        assertEquals(Status.Code.UNAUTHENTICATED, make.code(), make.getMessage());
+      }
+    }
+    org.rql4j.proto.v1.ServerInfoResponse info = client(BridgeTransport.GRPC).serverInfo();
+    assertTrue(info.getAuthenticated());
+    assertEquals(PythonServer.PROTOCOL_REVISION, info.getProtocolRevision());
+  }
+
+  @Test
+  void aServerOfAnotherRevisionIsRefusedWithHowToUpdate() {
+    PythonServer.checkRevision(PythonServer.PROTOCOL_REVISION, "python");
+    BridgeException e = assertThrows(BridgeException.class, () -> PythonServer.checkRevision(0, "/venv/bin/python"));
+    assertTrue(e.getMessage().contains("revision 0") && e.getMessage().contains("revision "
+        + PythonServer.PROTOCOL_REVISION) && e.getMessage().contains("/venv/bin/python -m pip install -e python-bridge"),
+        e.getMessage());
   }
 
   @ParameterizedTest

@@ -4,10 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -106,10 +112,69 @@ class PriorPackageTest {
     assertTrue(notPackage.getMessage().contains("prior.json is missing"), notPackage.getMessage());
     Files.writeString(dir.resolve("prior.json"), CATEGORICAL);
     PriorException noModule = assertThrows(PriorException.class, () -> PriorPackage.read(dir));
-    assertTrue(noModule.getMessage().contains("'module.file'"), noModule.getMessage());
+    assertTrue(noModule.getMessage().contains("'module.file'") && noModule.getMessage().contains("is not a file"),
+        noModule.getMessage());
     Files.write(dir.resolve("policy.pt"), new byte[] {1, 2, 3});
     assertEquals("cp", PriorPackage.read(dir).name());
     PriorException garbage = assertThrows(PriorException.class, () -> TorchScriptPrior.load(dir));
     assertTrue(garbage.getMessage().contains("cannot load the TorchScript module"), garbage.getMessage());
+  }
+
+  /**
+   * The package-folder rule of {@code module.file}, on the cases that Python's
+   * tests/test_prior_package.py reads too (src/test/resources/org/rql4j/prior/module-file-cases.json).
+   */
+  @Test
+  void moduleFilesOutsideThePackageAreRefusedAsInPython(@TempDir Path root) throws Exception {
+    JsonObject fixture;
+    try (InputStream in = PriorPackageTest.class.getResourceAsStream("module-file-cases.json")) {
+      fixture = JsonParser.parseString(new String(in.readAllBytes(), StandardCharsets.UTF_8)).getAsJsonObject();
+    }
+    List<String> failures = new ArrayList<>();
+    int i = 0;
+    for (JsonElement c : fixture.getAsJsonArray("cases")) {
+      JsonObject kase = c.getAsJsonObject();
+      Path caseRoot = Files.createDirectory(root.resolve("case" + i++));
+      Path pkg = Files.createDirectories(caseRoot.resolve("pkg").resolve("sub"));
+      pkg = pkg.getParent();
+      Files.write(caseRoot.resolve("outside.pt"), new byte[] {9});
+      Files.write(pkg.resolve("policy.pt"), new byte[] {1});
+      Files.write(pkg.resolve("sub").resolve("inner.pt"), new byte[] {2});
+      if (kase.has("links")) {
+        for (Map.Entry<String, JsonElement> link : kase.getAsJsonObject("links").entrySet()) {
+          Files.createSymbolicLink(pkg.resolve(link.getKey()), Path.of(fill(link.getValue().getAsString(), caseRoot)));
+        }
+      }
+      String file = fill(kase.get("file").getAsString(), caseRoot);
+      JsonObject sidecar = JsonParser.parseString(CATEGORICAL).getAsJsonObject();
+      sidecar.getAsJsonObject("module").addProperty("file", file);
+      Files.writeString(pkg.resolve("prior.json"), sidecar.toString());
+      boolean refused = kase.get("refused").getAsBoolean();
+      try {
+        PriorSpec spec = PriorPackage.read(pkg);
+        Path module = PriorPackage.moduleFile(spec);
+        if (refused) {
+          failures.add("'" + file + "' was accepted (" + module + "), expected: " + kase.get("rule").getAsString());
+        } else if (!Files.isSameFile(module, pkg.resolve(file))) {
+          failures.add("'" + file + "' resolved to " + module);
+        }
+      } catch (PriorException e) {
+        String m = e.getMessage();
+        if (!refused) {
+          failures.add("'" + file + "' was refused: " + m);
+        } else if (!m.contains(kase.get("rule").getAsString()) || !m.contains(pkg.resolve("prior.json").toString())
+            || !m.contains("'module.file'") || !m.contains("'" + file + "'")) {
+          failures.add("'" + file + "': the message does not name the sidecar, the field, the value and '"
+              + kase.get("rule").getAsString() + "': " + m);
+        }
+      }
+    }
+    assertTrue(failures.isEmpty(), String.join("\n", failures));
+    assertEquals(19, i, "the shared fixture's cases");
+  }
+
+  private static String fill(String value, Path caseRoot) {
+    return value.replace("{package}", caseRoot.resolve("pkg").toString())
+        .replace("{outside}", caseRoot.resolve("outside.pt").toString());
   }
 }

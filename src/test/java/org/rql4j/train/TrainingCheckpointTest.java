@@ -112,6 +112,29 @@ class TrainingCheckpointTest {
   }
 
   @Test
+  void aCompleteCheckpointLeftInTmpIsSwappedInNotDiscarded(@TempDir Path tmp) throws IOException {
+    Path dir = tmp.resolve("ck");
+    Path pending = tmp.resolve("ck.tmp");
+    try (ResidualSoftQLearning learner = new ResidualSoftQLearning(CFG, 4, 2)) {
+      TrainingCheckpoint.save(dir, learner, buffer(3), new Random(0), loop(100), "env-v0", null);
+      // a stop after the newer checkpoint was written to ck.tmp, before the swap
+      TrainingCheckpoint.save(tmp.resolve("newer"), learner, buffer(3), new Random(0), loop(200), "env-v0", null);
+      Files.move(tmp.resolve("newer"), pending);
+      assertEquals(200, TrainingCheckpoint.savedStep(dir), "the finished save is kept");
+      assertFalse(Files.exists(pending));
+      assertEquals(200, TrainingCheckpoint.load(dir, learner, "env-v0", null).loop().step());
+      // an incomplete one (no learner section yet) is not a checkpoint
+      Files.createDirectories(pending);
+      Files.writeString(pending.resolve(TrainingCheckpoint.SUMMARY), "{\"format\": \"" + TrainingCheckpoint.FORMAT
+          + "\", \"step\": 300}");
+      assertEquals(200, TrainingCheckpoint.savedStep(dir));
+      TrainingCheckpoint.save(dir, learner, buffer(3), new Random(0), loop(250), "env-v0", null);
+      assertEquals(250, TrainingCheckpoint.savedStep(dir));
+      assertFalse(Files.exists(pending), "the next save replaced it");
+    }
+  }
+
+  @Test
   void aFileThatIsNotACheckpointIsRefused(@TempDir Path tmp) throws IOException {
     Path dir = tmp.resolve("ck");
     Files.createDirectories(dir);
@@ -184,5 +207,30 @@ class TrainingCheckpointTest {
       assertEquals(1f, c.survivalBonus(), "every with-method keeps the bonus: " + c);
     }
     assertThrows(IllegalArgumentException.class, () -> now.withSurvivalBonus(Float.NaN));
+  }
+
+  @Test
+  void checkResumableRefusesWhatLoadWouldWithoutALearner(@TempDir Path tmp) throws IOException {
+    Path dir = tmp.resolve("ck");
+    assertEquals(ResidualSoftQLearning.KIND, CFG.learnerKind());
+    assertEquals(org.rql4j.learner.ResidualSac.KIND, org.rql4j.learner.ResidualSacConfig.mountaincar().learnerKind());
+    TrainingCheckpoint.checkResumable(dir, CFG.learnerKind(), CFG, "env-v0", "abc"); // no checkpoint: nothing to check
+    try (ResidualSoftQLearning learner = new ResidualSoftQLearning(CFG, 4, 2)) {
+      assertEquals(learner.kind(), CFG.learnerKind());
+      TrainingCheckpoint.save(dir, learner, buffer(4), new Random(1), loop(100), "env-v0", "abc");
+    }
+    TrainingCheckpoint.checkResumable(dir, CFG.learnerKind(), CFG, "env-v0", "abc");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> TrainingCheckpoint.checkResumable(dir, CFG.learnerKind(), CFG.withSeed(3), "env-v0", "abc"));
+    assertTrue(e.getMessage().contains("seed 0 (checkpoint) vs 3 (now)"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> TrainingCheckpoint.checkResumable(dir, org.rql4j.learner.ResidualSac.KIND, CFG, "env-v0", "abc"));
+    assertTrue(e.getMessage().contains("residual-soft-q learner, not of residual-sac"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> TrainingCheckpoint.checkResumable(dir, CFG.learnerKind(), CFG, "other-v0", "abc"));
+    assertTrue(e.getMessage().contains("not on other-v0"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> TrainingCheckpoint.checkResumable(dir, CFG.learnerKind(), CFG, "env-v0", null));
+    assertTrue(e.getMessage().contains("this run has no prior"), e.getMessage());
   }
 }

@@ -1,0 +1,74 @@
+package org.rql4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code bin/rql4j} as a user runs it (needs {@code make target/classpath.txt}): RQL4J_PYTHON
+ * chooses the env server's Python, errors are one line with the exit code of their kind, and
+ * {@code --debug} adds the stack trace.
+ */
+class LauncherIT {
+
+  static final Path ROOT = Path.of(System.getProperty("rql4j.project.dir", ".")).toAbsolutePath();
+
+  record Run(int code, String output) {}
+
+  private static Run rql4j(Path dir, String python, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(ROOT.resolve("bin/rql4j").toString()));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true);
+    if (python == null) {
+      pb.environment().remove("RQL4J_PYTHON");
+    } else {
+      pb.environment().put("RQL4J_PYTHON", python);
+    }
+    Process p = pb.start();
+    byte[] out;
+    try (var in = p.getInputStream()) {
+      out = in.readAllBytes();
+    }
+    if (!p.waitFor(120, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError(cmd + " did not finish in 120 s");
+    }
+    return new Run(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void rql4jPythonChoosesTheServersPythonAndItsFailureIsOneLine(@TempDir Path tmp) throws Exception {
+    String python = tmp.resolve("no-such-python").toString();
+    String[] args = {"customize", "--task", "cartpole-center", "--steps", "2000", "--eval-episodes", "1", "--out",
+        "run"};
+    Run r = rql4j(tmp, python, args);
+    assertEquals(1, r.code(), r.output());
+    assertTrue(r.output().contains("rql4j: could not start the Python env server with '" + python + "'"), r.output());
+    assertFalse(r.output().contains("\tat "), "no stack trace without --debug:\n" + r.output());
+    assertFalse(Files.exists(tmp.resolve("run")), "nothing written");
+
+    List<String> debug = new ArrayList<>(List.of("--debug"));
+    debug.addAll(List.of(args));
+    r = rql4j(tmp, python, debug.toArray(String[]::new));
+    assertEquals(1, r.code(), r.output());
+    assertTrue(r.output().contains("org.rql4j.bridge.BridgeException") && r.output().contains("\tat "),
+        "the stack trace with --debug:\n" + r.output());
+  }
+
+  @Test
+  void aNumberOutOfRangeExitsWith2(@TempDir Path tmp) throws Exception {
+    Run r = rql4j(tmp, null, "customize", "--task", "cartpole-center", "--eval-episodes", "0");
+    assertEquals(2, r.code(), r.output());
+    assertEquals("rql4j: --eval-episodes must be a whole number in 1..100000, got 0; see rql4j customize --help",
+        r.output().strip());
+  }
+}
