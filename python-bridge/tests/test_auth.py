@@ -133,3 +133,39 @@ def test_the_command_needs_a_token_or_an_explicit_no_auth_on_loopback() -> None:
     assert out.returncode == 0 and b"WITHOUT authentication" in out.stderr, out.stderr
     out = _serve(token=TOKEN)
     assert out.returncode == 0 and out.stdout.startswith(b"RQL4J_BRIDGE_PORT="), out.stderr
+
+
+class _FakeSocket:
+    def __init__(self) -> None:
+        self.sent = b""
+        self.timeout: float | None = None
+
+    def gettimeout(self) -> float | None:
+        return self.timeout
+
+    def settimeout(self, t: float | None) -> None:
+        self.timeout = t
+
+    def sendall(self, data: bytes) -> None:
+        self.sent += data
+
+
+def test_py4j_checks_its_token_in_constant_time_with_a_bounded_line() -> None:
+    import io
+
+    import py4j.clientserver
+    import py4j.protocol
+    from py4j.protocol import Py4JAuthenticationError
+
+    from rql4j_bridge import py4j_server
+
+    assert py4j.clientserver.do_client_auth is py4j_server._do_client_auth, "py4j's own check is replaced"
+    auth = py4j.protocol.AUTH_COMMAND_NAME
+    sock = _FakeSocket()
+    assert py4j_server._do_client_auth(auth, io.BytesIO(TOKEN.encode() + b"\ne\n"), sock, TOKEN)
+    assert sock.sent == py4j.protocol.OUTPUT_VOID_COMMAND.encode() and sock.timeout is None, "timeout restored"
+    for line in (b"wrong-token\ne\n", b"x" * 100_000 + b"\ne\n", TOKEN.encode()):  # wrong, too long, no newline
+        with pytest.raises(Py4JAuthenticationError):
+            py4j_server._do_client_auth(auth, io.BytesIO(line), _FakeSocket(), TOKEN)
+    with pytest.raises(Py4JAuthenticationError):
+        py4j_server._do_client_auth("c", io.BytesIO(TOKEN.encode() + b"\ne\n"), _FakeSocket(), TOKEN)

@@ -191,3 +191,38 @@ def test_serve_addon_that_does_not_import_exits_2(tmp_path: Path) -> None:
                              env={**os.environ, "RQL4J_BRIDGE_TOKEN": "t" * 32})
         assert out.returncode == 2 and out.stdout == b"", out
         assert words in out.stderr and target.encode() in out.stderr
+
+
+def test_a_file_in_the_working_directory_cannot_shadow_what_a_request_imports(tmp_path: Path) -> None:
+    """As Java starts it (python -P, --addon from the working directory): a torch.py there is not what the
+    first LoadPrior imports; the add-on's module is found."""
+    from rql4j_bridge.proto.rql4j.v1 import prior_pb2 as ppb
+    from rql4j_bridge.proto.rql4j.v1 import prior_pb2_grpc as ppb_grpc
+
+    prior = Path(__file__).resolve().parents[2] / "examples" / "priors" / "cartpole-center-softdqn"
+    marker = tmp_path / "shadowed"
+    (tmp_path / "rql4j_cwd_addons2.py").write_text(ADDON_MODULE)
+    for name in ("torch", "json5", "mujoco"):
+        (tmp_path / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write('{name}')\n")
+    token = "t" * 32
+    process = subprocess.Popen([sys.executable, "-P", "-m", "rql4j_bridge", "serve", "--port", "0",
+                                "--exit-on-stdin-eof", "--addon", "rql4j_cwd_addons2:gentle"], cwd=tmp_path,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "RQL4J_BRIDGE_TOKEN": token, "PYTHONSAFEPATH": "1"})  # fmt: skip
+    try:
+        line = process.stdout.readline()
+        assert line.startswith(b"RQL4J_BRIDGE_PORT="), process.stderr.read()
+        with grpc.insecure_channel(f"127.0.0.1:{int(line.split(b'=')[1])}") as channel:
+            metadata = (("x-rql4j-token", token),)
+            made = pb_grpc.EnvServiceStub(channel).Make(
+                pb.MakeRequest(env_id="Pendulum-v1", addon_reward="rql4j_cwd_addons2:gentle"), timeout=30,
+                metadata=metadata,
+            )
+            assert made.env_handle
+            loaded = ppb_grpc.PriorServiceStub(channel).LoadPrior(ppb.LoadPriorRequest(path=str(prior)), timeout=120,
+                                                                  metadata=metadata)  # fmt: skip
+            assert loaded.prior_handle
+        assert not marker.exists(), marker.read_text()
+    finally:
+        process.stdin.close()
+        process.wait(timeout=30)

@@ -327,11 +327,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     if getattr(args, "imports", None) or getattr(args, "addons", None):
-        # as `python -m rql4j_bridge` does: the working directory's modules are importable by name, also
-        # through the console script (whose sys.path starts with its own bin folder)
+        # the working directory's modules are importable by name for --import / --addon (also through the
+        # console script, whose sys.path starts with its own bin folder), but LAST on the path: a file there
+        # cannot shadow a module of the standard library or of site-packages that a request later makes the
+        # server import (torch on the first LoadPrior, an env's simulator on Make)
         cwd = os.getcwd()
         if cwd not in sys.path and "" not in sys.path:
-            sys.path.insert(0, cwd)
+            sys.path.append(cwd)
     return int(args.func(args))
 
 

@@ -223,7 +223,7 @@ def _parse_json_object(text: str, field_name: str) -> dict[str, Any]:
     return parsed
 
 
-_IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+_IMPORT_PATH = re.compile(r"[^\s.:/\\]+(?:\.[^\s.:/\\]+)*")  # what importlib would try: any names, not only identifiers
 
 
 def _module_to_import(text: str) -> str | None:
@@ -232,7 +232,7 @@ def _module_to_import(text: str) -> str | None:
     None when ``text`` is no such path (a bare word such as ``"human"``, a number, a file name whose
     stem is no module) or names only modules already in ``sys.modules``. A module is looked up with
     ``importlib.util.find_spec`` only under a parent that is already imported, which runs no code."""
-    path, colon, _ = text.partition(":")
+    path, colon, _ = text.strip().partition(":")
     if (not colon and "." not in path) or not _IMPORT_PATH.fullmatch(path):
         return None
     parts = path.split(".")
@@ -1053,8 +1053,8 @@ def _make_copies(env_id: str, kwargs: dict[str, Any], num_envs: int) -> list[gym
             raise RpcError(
                 grpc.StatusCode.NOT_FOUND,
                 f"unknown Gymnasium env id {env_id!r}: {e} Is the package that registers it installed in "
-                "the server's Python (and imported: `rql4j-bridge serve --import MODULE`, or use the "
-                "'module:EnvId' form)?",
+                "the server's Python and imported at start (`rql4j-bridge serve --import MODULE`; then the "
+                "'MODULE:EnvId' form works too)?",
             ) from None
         _log.exception("gymnasium.make(%r) failed", env_id)
         raise RpcError(

@@ -30,11 +30,14 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+import py4j.clientserver
 import py4j.protocol
 from google.protobuf import message_factory
 from py4j.clientserver import ClientServer, ClientServerConnection, JavaParameters, PythonParameters
 from py4j.clientserver import PythonServer as _Py4jPythonServer
+from py4j.protocol import Py4JAuthenticationError
 
+from rql4j_bridge.auth import token_matches
 from rql4j_bridge.env_server import EnvServicer, RpcError, _qualname
 from rql4j_bridge.prior.service import PriorServicer, _status_of
 from rql4j_bridge.proto.rql4j.v1 import env_pb2, prior_pb2
@@ -57,6 +60,42 @@ def _decode_bytearray(encoded: str) -> bytearray:
 
 
 py4j.protocol.decode_bytearray = _decode_bytearray
+
+_AUTH_LINE_LIMIT = 4096  # bytes of an auth command's token line: more is not a token
+_AUTH_TIMEOUT_S = 10.0  # how long a connection may take to authenticate
+
+
+def _do_client_auth(command: str, input_stream: Any, sock: Any, auth_token: str) -> bool:
+    """py4j's ``do_client_auth`` with a constant-time comparison, a bounded token line and a timeout.
+
+    py4j compares the token with ``==`` and reads the line unbounded and without a timeout; the
+    ClientServer calls this function by name (``py4j.clientserver.do_client_auth``), so it is replaced there.
+    """
+    previous = sock.gettimeout()
+    try:
+        sock.settimeout(_AUTH_TIMEOUT_S)
+        if command != py4j.protocol.AUTH_COMMAND_NAME:
+            raise Py4JAuthenticationError(f"Expected {py4j.protocol.AUTH_COMMAND_NAME}, received {command}.")
+        line = input_stream.readline(_AUTH_LINE_LIMIT)
+        if not line.endswith(b"\n" if isinstance(line, bytes) else "\n"):
+            raise Py4JAuthenticationError("the auth token line is too long or incomplete")
+        given = line[:-1]
+        input_stream.readline(_AUTH_LINE_LIMIT)  # the END marker
+        if token_matches(auth_token, given):
+            sock.sendall(py4j.protocol.OUTPUT_VOID_COMMAND.encode("utf-8"))
+            return True
+        sock.sendall(py4j.protocol.ERROR_RETURN_MESSAGE.encode("utf-8"))
+        raise Py4JAuthenticationError("Client authentication failed.")
+    except Py4JAuthenticationError:
+        raise
+    except Exception as e:
+        raise Py4JAuthenticationError(cause=e) from e
+    finally:
+        with contextlib.suppress(OSError):
+            sock.settimeout(previous)
+
+
+py4j.clientserver.do_client_auth = _do_client_auth
 OK = 0
 _STRING_ARG = py4j.protocol.STRING_TYPE.encode()
 _BYTES_ARG = py4j.protocol.BYTES_TYPE.encode()

@@ -39,7 +39,7 @@ _log = logging.getLogger(__name__)
 
 TOKEN_BYTES = 16
 ACCEPT_TIMEOUT_S = 30
-AUTH_TIMEOUT_S = 10.0  # how long an accepted connection may take to send its token
+AUTH_TIMEOUT_S = 2.0  # how long an accepted connection may take to send its token (the real client sends it at once)
 # A frame holds one StepRequest: an action batch. 64 MiB is 8 M float64 actions, far above any env
 # served here; `serve --max-step-frame-bytes` raises it (the gRPC server itself takes 256 MiB).
 MAX_FRAME_BYTES = 64 * 1024 * 1024

@@ -20,6 +20,8 @@ import org.rql4j.proto.v1.ServerInfoResponse;
  */
 public final class GrpcEnvClient implements EnvClient, UnaryRpc {
 
+  private volatile boolean revisionChecked;
+
   /** Largest message accepted (batched image observations can be large). */
   public static final int MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
@@ -125,6 +127,10 @@ public final class GrpcEnvClient implements EnvClient, UnaryRpc {
 
   @Override
   public GrpcVectorEnv make(EnvSpec spec) {
+    if (!revisionChecked) { // once per client: a server of another contract revision is refused before any env
+      PythonServer.checkRevision(serverInfo().getProtocolRevision(), null);
+      revisionChecked = true;
+    }
     MakeResponse resp;
     try {
       resp = call(EnvServiceGrpc.getMakeMethod(), EnvMessages.make(spec), spec.callTimeout());

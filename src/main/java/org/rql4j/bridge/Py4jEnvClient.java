@@ -39,6 +39,8 @@ import py4j.Py4JNetworkException;
  */
 public final class Py4jEnvClient implements EnvClient, UnaryRpc {
 
+  private volatile boolean revisionChecked;
+
   /** What to do when a Py4J bridge server is unreachable. */
   static final String START_HINT = "Start it with `rql4j-bridge serve-py4j` (auth token in RQL4J_BRIDGE_TOKEN) "
       + "or let PythonServer.builder().optTransport(BridgeTransport.PY4J) launch it, and check the host, port "
@@ -188,6 +190,10 @@ public final class Py4jEnvClient implements EnvClient, UnaryRpc {
 
   @Override
   public Py4jVectorEnv make(EnvSpec spec) {
+    if (!revisionChecked) { // once per client: a server of another contract revision is refused before any env
+      PythonServer.checkRevision(serverInfo().getProtocolRevision(), null);
+      revisionChecked = true;
+    }
     MakeResponse resp;
     try {
       resp = call(EnvServiceGrpc.getMakeMethod(), EnvMessages.make(spec), spec.callTimeout());

@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * environment ({@code RQL4J_BRIDGE_TOKEN}), never on its command line; the clients this class
  * connects send it with every call (gRPC metadata, Py4J's auth token), and they refuse a server of
  * another contract revision ({@link #PROTOCOL_REVISION}). Python runs with {@code -P}: the working
- * directory is on its module path only for the modules named by {@code --import} / {@code --addon}. The child also exits by itself when this
+ * directory is not at the head of its module path (with {@code --import} / {@code --addon} the
+ * bridge appends it, so that those modules are found but never shadow an installed one). The child also exits by itself when this
  * JVM dies (it watches its stdin for EOF), and a shutdown hook stops every live server, so no
  * orphan is left behind even when a test fails or the JVM is killed.
  */
@@ -171,14 +172,16 @@ public final class PythonServer implements AutoCloseable {
 
   /**
    * Refuses a server of another contract revision than {@link #PROTOCOL_REVISION}, naming both and
-   * how to install the matching bridge into {@code python}.
+   * how to install the matching bridge into {@code python} (null: the server's, unknown here).
    */
   static void checkRevision(int served, String python) {
     if (served != PROTOCOL_REVISION) {
       throw new BridgeException(io.grpc.Status.Code.FAILED_PRECONDITION, "the Python env server speaks rql4j.v1 "
           + "revision " + served + (served == 0 ? " (a bridge from before revisions were numbered)" : "")
           + ", this rql4j speaks revision " + PROTOCOL_REVISION + ": install the python-bridge of this rql4j into "
-          + python + " (`make setup` in the checkout, or `" + python + " -m pip install -e python-bridge`)", null);
+          + (python == null ? "the server's Python (`make setup` in the checkout, or `python -m pip install -e "
+              + "python-bridge` with that Python)" : python + " (`make setup` in the checkout, or `" + python
+              + " -m pip install -e python-bridge`)"), null);
     }
   }
 

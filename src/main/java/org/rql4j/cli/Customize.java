@@ -116,6 +116,7 @@ final class Customize {
     String warmStart = o.text("--warm-start", null);
     String maxGradNorm = o.text("--max-grad-norm", null);
     String priorMinStd = o.text("--prior-min-std", null);
+    checkValues(w, alphaHat, warmStart, maxGradNorm, priorMinStd); // before any process starts
     String outOpt = o.text("--out", null);
     Path out = outOpt == null ? null : Path.of(outOpt);
     String ckOpt = o.text("--checkpoint-dir", null);
@@ -206,6 +207,39 @@ final class Customize {
   private static Long fileWhole(Opts o, ConfigFile file, String option, String key) {
     Long v = file.whole(key);
     return v == null ? null : Long.valueOf(o.checked(option, v, "config file " + file.file() + ": '" + key + "'"));
+  }
+
+  /**
+   * Refuses, before anything starts, a tuning option whose value is not of its form (whether it
+   * applies to the learner is checked once the learner is known): numbers >= 0, {@code --alpha-hat}
+   * a positive number, {@code auto} or {@code auto_<number>}, {@code --warm-start} whole env steps.
+   */
+  static void checkValues(String w, String alphaHat, String warmStart, String maxGradNorm, String priorMinStd) {
+    if (w != null) {
+      parseWeight(w, "--prior-weight");
+    }
+    for (String[] opt : new String[][] {{"--max-grad-norm", maxGradNorm}, {"--prior-min-std", priorMinStd}}) {
+      if (opt[1] != null && !opt[1].equals("reference")) {
+        parseWeight(opt[1], opt[0]);
+      }
+    }
+    if (warmStart != null && !warmStart.equals("reference") && !warmStart.trim().matches("\\d{1,15}")) {
+      throw new IllegalArgumentException("--warm-start must be a whole number of env steps >= 0 (0: none), got '"
+          + warmStart + "'");
+    }
+    if (alphaHat != null && !alphaHat.equals("reference") && !alphaHat.equals("auto")) {
+      String v = alphaHat.startsWith("auto_") ? alphaHat.substring(5) : alphaHat;
+      float x;
+      try {
+        x = Float.parseFloat(v.trim());
+      } catch (NumberFormatException e) {
+        x = Float.NaN;
+      }
+      if (!(x > 0) || Float.isInfinite(x)) {
+        throw new IllegalArgumentException("--alpha-hat must be a positive number, auto (learned from 1) or "
+            + "auto_<number> (SAC: learned from it), got '" + alphaHat + "'");
+      }
+    }
   }
 
   /** A setting from the command line, else from the config file (its key: the option's name with _), else the fallback. */

@@ -5,9 +5,9 @@ import org.rql4j.train.Interruption;
 import sun.misc.Signal;
 
 /**
- * Ctrl-C and SIGTERM during a training command: the first asks the training loop to save a
- * checkpoint where it is and stop ({@link Interruption}), which it reports with how to resume; a
- * second one quits at once. The env server runs in its own process group (the terminal's Ctrl-C
+ * Ctrl-C and SIGTERM during a training command: while a training loop runs, the first asks it to
+ * save a checkpoint where it is and stop ({@link Interruption}), which it reports with how to
+ * resume, and a second one quits at once; at other times (starting, evaluating) it quits at once. The env server runs in its own process group (the terminal's Ctrl-C
  * does not reach it) and is stopped by this JVM once the checkpoint is saved.
  */
 final class Signals {
@@ -26,7 +26,11 @@ final class Signals {
     for (String name : new String[] {"INT", "TERM"}) {
       try {
         Signal.handle(new Signal(name), s -> {
-          if (RECEIVED.incrementAndGet() == 1) {
+          if (!Interruption.trainingActive()) { // starting up, evaluating, writing: nothing to save, stop now
+            System.err.println("\nrql4j: SIG" + s.getName() + ": stopped (no training was running; a finished "
+                + "run's files are complete, an unfinished one resumes from its last checkpoint with --resume)");
+            System.exit(130);
+          } else if (RECEIVED.incrementAndGet() == 1) {
             Interruption.request();
             System.err.println("\nrql4j: SIG" + s.getName() + ": saving a checkpoint and stopping (again to quit at "
                 + "once, losing what was learned since the last checkpoint)");

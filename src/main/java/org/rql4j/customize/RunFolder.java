@@ -115,8 +115,16 @@ public final class RunFolder {
     summary.add("prior_episodes", JSON.toJsonTree(before.episodes()));
     summary.add("learned_episodes", JSON.toJsonTree(after.episodes()));
     summary.add("numerics", JSON.toJsonTree(org.rql4j.runtime.Numerics.describe()));
-    Files.writeString(out.resolve("summary.json"), new GsonBuilder().setPrettyPrinting()
-        .serializeSpecialFloatingPointValues().create().toJson(summary));
+    // written whole or not at all (a stop while writing leaves no half summary): a temporary file, then renamed
+    Path tmp = out.resolve("summary.json.tmp");
+    Files.writeString(tmp, new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
+        .toJson(summary));
+    try {
+      Files.move(tmp, out.resolve("summary.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    } catch (java.nio.file.AtomicMoveNotSupportedException e) {
+      Files.move(tmp, out.resolve("summary.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
   }
 
   /**

@@ -73,6 +73,13 @@ public final class OffPolicyTraining {
    */
   public static Progress run(OffPolicyLearner learner, VectorEnv env, PriorPolicy prior, Callback callback,
       long reportEvery, Checkpointing checkpointing) {
+    try (Interruption.Scope scope = Interruption.training()) {
+      return runLoop(learner, env, prior, callback, reportEvery, checkpointing);
+    }
+  }
+
+  private static Progress runLoop(OffPolicyLearner learner, VectorEnv env, PriorPolicy prior, Callback callback,
+      long reportEvery, Checkpointing checkpointing) {
     OffPolicyLearner.Schedule cfg = learner.schedule();
     if (env.autoresetMode() != AutoresetMode.SAME_STEP) {
       throw new IllegalArgumentException("training needs a SAME_STEP autoreset env, got " + env.autoresetMode());

@@ -78,6 +78,13 @@ public final class OnPolicyTraining {
    */
   public static Progress run(VectorEnv env, PriorPolicy prior, ResidualPpo ppo, Consumer<Progress> progress,
       Checkpointing checkpointing) {
+    try (Interruption.Scope scope = Interruption.training()) {
+      return runLoop(env, prior, ppo, progress, checkpointing);
+    }
+  }
+
+  private static Progress runLoop(VectorEnv env, PriorPolicy prior, ResidualPpo ppo, Consumer<Progress> progress,
+      Checkpointing checkpointing) {
     ResidualPpoConfig cfg = ppo.config();
     int n = env.numEnvs();
     if (n != cfg.numEnvs()) {

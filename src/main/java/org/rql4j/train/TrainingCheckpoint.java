@@ -76,54 +76,50 @@ public final class TrainingCheckpoint {
 
   private TrainingCheckpoint() {}
 
-  /** Whether {@code dir} holds a checkpoint (or the previous one, left by a crash while replacing it). */
+  /**
+   * Whether {@code dir} holds a checkpoint: its own, the previous one left by a crash while replacing
+   * it ({@code <dir>.old}), or a complete one that a stop left unswapped ({@code <dir>.tmp}). Reads only.
+   */
   public static boolean exists(Path dir) {
-    recover(dir);
-    return Files.isRegularFile(dir.resolve(SUMMARY)) || Files.isRegularFile(old(dir).resolve(SUMMARY));
+    return Files.isRegularFile(dir.resolve(SUMMARY)) || Files.isRegularFile(old(dir).resolve(SUMMARY))
+        || completeTmp(dir) != null;
   }
 
   /**
-   * Swaps in a complete {@code <dir>.tmp} left by a stop between writing a checkpoint and swapping it
-   * in (all its files there and checkpoint.json, written last, readable), when it is newer than the
-   * one in {@code dir}: a finished save is never discarded. An incomplete one is left for the next
-   * save to replace. Failures are left for the loaders to report.
+   * The header of a complete {@code <dir>.tmp} (all its files there, and checkpoint.json, written
+   * last, readable), left by a stop between writing a checkpoint and swapping it in; null otherwise.
    */
-  static void recover(Path dir) {
-    Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
+  static JsonObject completeTmp(Path dir) {
+    Path tmp = tmp(dir);
     try {
       if (!Files.isRegularFile(tmp.resolve(SUMMARY)) || !Files.isRegularFile(tmp.resolve(LEARNER))) {
-        return;
+        return null;
       }
       JsonObject h = JsonParser.parseString(Files.readString(tmp.resolve(SUMMARY))).getAsJsonObject();
-      if (!FORMAT.equals(h.get("format").getAsString())
-          || (h.has("buffer_size") && !Files.isRegularFile(tmp.resolve(BUFFER)))) {
-        return;
-      }
-      long current = -1;
-      for (Path d : List.of(dir, old(dir))) {
-        if (current < 0 && Files.isRegularFile(d.resolve(SUMMARY))) {
-          current = JsonParser.parseString(Files.readString(d.resolve(SUMMARY))).getAsJsonObject().get("step")
-              .getAsLong();
-        }
-      }
-      if (h.get("step").getAsLong() >= current) {
-        swapIn(tmp, dir);
-      }
+      boolean complete = FORMAT.equals(h.get("format").getAsString()) && h.has("step")
+          && (!h.has("buffer_size") || Files.isRegularFile(tmp.resolve(BUFFER)));
+      return complete ? h : null;
     } catch (IOException | RuntimeException e) {
-      // an incomplete or unreadable tmp: not a checkpoint
+      return null; // an incomplete or unreadable tmp: not a checkpoint
     }
+  }
+
+  private static Path tmp(Path dir) {
+    return dir.resolveSibling(dir.getFileName() + ".tmp");
   }
 
   /** The env step of the checkpoint in {@code dir} (from its checkpoint.json), or -1 without one. */
   public static long savedStep(Path dir) throws IOException {
-    recover(dir);
+    long step = -1;
     for (Path d : List.of(dir, old(dir))) {
       Path f = d.resolve(SUMMARY);
       if (Files.isRegularFile(f)) {
-        return JsonParser.parseString(Files.readString(f)).getAsJsonObject().get("step").getAsLong();
+        step = JsonParser.parseString(Files.readString(f)).getAsJsonObject().get("step").getAsLong();
+        break;
       }
     }
-    return -1;
+    JsonObject pending = completeTmp(dir);
+    return pending != null ? Math.max(step, pending.get("step").getAsLong()) : step; // what a resume will load
   }
 
   /**
@@ -210,8 +206,7 @@ public final class TrainingCheckpoint {
    * into {@code <dir>.tmp}, forced to disk, then swapped in for {@code dir}.
    */
   static void write(Path dir, JsonObject header, byte[] learnerTensors, StateWriter buffer) throws IOException {
-    Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
-    recover(dir); // a finished save of an earlier run that was not swapped in: keep it (this one replaces it next)
+    Path tmp = tmp(dir);
     deleteTree(tmp);
     Files.createDirectories(tmp);
     Files.write(tmp.resolve(LEARNER), learnerTensors);
@@ -274,7 +269,31 @@ public final class TrainingCheckpoint {
    * learner, config, env or prior.
    */
   static Opened open(Path dir, String kind, Object config, String envId, String priorHash) throws IOException {
-    recover(dir);
+    JsonObject pending = completeTmp(dir);
+    if (pending != null) {
+      // a save this run finished but did not swap in: continue from it if it is this run's and the newest
+      long current = -1;
+      for (Path d : List.of(dir, old(dir))) {
+        if (current < 0 && Files.isRegularFile(d.resolve(SUMMARY))) {
+          try {
+            current = JsonParser.parseString(Files.readString(d.resolve(SUMMARY))).getAsJsonObject().get("step")
+                .getAsLong();
+          } catch (RuntimeException e) {
+            current = Long.MAX_VALUE; // leave both for the checks below to report
+          }
+        }
+      }
+      boolean ours;
+      try {
+        check(pending, tmp(dir), dir, kind, config, envId, priorHash);
+        ours = true;
+      } catch (IllegalArgumentException | IOException e) {
+        ours = false; // another run's: left alone
+      }
+      if (ours && pending.get("step").getAsLong() >= current) {
+        swapIn(tmp(dir), dir);
+      }
+    }
     Path from = Files.isRegularFile(dir.resolve(SUMMARY)) ? dir : old(dir);
     Path file = from.resolve(SUMMARY);
     if (!Files.isRegularFile(file)) {
@@ -287,6 +306,14 @@ public final class TrainingCheckpoint {
     } catch (RuntimeException e) {
       throw new IOException(file + " is not an rql4j checkpoint (" + e.getMessage() + ")", e);
     }
+    check(h, from, dir, kind, config, envId, priorHash);
+    return new Opened(from, h);
+  }
+
+  /** Refuses, naming the difference, a checkpoint header (of {@code from}) of another format, learner, config, env or prior. */
+  private static void check(JsonObject h, Path from, Path dir, String kind, Object config, String envId,
+      String priorHash) throws IOException {
+    Path file = from.resolve(SUMMARY);
     String format = h.has("format") && h.get("format").isJsonPrimitive() ? h.get("format").getAsString() : "";
     if (format.startsWith("rql4j-training-checkpoint/") || format.startsWith("rql4j-ppo-checkpoint/")
         || Files.isRegularFile(from.resolve(LEGACY_STATE))) {
@@ -322,7 +349,6 @@ public final class TrainingCheckpoint {
           + (wantPrior.isEmpty() ? "no prior" : "a prior of sha256 " + wantPrior)
           + "; resume with the same prior package, or use a new --checkpoint-dir");
     }
-    return new Opened(from, h);
   }
 
   /** Restores {@code learner} from an opened checkpoint's learner section. */

@@ -31,6 +31,9 @@ import org.rql4j.proto.v1.StepResponse;
  */
 class CounterEnvService extends EnvServiceGrpc.EnvServiceImplBase {
 
+  /** The contract revision it reports (a test may pretend to be an older server). */
+  int revision = PythonServer.PROTOCOL_REVISION;
+
   final AtomicInteger closes = new AtomicInteger();
   final AtomicInteger steps = new AtomicInteger();
   private int numEnvs;
@@ -39,7 +42,8 @@ class CounterEnvService extends EnvServiceGrpc.EnvServiceImplBase {
 
   @Override
   public void getServerInfo(ServerInfoRequest request, StreamObserver<ServerInfoResponse> out) {
-    out.onNext(ServerInfoResponse.newBuilder().setProtocol("rql4j.v1").build());
+    out.onNext(ServerInfoResponse.newBuilder().setProtocol("rql4j.v1")
+        .setProtocolRevision(revision).build());
     out.onCompleted();
   }
 

@@ -87,6 +87,14 @@ class GrpcVectorEnvTest {
   }
 
   @Test
+  void aServerOfAnotherContractRevisionIsRefusedBeforeAnyEnv() {
+    service.revision = 1;
+    BridgeException e = assertThrows(BridgeException.class, () -> client.make("Counter-v0", 1));
+    assertTrue(e.getMessage().contains("revision 1") && e.getMessage().contains("pip install -e python-bridge"),
+        e.getMessage());
+  }
+
+  @Test
   void aDeadStepSocketSaysWhatToDoAndTheNextStepReconnects() throws Exception {
     @SuppressWarnings("unchecked")
     Supplier<String> diagnostics = mock(Supplier.class);

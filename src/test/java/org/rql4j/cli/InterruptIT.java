@@ -36,8 +36,8 @@ class InterruptIT {
     for (int trial = 0; trial < 5; trial++) {
       Path out = tmp.resolve("run" + trial);
       List<String> args = List.of("customize", "--task", "cartpole-center", "--steps", Long.toString(STEPS),
-          "--eval-episodes", "1", "--checkpoint-every", "500", "--out", out.toString());
-      long delayMs = 300 + random.nextInt(2500);
+          "--eval-episodes", "1", "--checkpoint-every", "1000", "--out", out.toString());
+      long delayMs = random.nextInt(2500);
       // setsid: the run leads a process group of its own, as a terminal's foreground job does
       List<String> cmd = new ArrayList<>(List.of("setsid", ROOT.resolve("bin/rql4j").toString()));
       cmd.addAll(args);
@@ -50,7 +50,7 @@ class InterruptIT {
             synchronized (output) {
               output.append(line).append('\n');
             }
-            if (line.contains("checkpoints every")) {
+            if (line.startsWith("step ") && line.contains("/" + STEPS)) { // training is under way
               training.complete(null);
             }
           }
@@ -72,8 +72,15 @@ class InterruptIT {
       if (p.exitValue() != 0) {
         interrupted++;
         assertEquals(130, p.exitValue(), where);
-        assertTrue(text.contains("interrupted at env step") && text.contains("--resume"), where);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("interrupted at env step (\\d+): everything "
+            + "learned up to there is saved in").matcher(text);
+        assertTrue(m.find() && text.contains("--resume"), where);
         assertTrue(Files.isRegularFile(out.resolve("checkpoint/checkpoint.json")), where);
+        long at = Long.parseLong(m.group(1));
+        assertTrue(at > 0 && at < STEPS, where);
+        assertEquals(at, JsonParser.parseString(Files.readString(out.resolve("checkpoint/checkpoint.json")))
+            .getAsJsonObject().get("step").getAsLong(), "the checkpoint is the interruption's, not an older one: "
+            + where);
         assertTrue(!Files.exists(out.resolve("summary.json")), where);
       } // else: it had finished before the signal came (then it must be complete)
       Path ckJson = out.resolve("checkpoint/checkpoint.json");

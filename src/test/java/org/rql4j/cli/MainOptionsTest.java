@@ -72,6 +72,20 @@ class MainOptionsTest {
         "--import", "b", "--alpha-hat", "-1"}));
   }
 
+  /** The tuning options' forms are checked before any process starts (whether they apply, once the learner is known). */
+  @Test
+  void tuningValuesOfTheWrongFormAreRefusedBeforeAnythingStarts() {
+    Customize.checkValues("0.5", "auto_0.5", "2000", "10", "reference");
+    Customize.checkValues(null, "auto", null, null, null);
+    for (String[] bad : new String[][] {{"-1", null, null, null, null}, {null, "-1", null, null, null},
+        {null, "auto_x", null, null, null}, {null, null, "1e3", null, null}, {null, null, null, "NaN", null},
+        {null, null, null, null, "-0.1"}}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> Customize.checkValues(bad[0], bad[1], bad[2], bad[3], bad[4]));
+      assertTrue(e.getMessage().startsWith("--"), e.getMessage());
+    }
+  }
+
   /** Every numeric option's range, checked as the command line is parsed: before anything starts. */
   @ParameterizedTest
   @CsvSource(delimiter = '|', value = {

@@ -81,6 +81,43 @@ class PpoCheckpointIT {
   }
 
   @Test
+  void anInterruptionMidRolloutSavesTheLastBoundaryAndSaysHowToResume(@TempDir Path tmp) throws Exception {
+    ResidualPpoConfig cfg = config();
+    Checkpointing ck = new Checkpointing(tmp.resolve("ckpt"), 100_000, true);
+    try (PythonServer server = PythonServer.start(); EnvClient c = server.client();
+        RemoteVectorEnv real = c.make(EnvSpec.builder("CartPole-v1").optNumEnvs(8).build());
+        ResidualPpo ppo = new ResidualPpo(cfg, 4, real.actionSpace())) {
+      Interruption.request(); // an earlier request, made while no loop ran, is forgotten when a loop starts
+      // as a Ctrl-C would: a request during the third rollout (17 of its steps taken)
+      FailingEnv env = new FailingEnv(real, Long.MAX_VALUE, new long[1]);
+      long[] steps = env.steps();
+      org.rql4j.env.VectorEnv interrupting = new org.rql4j.env.VectorEnv() {
+        public String envId() { return env.envId(); }
+        public int numEnvs() { return env.numEnvs(); }
+        public Space observationSpace() { return env.observationSpace(); }
+        public Space actionSpace() { return env.actionSpace(); }
+        public org.rql4j.env.AutoresetMode autoresetMode() { return env.autoresetMode(); }
+        public org.rql4j.env.VectorReset reset(org.rql4j.env.ResetRequest r) { return env.reset(r); }
+        public org.rql4j.env.VectorStep step(org.rql4j.env.Value a) {
+          if (steps[0] == 512 + 17 * 8) {
+            Interruption.request();
+          }
+          return env.step(a);
+        }
+        public void close() { env.close(); }
+      };
+      TrainingException e = assertThrows(TrainingException.class,
+          () -> OnPolicyTraining.run(interrupting, null, ppo, p -> { }, ck));
+      assertTrue(e.getMessage().contains("interrupted at env step 512") && e.getMessage().contains("saved in "
+          + ck.dir()) && e.getMessage().contains("--resume"), e.getMessage());
+      assertEquals(512, TrainingCheckpoint.savedStep(ck.dir()), "the last whole rollout");
+      assertTrue(!Interruption.trainingActive());
+    } finally {
+      Interruption.clear();
+    }
+  }
+
+  @Test
   void anEnvFailureMidRolloutSavesTheLastBoundaryAndTheRunResumesToItsEnd(@TempDir Path tmp) throws Exception {
     ResidualPpoConfig cfg = config();
     // no periodic save before the failure: what the folder holds is the failure's save

@@ -120,9 +120,10 @@ class TrainingCheckpointTest {
       // a stop after the newer checkpoint was written to ck.tmp, before the swap
       TrainingCheckpoint.save(tmp.resolve("newer"), learner, buffer(3), new Random(0), loop(200), "env-v0", null);
       Files.move(tmp.resolve("newer"), pending);
-      assertEquals(200, TrainingCheckpoint.savedStep(dir), "the finished save is kept");
-      assertFalse(Files.exists(pending));
+      assertEquals(200, TrainingCheckpoint.savedStep(dir), "the finished save is what a resume loads");
+      assertTrue(Files.exists(pending), "reading the step changes nothing");
       assertEquals(200, TrainingCheckpoint.load(dir, learner, "env-v0", null).loop().step());
+      assertFalse(Files.exists(pending), "the resume swapped it in");
       // an incomplete one (no learner section yet) is not a checkpoint
       Files.createDirectories(pending);
       Files.writeString(pending.resolve(TrainingCheckpoint.SUMMARY), "{\"format\": \"" + TrainingCheckpoint.FORMAT
@@ -131,6 +132,15 @@ class TrainingCheckpointTest {
       TrainingCheckpoint.save(dir, learner, buffer(3), new Random(0), loop(250), "env-v0", null);
       assertEquals(250, TrainingCheckpoint.savedStep(dir));
       assertFalse(Files.exists(pending), "the next save replaced it");
+      // another run's complete tmp (another env) is neither loaded nor swapped in, nor is an older one of this run
+      TrainingCheckpoint.save(tmp.resolve("foreign"), learner, buffer(3), new Random(0), loop(900), "other-v0", null);
+      Files.move(tmp.resolve("foreign"), pending);
+      assertEquals(250, TrainingCheckpoint.load(dir, learner, "env-v0", null).loop().step());
+      assertTrue(Files.exists(pending));
+      TrainingCheckpoint.deleteTree(pending);
+      TrainingCheckpoint.save(tmp.resolve("older"), learner, buffer(3), new Random(0), loop(120), "env-v0", null);
+      Files.move(tmp.resolve("older"), pending);
+      assertEquals(250, TrainingCheckpoint.load(dir, learner, "env-v0", null).loop().step());
     }
   }
 
