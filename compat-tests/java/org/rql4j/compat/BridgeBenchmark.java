@@ -65,13 +65,23 @@ public final class BridgeBenchmark {
     try (PythonServer server = PythonServer.builder().optServeArgs("--server", "aio").start();
         GrpcEnvClient client = server.connect();
         PythonServer py4jServer = PythonServer.builder().optTransport(BridgeTransport.PY4J).start();
-        EnvClient py4j = py4jServer.client()) {
+        EnvClient py4j = py4jServer.client();
+        // the cost of authentication: the same server without it, a client without the token
+        PythonServer open = PythonServer.builder().optServeArgs("--server", "aio", "--no-auth").start();
+        GrpcEnvClient openClient = GrpcEnvClient.connect(open.host(), open.port())) {
       for (int round = 0; round < ROUNDS; round++) {
         for (int n : SIZES) {
           for (StepTransport kind : KINDS) {
             Row r = kind == null ? measure(py4j, py4jServer.pid(), n, "Py4J", EnvSpec.builder("CartPole-v1").optNumEnvs(n))
                 : measure(client, server.pid(), n, "gRPC " + kind,
                     EnvSpec.builder("CartPole-v1").optNumEnvs(n).optTransport(kind));
+            rounds.computeIfAbsent(r.transport() + "x" + n, k -> new ArrayList<>()).add(r);
+            System.out.printf(Locale.ROOT, "round %d bridge %-11s n=%-3d median %8.1f us/step  %10.0f env-steps/s%n",
+                round + 1, r.transport(), n, r.medianUs(), r.envStepsPerS());
+          }
+          for (StepTransport kind : new StepTransport[] {StepTransport.UNARY, StepTransport.SOCKET}) {
+            Row r = measure(openClient, open.pid(), n, "gRPC " + kind + " (no auth)",
+                EnvSpec.builder("CartPole-v1").optNumEnvs(n).optTransport(kind));
             rounds.computeIfAbsent(r.transport() + "x" + n, k -> new ArrayList<>()).add(r);
             System.out.printf(Locale.ROOT, "round %d bridge %-11s n=%-3d median %8.1f us/step  %10.0f env-steps/s%n",
                 round + 1, r.transport(), n, r.medianUs(), r.envStepsPerS());
@@ -198,6 +208,8 @@ public final class BridgeBenchmark {
         .append("`gRPC SOCKET` (the env's step socket: the same messages in length-prefixed frames on a plain TCP connection; the default); ")
         .append("and `Py4J` (`Py4jVectorEnv` against `rql4j-bridge serve-py4j`: one Py4J call per step carrying the same ")
         .append("messages as byte arrays, ClientServer pinned-thread mode, TCP_NODELAY both sides); ")
+        .append("every server authenticates its callers (docs/reliability.md) except the `(no auth)` rows: the same ")
+        .append("transports on a server started with `--no-auth` and a client without the token, the cost of the check; ")
         .append(WARMUP).append(" warm-up steps, then 5000 / 3000 / 1500 measured batched steps for 1 / 8 / 64 copies ")
         .append("(3000 for the in-process baseline); ").append(ROUNDS).append(" interleaved rounds, each row the round ")
         .append("with the median throughput, and the range over rounds. \"CPU\" columns: process CPU time per ")
