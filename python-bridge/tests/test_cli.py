@@ -14,6 +14,8 @@ from pathlib import Path
 import grpc
 import pytest
 
+import rql4j_bridge
+
 from rql4j_bridge.proto.rql4j.v1 import env_pb2 as pb
 from rql4j_bridge.proto.rql4j.v1 import env_pb2_grpc as pb_grpc
 
@@ -130,4 +132,4 @@ def test_help_lists_serve() -> None:
     assert b"serve" in out.stdout
     start_time = time.monotonic()
     version = subprocess.run([sys.executable, "-m", "rql4j_bridge", "--version"], capture_output=True, check=True)
-    assert b"0.1.0" in version.stdout and time.monotonic() - start_time < 30
+    assert rql4j_bridge.__version__.encode() in version.stdout and time.monotonic() - start_time < 30

@@ -426,3 +426,35 @@ def test_serve_command_applies_the_allow_list_and_the_bounds(mods: Mods) -> None
         proc.wait(30)
         watchdog.cancel()
     assert mods.imported("rql4j_good_mod") and not mods.imported("rql4j_marker_mod")
+
+
+def test_a_huge_request_field_does_not_become_a_huge_log_line(tmp_path: Path) -> None:
+    """The server's log records (messages, tracebacks, the envs' warnings) are cut to a bounded length."""
+    import json as _json
+
+    token = "log-token-0123456789abcdef"
+    err = tmp_path / "stderr"
+    with err.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rql4j_bridge", "serve", "--port", "0", "--exit-on-stdin-eof"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sink,
+            env={**os.environ, "RQL4J_BRIDGE_TOKEN": token},
+        )  # fmt: skip
+        try:
+            port = int(process.stdout.readline().split(b"=")[1])
+            options = [("grpc.max_send_message_length", 64 * 1024 * 1024)]
+            with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+                stub = pb_grpc.EnvServiceStub(channel)
+                metadata = (("x-rql4j-token", token),)
+                for kwargs in ({"y" * 5_000_000: 1}, {"render_mode": "w" * 5_000_000}):
+                    try:
+                        stub.Make(pb.MakeRequest(env_id="CartPole-v1", kwargs_json=_json.dumps(kwargs)), timeout=30,
+                                  metadata=metadata)  # fmt: skip
+                    except grpc.RpcError as e:
+                        assert len(e.details()) <= 4000
+        finally:
+            process.stdin.close()
+            process.wait(timeout=30)
+    text = err.read_bytes()
+    assert len(text) < 200_000, len(text)
+    assert max(len(line) for line in text.splitlines()) <= 8100

@@ -4,7 +4,7 @@ Serves Gymnasium environments to the JVM over gRPC following the ``rql4j.v1`` co
 (``proto/rql4j/v1/env.proto``): ``rql4j-bridge serve`` starts an :class:`~rql4j_bridge.env_server.EnvServicer`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 PROTOCOL = "rql4j.v1"
 

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 PORT_LINE_PREFIX = "RQL4J_BRIDGE_PORT="
 AUTO_IMPORTS = ("highway_env", "rql4j_bridge.tasks")
 STOP_GRACE_S = 1.0
+LOG_RECORD_LIMIT = 8000  # characters of one log record (with its traceback)
 HARD_EXIT_AFTER_S = 5.0  # stdin EOF: exit even if a graceful stop hangs (e.g. an env stuck in step)
 
 _log = logging.getLogger("rql4j_bridge.cli")
@@ -450,6 +451,9 @@ def _prepare_serving(args: argparse.Namespace) -> bool:
         level=args.log_level,
         format="%(asctime)s rql4j-bridge %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:  # a request's 50 MB field must not become a 50 MB log line
+        handler.setFormatter(_BoundedFormatter(handler.formatter._fmt if handler.formatter else None))
+    logging.captureWarnings(True)  # the envs' warnings (which may quote a request's fields) go through it too
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     for module in args.imports:
         try:
@@ -477,6 +481,16 @@ def _prepare_serving(args: argparse.Namespace) -> bool:
         _log.error("--max-snapshots must be >= 0, got %d", args.max_snapshots)
         return False
     return True
+
+
+class _BoundedFormatter(logging.Formatter):
+    """Cuts a log record (message and traceback) to :data:`LOG_RECORD_LIMIT` characters, saying how long it was."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if len(text) <= LOG_RECORD_LIMIT:
+            return text
+        return f"{text[:LOG_RECORD_LIMIT]} ... [{len(text) - LOG_RECORD_LIMIT} more characters cut]"
 
 
 def _serve_py4j(args: argparse.Namespace) -> int:

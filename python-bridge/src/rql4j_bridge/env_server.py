@@ -1056,7 +1056,7 @@ def _make_copies(env_id: str, kwargs: dict[str, Any], num_envs: int) -> list[gym
                 "the server's Python and imported at start (`rql4j-bridge serve --import MODULE`; then the "
                 "'MODULE:EnvId' form works too)?",
             ) from None
-        _log.exception("gymnasium.make(%r) failed", env_id)
+        _log.exception("gymnasium.make(%.200r) failed", env_id)  # a request's id: at most 200 characters in the log
         raise RpcError(
             grpc.StatusCode.INTERNAL, f"gymnasium.make({env_id!r}, **{kwargs!r}) raised {_qualname(e)}: {e}"
         ) from e

@@ -3,8 +3,8 @@
 Reads the ``metrics.csv`` files that ``rql4j customize --out RUN`` (and ``rql4j results``) write, one
 row per progress report, and draws one line per run in three panels over env steps: the mean basic
 return and the mean add-on return of the last 20 training episodes, and the training loss. A run
-is labelled by its folder name. Needs matplotlib (installed with the ``tasks`` / ``dev`` extras, as
-highway-env depends on it).
+is labelled by its folder name. Needs matplotlib: the ``plot`` extra (``pip install 'rql4j-bridge[plot]'``;
+``tasks`` and ``dev`` bring it too).
 """
 
 from __future__ import annotations
@@ -49,7 +49,12 @@ def read_metrics(path: Path) -> dict[str, list[float]]:
 
 def plot(paths: Sequence[Path], out: Path, title: str | None = None) -> Path:
     """Draws the runs' curves into ``out`` (PNG, SVG or PDF by its suffix); returns ``out``."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as e:
+        raise PlotError(
+            "rql4j-bridge plot needs matplotlib: pip install 'rql4j-bridge[plot]' (or matplotlib) into this Python"
+        ) from e
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

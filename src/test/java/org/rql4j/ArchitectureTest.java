@@ -10,8 +10,9 @@ import com.tngtech.archunit.lang.ArchRule;
 
 /**
  * The library's layering (docs/architecture.md): packages depend on each other without cycles, the
- * command line sits on top (nothing else uses it), and the use case ({@code customize}) sits above
- * the parts it assembles.
+ * command line sits on top (nothing else uses it), the use case ({@code customize}) sits above
+ * the parts it assembles, and only the command line writes to the console (the library logs
+ * through SLF4J).
  */
 @AnalyzeClasses(packages = "org.rql4j", importOptions = ImportOption.DoNotIncludeTests.class)
 class ArchitectureTest {
@@ -28,4 +29,13 @@ class ArchitectureTest {
       .resideInAnyPackage("org.rql4j.env..", "org.rql4j.bridge..", "org.rql4j.prior..", "org.rql4j.learner..",
           "org.rql4j.buffer..", "org.rql4j.train..", "org.rql4j.policy..", "org.rql4j.mcts..", "org.rql4j.runtime..")
       .should().dependOnClassesThat().resideInAPackage("org.rql4j.customize..");
+
+  /** The library logs (SLF4J) or hands text to its caller; what a user reads is printed by cli/. */
+  @ArchTest
+  static final ArchRule onlyTheCommandLinePrints = noClasses().that()
+      .resideOutsideOfPackages("org.rql4j.cli..", "org.rql4j.proto..")
+      .should().accessField(System.class, "out")
+      .orShould().accessField(System.class, "err")
+      .orShould().callMethod(Throwable.class, "printStackTrace")
+      .because("library code logs through SLF4J; only org.rql4j.cli prints to the console");
 }

@@ -14,6 +14,8 @@ import org.rql4j.proto.v1.OpenStepSocketRequest;
 import org.rql4j.proto.v1.OpenStepSocketResponse;
 import org.rql4j.proto.v1.StepRequest;
 import org.rql4j.proto.v1.StepResponse;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@link VectorEnv} held by the Python env server: made, reset and closed over gRPC, and
@@ -21,6 +23,8 @@ import org.rql4j.proto.v1.StepResponse;
  * stream, or unary calls). Not thread-safe: one thread steps an env.
  */
 public final class GrpcVectorEnv extends AbstractRemoteVectorEnv {
+
+  private static final Logger LOG = LoggerFactory.getLogger(GrpcVectorEnv.class);
 
   private final GrpcEnvClient client;
   private BlockingClientCall<StepRequest, StepResponse> stream;
@@ -132,8 +136,9 @@ public final class GrpcVectorEnv extends AbstractRemoteVectorEnv {
 
   private StepResponse fallBackToStream(StepRequest req, String why) {
     socketRefused = true;
-    System.err.println("rql4j: " + spec.envId() + " on " + client.target() + ": " + why
-        + "; stepping over the gRPC stream instead (StepTransport.STREAM, slower per step)");
+    // a warning: the run goes on, slower, and a CLI user sees it on stderr
+    LOG.warn("{} on {}: {}; stepping over the gRPC stream instead (StepTransport.STREAM, slower per step)",
+        spec.envId(), client.target(), why);
     return stepStreaming(req);
   }
 

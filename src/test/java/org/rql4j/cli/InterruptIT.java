@@ -81,6 +81,8 @@ class InterruptIT {
         assertEquals(at, JsonParser.parseString(Files.readString(out.resolve("checkpoint/checkpoint.json")))
             .getAsJsonObject().get("step").getAsLong(), "the checkpoint is the interruption's, not an older one: "
             + where);
+        System.out.printf("InterruptIT trial %d: SIGINT %d ms after the first progress line: stopped at env step %d, "
+            + "exit 130, checkpoint at %d%n", trial, delayMs, at, at);
         assertTrue(!Files.exists(out.resolve("summary.json")), where);
       } // else: it had finished before the signal came (then it must be complete)
       Path ckJson = out.resolve("checkpoint/checkpoint.json");
@@ -97,6 +99,7 @@ class InterruptIT {
       long finalStep = JsonParser.parseString(Files.readString(out.resolve("summary.json"))).getAsJsonObject()
           .getAsJsonObject("final_progress").get("step").getAsLong();
       assertEquals(STEPS, finalStep, where + "\nresumed:\n" + resumed);
+      System.out.printf("InterruptIT trial %d: resumed to env step %d%n", trial, finalStep);
       assertNotEquals(-1, resumed.indexOf("|"), resumed); // the before/after table
     }
     assertTrue(interrupted >= 4, interrupted + " of 5 runs were interrupted; the others finished first: a test "
