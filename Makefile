@@ -46,7 +46,7 @@ lock:
 # Java: compile (gRPC code generated from proto/) and record the runtime classpath for bin/rql4j.
 target/classpath.txt: pom.xml $(JAVA_SOURCES)
 	$(MVN) -DskipTests compile
-	$(MVN) dependency:build-classpath -Dmdep.outputFile=target/classpath.txt -Dmdep.includeScope=runtime
+	$(MVN) dependency:build-classpath -Dmdep.outputFile=target/classpath.txt -DincludeScope=runtime
 	touch $@
 
 demo: setup
@@ -67,7 +67,7 @@ BENCH_JAVA = $(NUMERICS) java -Dai.djl.pytorch.num_threads=1 -Drql4j.python=$(CU
 	-cp target/test-classes:target/classes:$$(cat target/test-classpath.txt)
 
 target/test-classpath.txt: pom.xml
-	$(MVN) dependency:build-classpath -Dmdep.outputFile=$@ -Dmdep.includeScope=test
+	$(MVN) dependency:build-classpath -Dmdep.outputFile=$@ -DincludeScope=test
 
 bench: setup target/test-classpath.txt
 	$(MVN) test-compile

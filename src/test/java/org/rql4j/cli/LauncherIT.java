@@ -65,6 +65,17 @@ class LauncherIT {
   }
 
   @Test
+  void theCommandLinesClasspathHoldsNoTestLibraries() throws Exception {
+    java.nio.file.Path cp = ROOT.resolve("target/classpath.txt");
+    org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isRegularFile(cp), "made by make setup");
+    for (String jar : java.nio.file.Files.readString(cp).trim().split(java.io.File.pathSeparator)) {
+      String name = java.nio.file.Path.of(jar).getFileName().toString();
+      org.junit.jupiter.api.Assertions.assertFalse(name.matches("(junit|mockito|archunit|byte-buddy|grpc-inprocess"
+          + "|opentest4j|objenesis).*"), "bin/rql4j's classpath holds the test library " + name);
+    }
+  }
+
+  @Test
   void aNumberOutOfRangeExitsWith2(@TempDir Path tmp) throws Exception {
     Run r = rql4j(tmp, null, "customize", "--task", "cartpole-center", "--eval-episodes", "0");
     assertEquals(2, r.code(), r.output());
