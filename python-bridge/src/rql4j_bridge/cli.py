@@ -322,7 +322,12 @@ def _add_export_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:  # the training pipeline has its own parser (rql4j_bridge.train)
-        from rql4j_bridge.train.__main__ import main as train_main
+        try:
+            from rql4j_bridge.train.__main__ import main as train_main
+        except ModuleNotFoundError as e:
+            print(f"rql4j-bridge train: error: {e}; install the priors extra: pip install 'rql4j-bridge[priors]'",
+                  file=sys.stderr)  # fmt: skip
+            return 2
 
         return int(train_main(argv[1:]))
     args = build_parser().parse_args(argv)
