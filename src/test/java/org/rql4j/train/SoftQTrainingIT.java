@@ -159,8 +159,9 @@ class SoftQTrainingIT {
         ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
       TrainingException e = assertThrows(TrainingException.class,
           () -> OffPolicyTraining.run(learner, env, prior, p -> {
-            if (p.step() == 2000) {
-              doomed.close(); // the server dies mid-run
+            if (p.step() == 2000) { // the server is killed mid-run: kill -9, no chance to say goodbye
+              ProcessHandle.of(doomed.pid()).ifPresent(ProcessHandle::destroyForcibly);
+              ProcessHandle.of(doomed.pid()).ifPresent(h -> h.onExit().join());
             }
             return true;
           }, 1000, ck));
