@@ -13,6 +13,7 @@ import org.rql4j.bridge.RemoteVectorEnv;
 import org.rql4j.env.AutoresetMode;
 import org.rql4j.env.Env;
 import org.rql4j.env.Space;
+import org.rql4j.env.SupportedSpaces;
 import org.rql4j.env.Value;
 import org.rql4j.learner.LearnerConfig;
 import org.rql4j.learner.OffPolicyLearner;
@@ -348,7 +349,10 @@ public final class Customization {
     // the checks before anything is written: the env exists, the add-on answers, the prior fits
     try (Env probe = makeSingle(client, task.evalEnv())) {
       actionSpace = probe.actionSpace();
-      prior.spec().checkCompatible(task.evalEnv().build().envId(), probe.observationSpace(), actionSpace);
+      String evalId = task.evalEnv().build().envId();
+      SupportedSpaces.checkObservation(evalId, probe.observationSpace());
+      SupportedSpaces.checkAction(evalId, actionSpace);
+      prior.spec().checkCompatible(evalId, probe.observationSpace(), actionSpace);
       Value obs = probe.reset(seeds[0]).observation();
       try (PriorActor actor = new PriorActor(prior)) {
         probe.step(actor.act(obs, true));
@@ -356,8 +360,10 @@ public final class Customization {
     }
     if (!task.trainEnv(b.baseline).build().equals(task.evalEnv().build())) {
       try (Env train = makeSingle(client, task.trainEnv(b.baseline))) {
-        prior.spec().checkCompatible(task.trainEnv(b.baseline).build().envId(), train.observationSpace(),
-            train.actionSpace());
+        String trainId = task.trainEnv(b.baseline).build().envId();
+        SupportedSpaces.checkObservation(trainId, train.observationSpace());
+        SupportedSpaces.checkAction(trainId, train.actionSpace());
+        prior.spec().checkCompatible(trainId, train.observationSpace(), train.actionSpace());
       }
     }
     if (b.algorithm == Algorithm.PPO || b.ppoConfig != null
@@ -532,6 +538,16 @@ public final class Customization {
 
   private Result runPpo(EnvClient client, PriorPolicy prior, long[] seeds, Space actionSpace) throws IOException {
     ResidualPpoConfig cfg = ppoConfig();
+    // the learner's own refusals, before anything is written
+    SupportedSpaces.checkBoundedBox(task.evalEnv().build().envId(), actionSpace, "PPO (it clips its actions to them)");
+    if (cfg.initFromPrior()) {
+      ResidualPpo.checkInitFrom(prior.spec(), actionSpace);
+      if (prior instanceof TorchScriptPrior scripted) { // its layers must fit the config's: a trial copy
+        try (ResidualPpo trial = new ResidualPpo(cfg, prior.spec().obsDim(), actionSpace)) {
+          trial.initializePolicyFrom(scripted);
+        }
+      }
+    }
     String baseline = b.baseline.label();
     String priorSha = PriorPackage.identity(prior.spec());
     Result done = finishedRun(cfg, settings(null), priorSha, OnPolicyTraining.Progress.class);
@@ -642,6 +658,9 @@ public final class Customization {
       throw new IllegalArgumentException(task.label() + " acts in " + actionSpace + "; "
           + (algo == Algorithm.SOFT_Q ? "soft Q-learning needs Discrete actions (use SAC)"
               : "SAC needs Box actions (use soft Q-learning)"));
+    }
+    if (algo == Algorithm.SAC) {
+      SupportedSpaces.checkBoundedBox(task.evalEnv().build().envId(), actionSpace, "residual SAC");
     }
     LearnerConfig cfg = b.config != null ? b.config : task.referenceConfig().orElse(null);
     if (cfg == null || (algo == Algorithm.SAC) != (cfg instanceof ResidualSacConfig)) {

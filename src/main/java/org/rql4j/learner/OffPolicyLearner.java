@@ -62,8 +62,12 @@ public interface OffPolicyLearner extends LearnerState, AutoCloseable {
   /** Refuses a prior of a kind this learner cannot use (PriorException naming it and what to use). */
   void checkPrior(org.rql4j.prior.PriorSpec spec);
 
-  /** Refuses an env whose flat observation width is not {@code width} (IllegalArgumentException naming both). */
+  /**
+   * Refuses an env whose observations are not read as they come ({@link org.rql4j.env.SupportedSpaces}) or
+   * whose flat observation width is not {@code width} (IllegalArgumentException naming both).
+   */
   static void checkObservationWidth(String envId, Space observationSpace, int width) {
+    org.rql4j.env.SupportedSpaces.checkObservation(envId, observationSpace);
     if (observationSpace.flatDim() != width) {
       throw new IllegalArgumentException("env " + envId + " observes " + observationSpace + " (width "
           + observationSpace.flatDim() + ") but the learner reads " + width + " values");

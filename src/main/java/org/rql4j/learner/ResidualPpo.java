@@ -100,6 +100,22 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
   }
 
   /**
+   * Refuses to start {@code pi_theta} as a copy of a prior that cannot be copied: only a diag_gaussian
+   * prior (an exported PPO / A2C actor) over a Box action space can ({@link #initializePolicyFrom} then
+   * checks its layers).
+   *
+   * @throws IllegalArgumentException naming the prior, and how to train from scratch instead
+   */
+  public static void checkInitFrom(org.rql4j.prior.PriorSpec spec, Space actionSpace) {
+    if (!(actionSpace instanceof Space.Box) || spec.distribution() != org.rql4j.prior.Distribution.DIAG_GAUSSIAN) {
+      throw new IllegalArgumentException("initializing pi_theta from a prior needs a Box action space and a "
+          + "diag_gaussian prior (an exported PPO / A2C actor); " + spec.label() + " is "
+          + spec.distribution() + " over " + actionSpace + ": train pi_theta from scratch (no init "
+          + "from the prior: initFromPrior false, e.g. 'initFromPrior: false' under 'config' in a --config file)");
+    }
+  }
+
+  /**
    * Makes {@code pi_theta} a copy of {@code prior}'s network ({@link ResidualPpoConfig#initFromPrior}):
    * the prior's TorchScript module must hold {@code latent.<k>.weight / bias} linear layers of this
    * config's widths, a {@code mu} head and a state-independent {@code log_std} (what {@code
@@ -111,11 +127,7 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
   public void initializePolicyFrom(org.rql4j.prior.TorchScriptPrior prior) {
     DjlRuntime.noGradOnThisThread();
     String label = "prior '" + prior.spec().name() + "'";
-    if (discrete || prior.spec().distribution() != org.rql4j.prior.Distribution.DIAG_GAUSSIAN) {
-      throw new IllegalArgumentException("initializing pi_theta from a prior needs a Box action space and a "
-          + "diag_gaussian prior (an exported PPO / A2C actor); " + label + " is " + prior.spec().distribution()
-          + ": train pi_theta from scratch (no init from the prior)");
-    }
+    checkInitFrom(prior.spec(), actionSpace());
     java.util.Map<String, float[]> params = prior.namedParameters();
     int[] widths = config.hidden();
     List<float[]> weights = new ArrayList<>();

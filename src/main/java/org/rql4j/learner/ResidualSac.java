@@ -80,6 +80,7 @@ public final class ResidualSac implements OffPolicyLearner {
       throw new IllegalArgumentException("residual SAC needs a Box action space, got " + actionSpace
           + " (use residual soft Q-learning for Discrete actions)");
     }
+    org.rql4j.env.SupportedSpaces.checkAction(null, actionSpace); // one-dimensional: actions travel as [n, d]
     for (int i = 0; i < box.low().length; i++) {
       if (!Double.isFinite(box.low()[i]) || !Double.isFinite(box.high()[i]) || box.low()[i] >= box.high()[i]) {
         throw new IllegalArgumentException("residual SAC needs finite Box action bounds with low < high, got "

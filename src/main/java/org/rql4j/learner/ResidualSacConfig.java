@@ -120,6 +120,7 @@ public record ResidualSacConfig(
 
   @Override
   public OffPolicyLearner newLearner(org.rql4j.env.Space observationSpace, org.rql4j.env.Space actionSpace) {
+    org.rql4j.env.SupportedSpaces.checkObservation(null, observationSpace);
     return new ResidualSac(this, (int) observationSpace.flatDim(), actionSpace);
   }
 

@@ -96,6 +96,7 @@ public record ResidualSoftQConfig(
       throw new IllegalArgumentException("residual soft Q-learning needs a Discrete action space, got " + actionSpace
           + " (use residual SAC for Box actions)");
     }
+    org.rql4j.env.SupportedSpaces.checkObservation(null, observationSpace);
     return new ResidualSoftQLearning(this, (int) observationSpace.flatDim(), (int) d.n());
   }
 

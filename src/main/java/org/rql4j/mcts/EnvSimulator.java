@@ -36,6 +36,7 @@ public final class EnvSimulator implements Simulator<String> {
       throw new IllegalArgumentException("tree search needs Discrete actions from 0; " + env.envId() + " has "
           + env.actionSpace());
     }
+    org.rql4j.env.SupportedSpaces.checkObservation(env.envId(), env.observationSpace());
     this.env = env;
     this.snapshots = s;
     this.rewardKey = rewardKey;

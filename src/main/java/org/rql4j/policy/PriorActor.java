@@ -14,7 +14,10 @@ import org.rql4j.prior.PriorSpec;
  * A prior acting on its own (the "prior alone" row of every results table): argmax / mean when
  * deterministic, a sample otherwise; squashed actions are rescaled to the env's Box bounds, diagonal
  * Gaussian ones clipped to them.
- * Box observations only (flatten "none"); the prior stays owned by the caller.
+ * It feeds the observation as it comes, the flat vector of its values in C order: a Box of any shape
+ * or a MultiBinary, which is what the prior reads whether its package says {@code flatten: none} (a Box)
+ * or {@code gymnasium} (a MultiBinary, or an env wrapped in Gymnasium's {@code FlattenObservation} for a
+ * prior exported against the unwrapped env; docs/spaces.md). The prior stays owned by the caller.
  */
 public final class PriorActor implements Policy {
 
@@ -22,11 +25,6 @@ public final class PriorActor implements Policy {
   private final NDManager manager;
 
   public PriorActor(PriorPolicy prior) {
-    PriorSpec spec = prior.spec();
-    if (!spec.flatten().equals("none")) {
-      throw new IllegalArgumentException("prior '" + spec.name() + "' needs observations flattened by "
-          + spec.flatten() + "; PriorActor feeds Box observations as they are");
-    }
     this.prior = prior;
     this.manager = NDManager.newBaseManager("PyTorch");
   }
@@ -34,7 +32,12 @@ public final class PriorActor implements Policy {
   @Override
   public Value act(Value observation, boolean deterministic) {
     PriorSpec spec = prior.spec();
-    float[] obs = ((Tensor) observation).toFloatArray();
+    if (!(observation instanceof Tensor t)) {
+      throw new IllegalArgumentException(spec.label() + " reads flat observations (a Box or MultiBinary), got a "
+          + observation.getClass().getSimpleName() + " observation: wrap the env in "
+          + "gymnasium.wrappers.FlattenObservation (docs/spaces.md)");
+    }
+    float[] obs = t.toFloatArray();
     try (NDManager step = manager.newSubManager()) {
       NDArray a = prior.sample(step.create(obs, new Shape(1, obs.length)), deterministic);
       if (spec.distribution() == Distribution.CATEGORICAL) {

@@ -145,6 +145,10 @@ public final class PriorPackage {
     if (!flatten.equals("none") && !flatten.equals("gymnasium")) {
       throw obs.error("flatten", "is '" + flatten + "'; expected 'none' or 'gymnasium'");
     }
+    if (flatten.equals("none") && !(obsSpace instanceof Space.Box)) {
+      throw obs.error("flatten", "is 'none', which needs a Box observation_space, but it is "
+          + org.rql4j.env.SupportedSpaces.describe(obsSpace) + ": use 'gymnasium'");
+    }
     int obsDim = obs.integer("dim");
     if (obsDim != obsSpace.flatDim()) {
       throw obs.error("dim", "is " + obsDim + " but the observation space " + obsSpace + " flattens to "

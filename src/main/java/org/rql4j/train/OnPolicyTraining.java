@@ -86,6 +86,7 @@ public final class OnPolicyTraining {
   private static Progress runLoop(VectorEnv env, PriorPolicy prior, ResidualPpo ppo, Consumer<Progress> progress,
       Checkpointing checkpointing) {
     ResidualPpoConfig cfg = ppo.config();
+    org.rql4j.env.SupportedSpaces.checkObservation(env.envId(), env.observationSpace());
     int n = env.numEnvs();
     if (n != cfg.numEnvs()) {
       throw new IllegalArgumentException("the env has " + n + " copies but the PPO config asks for " + cfg.numEnvs());

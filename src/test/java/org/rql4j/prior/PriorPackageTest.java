@@ -80,6 +80,7 @@ class PriorPackageTest {
     assertRefused(CATEGORICAL.replace("{\"type\": \"Discrete\", \"n\": 2, \"start\": 0}",
         "{\"type\": \"Box\", \"shape\": [1], \"dtype\": \"float32\", \"low\": [-1], \"high\": [1]}"), "needs a Discrete");
     assertRefused(SQUASHED.replace("tanh_to_box", "clip_to_box"), "'action_scaling.kind'");
+    assertRefused(SQUASHED.replace("\"gymnasium\"", "\"none\""), "'observation.flatten'"); // as the Python side
     assertRefused(SQUASHED.replace("\"outputs\": [\"mean\", \"log_std\"]", "\"outputs\": [\"mean\"]"), "'module.outputs'");
     assertRefused(CATEGORICAL.replace("\"type\": \"Box\"", "\"type\": \"Text\""), "'observation_space.type'");
     assertRefused("[1, 2]", "not a JSON object");
