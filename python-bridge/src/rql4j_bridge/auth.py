@@ -88,32 +88,31 @@ def _token_of(details: grpc.HandlerCallDetails) -> str | bytes | None:
 _REFUSED = "this rql4j bridge needs its auth token: send the metadata " + METADATA_KEY + " (the Java client does)"
 
 
+def _like(handler: grpc.RpcMethodHandler, behaviour: Callable[..., Any]) -> grpc.RpcMethodHandler:
+    """A handler of the same kind (unary / streaming on either side) as ``handler`` that runs ``behaviour``."""
+    if handler.request_streaming and handler.response_streaming:
+        return grpc.stream_stream_rpc_method_handler(behaviour)
+    if handler.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(behaviour)
+    if handler.response_streaming:
+        return grpc.unary_stream_rpc_method_handler(behaviour)
+    return grpc.unary_unary_rpc_method_handler(behaviour)
+
+
 def _refusing(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     """A handler of the same kind as ``handler`` that refuses the call with UNAUTHENTICATED."""
 
     def abort(_request: Any, context: grpc.ServicerContext) -> Any:
         context.abort(grpc.StatusCode.UNAUTHENTICATED, _REFUSED)
 
-    if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(abort)
-    if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(abort)
-    if handler.response_streaming:
-        return grpc.unary_stream_rpc_method_handler(abort)
-    return grpc.unary_unary_rpc_method_handler(abort)
+    return _like(handler, abort)
 
 
 def _refusing_async(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     async def abort(_request: Any, context: grpc.aio.ServicerContext) -> Any:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, _REFUSED)
 
-    if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(abort)
-    if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(abort)
-    if handler.response_streaming:
-        return grpc.unary_stream_rpc_method_handler(abort)
-    return grpc.unary_unary_rpc_method_handler(abort)
+    return _like(handler, abort)
 
 
 class TokenInterceptor(grpc.ServerInterceptor):
