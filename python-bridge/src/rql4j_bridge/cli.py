@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_parser(commands)
     _add_train_parser(commands)
     _add_plot_parser(commands)
+    _add_tensorboard_parser(commands)
     return parser
 
 
@@ -244,6 +245,34 @@ def _add_plot_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     plot.add_argument("--out", required=True, type=Path, help="the image to write (.png, .svg or .pdf)")
     plot.add_argument("--title", help="a title above the panels")
     plot.set_defaults(func=_plot)
+
+
+def _add_tensorboard_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tb = commands.add_parser(
+        "tensorboard",
+        help="write rql4j runs' learning curves (their metrics.csv) as TensorBoard scalars, live with --follow",
+        description="Writes each run folder's metrics.csv as TensorBoard scalars into RUN/tensorboard (returns, "
+        "losses, temperature, speed, where the time went); then `tensorboard --logdir` the runs' parent folder.",
+    )
+    tb.add_argument("runs", nargs="+", type=Path, help="run folders (written by rql4j customize --out RUN)")
+    tb.add_argument("--follow", action="store_true", help="keep following the runs until each has finished")
+    tb.add_argument("--interval", type=float, default=2.0, help="seconds between reads with --follow (default: 2)")
+    tb.set_defaults(func=_tensorboard)
+
+
+def _tensorboard(args: argparse.Namespace) -> int:
+    from rql4j_bridge.tensorboard import TensorBoardError, follow
+
+    try:
+        written = follow(args.runs, keep_following=args.follow, interval_s=args.interval)
+    except TensorBoardError as e:
+        print(f"rql4j-bridge tensorboard: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    for run, rows in written.items():
+        print(f"{run / 'tensorboard'}: {rows} reports")
+    return 0
 
 
 def _plot(args: argparse.Namespace) -> int:
