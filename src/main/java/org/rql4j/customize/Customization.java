@@ -30,7 +30,6 @@ import org.rql4j.train.OffPolicyTraining;
 import org.rql4j.train.TrainingCheckpoint;
 import org.rql4j.train.TrainingProgress;
 import org.rql4j.train.OnPolicyTraining;
-import org.rql4j.train.OnPolicyCheckpoint;
 import org.rql4j.learner.ResidualPpo;
 import org.rql4j.learner.ResidualPpoConfig;
 import org.rql4j.train.Checkpointing;
@@ -349,10 +348,7 @@ public final class Customization {
     // the checks before anything is written: the env exists, the add-on answers, the prior fits
     try (Env probe = makeSingle(client, task.evalEnv())) {
       actionSpace = probe.actionSpace();
-      String evalId = task.evalEnv().build().envId();
-      SupportedSpaces.checkObservation(evalId, probe.observationSpace());
-      SupportedSpaces.checkAction(evalId, actionSpace);
-      prior.spec().checkCompatible(evalId, probe.observationSpace(), actionSpace);
+      checkSpaces(task.evalEnv().build().envId(), probe, prior);
       Value obs = probe.reset(seeds[0]).observation();
       try (PriorActor actor = new PriorActor(prior)) {
         probe.step(actor.act(obs, true));
@@ -360,10 +356,7 @@ public final class Customization {
     }
     if (!task.trainEnv(b.baseline).build().equals(task.evalEnv().build())) {
       try (Env train = makeSingle(client, task.trainEnv(b.baseline))) {
-        String trainId = task.trainEnv(b.baseline).build().envId();
-        SupportedSpaces.checkObservation(trainId, train.observationSpace());
-        SupportedSpaces.checkAction(trainId, train.actionSpace());
-        prior.spec().checkCompatible(trainId, train.observationSpace(), train.actionSpace());
+        checkSpaces(task.trainEnv(b.baseline).build().envId(), train, prior);
       }
     }
     if (b.algorithm == Algorithm.PPO || b.ppoConfig != null
@@ -371,33 +364,14 @@ public final class Customization {
       return runPpo(client, prior, seeds, actionSpace);
     }
     LearnerConfig cfg = config(actionSpace);
-    String baseline = b.baseline.label();
     String priorSha = PriorPackage.identity(prior.spec());
     Result done = finishedRun(cfg, settings(cfg), priorSha, OffPolicyTraining.Progress.class);
     if (done != null) {
       return done;
     }
     Checkpointing checkpointing = checkpointing(cfg);
-    // refuse before touching anything in out: a refused rerun or resume must not change the earlier run's files
-    if (checkpointing != null) {
-      checkpointing.checkStartable();
-      if (checkpointing.resume()) {
-        TrainingCheckpoint.checkResumable(checkpointing.dir(), cfg.learnerKind(), cfg,
-            task.trainEnv(b.baseline).build().envId(), cfg.priorWeight() == 0 ? null : priorSha);
-      }
-    }
-    b.log.accept(cfg.toString());
-    if (checkpointing != null) {
-      b.log.accept((checkpointing.resume() && TrainingCheckpoint.exists(checkpointing.dir()) ? "resuming from "
-          : "checkpoints every " + checkpointing.every() + " env steps in ") + checkpointing.dir());
-    }
-    if (b.outDir != null) {
-      RunFolder.start(b.outDir, task.label(), baseline, b.evalEpisodes, prior, priorSha, cfg, settings(cfg));
-    }
-    Evaluator.Summary before;
-    try (Env env = makeSingle(client, task.evalEnv()); PriorActor actor = new PriorActor(prior)) {
-      before = Evaluator.evaluate(env, actor, seeds);
-    }
+    Evaluator.Summary before = begin(client, prior, seeds, cfg, cfg.learnerKind(), cfg.priorWeight(), checkpointing,
+        priorSha, settings(cfg));
     try (RemoteVectorEnv env = client.make(task.trainEnv(b.baseline).optNumEnvs(cfg.numEnvs()).build());
         OffPolicyLearner learner = cfg.newLearner(env.observationSpace(), env.actionSpace())) {
       PriorPolicy used = cfg.priorWeight() == 0 ? null : prior;
@@ -548,7 +522,6 @@ public final class Customization {
         }
       }
     }
-    String baseline = b.baseline.label();
     String priorSha = PriorPackage.identity(prior.spec());
     Result done = finishedRun(cfg, settings(null), priorSha, OnPolicyTraining.Progress.class);
     if (done != null) {
@@ -558,29 +531,12 @@ public final class Customization {
     org.rql4j.train.Checkpointing ck = ckDir == null ? null : new org.rql4j.train.Checkpointing(ckDir,
         b.checkpointEvery > 0 ? b.checkpointEvery : Math.max((long) cfg.nSteps() * cfg.numEnvs(), cfg.totalSteps() / 10),
         b.resume);
-    String trainEnvId = task.trainEnv(b.baseline).build().envId();
-    if (ck != null) {
-      ck.checkStartable();
-      if (ck.resume()) {
-        OnPolicyCheckpoint.checkResumable(ck.dir(), cfg, trainEnvId, cfg.priorWeight() == 0 ? null : priorSha);
-      }
-    }
     if (cfg.initFromPrior() && !(prior instanceof TorchScriptPrior)) {
       throw new IllegalArgumentException("PPO starts from a copy of the prior's network only with a prior package "
           + "loaded in Java (TorchScriptPrior); set initFromPrior false in its config");
     }
-    b.log.accept(cfg.toString());
-    if (ck != null) {
-      b.log.accept((ck.resume() && TrainingCheckpoint.exists(ck.dir()) ? "resuming from "
-          : "checkpoints every " + ck.every() + " env steps in ") + ck.dir());
-    }
-    if (b.outDir != null) {
-      RunFolder.start(b.outDir, task.label(), baseline, b.evalEpisodes, prior, priorSha, cfg, settings(null));
-    }
-    Evaluator.Summary before;
-    try (Env env = makeSingle(client, task.evalEnv()); PriorActor actor = new PriorActor(prior)) {
-      before = Evaluator.evaluate(env, actor, seeds);
-    }
+    Evaluator.Summary before = begin(client, prior, seeds, cfg, ResidualPpo.KIND, cfg.priorWeight(), ck, priorSha,
+        settings(null));
     try (RemoteVectorEnv env = client.make(task.trainEnv(b.baseline).optNumEnvs(cfg.numEnvs()).build());
         ResidualPpo ppo = new ResidualPpo(cfg, (int) env.observationSpace().flatDim(), env.actionSpace())) {
       boolean resuming = ck != null && ck.resume() && TrainingCheckpoint.exists(ck.dir());
@@ -604,6 +560,40 @@ public final class Customization {
         after = Evaluator.evaluate(eval, policy, seeds);
       }
       return finish(cfg, before, after, last, policy);
+    }
+  }
+
+  /** Refuses an env whose spaces no learner reads, or that the prior does not fit; {@code id} names it. */
+  private static void checkSpaces(String id, Env env, PriorPolicy prior) {
+    SupportedSpaces.checkObservation(id, env.observationSpace());
+    SupportedSpaces.checkAction(id, env.actionSpace());
+    prior.spec().checkCompatible(id, env.observationSpace(), env.actionSpace());
+  }
+
+  /**
+   * The start of a run of either learner family, its settings known: refuses, before anything in the
+   * out folder changes, a checkpoint folder it cannot start in or a checkpoint of other settings to
+   * resume; logs the settings and the checkpointing; writes config.json; returns the prior's evaluation.
+   */
+  private Evaluator.Summary begin(EnvClient client, PriorPolicy prior, long[] seeds, Object cfg, String learnerKind,
+      float priorWeight, Checkpointing ck, String priorSha, JsonObject settings) throws IOException {
+    if (ck != null) {
+      ck.checkStartable();
+      if (ck.resume()) {
+        TrainingCheckpoint.checkResumable(ck.dir(), learnerKind, cfg, task.trainEnv(b.baseline).build().envId(),
+            priorWeight == 0 ? null : priorSha);
+      }
+    }
+    b.log.accept(cfg.toString());
+    if (ck != null) {
+      b.log.accept((ck.resume() && TrainingCheckpoint.exists(ck.dir()) ? "resuming from "
+          : "checkpoints every " + ck.every() + " env steps in ") + ck.dir());
+    }
+    if (b.outDir != null) {
+      RunFolder.start(b.outDir, task.label(), b.baseline.label(), b.evalEpisodes, prior, priorSha, cfg, settings);
+    }
+    try (Env env = makeSingle(client, task.evalEnv()); PriorActor actor = new PriorActor(prior)) {
+      return Evaluator.evaluate(env, actor, seeds);
     }
   }
 
