@@ -12,7 +12,7 @@ import com.tngtech.archunit.lang.ArchRule;
  * The library's layering (docs/architecture.md): packages depend on each other without cycles, the
  * command line sits on top (nothing else uses it), the use case ({@code customize}) sits above
  * the parts it assembles, and only the command line writes to the console (the library logs
- * through SLF4J).
+ * through SLF4J), and the library's own float math gives the same bits in every process.
  */
 @AnalyzeClasses(packages = "org.rql4j", importOptions = ImportOption.DoNotIncludeTests.class)
 class ArchitectureTest {
@@ -38,4 +38,41 @@ class ArchitectureTest {
       .orShould().accessField(System.class, "err")
       .orShould().callMethod(Throwable.class, "printStackTrace")
       .because("library code logs through SLF4J; only org.rql4j.cli prints to the console");
+
+  /**
+   * {@code Math.exp/log/pow} may return different last bits in the interpreter, C1 and C2 (only
+   * within 1 ulp), so a seed's run would depend on when the JIT compiled a method: under load, a
+   * second process with the same settings learned a different policy. {@code StrictMath} is the
+   * same everywhere. ({@code Math.sqrt} is exact and stays.)
+   */
+  @ArchTest
+  static final ArchRule floatMathIsTheSameInEveryProcess = noClasses()
+      .should().callMethod(Math.class, "exp", double.class)
+      .orShould().callMethod(Math.class, "log", double.class)
+      .orShould().callMethod(Math.class, "pow", double.class, double.class)
+      .orShould().callMethod(Math.class, "log1p", double.class)
+      .orShould().callMethod(Math.class, "expm1", double.class)
+      .orShould().callMethod(Math.class, "tanh", double.class)
+      .because("Math's transcendental functions may differ by JIT tier; use StrictMath (docs/reproducibility.md)");
+
+  /**
+   * DJL's {@code NDArray.mul(Number)} and its kind leave a recorded graph holding a tensor whose Java
+   * buffer the garbage collector may free before backward (see {@link org.rql4j.runtime.Scalars}).
+   */
+  @ArchTest
+  static final ArchRule numbersEnterGraphsThroughScalars = noClasses()
+      .that().doNotHaveFullyQualifiedName("org.rql4j.runtime.Scalars")
+      .should().callMethod(ai.djl.ndarray.NDArray.class, "mul", Number.class)
+      .orShould().callMethod(ai.djl.ndarray.NDArray.class, "div", Number.class)
+      .orShould().callMethod(ai.djl.ndarray.NDArray.class, "add", Number.class)
+      .orShould().callMethod(ai.djl.ndarray.NDArray.class, "sub", Number.class)
+      .orShould().callMethod(ai.djl.ndarray.NDArray.class, "pow", Number.class)
+      .orShould().callMethod(ai.djl.ndarray.NDArray.class, "maximum", Number.class)
+      .orShould().callMethod(ai.djl.ndarray.NDArray.class, "minimum", Number.class)
+      .orShould().callMethod(ai.djl.ndarray.NDArray.class, "mod", Number.class)
+      .orShould().callMethod(ai.djl.ndarray.NDArrays.class, "sub", Number.class, ai.djl.ndarray.NDArray.class)
+      .orShould().callMethod(ai.djl.ndarray.NDArrays.class, "div", Number.class, ai.djl.ndarray.NDArray.class)
+      .orShould().callMethod(ai.djl.ndarray.NDArrays.class, "mul", Number.class, ai.djl.ndarray.NDArray.class)
+      .orShould().callMethod(ai.djl.ndarray.NDArrays.class, "add", Number.class, ai.djl.ndarray.NDArray.class)
+      .because("a number in a recorded DJL op must live in libtorch memory: use org.rql4j.runtime.Scalars");
 }

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.rql4j.runtime.DjlRuntime;
+import org.rql4j.runtime.Scalars;
 
 /**
  * A ReLU MLP on DJL ({@code in -> hidden... -> out}) whose parameters live in their own manager.
@@ -70,8 +71,8 @@ public final class Mlp implements AutoCloseable {
       for (int i = 0; i < b.length; i++) {
         b[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
       }
-      parameters.get(2 * layer).getArray().set(w);
-      parameters.get(2 * layer + 1).getArray().set(b);
+      InPlace.copy(parameters.get(2 * layer).getArray(), w);
+      InPlace.copy(parameters.get(2 * layer + 1).getArray(), b);
       fanIn = widths[layer];
     }
     for (Parameter p : parameters) {
@@ -101,7 +102,7 @@ public final class Mlp implements AutoCloseable {
   public void copyFrom(Mlp other) {
     DjlRuntime.noGradOnThisThread();
     for (int i = 0; i < parameters.size(); i++) {
-      other.parameters.get(i).getArray().copyTo(parameters.get(i).getArray());
+      InPlace.copy(parameters.get(i).getArray(), other.parameters.get(i).getArray().duplicate());
     }
   }
 
@@ -111,7 +112,7 @@ public final class Mlp implements AutoCloseable {
     for (int i = 0; i < parameters.size(); i++) {
       NDArray target = parameters.get(i).getArray();
       try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
-        other.parameters.get(i).getArray().mul(tau).add(target.mul(1 - tau)).copyTo(target);
+        InPlace.copy(target, Scalars.mul(other.parameters.get(i).getArray(), tau).add(Scalars.mul(target, 1 - tau)));
       }
     }
   }
@@ -137,7 +138,7 @@ public final class Mlp implements AutoCloseable {
         throw new IllegalArgumentException("weight " + i + " has shape " + a.getShape() + " (" + a.size()
             + " values), got " + weights.get(i).length + " values");
       }
-      a.set(weights.get(i));
+      InPlace.copy(a, weights.get(i));
     }
   }
 
@@ -255,7 +256,7 @@ public final class Mlp implements AutoCloseable {
         throw new java.io.IOException(source + ": tensor '" + names.get(i) + "' is " + got.getDataType() + " "
             + got.getShape() + ", the network needs float32 " + want.getShape());
       }
-      want.set(got.toFloatArray());
+      InPlace.copy(want, got.toFloatArray());
     }
   }
 

@@ -15,6 +15,7 @@ import org.rql4j.buffer.RolloutBuffer;
 import org.rql4j.env.Space;
 import org.rql4j.prior.Distributions;
 import org.rql4j.runtime.DjlRuntime;
+import org.rql4j.runtime.Scalars;
 
 /**
  * PPO on DJL, the policy-gradient member of the family (Algorithm 4 of docs/method.md): soft PPO
@@ -34,7 +35,7 @@ import org.rql4j.runtime.DjlRuntime;
  */
 public final class ResidualPpo implements LearnerState, AutoCloseable {
 
-  private static final double HALF_LOG_2PI_E = 0.5 * (1 + Math.log(2 * Math.PI));
+  private static final double HALF_LOG_2PI_E = 0.5 * (1 + StrictMath.log(2 * Math.PI));
 
   private final ResidualPpoConfig config;
   private final NDManager manager;
@@ -407,7 +408,7 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
           var += (x - mean) * (x - mean);
         }
         double std = Math.sqrt(var / (b - 1));
-        adv = adv.sub((float) mean).div((float) (std + 1e-8));
+        adv = Scalars.div(Scalars.sub(adv, (float) mean), (float) (std + 1e-8));
       }
       NDArray returns = m.create(batch.returns());
       try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
@@ -421,7 +422,7 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
         } else {
           NDArray actions = m.create(batch.actions(), new Shape(b, actDim));
           logProb = Distributions.diagGaussianLogProb(out, logStd, actions);
-          entropy = logStd.add((float) HALF_LOG_2PI_E).sum().broadcast(new Shape(b));
+          entropy = Scalars.add(logStd, (float) HALF_LOG_2PI_E).sum().broadcast(new Shape(b));
         }
         NDArray logRatio = logProb.sub(oldLogProb);
         NDArray ratio = logRatio.exp();
@@ -431,12 +432,12 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
         NDArray v = value.forward(obs).reshape(b);
         NDArray valueLoss = returns.sub(v).square().mean();
         NDArray entropyMean = entropy.mean();
-        NDArray loss = policyLoss.add(valueLoss.mul(config.vfCoef()));
+        NDArray loss = policyLoss.add(Scalars.mul(valueLoss, config.vfCoef()));
         if (config.entCoef() != 0) {
-          loss = loss.sub(entropyMean.mul(config.entCoef()));
+          loss = loss.sub(Scalars.mul(entropyMean, config.entCoef()));
         }
         gc.backward(loss);
-        double approxKl = ratio.sub(1).sub(logRatio).mean().getFloat();
+        double approxKl = Scalars.sub(ratio, 1).sub(logRatio).mean().getFloat();
         float[] r = ratio.toFloatArray();
         int clipped = 0;
         for (float x : r) {

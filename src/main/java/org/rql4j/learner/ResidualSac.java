@@ -26,6 +26,7 @@ import org.rql4j.prior.PriorException;
 import org.rql4j.prior.PriorPolicy;
 import org.rql4j.prior.PriorSpec;
 import org.rql4j.runtime.DjlRuntime;
+import org.rql4j.runtime.Scalars;
 
 /**
  * Residual soft actor-critic (Algorithm 2 of docs/method.md) for Box actions: a tanh-squashed
@@ -108,7 +109,7 @@ public final class ResidualSac implements OffPolicyLearner {
     q2Target.copyFrom(q2);
     criticParameters.addAll(q1.parameters());
     criticParameters.addAll(q2.parameters());
-    this.logAlpha = manager.create(new float[] {(float) Math.log(config.alphaHat())}, new Shape(1));
+    this.logAlpha = manager.create(new float[] {(float) StrictMath.log(config.alphaHat())}, new Shape(1));
     logAlpha.setRequiresGradient(true);
     this.actorOptimizer = new TorchAdam(manager, actor.parameters(), config.learningRate());
     this.criticOptimizer = new TorchAdam(manager, criticParameters, config.learningRate());
@@ -157,13 +158,13 @@ public final class ResidualSac implements OffPolicyLearner {
 
   /** The temperature now ({@code exp(log alphaHat)}). */
   public double alphaHat() {
-    return Math.exp(logAlpha.getFloat());
+    return StrictMath.exp(logAlpha.getFloat());
   }
 
   /** Sets the temperature (tests; a learned temperature continues from it). */
   public void setAlphaHat(double alpha) {
     DjlRuntime.noGradOnThisThread();
-    logAlpha.set(new float[] {(float) Math.log(alpha)});
+    InPlace.copy(logAlpha, new float[] {(float) StrictMath.log(alpha)});
   }
 
   @Override
@@ -329,7 +330,7 @@ public final class ResidualSac implements OffPolicyLearner {
     NDArray mean = priorRows.get(new NDIndex(":, :" + actDim));
     NDArray logStd = priorRows.get(new NDIndex(":, " + actDim + ":"));
     if (config.priorMinStd() > 0) {
-      logStd = logStd.maximum((float) Math.log(config.priorMinStd()));
+      logStd = Scalars.maximum(logStd, (float) StrictMath.log(config.priorMinStd()));
     }
     return Distributions.squashedGaussianLogProbPreTanh(mean, logStd, u);
   }
@@ -389,7 +390,7 @@ public final class ResidualSac implements OffPolicyLearner {
       try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
         NDArray l1 = critic(q1, obs, actions).sub(y).square().mean();
         NDArray l2 = critic(q2, obs, actions).sub(y).square().mean();
-        NDArray loss = l1.add(l2).mul(0.5f); // a float: a 0-dim float64 scalar would promote the 0-dim loss
+        NDArray loss = Scalars.mul(l1.add(l2), 0.5); // in the loss's float32 (a float64 scalar would promote it)
         gc.backward(loss);
         return new Critic(y.toFloatArray(), loss.getFloat());
       }
@@ -412,10 +413,10 @@ public final class ResidualSac implements OffPolicyLearner {
       double loss;
       try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
         Sample s = sample(actorGaussian(obs), eps);
-        NDArray perRow = s.logPiHat().mul(alpha).sub(critic(q1, obs, s.action()).minimum(critic(q2, obs, s.action())));
+        NDArray perRow = Scalars.mul(s.logPiHat(), alpha).sub(critic(q1, obs, s.action()).minimum(critic(q2, obs, s.action())));
         if (prior != null) {
           // the gradient flows through the pre-tanh sample u into the frozen prior's log-prob
-          perRow = perRow.sub(priorLogProb(prior, s.u()).mul(priorWeight));
+          perRow = perRow.sub(Scalars.mul(priorLogProb(prior, s.u()), priorWeight));
         }
         NDArray l = perRow.mean();
         gc.backward(l);
@@ -436,10 +437,10 @@ public final class ResidualSac implements OffPolicyLearner {
     try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
       NDArray obs = m.create(batch.observations(), new Shape(b, obsDim));
       Sample s = sample(actorGaussian(obs), m.create(noiseCurrent, new Shape(b, actDim)));
-      float c = s.logPiHat().add(targetEntropy).mean().getFloat();
+      float c = Scalars.add(s.logPiHat(), targetEntropy).mean().getFloat();
       Gradients.zeroArrays(List.of(logAlpha));
       try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-        NDArray l = logAlpha.mul(-c).sum();
+        NDArray l = Scalars.mul(logAlpha, -c).sum();
         gc.backward(l);
         return l.getFloat();
       }
@@ -460,11 +461,11 @@ public final class ResidualSac implements OffPolicyLearner {
    */
   public static NDArray softTarget(NDArray reward, NDArray notTerminated, NDArray q1Next, NDArray q2Next,
       NDArray logPriorNext, NDArray logPiHatNext, double gamma, double alphaHat, double priorWeight) {
-    NDArray soft = q1Next.minimum(q2Next).sub(logPiHatNext.mul(alphaHat));
+    NDArray soft = q1Next.minimum(q2Next).sub(Scalars.mul(logPiHatNext, alphaHat));
     if (priorWeight != 0) {
-      soft = soft.add(logPriorNext.mul(priorWeight));
+      soft = soft.add(Scalars.mul(logPriorNext, priorWeight));
     }
-    return reward.add(notTerminated.mul(gamma).mul(soft));
+    return reward.add(Scalars.mul(notTerminated, gamma).mul(soft));
   }
 
   /**
@@ -504,7 +505,7 @@ public final class ResidualSac implements OffPolicyLearner {
     q2.setFrom(tensors, "q2", "the checkpoint");
     q1Target.setFrom(tensors, "q1_target", "the checkpoint");
     q2Target.setFrom(tensors, "q2_target", "the checkpoint");
-    setAlphaHat(Math.exp(LearnerStates.tensor(tensors, "log_alpha", 1, ai.djl.ndarray.types.DataType.FLOAT32)
+    setAlphaHat(StrictMath.exp(LearnerStates.tensor(tensors, "log_alpha", 1, ai.djl.ndarray.types.DataType.FLOAT32)
         .toFloatArray()[0]));
     actorOptimizer.restoreNamedState(tensors, "actor_optim", LearnerStates.whole(values, "actor_optim.step"));
     criticOptimizer.restoreNamedState(tensors, "critic_optim", LearnerStates.whole(values, "critic_optim.step"));

@@ -9,6 +9,7 @@ import ai.djl.training.GradientCollector;
 import java.util.Random;
 import org.rql4j.buffer.ReplayBuffer;
 import org.rql4j.runtime.DjlRuntime;
+import org.rql4j.runtime.Scalars;
 
 /**
  * Residual soft Q-learning (Algorithm 1 of docs/method.md, RQL paper Alg. 1): a DQN-style learner
@@ -208,8 +209,8 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   public static NDArray softTarget(NDArray reward, NDArray notTerminated, NDArray qTargetNext, NDArray logPriorNext,
       double gamma, double alphaHat, double priorWeight) {
     NDArray logits = customizedLogits(qTargetNext, logPriorNext, alphaHat, priorWeight);
-    NDArray softValue = logSumExp(logits).mul(alphaHat);
-    return reward.add(notTerminated.mul(gamma).mul(softValue));
+    NDArray softValue = Scalars.mul(logSumExp(logits), alphaHat);
+    return reward.add(Scalars.mul(notTerminated, gamma).mul(softValue));
   }
 
   /**
@@ -223,15 +224,15 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
 
   /** {@code (Q_R + w log pi) / alphaHat}: the customized policy's logits. */
   public static NDArray customizedLogits(NDArray qResidual, NDArray logPrior, double alphaHat, double priorWeight) {
-    NDArray sum = priorWeight == 0 || logPrior == null ? qResidual : qResidual.add(logPrior.mul(priorWeight));
-    return alphaHat == 1 ? sum : sum.div(alphaHat);
+    NDArray sum = priorWeight == 0 || logPrior == null ? qResidual : qResidual.add(Scalars.mul(logPrior, priorWeight));
+    return alphaHat == 1 ? sum : Scalars.div(sum, alphaHat);
   }
 
   /** Smooth L1 (Huber, beta 1) averaged over the batch, as {@code torch.nn.functional.smooth_l1_loss}. */
   static NDArray huber(NDArray prediction, NDArray target) {
     NDArray diff = prediction.sub(target).abs();
-    NDArray quadratic = diff.square().mul(0.5);
-    NDArray linear = diff.sub(0.5);
+    NDArray quadratic = Scalars.mul(diff.square(), 0.5);
+    NDArray linear = Scalars.sub(diff, 0.5);
     return ai.djl.ndarray.NDArrays.where(diff.lt(1f), quadratic, linear).mean();
   }
 
@@ -351,7 +352,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
     double[] p = new double[n];
     double sum = 0;
     for (int j = 0; j < n; j++) {
-      p[j] = Math.exp(x[off + j] - max);
+      p[j] = StrictMath.exp(x[off + j] - max);
       sum += p[j];
     }
     double u = rng.nextDouble() * sum;

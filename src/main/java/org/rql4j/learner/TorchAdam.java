@@ -68,8 +68,8 @@ public final class TorchAdam implements AutoCloseable {
   public void step() {
     DjlRuntime.noGradOnThisThread();
     step++;
-    double bc1 = 1 - Math.pow(beta1, step);
-    double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+    double bc1 = 1 - StrictMath.pow(beta1, step);
+    double bc2Sqrt = Math.sqrt(1 - StrictMath.pow(beta2, step));
     // libtorch's fused update (DJL's adamUpdate, one native call per parameter) computes
     // w -= lrBc * m / (sqrt(v) + epsHat). With lrBc = lr sqrt(1 - b2^t) / (1 - b1^t) and
     // epsHat = eps sqrt(1 - b2^t) this is exactly torch.optim.Adam's
@@ -116,8 +116,8 @@ public final class TorchAdam implements AutoCloseable {
         throw new IllegalArgumentException("optimizer state for parameter " + i + " has "
             + state.m().get(i).length + " values, the parameter has " + m[i].size());
       }
-      m[i].set(state.m().get(i));
-      v[i].set(state.v().get(i));
+      InPlace.copy(m[i], state.m().get(i));
+      InPlace.copy(v[i], state.v().get(i));
     }
     step = state.step();
   }
@@ -151,7 +151,7 @@ public final class TorchAdam implements AutoCloseable {
           throw new java.io.IOException("the checkpoint's optimizer moment '" + name + "' is "
               + (got == null ? "missing" : "of shape " + got.getShape()) + "; this learner's is " + target.getShape());
         }
-        target.set(got.toFloatArray());
+        InPlace.copy(target, got.toFloatArray());
       }
     }
     step = steps;

@@ -209,10 +209,10 @@ public final class ResidualMaxEntMcts {
     double sum = 0;
     for (int a = 0; a < node.q.length; a++) {
       if (node.children.get(a) != null) {
-        sum += Math.exp((node.q[a] + priorTerm(node.logPi[a])) / alpha - max);
+        sum += StrictMath.exp((node.q[a] + priorTerm(node.logPi[a])) / alpha - max);
       }
     }
-    return alpha * (max + Math.log(sum));
+    return alpha * (max + StrictMath.log(sum));
   }
 
   private int select(Node<?> node, Random rng) {
@@ -232,7 +232,7 @@ public final class ResidualMaxEntMcts {
       }
     }
     int visits = Arrays.stream(node.n).sum(); // N(s): simulations through the node
-    double lambda = Math.min(1, config.eps() * na / Math.log(1 + visits));
+    double lambda = Math.min(1, config.eps() * na / StrictMath.log(1 + visits));
     if (rng.nextDouble() < lambda) {
       return rng.nextInt(na);
     }
@@ -252,7 +252,7 @@ public final class ResidualMaxEntMcts {
     double sum = 0;
     double[] w = new double[logits.length];
     for (int i = 0; i < logits.length; i++) {
-      w[i] = Math.exp(logits[i] - max);
+      w[i] = StrictMath.exp(logits[i] - max);
       sum += w[i];
     }
     double u = rng.nextDouble() * sum;

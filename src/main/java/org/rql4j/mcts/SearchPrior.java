@@ -16,7 +16,7 @@ public interface SearchPrior {
   /** The uniform prior of the plain max-ent MCTS baseline: {@code -log n} for every action. */
   static SearchPrior uniform(int n) {
     double[] logp = new double[n];
-    Arrays.fill(logp, -Math.log(n));
+    Arrays.fill(logp, -StrictMath.log(n));
     return obs -> logp.clone();
   }
 

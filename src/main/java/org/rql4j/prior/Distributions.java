@@ -1,6 +1,7 @@
 package org.rql4j.prior;
 
 import ai.djl.ndarray.NDArray;
+import org.rql4j.runtime.Scalars;
 
 /**
  * Log-probabilities of the prior distributions (docs/prior-package.md, method.md), written with
@@ -13,7 +14,7 @@ public final class Distributions {
   public static final double SQUASH_CLIP = 1.19e-7;
   /** Added inside {@code log(1 - tanh(u)^2 + eps)} (as SB3 and the reference code do). */
   public static final double SQUASH_EPS = 1e-6;
-  private static final double LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
+  private static final double LOG_SQRT_2PI = 0.5 * StrictMath.log(2 * Math.PI);
 
   private Distributions() {}
 
@@ -22,7 +23,7 @@ public final class Distributions {
    */
   public static NDArray diagGaussianLogProb(NDArray mean, NDArray logStd, NDArray x) {
     NDArray z = x.sub(mean).div(logStd.exp());
-    return z.square().mul(-0.5).sub(logStd).sub(LOG_SQRT_2PI).sum(new int[] {-1});
+    return Scalars.sub(Scalars.mul(z.square(), -0.5).sub(logStd), LOG_SQRT_2PI).sum(new int[] {-1});
   }
 
   /**
@@ -40,12 +41,12 @@ public final class Distributions {
    * does not implement {@code NDArray.atanh()}.
    */
   public static NDArray atanh(NDArray x) {
-    return x.add(1).log().sub(x.neg().add(1).log()).mul(0.5);
+    return Scalars.mul(Scalars.add(x, 1).log().sub(Scalars.add(x.neg(), 1).log()), 0.5);
   }
 
   /** As {@link #squashedGaussianLogProb} from the pre-tanh sample {@code u} directly. */
   public static NDArray squashedGaussianLogProbPreTanh(NDArray mean, NDArray logStd, NDArray u) {
-    NDArray correction = u.tanh().square().neg().add(1 + SQUASH_EPS).log().sum(new int[] {-1});
+    NDArray correction = Scalars.add(u.tanh().square().neg(), 1 + SQUASH_EPS).log().sum(new int[] {-1});
     return diagGaussianLogProb(mean, logStd, u).sub(correction);
   }
 
@@ -57,7 +58,7 @@ public final class Distributions {
   public static NDArray categoricalLogProb(NDArray logProbsAll, NDArray actions, long start) {
     NDArray index = actions.toType(ai.djl.ndarray.types.DataType.INT64, false);
     if (start != 0) {
-      index = index.sub(start);
+      index = Scalars.sub(index, start);
     }
     return logProbsAll.gather(index.reshape(-1, 1), 1).reshape(-1);
   }

@@ -1,6 +1,7 @@
 package org.rql4j.prior;
 
 import ai.djl.ndarray.NDArray;
+import org.rql4j.runtime.Scalars;
 
 /**
  * A frozen prior policy {@code pi}: what the residual learners need of it (method.md, "What the
@@ -59,7 +60,7 @@ public interface PriorPolicy extends AutoCloseable {
         NDArray u = observations.getManager().randomUniform(1e-10f, 1f, logp.getShape());
         index = logp.add(u.log().neg().log().neg()).argMax(1);
       }
-      return start == 0 ? index : index.add(start);
+      return start == 0 ? index : Scalars.add(index, start);
     }
     GaussianParams g = distribution(observations);
     NDArray x = deterministic ? g.mean()
