@@ -1,13 +1,14 @@
 # rql4j: two commands do everything (see README.md).
 #   make demo   set up (venv, python-bridge, Maven build) and run the main demo
-#   make test   set up what it needs and run every test: Java unit, Python, integration, compat
+#   make test   set up what it needs and run every test: Python, Java unit, integration, compat, and
+#               the consumer project (examples/java-consumer)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.rql4j-installed
 MVN := mvn -B -q
-JAVA_SOURCES := $(shell find src/main proto -type f 2>/dev/null)
+JAVA_SOURCES := $(shell find rql4j/src/main rql4j-cli/src/main proto -type f 2>/dev/null) pom.xml rql4j/pom.xml rql4j-cli/pom.xml
 # Numerics (docs/reproducibility.md): the tests run pinned (the same float code paths on every x86-64
 # CPU) unless RQL4J_NUMERICS=native; Maven's test JVMs get the pins from pom.xml. The benchmarks and
 # the CLI run the CPU's own kernels unless RQL4J_NUMERICS=pinned.
@@ -15,10 +16,12 @@ NUMERICS := bin/numerics-env
 TEST_NUMERICS := RQL4J_NUMERICS=$${RQL4J_NUMERICS:-pinned} $(NUMERICS)
 # The Python versions CI was green with (docs/reproducibility.md, "Python versions"; `make lock` refreshes it).
 CONSTRAINTS := python-bridge/constraints.txt
+# The command line's runtime classpath, for bin/rql4j.
+CLI_CP := rql4j-cli/target/classpath.txt
 
-.PHONY: setup lock demo test test-python test-python-run test-java bench bench-pins bench-prior bench-softq bench-sac bench-ppo bench-memory clean
+.PHONY: setup lock demo test test-python test-python-run test-java test-consumer test-consumer-run bench bench-pins bench-prior bench-softq bench-sac bench-ppo bench-memory clean
 
-setup: $(PY_STAMP) target/classpath.txt
+setup: $(PY_STAMP) $(CLI_CP)
 
 # The project venv: python-bridge (editable) with its test extras, at the locked versions. pip's
 # cache serves reruns.
@@ -43,10 +46,10 @@ lock:
 	  $(PY) -m pip freeze --exclude-editable --all ) > $(CONSTRAINTS)
 	touch $(PY_STAMP)
 
-# Java: compile (gRPC code generated from proto/) and record the runtime classpath for bin/rql4j.
-target/classpath.txt: pom.xml $(JAVA_SOURCES)
-	$(MVN) -DskipTests compile
-	$(MVN) dependency:build-classpath -Dmdep.outputFile=target/classpath.txt -DincludeScope=runtime
+# Java: compile both modules (gRPC code generated from proto/) and record the command line's runtime
+# classpath (the library's classes, no test jars) for bin/rql4j.
+$(CLI_CP): $(JAVA_SOURCES)
+	$(MVN) -DskipTests compile dependency:build-classpath -Dmdep.outputFile=target/classpath.txt -DincludeScope=runtime
 	touch $@
 
 demo: setup
@@ -57,24 +60,35 @@ test-python: $(PY_STAMP) test-python-run
 test-python-run:
 	$(TEST_NUMERICS) $(PY) -m pytest python-bridge/tests compat-tests/python -q
 
+# Unit tests, then (-Pit) the integration and compat tests with the real Python server; installs
+# the artifacts into ~/.m2 for the consumer test (examples/java-consumer).
 test-java: setup
-	mvn -B verify
+	mvn -B install -Pit
 
-test: test-python test-java
+# examples/java-consumer: a project of its own on the installed org.rql4j:rql4j and the wheel in a fresh
+# venv without torch (after test-java's `mvn install`).
+test-consumer-run:
+	examples/java-consumer/run.sh $(PY)
+
+test-consumer: setup
+	$(MVN) -DskipTests install
+	examples/java-consumer/run.sh $(PY)
+
+test: test-python test-java test-consumer-run
 
 # Side-by-side bridge benchmark (not a test): writes docs/benchmarks.md and compat-tests/results/.
 BENCH_JAVA = $(NUMERICS) java -Dai.djl.pytorch.num_threads=1 -Drql4j.python=$(CURDIR)/$(PY) -Drql4j.project.dir=$(CURDIR) \
-	-cp target/test-classes:target/classes:$$(cat target/test-classpath.txt)
+	-cp rql4j/target/test-classes:rql4j/target/classes:$$(cat rql4j/target/test-classpath.txt):rql4j-cli/target/classes:$$(cat $(CLI_CP))
 
-target/test-classpath.txt: pom.xml
-	$(MVN) dependency:build-classpath -Dmdep.outputFile=$@ -DincludeScope=test
+rql4j/target/test-classpath.txt: pom.xml rql4j/pom.xml
+	$(MVN) -pl rql4j dependency:build-classpath -Dmdep.outputFile=target/test-classpath.txt -DincludeScope=test
 
-bench: setup target/test-classpath.txt
+bench: setup rql4j/target/test-classpath.txt
 	$(MVN) test-compile
 	$(BENCH_JAVA) org.rql4j.compat.BridgeBenchmark
 
 # Prior log-prob latency, in-process vs remote (not a test): writes docs/benchmarks.md.
-bench-prior: setup target/test-classpath.txt
+bench-prior: setup rql4j/target/test-classpath.txt
 	$(MVN) test-compile
 	$(PY) compat-tests/python/make_prior_fixtures.py --out target/prior-fixtures
 	$(BENCH_JAVA) org.rql4j.compat.PriorBenchmark
@@ -82,27 +96,27 @@ bench-prior: setup target/test-classpath.txt
 # Learner memory over a long run (not a test; ~25 min): writes docs/benchmarks.md.
 # Full CartPole customization, Java learner vs the PyTorch reference, under /usr/bin/time -v
 # (not a test; run on an idle machine): writes docs/benchmarks.md.
-bench-softq: setup target/test-classpath.txt
+bench-softq: setup rql4j/target/test-classpath.txt
 	$(MVN) test-compile
 	$(BENCH_JAVA) org.rql4j.compat.CustomizationSpeedBenchmark cartpole-center
 
-bench-sac: setup target/test-classpath.txt
+bench-sac: setup rql4j/target/test-classpath.txt
 	$(MVN) test-compile
 	$(BENCH_JAVA) org.rql4j.compat.CustomizationSpeedBenchmark mountaincar-lessleft
 
 # PPO training speed on HalfCheetah, Java PPO through the bridge vs SB3 in-process (not a test; ~5 min idle).
-bench-ppo: setup target/test-classpath.txt
+bench-ppo: setup rql4j/target/test-classpath.txt
 	$(MVN) test-compile
 	$(BENCH_JAVA) org.rql4j.compat.PpoSpeedBenchmark halfcheetah-speedcap 100000
 
 # What each numerics pin costs the learners (not a test; ~7 min idle): writes docs/benchmarks.md.
-bench-pins: setup target/test-classpath.txt
+bench-pins: setup rql4j/target/test-classpath.txt
 	$(MVN) test-compile
 	$(BENCH_JAVA) org.rql4j.compat.NumericsPinBenchmark 3
 
-bench-memory: setup target/test-classpath.txt
+bench-memory: setup rql4j/target/test-classpath.txt
 	$(MVN) test-compile
 	$(BENCH_JAVA) -Xmx512m org.rql4j.compat.SoftQMemoryBenchmark 10000 100000 1000000
 
 clean:
-	rm -rf target $(VENV)
+	rm -rf target rql4j/target rql4j-cli/target $(VENV)

@@ -435,7 +435,7 @@ def test_malformed_gaussian_sidecars(tmp_path: Path, field: str, edit: Any, frag
 
 # The package-folder rule of module.file: the cases Java's PriorPackageTest reads too.
 MODULE_FILE_CASES = json.loads(
-    (Path(__file__).resolve().parents[2] / "src/test/resources/org/rql4j/prior/module-file-cases.json").read_text()
+    (Path(__file__).resolve().parents[2] / "rql4j/src/test/resources/org/rql4j/prior/module-file-cases.json").read_text()
 )["cases"]
 
 

@@ -25,7 +25,7 @@ PPO = ("step,episodes,recent_return,recent_basic_return,recent_addon_return,loss
 
 
 def test_the_headers_here_are_the_ones_the_java_side_writes() -> None:
-    java = Path(__file__).resolve().parents[2] / "src/main/java/org/rql4j/train/MetricsCsv.java"
+    java = Path(__file__).resolve().parents[2] / "rql4j/src/main/java/org/rql4j/train/MetricsCsv.java"
     if not java.is_file():
         pytest.skip("not in the rql4j checkout")
     text = re.sub(r'"\s*\+\s*"', "", java.read_text())  # join the Java string literals split over lines

@@ -47,8 +47,9 @@ class ReadmeSnippetIT {
     Matcher cls = Pattern.compile("public class (\\w+)").matcher(java);
     assertTrue(cls.find(), "the Java snippet declares a public class");
     Files.writeString(work.resolve(cls.group(1) + ".java"), java);
-    String classpath = ROOT.resolve("target/classes") + ":" + Files.readString(ROOT.resolve("target/classpath.txt"))
-        .trim();
+    // the library alone (rql4j/target/classes and its runtime dependencies), as a Java service would have it
+    String classpath = ROOT.resolve("rql4j/target/classes") + ":"
+        + Files.readString(ROOT.resolve("rql4j/target/classpath.txt")).trim();
     JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
     assertEquals(0, javac.run(null, null, null, "-cp", classpath, "-d", work.toString(),
         work.resolve(cls.group(1) + ".java").toString()), "the Java snippet compiles");
