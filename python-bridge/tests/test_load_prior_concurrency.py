@@ -1,5 +1,7 @@
 """While one client loads a prior (the first LoadPrior imports torch: seconds), another client's
-env steps on the same server go on: their p99 latency stays under 50 ms."""
+env steps on the same server go on: at least 10 steps complete while it loads, and their p99 latency
+stays under a tenth of the load's duration (a server that blocked would answer one step, after the
+whole load). The bound is relative: on a busy machine every latency grows, the load's too."""
 
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ def test_steps_go_on_while_another_client_loads_a_prior(kind: str) -> None:
         p99 = during[min(len(during) - 1, int(0.99 * len(during)))]
         print(f"\n{kind}: LoadPrior took {t1 - t0:.2f} s; {len(during)} steps meanwhile, p99 {p99 * 1000:.1f} ms, "
               f"max {during[-1] * 1000:.1f} ms")  # fmt: skip
-        assert p99 < 0.050, f"p99 step latency {p99 * 1000:.0f} ms while LoadPrior ran ({t1 - t0:.1f} s)"
+        assert p99 < 0.1 * (t1 - t0), f"p99 step latency {p99 * 1000:.0f} ms while LoadPrior ran ({t1 - t0:.1f} s)"
     finally:
         assert process.stdin is not None
         process.stdin.close()
