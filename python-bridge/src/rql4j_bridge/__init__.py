@@ -2,7 +2,16 @@
 
 Serves Gymnasium environments to the JVM over gRPC following the ``rql4j.v1`` contract
 (``proto/rql4j/v1/env.proto``): ``rql4j-bridge serve`` starts an :class:`~rql4j_bridge.env_server.EnvServicer`.
+
+``export_policy`` / ``load_policy`` (:mod:`rql4j_bridge.customized`, need the ``priors`` extra) export a
+customized policy saved by the Java learners as a self-contained package and load it; they are imported on
+first use, so that ``import rql4j_bridge`` does not import torch.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.2.0"
 
@@ -13,4 +22,14 @@ PROTOCOL = "rql4j.v1"
 # add-on reward in MakeRequest, protocol_revision itself.
 PROTOCOL_REVISION = 2
 
+# export_policy / load_policy are not in __all__: a star import must not import torch
 __all__ = ["PROTOCOL", "PROTOCOL_REVISION", "__version__"]
+
+_LAZY = {"export_policy": "rql4j_bridge.customized.export", "load_policy": "rql4j_bridge.customized.load"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -22,6 +22,11 @@ from the command line; without one they exit 2 unless ``--no-auth`` (loopback on
 ``export``: turns a checkpoint into a prior package (docs/prior-package.md), see
 :mod:`rql4j_bridge.prior.export`. Prints one summary line to stdout; exit codes: 0 exported,
 1 the checkpoint was refused (the message on stderr says why and what to do), 2 bad arguments.
+
+``export-policy``: turns a customized policy the Java learners saved (a run's ``policy/`` folder,
+or the run folder) into a self-contained package (:mod:`rql4j_bridge.customized.export`). Prints
+one summary line to stdout; exit codes: 0 exported, 1 the input was refused (one line on stderr
+naming the folder and what to do), 2 bad arguments or the ``priors`` extra missing.
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
     _add_serve_py4j_parser(commands)
     _add_export_parser(commands)
+    _add_export_policy_parser(commands)
     _add_train_parser(commands)
     _add_plot_parser(commands)
     _add_tensorboard_parser(commands)
@@ -346,6 +352,64 @@ def _add_export_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     export.add_argument("--seed", type=int, help="recorded in prior.json (made_by.seed); also seeds torch")
     export.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     export.set_defaults(func=_export)
+
+
+def _add_export_policy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = commands.add_parser(
+        "export-policy",
+        help="export a customized policy saved by rql4j (a run's policy/ folder) as a self-contained package",
+        description="Export the policy/ folder of an rql4j run (or the run folder) as a self-contained folder that "
+        "is itself an rql4j-prior/1 package: policy.pt (TorchScript of the whole customized policy), "
+        "weights.safetensors, a copy of the prior, policy.onnx. Needs the 'priors' extra (torch); ONNX needs the "
+        "'export' extra (onnx, onnxruntime).",
+    )
+    export.add_argument("policy", metavar="POLICY_OR_RUN_DIR", help="the policy/ folder of a run, or the run folder")
+    export.add_argument("--out", required=True, metavar="DIR", help="the folder to write (must not exist or be empty)")
+    export.add_argument(
+        "--prior",
+        metavar="DIR",
+        help="the prior package, when it is no longer where the run recorded it (its sha256 is checked all the same)",
+    )
+    export.add_argument("--name", help="the package's name (default: the output folder's name)")
+    export.add_argument("--no-onnx", action="store_true", help="do not write policy.onnx")
+    export.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    export.set_defaults(func=_export_policy)
+
+
+def _export_policy(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        stream=sys.stderr, level=args.log_level, format="rql4j-bridge export-policy %(levelname)s: %(message)s"
+    )
+    try:
+        from rql4j_bridge.customized.export import export_policy
+    except ImportError as e:
+        print(
+            f"rql4j-bridge export-policy: error: {e}; install the priors extra: pip install 'rql4j-bridge[priors]' "
+            "(and 'rql4j-bridge[export]' for ONNX)",
+            file=sys.stderr,
+        )
+        return 2
+    flags = [] if not args.no_onnx else ["--no-onnx"]
+    try:
+        out = export_policy(
+            args.policy,
+            args.out,
+            prior_dir=args.prior,
+            onnx=not args.no_onnx,
+            name=args.name,
+            command=shlex.join(["rql4j-bridge", "export-policy", *flags]),  # without the paths: none is recorded
+        )
+    except (OSError, ValueError) as e:
+        print(f"rql4j-bridge export-policy: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 1
+    sidecar = json.loads((out / "prior.json").read_text(encoding="utf-8"))
+    onnx = sidecar["onnx"]
+    print(
+        f"exported {sidecar['customized']['learner']} policy {args.policy} -> {out} ({sidecar['distribution']}, "
+        f"observation dim {sidecar['observation']['dim']}, "
+        + ("policy.onnx written)" if onnx["written"] else f"no policy.onnx: {onnx['reason']})")
+    )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -48,6 +48,7 @@ __all__ = [
     "PriorPackage",
     "PriorPackageError",
     "PriorQueryError",
+    "content_hash",
     "diag_gaussian_log_prob",
     "file_sha256",
     "load_prior_package",
@@ -78,6 +79,7 @@ SOURCE_KINDS = (
     "torch-module",
     "bc",
     "soft-dqn",
+    "rql4j-customized",  # a policy customized by rql4j, exported by rql4j-bridge export-policy
 )
 Q_VALUE_SOURCES = ("sb3-dqn", "rql-ref-softdqn", "soft-dqn")
 FLATTEN = ("none", "gymnasium")
@@ -649,6 +651,30 @@ def _check_scaling(sc: _Sidecar, scaling: Any, distribution: str, act_space: spa
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def content_hash(path: str | Path) -> str:
+    """sha256 (hex) over a package's ``prior.json`` bytes, then its module file's bytes: what Java's
+    ``PriorPackage.contentHash`` computes and a saved policy or a run records as ``prior_sha256``.
+
+    FileNotFoundError when there is no package; PriorPackageError when prior.json names no usable module file.
+    """
+    folder, file = _sidecar_path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"no prior package at {path}: {file} does not exist")
+    text = file.read_bytes()
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise PriorPackageError(file, "(document)", f"is not valid JSON: {e}") from None
+    sc = _Sidecar(file, data if isinstance(data, dict) else {})
+    module_info = sc.get(sc.data, "module", "module", (dict,), 'an object {"file": ..., "outputs": [...]}')
+    module_file = sc.get(module_info, "file", "module.file", (str,), "the TorchScript file name")
+    digest = hashlib.sha256(text)
+    with open(module_file_path(folder, module_file, file), "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()

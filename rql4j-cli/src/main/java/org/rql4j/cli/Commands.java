@@ -183,6 +183,17 @@ final class Commands {
     SPECS.put(name, Opts.spec(name, synopsis, description, all));
   }
 
+  static {
+    add("export", "rql4j export RUN_DIR --out DIR [--no-onnx]",
+        "Write a finished run's customized policy as a self-contained folder to deploy or customize again: the "
+            + "whole policy as one TorchScript module (a prior package, rql4j-prior/1), policy.onnx, "
+            + "weights.safetensors and a copy of its prior (docs/export.md). Python loads it with "
+            + "rql4j_bridge.load_policy(DIR). Needs the bridge's priors and export extras.",
+        List.of(text("--out", "DIR", "the folder to write (new, or empty)"),
+            flag("--no-onnx", "skip policy.onnx")));
+    Opts.positional(SPECS.get("export"), "RUN_DIR", "the run folder (customize --out) or its policy/ folder");
+  }
+
   /** {@code args} of {@code command} parsed against its table; an IllegalArgumentException naming what does not fit. */
   static Opts parse(String command, String[] args) {
     return Opts.parse(SPECS.get(command), args);

@@ -81,12 +81,26 @@ public final class Main {
         case "mcts" -> MctsTable.run(rest);
         case "ppo" -> PpoRun.run(rest);
         case "ppo-results" -> PpoResults.run(rest);
+        case "export" -> export(opts);
         default -> throw new IllegalStateException("command " + args[0] + " has options but no code");
       }
       return 0;
     } catch (Exception e) {
       return failed(e, debug);
     }
+  }
+
+  /** {@code rql4j export RUN_DIR --out DIR}: {@link org.rql4j.customize.PolicyExport}. */
+  private static void export(Opts opts) throws java.io.IOException {
+    String out = opts.text("--out", null);
+    if (out == null) {
+      throw new IllegalArgumentException("--out DIR is needed: the folder to write the exported policy to");
+    }
+    java.nio.file.Path run = java.nio.file.Path.of(opts.positional(0));
+    java.nio.file.Path written = org.rql4j.customize.PolicyExport.builder(run, java.nio.file.Path.of(out))
+        .optOnnx(!opts.has("--no-onnx")).build().run();
+    System.out.println("exported " + run + " to " + written + " (load it in Python with rql4j_bridge.load_policy, or "
+        + "customize it again with --prior " + written + ")");
   }
 
   /**

@@ -115,6 +115,17 @@ final class Opts {
     return spec;
   }
 
+  /** Adds a required positional parameter ({@code label}) to {@code spec}, at the next index. */
+  static void positional(CommandSpec spec, String label, String description) {
+    spec.addPositional(CommandLine.Model.PositionalParamSpec.builder().index(Integer.toString(spec.positionalParameters()
+        .size())).paramLabel(label).arity("1").type(String.class).description(description).build());
+  }
+
+  /** The value of positional parameter {@code index}, or null. */
+  String positional(int index) {
+    return result.matchedPositionalValue(index, null);
+  }
+
   private final ParseResult result;
   private final Map<String, Opt> table;
   private final String command;

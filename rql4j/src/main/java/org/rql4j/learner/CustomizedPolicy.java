@@ -93,6 +93,22 @@ public final class CustomizedPolicy implements SavablePolicy {
   }
 
   /**
+   * {@code log pi_hat(.|s)} for {@code [n, obsDim]} observations: {@code [n, nActions]} row-major,
+   * {@code log_softmax((Q_R + w log pi) / alphaHat)} (what an exported policy's {@code forward}
+   * returns, docs/prior-package.md).
+   */
+  public float[] logProbs(float[] observations) {
+    int obsDim = qResidual.inputDim();
+    int n = observations.length / obsDim;
+    try (NDManager step = manager.newSubManager()) {
+      NDArray x = step.create(observations, new Shape(n, obsDim));
+      NDArray lp = priorWeight == 0 ? null : prior.logProbsAll(x);
+      return ResidualSoftQLearning.customizedLogits(qResidual.forward(x), lp, alphaHat, priorWeight).logSoftmax(1)
+          .toFloatArray();
+    }
+  }
+
+  /**
    * Saves the policy to {@code dir}: {@code policy.json} (settings, the prior package's path and
    * the sha256 of its sidecar and module) and {@code residual.safetensors} (the residual Q weights).
    */

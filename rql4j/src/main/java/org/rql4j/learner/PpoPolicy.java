@@ -56,6 +56,11 @@ public final class PpoPolicy implements SavablePolicy {
         : Tensor.ofFloats(d.envActions());
   }
 
+  /** The learner behind this policy (its network input, {@link ResidualPpo#networkInput}, and log-std). */
+  public ResidualPpo learner() {
+    return ppo;
+  }
+
   @Override
   public void save(Path dir) throws IOException {
     Files.createDirectories(dir);

@@ -245,6 +245,20 @@ public final class ResidualSac implements OffPolicyLearner {
     }
   }
 
+  /**
+   * {@code pi_hat}'s pre-tanh Gaussian for {@code [n, obsDim]} observations: {@code {mean, logStd}},
+   * each {@code [n, actDim]} row-major, the log-std clamped as in training (what an exported policy's
+   * {@code forward} returns, docs/prior-package.md).
+   */
+  public float[][] actorDistribution(float[] observations) {
+    DjlRuntime.noGradOnThisThread();
+    int n = observations.length / obsDim;
+    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
+      Gaussian g = actorGaussian(m.create(observations, new Shape(n, obsDim)));
+      return new float[][] {g.mean.toFloatArray(), g.logStd.toFloatArray()};
+    }
+  }
+
   /** Normalized actions in [-1, 1] rescaled to the Box bounds: {@code low + (a + 1) / 2 (high - low)}. */
   public float[] toBounds(float[] normalized) {
     return box.fromUnitInterval(normalized);

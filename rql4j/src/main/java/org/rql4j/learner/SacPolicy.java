@@ -58,6 +58,11 @@ public final class SacPolicy implements SavablePolicy {
     return Tensor.ofFloats(sac.toBounds(sac.act(obs, deterministic, rng)));
   }
 
+  /** The learner behind this policy (its actor's distribution: {@link ResidualSac#actorDistribution}). */
+  public ResidualSac learner() {
+    return sac;
+  }
+
   @Override
   public void save(Path dir) throws IOException {
     Files.createDirectories(dir);
