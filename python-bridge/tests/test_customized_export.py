@@ -378,12 +378,15 @@ def test_sac_exports_the_actor(tmp_path: Path, with_prior: bool) -> None:
     assert (log_std - ref_log_std).abs().max().item() <= 1e-5
     assert (log_std - raw_log_std).abs().max().item() > 1.0, "the clamp is exercised (and a missing one is caught)"
     lo, hi = np.array(low), np.array(high)
-    ref_action = (lo + (np.tanh(ref_mean.numpy()).astype(np.float64) + 1) / 2 * (hi - lo)).astype(np.float32)
+    # Java's Space.Box.fromUnitInterval: (a + 1) / 2 in float32, then low + that * (high - low) in float64
+    half = ((np.tanh(ref_mean.numpy()) + np.float32(1)) / np.float32(2)).astype(np.float64)
+    ref_action = (lo + half * (hi - lo)).astype(np.float32)
     assert np.abs(action.numpy() - ref_action).max() <= 1e-6
 
     onnx = onnx_run(out, obs)
     for name, x in (("mean", mean), ("log_std", log_std), ("action", action)):
-        assert np.abs(onnx[name] - x.numpy()).max() <= 1e-5, name
+        # onnxruntime's kernels sum in another order: within 1e-5, relative for large values (log-stds near -20)
+        np.testing.assert_allclose(onnx[name], x.numpy(), rtol=1e-5, atol=1e-5, err_msg=name)
 
     pkg = load_prior_package(out)
     assert pkg.distribution == "squashed_gaussian"
@@ -456,12 +459,15 @@ def test_ppo_exports_the_policy_with_its_normalization(tmp_path: Path, kind: str
         outputs = (("log_probs", got), ("action", act))
     onnx = onnx_run(out, obs)
     for name, x in outputs:
-        assert np.abs(onnx[name] - x.numpy()).max() <= 1e-5, name
+        # onnxruntime's kernels sum in another order: within 1e-5, relative for large values (log-stds near -20)
+        np.testing.assert_allclose(onnx[name], x.numpy(), rtol=1e-5, atol=1e-5, err_msg=name)
     pkg = load_prior_package(out)
     assert pkg.distribution == ("diag_gaussian" if kind == "box" else "categorical")
     assert pkg.sidecar["customized"]["observation_normalization"]["count"] == 1234.0
     predicted, _ = load_policy(out).predict(obs[:7].numpy())
-    np.testing.assert_array_equal(predicted, act[:7].numpy())
+    with torch.no_grad():
+        act7 = module.act(obs[:7])  # the same batch: another batch size may round a product differently
+    np.testing.assert_allclose(predicted, act7.numpy(), rtol=0, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------

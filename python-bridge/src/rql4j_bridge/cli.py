@@ -399,6 +399,10 @@ def _export_policy(args: argparse.Namespace) -> int:
             name=args.name,
             command=shlex.join(["rql4j-bridge", "export-policy", *flags]),  # without the paths: none is recorded
         )
+    except ImportError as e:
+        print(f"rql4j-bridge export-policy: error: {e}; install the priors extra: pip install 'rql4j-bridge[priors]'",
+              file=sys.stderr)  # fmt: skip
+        return 2
     except (OSError, ValueError) as e:
         print(f"rql4j-bridge export-policy: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1

@@ -77,8 +77,8 @@ class ExportedPolicy(nn.Module):
 
     def _to_box(self, u: Tensor, *, squash: bool) -> Tensor:
         if squash:
-            a = torch.tanh(u).to(torch.float64)
-            return (self._low + (a + 1.0) / 2.0 * (self._high - self._low)).to(torch.float32)
+            half = ((torch.tanh(u) + 1.0) / 2.0).to(torch.float64)  # (a + 1) / 2 in float32, as Java's Box
+            return (self._low + half * (self._high - self._low)).to(torch.float32)
         return torch.minimum(torch.maximum(u.to(torch.float64), self._low), self._high).to(torch.float32)
 
     def sample(self, obs: Tensor) -> Tensor:

@@ -119,10 +119,11 @@ class SacActor(nn.Module):
 
     @torch.jit.export
     def act(self, obs: Tensor) -> Tensor:
-        """float32 ``[B, d]`` in env units: Space.Box.fromUnitInterval(tanh(mean)), in float64 as Java."""
+        """float32 ``[B, d]`` in env units: Space.Box.fromUnitInterval(tanh(mean)) as Java computes it,
+        ``(a + 1) / 2`` in float32, the rescale to the bounds in float64."""
         mean, _ = self.forward(obs)
-        a = torch.tanh(mean).to(torch.float64)
-        return (self.action_low + (a + 1.0) / 2.0 * (self.action_high - self.action_low)).to(torch.float32)
+        half = ((torch.tanh(mean) + 1.0) / 2.0).to(torch.float64)
+        return (self.action_low + half * (self.action_high - self.action_low)).to(torch.float32)
 
 
 class ObservationNormalizer(nn.Module):

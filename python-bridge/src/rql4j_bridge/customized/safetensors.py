@@ -20,7 +20,7 @@ def _library():  # type: ignore[no-untyped-def]
         from safetensors import numpy as st_numpy
     except ImportError as e:  # pragma: no cover - the export extra brings it
         raise ImportError("reading policy weights needs the safetensors package: pip install "
-                          "'rql4j-bridge[priors,export]'") from e
+                          "'rql4j-bridge[priors]'") from e
     return st_numpy
 
 

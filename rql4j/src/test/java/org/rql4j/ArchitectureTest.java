@@ -71,4 +71,18 @@ class ArchitectureTest {
       .orShould().callMethod(ai.djl.ndarray.NDArrays.class, "mul", Number.class, ai.djl.ndarray.NDArray.class)
       .orShould().callMethod(ai.djl.ndarray.NDArrays.class, "add", Number.class, ai.djl.ndarray.NDArray.class)
       .because("a number in a recorded DJL op must live in libtorch memory: use org.rql4j.runtime.Scalars");
+
+  /**
+   * DJL's {@code NDArray.set(float[])} (and {@code set(Buffer)}, {@code copyTo}) points a tensor at a
+   * Java buffer that only one wrapper keeps alive; weights and optimizer state are written through
+   * {@link org.rql4j.learner.InPlace}, a copy into the tensor's own memory.
+   */
+  @ArchTest
+  static final ArchRule valuesEnterTensorsThroughInPlace = noClasses()
+      .that().doNotHaveFullyQualifiedName("org.rql4j.learner.InPlace")
+      .should().callMethod(ai.djl.ndarray.NDArray.class, "set", float[].class)
+      .orShould().callMethod(ai.djl.ndarray.NDArray.class, "set", double[].class)
+      .orShould().callMethod(ai.djl.ndarray.NDArray.class, "set", java.nio.Buffer.class)
+      .orShould().callMethod(ai.djl.ndarray.NDArray.class, "copyTo", ai.djl.ndarray.NDArray.class)
+      .because("a tensor must not point at Java memory only one wrapper keeps alive: use org.rql4j.learner.InPlace");
 }

@@ -29,6 +29,8 @@ import org.rql4j.bridge.PythonServer;
  */
 public final class PolicyExport {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PolicyExport.class);
+
   private final Path source;
   private final Path out;
   private final Path python;
@@ -126,34 +128,47 @@ public final class PolicyExport {
     if (!onnx) {
       cmd.add("--no-onnx");
     }
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-    pb.environment().put("PYTHONSAFEPATH", "1");
-    Process p;
+    // the output goes to a file, so that the timeout holds even when Python hangs without writing
+    Path log = Files.createTempFile("rql4j-export", ".log");
     try {
-      p = pb.start();
-    } catch (IOException e) {
-      throw new IOException("cannot start " + python + " to export " + source + " (" + e.getMessage() + "); point "
-          + "-Drql4j.python / RQL4J_PYTHON at a Python with rql4j-bridge[priors,export] installed", e);
-    }
-    p.getOutputStream().close();
-    String output;
-    try (var in = p.getInputStream()) {
-      output = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    }
-    try {
-      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-        p.destroyForcibly();
-        throw new IOException("exporting " + source + " took longer than " + timeout + "; nothing was written to " + out);
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+      pb.environment().put("PYTHONSAFEPATH", "1");
+      Process p;
+      try {
+        p = pb.start();
+      } catch (IOException e) {
+        throw new IOException("cannot start " + python + " to export " + source + " (" + e.getMessage() + "); point "
+            + "-Drql4j.python / RQL4J_PYTHON at a Python with rql4j-bridge[priors,export] installed", e);
       }
-    } catch (InterruptedException e) {
-      p.destroyForcibly();
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted while exporting " + source, e);
-    }
-    if (p.exitValue() != 0) {
-      throw new IOException("exporting " + source + " failed: " + lastLine(output)
-          + (output.contains("No module named 'torch'") || output.contains("No module named 'onnx")
-              ? " (install the bridge's priors and export extras: pip install 'rql4j-bridge[priors,export]')" : ""));
+      p.getOutputStream().close();
+      try {
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+          p.destroyForcibly();
+          throw new IOException("exporting " + source + " took longer than " + timeout + " and was stopped; nothing "
+              + "was written to " + out);
+        }
+      } catch (InterruptedException e) {
+        p.destroyForcibly();
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while exporting " + source, e);
+      }
+      String output = Files.readString(log, StandardCharsets.UTF_8);
+      if (p.exitValue() != 0) {
+        String why = lastLine(output);
+        throw new IOException("exporting " + source + " failed: " + (why.isEmpty() ? "Python exited with code "
+            + p.exitValue() + " and no message" : why)
+            + (output.contains("No module named 'torch'") || output.contains("No module named 'onnx")
+                || output.contains("No module named 'safetensors'")
+                ? " (install the bridge's priors and export extras: pip install 'rql4j-bridge[priors,export]')" : ""));
+      }
+      // what Python said on the way (e.g. why policy.onnx was not written) reaches the caller's log
+      for (String line : output.strip().split("\n")) {
+        if (!line.isBlank()) {
+          LOG.info("export: {}", line.strip());
+        }
+      }
+    } finally {
+      Files.deleteIfExists(log);
     }
     return out;
   }

@@ -98,6 +98,7 @@ public final class CustomizedPolicy implements SavablePolicy {
    * returns, docs/prior-package.md).
    */
   public float[] logProbs(float[] observations) {
+    org.rql4j.runtime.DjlRuntime.noGradOnThisThread();
     int obsDim = qResidual.inputDim();
     int n = observations.length / obsDim;
     try (NDManager step = manager.newSubManager()) {

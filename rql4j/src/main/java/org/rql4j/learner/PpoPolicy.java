@@ -132,7 +132,7 @@ public final class PpoPolicy implements SavablePolicy {
             throw new IOException(weights + " needs a tensor '" + LOG_STD + "' of " + ppo.logStdArray().size()
                 + " values, one per action dimension");
           }
-          ppo.logStdArray().set(ls.toFloatArray());
+          InPlace.copy(ppo.logStdArray(), ls.toFloatArray());
         }
       }
       if (json.has("observation_normalization")) {

@@ -90,7 +90,9 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
     } else {
       float[] init = new float[actDim];
       java.util.Arrays.fill(init, config.logStdInit());
-      logStd = manager.create(init, new Shape(actDim));
+      try (NDArray wrapped = manager.create(init, new Shape(actDim))) {
+        logStd = wrapped.duplicate(); // libtorch memory: Adam updates it in place (InPlace)
+      }
       logStd.setRequiresGradient(true);
       trainable.add(logStd);
     }
@@ -151,7 +153,7 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
     weights.add(expect(params, "mu.bias", actDim, label, arch));
     float[] priorLogStd = expect(params, "log_std", actDim, label, arch);
     policy.importWeights(weights);
-    logStd.set(priorLogStd);
+    InPlace.copy(logStd, priorLogStd);
     // the same means on a probe batch, or the module is not the MLP the names suggest
     Random rng = new Random(12345);
     float[] probe = new float[16 * obsDim];
@@ -576,7 +578,7 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
     policy.setFrom(tensors, "policy", "the checkpoint");
     value.setFrom(tensors, "value", "the checkpoint");
     if (logStd != null) {
-      logStd.set(LearnerStates.tensor(tensors, "log_std", actDim, DataType.FLOAT32).toFloatArray());
+      InPlace.copy(logStd, LearnerStates.tensor(tensors, "log_std", actDim, DataType.FLOAT32).toFloatArray());
     } else if (tensors.containsKey("log_std")) {
       throw new java.io.IOException("the checkpoint has a Gaussian's log-std; this PPO learner acts in Discrete actions");
     }

@@ -109,7 +109,9 @@ public final class ResidualSac implements OffPolicyLearner {
     q2Target.copyFrom(q2);
     criticParameters.addAll(q1.parameters());
     criticParameters.addAll(q2.parameters());
-    this.logAlpha = manager.create(new float[] {(float) StrictMath.log(config.alphaHat())}, new Shape(1));
+    try (NDArray wrapped = manager.create(new float[] {(float) StrictMath.log(config.alphaHat())}, new Shape(1))) {
+      this.logAlpha = wrapped.duplicate(); // libtorch memory: Adam updates it in place (InPlace)
+    }
     logAlpha.setRequiresGradient(true);
     this.actorOptimizer = new TorchAdam(manager, actor.parameters(), config.learningRate());
     this.criticOptimizer = new TorchAdam(manager, criticParameters, config.learningRate());

@@ -26,7 +26,11 @@ public final class Scalars {
     NDArray wrapped = switch (t) {
       case FLOAT64 -> like.getManager().create(value);
       case FLOAT32 -> like.getManager().create((float) value);
-      default -> like.getManager().create((float) value).toType(t, false);
+      case INT64 -> like.getManager().create(new long[] {integral(value, t)}, new ai.djl.ndarray.types.Shape());
+      case INT32 -> like.getManager().create(new int[] {Math.toIntExact(integral(value, t))},
+          new ai.djl.ndarray.types.Shape());
+      default -> throw new IllegalArgumentException("Scalars: arrays of " + t + " are not supported (float32, "
+          + "float64, int32, int64)");
     };
     try (wrapped) {
       return wrapped.duplicate(); // a copy: libtorch's allocation, owned by whatever holds the tensor
@@ -87,5 +91,13 @@ public final class Scalars {
     try (NDArray s = of(x, c)) {
       return x.minimum(s);
     }
+  }
+
+  private static long integral(double value, DataType t) {
+    if (value != Math.rint(value) || Math.abs(value) > 9.007199254740992E15) {
+      throw new IllegalArgumentException("Scalars: " + value + " is not a whole number, and the array is " + t
+          + " (convert the array first)");
+    }
+    return (long) value;
   }
 }
