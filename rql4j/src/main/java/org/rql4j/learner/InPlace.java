@@ -1,7 +1,6 @@
 package org.rql4j.learner;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import org.rql4j.runtime.DjlRuntime;
 
@@ -26,27 +25,12 @@ public final class InPlace {
       throw new IllegalArgumentException("expected " + target.size() + " values for shape " + target.getShape()
           + ", got " + values.length);
     }
-    DjlRuntime.noGradOnThisThread(); // an in-place write into a leaf that requires grad
-    try (NDManager tmp = target.getManager().newSubManager()) {
-      target.set(new NDIndex("..."), tmp.create(values, target.getShape()));
-    }
-  }
-
-  /** As {@link #copy(NDArray, float[])} for float64 arrays. */
-  public static void copy(NDArray target, double[] values) {
-    if (values.length != target.size()) {
-      throw new IllegalArgumentException("expected " + target.size() + " values for shape " + target.getShape()
-          + ", got " + values.length);
-    }
-    DjlRuntime.noGradOnThisThread(); // an in-place write into a leaf that requires grad
-    try (NDManager tmp = target.getManager().newSubManager()) {
-      target.set(new NDIndex("..."), tmp.create(values, target.getShape()));
-    }
+    copy(target, target.getManager().create(values, target.getShape()));
   }
 
   /** Copies {@code values} (the same shape) into {@code target}'s storage, then closes {@code values}. */
   public static void copy(NDArray target, NDArray values) {
-    DjlRuntime.noGradOnThisThread();
+    DjlRuntime.noGradOnThisThread(); // an in-place write into a leaf that requires grad
     try (values) {
       target.set(new NDIndex("..."), values);
     }
