@@ -39,7 +39,7 @@ lock:
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e 'python-bridge[dev]'
 	touch $(PY_STAMP)
-	$(MAKE) test-python-run test-java || { rm -rf $(VENV); echo "make lock: the suite failed on the newest \
+	$(MAKE) $(CLI_CP) test-python-run test-java || { rm -rf $(VENV); echo "make lock: the suite failed on the newest \
 	  versions; $(CONSTRAINTS) is unchanged and 'make setup' installs the locked ones again" >&2; exit 1; }
 	( echo "# Python versions of the project venv that 'make test' passed with (written by 'make lock';"; \
 	  echo "# see docs/reproducibility.md). 'make setup' installs with -c this file."; \
@@ -55,7 +55,8 @@ $(CLI_CP): $(JAVA_SOURCES)
 demo: setup
 	bin/rql4j demo
 
-test-python: $(PY_STAMP) test-python-run
+# setup: the Java side too, for the tests of rql4j_bridge.customize (it runs bin/rql4j)
+test-python: setup test-python-run
 
 test-python-run:
 	$(TEST_NUMERICS) $(PY) -m pytest python-bridge/tests compat-tests/python -q

@@ -4,8 +4,10 @@ Serves Gymnasium environments to the JVM over gRPC following the ``rql4j.v1`` co
 (``proto/rql4j/v1/env.proto``): ``rql4j-bridge serve`` starts an :class:`~rql4j_bridge.env_server.EnvServicer`.
 
 ``export_policy`` / ``load_policy`` (:mod:`rql4j_bridge.customized`, need the ``priors`` extra) export a
-customized policy saved by the Java learners as a self-contained package and load it; they are imported on
-first use, so that ``import rql4j_bridge`` does not import torch.
+customized policy saved by the Java learners as a self-contained package and load it; ``customize`` starts
+a customization from Python (it runs the ``rql4j`` command line); ``evaluate_policy`` runs an exported policy
+and its prior side by side. They are imported on first use, so that ``import rql4j_bridge`` does not import
+torch.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ PROTOCOL_REVISION = 2
 # export_policy / load_policy are not in __all__: a star import must not import torch
 __all__ = ["PROTOCOL", "PROTOCOL_REVISION", "__version__"]
 
-_LAZY = {"export_policy": "rql4j_bridge.customized.export", "load_policy": "rql4j_bridge.customized.load"}
+_LAZY = {
+    "export_policy": "rql4j_bridge.customized.export",
+    "load_policy": "rql4j_bridge.customized.load",
+    "evaluate_policy": "rql4j_bridge.customized.evaluate",
+    "customize": "rql4j_bridge.customized.customize",
+    "CustomizationError": "rql4j_bridge.customized.customize",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -27,6 +27,11 @@ from the command line; without one they exit 2 unless ``--no-auth`` (loopback on
 or the run folder) into a self-contained package (:mod:`rql4j_bridge.customized.export`). Prints
 one summary line to stdout; exit codes: 0 exported, 1 the input was refused (one line on stderr
 naming the folder and what to do), 2 bad arguments or the ``priors`` extra missing.
+
+``evaluate``: runs an exported customized policy and the prior it holds on the same seeds, as Java's
+evaluator does (:mod:`rql4j_bridge.customized.evaluate`); prints the table and the KL between them,
+``--json FILE`` writes everything, ``--video FILE`` the two episodes side by side. Exit codes: 0 done,
+1 the input was refused (one line on stderr), 2 bad arguments or a missing extra (``priors``, ``video``).
 """
 
 from __future__ import annotations
@@ -90,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve_py4j_parser(commands)
     _add_export_parser(commands)
     _add_export_policy_parser(commands)
+    _add_evaluate_parser(commands)
     _add_train_parser(commands)
+    _add_customize_parser(commands)
     _add_plot_parser(commands)
     _add_tensorboard_parser(commands)
     return parser
@@ -294,6 +301,14 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_customize_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    commands.add_parser(
+        "customize",
+        help="customize a prior for an add-on reward through the rql4j command line (rql4j-bridge customize --help)",
+        add_help=False,
+    )
+
+
 def _add_train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     commands.add_parser(
         "train",
@@ -416,6 +431,92 @@ def _export_policy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_evaluate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ev = commands.add_parser(
+        "evaluate",
+        help="run an exported customized policy and its prior side by side (returns, KL, optional video)",
+        description="Run the customized policy of an exported folder (rql4j export RUN --out DIR) and the prior it "
+        "holds in prior/ on the same seeds (10000, 10001, ...), deterministic, as rql4j's evaluator does; print "
+        "both rows of the results table and the mean per-step KL(customized || prior). Needs the 'priors' extra "
+        "(torch); --video needs the 'video' extra (imageio, pillow, imageio-ffmpeg).",
+    )
+    ev.add_argument("policy", metavar="POLICY_DIR", help="a folder written by rql4j export (or export-policy)")
+    ev.add_argument(
+        "--env-id",
+        metavar="ID",
+        help="the Gymnasium id to evaluate on (default: the run's evaluation env: a built-in task's -total-v0, else "
+        "its eval_env_id, else its env_id)",
+    )
+    ev.add_argument(
+        "--episodes", type=_int_at_least(1), default=20, metavar="N", help="episodes per policy (default: 20)"
+    )
+    ev.add_argument(
+        "--addon",
+        metavar="MODULE:FUNCTION",
+        help="an add-on reward applied over the env, so that it reports both parts (default: the run's, unless the "
+        "env reports both itself)",
+    )
+    ev.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first, to register the env ids it defines (repeatable; the run's recorded ones are "
+        "imported too)",
+    )
+    ev.add_argument(
+        "--video",
+        metavar="FILE",
+        help="write one episode of each, the prior left and the customized policy right, to FILE (.gif or .mp4; "
+        "never over an existing file)",
+    )
+    ev.add_argument("--json", metavar="FILE", help="write the full result (episodes, KL, env, seeds) as JSON to FILE")
+    ev.set_defaults(func=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    def fail(message: str, code: int) -> int:
+        print(f"rql4j-bridge evaluate: error: {' '.join(message.split())}", file=sys.stderr)
+        return code
+
+    if args.video and Path(args.video).suffix.lower() not in (".gif", ".mp4"):
+        return fail(f"--video {args.video}: the file must end in .gif or .mp4", 2)
+    if args.json and (Path(args.json).is_dir() or not Path(args.json).absolute().parent.is_dir()):
+        return fail(f"--json {args.json}: not a file in an existing folder", 2)
+    try:
+        from rql4j_bridge.customized.evaluate import evaluate_policy
+    except ImportError as e:
+        return fail(f"{e}; install the priors extra: pip install 'rql4j-bridge[priors]'", 2)
+    cwd = os.getcwd()  # the run's add-on / imports are found in the working directory too (as main() does)
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
+    try:
+        result = evaluate_policy(
+            args.policy,
+            args.env_id,
+            episodes=args.episodes,
+            addon=args.addon,
+            imports=args.imports,
+            video=args.video,
+        )
+    except ImportError as e:
+        return fail(str(e), 2)
+    except (OSError, ValueError, TypeError, gymnasium.error.Error) as e:
+        return fail(str(e), 1)
+    print(result.markdown(), end="")
+    print(result.kl_line())
+    if result.video is not None:
+        print(f"wrote {result.video} (seed {result.video_seed}: the prior left, the customized policy right)")
+    if args.json:
+        try:
+            Path(args.json).write_text(result.to_json(), encoding="utf-8")
+        except OSError as e:
+            return fail(f"--json {args.json}: {e}", 1)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:  # the training pipeline has its own parser (rql4j_bridge.train)
@@ -427,6 +528,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
 
         return int(train_main(argv[1:]))
+    if argv[:1] == ["customize"]:  # rql4j_bridge.customize's own parser (options after -- go to `rql4j customize`)
+        from rql4j_bridge.customized.customize import main as customize_main
+
+        return customize_main(argv[1:])
     args = build_parser().parse_args(argv)
     args.argv = argv
     if getattr(args, "imports", None) or getattr(args, "addons", None):

@@ -5,6 +5,8 @@ folder that is itself an ``rql4j-prior/1`` package (``prior.json``, ``policy.pt`
 customized policy, ``weights.safetensors``, a copy of the prior, optionally ``policy.onnx``); see
 :mod:`rql4j_bridge.customized.export`. :func:`load_policy` loads such a folder without Java and
 acts with it like Stable-Baselines3's ``predict``; see :mod:`rql4j_bridge.customized.load`.
+:func:`evaluate_policy` (``rql4j-bridge evaluate``) runs an exported policy and its prior on the same
+seeds and measures the KL between them; see :mod:`rql4j_bridge.customized.evaluate`.
 
 Importing this package does not import torch: the names below load their module on first use.
 """
@@ -14,9 +16,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["ExportedPolicy", "PolicyExportError", "export_policy", "load_policy"]
+__all__ = ["Evaluation", "ExportedPolicy", "PolicyExportError", "evaluate_policy", "export_policy", "load_policy"]
 
 _WHERE = {
+    "Evaluation": "evaluate",
+    "evaluate_policy": "evaluate",
     "ExportedPolicy": "load",
     "load_policy": "load",
     "PolicyExportError": "export",

@@ -119,6 +119,8 @@ ONNX_FILE = "policy.onnx"
 PRIOR_FOLDER = "prior"
 ONNX_OPSET = 17
 RUN_FORMAT = "rql4j-run/1"
+# what prior.json's customized.run keeps of the run's config.json: the task, how it is evaluated, the learner
+RUN_KEYS = ("task", "env_id", "eval_env_id", "addon", "imports", "algo", "baseline")
 
 
 @dataclass(frozen=True)
@@ -842,7 +844,7 @@ def export_policy(
             "prior": prior_block,
             "weights": {"file": WEIGHTS_FILE, "tensors": sorted(learned)},
             "config": src.config,
-            "run": {k: run[k] for k in ("task", "env_id", "addon", "imports", "algo", "baseline") if k in run} or None,
+            "run": {k: run[k] for k in RUN_KEYS if k in run} or None,
             "created": src.data.get("created"),
         }
         act_space = built.action_space

@@ -568,6 +568,16 @@ def export_checkpoint(
 # -- SB3 ------------------------------------------------------------------------------------------
 
 
+def infer_sb3_kind(path: str | Path) -> str:
+    """The ``--kind`` of an SB3 zip (``sb3-dqn``, ``sb3-sac``, ``sb3-ppo`` or ``sb3-a2c``), read from its
+    policy class and hyperparameters (nothing is unpickled); ExportError for one that cannot be a prior."""
+    z = read_sb3_zip(path)
+    algo, _ = _algo_from_zip(z)
+    if algo == "actor_critic":
+        return "sb3-ppo" if ("clip_range" in z.data or "n_epochs" in z.data or not z.data) else "sb3-a2c"
+    return _KIND_OF_ALGO[algo]
+
+
 def _algo_from_zip(z: Sb3Zip) -> tuple[str, str]:
     """(algo family, policy class) of an SB3 zip; ExportError for deterministic / unsupported ones."""
     policy_class = _policy_class(z.data)

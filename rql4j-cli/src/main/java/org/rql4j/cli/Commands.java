@@ -34,7 +34,8 @@ final class Commands {
       text("--out", "DIR", "the run folder: config.json, metrics.csv, checkpoint/, policy/, summary.json"),
       text("--checkpoint-dir", "DIR", "checkpoints here instead of DIR/checkpoint"),
       whole("--checkpoint-every", "N", Opts.STEPS, "a checkpoint every N env steps (default: a tenth of the run)"),
-      flag("--resume", "continue a stopped or failed run from its last checkpoint"));
+      flag("--resume", "continue a stopped or failed run from its last checkpoint"),
+      flag("--no-export", "do not export the finished run's policy into DIR/export (rql4j export does it later)"));
 
   /** Every command's spec, in the order of {@code rql4j --help}. */
   static final Map<String, CommandSpec> SPECS = new LinkedHashMap<>();
@@ -192,6 +193,19 @@ final class Commands {
         List.of(text("--out", "DIR", "the folder to write (new, or empty)"),
             flag("--no-onnx", "skip policy.onnx")));
     Opts.positional(SPECS.get("export"), "RUN_DIR", "the run folder (customize --out) or its policy/ folder");
+    add("evaluate", "rql4j evaluate POLICY_DIR [--env-id ID] [--episodes N] [--addon MODULE:FUNCTION] [--video FILE]",
+        "Run an exported customized policy and the prior it was customized from side by side on the same seeds "
+            + "(10000..; deterministic): both reward columns for each, the KL between them and, with --video, one "
+            + "episode of each recorded side by side (docs/export.md). Runs in Python: the bridge's priors extra, "
+            + "and its video extra for --video.",
+        List.of(text("--env-id", "ID", "the Gymnasium id (default: the run's evaluation env, recorded in the folder)"),
+            whole("--episodes", "N", Opts.EPISODES, "episodes per policy (default 20)"),
+            text("--addon", "MODULE:FUNCTION", "an add-on reward applied over the env (default: the run's, unless the "
+                + "env reports both parts itself)"),
+            many("--import", "MODULE", "a module to import first (one that registers ID); repeatable"),
+            text("--video", "FILE", "record one episode of each, side by side, into this new .gif or .mp4")));
+    Opts.positional(SPECS.get("evaluate"), "POLICY_DIR", "an exported policy: a run's export/ folder, or rql4j "
+        + "export's --out");
   }
 
   /** {@code args} of {@code command} parsed against its table; an IllegalArgumentException naming what does not fit. */

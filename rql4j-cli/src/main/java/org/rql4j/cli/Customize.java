@@ -126,7 +126,7 @@ final class Customize {
     }
     com.google.gson.JsonObject fields = file.learnerFields();
     Customization.Builder b = Customization.builder(task, priorDir).optBaseline(baseline)
-        .optEvalEpisodes(evalEpisodes).optOutDir(out).optResume(resume)
+        .optEvalEpisodes(evalEpisodes).optOutDir(out).optResume(resume).optExport(!o.flag("--no-export"))
         .optAlgorithm(algorithm(setting(o, file, "--algo", null)))
         // the config file's learner fields, then the command line's settings over them (defaults: 1e5 steps, seed 0)
         .optTuning(cfg -> {
@@ -182,6 +182,7 @@ final class Customize {
       }
     }
     Result r;
+    Path exported;
     try (ProgressReport report = ProgressReport.forTraining("customize")) {
       b.optProgress(report::accept);
       if (report.interactive()) {
@@ -189,6 +190,7 @@ final class Customize {
       }
       try (Customization.Result done = b.build().run()) {
         r = new Result(done.prior(), done.learned(), done.training(), done.trainSeconds());
+        exported = done.exportDir();
       }
     } catch (java.io.IOException e) {
       // a run folder, checkpoint or prior package file that cannot be read or written
@@ -196,7 +198,9 @@ final class Customize {
           + out + ")") + ": " + e.getMessage(), e);
     }
     if (out != null) {
-      System.out.println("wrote " + out + "/{config.json, metrics.csv, policy/, summary.json}");
+      System.out.println("wrote " + out + "/{config.json, metrics.csv, policy/, summary.json" + (exported == null ? ""
+          : ", export/") + "}" + (exported == null ? "" : "; " + exported + " is the policy to deploy (Python: "
+          + "rql4j_bridge.load_policy) or to customize again (--prior)"));
     }
     System.out.printf(Locale.ROOT, "%ntrained %d env steps in %.1f s; %d evaluation episodes (seeds 10000..)%n%n",
         r.training().step(), r.seconds(), evalEpisodes);

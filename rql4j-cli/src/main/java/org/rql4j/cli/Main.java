@@ -82,11 +82,42 @@ public final class Main {
         case "ppo" -> PpoRun.run(rest);
         case "ppo-results" -> PpoResults.run(rest);
         case "export" -> export(opts);
+        case "evaluate" -> evaluate(opts);
         default -> throw new IllegalStateException("command " + args[0] + " has options but no code");
       }
       return 0;
     } catch (Exception e) {
       return failed(e, debug);
+    }
+  }
+
+  /** {@code rql4j evaluate POLICY_DIR ...}: {@link org.rql4j.customize.PolicyEvaluation}. */
+  private static void evaluate(Opts opts) throws java.io.IOException {
+    java.nio.file.Path dir = java.nio.file.Path.of(opts.positional(0));
+    org.rql4j.customize.PolicyEvaluation.Builder b = org.rql4j.customize.PolicyEvaluation.builder(dir)
+        .optEpisodes((int) opts.whole("--episodes", 20));
+    if (opts.has("--env-id")) {
+      b.optEnvId(opts.text("--env-id", null));
+    }
+    if (opts.has("--addon")) {
+      b.optAddon(opts.text("--addon", null));
+    }
+    if (opts.has("--import")) {
+      opts.all("--import").forEach(b::optImport);
+    }
+    if (opts.has("--video")) {
+      b.optVideo(java.nio.file.Path.of(opts.text("--video", null)));
+    }
+    org.rql4j.customize.PolicyEvaluation.Result r = b.build().run();
+    System.out.println("rql4j evaluate: " + dir + " on " + r.envId() + (r.addon() == null ? "" : " + " + r.addon())
+        + ", " + r.prior().episodes().size() + " episodes each (seeds 10000..), deterministic\n");
+    System.out.println(r.markdown().strip());
+    System.out.println();
+    System.out.println(Double.isNaN(r.kl()) ? "KL(customized || prior): not computed (" + r.klReason() + ")"
+        : String.format(java.util.Locale.ROOT, "KL(customized || prior), mean per step: %.4g on the customized "
+            + "policy's states, %.4g on the prior's", r.kl(), r.klOnPriorStates()));
+    if (r.video() != null) {
+      System.out.println("wrote " + r.video() + " (prior left, customized right)");
     }
   }
 

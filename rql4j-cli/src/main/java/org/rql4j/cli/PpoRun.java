@@ -50,7 +50,7 @@ final class PpoRun {
 
   /** A command line's settings. */
   record Settings(String task, String baseline, ResidualPpoConfig cfg, int evalEpisodes, Path priorDir, Path out,
-      Checkpointing checkpointing) {}
+      Checkpointing checkpointing, boolean export) {}
 
   static Settings parse(String[] args) {
     Opts o = Commands.parse("ppo", args);
@@ -112,7 +112,7 @@ final class PpoRun {
     }
     Checkpointing ck = ckOpt == null ? null : new Checkpointing(Path.of(ckOpt),
         o.whole("--checkpoint-every", Math.max(cfg.nSteps() * cfg.numEnvs(), steps / 10)), resume);
-    return new Settings(task, baseline, cfg, evalEpisodes, priorDir, out, ck);
+    return new Settings(task, baseline, cfg, evalEpisodes, priorDir, out, ck, !o.flag("--no-export"));
   }
 
   /** The result the run these arguments describe left in its --out, or null when it has not finished. */
@@ -143,22 +143,26 @@ final class PpoRun {
         + org.rql4j.runtime.Numerics.line());
     Customization.Builder b = Customization.builder(Task.builtIn(s.task()), s.priorDir())
         .optBaseline(Baseline.of(s.baseline())).optAlgorithm(Customization.Algorithm.PPO).optPpoConfig(s.cfg())
-        .optEvalEpisodes(s.evalEpisodes()).optOutDir(s.out()).optLog(System.out::println);
+        .optEvalEpisodes(s.evalEpisodes()).optOutDir(s.out()).optExport(s.export())
+        .optLog(System.out::println);
     if (s.checkpointing() != null) {
       b.optCheckpointing(s.checkpointing().dir(), s.checkpointing().every()).optResume(s.checkpointing().resume());
     }
     Customize.Result r;
+    Path exported;
     try (ProgressReport report = ProgressReport.forTraining("ppo")) {
       b.optProgress(report::accept);
       try (Customization.Result done = b.build().run()) {
         r = new Customize.Result(done.prior(), done.learned(), done.training(), done.trainSeconds());
+        exported = done.exportDir();
       }
     } catch (IOException e) {
       throw new java.io.UncheckedIOException("cannot read or write the run's files (run folder " + s.out() + "): "
           + e.getMessage(), e);
     }
     if (s.out() != null) {
-      System.out.println("wrote " + s.out() + "/{config.json, metrics.csv, policy/, summary.json}");
+      System.out.println("wrote " + s.out() + "/{config.json, metrics.csv, policy/, summary.json"
+          + (exported == null ? "" : ", export/") + "}");
     }
     System.out.printf(Locale.ROOT, "%ntrained %d env steps in %.1f s; %d evaluation episodes (seeds 10000..)%n%n",
         r.training().step(), r.seconds(), s.evalEpisodes());

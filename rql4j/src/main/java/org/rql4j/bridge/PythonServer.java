@@ -278,6 +278,11 @@ public final class PythonServer implements AutoCloseable {
       return this;
     }
 
+    /** The Python interpreter the server will run on: {@link #optPython}'s, else {@link #defaultPython()}. */
+    public Path python() {
+      return python != null ? python : defaultPython();
+    }
+
     /** Interface to bind; loopback by default. */
     public Builder optHost(String host) {
       this.host = host;

@@ -59,6 +59,8 @@ import org.rql4j.train.Checkpointing;
  */
 public final class Customization {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Customization.class);
+
   /** The learner family. */
   public enum Algorithm {
     /** Residual soft Q-learning (Discrete actions). */
@@ -72,10 +74,15 @@ public final class Customization {
     PPO
   }
 
-  /** What a finished run gives: the evaluations, the training's last progress and the customized policy. */
+  /**
+   * What a finished run gives: the evaluations, the training's last progress, the customized policy and,
+   * for a run with an out folder, where it was exported for Python and ONNX ({@code exportDir},
+   * {@code OUT/export}; null when there is none: no out folder, {@link Builder#optExport} off, or an
+   * export that failed, which the log says why).
+   */
   public record Result(Task task, Baseline baseline, Object config, Evaluator.Summary prior,
       Evaluator.Summary learned, TrainingProgress training, double trainSeconds, Path policyDir,
-      SavablePolicy policy) implements AutoCloseable {
+      SavablePolicy policy, Path exportDir) implements AutoCloseable {
 
     /** Closes the policy (null for a result read back from a finished run folder). */
     @Override
@@ -128,6 +135,7 @@ public final class Customization {
     private final java.util.List<String> imports = new java.util.ArrayList<>();
     private java.util.function.UnaryOperator<LearnerConfig> tuning = c -> c;
     private Consumer<String> log = m -> { };
+    private boolean export = true;
 
     private Builder(Task task, Path priorDir, PriorPolicy prior) {
       this.task = Objects.requireNonNull(task, "task");
@@ -254,6 +262,17 @@ public final class Customization {
      */
     public Builder optTuning(java.util.function.UnaryOperator<LearnerConfig> tuning) {
       this.tuning = Objects.requireNonNull(tuning, "tuning");
+      return this;
+    }
+
+    /**
+     * Whether a finished run with an out folder exports its policy into {@code OUT/export} (default
+     * true): {@link PolicyExport}'s self-contained folder, which Python loads without Java
+     * ({@code rql4j_bridge.load_policy}) and which is the prior of a further customization. It runs on
+     * the server's Python, which needs the bridge's {@code priors} extra (and {@code export} for ONNX).
+     */
+    public Builder optExport(boolean export) {
+      this.export = export;
       return this;
     }
 
@@ -504,10 +523,11 @@ public final class Customization {
     }
     log("%s holds this run, finished: nothing to train", b.outDir);
     Path saved = b.outDir.resolve("policy");
+    boolean hasPolicy = Files.isRegularFile(saved.resolve("policy.json"));
     return new Result(task, b.baseline, cfg, RunFolder.episodes(finished, "prior_episodes"),
         RunFolder.episodes(finished, "learned_episodes"), RunFolder.progress(finished, progressType),
         finished.get("train_seconds").getAsDouble(), saved,
-        Files.isRegularFile(saved.resolve("policy.json")) ? org.rql4j.learner.Policies.load(saved) : null);
+        hasPolicy ? org.rql4j.learner.Policies.load(saved) : null, hasPolicy ? export() : null);
   }
 
   private Result runPpo(EnvClient client, PriorPolicy prior, long[] seeds, Space actionSpace) throws IOException {
@@ -605,14 +625,48 @@ public final class Customization {
   private Result finish(Object cfg, Evaluator.Summary before, Evaluator.Summary after, TrainingProgress last,
       SavablePolicy policy) throws IOException {
     if (b.outDir == null) {
-      return new Result(task, b.baseline, cfg, before, after, last, last.trainSeconds(), null, detached(policy));
+      return new Result(task, b.baseline, cfg, before, after, last, last.trainSeconds(), null, detached(policy),
+          null);
     }
     Path policyDir = b.outDir.resolve("policy");
     policy.save(policyDir);
     RunFolder.writeSummary(b.outDir, before, after, last, b.baseline.label());
     return new Result(task, b.baseline, cfg, before, after, last, last.trainSeconds(), policyDir,
-        org.rql4j.learner.Policies.load(policyDir));
+        org.rql4j.learner.Policies.load(policyDir), export());
   }
+
+  /**
+   * The run's policy exported into {@code OUT/export} ({@link PolicyExport}) unless it is there already
+   * or {@link Builder#optExport} is off. The run itself is done and saved by then: an export that fails
+   * (e.g. a Python without the bridge's priors extra) is logged with what to do, and the result has no
+   * export folder.
+   */
+  private Path export() {
+    if (!b.export) {
+      return null;
+    }
+    Path out = b.outDir.resolve(EXPORT_DIR);
+    if (Files.isRegularFile(out.resolve("prior.json"))) {
+      return out;
+    }
+    try {
+      PolicyExport.builder(b.outDir, out).optPython(b.server != null ? b.server.python() : PythonServer.defaultPython())
+          .build().run();
+      log("exported the customized policy to %s (Python: rql4j_bridge.load_policy; a prior for a further "
+          + "customization: --prior %s)", out, out);
+      return out;
+    } catch (IOException | RuntimeException e) {
+      String why = e.getMessage() == null ? e.toString() : e.getMessage();
+      LOG.warn("the run finished and is saved in {}, but exporting its policy failed: {}. Export it later with "
+          + "`rql4j export {} --out DIR` (the bridge's priors and export extras: pip install "
+          + "'rql4j-bridge[priors,export]')", b.outDir, why, b.outDir);
+      log("the run is saved; its export failed (%s): export it later with `rql4j export %s --out DIR`", why, b.outDir);
+      return null;
+    }
+  }
+
+  /** The folder inside a run folder that a finished run's policy is exported to (docs/export.md). */
+  public static final String EXPORT_DIR = "export";
 
   /** A copy of a learner's policy that outlives the learner (saved to a temporary folder and loaded back). */
   private static SavablePolicy detached(SavablePolicy policy) throws IOException {

@@ -1,13 +1,11 @@
 package org.rql4j.customize;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.rql4j.bridge.PythonServer;
 
 /**
@@ -123,65 +121,19 @@ public final class PolicyExport {
    *     changed since the run, names what to do); nothing is left half-written
    */
   public Path run() throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(python.toString(), "-P", "-m", "rql4j_bridge", "export-policy",
-        source.toAbsolutePath().toString(), "--out", out.toAbsolutePath().toString()));
+    List<String> args = new ArrayList<>(List.of(source.toAbsolutePath().toString(), "--out",
+        out.toAbsolutePath().toString()));
     if (!onnx) {
-      cmd.add("--no-onnx");
+      args.add("--no-onnx");
     }
-    // the output goes to a file, so that the timeout holds even when Python hangs without writing
-    Path log = Files.createTempFile("rql4j-export", ".log");
-    try {
-      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
-      pb.environment().put("PYTHONSAFEPATH", "1");
-      Process p;
-      try {
-        p = pb.start();
-      } catch (IOException e) {
-        throw new IOException("cannot start " + python + " to export " + source + " (" + e.getMessage() + "); point "
-            + "-Drql4j.python / RQL4J_PYTHON at a Python with rql4j-bridge[priors,export] installed", e);
+    String output = PythonCommand.run(python, "export-policy", args, timeout, "exporting " + source,
+        "priors,export");
+    // what Python said on the way (e.g. why policy.onnx was not written) reaches the caller's log
+    for (String line : output.strip().split("\n")) {
+      if (!line.isBlank()) {
+        LOG.info("export: {}", line.strip());
       }
-      p.getOutputStream().close();
-      try {
-        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-          p.destroyForcibly();
-          throw new IOException("exporting " + source + " took longer than " + timeout + " and was stopped; nothing "
-              + "was written to " + out);
-        }
-      } catch (InterruptedException e) {
-        p.destroyForcibly();
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted while exporting " + source, e);
-      }
-      String output = Files.readString(log, StandardCharsets.UTF_8);
-      if (p.exitValue() != 0) {
-        String why = lastLine(output);
-        throw new IOException("exporting " + source + " failed: " + (why.isEmpty() ? "Python exited with code "
-            + p.exitValue() + " and no message" : why)
-            + (output.contains("No module named 'torch'") || output.contains("No module named 'onnx")
-                || output.contains("No module named 'safetensors'")
-                ? " (install the bridge's priors and export extras: pip install 'rql4j-bridge[priors,export]')" : ""));
-      }
-      // what Python said on the way (e.g. why policy.onnx was not written) reaches the caller's log
-      for (String line : output.strip().split("\n")) {
-        if (!line.isBlank()) {
-          LOG.info("export: {}", line.strip());
-        }
-      }
-    } finally {
-      Files.deleteIfExists(log);
     }
     return out;
-  }
-
-  /** The last non-blank line of {@code text} without the command's prefix (Python's one-line error). */
-  static String lastLine(String text) {
-    String[] lines = text.strip().split("\n");
-    String last = lines.length == 0 ? "" : lines[lines.length - 1].strip();
-    for (String prefix : new String[] {"rql4j-bridge export-policy: error: ", "rql4j-bridge: "}) {
-      if (last.startsWith(prefix)) {
-        return last.substring(prefix.length());
-      }
-    }
-    return last;
   }
 }

@@ -1,5 +1,6 @@
 package org.rql4j.customize;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -90,6 +91,70 @@ class PolicyExportIT {
     return worst;
   }
 
+  /** The deterministic actions of {@code policy} (Java) on each of the {@code dim}-wide observations. */
+  private static float[] javaActions(org.rql4j.policy.Policy policy, float[] obs, int dim) {
+    java.util.List<Float> out = new java.util.ArrayList<>();
+    for (int i = 0; i < obs.length / dim; i++) {
+      Tensor a = (Tensor) policy.act(Tensor.ofFloats(java.util.Arrays.copyOfRange(obs, i * dim, (i + 1) * dim), dim),
+          true);
+      for (int k = 0; k < a.numel(); k++) {
+        out.add((float) a.getDouble(k));
+      }
+    }
+    float[] f = new float[out.size()];
+    for (int i = 0; i < f.length; i++) {
+      f[i] = out.get(i);
+    }
+    return f;
+  }
+
+  /**
+   * The exported {@code policy.onnx} run by onnxruntime (Python) on the observations, against Java's
+   * outputs ({@code names}: forward's outputs in order) and deterministic actions: the largest relative
+   * difference {@code |onnx - java| / max(1, |java|)} of each output, the largest action difference, and
+   * the indices of the observations whose actions differ by more than 1e-5.
+   */
+  private static com.google.gson.JsonObject onnxAgainstJava(Path home, float[] obs, int dim, String[] names,
+      float[][] outputs, float[] actions) throws Exception {
+    Path files = Files.createTempDirectory(work, "onnx");
+    Files.write(files.resolve("obs.f32"), littleEndian(obs));
+    for (int i = 0; i < names.length; i++) {
+      Files.write(files.resolve(names[i] + ".f32"), littleEndian(outputs[i]));
+    }
+    Files.write(files.resolve("action.f32"), littleEndian(actions));
+    String script = """
+        import json, sys
+        import numpy as np, onnxruntime as ort
+        home, files, dim, names = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split(",")
+        obs = np.fromfile(files + "/obs.f32", dtype="<f4").reshape(-1, dim)
+        session = ort.InferenceSession(home + "/policy.onnx", providers=["CPUExecutionProvider"])
+        got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"obs": obs})))
+        result = {}
+        for name in names:
+            want = np.fromfile(f"{files}/{name}.f32", dtype="<f4").astype(np.float64)
+            diff = np.abs(got[name].astype(np.float64).ravel() - want) / np.maximum(1.0, np.abs(want))
+            result[name] = float(diff.max())
+        want = np.fromfile(files + "/action.f32", dtype="<f4").astype(np.float64).reshape(obs.shape[0], -1)
+        diff = np.abs(got["action"].astype(np.float64).reshape(obs.shape[0], -1) - want).max(axis=1)
+        result["action"] = float(diff.max())
+        result["action_mismatch"] = [int(i) for i in np.nonzero(diff > 1e-5)[0]]
+        print(json.dumps(result))
+        """;
+    Process py = new ProcessBuilder(PythonServer.defaultPython().toString(), "-c", script, home.toString(),
+        files.toString(), String.valueOf(dim), String.join(",", names)).redirectErrorStream(true).start();
+    String out = new String(py.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+    assertEquals(0, py.waitFor(), out);
+    return com.google.gson.JsonParser.parseString(out.substring(out.lastIndexOf('\n') + 1)).getAsJsonObject();
+  }
+
+  private static byte[] littleEndian(float[] values) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * values.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (float v : values) {
+      b.putFloat(v);
+    }
+    return b.array();
+  }
+
   @Test
   void softQExportsTheWholeCustomizedPolicy() throws Exception {
     Path run = work.resolve("softq-run");
@@ -99,9 +164,13 @@ class PolicyExportIT {
         .optTuning(c -> ((ResidualSoftQConfig) c).toBuilder().optPriorWeight(0.5f).optAlphaHat(0.7f).build())
         .optOutDir(run).build().run()) {
       assertTrue(r.config() instanceof ResidualSoftQConfig);
+      // a finished run exports itself
+      assertEquals(run.resolve(Customization.EXPORT_DIR), r.exportDir());
     }
-    Path home = PolicyExport.builder(run, work.resolve("softq-home")).build().run();
+    Path home = run.resolve(Customization.EXPORT_DIR);
     assertTrue(Files.isRegularFile(home.resolve("prior.json")) && Files.isRegularFile(home.resolve("policy.pt")));
+    // ... and rql4j export writes the same policy again (compared below)
+    Path again = PolicyExport.builder(run, work.resolve("softq-home")).optOnnx(false).build().run();
     assertFalse(Files.readString(home.resolve("prior.json")).contains(ROOT.toString()), "no absolute paths");
 
     float[] obs = recordObservations("CartPole-v1", 1000, true);
@@ -113,9 +182,28 @@ class PolicyExportIT {
     try (TorchScriptPrior prior = TorchScriptPrior.load(home); NDManager m = NDManager.newBaseManager("PyTorch")) {
       exported = prior.logProbsAll(m.create(obs, new Shape(1000, 4))).toFloatArray();
     }
+    try (TorchScriptPrior prior = TorchScriptPrior.load(again); NDManager m = NDManager.newBaseManager("PyTorch")) {
+      assertArrayEquals(exported, prior.logProbsAll(m.create(obs, new Shape(1000, 4))).toFloatArray());
+    }
     double diff = maxAbsDiff(javaLogProbs, exported);
     System.out.println("soft Q-learning, 1000 observations: max |log pi_hat (Java) - log pi_hat (exported)| = " + diff);
     assertTrue(diff <= 1e-5, "log-probabilities differ by " + diff);
+    // policy.onnx in onnxruntime: the same argmax except at exact ties, and log-probs within 5e-5 relative. Not
+    // 1e-5: the logits (Q_R + w log pi) / alphaHat are in the hundreds here, where a float32 ulp is 1.5e-5, and
+    // onnxruntime's kernels round differently from libtorch's (both are 3e-5 to 5e-5 from a float64
+    // evaluation: docs/export.md); measured 1.5e-5. Dropping w or alphaHat moves them by whole units.
+    float[] javaArgmax = new float[1000];
+    for (int i = 0; i < 1000; i++) {
+      javaArgmax[i] = javaLogProbs[2 * i + 1] > javaLogProbs[2 * i] ? 1 : 0;
+    }
+    com.google.gson.JsonObject onnx = onnxAgainstJava(home, obs, 4, new String[] {"log_probs"},
+        new float[][] {javaLogProbs}, javaArgmax);
+    System.out.println("soft Q-learning, 1000 observations, ONNX vs Java: " + onnx);
+    assertTrue(onnx.get("log_probs").getAsDouble() <= 5e-5, onnx.toString());
+    for (var i : onnx.getAsJsonArray("action_mismatch")) {
+      int k = i.getAsInt();
+      assertEquals(javaLogProbs[2 * k], javaLogProbs[2 * k + 1], 1e-5f, "an action differs away from a tie: " + k);
+    }
 
     // the same episodes in Python, without Java: load_policy + predict on the evaluation seeds
     String script = """
@@ -162,6 +250,56 @@ class PolicyExportIT {
   }
 
   @Test
+  void evaluateRunsBothPoliciesOnTheRunsSeedsAndRecordsThem() throws Exception {
+    Path run = work.resolve("eval-run");
+    Task task = Task.of("CartPole-v1").withAddon("mytasks:stay_left");
+    try (Customization.Result r = Customization.builder(task, ROOT.resolve("examples/priors/cartpole-center-softdqn"))
+        .optServer(PythonServer.builder().optWorkingDir(work)).optSteps(2000).optEvalEpisodes(3)
+        .optOutDir(run).build().run()) {
+      assertTrue(r.exportDir() != null);
+    }
+    Path video = work.resolve("side-by-side.gif");
+    // the env and add-on come from the folder's record (CartPole-v1 + mytasks:stay_left)
+    PolicyEvaluation.Result r = PolicyEvaluation.builder(run.resolve(Customization.EXPORT_DIR)).optEpisodes(3)
+        .optVideo(video).optWorkingDir(work).build().run();
+    assertEquals("CartPole-v1", r.envId());
+    assertEquals("mytasks:stay_left", r.addon());
+    // the exported policy in Python gives the Java run's own evaluation, episode by episode, and so does the prior
+    com.google.gson.JsonObject summary = com.google.gson.JsonParser.parseString(Files.readString(
+        run.resolve("summary.json"))).getAsJsonObject();
+    for (String[] side : new String[][] {{"prior_episodes", "prior"}, {"learned_episodes", "customized"}}) {
+      com.google.gson.JsonArray javaEpisodes = summary.getAsJsonArray(side[0]);
+      org.rql4j.train.Evaluator.Summary py = side[1].equals("prior") ? r.prior() : r.customized();
+      assertEquals(javaEpisodes.size(), py.episodes().size());
+      for (int i = 0; i < javaEpisodes.size(); i++) {
+        com.google.gson.JsonObject e = javaEpisodes.get(i).getAsJsonObject();
+        assertEquals(e.get("seed").getAsLong(), py.episodes().get(i).seed());
+        assertEquals(e.get("basicReturn").getAsDouble(), py.episodes().get(i).basicReturn(), 1e-9, side[1]);
+        assertEquals(e.get("addonReturn").getAsDouble(), py.episodes().get(i).addonReturn(), 1e-9, side[1]);
+      }
+    }
+    System.out.println(r.markdown() + "\nKL " + r.kl() + " (prior's states " + r.klOnPriorStates() + ")");
+    assertTrue(r.kl() > 0 && r.kl() < 10, "KL " + r.kl());
+    // the recording: frames of both episodes side by side (a CartPole frame is 600 wide)
+    javax.imageio.ImageReader gif = javax.imageio.ImageIO.getImageReadersByFormatName("gif").next();
+    try (javax.imageio.stream.ImageInputStream in = javax.imageio.ImageIO.createImageInputStream(video.toFile())) {
+      gif.setInput(in);
+      assertTrue(gif.getNumImages(true) > 10, "frames: " + gif.getNumImages(true));
+      assertEquals(1200, gif.getWidth(0));
+    }
+    // a second recording to the same file is refused before anything runs; the file is kept
+    long size = Files.size(video);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> PolicyEvaluation.builder(run.resolve(Customization.EXPORT_DIR)).optVideo(video).build());
+    assertTrue(e.getMessage().contains("already exists"), e.getMessage());
+    assertEquals(size, Files.size(video));
+    // a run folder is not an exported policy
+    e = assertThrows(IllegalArgumentException.class, () -> PolicyEvaluation.builder(run).build());
+    assertTrue(e.getMessage().contains("not an exported policy") && e.getMessage().contains(run.toString()),
+        e.getMessage());
+  }
+
+  @Test
   void sacExportsTheActor() throws Exception {
     Path run = work.resolve("sac-run");
     Task task = Task.of("MountainCarContinuous-v0").withAddon("mytasks:less_left");
@@ -170,12 +308,19 @@ class PolicyExportIT {
         .optOutDir(run).build().run()) {
       assertTrue(r.config() instanceof ResidualSacConfig);
     }
-    Path home = PolicyExport.builder(run.resolve("policy"), work.resolve("sac-home")).optOnnx(false).build().run();
+    Path home = run.resolve(Customization.EXPORT_DIR);
     float[] obs = recordObservations("MountainCarContinuous-v0", 1000, false);
     float[][] javaGaussian;
+    float[] javaAct;
     try (SavablePolicy p = Policies.load(run.resolve("policy"))) {
       javaGaussian = ((SacPolicy) p).learner().actorDistribution(obs);
+      javaAct = javaActions(p, obs, 2);
     }
+    com.google.gson.JsonObject onnx = onnxAgainstJava(home, obs, 2, new String[] {"mean", "log_std"}, javaGaussian,
+        javaAct);
+    System.out.println("SAC, 1000 observations, ONNX vs Java: " + onnx);
+    assertTrue(onnx.get("mean").getAsDouble() <= 1e-5 && onnx.get("log_std").getAsDouble() <= 1e-5
+        && onnx.get("action").getAsDouble() <= 1e-5, onnx.toString());
     try (TorchScriptPrior prior = TorchScriptPrior.load(home); NDManager m = NDManager.newBaseManager("PyTorch")) {
       GaussianParams g = prior.distribution(m.create(obs, new Shape(1000, 2)));
       double mean = maxAbsDiff(javaGaussian[0], g.mean().toFloatArray());
@@ -193,7 +338,7 @@ class PolicyExportIT {
         .optAlgorithm(Customization.Algorithm.PPO).optSteps(4096).optEvalEpisodes(1).optOutDir(run).build().run()) {
       assertTrue(r.policyDir() != null);
     }
-    Path home = PolicyExport.builder(run, work.resolve("ppo-home")).optOnnx(false).build().run();
+    Path home = run.resolve(Customization.EXPORT_DIR);
     float[] obs = recordObservations("Hopper-v5", 1000, false, 3);
     try (SavablePolicy p = Policies.load(run.resolve("policy"));
         TorchScriptPrior prior = TorchScriptPrior.load(home); NDManager m = NDManager.newBaseManager("PyTorch")) {
@@ -209,6 +354,11 @@ class PolicyExportIT {
       double ls = maxAbsDiff(javaLogStd, logStd);
       System.out.println("PPO, 1000 observations: max |mean diff| = " + mean + ", max |log-std diff| = " + ls);
       assertTrue(mean <= 1e-5 && ls <= 1e-5, "mean " + mean + ", log-std " + ls);
+      com.google.gson.JsonObject onnx = onnxAgainstJava(home, obs, 11, new String[] {"mean", "log_std"},
+          new float[][] {javaMean, javaLogStd}, javaActions(p, obs, 11));
+      System.out.println("PPO, 1000 observations, ONNX vs Java: " + onnx);
+      assertTrue(onnx.get("mean").getAsDouble() <= 1e-5 && onnx.get("log_std").getAsDouble() <= 1e-5
+          && onnx.get("action").getAsDouble() <= 1e-5, onnx.toString());
     }
   }
 
