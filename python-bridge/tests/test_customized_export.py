@@ -147,7 +147,7 @@ def sac_run(
     java_safetensors(run / "policy" / "actor.safetensors", tensors(actor, "actor"))
     write_json(run / "policy" / "policy.json", {
         "format": "rql4j-sac-policy/2", "created": "2026-12-05T02:50:41.309897834Z", "obs_dim": obs_dim,
-        "action_low": low, "action_high": high, "config": SAC_CONFIG,
+        "action_low": low, "action_high": high, "config": SAC_CONFIG, "alpha_hat": 0.05,
     })  # fmt: skip
     if prior is not None:
         run_config(run, "sac", prior, SAC_CONFIG)
@@ -392,6 +392,8 @@ def test_sac_exports_the_actor(tmp_path: Path, with_prior: bool) -> None:
     assert pkg.distribution == "squashed_gaussian"
     assert pkg.sidecar["action_scaling"]["kind"] == "tanh_to_box"
     custom = pkg.sidecar["customized"]
+    # the temperature the run ended with (a learned one moves), and the config's starting value
+    assert custom["alpha_hat"] == 0.05 and custom["alpha_hat_initial"] == SAC_CONFIG["alphaHat"]
     if with_prior:
         assert custom["prior"]["sha256"] == JAVA_PRIOR_SHA256[SAC_PRIOR] and custom["prior"]["sha256_verified"]
         assert pkg.sidecar["observation_space"] == load_prior_package(SAC_PRIOR).sidecar["observation_space"]

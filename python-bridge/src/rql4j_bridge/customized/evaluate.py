@@ -370,13 +370,14 @@ def _choose_env(run: Mapping[str, Any] | None, env_id: str | None, addon: str | 
 
     run = run or {}
     recorded_addon = run.get("addon") if isinstance(run.get("addon"), str) else None
-    # total: the env is a built-in task's total variant or the run's eval_env_id, which report both parts
+    # total: the env is a built-in task's total variant, which reports both parts
     if env_id:
         chosen, source, total = env_id, "given", False
     elif isinstance(run.get("env_id"), str):
         eval_id = run.get("eval_env_id")
         if isinstance(eval_id, str):
-            chosen, source, total = eval_id, "the run's eval_env_id", True
+            # as Java's Task.evalEnv: the run's add-on goes over its eval env too (unless it reports both parts)
+            chosen, source, total = eval_id, "the run's eval_env_id", False
         else:
             chosen, source, total = run["env_id"], "the run's env_id", False
     elif isinstance(run.get("task"), str):

@@ -464,6 +464,9 @@ def _build_sac(src: _Source, prior: _Prior | None) -> _Built:
             )
         act_space = pkg.action_space
     alpha_hat = src.number("alphaHat", src.config)
+    # the temperature the run ended with (policy.json's alpha_hat, written since 0.2.0): a learned one moved
+    final = src.data.get("alpha_hat")
+    final_alpha_hat = float(final) if isinstance(final, (int, float)) and not isinstance(final, bool) else None
     return _Built(
         module=SacActor(actor, low, high),
         distribution="squashed_gaussian",
@@ -475,7 +478,8 @@ def _build_sac(src: _Source, prior: _Prior | None) -> _Built:
         equation="actor(s) = [mean | log_std], log_std clamped to [-20, 2]; action = tanh(u) scaled to the Box",
         customized={
             "prior_weight": src.number("priorWeight", src.config),
-            "alpha_hat": alpha_hat,
+            "alpha_hat": alpha_hat if final_alpha_hat is None else final_alpha_hat,
+            "alpha_hat_initial": alpha_hat,
             "learn_alpha": bool(src.config.get("learnAlpha", False)),
             "spaces_from_prior": from_prior,
         },

@@ -658,8 +658,7 @@ public final class Customization {
     } catch (IOException | RuntimeException e) {
       String why = e.getMessage() == null ? e.toString() : e.getMessage();
       LOG.warn("the run finished and is saved in {}, but exporting its policy failed: {}. Export it later with "
-          + "`rql4j export {} --out DIR` (the bridge's priors and export extras: pip install "
-          + "'rql4j-bridge[priors,export]')", b.outDir, why, b.outDir);
+          + "`rql4j export {} --out DIR`", b.outDir, why, b.outDir);
       log("the run is saved; its export failed (%s): export it later with `rql4j export %s --out DIR`", why, b.outDir);
       return null;
     }

@@ -61,10 +61,10 @@ final class PythonCommand {
       String output = Files.readString(log, StandardCharsets.UTF_8);
       if (p.exitValue() != 0) {
         String why = lastLine(output, command);
+        boolean missingModule = output.contains("No module named 'torch'") || output.contains("No module named 'onnx")
+            || output.contains("No module named 'safetensors'") || output.contains("No module named 'imageio");
         throw new IOException(what + " failed: " + (why.isEmpty() ? "Python exited with code " + p.exitValue()
-            + " and no message" : why)
-            + (output.contains("No module named 'torch'") || output.contains("No module named 'onnx")
-                || output.contains("No module named 'safetensors'") || output.contains("No module named 'imageio")
+            + " and no message" : why) + (missingModule && !why.contains("pip install")
                 ? " (install the bridge's extras: pip install 'rql4j-bridge[" + extras + "]')" : ""));
       }
       return output;

@@ -73,6 +73,8 @@ public final class SacPolicy implements SavablePolicy {
     json.add("action_low", new Gson().toJsonTree(sac.actionLow()));
     json.add("action_high", new Gson().toJsonTree(sac.actionHigh()));
     json.add("config", new Gson().toJsonTree(sac.config()));
+    // the temperature at the end of training (the config's alphaHat is where a learned one started)
+    json.addProperty("alpha_hat", sac.alphaHat());
     sac.actor().saveSafetensors(dir.resolve("actor.safetensors"), ACTOR_PREFIX);
     Files.writeString(dir.resolve("policy.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
   }
