@@ -80,6 +80,10 @@ def main() -> None:
             out += [(f"grad/{i}", prm.grad.numpy().copy()) for i, prm in enumerate(q_residual.parameters())]
         optimizer.step()
     out += [(f"updated/{i}", prm.detach().numpy().copy()) for i, prm in enumerate(q_residual.parameters())]
+    with torch.no_grad():  # KL(pi_hat || pi) of the updated network on the next states (the KL budget's measure)
+        log_hat = torch.log_softmax((q_residual(next_obs) + w * prior_log_prob_next) / alpha_hat, dim=1)
+        kl = (log_hat.exp() * (log_hat - prior_log_prob_next)).sum(dim=1).mean()
+    out += [("kl", np.array([kl.item()], np.float64))]
     write_arrays(args.out, FORMAT, {"steps": h["steps"]}, out)
 
 

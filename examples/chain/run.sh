@@ -16,9 +16,12 @@ centre=rql4j_bridge.tasks.classic:cartpole_center_addon
 # stage 2: the exported stage-1 policy is the prior; the new requirement is the left half
 "$rql4j" customize --env-id CartPole-v1 --addon chain_tasks:stay_left --prior runs/stage1-centre/export \
   --steps "$steps" --seed 0 --out runs/stage2-left
-# each stage's policy beside its own prior, on both requirements (the same 20 seeds)
-for stage in stage1-centre stage2-left; do
-  for addon in "$centre" chain_tasks:stay_left; do
+# the second requirement tried first (docs/results.md keeps its row): prefer pushing right
+"$rql4j" customize --env-id CartPole-v1 --addon chain_tasks:push_right --prior runs/stage1-centre/export \
+  --steps "$steps" --seed 0 --out runs/tried-stage2-right
+# each stage's policy beside its own prior, on every requirement (the same 20 seeds)
+for stage in stage1-centre stage2-left tried-stage2-right; do
+  for addon in "$centre" chain_tasks:stay_left chain_tasks:push_right; do
     "$rql4j" evaluate "runs/$stage/export" --env-id CartPole-v1 --addon "$addon" --episodes 20
   done
 done

@@ -236,6 +236,18 @@ def test_the_run_decides_the_env_and_the_addon(tmp_path: Path) -> None:
     assert ev.addon == ADDON and ev.addon_source == "given"
 
 
+def test_a_copied_folder_evaluates_without_the_runs_modules(tmp_path: Path) -> None:
+    short = {"max_episode_steps": 10}
+    # the run's user module (its add-on, its env registrations) is not importable where the folder went
+    out, _ = export_softq(tmp_path, task="CartPole-v1", env_id="CartPole-v1", addon="gone_user_module:fn",
+                          imports=["gone_user_module"])  # fmt: skip
+    with pytest.raises(ValueError, match="import gone_user_module failed"):
+        evaluate_policy(out, episodes=1, env_kwargs=short)
+    # with the env and the add-on given, the run's modules are not needed
+    ev = evaluate_policy(out, "CartPole-v1", addon=ADDON, episodes=1, env_kwargs=short)
+    assert ev.addon == ADDON and ev.customized.episodes[0].length == 10
+
+
 def test_an_env_that_reports_no_parts(cartpole: dict[str, Any]) -> None:
     ev = evaluate_policy(cartpole["out"], "CartPole-v1", episodes=2, env_kwargs={"max_episode_steps": 12})
     assert ev.addon is None and ev.prior.unreported() == ["basic_reward", "addon_reward"]

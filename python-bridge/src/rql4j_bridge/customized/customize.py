@@ -181,8 +181,14 @@ def _make_prior(
 
         from rql4j_bridge.prior.package import file_sha256
 
-        source = json.loads((made / "prior.json").read_text(encoding="utf-8")).get("source") or {}
+        sidecar = json.loads((made / "prior.json").read_text(encoding="utf-8"))
+        source = sidecar.get("source") or {}
         if source.get("sha256") == file_sha256(path) and source.get("kind") == kind:
+            if sidecar.get("temperature") != temperature:
+                raise FileExistsError(
+                    f"{made} was made from {path} with temperature {sidecar.get('temperature')}, not {temperature}: "
+                    "pass the same temperature to continue that run, or choose a new out= for a new one"
+                )
             return made
     for module in imports:
         importlib.import_module(module)
@@ -246,11 +252,11 @@ def customize(
     """
     out = Path(out)
     target, folder = _addon_target(addon)
+    command = list(cli) if cli is not None else find_cli()  # before anything is written
     package = _make_prior(
         prior, out, env_id, prior_kind=prior_kind, temperature=temperature, distribution=distribution,
         imports=imports,
     )  # fmt: skip
-    command = list(cli) if cli is not None else find_cli()
     args = ["customize", "--env-id", env_id, "--addon", target, "--prior", str(package), "--out", str(out)]
     for flag, value in (
         ("--steps", steps),
@@ -269,10 +275,11 @@ def customize(
 
     env = dict(os.environ)
     env["RQL4J_PYTHON"] = sys.executable  # the env server runs on this Python, with what it has installed
-    paths = [p for p in (folder, os.getcwd()) if p]
-    if env.get("PYTHONPATH"):
-        paths.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    # the server finds modules in the working directory itself (it appends it to its path, last); only the
+    # add-on's own folder, when it is another one, goes on PYTHONPATH (where a file could shadow a standard
+    # module: it is a folder the caller's Python imports from already)
+    if folder and Path(folder) != Path.cwd().resolve():
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), folder) if p)
     tail: list[str] = []
     try:
         proc = subprocess.Popen(
@@ -312,10 +319,12 @@ def customize(
         raise CustomizationError(message, code, "\n".join(tail))
     exported = out / EXPORT_DIR
     if not (exported / "prior.json").is_file():
+        why = [line for line in tail if "its export failed" in line or "exporting its policy failed" in line]
         raise CustomizationError(
-            f"the run finished and is saved in {out}, but its policy was not exported (see the output above): "
-            f"export it with `rql4j export {out} --out DIR`, then load it with rql4j_bridge.load_policy(DIR)",
-            code,
+            f"the run finished and is saved in {out}, but its policy was not exported"
+            + (f" ({why[-1].strip()})" if why else "")
+            + f": export it with `rql4j export {out} --out DIR`, then load it with rql4j_bridge.load_policy(DIR)",
+            1,
             "\n".join(tail),
         )
     from rql4j_bridge.customized.load import load_policy
@@ -359,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )  # fmt: skip
     except CustomizationError as e:
         print(f"rql4j-bridge customize: error: {e.message}", file=sys.stderr)
-        return e.exit_code or 1
+        return e.exit_code if e.exit_code is not None and e.exit_code > 0 else 1
     except (OSError, ValueError, TypeError) as e:
         print(f"rql4j-bridge customize: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2

@@ -731,7 +731,9 @@ def evaluate_policy(
     customized_block = _read_export(folder)
     video_path = None if video is None else _check_video(video)  # first: the file, the packages
     run = customized_block.get("run") if isinstance(customized_block.get("run"), dict) else None
-    recorded = [m for m in (run or {}).get("imports") or [] if isinstance(m, str)]
+    # the run's modules register its env and hold its add-on: needed unless the caller gives both (a folder
+    # copied to where those modules are not must still evaluate on an env and add-on of the caller's)
+    recorded = [] if env_id and addon else [m for m in (run or {}).get("imports") or [] if isinstance(m, str)]
     all_imports = tuple(dict.fromkeys([*recorded, *imports]))
     _import_all(["rql4j_bridge.tasks", *all_imports])
     choice = _choose_env(run, env_id, addon, folder)

@@ -79,6 +79,15 @@ class ResidualSoftQCompatIT {
       for (int i = 0; i < updated.size(); i++) {
         CompatCase.assertClose(ref.get("updated/" + i).doubles(), CompatCase.toDoubles(updated.get(i)), "weights " + i + " after " + STEPS + " steps");
       }
+      // the KL budget's measure, KL(pi_hat || pi), of the updated network
+      try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager("PyTorch")) {
+        int n = batch.size();
+        NDArray q = learner.qResidual().forward(m.create(batch.nextObservations(), new ai.djl.ndarray.types.Shape(n,
+            obsDim)));
+        NDArray lp = m.create(batch.nextPriorLogProbs(), new ai.djl.ndarray.types.Shape(n, nActions));
+        CompatCase.assertClose(ref.get("kl").doubles(), new double[] {ResidualSoftQLearning.klToPrior(q, lp, alphaHat,
+            priorWeight)}, "KL(pi_hat || pi)");
+      }
     }
   }
 

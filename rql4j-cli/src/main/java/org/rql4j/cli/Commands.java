@@ -65,7 +65,9 @@ final class Commands {
         text("--baseline", "residual|oracle|addon-only", "the customization (default) or a baseline without the prior"),
         whole("--steps", "N", Opts.STEPS, "env steps to train (default 100000)"),
         whole("--seed", "S", Opts.SEEDS, "the training seed (default 0)"),
-        whole("--eval-episodes", "E", Opts.EPISODES, "evaluation episodes before and after (default 20, seeds 10000..)")));
+        whole("--eval-episodes", "E", Opts.EPISODES, "evaluation episodes before and after (default 20, seeds 10000..)"),
+        text("--kl-budget", "NATS", "soft Q-learning: let the temperature follow a budget of KL(customized || prior) "
+            + "per step, with w = alphaHat, instead of --prior-weight (docs/method.md)")));
     customize.addAll(OFF_POLICY_TUNING);
     customize.addAll(RUN_FOLDER);
     add("customize", "rql4j customize (--env-id ID --prior DIR [--addon MODULE:FUNCTION] | --task T) [options]",

@@ -117,6 +117,7 @@ final class Customize {
     String maxGradNorm = o.text("--max-grad-norm", null);
     String priorMinStd = o.text("--prior-min-std", null);
     checkValues(w, alphaHat, warmStart, maxGradNorm, priorMinStd); // before any process starts
+    org.rql4j.learner.KlBudget klBudget = klBudget(setting(o, file, "--kl-budget", null), o.has("--prior-weight"));
     String outOpt = o.text("--out", null);
     Path out = outOpt == null ? null : Path.of(outOpt);
     String ckOpt = o.text("--checkpoint-dir", null);
@@ -139,7 +140,7 @@ final class Customize {
           c = w != null ? c.withPriorWeight(parseWeight(w, "--prior-weight")) : c;
           return stabilized(tuned(c, task.label(), alphaHat, warmStart), task.label(), maxGradNorm, priorMinStd);
         })
-        .optLog(System.out::println);
+        .optLog(System.out::println).optKlBudget(klBudget);
     boolean ppo = "ppo".equals(setting(o, file, "--algo", null))
         || (task.isBuiltIn() && task.referenceConfig().isEmpty() && setting(o, file, "--algo", null) == null);
     if (ppo) {
@@ -390,6 +391,27 @@ final class Customize {
   }
 
   /** A prior weight option's value; an IllegalArgumentException naming the option unless it is a number >= 0. */
+  /** {@code --kl-budget}'s budget (null when not given); refused with an explicit {@code --prior-weight}. */
+  static org.rql4j.learner.KlBudget klBudget(String text, boolean priorWeightGiven) {
+    if (text == null) {
+      return null;
+    }
+    double nats;
+    try {
+      nats = Double.parseDouble(text.trim());
+    } catch (NumberFormatException e) {
+      nats = Double.NaN;
+    }
+    if (!(nats > 0) || Double.isInfinite(nats)) {
+      throw new IllegalArgumentException("--kl-budget must be a number of nats per step > 0, got '" + text + "'");
+    }
+    if (priorWeightGiven) {
+      throw new IllegalArgumentException("--prior-weight does not go with --kl-budget: under a budget the prior weight "
+          + "follows the temperature (w = alphaHat; docs/method.md, \"A KL budget instead of w and alphaHat\")");
+    }
+    return org.rql4j.learner.KlBudget.of(nats);
+  }
+
   static float parseWeight(String text, String option) {
     try {
       float w = Float.parseFloat(text.trim());

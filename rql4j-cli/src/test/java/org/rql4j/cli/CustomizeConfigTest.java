@@ -22,6 +22,19 @@ class CustomizeConfigTest {
   }
 
   @Test
+  void aKlBudgetIsAPositiveNumberAndNotAPriorWeight() {
+    assertEquals(null, Customize.klBudget(null, true));
+    assertEquals(0.05, Customize.klBudget("0.05", false).nats(), 0);
+    assertEquals(1.0, Customize.klBudget("0.05", false).kappa(), 0);
+    for (String bad : new String[] {"0", "-1", "abc", "Infinity", "NaN"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Customize.klBudget(bad, false));
+      assertTrue(e.getMessage().contains("--kl-budget"), e.getMessage());
+    }
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Customize.klBudget("0.1", true));
+    assertTrue(e.getMessage().contains("--prior-weight does not go with --kl-budget"), e.getMessage());
+  }
+
+  @Test
   void alphaHatIsFixedLearnedOrRefused() {
     ResidualSacConfig fixed = (ResidualSacConfig) Customize.config("mountaincar-lessleft", 1000, 3, 0.1f, "0.05");
     assertEquals(0.05f, fixed.alphaHat());

@@ -125,6 +125,7 @@ class UserTaskIT {
       assertTrue(r.output().contains("| prior alone |") && r.output().contains("| customized (residual) |"),
           r.output());
       assertFalse(r.output().contains("not reported"), "both reward columns are reported:\n" + r.output());
+      assertTrue(Files.isRegularFile(work.resolve(c[3]).resolve("export/policy.pt")), "exported:\n" + r.output());
       try (SavablePolicy policy = org.rql4j.learner.Policies.load(work.resolve(c[3]).resolve("policy"))) {
         assertNotNull(policy);
       }
@@ -232,9 +233,11 @@ class UserTaskIT {
       assertTrue(addon <= 0 && addon >= worstAddon, "add-on return " + addon);
       assertTrue(Double.isFinite(s.mean(Evaluator.Episode::basicReturn)));
     }
-    for (String f : new String[] {"config.json", "metrics.csv", "summary.json", "policy/policy.json"}) {
+    for (String f : new String[] {"config.json", "metrics.csv", "summary.json", "policy/policy.json",
+        "export/prior.json", "export/policy.pt", "export/prior/prior.json"}) {
       assertTrue(Files.isRegularFile(out.resolve(f)), f);
     }
+    assertEquals(out.resolve("export"), r.exportDir(), "the finished run exported itself");
     assertNotNull(r.policy(), "the run hands out the customized policy");
     // the saved policy reloads alone and acts like the one handed out
     try (SavablePolicy loaded = org.rql4j.learner.Policies.load(out.resolve("policy"));

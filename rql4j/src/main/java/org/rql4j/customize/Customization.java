@@ -136,6 +136,7 @@ public final class Customization {
     private java.util.function.UnaryOperator<LearnerConfig> tuning = c -> c;
     private Consumer<String> log = m -> { };
     private boolean export = true;
+    private org.rql4j.learner.KlBudget klBudget;
 
     private Builder(Task task, Path priorDir, PriorPolicy prior) {
       this.task = Objects.requireNonNull(task, "task");
@@ -276,6 +277,18 @@ public final class Customization {
       return this;
     }
 
+    /**
+     * A KL budget instead of a hand-set temperature (docs/method.md, "A KL budget instead of w and
+     * alphaHat"): the learner moves {@code alphaHat} by dual steps until the customized policy's mean
+     * per-step KL to the prior meets it, with {@code w = kappa * alphaHat}. Residual soft Q-learning
+     * only, so far; the residual baseline only (the others have no prior). Null (the default): the
+     * config's {@code priorWeight} and {@code alphaHat}.
+     */
+    public Builder optKlBudget(org.rql4j.learner.KlBudget budget) {
+      this.klBudget = budget;
+      return this;
+    }
+
     /** Called with the run's notes: its learner settings, where it checkpoints or resumes from. */
     public Builder optLog(Consumer<String> log) {
       this.log = Objects.requireNonNull(log, "log");
@@ -393,6 +406,9 @@ public final class Customization {
         priorSha, settings(cfg));
     try (RemoteVectorEnv env = client.make(task.trainEnv(b.baseline).optNumEnvs(cfg.numEnvs()).build());
         OffPolicyLearner learner = cfg.newLearner(env.observationSpace(), env.actionSpace())) {
+      if (b.klBudget != null) {
+        ((org.rql4j.learner.ResidualSoftQLearning) learner).setKlBudget(b.klBudget);
+      }
       PriorPolicy used = cfg.priorWeight() == 0 ? null : prior;
       boolean resuming = checkpointing != null && checkpointing.resume() && TrainingCheckpoint.exists(checkpointing.dir());
       long keepUpTo = resuming ? TrainingCheckpoint.savedStep(checkpointing.dir()) : -1;
@@ -435,6 +451,10 @@ public final class Customization {
       s.add("imports", imports);
     }
     s.addProperty("algo", cfg == null ? "ppo" : cfg instanceof ResidualSacConfig ? "sac" : "softq");
+    if (b.klBudget != null) {
+      s.addProperty("kl_budget", b.klBudget.nats());
+      s.addProperty("kl_budget_kappa", b.klBudget.kappa());
+    }
     return s;
   }
 
@@ -531,6 +551,10 @@ public final class Customization {
   }
 
   private Result runPpo(EnvClient client, PriorPolicy prior, long[] seeds, Space actionSpace) throws IOException {
+    if (b.klBudget != null) {
+      throw new IllegalArgumentException("a KL budget is implemented for residual soft Q-learning (Discrete actions) "
+          + "so far, not for PPO: set the prior weight and temperature instead (PPO's kl baseline is KL-regularized)");
+    }
     ResidualPpoConfig cfg = ppoConfig();
     // the learner's own refusals, before anything is written
     SupportedSpaces.checkBoundedBox(task.evalEnv().build().envId(), actionSpace, "PPO (it clips its actions to them)");
@@ -723,6 +747,12 @@ public final class Customization {
       cfg = cfg.withPriorWeight(b.priorWeight);
     }
     cfg = Objects.requireNonNull(b.tuning.apply(cfg), "tuning returned null");
+    if (b.klBudget != null && (!(cfg instanceof ResidualSoftQConfig) || b.baseline != Baseline.RESIDUAL)) {
+      throw new IllegalArgumentException(b.baseline != Baseline.RESIDUAL ? "a KL budget is a setting of the residual "
+          + "customization: the " + b.baseline.label() + " baseline has no prior to stay close to"
+          : "a KL budget is implemented for residual soft Q-learning (Discrete actions) so far, not for "
+          + cfg.algorithm() + ": set the prior weight and temperature instead");
+    }
     if (cfg.totalSteps() <= cfg.learningStarts()) {
       throw new IllegalArgumentException("steps (" + cfg.totalSteps() + ") must exceed the learner's learningStarts ("
           + cfg.learningStarts() + "), the env steps it collects before it trains: nothing would be learned");

@@ -74,8 +74,8 @@ public final class CustomizedPolicy implements SavablePolicy {
    * @param actionStart the Discrete action space's start
    */
   public CustomizedPolicy(ResidualSoftQLearning learner, PriorPolicy prior, long actionStart, long seed) {
-    this(NDManager.newBaseManager("PyTorch"), learner.qResidual(), false, prior, false, learner.config(), actionStart,
-        seed);
+    this(NDManager.newBaseManager("PyTorch"), learner.qResidual(), false, prior, false, learner.policyConfig(),
+        actionStart, seed);
   }
 
   @Override

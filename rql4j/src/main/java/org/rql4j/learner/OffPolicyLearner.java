@@ -31,6 +31,16 @@ public interface OffPolicyLearner extends LearnerState, AutoCloseable {
    */
   record Actions(float[] stored, Value env) {}
 
+  /** Under a KL budget, the temperature the dual steps have set; NaN otherwise. */
+  default double budgetTemperature() {
+    return Double.NaN;
+  }
+
+  /** Under a KL budget, the moving average of the KL to the prior that they follow; NaN otherwise. */
+  default double budgetKl() {
+    return Double.NaN;
+  }
+
   /** The learner's name in checkpoints and logs, e.g. {@code residual-soft-q}. */
   String kind();
 

@@ -29,6 +29,11 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   private final TorchAdam optimizer;
   private final int nActions;
   private long actionStart;
+  // the temperature and prior weight in use: the config's, unless a KL budget moves them (w = kappa * alphaHat)
+  private double alphaHat;
+  private double priorWeight;
+  private KlBudget klBudget;
+  private double klAverage = Double.NaN;
 
   /** Diagnostics of one gradient step. */
   public record UpdateStats(double loss, double meanQ, double gradNorm) {}
@@ -37,6 +42,8 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
     DjlRuntime.configure();
     this.config = config;
     this.nActions = nActions;
+    this.alphaHat = config.alphaHat();
+    this.priorWeight = config.priorWeight();
     this.manager = NDManager.newBaseManager("PyTorch");
     this.qResidual = new Mlp(manager, obsDim, config.hidden(), nActions, config.seed());
     this.qResidualTarget = new Mlp(manager, obsDim, config.hidden(), nActions, config.seed());
@@ -54,6 +61,92 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
       long seed) {
     return new CustomizedPolicy(this, usesPrior() ? prior : null, ((org.rql4j.env.Space.Discrete) actionSpace).start(),
         seed);
+  }
+
+  /**
+   * Lets a KL budget set the temperature from now on ({@link KlBudget}): {@code alphaHat} starts at the
+   * config's and moves by a dual step after every gradient step, and the prior weight follows it,
+   * {@code w = kappa * alphaHat} (the config's {@code priorWeight} is not used). Null turns it off (the
+   * temperature and weight stay where they are).
+   *
+   * @throws IllegalArgumentException for a learner without the prior (w = 0: nothing to stay close to)
+   */
+  public void setKlBudget(KlBudget budget) {
+    if (budget != null && !usesPrior()) {
+      throw new IllegalArgumentException("a KL budget needs the prior: this learner has priorWeight 0 (a baseline "
+          + "without the prior has no KL to it)");
+    }
+    this.klBudget = budget;
+    if (budget != null) {
+      alphaHat = Math.max(budget.minAlphaHat(), Math.min(budget.maxAlphaHat(), alphaHat));
+      priorWeight = budget.kappa() * alphaHat;
+    }
+  }
+
+  @Override
+  public double budgetTemperature() {
+    return klBudget == null ? Double.NaN : alphaHat;
+  }
+
+  @Override
+  public double budgetKl() {
+    return klBudget == null ? Double.NaN : klAverage;
+  }
+
+  /** The KL budget in force, or null. */
+  public KlBudget klBudget() {
+    return klBudget;
+  }
+
+  /** The temperature in use (the config's, or where a KL budget moved it). */
+  public double alphaHat() {
+    return alphaHat;
+  }
+
+  /** The prior weight in use ({@code kappa * alphaHat} under a KL budget). */
+  public double priorWeight() {
+    return priorWeight;
+  }
+
+  /** The moving average of the KL to the prior that the dual steps follow (NaN without a budget or before training). */
+  public double klAverage() {
+    return klAverage;
+  }
+
+  /**
+   * The config with the temperature and prior weight in use: what a saved policy records (a budget's
+   * final values), equal to {@link #config()} without a budget.
+   */
+  public ResidualSoftQConfig policyConfig() {
+    if (klBudget == null) {
+      return config;
+    }
+    return config.toBuilder().optAlphaHat((float) alphaHat).optPriorWeight((float) priorWeight).build();
+  }
+
+  /**
+   * The mean over rows of {@code KL(pi_hat(.|s) || pi(.|s)) = sum_a pi_hat(a|s) (log pi_hat(a|s) - log pi(a|s))},
+   * {@code pi_hat = softmax((Q_R + w log pi) / alphaHat)}, for batched {@code [B, n]} Q-values and prior
+   * log-probabilities.
+   */
+  public static double klToPrior(NDArray qResidual, NDArray logPrior, double alphaHat, double priorWeight) {
+    NDArray logHat = customizedLogits(qResidual, logPrior, alphaHat, priorWeight).logSoftmax(1);
+    return logHat.exp().mul(logHat.sub(logPrior)).sum(new int[] {1}).mean()
+        .toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
+  }
+
+  /** The KL on the batch's states with the updated network, into the moving average; then the dual step. */
+  private void dualStep(ReplayBuffer.Batch batch) {
+    int b = batch.size();
+    int d = qResidual.inputDim();
+    double kl;
+    try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
+      kl = klToPrior(qResidual.forward(step.create(batch.observations(), new Shape(b, d))),
+          step.create(batch.priorFeatures(), new Shape(b, nActions)), alphaHat, priorWeight);
+    }
+    klAverage = Double.isNaN(klAverage) ? kl : klAverage + klBudget.averaging() * (kl - klAverage);
+    alphaHat = klBudget.step(alphaHat, klAverage);
+    priorWeight = klBudget.kappa() * alphaHat;
   }
 
   /** The learner kind a checkpoint of residual soft Q-learning records. */
@@ -161,6 +254,12 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   public com.google.gson.JsonObject stateValues() {
     com.google.gson.JsonObject v = new com.google.gson.JsonObject();
     v.addProperty("optim.step", optimizer.steps());
+    if (klBudget != null) { // where the dual steps left the temperature
+      v.addProperty("kl_budget", klBudget.nats());
+      v.addProperty("kl_budget.kappa", klBudget.kappa());
+      v.addProperty("alpha_hat", alphaHat);
+      v.addProperty("kl_average", klAverage);
+    }
     return v;
   }
 
@@ -170,6 +269,19 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
     qResidual.setFrom(tensors, "q", "the checkpoint");
     qResidualTarget.setFrom(tensors, "q_target", "the checkpoint");
     optimizer.restoreNamedState(tensors, "optim", LearnerStates.whole(values, "optim.step"));
+    boolean saved = values.has("kl_budget");
+    if (saved != (klBudget != null) || (saved && (values.get("kl_budget").getAsDouble() != klBudget.nats()
+        || values.get("kl_budget.kappa").getAsDouble() != klBudget.kappa()))) {
+      throw new java.io.IOException("the checkpoint was made " + (saved ? "with a KL budget of "
+          + values.get("kl_budget").getAsDouble() + " nats (kappa " + values.get("kl_budget.kappa").getAsDouble() + ")"
+          : "without a KL budget") + ", this run has " + (klBudget == null ? "none" : klBudget.nats() + " nats (kappa "
+          + klBudget.kappa() + ")") + ": resume with the same budget, or start a new run");
+    }
+    if (saved) {
+      alphaHat = values.get("alpha_hat").getAsDouble();
+      priorWeight = klBudget.kappa() * alphaHat;
+      klAverage = values.get("kl_average").isJsonNull() ? Double.NaN : values.get("kl_average").getAsDouble();
+    }
   }
 
   /** The online residual Q network. */
@@ -252,6 +364,9 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
     DjlRuntime.noGradOnThisThread();
     LossDetails d = backward(batch, false);
     double gradNorm = applyGradients();
+    if (klBudget != null) {
+      dualStep(batch);
+    }
     return new UpdateStats(d.loss(), d.meanQ(), gradNorm);
   }
 
@@ -272,7 +387,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
       NDArray logPriorNext = batch.nextPriorLogProbs().length == 0 || config.priorWeight() == 0 ? null
           : step.create(batch.nextPriorLogProbs(), new Shape(b, nActions));
       NDArray y = softTarget(reward, notTerminated, qResidualTarget.forward(nextObs), logPriorNext,
-          config.gamma(), config.alphaHat(), config.priorWeight());
+          config.gamma(), alphaHat, priorWeight);
       try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
         NDArray qSa = qResidual.forward(obs).gather(actions, 1).reshape(b);
         NDArray l = huber(qSa, y);
@@ -312,7 +427,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
     try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
       NDArray q = qResidual.forward(step.create(observations, new Shape(n, qResidual.inputDim())));
       NDArray lp = logPrior == null ? null : step.create(logPrior, new Shape(n, nActions));
-      logits = customizedLogits(q, lp, config.alphaHat(), config.priorWeight()).toFloatArray();
+      logits = customizedLogits(q, lp, alphaHat, priorWeight).toFloatArray();
     }
     long[] actions = new long[n];
     for (int i = 0; i < n; i++) {

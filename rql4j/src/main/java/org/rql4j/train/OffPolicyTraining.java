@@ -34,14 +34,17 @@ public final class OffPolicyTraining {
    */
   public record Progress(long step, long totalSteps, int episodes, double recentEnvReturn, double recentBasicReturn,
       double recentAddonReturn, String explorationName, double exploration, double loss, double stepsPerSecond, double envSeconds,
-      double priorSeconds, double learnerSeconds, double trainSeconds, boolean stopped) implements TrainingProgress {
+      double priorSeconds, double learnerSeconds, double trainSeconds, boolean stopped, double alphaHat,
+      double klToPrior) implements TrainingProgress {
 
-    /** One line for logs. */
+    /** One line for logs (with a KL budget: the temperature and the KL to the prior, after the loss). */
     public String line() {
       return String.format(java.util.Locale.ROOT,
-          "step %d/%d  episodes %d  return %.1f (basic %.1f, add-on %.1f)  %s %.3f  loss %.4f  %.0f steps/s"
+          "step %d/%d  episodes %d  return %.1f (basic %.1f, add-on %.1f)  %s %.3f  loss %.4f%s  %.0f steps/s"
               + "  [env %.1fs, prior %.1fs, learner %.1fs]",
           step, totalSteps, episodes, recentEnvReturn, recentBasicReturn, recentAddonReturn, explorationName, exploration, loss,
+          Double.isNaN(alphaHat) ? "" : String.format(java.util.Locale.ROOT, "  alphaHat %.4g  KL %.4f", alphaHat,
+              klToPrior),
           stepsPerSecond, envSeconds, priorSeconds, learnerSeconds);
     }
   }
@@ -320,7 +323,8 @@ public final class OffPolicyTraining {
     return new Progress(step, cfg.totalSteps(), episodes.episodes(), mean[0], mean[1], mean[2], l.explorationName(),
         l.exploration(step), loss,
         (step - startStep) / secs,
-        env.seconds(), prior.seconds(), learner.seconds(), wallBefore + secs, stopped);
+        env.seconds(), prior.seconds(), learner.seconds(), wallBefore + secs, stopped, l.budgetTemperature(),
+        l.budgetKl());
   }
 
   private static float[] priorFeatures(OffPolicyLearner learner, PriorPolicy prior, float[] obs, int n, Timer timer) {

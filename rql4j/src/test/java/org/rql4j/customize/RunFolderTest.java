@@ -74,7 +74,7 @@ class RunFolderTest {
     Evaluator.Summary after = new Evaluator.Summary(List.of(new Evaluator.Episode(10000, nan, nan, 21, 21, true),
         new Evaluator.Episode(10001, nan, nan, 9, 9, true)));
     OffPolicyTraining.Progress last = new OffPolicyTraining.Progress(1010, 1010, 0, nan, nan, nan, "eps", 0.9, nan,
-        700, 1.1, 0.2, 0.1, 1.4, false);
+        700, 1.1, 0.2, 0.1, 1.4, false, nan, nan);
     RunFolder.writeSummary(out, before, after, last, "residual");
     String text = Files.readString(out.resolve("summary.json"));
     assertTrue(text.contains("\"loss\": NaN") && text.contains("\"recentEnvReturn\": NaN"), text);

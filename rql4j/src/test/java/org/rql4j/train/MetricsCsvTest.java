@@ -13,7 +13,8 @@ import org.junit.jupiter.api.io.TempDir;
 class MetricsCsvTest {
 
   private static OffPolicyTraining.Progress at(long step) {
-    return new OffPolicyTraining.Progress(step, 5000, 1, -1, 1, -1, "eps", 0.1, 0.5, 100, 1, 1, 1, 3, false);
+    return new OffPolicyTraining.Progress(step, 5000, 1, -1, 1, -1, "eps", 0.1, 0.5, 100, 1, 1, 1, 3, false, Double.NaN,
+        Double.NaN);
   }
 
   private static List<Long> steps(Path file) throws IOException {

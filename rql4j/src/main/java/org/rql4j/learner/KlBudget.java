@@ -1,0 +1,71 @@
+package org.rql4j.learner;
+
+/**
+ * How far the customized policy may move from the prior, instead of a hand-tuned prior weight and
+ * temperature: the learner adjusts its temperature {@code alphaHat} by dual steps until the
+ * customized policy's mean per-step {@code KL(pi_hat(.|s) || pi(.|s))} on the states it trains on
+ * meets {@code nats}, with the prior weight moving along, {@code w = kappa * alphaHat}
+ * (docs/method.md, "A KL budget instead of w and alphaHat").
+ *
+ * <p>With {@code kappa = 1} the customized policy is {@code pi_hat ∝ pi exp(Q_R / alphaHat)}, the
+ * solution of KL-regularized RL on the add-on reward: a larger {@code alphaHat} never gives a larger
+ * KL, and {@code alphaHat -> infinity} gives the prior itself, so the budget has one temperature that
+ * meets it (or the lower clamp, when even the freest policy stays within it).
+ *
+ * @param nats the budget: mean KL per step, in nats (> 0)
+ * @param kappa {@code w / alphaHat}, the prior's exponent in {@code pi_hat ∝ pi^kappa exp(Q_R / alphaHat)}
+ *     (1: KL-regularized RL; other values have a KL floor above 0)
+ * @param dualRate the step of {@code log alphaHat} per gradient step, times the clipped log-ratio
+ *     {@code log(KL_avg / nats)} (clipped to [-1, 1])
+ * @param averaging the weight of each gradient step's KL in its moving average {@code KL_avg}
+ * @param minAlphaHat the temperature's lower clamp
+ * @param maxAlphaHat the temperature's upper clamp
+ */
+public record KlBudget(double nats, double kappa, double dualRate, double averaging, double minAlphaHat,
+    double maxAlphaHat) {
+
+  /** The defaults of {@link #of}. */
+  public static final double DEFAULT_DUAL_RATE = 1e-3;
+  /** See {@link #DEFAULT_DUAL_RATE}. */
+  public static final double DEFAULT_AVERAGING = 0.01;
+  /** See {@link #DEFAULT_DUAL_RATE}. */
+  public static final double DEFAULT_MIN_ALPHA_HAT = 1e-3;
+  /** See {@link #DEFAULT_DUAL_RATE}. */
+  public static final double DEFAULT_MAX_ALPHA_HAT = 1e3;
+
+  public KlBudget {
+    require(nats > 0 && Double.isFinite(nats), "nats (the budget, > 0)", nats);
+    require(kappa > 0 && Double.isFinite(kappa), "kappa (> 0)", kappa);
+    require(dualRate > 0 && Double.isFinite(dualRate), "dualRate (> 0)", dualRate);
+    require(averaging > 0 && averaging <= 1, "averaging (in (0, 1])", averaging);
+    require(minAlphaHat > 0 && minAlphaHat < maxAlphaHat && Double.isFinite(maxAlphaHat),
+        "minAlphaHat / maxAlphaHat (0 < min < max)", minAlphaHat + " / " + maxAlphaHat);
+  }
+
+  /** A budget of {@code nats} per step with {@code kappa = 1} and the default dual settings. */
+  public static KlBudget of(double nats) {
+    return new KlBudget(nats, 1.0, DEFAULT_DUAL_RATE, DEFAULT_AVERAGING, DEFAULT_MIN_ALPHA_HAT, DEFAULT_MAX_ALPHA_HAT);
+  }
+
+  /** This budget with another {@code kappa}. */
+  public KlBudget withKappa(double kappa) {
+    return new KlBudget(nats, kappa, dualRate, averaging, minAlphaHat, maxAlphaHat);
+  }
+
+  /**
+   * One dual step: the new temperature from the current one and the KL's moving average. The KL
+   * above the budget raises {@code alphaHat} (towards the prior), below lowers it; the step is
+   * {@code dualRate * clip(log(klAverage / nats), -1, 1)} in {@code log alphaHat}, then clamped.
+   */
+  public double step(double alphaHat, double klAverage) {
+    double ratio = StrictMath.log(Math.max(klAverage, 1e-12) / nats);
+    double next = StrictMath.exp(StrictMath.log(alphaHat) + dualRate * Math.max(-1.0, Math.min(1.0, ratio)));
+    return Math.max(minAlphaHat, Math.min(maxAlphaHat, next));
+  }
+
+  private static void require(boolean ok, String name, Object value) {
+    if (!ok) {
+      throw new IllegalArgumentException("KlBudget." + name + " is out of range: " + value);
+    }
+  }
+}
