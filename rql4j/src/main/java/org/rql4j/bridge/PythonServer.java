@@ -392,7 +392,7 @@ public final class PythonServer implements AutoCloseable {
           }
         }
       };
-      pump(process.getInputStream(), "stdout", line -> {
+      Thread outPump = pump(process.getInputStream(), "stdout", line -> {
         if (!portFuture.isDone() && line.startsWith(PORT_LINE)) {
           try {
             portFuture.complete(Integer.parseInt(line.substring(PORT_LINE.length()).trim()));
@@ -403,7 +403,7 @@ public final class PythonServer implements AutoCloseable {
           sink.accept(line);
         }
       }, () -> portFuture.completeExceptionally(new IOException("server stdout closed")));
-      pump(process.getErrorStream(), "stderr", line -> {
+      Thread errPump = pump(process.getErrorStream(), "stderr", line -> {
         sink.accept(line);
         LOG.debug("[bridge] {}", line);
       }, () -> { });
@@ -420,7 +420,9 @@ public final class PythonServer implements AutoCloseable {
         process.destroyForcibly();
         try {
           process.waitFor(3, TimeUnit.SECONDS);
-          Thread.sleep(100); // let the pumps drain what the process printed
+          // what the process printed (its error) is read to the end: its streams close when it exits
+          outPump.join(3000);
+          errPump.join(3000);
         } catch (InterruptedException ie) {
           Thread.currentThread().interrupt();
         }
@@ -448,7 +450,7 @@ public final class PythonServer implements AutoCloseable {
       return server;
     }
 
-    private static void pump(InputStream in, String name, java.util.function.Consumer<String> onLine,
+    private static Thread pump(InputStream in, String name, java.util.function.Consumer<String> onLine,
         Runnable onEnd) {
       Thread t = new Thread(() -> {
         try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
@@ -464,6 +466,7 @@ public final class PythonServer implements AutoCloseable {
       }, "rql4j-bridge-" + name);
       t.setDaemon(true);
       t.start();
+      return t;
     }
   }
 
