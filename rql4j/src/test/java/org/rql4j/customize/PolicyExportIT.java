@@ -143,18 +143,28 @@ class PolicyExportIT {
         result["action_mismatch"] = [int(i) for i in np.nonzero(diff > 1e-5)[0]]
         print(json.dumps(result))
         """;
-    Path log = files.resolve("log.txt");
-    Process py = new ProcessBuilder(PythonServer.defaultPython().toString(), "-c", script, home.toString(),
-        files.toString(), String.valueOf(dim), String.join(",", names)).redirectErrorStream(true)
-        .redirectOutput(log.toFile()).start();
+    return python(script, home.toString(), files.toString(), String.valueOf(dim), String.join(",", names))
+        .getAsJsonObject();
+  }
+
+  /**
+   * Runs {@code script} with {@code args} in the project's Python and returns its last line, read as JSON;
+   * fails the test when it exits non-zero or takes more than 5 minutes (its output in the message).
+   */
+  private static com.google.gson.JsonElement python(String script, String... args) throws Exception {
+    Path log = Files.createTempFile(work, "python", ".log");
+    java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(PythonServer.defaultPython().toString(), "-c",
+        script));
+    cmd.addAll(java.util.List.of(args));
+    Process py = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     boolean done = py.waitFor(5, java.util.concurrent.TimeUnit.MINUTES);
     if (!done) {
       py.destroyForcibly();
     }
     String out = Files.readString(log).strip();
-    assertTrue(done, "onnxruntime did not finish in 5 minutes: " + out);
+    assertTrue(done, "Python did not finish in 5 minutes: " + out);
     assertEquals(0, py.exitValue(), out);
-    return com.google.gson.JsonParser.parseString(out.substring(out.lastIndexOf('\n') + 1)).getAsJsonObject();
+    return com.google.gson.JsonParser.parseString(out.substring(out.lastIndexOf('\n') + 1));
   }
 
   private static byte[] littleEndian(float[] values) {
@@ -244,12 +254,7 @@ class PolicyExportIT {
       javaReturns.add(java.util.List.of(e.getAsJsonObject().get("basicReturn").getAsDouble(),
           e.getAsJsonObject().get("addonReturn").getAsDouble()));
     }
-    Process py = new ProcessBuilder(PythonServer.defaultPython().toString(), "-c", script, home.toString(),
-        seeds.toString()).redirectErrorStream(true).start();
-    String out = new String(py.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
-    assertEquals(0, py.waitFor(), out);
-    String last = out.substring(out.lastIndexOf('\n') + 1);
-    com.google.gson.JsonArray pyReturns = com.google.gson.JsonParser.parseString(last).getAsJsonArray();
+    com.google.gson.JsonArray pyReturns = python(script, home.toString(), seeds.toString()).getAsJsonArray();
     System.out.println("[basic, add-on] returns on seeds " + seeds + ": Java " + javaReturns + ", Python " + pyReturns);
     for (int i = 0; i < seeds.size(); i++) {
       for (int k = 0; k < 2; k++) {
