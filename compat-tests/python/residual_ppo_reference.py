@@ -100,6 +100,18 @@ def main() -> None:
               ("policy_loss", np.array([policy_loss.item()])), ("value_loss", np.array([value_loss.item()])),
               ("entropy", np.array([entropy.mean().item()])), ("loss", np.array([loss.item()]))]
     result += [(f"grad/{i}", p.grad.numpy().copy()) for i, p in enumerate(trainable)]
+    with torch.no_grad():  # the KL budget's measure: KL(pi_theta || pi) on every rollout state
+        all_out = policy(torch.tensor(a["obs"]))
+        rows = torch.tensor(a["prior_rows"])
+        if discrete:
+            kl = torch.distributions.kl_divergence(torch.distributions.Categorical(logits=all_out),
+                                                   torch.distributions.Categorical(logits=rows))
+        else:
+            d = all_out.shape[1]
+            kl = torch.distributions.kl_divergence(
+                torch.distributions.Normal(all_out, log_std.exp().expand_as(all_out)),
+                torch.distributions.Normal(rows[:, :d], rows[:, d:].exp())).sum(dim=1)
+    result += [("kl", np.array([kl.mean().item()], np.float64))]
     write_arrays(args.out, FORMAT, {}, result)
 
 

@@ -145,6 +145,12 @@ def main() -> None:
         loss = alpha_loss(noise_current0)
         loss.backward()
         out += [("alpha_loss", np.array([loss.item()])), ("grad/log_alpha", log_alpha.grad.numpy().copy())]
+    with torch.no_grad():  # KL(pi_hat || pi) of the pre-tanh Gaussians (the KL budget's measure), prior std floored
+        mean, log_std = gaussian(actor, t["obs"], d)
+        p_log_std = prior[:, d:] if min_std <= 0 else prior[:, d:].clamp(min=float(np.log(min_std)))
+        kl = torch.distributions.kl_divergence(torch.distributions.Normal(mean, log_std.exp()),
+                                               torch.distributions.Normal(prior[:, :d], p_log_std.exp()))
+    out += [("kl", np.array([kl.sum(dim=1).mean().item()], np.float64))]
     for net in nets.values():
         net.zero_grad()
     log_alpha.grad = None

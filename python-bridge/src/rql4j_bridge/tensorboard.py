@@ -39,6 +39,8 @@ TAGS = {
     "prior_seconds": "time/prior",
     "learner_seconds": "time/learner",
     "train_seconds": "time/train",
+    "alpha_hat": "kl_budget/alpha_hat",
+    "kl_to_prior": "kl_budget/kl_to_prior",
 }
 LOGDIR_NAME = "tensorboard"
 

@@ -119,6 +119,25 @@ class ResidualPpoCompatIT {
         idx[i] = batch[i];
       }
       CompatCase.put(arrays, shapes, "batch", idx, batch.length);
+      // the KL budget's measure: KL(pi_theta || pi) on the rollout's states, to a prior given by its rows
+      int priorWidth = discrete ? 3 : 4;
+      float[] priorRows = new float[rows * priorWidth];
+      for (int r = 0; r < rows; r++) {
+        for (int k = 0; k < priorWidth; k++) {
+          priorRows[r * priorWidth + k] = (float) (discrete ? rng.nextGaussian() : k < 2 ? rng.nextGaussian() * 0.7
+              : -1 + rng.nextDouble());
+        }
+        if (discrete) { // log-probabilities: log-softmax of the row
+          double z = 0;
+          for (int k = 0; k < 3; k++) {
+            z += Math.exp(priorRows[r * 3 + k]);
+          }
+          for (int k = 0; k < 3; k++) {
+            priorRows[r * 3 + k] -= (float) Math.log(z);
+          }
+        }
+      }
+      CompatCase.put(arrays, shapes, "prior_rows", priorRows, rows, priorWidth);
       JsonObject meta = new JsonObject();
       meta.addProperty("num_envs", ENVS);
       meta.addProperty("discrete", discrete);
@@ -142,6 +161,7 @@ class ResidualPpoCompatIT {
       CompatCase.assertClose(ref.get("value_loss").doubles(), new double[] {l.valueLoss()}, "value loss");
       CompatCase.assertClose(ref.get("entropy").doubles(), new double[] {l.entropy()}, "entropy");
       CompatCase.assertClose(ref.get("loss").doubles(), new double[] {l.loss()}, "loss");
+      CompatCase.assertClose(ref.get("kl").doubles(), new double[] {ppo.klToPrior(allObs, priorRows)}, "KL to the prior");
       List<float[]> grads = ppo.gradients();
       for (int i = 0; i < grads.size(); i++) {
         CompatCase.assertClose(ref.get("grad/" + i).doubles(), CompatCase.toDoubles(grads.get(i)), "gradient " + i);

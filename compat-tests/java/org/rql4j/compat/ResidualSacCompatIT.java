@@ -24,7 +24,8 @@ import org.rql4j.learner.ResidualSacConfig;
  * ({@code compat-tests/python/residual_sac_reference.py}), from the same weights, batch and noise,
  * give the same critic target, critic, actor and temperature losses and gradients, and after three
  * full steps (SB3's order, torch.optim.Adam, Polyak) the same weights of every network and the
- * same temperature; within 1e-5 (absolute, or relative above 1).
+ * same temperature; within 1e-5 (absolute, or relative above 1). The KL budget's closed-form
+ * {@code KL(pi_hat || pi)} on the batch's states equals torch.distributions' {@code kl_divergence}.
  */
 class ResidualSacCompatIT {
 
@@ -71,6 +72,9 @@ class ResidualSacCompatIT {
       Path caseFile = tmp.resolve("case.bin");
       writeCase(caseFile, sac, batch, noiseNext, noiseCurrent, cfg, actDim);
       RawArrayFile ref = CompatCase.runReference("residual_sac_reference.py", caseFile, tmp.resolve("out.bin"));
+      // the KL budget's measure: closed-form KL(pi_hat || pi) of the pre-tanh Gaussians, torch.distributions'
+      CompatCase.assertClose(ref.get("kl").doubles(), new double[] {sac.klToPrior(batch.observations(),
+          batch.priorFeatures())}, "KL to the prior");
 
       ResidualSac.Critic c = sac.criticBackward(batch, noiseNext[0], priorWeight, alphaHat);
       CompatCase.assertClose(ref.get("target").doubles(), CompatCase.toDoubles(c.target()), "critic target y");

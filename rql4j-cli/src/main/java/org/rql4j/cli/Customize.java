@@ -118,6 +118,10 @@ final class Customize {
     String priorMinStd = o.text("--prior-min-std", null);
     checkValues(w, alphaHat, warmStart, maxGradNorm, priorMinStd); // before any process starts
     org.rql4j.learner.KlBudget klBudget = klBudget(setting(o, file, "--kl-budget", null), o.has("--prior-weight"));
+    if (klBudget != null && alphaHat != null && alphaHat.startsWith("auto")) {
+      throw new IllegalArgumentException("--alpha-hat " + alphaHat + " does not go with --kl-budget: the budget sets "
+          + "the temperature itself (--alpha-hat A: where it starts)");
+    }
     String outOpt = o.text("--out", null);
     Path out = outOpt == null ? null : Path.of(outOpt);
     String ckOpt = o.text("--checkpoint-dir", null);
@@ -390,7 +394,6 @@ final class Customize {
     return new java.math.BigDecimal(Float.toString(x)).stripTrailingZeros().toPlainString();
   }
 
-  /** A prior weight option's value; an IllegalArgumentException naming the option unless it is a number >= 0. */
   /** {@code --kl-budget}'s budget (null when not given); refused with an explicit {@code --prior-weight}. */
   static org.rql4j.learner.KlBudget klBudget(String text, boolean priorWeightGiven) {
     if (text == null) {
@@ -412,6 +415,7 @@ final class Customize {
     return org.rql4j.learner.KlBudget.of(nats);
   }
 
+  /** A prior weight option's value; an IllegalArgumentException naming the option unless it is a number >= 0. */
   static float parseWeight(String text, String option) {
     try {
       float w = Float.parseFloat(text.trim());

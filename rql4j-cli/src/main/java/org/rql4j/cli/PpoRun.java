@@ -50,7 +50,7 @@ final class PpoRun {
 
   /** A command line's settings. */
   record Settings(String task, String baseline, ResidualPpoConfig cfg, int evalEpisodes, Path priorDir, Path out,
-      Checkpointing checkpointing, boolean export) {}
+      Checkpointing checkpointing, boolean export, org.rql4j.learner.KlBudget klBudget) {}
 
   static Settings parse(String[] args) {
     Opts o = Commands.parse("ppo", args);
@@ -112,7 +112,12 @@ final class PpoRun {
     }
     Checkpointing ck = ckOpt == null ? null : new Checkpointing(Path.of(ckOpt),
         o.whole("--checkpoint-every", Math.max(cfg.nSteps() * cfg.numEnvs(), steps / 10)), resume);
-    return new Settings(task, baseline, cfg, evalEpisodes, priorDir, out, ck, !o.flag("--no-export"));
+    org.rql4j.learner.KlBudget klBudget = Customize.klBudget(o.text("--kl-budget", null), o.has("--prior-weight"));
+    if (klBudget != null && !baseline.equals("residual") && !baseline.equals("kl")) {
+      throw new IllegalArgumentException("--kl-budget is a setting of the residual and kl rows (the " + baseline
+          + " baseline has no prior to stay close to)");
+    }
+    return new Settings(task, baseline, cfg, evalEpisodes, priorDir, out, ck, !o.flag("--no-export"), klBudget);
   }
 
   /** The result the run these arguments describe left in its --out, or null when it has not finished. */
@@ -144,7 +149,7 @@ final class PpoRun {
     Customization.Builder b = Customization.builder(Task.builtIn(s.task()), s.priorDir())
         .optBaseline(Baseline.of(s.baseline())).optAlgorithm(Customization.Algorithm.PPO).optPpoConfig(s.cfg())
         .optEvalEpisodes(s.evalEpisodes()).optOutDir(s.out()).optExport(s.export())
-        .optLog(System.out::println);
+        .optLog(System.out::println).optKlBudget(s.klBudget());
     if (s.checkpointing() != null) {
       b.optCheckpointing(s.checkpointing().dir(), s.checkpointing().every()).optResume(s.checkpointing().resume());
     }

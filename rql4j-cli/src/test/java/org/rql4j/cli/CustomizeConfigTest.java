@@ -35,6 +35,18 @@ class CustomizeConfigTest {
   }
 
   @Test
+  void ppoTakesAKlBudgetForItsRowsWithThePrior() {
+    assertEquals(0.1, PpoRun.parse(new String[] {"--kl-budget", "0.1"}).klBudget().nats(), 0);
+    assertEquals(0.1, PpoRun.parse(new String[] {"--kl-budget", "0.1", "--baseline", "kl"}).klBudget().nats(), 0);
+    assertEquals(null, PpoRun.parse(new String[] {}).klBudget());
+    for (String[] bad : new String[][] {{"--kl-budget", "0.1", "--baseline", "oracle"},
+        {"--kl-budget", "0.1", "--prior-weight", "0.5"}, {"--kl-budget", "-2"}}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PpoRun.parse(bad));
+      assertTrue(e.getMessage().contains("--kl-budget"), e.getMessage());
+    }
+  }
+
+  @Test
   void alphaHatIsFixedLearnedOrRefused() {
     ResidualSacConfig fixed = (ResidualSacConfig) Customize.config("mountaincar-lessleft", 1000, 3, 0.1f, "0.05");
     assertEquals(0.05f, fixed.alphaHat());

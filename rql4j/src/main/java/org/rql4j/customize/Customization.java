@@ -280,9 +280,10 @@ public final class Customization {
     /**
      * A KL budget instead of a hand-set temperature (docs/method.md, "A KL budget instead of w and
      * alphaHat"): the learner moves {@code alphaHat} by dual steps until the customized policy's mean
-     * per-step KL to the prior meets it, with {@code w = kappa * alphaHat}. Residual soft Q-learning
-     * only, so far; the residual baseline only (the others have no prior). Null (the default): the
-     * config's {@code priorWeight} and {@code alphaHat}.
+     * per-step KL to the prior meets it, with {@code w = kappa * alphaHat}. Soft Q-learning, SAC (not with
+     * a learned temperature) and PPO (a categorical or diag_gaussian prior); the residual customization
+     * only (the oracle and add-on-only baselines have no prior). Null (the default): the config's
+     * {@code priorWeight} and {@code alphaHat}.
      */
     public Builder optKlBudget(org.rql4j.learner.KlBudget budget) {
       this.klBudget = budget;
@@ -406,9 +407,7 @@ public final class Customization {
         priorSha, settings(cfg));
     try (RemoteVectorEnv env = client.make(task.trainEnv(b.baseline).optNumEnvs(cfg.numEnvs()).build());
         OffPolicyLearner learner = cfg.newLearner(env.observationSpace(), env.actionSpace())) {
-      if (b.klBudget != null) {
-        ((org.rql4j.learner.ResidualSoftQLearning) learner).setKlBudget(b.klBudget);
-      }
+      learner.setKlBudget(b.klBudget);
       PriorPolicy used = cfg.priorWeight() == 0 ? null : prior;
       boolean resuming = checkpointing != null && checkpointing.resume() && TrainingCheckpoint.exists(checkpointing.dir());
       long keepUpTo = resuming ? TrainingCheckpoint.savedStep(checkpointing.dir()) : -1;
@@ -551,9 +550,9 @@ public final class Customization {
   }
 
   private Result runPpo(EnvClient client, PriorPolicy prior, long[] seeds, Space actionSpace) throws IOException {
-    if (b.klBudget != null) {
-      throw new IllegalArgumentException("a KL budget is implemented for residual soft Q-learning (Discrete actions) "
-          + "so far, not for PPO: set the prior weight and temperature instead (PPO's kl baseline is KL-regularized)");
+    if (b.klBudget != null && !b.baseline.usesPrior()) {
+      throw new IllegalArgumentException("a KL budget is a setting of the residual customization: the "
+          + b.baseline.label() + " baseline has no prior to stay close to");
     }
     ResidualPpoConfig cfg = ppoConfig();
     // the learner's own refusals, before anything is written
@@ -564,6 +563,11 @@ public final class Customization {
         try (ResidualPpo trial = new ResidualPpo(cfg, prior.spec().obsDim(), actionSpace)) {
           trial.initializePolicyFrom(scripted);
         }
+      }
+    }
+    if (b.klBudget != null) {
+      try (ResidualPpo trial = new ResidualPpo(cfg, prior.spec().obsDim(), actionSpace)) {
+        trial.checkKlPrior(prior.spec());
       }
     }
     String priorSha = PriorPackage.identity(prior.spec());
@@ -583,6 +587,7 @@ public final class Customization {
         settings(null));
     try (RemoteVectorEnv env = client.make(task.trainEnv(b.baseline).optNumEnvs(cfg.numEnvs()).build());
         ResidualPpo ppo = new ResidualPpo(cfg, (int) env.observationSpace().flatDim(), env.actionSpace())) {
+      ppo.setKlBudget(b.klBudget);
       boolean resuming = ck != null && ck.resume() && TrainingCheckpoint.exists(ck.dir());
       if (cfg.initFromPrior() && !resuming) {
         ppo.initializePolicyFrom((TorchScriptPrior) prior);
@@ -747,11 +752,14 @@ public final class Customization {
       cfg = cfg.withPriorWeight(b.priorWeight);
     }
     cfg = Objects.requireNonNull(b.tuning.apply(cfg), "tuning returned null");
-    if (b.klBudget != null && (!(cfg instanceof ResidualSoftQConfig) || b.baseline != Baseline.RESIDUAL)) {
-      throw new IllegalArgumentException(b.baseline != Baseline.RESIDUAL ? "a KL budget is a setting of the residual "
-          + "customization: the " + b.baseline.label() + " baseline has no prior to stay close to"
-          : "a KL budget is implemented for residual soft Q-learning (Discrete actions) so far, not for "
-          + cfg.algorithm() + ": set the prior weight and temperature instead");
+    if (b.klBudget != null && b.baseline != Baseline.RESIDUAL) {
+      throw new IllegalArgumentException("a KL budget is a setting of the residual customization: the "
+          + b.baseline.label() + " baseline has no prior to stay close to");
+    }
+    if (b.klBudget != null && cfg instanceof ResidualSacConfig sac && sac.learnAlpha()) {
+      // the budget's dual steps set the temperature: the config's learned one (for a target entropy) starts it
+      log("a KL budget sets the temperature: the config's learned temperature (from %s) is not learned", sac.alphaHat());
+      cfg = sac.withAlphaHat(sac.alphaHat(), false);
     }
     if (cfg.totalSteps() <= cfg.learningStarts()) {
       throw new IllegalArgumentException("steps (" + cfg.totalSteps() + ") must exceed the learner's learningStarts ("

@@ -58,9 +58,66 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
    * {@code dualRate * clip(log(klAverage / nats), -1, 1)} in {@code log alphaHat}, then clamped.
    */
   public double step(double alphaHat, double klAverage) {
+    return step(alphaHat, klAverage, 1);
+  }
+
+  /**
+   * {@code times} dual steps at once, for a learner that measures the KL once per {@code times}
+   * gradient steps (PPO: once per update): the step in {@code log alphaHat} is {@code times} as large.
+   */
+  public double step(double alphaHat, double klAverage, int times) {
     double ratio = StrictMath.log(Math.max(klAverage, 1e-12) / nats);
-    double next = StrictMath.exp(StrictMath.log(alphaHat) + dualRate * Math.max(-1.0, Math.min(1.0, ratio)));
+    double next = StrictMath.exp(StrictMath.log(alphaHat) + times * dualRate * Math.max(-1.0, Math.min(1.0, ratio)));
     return Math.max(minAlphaHat, Math.min(maxAlphaHat, next));
+  }
+
+  /**
+   * Records a budget's state in a checkpoint's values: the budget, where the dual steps left the
+   * temperature and the KL's moving average (nothing without a budget).
+   */
+  static void save(com.google.gson.JsonObject values, KlBudget budget, double alphaHat, double klAverage) {
+    if (budget != null) {
+      values.addProperty("kl_budget", budget.nats());
+      values.addProperty("kl_budget.kappa", budget.kappa());
+      values.addProperty("alpha_hat", alphaHat);
+      values.addProperty("kl_average", klAverage);
+    }
+  }
+
+  /**
+   * What {@link #save} recorded: {@code {alphaHat, klAverage}}, or null for a checkpoint without a
+   * budget.
+   *
+   * @throws java.io.IOException when the checkpoint was made with another budget (or with one and
+   *     this run has none, or the other way round)
+   */
+  static double[] restore(com.google.gson.JsonObject values, KlBudget budget) throws java.io.IOException {
+    boolean saved = values.has("kl_budget");
+    if (saved != (budget != null) || (saved && (values.get("kl_budget").getAsDouble() != budget.nats()
+        || values.get("kl_budget.kappa").getAsDouble() != budget.kappa()))) {
+      throw new java.io.IOException("the checkpoint was made " + (saved ? "with a KL budget of "
+          + values.get("kl_budget").getAsDouble() + " nats (kappa " + values.get("kl_budget.kappa").getAsDouble() + ")"
+          : "without a KL budget") + ", this run has " + (budget == null ? "none" : budget.nats() + " nats (kappa "
+          + budget.kappa() + ")") + ": resume with the same budget, or start a new run");
+    }
+    if (!saved) {
+      return null;
+    }
+    com.google.gson.JsonElement average = values.get("kl_average");
+    return new double[] {values.get("alpha_hat").getAsDouble(),
+        average.isJsonNull() || (average.isJsonPrimitive() && average.getAsJsonPrimitive().isString())
+            ? Double.NaN : average.getAsDouble()};
+  }
+
+  /** The moving average after one more measured KL (the first measurement starts it). */
+  double average(double klAverage, double kl) {
+    return average(klAverage, kl, 1);
+  }
+
+  /** As {@link #average(double, double)} for a KL measured once per {@code times} gradient steps: weight {@code 1 - (1 - averaging)^times}. */
+  double average(double klAverage, double kl, int times) {
+    double weight = times == 1 ? averaging : 1 - StrictMath.pow(1 - averaging, times);
+    return Double.isNaN(klAverage) ? kl : klAverage + weight * (kl - klAverage);
   }
 
   private static void require(boolean ok, String name, Object value) {

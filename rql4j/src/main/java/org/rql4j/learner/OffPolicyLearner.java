@@ -31,6 +31,23 @@ public interface OffPolicyLearner extends LearnerState, AutoCloseable {
    */
   record Actions(float[] stored, Value env) {}
 
+  /**
+   * Lets a KL budget set the temperature from now on ({@link KlBudget}); null turns it off. Learners
+   * without one refuse a budget.
+   *
+   * @throws IllegalArgumentException for a learner that cannot follow a budget (e.g. without the prior)
+   */
+  default void setKlBudget(KlBudget budget) {
+    if (budget != null) {
+      throw new IllegalArgumentException(kind() + " has no KL budget: set its prior weight and temperature instead");
+    }
+  }
+
+  /** The KL budget in force, or null. */
+  default KlBudget klBudget() {
+    return null;
+  }
+
   /** Under a KL budget, the temperature the dual steps have set; NaN otherwise. */
   default double budgetTemperature() {
     return Double.NaN;

@@ -14,6 +14,7 @@ import java.util.Random;
 import org.rql4j.buffer.RolloutBuffer;
 import org.rql4j.env.Space;
 import org.rql4j.prior.Distributions;
+import org.rql4j.prior.PriorPolicy;
 import org.rql4j.runtime.DjlRuntime;
 import org.rql4j.runtime.Scalars;
 
@@ -52,6 +53,10 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
   private final RunningMeanStd obsStats;
   private final RunningMeanStd returnStats;
   private double[] runningReturns;
+  // under a KL budget: the temperature the dual steps set (w = kappa * alphaHat) and the KL's moving average
+  private KlBudget klBudget;
+  private double budgetAlpha;
+  private double klAverage = Double.NaN;
 
   /** SB3's VecNormalize constants: epsilon under the square root, and the clip of normalized values. */
   private static final double NORM_EPS = 1e-8;
@@ -238,6 +243,133 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
       }
     }
     return out;
+  }
+
+  /**
+   * Lets a KL budget set the temperature from now on ({@link KlBudget}): {@code alphaHat} starts at the
+   * config's (its {@code priorWeight} when the config's {@code alphaHat} is 0), clamped to the budget's
+   * range, and the prior weight follows it, {@code w = kappa * alphaHat}, in the shaped reward
+   * {@code r + w log pi - alphaHat log pi_theta}: with {@code kappa = 1} this is the KL-regularized objective.
+   * The training loop measures {@link #klToPrior} on each rollout's states after the update and makes one
+   * dual step ({@link #dualStep}) of the update's size in gradient steps. The KL is measured in nats
+   * directly, so reward scaling does not rescale it. Null turns it off.
+   *
+   * @throws IllegalArgumentException for a learner without the prior (priorWeight 0)
+   */
+  public void setKlBudget(KlBudget budget) {
+    if (budget != null && config.priorWeight() == 0) {
+      throw new IllegalArgumentException("a KL budget needs the prior: this PPO learner has priorWeight 0 (a baseline "
+          + "without the prior has no KL to it)");
+    }
+    double start = klBudget != null ? budgetAlpha : config.alphaHat() > 0 ? config.alphaHat() : config.priorWeight();
+    this.klBudget = budget;
+    if (budget != null) {
+      budgetAlpha = Math.max(budget.minAlphaHat(), Math.min(budget.maxAlphaHat(), start));
+    }
+  }
+
+  /** The KL budget in force, or null. */
+  public KlBudget klBudget() {
+    return klBudget;
+  }
+
+  /** The temperature in the shaped reward: the config's, or where a KL budget's dual steps set it. */
+  public double alphaHat() {
+    return klBudget == null ? config.alphaHat() : budgetAlpha;
+  }
+
+  /** The prior weight in the shaped reward: the config's, or {@code kappa * alphaHat} under a KL budget. */
+  public double priorWeight() {
+    return klBudget == null ? config.priorWeight() : klBudget.kappa() * budgetAlpha;
+  }
+
+  /** Under a KL budget, the temperature the dual steps have set; NaN otherwise. */
+  public double budgetTemperature() {
+    return klBudget == null ? Double.NaN : budgetAlpha;
+  }
+
+  /** Under a KL budget, the moving average of the KL to the prior that they follow; NaN otherwise. */
+  public double budgetKl() {
+    return klBudget == null ? Double.NaN : klAverage;
+  }
+
+  /** The gradient steps of one {@link #update} on a rollout of {@code rolloutSize} rows. */
+  public int gradientStepsPerUpdate(int rolloutSize) {
+    return config.nEpochs() * ((rolloutSize + config.batchSize() - 1) / config.batchSize());
+  }
+
+  /**
+   * The mean over {@code [n, obsDim]} raw observations of {@code KL(pi_theta(.|s) || pi(.|s))}: exact for
+   * a categorical prior, closed-form for a diag_gaussian one (docs/method.md).
+   *
+   * @throws IllegalArgumentException for a prior of another kind (no closed form against PPO's Gaussian)
+   */
+  public double klToPrior(float[] observations, PriorPolicy prior) {
+    return klToPrior(observations, priorRows(observations, prior));
+  }
+
+  /**
+   * The prior's side of {@link #klToPrior(float[], float[])} for {@code [n, obsDim]} raw observations: its
+   * log-probabilities {@code [n, actions]} (categorical), or {@code [mean | logStd]} rows {@code [n, 2 d]}
+   * (diag_gaussian).
+   */
+  public float[] priorRows(float[] observations, PriorPolicy prior) {
+    checkKlPrior(prior.spec());
+    DjlRuntime.noGradOnThisThread();
+    int n = observations.length / obsDim;
+    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
+      NDArray raw = m.create(observations, new Shape(n, obsDim));
+      if (discrete) {
+        return prior.logProbsAll(raw).toFloatArray();
+      }
+      org.rql4j.prior.GaussianParams g = prior.distribution(raw);
+      return ai.djl.ndarray.NDArrays.concat(new NDList(g.mean().reshape(n, actDim), g.logStd().reshape(n, actDim)), 1)
+          .toFloatArray();
+    }
+  }
+
+  /**
+   * {@link #klToPrior(float[], PriorPolicy)} from the prior's rows ({@link #priorRows}): the categorical KL
+   * of {@code softmax(policy(s))} to the prior's log-probabilities, or the closed-form KL of the
+   * Gaussian {@code N(policy(s), exp(logStd))} to the prior's.
+   */
+  public double klToPrior(float[] observations, float[] priorRows) {
+    DjlRuntime.noGradOnThisThread();
+    int n = observations.length / obsDim;
+    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
+      NDArray out = policy.forward(m.create(networkInput(observations), new Shape(n, obsDim)));
+      if (discrete) {
+        return Distributions.meanAsDouble(Distributions.categoricalKl(out.logSoftmax(1),
+            m.create(priorRows, new Shape(n, actDim))));
+      }
+      NDArray rows = m.create(priorRows, new Shape(n, 2L * actDim));
+      return Distributions.meanAsDouble(Distributions.diagGaussianKl(out, logStd.broadcast(new Shape(n, actDim)),
+          rows.get(new ai.djl.ndarray.index.NDIndex(":, :" + actDim)),
+          rows.get(new ai.djl.ndarray.index.NDIndex(":, " + actDim + ":"))));
+    }
+  }
+
+  /**
+   * Refuses a prior whose KL to PPO's policy has no exact form here: a categorical prior over Discrete
+   * actions, or a diag_gaussian one over a Box, is needed.
+   */
+  public void checkKlPrior(org.rql4j.prior.PriorSpec spec) {
+    org.rql4j.prior.Distribution want = discrete ? org.rql4j.prior.Distribution.CATEGORICAL
+        : org.rql4j.prior.Distribution.DIAG_GAUSSIAN;
+    if (spec.distribution() != want) {
+      throw new IllegalArgumentException("a KL budget with PPO needs a " + want.sidecarName() + " prior (its KL to "
+          + "PPO's policy is exact); " + spec.label() + " is " + spec.distribution().sidecarName()
+          + ": set the prior weight and temperature instead");
+    }
+  }
+
+  /**
+   * One dual step from a rollout's measured KL ({@link #klToPrior}), counted as the {@code gradientSteps}
+   * of the update before it ({@link KlBudget#step(double, double, int)}).
+   */
+  public void dualStep(double kl, int gradientSteps) {
+    klAverage = klBudget.average(klAverage, kl, gradientSteps);
+    budgetAlpha = klBudget.step(budgetAlpha, klAverage, gradientSteps);
   }
 
   public ResidualPpoConfig config() {
@@ -568,6 +700,7 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
     if (returnStats != null) {
       v.addProperty("return_rms.count", returnStats.count());
     }
+    KlBudget.save(v, klBudget, budgetAlpha, klAverage); // where the dual steps left the temperature
     return v;
   }
 
@@ -597,6 +730,11 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
     }
     NDArray returns = tensors.get("running_returns");
     runningReturns = returnStats == null || returns == null ? null : returns.toDoubleArray();
+    double[] budgetState = KlBudget.restore(values, klBudget);
+    if (budgetState != null) {
+      budgetAlpha = budgetState[0];
+      klAverage = budgetState[1];
+    }
   }
 
   /** Adam steps taken. */

@@ -71,6 +71,10 @@ public final class ResidualSac implements OffPolicyLearner {
   private final TorchAdam criticOptimizer;
   private final TorchAdam alphaOptimizer;
   private final double targetEntropy;
+  // under a KL budget: the temperature the dual steps set (w = kappa * alphaHat) and the KL's moving average
+  private KlBudget klBudget;
+  private double budgetAlpha;
+  private double klAverage = Double.NaN;
 
   /**
    * @param obsDim flat observation width
@@ -158,15 +162,92 @@ public final class ResidualSac implements OffPolicyLearner {
     return actDim;
   }
 
-  /** The temperature now ({@code exp(log alphaHat)}). */
+  /** The temperature now ({@code exp(log alphaHat)}, or where a KL budget's dual steps set it). */
   public double alphaHat() {
-    return StrictMath.exp(logAlpha.getFloat());
+    return klBudget != null ? budgetAlpha : StrictMath.exp(logAlpha.getFloat());
   }
 
-  /** Sets the temperature (tests; a learned temperature continues from it). */
+  /** Sets the temperature (tests; a learned temperature, or a KL budget's, continues from it). */
   public void setAlphaHat(double alpha) {
     DjlRuntime.noGradOnThisThread();
     InPlace.copy(logAlpha, new float[] {(float) StrictMath.log(alpha)});
+    budgetAlpha = alpha;
+  }
+
+  /**
+   * Lets a KL budget set the temperature from now on ({@link KlBudget}): {@code alphaHat} starts at the
+   * config's (clamped to the budget's range) and moves by a dual step after every gradient step, on the
+   * closed-form KL between the actor's and the prior's pre-tanh Gaussians ({@link #klToPrior}); the
+   * prior weight follows it, {@code w = kappa * alphaHat} (times the warm start's multiple early on; the
+   * config's {@code priorWeight} is not used). Null turns it off.
+   *
+   * @throws IllegalArgumentException for a learner without the prior, or one that learns its temperature
+   *     for a target entropy (the budget replaces that)
+   */
+  @Override
+  public void setKlBudget(KlBudget budget) {
+    if (budget != null && !usesPrior()) {
+      throw new IllegalArgumentException("a KL budget needs the prior: this learner has priorWeight 0 (a baseline "
+          + "without the prior has no KL to it)");
+    }
+    if (budget != null && config.learnAlpha()) {
+      throw new IllegalArgumentException("a KL budget sets residual SAC's temperature itself: drop the learned "
+          + "temperature (alpha_hat auto), or drop the budget");
+    }
+    double alpha = alphaHat();
+    this.klBudget = budget;
+    if (budget != null) {
+      setAlphaHat(Math.max(budget.minAlphaHat(), Math.min(budget.maxAlphaHat(), alpha)));
+    }
+  }
+
+  @Override
+  public KlBudget klBudget() {
+    return klBudget;
+  }
+
+  @Override
+  public double budgetTemperature() {
+    return klBudget == null ? Double.NaN : budgetAlpha;
+  }
+
+  @Override
+  public double budgetKl() {
+    return klBudget == null ? Double.NaN : klAverage;
+  }
+
+  /** The prior weight {@code w} in force at env step {@code step}: the config's, or {@code kappa * alphaHat} under a budget. */
+  public double priorWeightAt(long step) {
+    if (klBudget == null) {
+      return config.priorWeightAt(step);
+    }
+    return klBudget.kappa() * budgetAlpha * (config.priorWeightAt(step) / config.priorWeight());
+  }
+
+  /**
+   * The mean over rows of {@code KL(pi_hat(.|s) || pi(.|s))} between the actor's pre-tanh Gaussian and the
+   * prior's, in closed form and summed over the action dimensions:
+   * {@code sum_i [log(sigma_i / sigmaHat_i) + (sigmaHat_i^2 + (muHat_i - mu_i)^2) / (2 sigma_i^2) - 1/2]}.
+   * tanh is a bijection, so this is also the KL between the squashed policies. {@code priorRows} are
+   * the stored {@code [mean, logStd]} rows; the prior's std is floored as in its log-prob
+   * ({@code priorMinStd}), so it is the KL to the prior the learner holds on to.
+   */
+  public double klToPrior(float[] observations, float[] priorRows) {
+    DjlRuntime.noGradOnThisThread();
+    int n = observations.length / obsDim;
+    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
+      Gaussian g = actorGaussian(m.create(observations, new Shape(n, obsDim)));
+      NDArray prior = m.create(priorRows, new Shape(n, 2L * actDim));
+      NDArray mean = prior.get(new NDIndex(":, :" + actDim));
+      NDArray logStd = flooredPriorLogStd(prior.get(new NDIndex(":, " + actDim + ":")));
+      return Distributions.meanAsDouble(Distributions.diagGaussianKl(g.mean, g.logStd, mean, logStd));
+    }
+  }
+
+  /** The KL on the batch's states with the updated actor, into the moving average; then the dual step. */
+  private void dualStep(ReplayBuffer.Batch batch) {
+    klAverage = klBudget.average(klAverage, klToPrior(batch.observations(), batch.priorFeatures()));
+    budgetAlpha = klBudget.step(budgetAlpha, klAverage);
   }
 
   @Override
@@ -280,7 +361,10 @@ public final class ResidualSac implements OffPolicyLearner {
     double loss = Double.NaN;
     for (int g = 0; g < config.gradientSteps(); g++) {
       ReplayBuffer.Batch b = buffer.sample(config.batchSize(), rng);
-      Losses l = update(b, noise(b.size(), rng), noise(b.size(), rng), config.priorWeightAt(step));
+      Losses l = update(b, noise(b.size(), rng), noise(b.size(), rng), priorWeightAt(step));
+      if (klBudget != null) {
+        dualStep(b);
+      }
       // the critic loss is reported; a non-finite actor or temperature loss is reported as NaN (divergence)
       boolean finite = Double.isFinite(l.actorLoss()) && (!config.learnAlpha() || Double.isFinite(l.alphaLoss()));
       loss = finite ? l.criticLoss() : Double.NaN;
@@ -345,10 +429,12 @@ public final class ResidualSac implements OffPolicyLearner {
   NDArray priorLogProb(NDArray priorRows, NDArray u) {
     NDArray mean = priorRows.get(new NDIndex(":, :" + actDim));
     NDArray logStd = priorRows.get(new NDIndex(":, " + actDim + ":"));
-    if (config.priorMinStd() > 0) {
-      logStd = Scalars.maximum(logStd, (float) StrictMath.log(config.priorMinStd()));
-    }
-    return Distributions.squashedGaussianLogProbPreTanh(mean, logStd, u);
+    return Distributions.squashedGaussianLogProbPreTanh(mean, flooredPriorLogStd(logStd), u);
+  }
+
+  /** The prior's log-std, floored at {@code log(priorMinStd)} when that is set. */
+  private NDArray flooredPriorLogStd(NDArray logStd) {
+    return config.priorMinStd() > 0 ? Scalars.maximum(logStd, (float) StrictMath.log(config.priorMinStd())) : logStd;
   }
 
   /**
@@ -510,6 +596,7 @@ public final class ResidualSac implements OffPolicyLearner {
     v.addProperty("actor_optim.step", actorOptimizer.steps());
     v.addProperty("critic_optim.step", criticOptimizer.steps());
     v.addProperty("alpha_optim.step", alphaOptimizer.steps());
+    KlBudget.save(v, klBudget, budgetAlpha, klAverage); // where the dual steps left the temperature
     return v;
   }
 
@@ -526,6 +613,11 @@ public final class ResidualSac implements OffPolicyLearner {
     actorOptimizer.restoreNamedState(tensors, "actor_optim", LearnerStates.whole(values, "actor_optim.step"));
     criticOptimizer.restoreNamedState(tensors, "critic_optim", LearnerStates.whole(values, "critic_optim.step"));
     alphaOptimizer.restoreNamedState(tensors, "alpha_optim", LearnerStates.whole(values, "alpha_optim.step"));
+    double[] budgetState = KlBudget.restore(values, klBudget);
+    if (budgetState != null) {
+      setAlphaHat(budgetState[0]);
+      klAverage = budgetState[1];
+    }
   }
 
   /** NDArrays alive in this learner's managers (networks, optimizer state, anything leaked). */

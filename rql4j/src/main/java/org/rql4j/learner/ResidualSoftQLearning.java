@@ -71,6 +71,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
    *
    * @throws IllegalArgumentException for a learner without the prior (w = 0: nothing to stay close to)
    */
+  @Override
   public void setKlBudget(KlBudget budget) {
     if (budget != null && !usesPrior()) {
       throw new IllegalArgumentException("a KL budget needs the prior: this learner has priorWeight 0 (a baseline "
@@ -93,7 +94,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
     return klBudget == null ? Double.NaN : klAverage;
   }
 
-  /** The KL budget in force, or null. */
+  @Override
   public KlBudget klBudget() {
     return klBudget;
   }
@@ -131,8 +132,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
    */
   public static double klToPrior(NDArray qResidual, NDArray logPrior, double alphaHat, double priorWeight) {
     NDArray logHat = customizedLogits(qResidual, logPrior, alphaHat, priorWeight).logSoftmax(1);
-    return logHat.exp().mul(logHat.sub(logPrior)).sum(new int[] {1}).mean()
-        .toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
+    return org.rql4j.prior.Distributions.meanAsDouble(org.rql4j.prior.Distributions.categoricalKl(logHat, logPrior));
   }
 
   /** The KL on the batch's states with the updated network, into the moving average; then the dual step. */
@@ -144,7 +144,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
       kl = klToPrior(qResidual.forward(step.create(batch.observations(), new Shape(b, d))),
           step.create(batch.priorFeatures(), new Shape(b, nActions)), alphaHat, priorWeight);
     }
-    klAverage = Double.isNaN(klAverage) ? kl : klAverage + klBudget.averaging() * (kl - klAverage);
+    klAverage = klBudget.average(klAverage, kl);
     alphaHat = klBudget.step(alphaHat, klAverage);
     priorWeight = klBudget.kappa() * alphaHat;
   }
@@ -254,12 +254,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   public com.google.gson.JsonObject stateValues() {
     com.google.gson.JsonObject v = new com.google.gson.JsonObject();
     v.addProperty("optim.step", optimizer.steps());
-    if (klBudget != null) { // where the dual steps left the temperature
-      v.addProperty("kl_budget", klBudget.nats());
-      v.addProperty("kl_budget.kappa", klBudget.kappa());
-      v.addProperty("alpha_hat", alphaHat);
-      v.addProperty("kl_average", klAverage);
-    }
+    KlBudget.save(v, klBudget, alphaHat, klAverage); // where the dual steps left the temperature
     return v;
   }
 
@@ -269,18 +264,11 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
     qResidual.setFrom(tensors, "q", "the checkpoint");
     qResidualTarget.setFrom(tensors, "q_target", "the checkpoint");
     optimizer.restoreNamedState(tensors, "optim", LearnerStates.whole(values, "optim.step"));
-    boolean saved = values.has("kl_budget");
-    if (saved != (klBudget != null) || (saved && (values.get("kl_budget").getAsDouble() != klBudget.nats()
-        || values.get("kl_budget.kappa").getAsDouble() != klBudget.kappa()))) {
-      throw new java.io.IOException("the checkpoint was made " + (saved ? "with a KL budget of "
-          + values.get("kl_budget").getAsDouble() + " nats (kappa " + values.get("kl_budget.kappa").getAsDouble() + ")"
-          : "without a KL budget") + ", this run has " + (klBudget == null ? "none" : klBudget.nats() + " nats (kappa "
-          + klBudget.kappa() + ")") + ": resume with the same budget, or start a new run");
-    }
-    if (saved) {
-      alphaHat = values.get("alpha_hat").getAsDouble();
+    double[] budgetState = KlBudget.restore(values, klBudget);
+    if (budgetState != null) {
+      alphaHat = budgetState[0];
       priorWeight = klBudget.kappa() * alphaHat;
-      klAverage = values.get("kl_average").isJsonNull() ? Double.NaN : values.get("kl_average").getAsDouble();
+      klAverage = budgetState[1];
     }
   }
 

@@ -62,4 +62,31 @@ public final class Distributions {
     }
     return logProbsAll.gather(index.reshape(-1, 1), 1).reshape(-1);
   }
+
+  /**
+   * {@code KL(p || q) = sum_a p(a) (log p(a) - log q(a))} per row of categorical log-probabilities
+   * {@code [B, n]}: {@code [B]}.
+   */
+  public static NDArray categoricalKl(NDArray logP, NDArray logQ) {
+    return logP.exp().mul(logP.sub(logQ)).sum(new int[] {1});
+  }
+
+  /**
+   * The closed-form {@code KL(N(meanP, exp(logStdP)^2) || N(meanQ, exp(logStdQ)^2))} of diagonal
+   * Gaussians per row, summed over the last dimension ({@code [B, d]} arrays, or broadcastable to
+   * them): {@code sum_i [log(sigmaQ_i / sigmaP_i) + (sigmaP_i^2 + (meanP_i - meanQ_i)^2) / (2 sigmaQ_i^2) - 1/2]},
+   * {@code [B]}. For tanh-squashed Gaussians pass the pre-tanh parameters: tanh is a bijection, so the
+   * KL of the squashed distributions is the same.
+   */
+  public static NDArray diagGaussianKl(NDArray meanP, NDArray logStdP, NDArray meanQ, NDArray logStdQ) {
+    NDArray varRatio = Scalars.mul(logStdP.sub(logStdQ), 2).exp(); // sigmaP^2 / sigmaQ^2
+    NDArray shift = meanP.sub(meanQ).div(logStdQ.exp()).square();
+    NDArray perDim = logStdQ.sub(logStdP).add(Scalars.mul(Scalars.sub(varRatio.add(shift), 1), 0.5));
+    return perDim.sum(new int[] {perDim.getShape().dimension() - 1});
+  }
+
+  /** The mean of a {@code [B]} array as a double (a KL's batch mean). */
+  public static double meanAsDouble(NDArray perRow) {
+    return perRow.mean().toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
+  }
 }

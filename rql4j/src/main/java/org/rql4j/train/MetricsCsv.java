@@ -23,7 +23,7 @@ public final class MetricsCsv implements OffPolicyTraining.Callback, AutoCloseab
    */
   public MetricsCsv(Path file, long keepUpToStep) throws IOException {
     this(file, keepUpToStep, "step,episodes,recent_return,recent_basic_return,recent_addon_return,exploration,"
-        + "exploration_value,loss,steps_per_second,env_seconds,prior_seconds,learner_seconds\n");
+        + "exploration_value,loss,steps_per_second,env_seconds,prior_seconds,learner_seconds,alpha_hat,kl_to_prior\n");
   }
 
   /** The PPO loop's metrics ({@link #onPpoProgress}); {@code keepUpToStep} as in {@link #MetricsCsv(Path, long)}. */
@@ -78,14 +78,19 @@ public final class MetricsCsv implements OffPolicyTraining.Callback, AutoCloseab
   @Override
   public boolean onProgress(OffPolicyTraining.Progress p) {
     try {
-      out.write(String.format(Locale.ROOT, "%d,%d,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.1f,%.3f,%.3f,%.3f%n", p.step(), p.episodes(),
+      out.write(String.format(Locale.ROOT, "%d,%d,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.1f,%.3f,%.3f,%.3f,%s,%s%n", p.step(), p.episodes(),
           p.recentEnvReturn(), p.recentBasicReturn(), p.recentAddonReturn(), p.explorationName(), p.exploration(), p.loss(), p.stepsPerSecond(),
-          p.envSeconds(), p.priorSeconds(), p.learnerSeconds()));
+          p.envSeconds(), p.priorSeconds(), p.learnerSeconds(), orEmpty(p.alphaHat()), orEmpty(p.klToPrior())));
       out.flush();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
     return true;
+  }
+
+  /** A KL budget's column: empty without a budget (NaN). */
+  static String orEmpty(double value) {
+    return Double.isNaN(value) ? "" : String.format(Locale.ROOT, "%.6g", value);
   }
 
   @Override

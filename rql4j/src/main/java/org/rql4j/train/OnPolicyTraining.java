@@ -44,8 +44,15 @@ public final class OnPolicyTraining {
    * @param trainSeconds training wall time of the whole run, segments before a resume included
    */
   public record Progress(long step, long totalSteps, int episodes, double recentEnvReturn, double recentBasicReturn,
-      double recentAddonReturn, ResidualPpo.Losses losses, double stepsPerSecond, double trainSeconds)
-      implements TrainingProgress {
+      double recentAddonReturn, ResidualPpo.Losses losses, double stepsPerSecond, double trainSeconds, double alphaHat,
+      double klToPrior) implements TrainingProgress {
+
+    /** Without a KL budget (its two figures NaN). */
+    public Progress(long step, long totalSteps, int episodes, double recentEnvReturn, double recentBasicReturn,
+        double recentAddonReturn, ResidualPpo.Losses losses, double stepsPerSecond, double trainSeconds) {
+      this(step, totalSteps, episodes, recentEnvReturn, recentBasicReturn, recentAddonReturn, losses, stepsPerSecond,
+          trainSeconds, Double.NaN, Double.NaN);
+    }
 
     /** The last update's total loss (NaN before the first update). */
     @Override
@@ -56,9 +63,10 @@ public final class OnPolicyTraining {
     @Override
     public String line() {
       return String.format(Locale.ROOT, "step %d/%d  episodes %d  return %.1f (basic %.1f, add-on %.1f)  "
-          + "pg %.4f  value %.4f  entropy %.3f  kl %.4f  clip %.2f  %.0f steps/s", step, totalSteps, episodes,
+          + "pg %.4f  value %.4f  entropy %.3f  kl %.4f  clip %.2f%s  %.0f steps/s", step, totalSteps, episodes,
           recentEnvReturn, recentBasicReturn, recentAddonReturn, losses.policyLoss(), losses.valueLoss(),
-          losses.entropy(), losses.approxKl(), losses.clipFraction(), stepsPerSecond);
+          losses.entropy(), losses.approxKl(), losses.clipFraction(), Double.isNaN(alphaHat) ? ""
+              : String.format(Locale.ROOT, "  alphaHat %.4g  KL to prior %.4f", alphaHat, klToPrior), stepsPerSecond);
     }
   }
 
@@ -113,6 +121,14 @@ public final class OnPolicyTraining {
     int d = (int) env.observationSpace().flatDim();
     int aw = ppo.actionWidth();
     RolloutBuffer buf = new RolloutBuffer(cfg.nSteps(), n, d, aw);
+    if (ppo.klBudget() != null) {
+      if (!usePrior) {
+        throw new IllegalArgumentException("a KL budget needs the prior, and none was given");
+      }
+      ppo.checkKlPrior(prior.spec());
+    }
+    // under a KL budget: the rollout's raw observations, for the KL to the prior after the update
+    float[] budgetObs = ppo.klBudget() == null ? null : new float[cfg.nSteps() * n * d];
     Random rng = new Random(cfg.seed());
     long step = 0;
     int episodesBefore = 0;
@@ -171,6 +187,9 @@ public final class OnPolicyTraining {
             }
             throw Interruption.stopped(env.envId(), boundary.step(), checkpointing.dir(), null);
           }
+          if (budgetObs != null) {
+            System.arraycopy(obs, 0, budgetObs, buf.size() * d, obs.length);
+          }
           float[] netObs = ppo.networkInput(obs);
           ResidualPpo.Decision dec = ppo.actOnInput(netObs, false, rng);
           VectorStep st;
@@ -203,7 +222,7 @@ public final class OnPolicyTraining {
                   checkpointing, snapshot, boundary, priorHash);
             }
             shaped[i] = (float) ResidualPpo.shapedReward(st.rewards()[i], priorLp[i], dec.logProbs()[i],
-                cfg.priorWeight(), cfg.alphaHat(), cfg.survivalBonus());
+                ppo.priorWeight(), ppo.alphaHat(), cfg.survivalBonus());
             if (!Float.isFinite(shaped[i])) {
               // not saved: a diverged policy must not overwrite the last good checkpoint
               throw new TrainingException((usePrior && !Float.isFinite(priorLp[i])
@@ -228,10 +247,13 @@ public final class OnPolicyTraining {
         }
         buf.computeAdvantages(ppo.values(obs), cfg.gamma(), cfg.gaeLambda());
         ResidualPpo.Losses losses = ppo.update(buf, rng);
+        if (budgetObs != null) { // the KL of the updated policy on the rollout's states, then the dual step
+          ppo.dualStep(ppo.klToPrior(budgetObs, prior), ppo.gradientStepsPerUpdate(buf.size()));
+        }
         double seconds = (System.nanoTime() - t0) / 1e9;
         double[] mean = episodes.recentMeans();
         last = new Progress(step, cfg.totalSteps(), episodes.episodes(), mean[0], mean[1], mean[2], losses,
-            (step - startStep) / seconds, secondsBefore + seconds);
+            (step - startStep) / seconds, secondsBefore + seconds, ppo.budgetTemperature(), ppo.budgetKl());
         progress.accept(last);
         boundary = new OnPolicyCheckpoint.Loop(step, episodes.episodes(), episodes.recent(), secondsBefore + seconds);
         if (checkpointing != null) {

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.rql4j.buffer.ReplayBuffer;
 import org.rql4j.runtime.DjlRuntime;
 
-/** The KL budget's dual steps on residual soft Q-learning (docs/method.md, "A KL budget"). */
+/** The KL budget's dual steps on residual soft Q-learning, SAC and PPO (docs/method.md, "A KL budget"). */
 class KlBudgetTest {
 
   /** KL(pi_hat || pi) of one state worked by hand: pi = (0.2, 0.5, 0.3), Q_R = (0.5, -1, 2), alphaHat 0.5, w 0.5. */
@@ -134,6 +134,167 @@ class KlBudgetTest {
           noPrior.setKlBudget(KlBudget.of(0.1));
         }
       });
+    }
+  }
+
+  @Test
+  void severalStepsAtOnceAreOneLargerStep() {
+    KlBudget b = new KlBudget(0.1, 1, 0.01, 0.05, 1e-3, 1e3);
+    assertEquals(Math.exp(16 * 0.01), b.step(1.0, 1e6, 16), 1e-12, "16 steps' worth: 16 times the step in log alphaHat");
+    assertEquals(b.step(1.0, 0.3), b.step(1.0, 0.3, 1), 0);
+    assertEquals(0.5 + (1 - Math.pow(0.95, 16)) * (1.0 - 0.5), b.average(0.5, 1.0, 16), 1e-12,
+        "the moving average as after 16 measurements of the same KL");
+    assertEquals(0.7, b.average(Double.NaN, 0.7, 16), 0, "the first measurement starts it");
+  }
+
+  /** KL of two diagonal Gaussians worked by hand: N((0.5, -1), (0.8, 0.3)^2) to N((0, -0.5), (1, 0.6)^2). */
+  @Test
+  void theGaussianKlByHand() {
+    DjlRuntime.configure();
+    double kl = 0;
+    double[][] p = {{0.5, 0.8, 0, 1}, {-1, 0.3, -0.5, 0.6}}; // mean, std of pi_hat; mean, std of pi
+    for (double[] d : p) {
+      kl += Math.log(d[3] / d[1]) + (d[1] * d[1] + (d[0] - d[2]) * (d[0] - d[2])) / (2 * d[3] * d[3]) - 0.5;
+    }
+    assertEquals(0.8335, kl, 1e-4); // the number itself, so that a change of the formula above shows
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      NDArray got = org.rql4j.prior.Distributions.diagGaussianKl(m.create(new float[][] {{0.5f, -1f}}),
+          m.create(new float[][] {{(float) Math.log(0.8), (float) Math.log(0.3)}}), m.create(new float[][] {{0f, -0.5f}}),
+          m.create(new float[][] {{0f, (float) Math.log(0.6)}}));
+      assertEquals(kl, got.getFloat(0), 1e-5);
+    }
+  }
+
+  /**
+   * A fixed batch of Box transitions for SAC: random one-dimensional actions, the add-on pays the
+   * action itself (pushing right), every transition terminal (so Q_R is the reward), and a prior
+   * N(0, 0.5^2) (pre-tanh) in every state.
+   */
+  private static ReplayBuffer sacBuffer() {
+    Random rng = new Random(5);
+    ReplayBuffer buffer = new ReplayBuffer(256, 2, 1, 2);
+    float[] prior = {0f, (float) Math.log(0.5)};
+    for (int i = 0; i < 256; i++) {
+      float[] o = {rng.nextFloat() * 2 - 1, rng.nextFloat() * 2 - 1};
+      float a = rng.nextFloat() * 1.98f - 0.99f;
+      buffer.add(o, 0, new float[] {a}, 0, a, o, 0, true, prior, 0, prior, 0);
+    }
+    return buffer;
+  }
+
+  /**
+   * Residual SAC's dual settles where the closed-form KL meets the budget, from either side, with
+   * w = alphaHat throughout; a learned temperature and a learner without the prior refuse a budget.
+   */
+  @Test
+  void sacsDualSettlesOnTheBudgetFromBothSides() {
+    ReplayBuffer buffer = sacBuffer();
+    ReplayBuffer.Batch all = buffer.gather(java.util.stream.IntStream.range(0, 256).toArray());
+    org.rql4j.env.Space.Box box = new org.rql4j.env.Space.Box(new long[] {1}, org.rql4j.env.DType.FLOAT32,
+        new double[] {-1}, new double[] {1});
+    for (double factor : new double[] {3, 1.0 / 3}) {
+      ResidualSacConfig cfg = ResidualSacConfig.builder().optHidden(new int[] {16}).optLearningRate(3e-3f)
+          .optBatchSize(128).optGradientSteps(10).optGamma(0.5f).optAlphaHat(1f).optLearnAlpha(false)
+          .optPriorWeight(1f).optSeed(0).build();
+      try (ResidualSac sac = new ResidualSac(cfg, 2, box)) {
+        Random rng = new Random(1);
+        for (int i = 0; i < 40; i++) { // Q_R first learns what the add-on pays
+          sac.train(buffer, 1000, rng);
+        }
+        double before = sac.klToPrior(all.observations(), all.priorFeatures());
+        double budget = before * factor;
+        sac.setKlBudget(new KlBudget(budget, 1, 0.02, 0.05, 1e-3, 1e3));
+        double after = 0; // the mean KL over the last 100 rounds: where it settled, not one draw of its noise
+        for (int i = 0; i < 600; i++) {
+          sac.train(buffer, 1000, rng);
+          if (i >= 500) {
+            after += sac.klToPrior(all.observations(), all.priorFeatures()) / 100;
+          }
+        }
+        System.out.printf(java.util.Locale.ROOT, "SAC budget %.4f: alphaHat 1 -> %.4f, KL %.4f -> %.4f%n", budget,
+            sac.alphaHat(), before, after);
+        assertTrue(factor > 1 ? sac.alphaHat() < 1 : sac.alphaHat() > 1, "moved the right way");
+        assertEquals(budget, after, 0.1 * budget, "KL at the end (its mean over the last 100 rounds)");
+        assertEquals(budget, sac.budgetKl(), 0.2 * budget, "its moving average");
+        assertEquals(sac.alphaHat(), sac.priorWeightAt(1000), 1e-12, "w = kappa alphaHat, kappa 1");
+      }
+    }
+    ResidualSacConfig learned = ResidualSacConfig.builder().optHidden(new int[] {8}).optLearnAlpha(true).build();
+    try (ResidualSac sac = new ResidualSac(learned, 2, box)) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> sac.setKlBudget(KlBudget.of(0.1)));
+      assertTrue(e.getMessage().contains("alpha_hat auto"), e.getMessage());
+    }
+    try (ResidualSac sac = new ResidualSac(learned.withPriorWeight(0f).toBuilder().optLearnAlpha(false).build(), 2, box)) {
+      assertThrows(IllegalArgumentException.class, () -> sac.setKlBudget(KlBudget.of(0.1)));
+    }
+  }
+
+  /**
+   * Residual PPO's dual on a three-armed bandit (the add-on pays arm 2; a prior (0.2, 0.5, 0.3) in every
+   * state): one dual step per update, of the update's size, settles where the exact KL meets the budget,
+   * from either side, with w = alphaHat in the shaped reward.
+   */
+  @Test
+  void pposDualSettlesOnTheBudgetFromBothSides() {
+    float[] logPi = {(float) Math.log(0.2), (float) Math.log(0.5), (float) Math.log(0.3)};
+    int envs = 4;
+    int steps = 64;
+    for (double factor : new double[] {3, 1.0 / 3}) {
+      ResidualPpoConfig cfg = ResidualPpoConfig.defaults().withSchedule(1_000_000, steps, 64, 4, envs)
+          .withNetwork(new int[] {16}, 1e-3f, 0f).withSoft(1f, 1f).withSeed(0);
+      try (ResidualPpo ppo = new ResidualPpo(cfg, 2, new org.rql4j.env.Space.Discrete(3, 0))) {
+        Random rng = new Random(2);
+        float[] obs = new float[steps * envs * 2];
+        for (int i = 0; i < obs.length; i++) {
+          obs[i] = rng.nextFloat() * 2 - 1;
+        }
+        float[] rows = new float[steps * envs * 3];
+        for (int r = 0; r < steps * envs; r++) {
+          System.arraycopy(logPi, 0, rows, r * 3, 3);
+        }
+        double before = Double.NaN;
+        double budget = Double.NaN;
+        double after = 0;
+        for (int u = 0; u < 460; u++) {
+          if (u == 60) { // the policy has first learned what the add-on pays
+            before = ppo.klToPrior(obs, rows);
+            budget = before * factor;
+            ppo.setKlBudget(new KlBudget(budget, 1, 0.005, 0.05, 1e-3, 1e3));
+          }
+          org.rql4j.buffer.RolloutBuffer buf = new org.rql4j.buffer.RolloutBuffer(steps, envs, 2, 1);
+          for (int t = 0; t < steps; t++) {
+            float[] o = java.util.Arrays.copyOfRange(obs, t * envs * 2, (t + 1) * envs * 2);
+            ResidualPpo.Decision d = ppo.act(o, false, rng);
+            float[] shaped = new float[envs];
+            for (int i = 0; i < envs; i++) {
+              int arm = (int) d.actions()[i];
+              shaped[i] = (float) ResidualPpo.shapedReward(arm == 2 ? 1 : 0, logPi[arm], d.logProbs()[i],
+                  ppo.priorWeight(), ppo.alphaHat(), 0);
+            }
+            boolean[] done = new boolean[envs];
+            java.util.Arrays.fill(done, true); // a bandit: every step ends its episode
+            buf.add(o, d.actions(), shaped, d.values(), d.logProbs(), done, new boolean[envs], null);
+          }
+          buf.computeAdvantages(new float[envs], cfg.gamma(), cfg.gaeLambda());
+          ppo.update(buf, rng);
+          if (ppo.klBudget() != null) {
+            double kl = ppo.klToPrior(obs, rows);
+            ppo.dualStep(kl, ppo.gradientStepsPerUpdate(buf.size()));
+            if (u >= 360) { // the mean KL over the last 100 updates: where it settled, not one draw of its noise
+              after += kl / 100;
+            }
+          }
+        }
+        System.out.printf(java.util.Locale.ROOT, "PPO budget %.4f: alphaHat 1 -> %.4f, KL %.4f -> %.4f%n", budget,
+            ppo.alphaHat(), before, after);
+        assertEquals(16, ppo.gradientStepsPerUpdate(steps * envs), "4 epochs of 256 rows in minibatches of 64");
+        assertTrue(factor > 1 ? ppo.alphaHat() < 1 : ppo.alphaHat() > 1, "moved the right way");
+        assertEquals(budget, after, 0.1 * budget, "KL at the end (its mean over the last 100 rounds)");
+        assertEquals(ppo.alphaHat(), ppo.priorWeight(), 1e-12, "w = kappa alphaHat, kappa 1");
+      }
+    }
+    try (ResidualPpo plain = new ResidualPpo(ResidualPpoConfig.defaults(), 2, new org.rql4j.env.Space.Discrete(3, 0))) {
+      assertThrows(IllegalArgumentException.class, () -> plain.setKlBudget(KlBudget.of(0.1)));
     }
   }
 }
