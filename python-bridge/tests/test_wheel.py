@@ -65,6 +65,7 @@ def test_the_wheel_installs_alone_and_serves(tmp_path: Path) -> None:
     # the commands that need an extra name it
     for args, extra in ((["export", "--kind", "sb3-dqn", "--checkpoint", "x.zip", "--out", "o"], "priors"),
                         (["export-policy", "run", "--out", "o"], "priors"),
+                        (["inspect-prior", "prior", "--env-id", "CartPole-v1"], "priors"),
                         (["train", "--help"], "priors"), (["plot", "x", "--out", "y.png"], "plot")):  # fmt: skip
         out = _run([python, "-m", "rql4j_bridge", *args], env=env, cwd=tmp_path)
         assert out.returncode != 0 and f"rql4j-bridge[{extra}]" in out.stderr, (args, out.stderr[-2000:])

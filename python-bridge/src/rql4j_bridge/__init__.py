@@ -6,7 +6,7 @@ Serves Gymnasium environments to the JVM over gRPC following the ``rql4j.v1`` co
 ``export_policy`` / ``load_policy`` (:mod:`rql4j_bridge.customized`, need the ``priors`` extra) export a
 customized policy saved by the Java learners as a self-contained package and load it; ``customize`` starts
 a customization from Python (it runs the ``rql4j`` command line); ``evaluate_policy`` runs an exported policy
-and its prior side by side. They are imported on first use, so that ``import rql4j_bridge`` does not import
+and its prior side by side; ``inspect_prior`` checks a prior package on an env before customizing it. They are imported on first use, so that ``import rql4j_bridge`` does not import
 torch.
 """
 
@@ -31,6 +31,7 @@ _LAZY = {
     "export_policy": "rql4j_bridge.customized.export",
     "load_policy": "rql4j_bridge.customized.load",
     "evaluate_policy": "rql4j_bridge.customized.evaluate",
+    "inspect_prior": "rql4j_bridge.prior.inspection",
     "customize": "rql4j_bridge.customized.customize",
     "CustomizationError": "rql4j_bridge.customized.customize",
 }

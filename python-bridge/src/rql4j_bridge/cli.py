@@ -32,6 +32,12 @@ naming the folder and what to do), 2 bad arguments or the ``priors`` extra missi
 evaluator does (:mod:`rql4j_bridge.customized.evaluate`); prints the table and the KL between them,
 ``--json FILE`` writes everything, ``--video FILE`` the two episodes side by side. Exit codes: 0 done,
 1 the input was refused (one line on stderr), 2 bad arguments or a missing extra (``priors``, ``video``).
+
+``inspect-prior``: checks a prior package on an env before customizing it (:mod:`rql4j_bridge.prior.inspection`):
+the spaces, that the env and the add-on run, how sure the prior is (entropy, log-probability spread) and its
+returns; warns when it is nearly deterministic. ``--json`` prints the report as one JSON object instead
+(``--json FILE`` writes it there). Exit codes as ``evaluate``'s: 0 done (warnings or not), 1 the input was
+refused (one line on stderr naming it), 2 bad arguments or the ``priors`` extra missing.
 """
 
 from __future__ import annotations
@@ -96,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_parser(commands)
     _add_export_policy_parser(commands)
     _add_evaluate_parser(commands)
+    _add_inspect_prior_parser(commands)
     _add_train_parser(commands)
     _add_customize_parser(commands)
     _add_plot_parser(commands)
@@ -511,6 +518,92 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json:
         try:
             Path(args.json).write_text(result.to_json(), encoding="utf-8")
+        except OSError as e:
+            return fail(f"--json {args.json}: {e}", 1)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _add_inspect_prior_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ins = commands.add_parser(
+        "inspect-prior",
+        help="check a prior package on an env before customizing it (spaces, env, add-on, entropy, returns)",
+        description="Check a prior package on the env you mean to customize it on, before training: that its "
+        "observation and action spaces fit the env's, that the env runs under it and the add-on returns a finite "
+        "number after every step; then how sure the prior is on the states it visits (entropy per step, the spread "
+        "of its log-probabilities), with a warning when it is nearly deterministic, and its basic / add-on returns "
+        "(deterministic on seeds 10000.., the 'prior alone' row of rql4j customize). Needs the 'priors' extra (torch).",
+    )
+    ins.add_argument("prior", metavar="PRIOR_DIR", help="a prior package folder (prior.json + policy.pt)")
+    ins.add_argument("--env-id", required=True, metavar="ID", help="the Gymnasium id to customize on")
+    ins.add_argument(
+        "--addon",
+        metavar="MODULE:FUNCTION",
+        help="the requirement: a reward function called after every step (it must return a finite number)",
+    )
+    ins.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first, to register the env id it defines (repeatable)",
+    )
+    ins.add_argument(
+        "--episodes", type=_int_at_least(1), default=3, metavar="N",
+        help="episodes sampled from the prior, and as many deterministic ones (default: 3)",
+    )  # fmt: skip
+    ins.add_argument(
+        "--max-steps", type=_int_at_least(1), default=2000, metavar="N",
+        help="steps in all of each (sampled, deterministic); an episode still running then is cut off (default: 2000)",
+    )  # fmt: skip
+    ins.add_argument("--seed", type=int, default=0, help="the first sampled episode's seed, and the sampling's")
+    ins.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="print the report as one JSON object instead of text (with FILE: write it to FILE, print the text)",
+    )
+    ins.set_defaults(func=_inspect_prior)
+
+
+def _inspect_prior(args: argparse.Namespace) -> int:
+    def fail(message: str, code: int) -> int:
+        print(f"rql4j-bridge inspect-prior: error: {' '.join(message.split())}", file=sys.stderr)
+        return code
+
+    to_file = args.json not in (None, "-")
+    if to_file and (Path(args.json).is_dir() or not Path(args.json).absolute().parent.is_dir()):
+        return fail(f"--json {args.json}: not a file in an existing folder", 2)
+    try:
+        from rql4j_bridge.prior.inspection import inspect_prior
+    except ImportError as e:
+        return fail(f"{e}; install the priors extra: pip install 'rql4j-bridge[priors]'", 2)
+    cwd = os.getcwd()  # the add-on's and the imports' modules are found in the working directory too
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
+    try:
+        report = inspect_prior(
+            args.prior,
+            args.env_id,
+            addon=args.addon,
+            imports=args.imports,
+            episodes=args.episodes,
+            max_steps=args.max_steps,
+            seed=args.seed,
+        )
+    except ImportError as e:
+        return fail(str(e), 2)
+    except (OSError, ValueError, TypeError, gymnasium.error.Error) as e:
+        return fail(str(e), 1)
+    if args.json == "-":
+        sys.stdout.write(report.to_json())
+        return 0
+    print(report.text(), end="")
+    if to_file:
+        try:
+            Path(args.json).write_text(report.to_json(indent=2), encoding="utf-8")
         except OSError as e:
             return fail(f"--json {args.json}: {e}", 1)
         print(f"wrote {args.json}")

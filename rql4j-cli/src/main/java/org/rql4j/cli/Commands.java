@@ -211,6 +211,21 @@ final class Commands {
             text("--video", "FILE", "record one episode of each, side by side, into this new .gif or .mp4")));
     Opts.positional(SPECS.get("evaluate"), "POLICY_DIR", "an exported policy: a run's export/ folder, or rql4j "
         + "export's --out");
+    add("inspect-prior", "rql4j inspect-prior PRIOR_DIR --env-id ID [--addon MODULE:FUNCTION] [--import MODULE] "
+            + "[--episodes N]",
+        "Check a prior package on the env you mean to customize it on, before training: that its spaces fit the "
+            + "env's, that the env runs and the add-on returns a finite number after every step; then how sure the "
+            + "prior is on its own states (entropy, spread of its log-probabilities; a warning when it is nearly "
+            + "deterministic) and its basic / add-on returns (docs/usage.md). Runs in Python: the bridge's priors "
+            + "extra.",
+        List.of(text("--env-id", "ID", "the Gymnasium id to customize on (required)"),
+            text("--addon", "MODULE:FUNCTION", "your requirement, a reward function called after every step"),
+            many("--import", "MODULE", "a module to import first (one that registers ID); repeatable"),
+            whole("--episodes", "N", Opts.EPISODES, "episodes sampled from the prior, and as many deterministic ones "
+                + "(default 3)"),
+            whole("--max-steps", "N", new Opts.Range(1, Integer.MAX_VALUE), "steps in all of each (sampled, deterministic) (default 2000)"),
+            whole("--seed", "S", Opts.SEEDS, "the first sampled episode's seed (default 0)")));
+    Opts.positional(SPECS.get("inspect-prior"), "PRIOR_DIR", "a prior package: prior.json and policy.pt");
   }
 
   /** {@code args} of {@code command} parsed against its table; an IllegalArgumentException naming what does not fit. */

@@ -83,6 +83,7 @@ public final class Main {
         case "ppo-results" -> PpoResults.run(rest);
         case "export" -> export(opts);
         case "evaluate" -> evaluate(opts);
+        case "inspect-prior" -> inspectPrior(opts);
         default -> throw new IllegalStateException("command " + args[0] + " has options but no code");
       }
       return 0;
@@ -119,6 +120,26 @@ public final class Main {
     if (r.video() != null) {
       System.out.println("wrote " + r.video() + " (prior left, customized right)");
     }
+  }
+
+  /** {@code rql4j inspect-prior PRIOR_DIR --env-id ID ...}: {@link org.rql4j.customize.PriorInspection}. */
+  private static void inspectPrior(Opts opts) throws java.io.IOException {
+    String envId = opts.text("--env-id", null);
+    if (envId == null) {
+      throw new IllegalArgumentException("--env-id ID is needed: the Gymnasium id you mean to customize the prior on");
+    }
+    java.nio.file.Path dir = java.nio.file.Path.of(opts.positional(0));
+    org.rql4j.customize.PriorInspection.Builder b = org.rql4j.customize.PriorInspection.builder(dir, envId)
+        .optEpisodes((int) opts.whole("--episodes", 3)).optSeed(opts.whole("--seed", 0));
+    b.optMaxSteps((int) opts.whole("--max-steps", 2000));
+    if (opts.has("--addon")) {
+      b.optAddon(opts.text("--addon", null));
+    }
+    if (opts.has("--import")) {
+      opts.all("--import").forEach(b::optImport);
+    }
+    org.rql4j.customize.PriorInspection.Report r = b.build().run();
+    System.out.print(r.text());
   }
 
   /** {@code rql4j export RUN_DIR --out DIR}: {@link org.rql4j.customize.PolicyExport}. */

@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One {@code python -P -m rql4j_bridge <command> ...} run to its end, for the steps that run in Python
- * ({@link PolicyExport}, {@link PolicyEvaluation}): its output goes to a file (so that the timeout holds
+ * ({@link PolicyExport}, {@link PolicyEvaluation}, {@link PriorInspection}): its output goes to a file (so that the timeout holds
  * even when Python hangs without writing), and a failure becomes an {@link IOException} carrying
  * Python's one-line message.
  */
