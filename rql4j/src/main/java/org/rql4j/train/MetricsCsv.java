@@ -29,7 +29,8 @@ public final class MetricsCsv implements OffPolicyTraining.Callback, AutoCloseab
   /** The PPO loop's metrics ({@link #onPpoProgress}); {@code keepUpToStep} as in {@link #MetricsCsv(Path, long)}. */
   public static MetricsCsv forPpo(Path file, long keepUpToStep) throws IOException {
     return new MetricsCsv(file, keepUpToStep, "step,episodes,recent_return,recent_basic_return,recent_addon_return,"
-        + "loss,policy_loss,value_loss,entropy,approx_kl,clip_fraction,grad_norm,steps_per_second,train_seconds\n");
+        + "loss,policy_loss,value_loss,entropy,approx_kl,clip_fraction,grad_norm,steps_per_second,train_seconds,alpha_hat,"
+        + "kl_to_prior\n");
   }
 
   private MetricsCsv(Path file, long keepUpToStep, String header) throws IOException {
@@ -65,10 +66,10 @@ public final class MetricsCsv implements OffPolicyTraining.Callback, AutoCloseab
   public void onPpoProgress(OnPolicyTraining.Progress p) {
     org.rql4j.learner.ResidualPpo.Losses l = p.losses();
     try {
-      out.write(String.format(Locale.ROOT, "%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%.6g,%.1f,%.1f%n",
+      out.write(String.format(Locale.ROOT, "%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%.6g,%.1f,%.1f,%s,%s%n",
           p.step(), p.episodes(), p.recentEnvReturn(), p.recentBasicReturn(), p.recentAddonReturn(), l.loss(),
           l.policyLoss(), l.valueLoss(), l.entropy(), l.approxKl(), l.clipFraction(), l.gradNorm(),
-          p.stepsPerSecond(), p.trainSeconds()));
+          p.stepsPerSecond(), p.trainSeconds(), orEmpty(p.alphaHat()), orEmpty(p.klToPrior())));
       out.flush();
     } catch (IOException e) {
       throw new UncheckedIOException(e);

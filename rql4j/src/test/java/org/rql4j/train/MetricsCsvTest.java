@@ -40,4 +40,30 @@ class MetricsCsvTest {
     }
     assertEquals(List.of(1000L), steps(file));
   }
+
+  /** The KL budget's two columns: empty without a budget, its temperature and KL with one; every row as wide as the header. */
+  @Test
+  void theBudgetsColumnsAreFilledUnderABudgetOnly(@TempDir Path tmp) throws IOException {
+    Path file = tmp.resolve("metrics.csv");
+    try (MetricsCsv csv = new MetricsCsv(file)) {
+      csv.onProgress(at(1000));
+      csv.onProgress(new OffPolicyTraining.Progress(2000, 5000, 1, -1, 1, -1, "eps", 0.1, 0.5, 100, 1, 1, 1, 3, false,
+          0.61, 0.052));
+    }
+    List<String> lines = Files.readAllLines(file);
+    assertEquals(true, lines.get(0).endsWith(",alpha_hat,kl_to_prior"), lines.get(0));
+    assertEquals(true, lines.get(1).endsWith(",,"), lines.get(1));
+    assertEquals(true, lines.get(2).endsWith(",0.610000,0.0520000"), lines.get(2));
+    Path ppoFile = tmp.resolve("ppo.csv");
+    try (MetricsCsv csv = MetricsCsv.forPpo(ppoFile, -1)) {
+      csv.onPpoProgress(new OnPolicyTraining.Progress(2048, 4096, 3, 1, 1, 0, new org.rql4j.learner.ResidualPpo.Losses(
+          0.1, 0.2, 0.3, 0.4, 0.01, 0.1, 0.5), 900, 2.3, 0.25, 0.04));
+    }
+    List<String> ppo = Files.readAllLines(ppoFile);
+    assertEquals(true, ppo.get(1).endsWith(",0.250000,0.0400000"), ppo.get(1));
+    for (List<String> rows : List.of(lines, ppo)) {
+      int width = rows.get(0).split(",", -1).length;
+      rows.forEach(r -> assertEquals(width, r.split(",", -1).length, r));
+    }
+  }
 }
