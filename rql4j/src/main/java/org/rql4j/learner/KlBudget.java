@@ -71,27 +71,14 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
     return Math.max(minAlphaHat, Math.min(maxAlphaHat, next));
   }
 
-  /**
-   * Records a budget's state in a checkpoint's values: the budget, where the dual steps left the
-   * temperature and the KL's moving average (nothing without a budget).
-   */
-  static void save(com.google.gson.JsonObject values, KlBudget budget, double alphaHat, double klAverage) {
-    if (budget != null) {
-      values.addProperty("kl_budget", budget.nats());
-      values.addProperty("kl_budget.kappa", budget.kappa());
-      values.addProperty("alpha_hat", alphaHat);
-      values.addProperty("kl_average", klAverage);
-    }
-  }
+  /** The weight of each gradient step's KL in the reported average ({@link Dual#klReported}): about the last 1000 steps. */
+  public static final double REPORT_AVERAGING = 1e-3;
 
   /**
-   * What {@link #save} recorded: {@code {alphaHat, klAverage}}, or null for a checkpoint without a
-   * budget.
-   *
-   * @throws java.io.IOException when the checkpoint was made with another budget (or with one and
-   *     this run has none, or the other way round)
+   * Refuses a checkpoint made under another budget than {@code budget} (or with one when this run has
+   * none, or the other way round).
    */
-  static double[] restore(com.google.gson.JsonObject values, KlBudget budget) throws java.io.IOException {
+  static void checkSaved(com.google.gson.JsonObject values, KlBudget budget) throws java.io.IOException {
     boolean saved = values.has("kl_budget");
     if (saved != (budget != null) || (saved && (values.get("kl_budget").getAsDouble() != budget.nats()
         || values.get("kl_budget.kappa").getAsDouble() != budget.kappa()))) {
@@ -100,13 +87,6 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
           : "without a KL budget") + ", this run has " + (budget == null ? "none" : budget.nats() + " nats (kappa "
           + budget.kappa() + ")") + ": resume with the same budget, or start a new run");
     }
-    if (!saved) {
-      return null;
-    }
-    com.google.gson.JsonElement average = values.get("kl_average");
-    return new double[] {values.get("alpha_hat").getAsDouble(),
-        average.isJsonNull() || (average.isJsonPrimitive() && average.getAsJsonPrimitive().isString())
-            ? Double.NaN : average.getAsDouble()};
   }
 
   /** The moving average after one more measured KL (the first measurement starts it). */
@@ -116,8 +96,109 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
 
   /** As {@link #average(double, double)} for a KL measured once per {@code times} gradient steps: weight {@code 1 - (1 - averaging)^times}. */
   double average(double klAverage, double kl, int times) {
-    double weight = times == 1 ? averaging : 1 - StrictMath.pow(1 - averaging, times);
-    return Double.isNaN(klAverage) ? kl : klAverage + weight * (kl - klAverage);
+    return average(klAverage, kl, averaging, times);
+  }
+
+  private static double average(double previous, double kl, double weightPerStep, int times) {
+    double weight = times == 1 ? weightPerStep : 1 - StrictMath.pow(1 - weightPerStep, times);
+    return Double.isNaN(previous) ? kl : previous + weight * (kl - previous);
+  }
+
+  /**
+   * A learner's dual state under a budget: the temperature the dual steps have set, the KL's moving
+   * average they follow, and a slower average for reports (progress, metrics.csv: about the last 1000
+   * gradient steps, so that one noisy stretch does not read as the run's KL). Not thread-safe.
+   */
+  public static final class Dual {
+
+    private final KlBudget budget;
+    private double alphaHat;
+    private double klAverage = Double.NaN;
+    private double klReported = Double.NaN;
+
+    /** Starts at {@code alphaHat}, clamped to the budget's range. */
+    public Dual(KlBudget budget, double alphaHat) {
+      this.budget = java.util.Objects.requireNonNull(budget, "budget");
+      setAlphaHat(alphaHat);
+    }
+
+    public KlBudget budget() {
+      return budget;
+    }
+
+    /** The temperature in force. */
+    public double alphaHat() {
+      return alphaHat;
+    }
+
+    /** The prior weight in force, {@code kappa * alphaHat}. */
+    public double priorWeight() {
+      return budget.kappa() * alphaHat;
+    }
+
+    /** The moving average of the measured KL that the dual steps follow (NaN before the first measurement). */
+    public double klAverage() {
+      return klAverage;
+    }
+
+    /** The slower average of the measured KL that reports show (NaN before the first measurement). */
+    public double klReported() {
+      return klReported;
+    }
+
+    /** Sets the temperature (clamped to the budget's range): a start, or a test's. */
+    public void setAlphaHat(double value) {
+      alphaHat = Math.max(budget.minAlphaHat(), Math.min(budget.maxAlphaHat(), value));
+    }
+
+    /**
+     * One measured KL, as of {@code times} gradient steps (1 for the off-policy learners; PPO: the update's),
+     * into both averages; then the dual step.
+     */
+    public void observe(double kl, int times) {
+      klAverage = budget.average(klAverage, kl, times);
+      klReported = average(klReported, kl, REPORT_AVERAGING, times);
+      alphaHat = budget.step(alphaHat, klAverage, times);
+    }
+
+    /** Records the budget and this state in a checkpoint's values. */
+    void save(com.google.gson.JsonObject values) {
+      values.addProperty("kl_budget", budget.nats());
+      values.addProperty("kl_budget.kappa", budget.kappa());
+      values.addProperty("alpha_hat", alphaHat);
+      values.addProperty("kl_average", klAverage);
+      values.addProperty("kl_reported", klReported);
+    }
+
+    /** What {@link #save} recorded, after {@link #checkSaved}. */
+    void restore(com.google.gson.JsonObject values) throws java.io.IOException {
+      checkSaved(values, budget);
+      alphaHat = values.get("alpha_hat").getAsDouble();
+      klAverage = number(values, "kl_average");
+      klReported = number(values, "kl_reported");
+    }
+
+    private static double number(com.google.gson.JsonObject values, String key) {
+      com.google.gson.JsonElement e = values.get(key);
+      return e == null || e.isJsonNull() || (e.isJsonPrimitive() && e.getAsJsonPrimitive().isString()) ? Double.NaN
+          : e.getAsDouble();
+    }
+  }
+
+  /** Saves {@code dual} (nothing without a budget). */
+  static void save(com.google.gson.JsonObject values, Dual dual) {
+    if (dual != null) {
+      dual.save(values);
+    }
+  }
+
+  /** Restores {@code dual} from a checkpoint's values, or refuses a checkpoint of another budget. */
+  static void restore(com.google.gson.JsonObject values, Dual dual) throws java.io.IOException {
+    if (dual == null) {
+      checkSaved(values, null);
+    } else {
+      dual.restore(values);
+    }
   }
 
   private static void require(boolean ok, String name, Object value) {

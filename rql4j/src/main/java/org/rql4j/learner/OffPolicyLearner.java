@@ -53,7 +53,7 @@ public interface OffPolicyLearner extends LearnerState, AutoCloseable {
     return Double.NaN;
   }
 
-  /** Under a KL budget, the moving average of the KL to the prior that they follow; NaN otherwise. */
+  /** Under a KL budget, the measured KL to the prior as reports show it (its mean over about the last 1000 gradient steps, {@link KlBudget.Dual#klReported}); NaN otherwise. */
   default double budgetKl() {
     return Double.NaN;
   }

@@ -54,9 +54,7 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
   private final RunningMeanStd returnStats;
   private double[] runningReturns;
   // under a KL budget: the temperature the dual steps set (w = kappa * alphaHat) and the KL's moving average
-  private KlBudget klBudget;
-  private double budgetAlpha;
-  private double klAverage = Double.NaN;
+  private KlBudget.Dual dual;
 
   /** SB3's VecNormalize constants: epsilon under the square root, and the clip of normalized values. */
   private static final double NORM_EPS = 1e-8;
@@ -261,36 +259,33 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
       throw new IllegalArgumentException("a KL budget needs the prior: this PPO learner has priorWeight 0 (a baseline "
           + "without the prior has no KL to it)");
     }
-    double start = klBudget != null ? budgetAlpha : config.alphaHat() > 0 ? config.alphaHat() : config.priorWeight();
-    this.klBudget = budget;
-    if (budget != null) {
-      budgetAlpha = Math.max(budget.minAlphaHat(), Math.min(budget.maxAlphaHat(), start));
-    }
+    double start = dual != null ? dual.alphaHat() : config.alphaHat() > 0 ? config.alphaHat() : config.priorWeight();
+    this.dual = budget == null ? null : new KlBudget.Dual(budget, start);
   }
 
   /** The KL budget in force, or null. */
   public KlBudget klBudget() {
-    return klBudget;
+    return dual == null ? null : dual.budget();
   }
 
   /** The temperature in the shaped reward: the config's, or where a KL budget's dual steps set it. */
   public double alphaHat() {
-    return klBudget == null ? config.alphaHat() : budgetAlpha;
+    return dual == null ? config.alphaHat() : dual.alphaHat();
   }
 
   /** The prior weight in the shaped reward: the config's, or {@code kappa * alphaHat} under a KL budget. */
   public double priorWeight() {
-    return klBudget == null ? config.priorWeight() : klBudget.kappa() * budgetAlpha;
+    return dual == null ? config.priorWeight() : dual.priorWeight();
   }
 
   /** Under a KL budget, the temperature the dual steps have set; NaN otherwise. */
   public double budgetTemperature() {
-    return klBudget == null ? Double.NaN : budgetAlpha;
+    return dual == null ? Double.NaN : dual.alphaHat();
   }
 
-  /** Under a KL budget, the moving average of the KL to the prior that they follow; NaN otherwise. */
+  /** Under a KL budget, the measured KL to the prior as reports show it (its mean over about the last 1000 gradient steps, {@link KlBudget.Dual#klReported}); NaN otherwise. */
   public double budgetKl() {
-    return klBudget == null ? Double.NaN : klAverage;
+    return dual == null ? Double.NaN : dual.klReported();
   }
 
   /** The gradient steps of one {@link #update} on a rollout of {@code rolloutSize} rows. */
@@ -368,8 +363,7 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
    * of the update before it ({@link KlBudget#step(double, double, int)}).
    */
   public void dualStep(double kl, int gradientSteps) {
-    klAverage = klBudget.average(klAverage, kl, gradientSteps);
-    budgetAlpha = klBudget.step(budgetAlpha, klAverage, gradientSteps);
+    dual.observe(kl, gradientSteps);
   }
 
   public ResidualPpoConfig config() {
@@ -700,7 +694,7 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
     if (returnStats != null) {
       v.addProperty("return_rms.count", returnStats.count());
     }
-    KlBudget.save(v, klBudget, budgetAlpha, klAverage); // where the dual steps left the temperature
+    KlBudget.save(v, dual); // where the dual steps left the temperature
     return v;
   }
 
@@ -730,11 +724,7 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
     }
     NDArray returns = tensors.get("running_returns");
     runningReturns = returnStats == null || returns == null ? null : returns.toDoubleArray();
-    double[] budgetState = KlBudget.restore(values, klBudget);
-    if (budgetState != null) {
-      budgetAlpha = budgetState[0];
-      klAverage = budgetState[1];
-    }
+    KlBudget.restore(values, dual);
   }
 
   /** Adam steps taken. */

@@ -72,9 +72,7 @@ public final class ResidualSac implements OffPolicyLearner {
   private final TorchAdam alphaOptimizer;
   private final double targetEntropy;
   // under a KL budget: the temperature the dual steps set (w = kappa * alphaHat) and the KL's moving average
-  private KlBudget klBudget;
-  private double budgetAlpha;
-  private double klAverage = Double.NaN;
+  private KlBudget.Dual dual;
 
   /**
    * @param obsDim flat observation width
@@ -164,14 +162,16 @@ public final class ResidualSac implements OffPolicyLearner {
 
   /** The temperature now ({@code exp(log alphaHat)}, or where a KL budget's dual steps set it). */
   public double alphaHat() {
-    return klBudget != null ? budgetAlpha : StrictMath.exp(logAlpha.getFloat());
+    return dual != null ? dual.alphaHat() : StrictMath.exp(logAlpha.getFloat());
   }
 
   /** Sets the temperature (tests; a learned temperature, or a KL budget's, continues from it). */
   public void setAlphaHat(double alpha) {
     DjlRuntime.noGradOnThisThread();
     InPlace.copy(logAlpha, new float[] {(float) StrictMath.log(alpha)});
-    budgetAlpha = alpha;
+    if (dual != null) {
+      dual.setAlphaHat(alpha);
+    }
   }
 
   /**
@@ -195,33 +195,33 @@ public final class ResidualSac implements OffPolicyLearner {
           + "temperature (alpha_hat auto), or drop the budget");
     }
     double alpha = alphaHat();
-    this.klBudget = budget;
-    if (budget != null) {
-      setAlphaHat(Math.max(budget.minAlphaHat(), Math.min(budget.maxAlphaHat(), alpha)));
+    this.dual = budget == null ? null : new KlBudget.Dual(budget, alpha);
+    if (dual != null) {
+      setAlphaHat(dual.alphaHat());
     }
   }
 
   @Override
   public KlBudget klBudget() {
-    return klBudget;
+    return dual == null ? null : dual.budget();
   }
 
   @Override
   public double budgetTemperature() {
-    return klBudget == null ? Double.NaN : budgetAlpha;
+    return dual == null ? Double.NaN : dual.alphaHat();
   }
 
   @Override
   public double budgetKl() {
-    return klBudget == null ? Double.NaN : klAverage;
+    return dual == null ? Double.NaN : dual.klReported();
   }
 
   /** The prior weight {@code w} in force at env step {@code step}: the config's, or {@code kappa * alphaHat} under a budget. */
   public double priorWeightAt(long step) {
-    if (klBudget == null) {
+    if (dual == null) {
       return config.priorWeightAt(step);
     }
-    return klBudget.kappa() * budgetAlpha * (config.priorWeightAt(step) / config.priorWeight());
+    return dual.priorWeight() * (config.priorWeightAt(step) / config.priorWeight());
   }
 
   /**
@@ -246,8 +246,7 @@ public final class ResidualSac implements OffPolicyLearner {
 
   /** The KL on the batch's states with the updated actor, into the moving average; then the dual step. */
   private void dualStep(ReplayBuffer.Batch batch) {
-    klAverage = klBudget.average(klAverage, klToPrior(batch.observations(), batch.priorFeatures()));
-    budgetAlpha = klBudget.step(budgetAlpha, klAverage);
+    dual.observe(klToPrior(batch.observations(), batch.priorFeatures()), 1);
   }
 
   @Override
@@ -362,7 +361,7 @@ public final class ResidualSac implements OffPolicyLearner {
     for (int g = 0; g < config.gradientSteps(); g++) {
       ReplayBuffer.Batch b = buffer.sample(config.batchSize(), rng);
       Losses l = update(b, noise(b.size(), rng), noise(b.size(), rng), priorWeightAt(step));
-      if (klBudget != null) {
+      if (dual != null) {
         dualStep(b);
       }
       // the critic loss is reported; a non-finite actor or temperature loss is reported as NaN (divergence)
@@ -596,7 +595,7 @@ public final class ResidualSac implements OffPolicyLearner {
     v.addProperty("actor_optim.step", actorOptimizer.steps());
     v.addProperty("critic_optim.step", criticOptimizer.steps());
     v.addProperty("alpha_optim.step", alphaOptimizer.steps());
-    KlBudget.save(v, klBudget, budgetAlpha, klAverage); // where the dual steps left the temperature
+    KlBudget.save(v, dual); // where the dual steps left the temperature
     return v;
   }
 
@@ -613,10 +612,9 @@ public final class ResidualSac implements OffPolicyLearner {
     actorOptimizer.restoreNamedState(tensors, "actor_optim", LearnerStates.whole(values, "actor_optim.step"));
     criticOptimizer.restoreNamedState(tensors, "critic_optim", LearnerStates.whole(values, "critic_optim.step"));
     alphaOptimizer.restoreNamedState(tensors, "alpha_optim", LearnerStates.whole(values, "alpha_optim.step"));
-    double[] budgetState = KlBudget.restore(values, klBudget);
-    if (budgetState != null) {
-      setAlphaHat(budgetState[0]);
-      klAverage = budgetState[1];
+    KlBudget.restore(values, dual);
+    if (dual != null) {
+      setAlphaHat(dual.alphaHat());
     }
   }
 

@@ -32,8 +32,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   // the temperature and prior weight in use: the config's, unless a KL budget moves them (w = kappa * alphaHat)
   private double alphaHat;
   private double priorWeight;
-  private KlBudget klBudget;
-  private double klAverage = Double.NaN;
+  private KlBudget.Dual dual; // under a KL budget
 
   /** Diagnostics of one gradient step. */
   public record UpdateStats(double loss, double meanQ, double gradNorm) {}
@@ -77,26 +76,26 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
       throw new IllegalArgumentException("a KL budget needs the prior: this learner has priorWeight 0 (a baseline "
           + "without the prior has no KL to it)");
     }
-    this.klBudget = budget;
-    if (budget != null) {
-      alphaHat = Math.max(budget.minAlphaHat(), Math.min(budget.maxAlphaHat(), alphaHat));
-      priorWeight = budget.kappa() * alphaHat;
+    this.dual = budget == null ? null : new KlBudget.Dual(budget, alphaHat);
+    if (dual != null) {
+      alphaHat = dual.alphaHat();
+      priorWeight = dual.priorWeight();
     }
   }
 
   @Override
   public double budgetTemperature() {
-    return klBudget == null ? Double.NaN : alphaHat;
+    return dual == null ? Double.NaN : alphaHat;
   }
 
   @Override
   public double budgetKl() {
-    return klBudget == null ? Double.NaN : klAverage;
+    return dual == null ? Double.NaN : dual.klReported();
   }
 
   @Override
   public KlBudget klBudget() {
-    return klBudget;
+    return dual == null ? null : dual.budget();
   }
 
   /** The temperature in use (the config's, or where a KL budget moved it). */
@@ -111,7 +110,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
 
   /** The moving average of the KL to the prior that the dual steps follow (NaN without a budget or before training). */
   public double klAverage() {
-    return klAverage;
+    return dual == null ? Double.NaN : dual.klAverage();
   }
 
   /**
@@ -119,7 +118,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
    * final values), equal to {@link #config()} without a budget.
    */
   public ResidualSoftQConfig policyConfig() {
-    if (klBudget == null) {
+    if (dual == null) {
       return config;
     }
     return config.toBuilder().optAlphaHat((float) alphaHat).optPriorWeight((float) priorWeight).build();
@@ -144,9 +143,9 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
       kl = klToPrior(qResidual.forward(step.create(batch.observations(), new Shape(b, d))),
           step.create(batch.priorFeatures(), new Shape(b, nActions)), alphaHat, priorWeight);
     }
-    klAverage = klBudget.average(klAverage, kl);
-    alphaHat = klBudget.step(alphaHat, klAverage);
-    priorWeight = klBudget.kappa() * alphaHat;
+    dual.observe(kl, 1);
+    alphaHat = dual.alphaHat();
+    priorWeight = dual.priorWeight();
   }
 
   /** The learner kind a checkpoint of residual soft Q-learning records. */
@@ -254,7 +253,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   public com.google.gson.JsonObject stateValues() {
     com.google.gson.JsonObject v = new com.google.gson.JsonObject();
     v.addProperty("optim.step", optimizer.steps());
-    KlBudget.save(v, klBudget, alphaHat, klAverage); // where the dual steps left the temperature
+    KlBudget.save(v, dual); // where the dual steps left the temperature
     return v;
   }
 
@@ -264,11 +263,10 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
     qResidual.setFrom(tensors, "q", "the checkpoint");
     qResidualTarget.setFrom(tensors, "q_target", "the checkpoint");
     optimizer.restoreNamedState(tensors, "optim", LearnerStates.whole(values, "optim.step"));
-    double[] budgetState = KlBudget.restore(values, klBudget);
-    if (budgetState != null) {
-      alphaHat = budgetState[0];
-      priorWeight = klBudget.kappa() * alphaHat;
-      klAverage = budgetState[1];
+    KlBudget.restore(values, dual);
+    if (dual != null) {
+      alphaHat = dual.alphaHat();
+      priorWeight = dual.priorWeight();
     }
   }
 
@@ -352,7 +350,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
     DjlRuntime.noGradOnThisThread();
     LossDetails d = backward(batch, false);
     double gradNorm = applyGradients();
-    if (klBudget != null) {
+    if (dual != null) {
       dualStep(batch);
     }
     return new UpdateStats(d.loss(), d.meanQ(), gradNorm);
