@@ -117,8 +117,23 @@ final class Customize {
     String maxGradNorm = o.text("--max-grad-norm", null);
     String priorMinStd = o.text("--prior-min-std", null);
     checkValues(w, alphaHat, warmStart, maxGradNorm, priorMinStd); // before any process starts
-    org.rql4j.learner.KlBudget klBudget = klBudget(setting(o, file, "--kl-budget", null), o.has("--prior-weight"));
-    if (klBudget != null && alphaHat != null && alphaHat.startsWith("auto")) {
+    String klText = setting(o, file, "--kl-budget", null);
+    org.rql4j.learner.KlBudget klBudget = klBudget(klText, o.has("--prior-weight"));
+    String kappa = o.has("--kl-budget") ? null : file.text("kl_budget_kappa"); // a run's config.json: its kappa
+    if (klBudget != null && kappa != null) {
+      try {
+        klBudget = klBudget.withKappa(Double.parseDouble(kappa));
+      } catch (IllegalArgumentException e) { // NumberFormatException too
+        throw new IllegalArgumentException("config file " + o.text("--config", null) + ": kl_budget_kappa must be a "
+            + "number > 0, got '" + kappa + "'");
+      }
+    }
+    // your own task without weights: the default budget (docs/tuning.md); a built-in task keeps its reference weights
+    com.google.gson.JsonObject learnerFields = file.learnerFields();
+    boolean weightsGiven = w != null || alphaHat != null || learnerFields.has("priorWeight")
+        || learnerFields.has("alphaHat");
+    boolean defaultBudget = isAuto(klText) || (klText == null && !task.isBuiltIn() && !weightsGiven);
+    if ((klBudget != null || isAuto(klText)) && alphaHat != null && alphaHat.startsWith("auto")) {
       throw new IllegalArgumentException("--alpha-hat " + alphaHat + " does not go with --kl-budget: the budget sets "
           + "the temperature itself (--alpha-hat A: where it starts)");
     }
@@ -145,6 +160,9 @@ final class Customize {
           return stabilized(tuned(c, task.label(), alphaHat, warmStart), task.label(), maxGradNorm, priorMinStd);
         })
         .optLog(System.out::println).optKlBudget(klBudget);
+    if (defaultBudget) {
+      b.optDefaultKlBudget();
+    }
     boolean ppo = "ppo".equals(setting(o, file, "--algo", null))
         || (task.isBuiltIn() && task.referenceConfig().isEmpty() && setting(o, file, "--algo", null) == null);
     if (ppo) {
@@ -394,9 +412,24 @@ final class Customize {
     return new java.math.BigDecimal(Float.toString(x)).stripTrailingZeros().toPlainString();
   }
 
-  /** {@code --kl-budget}'s budget (null when not given); refused with an explicit {@code --prior-weight}. */
+  /** Whether {@code --kl-budget}'s value asks for the default budget ({@code auto}). */
+  static boolean isAuto(String text) {
+    return text != null && text.trim().equals("auto");
+  }
+
+  /**
+   * {@code --kl-budget}'s budget (null when not given, or {@code auto}: the default, resolved once the env's
+   * action space is known); refused with an explicit {@code --prior-weight}.
+   */
   static org.rql4j.learner.KlBudget klBudget(String text, boolean priorWeightGiven) {
     if (text == null) {
+      return null;
+    }
+    if (priorWeightGiven) {
+      throw new IllegalArgumentException("--prior-weight does not go with --kl-budget: under a budget the prior weight "
+          + "follows the temperature (w = alphaHat; docs/method.md, \"A KL budget instead of w and alphaHat\")");
+    }
+    if (isAuto(text)) {
       return null;
     }
     double nats;
@@ -406,11 +439,9 @@ final class Customize {
       nats = Double.NaN;
     }
     if (!(nats > 0) || Double.isInfinite(nats)) {
-      throw new IllegalArgumentException("--kl-budget must be a number of nats per step > 0, got '" + text + "'");
-    }
-    if (priorWeightGiven) {
-      throw new IllegalArgumentException("--prior-weight does not go with --kl-budget: under a budget the prior weight "
-          + "follows the temperature (w = alphaHat; docs/method.md, \"A KL budget instead of w and alphaHat\")");
+      throw new IllegalArgumentException("--kl-budget must be a number of nats per step > 0, or auto (the default: "
+          + org.rql4j.learner.KlBudget.DEFAULT_NATS_PER_ACTION_DIMENSION + " nats per action dimension), got '" + text
+          + "'");
     }
     return org.rql4j.learner.KlBudget.of(nats);
   }

@@ -50,7 +50,7 @@ final class PpoRun {
 
   /** A command line's settings. */
   record Settings(String task, String baseline, ResidualPpoConfig cfg, int evalEpisodes, Path priorDir, Path out,
-      Checkpointing checkpointing, boolean export, org.rql4j.learner.KlBudget klBudget) {}
+      Checkpointing checkpointing, boolean export, org.rql4j.learner.KlBudget klBudget, boolean defaultKlBudget) {}
 
   static Settings parse(String[] args) {
     Opts o = Commands.parse("ppo", args);
@@ -113,11 +113,13 @@ final class PpoRun {
     Checkpointing ck = ckOpt == null ? null : new Checkpointing(Path.of(ckOpt),
         o.whole("--checkpoint-every", Math.max(cfg.nSteps() * cfg.numEnvs(), steps / 10)), resume);
     org.rql4j.learner.KlBudget klBudget = Customize.klBudget(o.text("--kl-budget", null), o.has("--prior-weight"));
-    if (klBudget != null && !baseline.equals("residual") && !baseline.equals("kl")) {
+    boolean defaultKlBudget = Customize.isAuto(o.text("--kl-budget", null));
+    if ((klBudget != null || defaultKlBudget) && !baseline.equals("residual") && !baseline.equals("kl")) {
       throw new IllegalArgumentException("--kl-budget is a setting of the residual and kl rows (the " + baseline
           + " baseline has no prior to stay close to)");
     }
-    return new Settings(task, baseline, cfg, evalEpisodes, priorDir, out, ck, !o.flag("--no-export"), klBudget);
+    return new Settings(task, baseline, cfg, evalEpisodes, priorDir, out, ck, !o.flag("--no-export"), klBudget,
+        defaultKlBudget);
   }
 
   /** The result the run these arguments describe left in its --out, or null when it has not finished. */
@@ -150,6 +152,9 @@ final class PpoRun {
         .optBaseline(Baseline.of(s.baseline())).optAlgorithm(Customization.Algorithm.PPO).optPpoConfig(s.cfg())
         .optEvalEpisodes(s.evalEpisodes()).optOutDir(s.out()).optExport(s.export())
         .optLog(System.out::println).optKlBudget(s.klBudget());
+    if (s.defaultKlBudget()) {
+      b.optDefaultKlBudget();
+    }
     if (s.checkpointing() != null) {
       b.optCheckpointing(s.checkpointing().dir(), s.checkpointing().every()).optResume(s.checkpointing().resume());
     }

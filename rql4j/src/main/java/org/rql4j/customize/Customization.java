@@ -94,6 +94,8 @@ public final class Customization {
   }
 
   private final Builder b;
+  // the run's KL budget: the one given, or the default for the env's action space (optDefaultKlBudget), or none
+  private org.rql4j.learner.KlBudget budget;
   private final Task task;
 
   private Customization(Builder b) {
@@ -137,6 +139,7 @@ public final class Customization {
     private Consumer<String> log = m -> { };
     private boolean export = true;
     private org.rql4j.learner.KlBudget klBudget;
+    private boolean defaultKlBudget;
 
     private Builder(Task task, Path priorDir, PriorPolicy prior) {
       this.task = Objects.requireNonNull(task, "task");
@@ -287,6 +290,20 @@ public final class Customization {
      */
     public Builder optKlBudget(org.rql4j.learner.KlBudget budget) {
       this.klBudget = budget;
+      this.defaultKlBudget = false;
+      return this;
+    }
+
+    /**
+     * The default KL budget ({@link org.rql4j.learner.KlBudget#defaultFor}: {@value
+     * org.rql4j.learner.KlBudget#DEFAULT_NATS_PER_ACTION_DIMENSION} nats per action dimension of the env)
+     * instead of the config's prior weight and temperature, for the residual customization (the baselines
+     * without the prior run as they would). What {@code rql4j customize --env-id} does when no weights are
+     * given, and {@code --kl-budget auto}.
+     */
+    public Builder optDefaultKlBudget() {
+      this.klBudget = null;
+      this.defaultKlBudget = true;
       return this;
     }
 
@@ -381,6 +398,12 @@ public final class Customization {
     // the checks before anything is written: the env exists, the add-on answers, the prior fits
     try (Env probe = makeSingle(client, task.evalEnv())) {
       actionSpace = probe.actionSpace();
+      budget = b.klBudget != null ? b.klBudget
+          : b.defaultKlBudget && b.baseline.usesPrior() ? org.rql4j.learner.KlBudget.defaultFor(actionSpace) : null;
+      if (budget != null && b.klBudget == null) {
+        log("KL budget: %s nats per step, the default for %s (%s nats per action dimension)", budget.nats(),
+            actionSpace, org.rql4j.learner.KlBudget.DEFAULT_NATS_PER_ACTION_DIMENSION);
+      }
       checkSpaces(task.evalEnv().build().envId(), probe, prior);
       Value obs = probe.reset(seeds[0]).observation();
       try (PriorActor actor = new PriorActor(prior)) {
@@ -407,7 +430,7 @@ public final class Customization {
         priorSha, settings(cfg));
     try (RemoteVectorEnv env = client.make(task.trainEnv(b.baseline).optNumEnvs(cfg.numEnvs()).build());
         OffPolicyLearner learner = cfg.newLearner(env.observationSpace(), env.actionSpace())) {
-      learner.setKlBudget(b.klBudget);
+      learner.setKlBudget(budget);
       PriorPolicy used = cfg.priorWeight() == 0 ? null : prior;
       boolean resuming = checkpointing != null && checkpointing.resume() && TrainingCheckpoint.exists(checkpointing.dir());
       long keepUpTo = resuming ? TrainingCheckpoint.savedStep(checkpointing.dir()) : -1;
@@ -450,9 +473,9 @@ public final class Customization {
       s.add("imports", imports);
     }
     s.addProperty("algo", cfg == null ? "ppo" : cfg instanceof ResidualSacConfig ? "sac" : "softq");
-    if (b.klBudget != null) {
-      s.addProperty("kl_budget", b.klBudget.nats());
-      s.addProperty("kl_budget_kappa", b.klBudget.kappa());
+    if (budget != null) {
+      s.addProperty("kl_budget", budget.nats());
+      s.addProperty("kl_budget_kappa", budget.kappa());
     }
     return s;
   }
@@ -550,7 +573,7 @@ public final class Customization {
   }
 
   private Result runPpo(EnvClient client, PriorPolicy prior, long[] seeds, Space actionSpace) throws IOException {
-    if (b.klBudget != null && !b.baseline.usesPrior()) {
+    if (budget != null && !b.baseline.usesPrior()) {
       throw new IllegalArgumentException("a KL budget is a setting of the residual customization: the "
           + b.baseline.label() + " baseline has no prior to stay close to");
     }
@@ -565,7 +588,7 @@ public final class Customization {
         }
       }
     }
-    if (b.klBudget != null) {
+    if (budget != null) {
       try (ResidualPpo trial = new ResidualPpo(cfg, prior.spec().obsDim(), actionSpace)) {
         trial.checkKlPrior(prior.spec());
       }
@@ -587,7 +610,7 @@ public final class Customization {
         settings(null));
     try (RemoteVectorEnv env = client.make(task.trainEnv(b.baseline).optNumEnvs(cfg.numEnvs()).build());
         ResidualPpo ppo = new ResidualPpo(cfg, (int) env.observationSpace().flatDim(), env.actionSpace())) {
-      ppo.setKlBudget(b.klBudget);
+      ppo.setKlBudget(budget);
       boolean resuming = ck != null && ck.resume() && TrainingCheckpoint.exists(ck.dir());
       if (cfg.initFromPrior() && !resuming) {
         ppo.initializePolicyFrom((TorchScriptPrior) prior);
@@ -752,11 +775,11 @@ public final class Customization {
       cfg = cfg.withPriorWeight(b.priorWeight);
     }
     cfg = Objects.requireNonNull(b.tuning.apply(cfg), "tuning returned null");
-    if (b.klBudget != null && b.baseline != Baseline.RESIDUAL) {
+    if (budget != null && b.baseline != Baseline.RESIDUAL) {
       throw new IllegalArgumentException("a KL budget is a setting of the residual customization: the "
           + b.baseline.label() + " baseline has no prior to stay close to");
     }
-    if (b.klBudget != null && cfg instanceof ResidualSacConfig sac && sac.learnAlpha()) {
+    if (budget != null && cfg instanceof ResidualSacConfig sac && sac.learnAlpha()) {
       // the budget's dual steps set the temperature: the config's learned one (for a target entropy) starts it
       log("a KL budget sets the temperature: the config's learned temperature (from %s) is not learned", sac.alphaHat());
       cfg = sac.withAlphaHat(sac.alphaHat(), false);

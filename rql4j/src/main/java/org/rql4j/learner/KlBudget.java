@@ -42,6 +42,21 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
         "minAlphaHat / maxAlphaHat (0 < min < max)", minAlphaHat + " / " + maxAlphaHat);
   }
 
+  /**
+   * The default budget's nats per action dimension (Discrete actions count as one dimension): chosen on
+   * the project's own tasks (docs/results.md, "A KL budget instead of w and alphaHat").
+   */
+  public static final double DEFAULT_NATS_PER_ACTION_DIMENSION = 0.1;
+
+  /**
+   * The default budget for an env's action space: {@link #DEFAULT_NATS_PER_ACTION_DIMENSION} times its
+   * dimensions (1 for Discrete, the flat size of a Box), {@code kappa = 1}, the default dual settings.
+   */
+  public static KlBudget defaultFor(org.rql4j.env.Space actionSpace) {
+    long dims = actionSpace instanceof org.rql4j.env.Space.Discrete ? 1 : Math.max(1, actionSpace.flatDim());
+    return of(DEFAULT_NATS_PER_ACTION_DIMENSION * dims);
+  }
+
   /** A budget of {@code nats} per step with {@code kappa = 1} and the default dual settings. */
   public static KlBudget of(double nats) {
     return new KlBudget(nats, 1.0, DEFAULT_DUAL_RATE, DEFAULT_AVERAGING, DEFAULT_MIN_ALPHA_HAT, DEFAULT_MAX_ALPHA_HAT);

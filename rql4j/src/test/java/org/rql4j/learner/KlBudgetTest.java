@@ -138,6 +138,15 @@ class KlBudgetTest {
   }
 
   @Test
+  void theDefaultBudgetIsPerActionDimension() {
+    double d = KlBudget.DEFAULT_NATS_PER_ACTION_DIMENSION;
+    assertEquals(d, KlBudget.defaultFor(new org.rql4j.env.Space.Discrete(3, 0)).nats(), 1e-12, "Discrete: one dimension");
+    assertEquals(6 * d, KlBudget.defaultFor(new org.rql4j.env.Space.Box(new long[] {6}, org.rql4j.env.DType.FLOAT32,
+        new double[6], new double[] {1, 1, 1, 1, 1, 1})).nats(), 1e-12, "a Box of 6");
+    assertEquals(1.0, KlBudget.defaultFor(new org.rql4j.env.Space.Discrete(2, 0)).kappa(), 0);
+  }
+
+  @Test
   void severalStepsAtOnceAreOneLargerStep() {
     KlBudget b = new KlBudget(0.1, 1, 0.01, 0.05, 1e-3, 1e3);
     assertEquals(Math.exp(16 * 0.01), b.step(1.0, 1e6, 16), 1e-12, "16 steps' worth: 16 times the step in log alphaHat");
