@@ -1,0 +1,37 @@
+"""The requirements of the two "user" tasks of the KL-budget table (examples/kl-budget).
+
+Reward functions of rql4j's add-on form (docs/tasks.md, "Your own task"), for envs the priors in
+``../priors/acrobot-lessleft-dqn`` and ``../priors/pendulum-lowtorque-sac`` were trained on with
+the env's own reward only (``train_priors.py``); neither prior saw these requirements. Use them
+from this folder with ``--addon kl_tasks:FUNCTION``.
+
+Both are penalties, which is safe here: Acrobot-v1 ends an episode only on success (the tip
+above the line), which the basic reward already pays for, and Pendulum-v1 never ends one early
+(200-step time limit), so ending an episode is never a way to stop paying.
+
+The env action arrives as the learner sent it: an ``int`` (or NumPy integer / 0-d or 1-element
+array) for a Discrete space, a NumPy array of shape ``(1,)`` for Pendulum's Box. Both functions
+read it through ``np.asarray(...).reshape(-1)[0]``, so any of these forms work.
+"""
+
+import numpy as np
+
+
+def acrobot_less_left(obs, action, next_obs, reward, terminated, truncated, info):
+    """Acrobot-v1, "use the left torque less": ``-0.1`` for each step with action 0, else 0.
+
+    Action 0 applies -1 torque on the actuated joint (1: none, 2: +1). The basic reward is the
+    env's own (-1 per step until the tip swings above the line).
+    """
+    return -0.1 if int(np.asarray(action).reshape(-1)[0]) == 0 else 0.0
+
+
+def pendulum_low_torque(obs, action, next_obs, reward, terminated, truncated, info):
+    """Pendulum-v1, "keep the torque within 1": ``-max(0, |a| - 1)`` per step.
+
+    ``a`` is the env action, the torque in Pendulum's Box [-2, 2], taken as the env applies it
+    (clipped to [-2, 2], as Pendulum-v1 clips it), so the penalty lies in [-1, 0]. The basic reward
+    is the env's own (``-(theta^2 + 0.1 theta_dot^2 + 0.001 a^2)``).
+    """
+    a = float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], -2.0, 2.0))
+    return min(0.0, 1.0 - abs(a))  # = -max(0, |a| - 1), without a -0.0

@@ -1,0 +1,132 @@
+"""Train the two "user" priors of the KL-budget table: plain SB3 on the env's own reward.
+
+Two tasks that are not among rql4j's own (docs/tasks.md), each prior trained the way a user
+would, with rl-baselines3-zoo's hyperparameters and nothing rql4j-specific, then exported as an
+rql4j prior package with ``rql4j-bridge export``:
+
+- ``acrobot``: SB3 DQN on Acrobot-v1 (rl-zoo's acrobot DQN, 1e5 env steps), add-on
+  ``kl_tasks:acrobot_less_left`` (-0.1 per use of action 0, the left torque);
+- ``pendulum``: SB3 SAC on Pendulum-v1 (rl-zoo's pendulum SAC, 2e4 env steps, lr 1e-3),
+  add-on ``kl_tasks:pendulum_low_torque`` (-max(0, |a| - 1) per step).
+
+Seeded (seed 0); torch limited to one thread. Prints each model's deterministic mean return
+over 20 episodes reset with seeds 10000..10019 and the training wall time.
+
+The exact commands (from the repository root; the packages in examples/priors were made so)::
+
+    OMP_NUM_THREADS=1 .venv/bin/python examples/kl-budget/train_priors.py --only acrobot
+    OMP_NUM_THREADS=1 .venv/bin/python examples/kl-budget/train_priors.py --only pendulum
+
+    .venv/bin/rql4j-bridge export --kind sb3-dqn --temperature 0.3 \\
+        --checkpoint target/kl-budget-priors/acrobot-dqn.zip --env-id Acrobot-v1 --seed 0 \\
+        --out examples/priors/acrobot-lessleft-dqn
+    .venv/bin/rql4j-bridge export --kind sb3-sac \\
+        --checkpoint target/kl-budget-priors/pendulum-sac.zip --env-id Pendulum-v1 --seed 0 \\
+        --out examples/priors/pendulum-lowtorque-sac
+
+    cd examples/kl-budget
+    ../../.venv/bin/rql4j-bridge inspect-prior ../priors/acrobot-lessleft-dqn \\
+        --env-id Acrobot-v1 --addon kl_tasks:acrobot_less_left --episodes 20
+    ../../.venv/bin/rql4j-bridge inspect-prior ../priors/pendulum-lowtorque-sac \\
+        --env-id Pendulum-v1 --addon kl_tasks:pendulum_low_torque --episodes 20 --max-steps 4000
+
+(Without ``--only`` both are trained, one after the other. ``--max-steps 4000``: inspect-prior
+stops at 2000 env steps in all, 10 of Pendulum's 200-step episodes. Temperature 0.3: see
+examples/priors/README.md, section kl-budget-user.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from stable_baselines3 import DQN, SAC  # noqa: E402
+
+SEED = 0
+EVAL_SEEDS = range(10000, 10020)
+
+# rl-baselines3-zoo hyperparams/dqn.yml, Acrobot-v1.
+ACROBOT_DQN = dict(
+    learning_rate=6.3e-4,
+    batch_size=128,
+    buffer_size=50000,
+    learning_starts=0,
+    gamma=0.99,
+    target_update_interval=250,
+    train_freq=4,
+    gradient_steps=-1,
+    exploration_fraction=0.12,
+    exploration_final_eps=0.1,
+    policy_kwargs=dict(net_arch=[256, 256]),
+)
+ACROBOT_STEPS = 100_000
+
+# rl-baselines3-zoo hyperparams/sac.yml, Pendulum-v1 (SB3 defaults otherwise).
+PENDULUM_SAC = dict(learning_rate=1e-3)
+PENDULUM_STEPS = 20_000
+
+
+def evaluate(model, env_id: str) -> tuple[float, float]:
+    """Mean and (population) std of the deterministic policy's return on EVAL_SEEDS."""
+    env = gym.make(env_id)
+    returns = []
+    for seed in EVAL_SEEDS:
+        obs, _ = env.reset(seed=seed)
+        done, total = False, 0.0
+        while not done:
+            action, _ = model.predict(obs, deterministic=True)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    env.close()
+    return float(np.mean(returns)), float(np.std(returns))
+
+
+def train(name: str, out_dir: Path) -> None:
+    torch.manual_seed(SEED)
+    if name == "acrobot":
+        env_id, algo, kwargs, steps, file = "Acrobot-v1", DQN, ACROBOT_DQN, ACROBOT_STEPS, "acrobot-dqn.zip"
+    else:
+        env_id, algo, kwargs, steps, file = "Pendulum-v1", SAC, PENDULUM_SAC, PENDULUM_STEPS, "pendulum-sac.zip"
+    env = gym.make(env_id)
+    model = algo("MlpPolicy", env, seed=SEED, verbose=0, device="cpu", **kwargs)
+    start = time.perf_counter()
+    model.learn(total_timesteps=steps)
+    wall = time.perf_counter() - start
+    path = out_dir / file
+    model.save(path)
+    mean, std = evaluate(model, env_id)
+    print(
+        f"{name}: {algo.__name__} on {env_id}, {steps} env steps, seed {SEED}, "
+        f"trained in {wall:.0f} s ({wall / 60:.1f} min); saved {path}",
+        flush=True,
+    )
+    print(
+        f"{name}: deterministic mean return {mean:.1f} +- {std:.1f} "
+        f"(20 episodes, seeds {EVAL_SEEDS.start}..{EVAL_SEEDS.stop - 1})",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out-dir", default="target/kl-budget-priors", help="folder for the SB3 zips")
+    parser.add_argument("--only", choices=["acrobot", "pendulum"], help="train one of the two")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in [args.only] if args.only else ["acrobot", "pendulum"]:
+        train(name, out_dir)
+
+
+if __name__ == "__main__":
+    main()
