@@ -221,6 +221,7 @@ def customize(
     seed: int | None = None,
     algo: str | None = None,
     prior_weight: float | None = None,
+    kl_budget: float | str | None = None,
     eval_episodes: int | None = None,
     prior_kind: str | None = None,
     temperature: float | None = None,
@@ -242,8 +243,10 @@ def customize(
     - ``out``: the run folder (``rql4j customize --out``): config, learning curve, checkpoints, the policy
       and its export ``OUT/export``, which is what this returns (an
       :class:`~rql4j_bridge.customized.load.ExportedPolicy`, with SB3's ``predict``).
-    - ``steps``, ``seed``, ``algo`` (``softq``, ``sac``, ``ppo``), ``prior_weight``, ``eval_episodes``,
-      ``resume``: the command line's options of the same names; ``options``: any further ones, as words.
+    - ``steps``, ``seed``, ``algo`` (``softq``, ``sac``, ``ppo``), ``prior_weight``, ``kl_budget`` (nats per
+      step, or ``"auto"``), ``eval_episodes``, ``resume``: the command line's options of the same names;
+      ``options``: any further ones, as words. Without ``prior_weight`` (or ``--alpha-hat`` in ``options``)
+      the run follows the default KL budget, as ``rql4j customize --env-id`` does (docs/tuning.md).
     - ``on_output``: called with each line the command prints (its progress and the before/after table);
       None for quiet.
 
@@ -263,6 +266,7 @@ def customize(
         ("--seed", seed),
         ("--algo", algo),
         ("--prior-weight", prior_weight),
+        ("--kl-budget", kl_budget),
         ("--eval-episodes", eval_episodes),
     ):
         if value is not None:
