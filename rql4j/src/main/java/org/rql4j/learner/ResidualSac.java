@@ -73,6 +73,12 @@ public final class ResidualSac implements OffPolicyLearner {
   private final double targetEntropy;
   // under a KL budget: the temperature the dual steps set (w = kappa * alphaHat) and the KL's moving average
   private KlBudget.Dual dual;
+  // under a KL budget, first: the actor imitates the prior until the KL is within the budget (see setKlBudget)
+  private boolean imitating;
+  private long imitationSteps;
+
+  /** The most gradient steps the imitation that starts a budgeted run takes (see {@link #setKlBudget}). */
+  public static final long MAX_IMITATION_STEPS = 5000;
 
   /**
    * @param obsDim flat observation width
@@ -181,6 +187,14 @@ public final class ResidualSac implements OffPolicyLearner {
    * prior weight follows it, {@code w = kappa * alphaHat} (times the warm start's multiple early on; the
    * config's {@code priorWeight} is not used). Null turns it off.
    *
+   * <p>The actor starts from random weights, far from the prior, so its first KL says nothing about the
+   * temperature: a dual step on it would drive {@code alphaHat} to its upper clamp while the actor is
+   * still learning what the prior does. So a budgeted run starts by imitating the prior: the actor's loss
+   * is the closed-form KL to the prior ({@link #imitationBackward}; the critics train as usual) until the KL
+   * on a batch is within the budget, or for at most {@link #MAX_IMITATION_STEPS} gradient steps; then the
+   * customization and the dual steps begin. Soft Q-learning starts at the prior by construction
+   * ({@code Q_R = 0}), and PPO from a copy of the prior's network.
+   *
    * @throws IllegalArgumentException for a learner without the prior, or one that learns its temperature
    *     for a target entropy (the budget replaces that)
    */
@@ -199,6 +213,8 @@ public final class ResidualSac implements OffPolicyLearner {
     if (dual != null) {
       setAlphaHat(dual.alphaHat());
     }
+    imitating = dual != null;
+    imitationSteps = 0;
   }
 
   @Override
@@ -361,7 +377,11 @@ public final class ResidualSac implements OffPolicyLearner {
     for (int g = 0; g < config.gradientSteps(); g++) {
       ReplayBuffer.Batch b = buffer.sample(config.batchSize(), rng);
       Losses l = update(b, noise(b.size(), rng), noise(b.size(), rng), priorWeightAt(step));
-      if (dual != null) {
+      if (imitating) {
+        imitationSteps++;
+        imitating = klToPrior(b.observations(), b.priorFeatures()) > dual.budget().nats()
+            && imitationSteps < MAX_IMITATION_STEPS;
+      } else if (dual != null) {
         dualStep(b);
       }
       // the critic loss is reported; a non-finite actor or temperature loss is reported as NaN (divergence)
@@ -455,7 +475,7 @@ public final class ResidualSac implements OffPolicyLearner {
     Critic c = criticBackward(batch, noiseNext, priorWeight, alpha);
     double criticNorm = clip ? Gradients.clipGlobalNorm(criticParameters, config.maxGradNorm()) : Double.NaN;
     criticOptimizer.step();
-    double actorLoss = actorBackward(batch, noiseCurrent, priorWeight, alpha);
+    double actorLoss = imitating ? imitationBackward(batch) : actorBackward(batch, noiseCurrent, priorWeight, alpha);
     double actorNorm = clip ? Gradients.clipGlobalNorm(actor.parameters(), config.maxGradNorm()) : Double.NaN;
     actorOptimizer.step();
     q1Target.softUpdateFrom(q1, config.tau());
@@ -529,6 +549,34 @@ public final class ResidualSac implements OffPolicyLearner {
   }
 
   /**
+   * The actor's loss while it imitates the prior at the start of a budgeted run (see {@link #setKlBudget}):
+   * the mean closed-form {@code KL(pi_hat(.|s) || pi(.|s))} over the batch's states, and its backward pass
+   * (the actor's gradients are replaced).
+   */
+  public double imitationBackward(ReplayBuffer.Batch batch) {
+    DjlRuntime.noGradOnThisThread();
+    int b = batch.size();
+    Gradients.zero(actor.parameters());
+    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
+      NDArray obs = m.create(batch.observations(), new Shape(b, obsDim));
+      NDArray prior = m.create(batch.priorFeatures(), new Shape(b, 2L * actDim));
+      NDArray mean = prior.get(new NDIndex(":, :" + actDim));
+      NDArray logStd = flooredPriorLogStd(prior.get(new NDIndex(":, " + actDim + ":")));
+      try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+        Gaussian g = actorGaussian(obs);
+        NDArray l = Distributions.diagGaussianKl(g.mean, g.logStd, mean, logStd).mean();
+        gc.backward(l);
+        return l.getFloat();
+      }
+    }
+  }
+
+  /** Whether the actor is still imitating the prior at the start of a budgeted run (see {@link #setKlBudget}). */
+  public boolean imitating() {
+    return imitating;
+  }
+
+  /**
    * The temperature's loss {@code -mean(log alphaHat (log pi_hat(a~|s) + targetEntropy))} (the
    * log-prob detached) and its backward pass.
    */
@@ -596,6 +644,10 @@ public final class ResidualSac implements OffPolicyLearner {
     v.addProperty("critic_optim.step", criticOptimizer.steps());
     v.addProperty("alpha_optim.step", alphaOptimizer.steps());
     KlBudget.save(v, dual); // where the dual steps left the temperature
+    if (dual != null) {
+      v.addProperty("kl_budget.imitating", imitating);
+      v.addProperty("kl_budget.imitation_steps", imitationSteps);
+    }
     return v;
   }
 
@@ -615,6 +667,8 @@ public final class ResidualSac implements OffPolicyLearner {
     KlBudget.restore(values, dual);
     if (dual != null) {
       setAlphaHat(dual.alphaHat());
+      imitating = values.has("kl_budget.imitating") && values.get("kl_budget.imitating").getAsBoolean();
+      imitationSteps = values.has("kl_budget.imitation_steps") ? values.get("kl_budget.imitation_steps").getAsLong() : 0;
     }
   }
 

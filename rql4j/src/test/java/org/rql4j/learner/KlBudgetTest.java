@@ -180,9 +180,13 @@ class KlBudgetTest {
    * N(0, 0.5^2) (pre-tanh) in every state.
    */
   private static ReplayBuffer sacBuffer() {
+    return sacBuffer(0f, 0.5f);
+  }
+
+  private static ReplayBuffer sacBuffer(float priorMean, float priorStd) {
     Random rng = new Random(5);
     ReplayBuffer buffer = new ReplayBuffer(256, 2, 1, 2);
-    float[] prior = {0f, (float) Math.log(0.5)};
+    float[] prior = {priorMean, (float) Math.log(priorStd)};
     for (int i = 0; i < 256; i++) {
       float[] o = {rng.nextFloat() * 2 - 1, rng.nextFloat() * 2 - 1};
       float a = rng.nextFloat() * 1.98f - 0.99f;
@@ -235,6 +239,45 @@ class KlBudgetTest {
     }
     try (ResidualSac sac = new ResidualSac(learned.withPriorWeight(0f).toBuilder().optLearnAlpha(false).build(), 2, box)) {
       assertThrows(IllegalArgumentException.class, () -> sac.setKlBudget(KlBudget.of(0.1)));
+    }
+  }
+
+  /**
+   * A budgeted SAC run starts by imitating the prior: from a random actor far from it, the actor's loss is
+   * the KL to the prior, and the temperature waits, until the KL is within the budget; then the dual steps.
+   */
+  @Test
+  void sacImitatesThePriorBeforeItsDualSteps() {
+    ReplayBuffer buffer = sacBuffer(1.2f, 0.2f); // a sure prior away from the random actor's N(~0, ~1)
+    ReplayBuffer.Batch all = buffer.gather(java.util.stream.IntStream.range(0, 256).toArray());
+    org.rql4j.env.Space.Box box = new org.rql4j.env.Space.Box(new long[] {1}, org.rql4j.env.DType.FLOAT32,
+        new double[] {-1}, new double[] {1});
+    ResidualSacConfig cfg = ResidualSacConfig.builder().optHidden(new int[] {16}).optLearningRate(3e-3f)
+        .optBatchSize(128).optGradientSteps(10).optGamma(0.5f).optAlphaHat(0.1f).optLearnAlpha(false)
+        .optPriorWeight(0.1f).optSeed(0).build();
+    try (ResidualSac sac = new ResidualSac(cfg, 2, box)) {
+      sac.setKlBudget(new KlBudget(0.05, 1, 0.02, 0.05, 1e-3, 1e3));
+      double start = sac.klToPrior(all.observations(), all.priorFeatures());
+      double alpha0 = sac.alphaHat();
+      assertTrue(start > 1, "the random actor is far from the prior: KL " + start);
+      Random rng = new Random(1);
+      int rounds = 0;
+      while (sac.imitating() && rounds < 300) {
+        sac.train(buffer, 1000, rng);
+        rounds++;
+        if (sac.imitating()) {
+          assertEquals(alpha0, sac.alphaHat(), 0, "the temperature waits while the actor imitates");
+        }
+      }
+      double end = sac.klToPrior(all.observations(), all.priorFeatures());
+      System.out.printf(java.util.Locale.ROOT, "SAC imitation: KL %.3f -> %.4f in %d rounds%n", start, end, rounds);
+      assertTrue(!sac.imitating() && end < 0.1, "imitated within " + rounds + " rounds: KL " + end);
+      com.google.gson.JsonObject v = sac.stateValues();
+      assertEquals(false, v.get("kl_budget.imitating").getAsBoolean(), "a checkpoint records the phase");
+      for (int i = 0; i < 20; i++) {
+        sac.train(buffer, 1000, rng);
+      }
+      assertTrue(sac.alphaHat() != alpha0, "then the dual steps move the temperature");
     }
   }
 
