@@ -529,7 +529,12 @@ def _sure_warning(package: PriorPackage, stats: dict[str, Any]) -> str | None:
             f"{stats['mean_max_probability']:.4f}; the other actions {stats['mean_log_prob_gap']:.3g} nats less likely "
             "on average)"
         )
-        advice = "use a small --prior-weight (the BC CartPole prior: 0.03) or a KL budget (--kl-budget)"
+        gap = stats["mean_log_prob_gap"]
+        advice = (
+            f"moving off its action costs about {gap:.3g} nats in a state, so the default KL budget (0.1 nats per "
+            f"step) changes about one state in {max(1, round(gap / 0.1))}: give a larger --kl-budget, or a small "
+            "--prior-weight (the BC CartPole prior: 0.03)"
+        )
     else:
         pre = "pre-tanh " if package.distribution == "squashed_gaussian" else ""
         what = (
@@ -541,7 +546,7 @@ def _sure_warning(package: PriorPackage, stats: dict[str, Any]) -> str | None:
             advice += ", and for residual SAC --prior-min-std 0.25 --max-grad-norm 10"
     return (
         f"the prior is nearly deterministic: {what}. w·log pi(a|s) is then hugely negative for every action it does "
-        f"not take, so the customization can hardly move it: {advice} (docs/tuning.md)"
+        f"not take, so the customization can hardly move it; {advice} (docs/tuning.md)"
     )
 
 
