@@ -57,6 +57,21 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
     return of(DEFAULT_NATS_PER_ACTION_DIMENSION * dims);
   }
 
+  /**
+   * What a progress line adds after a temperature at one of the default clamps: at the upper one, the
+   * budget is below what the policy reaches (raise it; with {@code kappa != 1} the KL has a floor); at the
+   * lower one, even the freest policy stays within it. Empty otherwise.
+   */
+  public static String clampNote(double alphaHat) {
+    if (alphaHat >= DEFAULT_MAX_ALPHA_HAT * (1 - 1e-9)) {
+      return " (at its upper clamp: the budget is below the KL the policy reaches; raise it)";
+    }
+    if (alphaHat <= DEFAULT_MIN_ALPHA_HAT * (1 + 1e-9)) {
+      return " (at its lower clamp: the add-on does not pull the policy this far from the prior)";
+    }
+    return "";
+  }
+
   /** A budget of {@code nats} per step with {@code kappa = 1} and the default dual settings. */
   public static KlBudget of(double nats) {
     return new KlBudget(nats, 1.0, DEFAULT_DUAL_RATE, DEFAULT_AVERAGING, DEFAULT_MIN_ALPHA_HAT, DEFAULT_MAX_ALPHA_HAT);

@@ -43,8 +43,8 @@ public final class OffPolicyTraining {
           "step %d/%d  episodes %d  return %.1f (basic %.1f, add-on %.1f)  %s %.3f  loss %.4f%s  %.0f steps/s"
               + "  [env %.1fs, prior %.1fs, learner %.1fs]",
           step, totalSteps, episodes, recentEnvReturn, recentBasicReturn, recentAddonReturn, explorationName, exploration, loss,
-          Double.isNaN(alphaHat) ? "" : String.format(java.util.Locale.ROOT, "  alphaHat %.4g  KL %.4f", alphaHat,
-              klToPrior),
+          Double.isNaN(alphaHat) ? "" : String.format(java.util.Locale.ROOT, "  alphaHat %.4g  KL %.4f%s", alphaHat,
+              klToPrior, org.rql4j.learner.KlBudget.clampNote(alphaHat)),
           stepsPerSecond, envSeconds, priorSeconds, learnerSeconds);
     }
   }

@@ -66,7 +66,8 @@ public final class OnPolicyTraining {
           + "pg %.4f  value %.4f  entropy %.3f  kl %.4f  clip %.2f%s  %.0f steps/s", step, totalSteps, episodes,
           recentEnvReturn, recentBasicReturn, recentAddonReturn, losses.policyLoss(), losses.valueLoss(),
           losses.entropy(), losses.approxKl(), losses.clipFraction(), Double.isNaN(alphaHat) ? ""
-              : String.format(Locale.ROOT, "  alphaHat %.4g  KL to prior %.4f", alphaHat, klToPrior), stepsPerSecond);
+              : String.format(Locale.ROOT, "  alphaHat %.4g  KL to prior %.4f%s", alphaHat, klToPrior,
+                  org.rql4j.learner.KlBudget.clampNote(alphaHat)), stepsPerSecond);
     }
   }
 

@@ -147,6 +147,13 @@ class KlBudgetTest {
   }
 
   @Test
+  void aTemperatureAtAClampIsSaidSo() {
+    assertTrue(KlBudget.clampNote(1e3).contains("upper clamp"));
+    assertTrue(KlBudget.clampNote(1e-3).contains("lower clamp"));
+    assertEquals("", KlBudget.clampNote(0.5));
+  }
+
+  @Test
   void severalStepsAtOnceAreOneLargerStep() {
     KlBudget b = new KlBudget(0.1, 1, 0.01, 0.05, 1e-3, 1e3);
     assertEquals(Math.exp(16 * 0.01), b.step(1.0, 1e6, 16), 1e-12, "16 steps' worth: 16 times the step in log alphaHat");
