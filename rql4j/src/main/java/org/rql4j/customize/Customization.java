@@ -299,7 +299,8 @@ public final class Customization {
      * org.rql4j.learner.KlBudget#DEFAULT_NATS_PER_ACTION_DIMENSION} nats per action dimension of the env)
      * instead of the config's prior weight and temperature, for the residual customization (the baselines
      * without the prior run as they would). What {@code rql4j customize --env-id} does when no weights are
-     * given, and {@code --kl-budget auto}.
+     * given, and {@code --kl-budget auto}. The library itself applies no budget unless asked (the weights of
+     * the config, {@link #optPriorWeight} and {@link #optTuning} are taken as given).
      */
     public Builder optDefaultKlBudget() {
       this.klBudget = null;
