@@ -66,11 +66,11 @@ final class Commands {
         whole("--steps", "N", Opts.STEPS, "env steps to train (default 100000)"),
         whole("--seed", "S", Opts.SEEDS, "the training seed (default 0)"),
         whole("--eval-episodes", "E", Opts.EPISODES, "evaluation episodes before and after (default 20, seeds 10000..)"),
-        text("--kl-budget", "NATS|auto", "let the temperature follow a budget of KL(customized || prior) per step, "
+        text("--kl-budget", "NATS|auto|none", "let the temperature follow a budget of KL(customized || prior) per step, "
             + "with w = alphaHat, instead of --prior-weight (--alpha-hat: where it starts; not with SAC's auto; "
             + "docs/tuning.md). auto: " + org.rql4j.learner.KlBudget.DEFAULT_NATS_PER_ACTION_DIMENSION
             + " nats per action dimension, the default for your own task (--env-id) "
-            + "when no weights are given")));
+            + "when no weights are given; none: no budget (the weights)")));
     customize.addAll(OFF_POLICY_TUNING);
     customize.addAll(RUN_FOLDER);
     add("customize", "rql4j customize (--env-id ID --prior DIR [--addon MODULE:FUNCTION] | --task T) [options]",
@@ -132,9 +132,9 @@ final class Commands {
         text("--learning-rate", "L", "the learning rate (default 1e-4 from the prior, 3e-4 from scratch)"),
         text("--normalize-observations", "yes|no", "normalize observations (only with --init-from-prior no)"),
         text("--survival-bonus", "BONUS", "residual and kl: a constant added to every step's shaped reward"),
-        text("--kl-budget", "NATS|auto", "residual and kl: let the temperature follow a budget of KL(pi_theta || prior) "
+        text("--kl-budget", "NATS|auto", "residual: let the temperature follow a budget of KL(pi_theta || prior) "
             + "per step, with w = alphaHat (auto: " + org.rql4j.learner.KlBudget.DEFAULT_NATS_PER_ACTION_DIMENSION
-            + " nats per action dimension; --alpha-hat / --beta: where it "
+            + " nats per action dimension; --alpha-hat: where it "
             + "starts; docs/tuning.md)"),
         whole("--eval-episodes", "E", Opts.EPISODES, "evaluation episodes (default 20)")));
     ppo.addAll(RUN_FOLDER);

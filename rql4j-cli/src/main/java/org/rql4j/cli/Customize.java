@@ -118,7 +118,11 @@ final class Customize {
     String priorMinStd = o.text("--prior-min-std", null);
     checkValues(w, alphaHat, warmStart, maxGradNorm, priorMinStd); // before any process starts
     String klText = setting(o, file, "--kl-budget", null);
-    org.rql4j.learner.KlBudget klBudget = klBudget(klText, o.has("--prior-weight"));
+    org.rql4j.learner.KlBudget klBudget = klBudget(klText, o.has("--prior-weight") || file.has("prior_weight"));
+    if ((klBudget != null || isAuto(klText)) && baseline != Baseline.RESIDUAL) {
+      throw new IllegalArgumentException("--kl-budget is a setting of the residual customization: the "
+          + baseline.label() + " baseline has no prior to stay close to");
+    }
     String kappa = o.has("--kl-budget") ? null : file.text("kl_budget_kappa"); // a run's config.json: its kappa
     if (klBudget != null && kappa != null) {
       try {
@@ -132,7 +136,8 @@ final class Customize {
     com.google.gson.JsonObject learnerFields = file.learnerFields();
     boolean weightsGiven = w != null || alphaHat != null || learnerFields.has("priorWeight")
         || learnerFields.has("alphaHat");
-    boolean defaultBudget = isAuto(klText) || (klText == null && !task.isBuiltIn() && !weightsGiven);
+    boolean defaultBudget = isAuto(klText) || (klText == null && !task.isBuiltIn() && !weightsGiven
+        && baseline == Baseline.RESIDUAL);
     if ((klBudget != null || isAuto(klText)) && alphaHat != null && alphaHat.startsWith("auto")) {
       throw new IllegalArgumentException("--alpha-hat " + alphaHat + " does not go with --kl-budget: the budget sets "
           + "the temperature itself (--alpha-hat A: where it starts)");
@@ -412,6 +417,11 @@ final class Customize {
     return new java.math.BigDecimal(Float.toString(x)).stripTrailingZeros().toPlainString();
   }
 
+  /** Whether {@code --kl-budget}'s value asks for no budget ({@code none}: the weights, as given or the defaults). */
+  static boolean isNone(String text) {
+    return text != null && text.trim().equals("none");
+  }
+
   /** Whether {@code --kl-budget}'s value asks for the default budget ({@code auto}). */
   static boolean isAuto(String text) {
     return text != null && text.trim().equals("auto");
@@ -422,12 +432,14 @@ final class Customize {
    * action space is known); refused with an explicit {@code --prior-weight}.
    */
   static org.rql4j.learner.KlBudget klBudget(String text, boolean priorWeightGiven) {
-    if (text == null) {
+    if (text == null || isNone(text)) {
       return null;
     }
     if (priorWeightGiven) {
-      throw new IllegalArgumentException("--prior-weight does not go with --kl-budget: under a budget the prior weight "
-          + "follows the temperature (w = alphaHat; docs/method.md, \"A KL budget instead of w and alphaHat\")");
+      throw new IllegalArgumentException("--prior-weight (or a config file's prior_weight) does not go with a KL "
+          + "budget (--kl-budget, or a config file's kl_budget): under a budget the prior weight follows the "
+          + "temperature (w = alphaHat; docs/method.md, \"A KL budget instead of w and alphaHat\"); --kl-budget none "
+          + "runs with the weights instead");
     }
     if (isAuto(text)) {
       return null;

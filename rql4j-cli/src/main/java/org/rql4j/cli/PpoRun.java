@@ -114,9 +114,10 @@ final class PpoRun {
         o.whole("--checkpoint-every", Math.max(cfg.nSteps() * cfg.numEnvs(), steps / 10)), resume);
     org.rql4j.learner.KlBudget klBudget = Customize.klBudget(o.text("--kl-budget", null), o.has("--prior-weight"));
     boolean defaultKlBudget = Customize.isAuto(o.text("--kl-budget", null));
-    if ((klBudget != null || defaultKlBudget) && !baseline.equals("residual") && !baseline.equals("kl")) {
-      throw new IllegalArgumentException("--kl-budget is a setting of the residual and kl rows (the " + baseline
-          + " baseline has no prior to stay close to)");
+    if ((klBudget != null || defaultKlBudget) && !baseline.equals("residual")) {
+      throw new IllegalArgumentException("--kl-budget is a setting of the residual row (the " + baseline
+          + (baseline.equals("kl") ? " row keeps its fixed --beta: under a budget it would be the residual row)"
+              : " baseline has no prior to stay close to)"));
     }
     return new Settings(task, baseline, cfg, evalEpisodes, priorDir, out, ck, !o.flag("--no-export"), klBudget,
         defaultKlBudget);

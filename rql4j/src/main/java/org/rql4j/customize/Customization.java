@@ -400,7 +400,8 @@ public final class Customization {
     try (Env probe = makeSingle(client, task.evalEnv())) {
       actionSpace = probe.actionSpace();
       budget = b.klBudget != null ? b.klBudget
-          : b.defaultKlBudget && b.baseline.usesPrior() ? org.rql4j.learner.KlBudget.defaultFor(actionSpace) : null;
+          : b.defaultKlBudget && b.baseline == Baseline.RESIDUAL ? org.rql4j.learner.KlBudget.defaultFor(actionSpace)
+          : null;
       if (budget != null && b.klBudget == null) {
         log("KL budget: %s nats per step, the default for %s (%s nats per action dimension)", budget.nats(),
             actionSpace, org.rql4j.learner.KlBudget.DEFAULT_NATS_PER_ACTION_DIMENSION);
@@ -574,11 +575,16 @@ public final class Customization {
   }
 
   private Result runPpo(EnvClient client, PriorPolicy prior, long[] seeds, Space actionSpace) throws IOException {
-    if (budget != null && !b.baseline.usesPrior()) {
+    if (budget != null && b.baseline != Baseline.RESIDUAL) {
       throw new IllegalArgumentException("a KL budget is a setting of the residual customization: the "
-          + b.baseline.label() + " baseline has no prior to stay close to");
+          + b.baseline.label() + " baseline " + (b.baseline.usesPrior() ? "keeps its fixed beta (under a budget it "
+          + "would be the residual row)" : "has no prior to stay close to"));
     }
     ResidualPpoConfig cfg = ppoConfig();
+    if (budget != null && cfg.priorWeight() == 0) {
+      throw new IllegalArgumentException("a KL budget needs the prior: the PPO config's priorWeight is 0; drop the "
+          + "budget, or the priorWeight 0");
+    }
     // the learner's own refusals, before anything is written
     SupportedSpaces.checkBoundedBox(task.evalEnv().build().envId(), actionSpace, "PPO (it clips its actions to them)");
     if (cfg.initFromPrior()) {
@@ -779,6 +785,10 @@ public final class Customization {
     if (budget != null && b.baseline != Baseline.RESIDUAL) {
       throw new IllegalArgumentException("a KL budget is a setting of the residual customization: the "
           + b.baseline.label() + " baseline has no prior to stay close to");
+    }
+    if (budget != null && cfg.priorWeight() == 0) {
+      throw new IllegalArgumentException("a KL budget needs the prior: the config's priorWeight is 0; drop the "
+          + "budget, or the priorWeight 0");
     }
     if (budget != null && cfg instanceof ResidualSacConfig sac && sac.learnAlpha()) {
       // the budget's dual steps set the temperature: the config's learned one (for a target entropy) starts it

@@ -156,8 +156,11 @@ public final class RunFolder {
       }
     }
     if (!differs.isEmpty()) {
+      boolean budgetOnly = differs.stream().allMatch(d -> d.startsWith("kl_budget"));
       throw new IllegalArgumentException(out + " holds a run of other settings (" + String.join(", ", differs)
-          + "): it cannot be reused or go on with these; choose another --out, or delete it to start over");
+          + "): it cannot be reused or go on with these; choose another --out, or delete it to start over"
+          + (budgetOnly ? " (a run of your own task without --prior-weight / --alpha-hat now follows the default KL "
+              + "budget: give the run's weights, or its budget with --kl-budget, to go on with it)" : ""));
     }
   }
 

@@ -54,7 +54,8 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
    */
   public static KlBudget defaultFor(org.rql4j.env.Space actionSpace) {
     long dims = actionSpace instanceof org.rql4j.env.Space.Discrete ? 1 : Math.max(1, actionSpace.flatDim());
-    return of(DEFAULT_NATS_PER_ACTION_DIMENSION * dims);
+    // rounded, so that 3 dimensions give 0.3 (not 0.30000000000000004): budgets are compared exactly
+    return of(StrictMath.rint(DEFAULT_NATS_PER_ACTION_DIMENSION * dims * 1e9) / 1e9);
   }
 
   /**
@@ -186,6 +187,9 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
      * into both averages; then the dual step.
      */
     public void observe(double kl, int times) {
+      if (!Double.isFinite(kl)) { // a KL that could not be measured (e.g. a diverged network) moves nothing
+        return;
+      }
       klAverage = budget.average(klAverage, kl, times);
       klReported = average(klReported, kl, REPORT_AVERAGING, times);
       alphaHat = budget.step(alphaHat, klAverage, times);

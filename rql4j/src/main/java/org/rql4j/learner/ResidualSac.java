@@ -184,8 +184,9 @@ public final class ResidualSac implements OffPolicyLearner {
    * Lets a KL budget set the temperature from now on ({@link KlBudget}): {@code alphaHat} starts at the
    * config's (clamped to the budget's range) and moves by a dual step after every gradient step, on the
    * closed-form KL between the actor's and the prior's pre-tanh Gaussians ({@link #klToPrior}); the
-   * prior weight follows it, {@code w = kappa * alphaHat} (times the warm start's multiple early on; the
-   * config's {@code priorWeight} is not used). Null turns it off.
+   * prior weight follows it, {@code w = kappa * alphaHat} (the config's {@code priorWeight} and its warm
+   * start are not used: a multiple of {@code w} would be another {@code kappa}, with a KL floor). Null turns
+   * it off.
    *
    * <p>The actor starts from random weights, far from the prior, so its first KL says nothing about the
    * temperature: a dual step on it would drive {@code alphaHat} to its upper clamp while the actor is
@@ -193,7 +194,7 @@ public final class ResidualSac implements OffPolicyLearner {
    * is the closed-form KL to the prior ({@link #imitationBackward}; the critics train as usual) until the KL
    * on a batch is within the budget, or for at most {@link #MAX_IMITATION_STEPS} gradient steps; then the
    * customization and the dual steps begin. Soft Q-learning starts at the prior by construction
-   * ({@code Q_R = 0}), and PPO from a copy of the prior's network.
+   * ({@code Q_R = 0}); PPO from a copy of the prior's network where it can (diag_gaussian priors).
    *
    * @throws IllegalArgumentException for a learner without the prior, or one that learns its temperature
    *     for a target entropy (the budget replaces that)
@@ -237,7 +238,7 @@ public final class ResidualSac implements OffPolicyLearner {
     if (dual == null) {
       return config.priorWeightAt(step);
     }
-    return dual.priorWeight() * (config.priorWeightAt(step) / config.priorWeight());
+    return dual.priorWeight(); // no warm start under a budget: the imitation does its work, and a multiple would be kappa != 1
   }
 
   /**

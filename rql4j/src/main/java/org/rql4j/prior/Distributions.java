@@ -68,7 +68,10 @@ public final class Distributions {
    * {@code [B, n]}: {@code [B]}.
    */
   public static NDArray categoricalKl(NDArray logP, NDArray logQ) {
-    return logP.exp().mul(logP.sub(logQ)).sum(new int[] {1});
+    NDArray p = logP.exp();
+    NDArray terms = p.mul(logP.sub(logQ));
+    // an action p gives probability 0 adds nothing (0 log 0 = 0), also where q gives it 0 too
+    return ai.djl.ndarray.NDArrays.where(p.gt(0), terms, terms.zerosLike()).sum(new int[] {1});
   }
 
   /**

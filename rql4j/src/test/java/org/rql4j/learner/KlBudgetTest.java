@@ -144,6 +144,26 @@ class KlBudgetTest {
     assertEquals(6 * d, KlBudget.defaultFor(new org.rql4j.env.Space.Box(new long[] {6}, org.rql4j.env.DType.FLOAT32,
         new double[6], new double[] {1, 1, 1, 1, 1, 1})).nats(), 1e-12, "a Box of 6");
     assertEquals(1.0, KlBudget.defaultFor(new org.rql4j.env.Space.Discrete(2, 0)).kappa(), 0);
+    assertEquals(0.3, KlBudget.defaultFor(new org.rql4j.env.Space.Box(new long[] {3}, org.rql4j.env.DType.FLOAT32,
+        new double[3], new double[] {1, 1, 1})).nats(), 0, "a round number: budgets are compared exactly");
+  }
+
+  /** An action the policy gives probability 0 adds nothing to the KL, and a KL that is not finite moves nothing. */
+  @Test
+  void zeroProbabilitiesAndNonFiniteKlsAreHandled() {
+    DjlRuntime.configure();
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      float ninf = Float.NEGATIVE_INFINITY;
+      NDArray logP = m.create(new float[][] {{(float) Math.log(0.5), (float) Math.log(0.5), ninf}});
+      NDArray logQ = m.create(new float[][] {{(float) Math.log(0.25), (float) Math.log(0.5), ninf}});
+      assertEquals(0.5 * Math.log(2), org.rql4j.prior.Distributions.categoricalKl(logP, logQ).getFloat(0), 1e-6);
+    }
+    KlBudget.Dual dual = new KlBudget.Dual(KlBudget.of(0.1), 1.0);
+    dual.observe(Double.NaN, 1);
+    assertEquals(1.0, dual.alphaHat(), 0);
+    assertTrue(Double.isNaN(dual.klAverage()));
+    dual.observe(0.2, 1);
+    assertTrue(dual.alphaHat() > 1.0);
   }
 
   @Test
