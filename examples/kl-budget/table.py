@@ -68,7 +68,7 @@ def main(runs: Path) -> None:
             abs(kl - budget) <= 0.2 * budget or (a <= MIN_ALPHA_HAT * 1.0001 and kl < budget) for kl, a in kls)
         kl_text = ", ".join(f"{kl:.3f} / {a:.3g}" for kl, a in kls)
         row_ok = better and kept
-        print(f"| {task}{'' if ours else ' (user task)'} | {prior_name} | {learner} | {budget} | {pb:.1f} / {pa:.2f} "
+        print(f"| {task}{'' if ours else ' (user task)'} | {prior_name} | {learner} | {budget:.6g} | {pb:.1f} / {pa:.2f} "
               f"± {pa_std:.2f} | {lb:.1f} ± {lb_std:.1f} / {la:.2f} ± {la_std:.2f} | {len(runs_of)} | {kl_text} | "
               f"{'yes' if better else 'no'} | {'yes' if kept else 'no'} ({(lb - pb) / abs(pb) * 100:+.1f} %) | "
               f"{'met' if kl_ok else 'not met'} | {'**succeeds**' if row_ok else 'fails'} |")
