@@ -19,9 +19,9 @@ from rql4j_bridge.tensorboard import follow  # noqa: E402
 
 # the headers org.rql4j.train.MetricsCsv writes (off-policy learners, PPO)
 OFF_POLICY = ("step,episodes,recent_return,recent_basic_return,recent_addon_return,exploration,exploration_value,"
-              "loss,steps_per_second,env_seconds,prior_seconds,learner_seconds")  # fmt: skip
+              "loss,steps_per_second,env_seconds,prior_seconds,learner_seconds,alpha_hat,kl_to_prior")  # fmt: skip
 PPO = ("step,episodes,recent_return,recent_basic_return,recent_addon_return,loss,policy_loss,value_loss,entropy,"
-       "approx_kl,clip_fraction,grad_norm,steps_per_second,train_seconds")  # fmt: skip
+       "approx_kl,clip_fraction,grad_norm,steps_per_second,train_seconds,alpha_hat,kl_to_prior")  # fmt: skip
 
 
 def test_the_headers_here_are_the_ones_the_java_side_writes() -> None:
@@ -50,8 +50,8 @@ def test_an_off_policy_run_becomes_scalars(tmp_path: Path) -> None:
     run.mkdir()
     (run / "metrics.csv").write_text(
         OFF_POLICY + "\n"
-        "1000,3,NaN,NaN,NaN,alpha,0.5,NaN,900.0,0.4,0.2,0.3\n"
-        "2000,9,120.5,130.0,-9.5,alpha,0.25,0.031,950.0,0.8,0.4,0.7\n"
+        "1000,3,NaN,NaN,NaN,alpha,0.5,NaN,900.0,0.4,0.2,0.3,,\n"
+        "2000,9,120.5,130.0,-9.5,alpha,0.25,0.031,950.0,0.8,0.4,0.7,0.61,0.052\n"
     )
     assert follow([run]) == {run: 2}
     s = _scalars(run)
@@ -60,18 +60,21 @@ def test_an_off_policy_run_becomes_scalars(tmp_path: Path) -> None:
     assert s["exploration/alpha"] == [(1000, 0.5), (2000, 0.25)]
     assert [x for _, x in s["loss/total"]] == [pytest.approx(0.031)]
     assert {"speed/steps_per_second", "time/env", "time/prior", "time/learner", "episodes"} <= set(s)
+    # a KL budget's columns: empty without one (left out), its temperature and KL with one
+    assert s["kl_budget/alpha_hat"] == [(2000, pytest.approx(0.61))]
+    assert s["kl_budget/kl_to_prior"] == [(2000, pytest.approx(0.052))]
 
 
 def test_follow_picks_up_new_rows_until_the_run_finishes(tmp_path: Path) -> None:
     run = tmp_path / "ppo-run"
     run.mkdir()
     metrics = run / "metrics.csv"
-    metrics.write_text(PPO + "\n2048,0,NaN,NaN,NaN,0.5,0.1,0.4,1.2,0.01,0.1,0.5,400.0,5.1\n")
+    metrics.write_text(PPO + "\n2048,0,NaN,NaN,NaN,0.5,0.1,0.4,1.2,0.01,0.1,0.5,400.0,5.1,,\n")
 
     def the_run_goes_on() -> None:
         time.sleep(0.6)
         with metrics.open("a") as f:
-            f.write("4096,4,210.0,220.0,-10.0,0.4,0.08,0.3,1.1,0.02,0.12,0.45,410.0,10.2\n")
+            f.write("4096,4,210.0,220.0,-10.0,0.4,0.08,0.3,1.1,0.02,0.12,0.45,410.0,10.2,,\n")
         time.sleep(0.4)
         (run / "summary.json").write_text("{}")
 
