@@ -120,12 +120,10 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
     }
   }
 
-  /** The moving average after one more measured KL (the first measurement starts it). */
-  double average(double klAverage, double kl) {
-    return average(klAverage, kl, 1);
-  }
-
-  /** As {@link #average(double, double)} for a KL measured once per {@code times} gradient steps: weight {@code 1 - (1 - averaging)^times}. */
+  /**
+   * The moving average after one more measured KL (the first measurement starts it), measured once per
+   * {@code times} gradient steps: weight {@code 1 - (1 - averaging)^times}.
+   */
   double average(double klAverage, double kl, int times) {
     return average(klAverage, kl, averaging, times);
   }

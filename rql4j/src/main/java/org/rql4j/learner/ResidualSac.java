@@ -254,10 +254,8 @@ public final class ResidualSac implements OffPolicyLearner {
     int n = observations.length / obsDim;
     try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
       Gaussian g = actorGaussian(m.create(observations, new Shape(n, obsDim)));
-      NDArray prior = m.create(priorRows, new Shape(n, 2L * actDim));
-      NDArray mean = prior.get(new NDIndex(":, :" + actDim));
-      NDArray logStd = flooredPriorLogStd(prior.get(new NDIndex(":, " + actDim + ":")));
-      return Distributions.meanAsDouble(Distributions.diagGaussianKl(g.mean, g.logStd, mean, logStd));
+      Gaussian p = priorGaussian(m.create(priorRows, new Shape(n, 2L * actDim)));
+      return Distributions.meanAsDouble(Distributions.diagGaussianKl(g.mean, g.logStd, p.mean, p.logStd));
     }
   }
 
@@ -447,14 +445,19 @@ public final class ResidualSac implements OffPolicyLearner {
    * floored at {@code priorMinStd} when that is set.
    */
   NDArray priorLogProb(NDArray priorRows, NDArray u) {
-    NDArray mean = priorRows.get(new NDIndex(":, :" + actDim));
-    NDArray logStd = priorRows.get(new NDIndex(":, " + actDim + ":"));
-    return Distributions.squashedGaussianLogProbPreTanh(mean, flooredPriorLogStd(logStd), u);
+    Gaussian p = priorGaussian(priorRows);
+    return Distributions.squashedGaussianLogProbPreTanh(p.mean, p.logStd, u);
   }
 
-  /** The prior's log-std, floored at {@code log(priorMinStd)} when that is set. */
-  private NDArray flooredPriorLogStd(NDArray logStd) {
-    return config.priorMinStd() > 0 ? Scalars.maximum(logStd, (float) StrictMath.log(config.priorMinStd())) : logStd;
+  /**
+   * The prior's pre-tanh Gaussian from its stored {@code [mean, logStd]} rows, its log-std floored at
+   * {@code log(priorMinStd)} when that is set: the prior the learner holds on to.
+   */
+  private Gaussian priorGaussian(NDArray priorRows) {
+    NDArray mean = priorRows.get(new NDIndex(":, :" + actDim));
+    NDArray logStd = priorRows.get(new NDIndex(":, " + actDim + ":"));
+    return new Gaussian(mean, config.priorMinStd() > 0
+        ? Scalars.maximum(logStd, (float) StrictMath.log(config.priorMinStd())) : logStd);
   }
 
   /**
@@ -560,12 +563,10 @@ public final class ResidualSac implements OffPolicyLearner {
     Gradients.zero(actor.parameters());
     try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
       NDArray obs = m.create(batch.observations(), new Shape(b, obsDim));
-      NDArray prior = m.create(batch.priorFeatures(), new Shape(b, 2L * actDim));
-      NDArray mean = prior.get(new NDIndex(":, :" + actDim));
-      NDArray logStd = flooredPriorLogStd(prior.get(new NDIndex(":, " + actDim + ":")));
+      Gaussian p = priorGaussian(m.create(batch.priorFeatures(), new Shape(b, 2L * actDim)));
       try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
         Gaussian g = actorGaussian(obs);
-        NDArray l = Distributions.diagGaussianKl(g.mean, g.logStd, mean, logStd).mean();
+        NDArray l = Distributions.diagGaussianKl(g.mean, g.logStd, p.mean, p.logStd).mean();
         gc.backward(l);
         return l.getFloat();
       }
