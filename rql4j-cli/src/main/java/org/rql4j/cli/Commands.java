@@ -68,8 +68,9 @@ final class Commands {
         whole("--eval-episodes", "E", Opts.EPISODES, "evaluation episodes before and after (default 20, seeds 10000..)"),
         text("--kl-budget", "NATS|auto|none", "let the temperature follow a budget of KL(customized || prior) per step, "
             + "with w = alphaHat, instead of --prior-weight (--alpha-hat: where it starts; not with SAC's auto; "
-            + "docs/tuning.md). auto: " + org.rql4j.learner.KlBudget.DEFAULT_NATS_PER_ACTION_DIMENSION
-            + " nats per action dimension, the default for your own task (--env-id) "
+            + "docs/tuning.md). auto: " + org.rql4j.learner.KlBudget.DEFAULT_NATS
+            + " nats per step times the cube root of the action dimensions (a sure categorical prior flattened "
+            + "first), the default for your own task (--env-id) "
             + "when no weights are given; none: no budget (the weights)")));
     customize.addAll(OFF_POLICY_TUNING);
     customize.addAll(RUN_FOLDER);
@@ -133,8 +134,8 @@ final class Commands {
         text("--normalize-observations", "yes|no", "normalize observations (only with --init-from-prior no)"),
         text("--survival-bonus", "BONUS", "residual and kl: a constant added to every step's shaped reward"),
         text("--kl-budget", "NATS|auto", "residual: let the temperature follow a budget of KL(pi_theta || prior) "
-            + "per step, with w = alphaHat (auto: " + org.rql4j.learner.KlBudget.DEFAULT_NATS_PER_ACTION_DIMENSION
-            + " nats per action dimension; --alpha-hat: where it "
+            + "per step, with w = alphaHat (auto: " + org.rql4j.learner.KlBudget.DEFAULT_NATS
+            + " nats times the cube root of the action dimensions; --alpha-hat: where it "
             + "starts; docs/tuning.md)"),
         whole("--eval-episodes", "E", Opts.EPISODES, "evaluation episodes (default 20)")));
     ppo.addAll(RUN_FOLDER);

@@ -123,14 +123,9 @@ final class Customize {
       throw new IllegalArgumentException("--kl-budget is a setting of the residual customization: the "
           + baseline.label() + " baseline has no prior to stay close to");
     }
-    String kappa = o.has("--kl-budget") ? null : file.text("kl_budget_kappa"); // a run's config.json: its kappa
-    if (klBudget != null && kappa != null) {
-      try {
-        klBudget = klBudget.withKappa(Double.parseDouble(kappa));
-      } catch (IllegalArgumentException e) { // NumberFormatException too
-        throw new IllegalArgumentException("config file " + o.text("--config", null) + ": kl_budget_kappa must be a "
-            + "number > 0, got '" + kappa + "'");
-      }
+    if (klBudget != null && !o.has("--kl-budget")) { // a run's config.json: its kappa and prior temperature
+      klBudget = klBudget.withKappa(positive(o, file, "kl_budget_kappa", klBudget.kappa()))
+          .withPriorTemperature(positive(o, file, "kl_budget_prior_temperature", klBudget.priorTemperature()));
     }
     // your own task without weights: the default budget (docs/tuning.md); a built-in task keeps its reference weights
     com.google.gson.JsonObject learnerFields = file.learnerFields();
@@ -423,6 +418,24 @@ final class Customize {
   }
 
   /** Whether {@code --kl-budget}'s value asks for the default budget ({@code auto}). */
+  /** A number > 0 from the config file's {@code key}, or {@code otherwise} when the file has none. */
+  private static double positive(Opts o, ConfigFile file, String key, double otherwise) {
+    String text = file.text(key);
+    if (text == null) {
+      return otherwise;
+    }
+    try {
+      double v = Double.parseDouble(text);
+      if (v > 0 && Double.isFinite(v)) {
+        return v;
+      }
+    } catch (NumberFormatException e) {
+      // refused below
+    }
+    throw new IllegalArgumentException("config file " + o.text("--config", null) + ": " + key + " must be a number > 0, "
+        + "got '" + text + "'");
+  }
+
   static boolean isAuto(String text) {
     return text != null && text.trim().equals("auto");
   }
@@ -452,7 +465,7 @@ final class Customize {
     }
     if (!(nats > 0) || Double.isInfinite(nats)) {
       throw new IllegalArgumentException("--kl-budget must be a number of nats per step > 0, or auto (the default: "
-          + org.rql4j.learner.KlBudget.DEFAULT_NATS_PER_ACTION_DIMENSION + " nats per action dimension), got '" + text
+          + org.rql4j.learner.KlBudget.DEFAULT_NATS + " nats times the cube root of the action dimensions), got '" + text
           + "'");
     }
     return org.rql4j.learner.KlBudget.of(nats);

@@ -224,6 +224,22 @@ class MainOptionsTest {
         && debug.contains("\tat org.rql4j.cli.MainOptionsTest"), debug);
   }
 
+  /**
+   * A run's config.json records its budget's prior temperature (a sure prior flattened by the default);
+   * one that is not a number > 0 is refused, naming the file and the key, before anything starts.
+   */
+  @Test
+  void aConfigFilesPriorTemperatureIsAPositiveNumber(@TempDir Path dir) throws IOException {
+    Path config = dir.resolve("config.json");
+    Files.writeString(config, "{\"task\": \"cartpole-center\", \"kl_budget\": 0.1, \"kl_budget_kappa\": 1.0, "
+        + "\"kl_budget_prior_temperature\": -4.1}");
+    Run run = main("customize", "--config", config.toString(), "--out", dir.resolve("out").toString());
+    assertEquals(2, run.code(), run.err());
+    assertTrue(run.err().contains(config.toString()) && run.err().contains("kl_budget_prior_temperature must be a "
+        + "number > 0, got '-4.1'"), run.err());
+    assertFalse(Files.exists(dir.resolve("out")), "nothing written");
+  }
+
   record Run(int code, String out, String err) {}
 
   /** {@link Main#run} in this JVM, its stdout and stderr captured. */

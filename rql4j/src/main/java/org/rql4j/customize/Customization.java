@@ -22,6 +22,7 @@ import org.rql4j.learner.ResidualSoftQConfig;
 import org.rql4j.policy.PriorActor;
 import org.rql4j.policy.SavablePolicy;
 import org.rql4j.prior.PriorPackage;
+import org.rql4j.prior.Distribution;
 import org.rql4j.prior.PriorPolicy;
 import org.rql4j.prior.TorchScriptPrior;
 import org.rql4j.train.Evaluator;
@@ -296,7 +297,9 @@ public final class Customization {
 
     /**
      * The default KL budget ({@link org.rql4j.learner.KlBudget#defaultFor}: {@value
-     * org.rql4j.learner.KlBudget#DEFAULT_NATS_PER_ACTION_DIMENSION} nats per action dimension of the env)
+     * org.rql4j.learner.KlBudget#DEFAULT_NATS} nats times the cube root of the env's action dimensions; for a
+     * categorical prior that is sure of its action on its own states, measured against the prior flattened to
+     * {@link org.rql4j.learner.KlBudget#priorTemperatureFor})
      * instead of the config's prior weight and temperature, for the residual customization (the baselines
      * without the prior run as they would). What {@code rql4j customize --env-id} does when no weights are
      * given, and {@code --kl-budget auto}. The library itself applies no budget unless asked (the weights of
@@ -403,8 +406,8 @@ public final class Customization {
           : b.defaultKlBudget && b.baseline == Baseline.RESIDUAL ? org.rql4j.learner.KlBudget.defaultFor(actionSpace)
           : null;
       if (budget != null && b.klBudget == null) {
-        log("KL budget: %s nats per step, the default for %s (%s nats per action dimension)", budget.nats(),
-            actionSpace, org.rql4j.learner.KlBudget.DEFAULT_NATS_PER_ACTION_DIMENSION);
+        log("KL budget: %s nats per step, the default for %s (%s nats times the cube root of the action dimensions)",
+            budget.nats(), actionSpace, org.rql4j.learner.KlBudget.DEFAULT_NATS);
       }
       checkSpaces(task.evalEnv().build().envId(), probe, prior);
       Value obs = probe.reset(seeds[0]).observation();
@@ -422,6 +425,10 @@ public final class Customization {
       return runPpo(client, prior, seeds, actionSpace);
     }
     LearnerConfig cfg = config(actionSpace);
+    if (budget != null && b.klBudget == null && cfg instanceof org.rql4j.learner.ResidualSoftQConfig
+        && actionSpace instanceof Space.Discrete discrete && prior.spec().distribution() == Distribution.CATEGORICAL) {
+      budget = defaultPriorTemperature(client, prior, seeds, (int) discrete.n(), budget);
+    }
     String priorSha = PriorPackage.identity(prior.spec());
     Result done = finishedRun(cfg, settings(cfg), priorSha, OffPolicyTraining.Progress.class);
     if (done != null) {
@@ -462,6 +469,70 @@ public final class Customization {
     }
   }
 
+  /** Steps of the prior's own deterministic episodes whose states {@link #defaultPriorTemperature} reads. */
+  static final int PRIOR_STATES = 2000;
+
+  /**
+   * The default budget's prior temperature for a categorical prior ({@link
+   * org.rql4j.learner.KlBudget#priorTemperatureFor}): from the median gap between its two most likely actions'
+   * log-probabilities on the states of its own deterministic episodes on the evaluation env (the evaluation's
+   * seeds, {@value #PRIOR_STATES} steps in all), the same on every run and resume of a task.
+   */
+  private org.rql4j.learner.KlBudget defaultPriorTemperature(EnvClient client, PriorPolicy prior, long[] seeds, int n,
+      org.rql4j.learner.KlBudget budget) {
+    java.util.List<float[]> states = new java.util.ArrayList<>();
+    try (Env env = makeSingle(client, task.evalEnv()); PriorActor actor = new PriorActor(prior)) {
+      for (int e = 0; states.size() < PRIOR_STATES; e++) {
+        Value obs = env.reset(seeds[e % seeds.length] + (long) (e / seeds.length) * seeds.length).observation();
+        while (states.size() < PRIOR_STATES) {
+          states.add(((org.rql4j.env.Tensor) obs).toFloatArray());
+          Env.Step step = env.step(actor.act(obs, true));
+          if (step.done()) {
+            break;
+          }
+          obs = step.observation();
+        }
+      }
+    }
+    int width = states.get(0).length;
+    float[] flat = new float[states.size() * width];
+    for (int i = 0; i < states.size(); i++) {
+      System.arraycopy(states.get(i), 0, flat, i * width, width);
+    }
+    double[] gaps = new double[states.size()];
+    try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager("PyTorch")) {
+      float[] lp = prior.logProbsAll(m.create(flat, new ai.djl.ndarray.types.Shape(states.size(), width)))
+          .toFloatArray();
+      for (int i = 0; i < gaps.length; i++) {
+        double first = Double.NEGATIVE_INFINITY;
+        double second = Double.NEGATIVE_INFINITY;
+        for (int a = 0; a < n; a++) {
+          double v = lp[i * n + a];
+          if (v > first) {
+            second = first;
+            first = v;
+          } else if (v > second) {
+            second = v;
+          }
+        }
+        gaps[i] = first - second;
+      }
+    }
+    java.util.Arrays.sort(gaps);
+    double median = gaps.length % 2 == 1 ? gaps[gaps.length / 2] : (gaps[gaps.length / 2 - 1] + gaps[gaps.length / 2]) / 2;
+    double t = org.rql4j.learner.KlBudget.priorTemperatureFor(median);
+    if (t == 1.0) {
+      log("KL budget measured against the prior itself: on its own states (%d steps) its two most likely actions are "
+          + "%.3g nats apart (median), not above %s", gaps.length, median, org.rql4j.learner.KlBudget.SURE_GAP_NATS);
+      return budget;
+    }
+    log("KL budget measured against the prior flattened to temperature %s: it is sure of its action on its own "
+        + "states (%d steps; its two most likely actions %.3g nats apart, median, above %s), where a budget in nats "
+        + "would buy a change in few states (docs/tuning.md)", t, gaps.length, median,
+        org.rql4j.learner.KlBudget.SURE_GAP_NATS);
+    return budget.withPriorTemperature(t);
+  }
+
   /** What config.json records of the task beyond its label, so that it can be passed back as a config file. */
   private JsonObject settings(LearnerConfig cfg) {
     JsonObject s = new JsonObject();
@@ -478,6 +549,9 @@ public final class Customization {
     if (budget != null) {
       s.addProperty("kl_budget", budget.nats());
       s.addProperty("kl_budget_kappa", budget.kappa());
+      if (budget.priorTemperature() != 1.0) {
+        s.addProperty("kl_budget_prior_temperature", budget.priorTemperature());
+      }
     }
     return s;
   }

@@ -139,7 +139,7 @@ public final class RunFolder {
    * Refuses to continue the run in {@code out} (its config.json) with other task settings: a run
    * resumed from its checkpoint must go on training on the same env, add-on and reward. Keys compared:
    * those of {@code expected} ({@code task}, {@code baseline}, {@code env_id}, {@code eval_env_id},
-   * {@code addon}, {@code kl_budget}, {@code kl_budget_kappa}), absent ones counting as null.
+   * {@code addon}, {@code kl_budget}, {@code kl_budget_kappa}, {@code kl_budget_prior_temperature}), absent ones counting as null.
    */
   public static void checkSameTask(Path out, JsonObject expected) throws IOException {
     Path configFile = out.resolve("config.json");
@@ -148,7 +148,8 @@ public final class RunFolder {
     }
     JsonObject run = JsonParser.parseString(Files.readString(configFile)).getAsJsonObject();
     List<String> differs = new ArrayList<>();
-    for (String key : List.of("task", "baseline", "env_id", "eval_env_id", "addon", "kl_budget", "kl_budget_kappa")) {
+    for (String key : List.of("task", "baseline", "env_id", "eval_env_id", "addon", "kl_budget", "kl_budget_kappa",
+        "kl_budget_prior_temperature")) {
       String was = run.has(key) && !run.get(key).isJsonNull() ? run.get(key).getAsString() : null;
       String now = expected.has(key) && !expected.get(key).isJsonNull() ? expected.get(key).getAsString() : null;
       if (!java.util.Objects.equals(was, now)) {

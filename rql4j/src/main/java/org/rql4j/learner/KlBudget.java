@@ -20,9 +20,14 @@ package org.rql4j.learner;
  * @param averaging the weight of each gradient step's KL in its moving average {@code KL_avg}
  * @param minAlphaHat the temperature's lower clamp
  * @param maxAlphaHat the temperature's upper clamp
+ * @param priorTemperature the temperature {@code T} of the prior the budget is measured against: the
+ *     KL is to {@code pi_T ∝ pi^(1/T)} (renormalized; 1: the prior itself), and the learner customizes
+ *     {@code pi_T} as its prior, so {@code pi_hat ∝ pi^(1/T) exp(Q_R / alphaHat)} with no KL floor. Above 1
+ *     it flattens a nearly deterministic prior, on which a budget in nats buys a change in few states
+ *     ({@link #priorTemperatureFor}). Categorical priors only (residual soft Q-learning)
  */
 public record KlBudget(double nats, double kappa, double dualRate, double averaging, double minAlphaHat,
-    double maxAlphaHat) {
+    double maxAlphaHat, double priorTemperature) {
 
   /** The defaults of {@link #of}. */
   public static final double DEFAULT_DUAL_RATE = 1e-3;
@@ -33,8 +38,14 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
   /** See {@link #DEFAULT_DUAL_RATE}. */
   public static final double DEFAULT_MAX_ALPHA_HAT = 1e3;
 
+  /** A budget measured against the prior itself ({@code priorTemperature = 1}). */
+  public KlBudget(double nats, double kappa, double dualRate, double averaging, double minAlphaHat, double maxAlphaHat) {
+    this(nats, kappa, dualRate, averaging, minAlphaHat, maxAlphaHat, 1.0);
+  }
+
   public KlBudget {
     require(nats > 0 && Double.isFinite(nats), "nats (the budget, > 0)", nats);
+    require(priorTemperature > 0 && Double.isFinite(priorTemperature), "priorTemperature (> 0)", priorTemperature);
     require(kappa > 0 && Double.isFinite(kappa), "kappa (> 0)", kappa);
     require(dualRate > 0 && Double.isFinite(dualRate), "dualRate (> 0)", dualRate);
     require(averaging > 0 && averaging <= 1, "averaging (in (0, 1])", averaging);
@@ -43,19 +54,44 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
   }
 
   /**
-   * The default budget's nats per action dimension (Discrete actions count as one dimension): chosen on
-   * the project's own tasks (docs/results.md, "A KL budget instead of w and alphaHat").
+   * The default budget for one action dimension (Discrete actions count as one), in nats per step:
+   * chosen on the project's own tasks (docs/results.md, "A KL budget instead of w and alphaHat").
    */
-  public static final double DEFAULT_NATS_PER_ACTION_DIMENSION = 0.1;
+  public static final double DEFAULT_NATS = 0.1;
 
   /**
-   * The default budget for an env's action space: {@link #DEFAULT_NATS_PER_ACTION_DIMENSION} times its
-   * dimensions (1 for Discrete, the flat size of a Box), {@code kappa = 1}, the default dual settings.
+   * The default budget for an env's action space: {@link #DEFAULT_NATS} times the
+   * cube root of its dimensions (1 for Discrete, the flat size of a Box), rounded to two decimals (0.1
+   * for one dimension, 0.18 for six, 0.2 for eight), {@code kappa = 1}, the default dual settings. The
+   * budget grows more slowly than the dimensions: on the project's tasks six action dimensions (HalfCheetah)
+   * lost their original behaviour at 0.245 nats and kept it at 0.18 (docs/results.md).
    */
   public static KlBudget defaultFor(org.rql4j.env.Space actionSpace) {
     long dims = actionSpace instanceof org.rql4j.env.Space.Discrete ? 1 : Math.max(1, actionSpace.flatDim());
-    // rounded, so that 3 dimensions give 0.3 (not 0.30000000000000004): budgets are compared exactly
-    return of(StrictMath.rint(DEFAULT_NATS_PER_ACTION_DIMENSION * dims * 1e9) / 1e9);
+    // rounded, so that budgets compare exactly and read as written
+    return of(StrictMath.rint(DEFAULT_NATS * StrictMath.cbrt(dims) * 100) / 100);
+  }
+
+  /**
+   * The median gap, in nats, between a categorical prior's two most likely actions on its own states above
+   * which the default budget flattens the prior ({@link #priorTemperatureFor}).
+   */
+  public static final double SURE_GAP_NATS = 3.0;
+
+  /**
+   * The prior temperature of the default budget for a categorical prior whose median log-probability gap
+   * between its two most likely actions, on its own states, is {@code medianGap} nats: 1 up to
+   * {@link #SURE_GAP_NATS}, above it {@code medianGap / SURE_GAP_NATS} (two significant digits), which
+   * brings the flattened prior's median gap down to about {@link #SURE_GAP_NATS}. A behaviour-cloned
+   * prior is sure of its action almost everywhere (a gap of 12 nats on the project's CartPole one), so that
+   * moving off its action costs as much in a state where the action matters as in one where it does not,
+   * and a budget in nats buys a change in few states.
+   */
+  public static double priorTemperatureFor(double medianGap) {
+    if (!(medianGap > SURE_GAP_NATS) || !Double.isFinite(medianGap)) {
+      return 1.0;
+    }
+    return new java.math.BigDecimal(medianGap / SURE_GAP_NATS).round(new java.math.MathContext(2)).doubleValue();
   }
 
   /**
@@ -80,7 +116,42 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
 
   /** This budget with another {@code kappa}. */
   public KlBudget withKappa(double kappa) {
-    return new KlBudget(nats, kappa, dualRate, averaging, minAlphaHat, maxAlphaHat);
+    return new KlBudget(nats, kappa, dualRate, averaging, minAlphaHat, maxAlphaHat, priorTemperature);
+  }
+
+  /** This budget measured against the prior at temperature {@code t} (see the record's doc). */
+  public KlBudget withPriorTemperature(double t) {
+    return new KlBudget(nats, kappa, dualRate, averaging, minAlphaHat, maxAlphaHat, t);
+  }
+
+  /**
+   * The categorical prior's log-probabilities at this budget's prior temperature: {@code log_softmax(logPi / T)}
+   * per row of {@code n} actions, in place (in double, stored as float); unchanged at {@code T = 1}.
+   */
+  public float[] temperPrior(float[] logPi, int n) {
+    if (priorTemperature == 1.0) {
+      return logPi;
+    }
+    for (int row = 0; row + n <= logPi.length; row += n) {
+      double max = Double.NEGATIVE_INFINITY;
+      for (int a = 0; a < n; a++) {
+        max = Math.max(max, logPi[row + a] / priorTemperature);
+      }
+      double sum = 0;
+      for (int a = 0; a < n; a++) {
+        sum += StrictMath.exp(logPi[row + a] / priorTemperature - max);
+      }
+      double log = max + StrictMath.log(sum);
+      for (int a = 0; a < n; a++) {
+        logPi[row + a] = (float) (logPi[row + a] / priorTemperature - log);
+      }
+    }
+    return logPi;
+  }
+
+  /** What reports say of the prior temperature: empty at 1, else {@code " against the prior at temperature T"}. */
+  public String priorTemperatureNote() {
+    return priorTemperature == 1.0 ? "" : " against the prior flattened to temperature " + priorTemperature;
   }
 
   /**
@@ -111,12 +182,15 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
    */
   static void checkSaved(com.google.gson.JsonObject values, KlBudget budget) throws java.io.IOException {
     boolean saved = values.has("kl_budget");
+    double savedT = values.has("kl_budget.prior_temperature") ? values.get("kl_budget.prior_temperature").getAsDouble() : 1;
     if (saved != (budget != null) || (saved && (values.get("kl_budget").getAsDouble() != budget.nats()
-        || values.get("kl_budget.kappa").getAsDouble() != budget.kappa()))) {
+        || values.get("kl_budget.kappa").getAsDouble() != budget.kappa() || savedT != budget.priorTemperature()))) {
       throw new java.io.IOException("the checkpoint was made " + (saved ? "with a KL budget of "
-          + values.get("kl_budget").getAsDouble() + " nats (kappa " + values.get("kl_budget.kappa").getAsDouble() + ")"
+          + values.get("kl_budget").getAsDouble() + " nats (kappa " + values.get("kl_budget.kappa").getAsDouble()
+          + ", prior temperature " + savedT + ")"
           : "without a KL budget") + ", this run has " + (budget == null ? "none" : budget.nats() + " nats (kappa "
-          + budget.kappa() + ")") + ": resume with the same budget, or start a new run");
+          + budget.kappa() + ", prior temperature " + budget.priorTemperature() + ")")
+          + ": resume with the same budget, or start a new run");
     }
   }
 
@@ -197,6 +271,7 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
     void save(com.google.gson.JsonObject values) {
       values.addProperty("kl_budget", budget.nats());
       values.addProperty("kl_budget.kappa", budget.kappa());
+      values.addProperty("kl_budget.prior_temperature", budget.priorTemperature());
       values.addProperty("alpha_hat", alphaHat);
       values.addProperty("kl_average", klAverage);
       values.addProperty("kl_reported", klReported);

@@ -121,7 +121,10 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
     if (dual == null) {
       return config;
     }
-    return config.toBuilder().optAlphaHat((float) alphaHat).optPriorWeight((float) priorWeight).build();
+    // the learner's prior is the budget's flattened one, pi_T ∝ pi^(1/T); a saved policy composes the prior
+    // itself, so its weight is w / T: the same pi_hat (pi_T's normalizer is the same for every action)
+    return config.toBuilder().optAlphaHat((float) alphaHat)
+        .optPriorWeight((float) (priorWeight / dual.budget().priorTemperature())).build();
   }
 
   /**
@@ -190,7 +193,8 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   public float[] priorFeatures(org.rql4j.prior.PriorPolicy prior, float[] observations, int n) {
     DjlRuntime.noGradOnThisThread();
     try (NDManager m = manager.newSubManager()) {
-      return prior.logProbsAll(m.create(observations, new Shape(n, qResidual.inputDim()))).toFloatArray();
+      float[] logPi = prior.logProbsAll(m.create(observations, new Shape(n, qResidual.inputDim()))).toFloatArray();
+      return dual == null ? logPi : dual.budget().temperPrior(logPi, nActions);
     }
   }
 

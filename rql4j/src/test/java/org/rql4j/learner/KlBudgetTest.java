@@ -138,14 +138,80 @@ class KlBudgetTest {
   }
 
   @Test
-  void theDefaultBudgetIsPerActionDimension() {
-    double d = KlBudget.DEFAULT_NATS_PER_ACTION_DIMENSION;
+  void theDefaultBudgetGrowsWithTheCubeRootOfTheActionDimensions() {
+    double d = KlBudget.DEFAULT_NATS;
     assertEquals(d, KlBudget.defaultFor(new org.rql4j.env.Space.Discrete(3, 0)).nats(), 1e-12, "Discrete: one dimension");
-    assertEquals(6 * d, KlBudget.defaultFor(new org.rql4j.env.Space.Box(new long[] {6}, org.rql4j.env.DType.FLOAT32,
-        new double[6], new double[] {1, 1, 1, 1, 1, 1})).nats(), 1e-12, "a Box of 6");
+    assertEquals(0.18, KlBudget.defaultFor(box(6)).nats(), 0, "a Box of 6: 0.1 * 6^(1/3) = 0.1817, rounded");
+    assertEquals(0.1, KlBudget.defaultFor(box(1)).nats(), 0);
+    assertEquals(0.2, KlBudget.defaultFor(box(8)).nats(), 0);
     assertEquals(1.0, KlBudget.defaultFor(new org.rql4j.env.Space.Discrete(2, 0)).kappa(), 0);
-    assertEquals(0.3, KlBudget.defaultFor(new org.rql4j.env.Space.Box(new long[] {3}, org.rql4j.env.DType.FLOAT32,
-        new double[3], new double[] {1, 1, 1})).nats(), 0, "a round number: budgets are compared exactly");
+    assertEquals(0.14, KlBudget.defaultFor(box(3)).nats(), 0, "a round number: budgets are compared exactly");
+    assertEquals(1.0, KlBudget.defaultFor(box(3)).priorTemperature(), 0, "against the prior itself");
+  }
+
+  private static org.rql4j.env.Space.Box box(int n) {
+    double[] high = new double[n];
+    java.util.Arrays.fill(high, 1);
+    return new org.rql4j.env.Space.Box(new long[] {n}, org.rql4j.env.DType.FLOAT32, new double[n], high);
+  }
+
+  /** Up to a median gap of 3 nats the prior is its own reference; above, it is flattened to a gap of about 3. */
+  @Test
+  void aSurePriorIsFlattenedToAMedianGapOfThreeNats() {
+    assertEquals(1.0, KlBudget.priorTemperatureFor(1.87), 0, "the soft-DQN CartPole prior");
+    assertEquals(1.0, KlBudget.priorTemperatureFor(3.0), 0);
+    assertEquals(4.1, KlBudget.priorTemperatureFor(12.27), 0, "the behaviour-cloned one: two digits, exactly 4.1");
+    assertEquals(1.0, KlBudget.priorTemperatureFor(Double.NaN), 0);
+    assertEquals(1.0, KlBudget.priorTemperatureFor(Double.POSITIVE_INFINITY), 0, "a deterministic prior: no finite T");
+    // log_softmax(log pi / T), by hand for pi = (0.9, 0.1), T = 2: pi_T ∝ (0.9^0.5, 0.1^0.5) = (0.9487, 0.3162)
+    float[] lp = {(float) Math.log(0.9), (float) Math.log(0.1), (float) Math.log(0.5), (float) Math.log(0.5)};
+    KlBudget.of(0.1).withPriorTemperature(2).temperPrior(lp, 2);
+    assertEquals(0.9487 / (0.9487 + 0.3162), Math.exp(lp[0]), 1e-4);
+    assertEquals(0.3162 / (0.9487 + 0.3162), Math.exp(lp[1]), 1e-4);
+    assertEquals(0.5, Math.exp(lp[2]), 1e-7, "a uniform row stays uniform");
+    float[] same = {-0.1f, -2.3f};
+    assertTrue(same == KlBudget.of(0.1).temperPrior(same, 2) && same[0] == -0.1f, "T = 1: untouched");
+  }
+
+  /**
+   * Under a budget with prior temperature T the learner customizes pi_T (its stored prior features are
+   * tempered) and a saved policy, which composes the prior itself, gets w / T: both give the same pi_hat.
+   */
+  @Test
+  void aFlattenedPriorGivesTheSamePolicyWhenSaved() {
+    ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().toBuilder().optHidden(new int[] {8}).optSeed(1).build();
+    try (ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 2, 3);
+        NDManager m = NDManager.newBaseManager("PyTorch")) {
+      learner.setKlBudget(KlBudget.of(0.1).withPriorTemperature(4));
+      float[] obs = {0.3f, -0.7f};
+      float[] logPi = {(float) Math.log(0.97), (float) Math.log(0.02), (float) Math.log(0.01)};
+      org.rql4j.prior.PriorPolicy prior = org.mockito.Mockito.mock(org.rql4j.prior.PriorPolicy.class);
+      org.mockito.Mockito.when(prior.logProbsAll(org.mockito.ArgumentMatchers.any()))
+          .thenAnswer(inv -> ((NDArray) inv.getArgument(0)).getManager().create(logPi.clone(), new Shape(1, 3)));
+      float[] features = learner.priorFeatures(prior, obs, 1);
+      assertEquals(Math.pow(0.97, 0.25) / (Math.pow(0.97, 0.25) + Math.pow(0.02, 0.25) + Math.pow(0.01, 0.25)),
+          Math.exp(features[0]), 1e-6, "the stored prior is pi^(1/4), renormalized");
+      NDArray q = learner.qResidual().forward(m.create(obs, new Shape(1, 2)));
+      float[] inside = ResidualSoftQLearning.customizedLogits(q, m.create(features, new Shape(1, 3)),
+          learner.alphaHat(), learner.priorWeight()).logSoftmax(1).toFloatArray();
+      ResidualSoftQConfig saved = learner.policyConfig();
+      assertEquals(learner.priorWeight() / 4, saved.priorWeight(), 1e-6, "w / T against the prior itself");
+      float[] outside = ResidualSoftQLearning.customizedLogits(q, m.create(logPi, new Shape(1, 3)), saved.alphaHat(),
+          saved.priorWeight()).logSoftmax(1).toFloatArray();
+      for (int a = 0; a < 3; a++) {
+        assertEquals(inside[a], outside[a], 1e-5, "log pi_hat of action " + a);
+      }
+    }
+  }
+
+  @Test
+  void theBoxLearnersRefuseAFlattenedPrior() {
+    ResidualSacConfig sacCfg = ResidualSacConfig.builder().optHidden(new int[] {8}).optLearnAlpha(false).build();
+    try (ResidualSac sac = new ResidualSac(sacCfg, 2, box(1))) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> sac.setKlBudget(KlBudget.of(0.1).withPriorTemperature(2)));
+      assertTrue(e.getMessage().contains("prior temperature"), e.getMessage());
+    }
   }
 
   /** An action the policy gives probability 0 adds nothing to the KL, and a KL that is not finite moves nothing. */
