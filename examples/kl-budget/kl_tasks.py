@@ -35,3 +35,24 @@ def pendulum_low_torque(obs, action, next_obs, reward, terminated, truncated, in
     """
     a = float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], -2.0, 2.0))
     return min(0.0, 1.0 - abs(a))  # = -max(0, |a| - 1), without a -0.0
+
+
+def pendulum_quiet_top(obs, action, next_obs, reward, terminated, truncated, info):
+    """Pendulum-v1, "hold it up quietly": ``-|a|`` per step while the pendulum is within 0.3 rad of upright.
+
+    ``obs`` is the observation before the step, ``(cos theta, sin theta, theta_dot)``; upright is
+    ``theta = 0``, so "within 0.3 rad" is ``cos theta > cos 0.3``. ``a`` is the torque as the env applies
+    it (clipped to [-2, 2]). The swing-up is free; holding the pendulum up costs what the motor spends
+    there. The basic reward is the env's own.
+    """
+    a = float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], -2.0, 2.0))
+    return -abs(a) if float(np.asarray(obs, dtype=np.float64).reshape(-1)[0]) > np.cos(0.3) else 0.0
+
+
+def acrobot_slow_first(obs, action, next_obs, reward, terminated, truncated, info):
+    """Acrobot-v1, "spare the first joint": ``-0.1`` per step while the first joint turns faster than 3 rad/s.
+
+    ``next_obs[4]`` is the first joint's angular velocity after the step (Acrobot-v1's observation is
+    ``cos/sin theta1, cos/sin theta2, theta1_dot, theta2_dot``). The basic reward is the env's own.
+    """
+    return -0.1 if abs(float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[4])) > 3.0 else 0.0

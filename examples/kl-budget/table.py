@@ -48,10 +48,12 @@ def main(runs: Path) -> None:
             continue
         prior_eps, learned_eps, kls = [], [], []
         budget = None
+        temperature = 1.0
         for run in runs_of:
             s = json.loads((run / "summary.json").read_text())
             c = json.loads((run / "config.json").read_text())
             budget = c.get("kl_budget")
+            temperature = c.get("kl_budget_prior_temperature", 1.0)
             prior_eps += s["prior_episodes"]
             learned_eps += s["learned_episodes"]
             p = s["final_progress"]
@@ -68,7 +70,7 @@ def main(runs: Path) -> None:
             abs(kl - budget) <= 0.2 * budget or (a <= MIN_ALPHA_HAT * 1.0001 and kl < budget) for kl, a in kls)
         kl_text = ", ".join(f"{kl:.3f} / {a:.3g}" for kl, a in kls)
         row_ok = better and kept
-        print(f"| {task}{'' if ours else ' (user task)'} | {prior_name} | {learner} | {budget:.6g} | {pb:.1f} / {pa:.2f} "
+        print(f"| {task}{'' if ours else ' (user task)'} | {prior_name} | {learner} | {budget:.6g}{'' if temperature == 1.0 else f' (prior at T {temperature:.6g})'} | {pb:.1f} / {pa:.2f} "
               f"± {pa_std:.2f} | {lb:.1f} ± {lb_std:.1f} / {la:.2f} ± {la_std:.2f} | {len(runs_of)} | {kl_text} | "
               f"{'yes' if better else 'no'} | {'yes' if kept else 'no'} ({(lb - pb) / abs(pb) * 100:+.1f} %) | "
               f"{'met' if kl_ok else 'not met'} | {'**succeeds**' if row_ok else 'fails'} |")

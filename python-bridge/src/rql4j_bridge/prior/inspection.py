@@ -531,9 +531,10 @@ def _sure_warning(package: PriorPackage, stats: dict[str, Any]) -> str | None:
         )
         gap = stats["mean_log_prob_gap"]
         advice = (
-            f"moving off its action costs about {gap:.3g} nats in a state, so the default KL budget (0.1 nats per "
-            f"step) changes about one state in {max(1, round(gap / 0.1))}: give a larger --kl-budget, or a small "
-            "--prior-weight (the BC CartPole prior: 0.03)"
+            f"moving off its action costs about {gap:.3g} nats in a state, so a KL budget of 0.1 nats per step measured "
+            f"against it changes about one state in {max(1, round(gap / 0.1))}. The default budget (--kl-budget auto, "
+            "and your own task without weights) flattens a prior this sure before it measures the KL (docs/tuning.md); "
+            "with weights, use a small --prior-weight (the BC CartPole prior: 0.03)"
         )
     else:
         pre = "pre-tanh " if package.distribution == "squashed_gaussian" else ""

@@ -66,7 +66,17 @@ public final class TorchAdam implements AutoCloseable {
    * GradientCollector (no autograd recording).
    */
   public void step() {
+    step(1f);
+  }
+
+  /**
+   * {@link #step()} with the learning rate times {@code lrScale} for this step only (the moments and the
+   * step count move as in any step): what a phase that needs a faster rate uses, e.g. residual SAC's
+   * imitation of the prior.
+   */
+  public void step(float lrScale) {
     DjlRuntime.noGradOnThisThread();
+    float lr = this.lr * lrScale;
     step++;
     double bc1 = 1 - StrictMath.pow(beta1, step);
     double bc2Sqrt = Math.sqrt(1 - StrictMath.pow(beta2, step));

@@ -1,0 +1,42 @@
+package org.rql4j.learner;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.rql4j.runtime.DjlRuntime;
+
+class TorchAdamTest {
+
+  /** w -= lr m_hat / (sqrt(v_hat) + eps) on w = (1, -2), gradient 2w (of sum w^2), as torch.optim.Adam. */
+  private static float[] steps(float lr, float scale, int n) {
+    DjlRuntime.configure();
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      NDArray w = m.create(new float[] {1f, -2f});
+      w.setRequiresGradient(true);
+      TorchAdam adam = TorchAdam.ofArrays(m, List.of(w), lr);
+      for (int i = 0; i < n; i++) {
+        try (ai.djl.training.GradientCollector gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+          gc.backward(w.square().sum());
+        }
+        adam.step(scale);
+      }
+      assertEquals(n, adam.steps());
+      return w.toFloatArray();
+    }
+  }
+
+  @Test
+  void aScaledStepIsAStepAtTheScaledRate() {
+    float[] first = steps(0.1f, 1f, 1);
+    // Adam's first step moves each weight by lr (m_hat / sqrt(v_hat) = sign(g)), minus eps's share
+    assertArrayEquals(new float[] {0.9f, -1.9f}, first, 1e-6f);
+    assertArrayEquals(steps(0.03f, 1f, 5), steps(0.01f, 3f, 5), 1e-7f, "lr 0.01 scaled by 3 = lr 0.03");
+    float[] slow = steps(0.01f, 1f, 5);
+    assertTrue(Math.abs(slow[0] - 1f) < Math.abs(steps(0.01f, 3f, 5)[0] - 1f), "the scaled one moved further");
+  }
+}
