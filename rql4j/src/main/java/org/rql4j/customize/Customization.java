@@ -424,11 +424,22 @@ public final class Customization {
         || (b.algorithm == null && b.config == null && task.isBuiltIn() && task.referenceConfig().isEmpty())) {
       return runPpo(client, prior, seeds, actionSpace);
     }
-    LearnerConfig cfg = config(actionSpace);
-    if (budget != null && b.klBudget == null && cfg instanceof org.rql4j.learner.ResidualSoftQConfig
+    LearnerConfig chosen = config(actionSpace);
+    if (budget != null && b.klBudget == null && chosen instanceof org.rql4j.learner.ResidualSoftQConfig
         && actionSpace instanceof Space.Discrete discrete && prior.spec().distribution() == Distribution.CATEGORICAL) {
       budget = defaultPriorTemperature(client, prior, seeds, (int) discrete.n(), budget);
     }
+    if (budget != null && b.klBudget == null && chosen instanceof ResidualSacConfig sac
+        && prior instanceof TorchScriptPrior scripted) {
+      int[] widths = org.rql4j.learner.ResidualSac.sb3ActorWidths(scripted.namedParameters(), prior.spec().obsDim(),
+          (int) actionSpace.flatDim());
+      if (widths != null && !java.util.Arrays.equals(widths, sac.hidden())) {
+        chosen = sac.toBuilder().optHidden(widths).build();
+        log("the actor and critics take the prior's hidden widths %s (not %s), so that the actor starts as a copy of "
+            + "the prior", java.util.Arrays.toString(widths), java.util.Arrays.toString(sac.hidden()));
+      }
+    }
+    LearnerConfig cfg = chosen;
     String priorSha = PriorPackage.identity(prior.spec());
     Result done = finishedRun(cfg, settings(cfg), priorSha, OffPolicyTraining.Progress.class);
     if (done != null) {
@@ -442,6 +453,13 @@ public final class Customization {
       learner.setKlBudget(budget);
       PriorPolicy used = cfg.priorWeight() == 0 ? null : prior;
       boolean resuming = checkpointing != null && checkpointing.resume() && TrainingCheckpoint.exists(checkpointing.dir());
+      if (budget != null && !resuming && learner instanceof org.rql4j.learner.ResidualSac sac
+          && prior instanceof TorchScriptPrior scripted && java.util.Arrays.equals(sac.config().hidden(),
+              org.rql4j.learner.ResidualSac.sb3ActorWidths(scripted.namedParameters(), prior.spec().obsDim(),
+                  (int) actionSpace.flatDim()))) {
+        sac.initializeActorFrom(scripted);
+        log("the actor starts as a copy of the prior (KL 0): no imitation needed");
+      }
       long keepUpTo = resuming ? TrainingCheckpoint.savedStep(checkpointing.dir()) : -1;
       OffPolicyTraining.Progress last;
       long csvEvery = Math.max(1000, cfg.totalSteps() / 10);

@@ -586,6 +586,101 @@ public final class ResidualSac implements OffPolicyLearner {
     }
   }
 
+  /**
+   * The hidden widths of a prior whose module is a Stable-Baselines3 SAC actor as {@code rql4j-bridge export
+   * --kind sb3-sac} writes it (Linear layers {@code latent.0, latent.2, ...} with ReLU between, then the heads
+   * {@code mu} and {@code log_std_head}, the log-std clamped to [-20, 2]: this learner's actor with its last
+   * layer split in two), or null when its parameters are not laid out so.
+   */
+  public static int[] sb3ActorWidths(java.util.Map<String, float[]> params, int obsDim, int actDim) {
+    List<String> latent = params.keySet().stream().filter(k -> k.matches("latent\\.\\d+\\.weight"))
+        .sorted(java.util.Comparator.comparingInt(k -> Integer.parseInt(k.split("\\.")[1]))).toList();
+    if (latent.isEmpty() || params.size() != 2 * latent.size() + 4) {
+      return null;
+    }
+    int[] widths = new int[latent.size()];
+    int fanIn = obsDim;
+    for (int k = 0; k < widths.length; k++) {
+      float[] bias = params.get(latent.get(k).replace(".weight", ".bias"));
+      if (bias == null || params.get(latent.get(k)).length != bias.length * fanIn) {
+        return null;
+      }
+      widths[k] = bias.length;
+      fanIn = bias.length;
+    }
+    for (String head : new String[] {"mu", "log_std_head"}) {
+      float[] w = params.get(head + ".weight");
+      float[] b = params.get(head + ".bias");
+      if (w == null || b == null || b.length != actDim || w.length != actDim * fanIn) {
+        return null;
+      }
+    }
+    return widths;
+  }
+
+  /**
+   * Starts the actor as an exact copy of the prior's, so that a budgeted run starts at {@code KL = 0} with
+   * nothing to imitate (the imitation phase of {@link #setKlBudget} is skipped): for a prior whose module is
+   * an SB3 SAC actor ({@link #sb3ActorWidths}) with this config's hidden widths. The copy is checked on a
+   * probe batch: the actor's mean and log-std must equal the prior's.
+   *
+   * @throws IllegalArgumentException when the prior's module is not such an actor, or its widths differ
+   */
+  public void initializeActorFrom(org.rql4j.prior.TorchScriptPrior prior) {
+    DjlRuntime.noGradOnThisThread();
+    String label = "prior '" + prior.spec().name() + "'";
+    java.util.Map<String, float[]> params = prior.namedParameters();
+    int[] widths = sb3ActorWidths(params, obsDim, actDim);
+    if (widths == null || !java.util.Arrays.equals(widths, config.hidden())) {
+      throw new IllegalArgumentException("cannot start the actor as a copy of " + label + ": its module "
+          + (widths == null ? "is not an SB3 SAC actor (latent.K Linear layers, heads mu and log_std_head)"
+              : "has hidden widths " + java.util.Arrays.toString(widths) + ", the actor "
+                  + java.util.Arrays.toString(config.hidden())));
+    }
+    List<float[]> weights = new ArrayList<>();
+    int fanIn = obsDim;
+    for (int k = 0; k < widths.length; k++) {
+      if (!params.containsKey("latent." + 2 * k + ".weight")) {
+        throw new IllegalArgumentException("cannot start the actor as a copy of " + label + ": its latent layers are "
+            + "not numbered 0, 2, 4, ... (Linear, ReLU, Linear, ...)");
+      }
+      weights.add(params.get("latent." + 2 * k + ".weight"));
+      weights.add(params.get("latent." + 2 * k + ".bias"));
+      fanIn = widths[k];
+    }
+    float[] w = new float[2 * actDim * fanIn];
+    System.arraycopy(params.get("mu.weight"), 0, w, 0, actDim * fanIn); // rows: the means, then the log-stds
+    System.arraycopy(params.get("log_std_head.weight"), 0, w, actDim * fanIn, actDim * fanIn);
+    float[] b = new float[2 * actDim];
+    System.arraycopy(params.get("mu.bias"), 0, b, 0, actDim);
+    System.arraycopy(params.get("log_std_head.bias"), 0, b, actDim, actDim);
+    weights.add(w);
+    weights.add(b);
+    actor.importWeights(weights);
+    Random rng = new Random(12345);
+    float[] probe = new float[16 * obsDim];
+    for (int i = 0; i < probe.length; i++) {
+      probe[i] = (float) rng.nextGaussian();
+    }
+    double worst = 0;
+    float[][] ours = actorDistribution(probe);
+    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
+      GaussianParams theirs = prior.distribution(m.create(probe, new Shape(16, obsDim)));
+      float[][] pairs = {ours[0], theirs.mean().toFloatArray(), ours[1], theirs.logStd().toFloatArray()};
+      for (int p = 0; p < 4; p += 2) {
+        for (int i = 0; i < pairs[p].length; i++) {
+          worst = Math.max(worst, Math.abs(pairs[p][i] - pairs[p + 1][i]) / Math.max(1, Math.abs(pairs[p + 1][i])));
+        }
+      }
+    }
+    if (!(worst <= 1e-4)) {
+      throw new IllegalArgumentException("cannot start the actor as a copy of " + label + ": with its weights copied "
+          + "the actor's Gaussian differs from the prior's by " + worst + " on a probe batch (another activation, or "
+          + "input normalization inside the module)");
+    }
+    imitating = false;
+  }
+
   /** Whether the actor is still imitating the prior at the start of a budgeted run (see {@link #setKlBudget}). */
   public boolean imitating() {
     return imitating;

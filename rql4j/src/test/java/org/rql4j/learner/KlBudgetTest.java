@@ -204,6 +204,53 @@ class KlBudgetTest {
     }
   }
 
+  /**
+   * Under a budget, residual SAC starts its actor as a copy of an SB3 SAC prior (the shipped Pendulum one,
+   * a real TorchScript export) with the same widths: the same Gaussian, KL 0, no imitation; other widths,
+   * or a prior of another layout (the shipped MountainCar one, a gSDE actor), are refused by name.
+   */
+  @Test
+  void sacStartsItsActorAsACopyOfAnSb3SacPrior() throws Exception {
+    java.nio.file.Path priors = java.nio.file.Path.of(System.getProperty("rql4j.project.dir", "."), "examples/priors");
+    try (org.rql4j.prior.TorchScriptPrior prior = org.rql4j.prior.TorchScriptPrior.load(
+        priors.resolve("pendulum-lowtorque-sac"));
+        org.rql4j.prior.TorchScriptPrior gsde = org.rql4j.prior.TorchScriptPrior.load(
+            priors.resolve("mountaincar-lessleft-sac"))) {
+      assertTrue(java.util.Arrays.equals(new int[] {256, 256}, ResidualSac.sb3ActorWidths(prior.namedParameters(), 3, 1)));
+      assertEquals(null, ResidualSac.sb3ActorWidths(gsde.namedParameters(), 2, 1), "a gSDE actor is laid out otherwise");
+      org.rql4j.env.Space.Box torque = new org.rql4j.env.Space.Box(new long[] {1}, org.rql4j.env.DType.FLOAT32,
+          new double[] {-2}, new double[] {2});
+      ResidualSacConfig cfg = ResidualSacConfig.builder().optHidden(new int[] {256, 256}).optLearnAlpha(false).build();
+      try (ResidualSac sac = new ResidualSac(cfg, 3, torque)) {
+        sac.setKlBudget(KlBudget.of(0.1));
+        assertTrue(sac.imitating(), "a budget starts by imitating");
+        sac.initializeActorFrom(prior);
+        assertTrue(!sac.imitating(), "nothing left to imitate");
+        float[] obs = {0.3f, -0.95f, 1.5f, 1f, 0f, 0f, -0.2f, 0.98f, -6f};
+        float[][] ours = sac.actorDistribution(obs);
+        try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+          org.rql4j.prior.GaussianParams theirs = prior.distribution(m.create(obs, new Shape(3, 3)));
+          float[] mean = theirs.mean().toFloatArray();
+          float[] logStd = theirs.logStd().toFloatArray();
+          for (int i = 0; i < 3; i++) {
+            assertEquals(mean[i], ours[0][i], 1e-5 * Math.max(1, Math.abs(mean[i])), "mean " + i);
+            assertEquals(logStd[i], ours[1][i], 1e-5 * Math.max(1, Math.abs(logStd[i])), "log-std " + i);
+          }
+          float[] rows = new float[3 * 2];
+          for (int i = 0; i < 3; i++) {
+            rows[2 * i] = mean[i];
+            rows[2 * i + 1] = logStd[i];
+          }
+          assertEquals(0, sac.klToPrior(obs, rows), 1e-6, "KL to the prior at the start");
+        }
+      }
+      try (ResidualSac small = new ResidualSac(cfg.toBuilder().optHidden(new int[] {64, 64}).build(), 3, torque)) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> small.initializeActorFrom(prior));
+        assertTrue(e.getMessage().contains("[256, 256]") && e.getMessage().contains("[64, 64]"), e.getMessage());
+      }
+    }
+  }
+
   @Test
   void theBoxLearnersRefuseAFlattenedPrior() {
     ResidualSacConfig sacCfg = ResidualSacConfig.builder().optHidden(new int[] {8}).optLearnAlpha(false).build();
