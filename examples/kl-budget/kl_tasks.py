@@ -56,3 +56,14 @@ def acrobot_slow_first(obs, action, next_obs, reward, terminated, truncated, inf
     ``cos/sin theta1, cos/sin theta2, theta1_dot, theta2_dot``). The basic reward is the env's own.
     """
     return -0.1 if abs(float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[4])) > 3.0 else 0.0
+
+
+def acrobot_no_braking(obs, action, next_obs, reward, terminated, truncated, info):
+    """Acrobot-v1, "do not brake the swing": ``-0.1`` per step whose torque opposes the second joint's motion.
+
+    Action 0 applies -1 torque on the second joint, 2 applies +1, 1 none; ``obs[5]`` is the second joint's
+    angular velocity before the step. A torque against that velocity takes energy out of the swing, which the
+    swing-up has to put back. The basic reward is the env's own.
+    """
+    torque = int(np.asarray(action).reshape(-1)[0]) - 1
+    return -0.1 if torque * float(np.asarray(obs, dtype=np.float64).reshape(-1)[5]) < 0 else 0.0
