@@ -25,6 +25,8 @@ ROWS = {  # run-name prefix: (task, prior, learner, ours)
     "pendulum-lowtorque-sac": ("Pendulum-v1, -max(0, abs(a) - 1) per step", "SB3 SAC", "SAC", False),
     "acrobot-slowfirst-dqn": ("Acrobot-v1, -0.1 per step with the first joint faster than 3 rad/s",
                               "SB3 DQN, exported at T 0.3", "soft Q", False),
+    "acrobot-nobraking-dqn": ("Acrobot-v1, -0.1 per step whose torque opposes the second joint's motion",
+                              "SB3 DQN, exported at T 0.3", "soft Q", False),
     "pendulum-quiettop-sac": ("Pendulum-v1, -abs(a) per step within 0.3 rad of upright", "SB3 SAC", "SAC", False),
 }
 MIN_ALPHA_HAT = 1e-3
