@@ -429,15 +429,17 @@ public final class Customization {
         && actionSpace instanceof Space.Discrete discrete && prior.spec().distribution() == Distribution.CATEGORICAL) {
       budget = defaultPriorTemperature(client, prior, seeds, (int) discrete.n(), budget);
     }
-    if (budget != null && b.klBudget == null && chosen instanceof ResidualSacConfig sac
-        && prior instanceof TorchScriptPrior scripted) {
-      int[] widths = org.rql4j.learner.ResidualSac.sb3ActorWidths(scripted.namedParameters(), prior.spec().obsDim(),
-          (int) actionSpace.flatDim());
-      if (widths != null && !java.util.Arrays.equals(widths, sac.hidden())) {
-        chosen = sac.toBuilder().optHidden(widths).build();
-        log("the actor and critics take the prior's hidden widths %s (not %s), so that the actor starts as a copy of "
-            + "the prior", java.util.Arrays.toString(widths), java.util.Arrays.toString(sac.hidden()));
-      }
+    // under a budget, residual SAC's actor starts as a copy of an SB3 SAC prior of its widths (null: not one)
+    int[] copyWidths = budget != null && chosen instanceof ResidualSacConfig && prior instanceof TorchScriptPrior scripted
+        ? org.rql4j.learner.ResidualSac.sb3ActorWidths(scripted.namedParameters(), prior.spec().obsDim(),
+            (int) actionSpace.flatDim())
+        : null;
+    if (copyWidths != null && b.klBudget == null && !java.util.Arrays.equals(copyWidths,
+        ((ResidualSacConfig) chosen).hidden())) {
+      int[] configured = ((ResidualSacConfig) chosen).hidden();
+      chosen = ((ResidualSacConfig) chosen).toBuilder().optHidden(copyWidths).build();
+      log("the actor and critics take the prior's hidden widths %s (not %s), so that the actor starts as a copy of "
+          + "the prior", java.util.Arrays.toString(copyWidths), java.util.Arrays.toString(configured));
     }
     LearnerConfig cfg = chosen;
     String priorSha = PriorPackage.identity(prior.spec());
@@ -453,11 +455,9 @@ public final class Customization {
       learner.setKlBudget(budget);
       PriorPolicy used = cfg.priorWeight() == 0 ? null : prior;
       boolean resuming = checkpointing != null && checkpointing.resume() && TrainingCheckpoint.exists(checkpointing.dir());
-      if (budget != null && !resuming && learner instanceof org.rql4j.learner.ResidualSac sac
-          && prior instanceof TorchScriptPrior scripted && java.util.Arrays.equals(sac.config().hidden(),
-              org.rql4j.learner.ResidualSac.sb3ActorWidths(scripted.namedParameters(), prior.spec().obsDim(),
-                  (int) actionSpace.flatDim()))) {
-        sac.initializeActorFrom(scripted);
+      if (copyWidths != null && !resuming && learner instanceof org.rql4j.learner.ResidualSac sac
+          && java.util.Arrays.equals(sac.config().hidden(), copyWidths)) {
+        sac.initializeActorFrom((TorchScriptPrior) prior);
         log("the actor starts as a copy of the prior (KL 0): no imitation needed");
       }
       long keepUpTo = resuming ? TrainingCheckpoint.savedStep(checkpointing.dir()) : -1;
