@@ -417,7 +417,6 @@ final class Customize {
     return text != null && text.trim().equals("none");
   }
 
-  /** Whether {@code --kl-budget}'s value asks for the default budget ({@code auto}). */
   /** A number > 0 from the config file's {@code key}, or {@code otherwise} when the file has none. */
   private static double positive(Opts o, ConfigFile file, String key, double otherwise) {
     String text = file.text(key);
@@ -436,6 +435,7 @@ final class Customize {
         + "got '" + text + "'");
   }
 
+  /** Whether {@code --kl-budget}'s value asks for the default budget ({@code auto}). */
   static boolean isAuto(String text) {
     return text != null && text.trim().equals("auto");
   }
