@@ -149,9 +149,15 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
     return logPi;
   }
 
-  /** What reports say of the prior temperature: empty at 1, else {@code " against the prior at temperature T"}. */
-  public String priorTemperatureNote() {
-    return priorTemperature == 1.0 ? "" : " against the prior flattened to temperature " + priorTemperature;
+  /**
+   * Refuses this budget for a learner that measures the KL against its prior itself (residual SAC and PPO):
+   * a prior temperature other than 1 flattens a categorical prior, which only residual soft Q-learning does.
+   */
+  void requirePriorItself(String learner) {
+    if (priorTemperature != 1.0) {
+      throw new IllegalArgumentException("a KL budget's prior temperature (" + priorTemperature + ") flattens a "
+          + "categorical prior; " + learner + " measures the budget against its prior itself: use prior temperature 1");
+    }
   }
 
   /**

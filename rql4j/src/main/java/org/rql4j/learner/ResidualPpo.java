@@ -255,9 +255,8 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
    * @throws IllegalArgumentException for a learner without the prior (priorWeight 0)
    */
   public void setKlBudget(KlBudget budget) {
-    if (budget != null && budget.priorTemperature() != 1.0) {
-      throw new IllegalArgumentException("a KL budget's prior temperature (" + budget.priorTemperature()
-          + ") flattens a categorical prior; residual PPO measures the budget against its prior itself: use prior temperature 1");
+    if (budget != null) {
+      budget.requirePriorItself("residual PPO");
     }
     if (budget != null && config.priorWeight() == 0) {
       throw new IllegalArgumentException("a KL budget needs the prior: this PPO learner has priorWeight 0 (a baseline "

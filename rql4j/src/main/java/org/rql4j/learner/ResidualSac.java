@@ -210,9 +210,8 @@ public final class ResidualSac implements OffPolicyLearner {
    */
   @Override
   public void setKlBudget(KlBudget budget) {
-    if (budget != null && budget.priorTemperature() != 1.0) {
-      throw new IllegalArgumentException("a KL budget's prior temperature (" + budget.priorTemperature()
-          + ") flattens a categorical prior; residual SAC measures the budget against its prior itself: use prior temperature 1");
+    if (budget != null) {
+      budget.requirePriorItself("residual SAC");
     }
     if (budget != null && !usesPrior()) {
       throw new IllegalArgumentException("a KL budget needs the prior: this learner has priorWeight 0 (a baseline "
