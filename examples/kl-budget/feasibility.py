@@ -31,14 +31,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from stable_baselines3 import DQN, SAC  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_priors as tp  # noqa: E402
 
+PACKAGES = {  # train_priors.py's name: the prior package in ../priors
+    "acrobot": "acrobot-lessleft-dqn",
+    "pendulum": "pendulum-lowtorque-sac",
+    "mountaincar": "mountaincar-v0-dqn",
+    "invpendulum": "invertedpendulum-sac",
+}
 TASKS = {  # name: (env id, SB3 algorithm, its hyperparameters, env steps, prior package)
-    "acrobot": ("Acrobot-v1", DQN, tp.ACROBOT_DQN, tp.ACROBOT_STEPS, "acrobot-lessleft-dqn"),
-    "pendulum": ("Pendulum-v1", SAC, tp.PENDULUM_SAC, tp.PENDULUM_STEPS, "pendulum-lowtorque-sac"),
+    name: (*tp.PRIORS[name][:4], package) for name, package in PACKAGES.items()
 }
 
 

@@ -67,3 +67,30 @@ def acrobot_no_braking(obs, action, next_obs, reward, terminated, truncated, inf
     """
     torque = int(np.asarray(action).reshape(-1)[0]) - 1
     return -0.1 if torque * float(np.asarray(obs, dtype=np.float64).reshape(-1)[5]) < 0 else 0.0
+
+
+def mountaincar_stay_right(obs, action, next_obs, reward, terminated, truncated, info):
+    """MountainCar-v0, "do not back far up the left hill": ``-0.1`` per step that ends left of x = -0.9.
+
+    ``next_obs[0]`` is the car's position after the step (the valley's bottom is near -0.52, the left
+    wall at -1.2, the goal at 0.5). Building up speed needs some backing up; this asks for less of it.
+    The basic reward is the env's own (-1 per step until the goal).
+    """
+    return -0.1 if float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[0]) < -0.9 else 0.0
+
+
+def invpendulum_centered(obs, action, next_obs, reward, terminated, truncated, info):
+    """InvertedPendulum-v5, "keep the cart near the middle": ``-|x|`` per step, x the cart's position after it.
+
+    ``next_obs[0]`` is the cart's position on its rail (it starts within 0.01 of 0 and the rail ends at
+    +-1). The basic reward is the env's own (+1 per step the pole stays up, 1000 steps at most).
+    """
+    return -abs(float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[0]))
+
+
+def invpendulum_quiet(obs, action, next_obs, reward, terminated, truncated, info):
+    """InvertedPendulum-v5, "push the cart gently": ``-0.1 |a|`` per step, ``a`` the force (clipped to [-3, 3]).
+
+    The basic reward is the env's own (+1 per step the pole stays up, 1000 steps at most).
+    """
+    return -0.1 * abs(float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], -3.0, 3.0)))

@@ -72,6 +72,36 @@ ACROBOT_STEPS = 100_000
 PENDULUM_SAC = dict(learning_rate=1e-3)
 PENDULUM_STEPS = 20_000
 
+# rl-baselines3-zoo hyperparams/dqn.yml, MountainCar-v0 (the Discrete one; rql4j's own mountaincar
+# task is MountainCarContinuous-v0).
+MOUNTAINCAR_DQN = dict(
+    learning_rate=4e-3,
+    batch_size=128,
+    buffer_size=10000,
+    learning_starts=1000,
+    gamma=0.98,
+    target_update_interval=600,
+    train_freq=16,
+    gradient_steps=8,
+    exploration_fraction=0.2,
+    exploration_final_eps=0.07,
+    policy_kwargs=dict(net_arch=[256, 256]),
+)
+MOUNTAINCAR_STEPS = 120_000
+
+# SB3's SAC defaults (rl-baselines3-zoo has no InvertedPendulum-v5 SAC entry).
+INVERTED_PENDULUM_SAC: dict = dict()
+INVERTED_PENDULUM_STEPS = 20_000
+
+# name: (env id, SB3 algorithm, its hyperparameters, env steps, the zip's file name)
+PRIORS = {
+    "acrobot": ("Acrobot-v1", DQN, ACROBOT_DQN, ACROBOT_STEPS, "acrobot-dqn.zip"),
+    "pendulum": ("Pendulum-v1", SAC, PENDULUM_SAC, PENDULUM_STEPS, "pendulum-sac.zip"),
+    "mountaincar": ("MountainCar-v0", DQN, MOUNTAINCAR_DQN, MOUNTAINCAR_STEPS, "mountaincar-dqn.zip"),
+    "invpendulum": ("InvertedPendulum-v5", SAC, INVERTED_PENDULUM_SAC, INVERTED_PENDULUM_STEPS,
+                    "invpendulum-sac.zip"),
+}
+
 
 def evaluate(model, env_id: str) -> tuple[float, float]:
     """Mean and (population) std of the deterministic policy's return on EVAL_SEEDS."""
@@ -92,10 +122,7 @@ def evaluate(model, env_id: str) -> tuple[float, float]:
 
 def train(name: str, out_dir: Path) -> None:
     torch.manual_seed(SEED)
-    if name == "acrobot":
-        env_id, algo, kwargs, steps, file = "Acrobot-v1", DQN, ACROBOT_DQN, ACROBOT_STEPS, "acrobot-dqn.zip"
-    else:
-        env_id, algo, kwargs, steps, file = "Pendulum-v1", SAC, PENDULUM_SAC, PENDULUM_STEPS, "pendulum-sac.zip"
+    env_id, algo, kwargs, steps, file = PRIORS[name]
     env = gym.make(env_id)
     model = algo("MlpPolicy", env, seed=SEED, verbose=0, device="cpu", **kwargs)
     start = time.perf_counter()
@@ -119,12 +146,12 @@ def train(name: str, out_dir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out-dir", default="target/kl-budget-priors", help="folder for the SB3 zips")
-    parser.add_argument("--only", choices=["acrobot", "pendulum"], help="train one of the two")
+    parser.add_argument("--only", choices=list(PRIORS), help="train one of them")
     args = parser.parse_args()
     torch.set_num_threads(1)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in [args.only] if args.only else ["acrobot", "pendulum"]:
+    for name in [args.only] if args.only else list(PRIORS):
         train(name, out_dir)
 
 

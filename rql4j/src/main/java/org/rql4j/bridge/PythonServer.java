@@ -417,8 +417,12 @@ public final class PythonServer implements AutoCloseable {
         throw new BridgeException(io.grpc.Status.Code.CANCELLED, "interrupted while starting " + cmd, e);
       } catch (ExecutionException | TimeoutException e) {
         boolean timedOut = e instanceof TimeoutException;
-        process.destroyForcibly();
         try {
+          if (!timedOut) {
+            // its stdout closed: it is exiting and may still be writing its error to stderr; let it finish
+            process.waitFor(5, TimeUnit.SECONDS);
+          }
+          process.destroyForcibly();
           process.waitFor(3, TimeUnit.SECONDS);
           // what the process printed (its error) is read to the end: its streams close when it exits
           outPump.join(3000);
