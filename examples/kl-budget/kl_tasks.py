@@ -80,17 +80,13 @@ def mountaincar_stay_right(obs, action, next_obs, reward, terminated, truncated,
 
 
 def invpendulum_centered(obs, action, next_obs, reward, terminated, truncated, info):
-    """InvertedPendulum-v5, "keep the cart near the middle": ``-|x|`` per step, x the cart's position after it.
+    """InvertedPendulum-v5, "keep the cart near the middle": ``-|x|`` per step, and ``-200`` on a fall.
 
-    ``next_obs[0]`` is the cart's position on its rail (it starts within 0.01 of 0 and the rail ends at
-    +-1). The basic reward is the env's own (+1 per step the pole stays up, 1000 steps at most).
+    ``next_obs[0]`` is the cart's position on its rail after the step (it starts within 0.01 of 0; the
+    rail ends at +-1). InvertedPendulum-v5 ends an episode when the pole falls (``terminated``), so a
+    per-step penalty alone would make falling pay (docs/tasks.md, "Your own task"): the fall is charged
+    more than the penalty of a whole 1000-step episode at the prior's drift (about -120). The basic
+    reward is the env's own (+1 per step the pole stays up, 1000 steps at most).
     """
-    return -abs(float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[0]))
+    return -abs(float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[0])) - (200.0 if terminated else 0.0)
 
-
-def invpendulum_quiet(obs, action, next_obs, reward, terminated, truncated, info):
-    """InvertedPendulum-v5, "push the cart gently": ``-0.1 |a|`` per step, ``a`` the force (clipped to [-3, 3]).
-
-    The basic reward is the env's own (+1 per step the pole stays up, 1000 steps at most).
-    """
-    return -0.1 * abs(float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], -3.0, 3.0)))
