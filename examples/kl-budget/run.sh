@@ -23,7 +23,7 @@ mkdir -p runs
     # the user tasks: no weights given, so the default budget applies as it does for any --env-id
     echo "customize --env-id Acrobot-v1 --prior $priors/acrobot-lessleft-dqn --addon kl_tasks:acrobot_less_left --steps 100000 --seed $seed --out runs/acrobot-lessleft-dqn-s$seed"
     echo "customize --env-id Pendulum-v1 --prior $priors/pendulum-lowtorque-sac --addon kl_tasks:pendulum_low_torque --steps 30000 --seed $seed --out runs/pendulum-lowtorque-sac-s$seed"
-    # two more user tasks on the same priors, whose requirements a policy can meet (feasibility.py)
+    # three more user tasks on the same priors (feasibility.py says which of them a policy can meet)
     echo "customize --env-id Acrobot-v1 --prior $priors/acrobot-lessleft-dqn --addon kl_tasks:acrobot_slow_first --steps 100000 --seed $seed --out runs/acrobot-slowfirst-dqn-s$seed"
     echo "customize --env-id Acrobot-v1 --prior $priors/acrobot-lessleft-dqn --addon kl_tasks:acrobot_no_braking --steps 100000 --seed $seed --out runs/acrobot-nobraking-dqn-s$seed"
     echo "customize --env-id Pendulum-v1 --prior $priors/pendulum-lowtorque-sac --addon kl_tasks:pendulum_quiet_top --steps 30000 --seed $seed --out runs/pendulum-quiettop-sac-s$seed"

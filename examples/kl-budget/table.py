@@ -30,8 +30,8 @@ ROWS = {  # run-name prefix: (task, prior, learner, ours)
     "pendulum-quiettop-sac": ("Pendulum-v1, -abs(a) per step within 0.3 rad of upright", "SB3 SAC", "SAC", False),
     "mountaincar-stayright-dqn": ("MountainCar-v0, -0.1 per step left of x = -0.9", "SB3 DQN, exported at T 0.1",
                                  "soft Q", False),
-    "invpendulum-centered-sac": ("InvertedPendulum-v5, -abs(x) per step (x the cart position), -200 on a fall", "SB3 SAC", "SAC",
-                                 False),
+    "invpendulum-centered-sac": ("InvertedPendulum-v5, -abs(x) per step (x the cart position), -200 on a fall",
+                                 "SB3 SAC", "SAC", False),
 }
 MIN_ALPHA_HAT = 1e-3
 

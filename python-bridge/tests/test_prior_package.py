@@ -23,6 +23,7 @@ from rql4j_bridge.prior.package import (  # noqa: E402
     save_prior_package,
     squashed_gaussian_log_prob,
 )
+from rql4j_bridge.prior.package import _check_module_behaviour, _probe  # noqa: E402
 from rql4j_bridge.prior.spaces_json import SpaceJsonError, space_from_json, space_to_json  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
@@ -334,6 +335,30 @@ def test_save_refuses_what_no_consumer_could_use(tmp_path: Path) -> None:
     with pytest.raises(PriorPackageError, match="not normalized"):
         save_prior_package(tmp_path / "c", Raw(), distribution="categorical", action_space=spaces.Discrete(2), **common)
     assert not (tmp_path / "c" / "prior.json").exists()
+
+
+def test_the_behaviour_probe_stays_inside_finite_bounds() -> None:
+    probe = _probe(4, CARTPOLE_OBS)
+    assert probe.shape == (5, 4) and probe.dtype == torch.float32
+    assert (probe[:, 0].abs() <= 4.8).all() and (probe[:, 2].abs() <= 0.41887903).all()
+    assert torch.equal(_probe(2, None), torch.randn(5, 2, generator=torch.Generator().manual_seed(1234)))
+
+
+def test_batch_size_check_allows_rounding_of_large_outputs_but_not_real_dependence() -> None:
+    class Rounding(nn.Module):  # large log-probabilities; a row alone is off by float rounding of their size
+        def forward(self, obs: torch.Tensor) -> torch.Tensor:
+            wobble = 1e-6 * 300.0 if obs.shape[0] == 1 else 0.0
+            return torch.log_softmax(obs[:, :2] * 300.0 + wobble * torch.tensor([1.0, 0.0]), dim=1)
+
+    class Mixing(nn.Module):  # each row reads the batch's mean: a real dependence on the batch
+        def forward(self, obs: torch.Tensor) -> torch.Tensor:
+            return torch.log_softmax(obs[:, :2] - obs[:, :2].mean(dim=0, keepdim=True), dim=1)
+
+    for module in (Rounding(), Mixing()):
+        module.eval()
+    _check_module_behaviour(Rounding(), torch.jit.script(Rounding()), 2, BOX2)
+    with pytest.raises(ValueError, match="depends on the batch size"):
+        _check_module_behaviour(Mixing(), torch.jit.script(Mixing()), 2, BOX2)
 
 
 # ---------------------------------------------------------------------------------------------

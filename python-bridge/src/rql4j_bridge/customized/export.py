@@ -794,7 +794,7 @@ def export_policy(
         scripted = torch.jit.script(module)
     for p in scripted.parameters():
         p.requires_grad_(False)
-    _check_module_behaviour(module, scripted, obs_dim)
+    _check_module_behaviour(module, scripted, obs_dim, built.observation_space)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.{secrets.token_hex(6)}.export-tmp"
