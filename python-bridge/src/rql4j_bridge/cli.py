@@ -55,7 +55,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import gymnasium
 
@@ -216,6 +216,14 @@ def _add_common_serve_args(serve: argparse.ArgumentParser) -> None:
         default=64 * 1024 * 1024,
         metavar="BYTES",
         help="largest step-socket frame (one StepRequest); a larger one closes its connection (default: 64 MiB)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_int_at_least(0),
+        default=0,
+        metavar="N",
+        help="step each env's copies in min(N, copies) worker processes at the same time (rql4j_bridge.workers); "
+        "0 keeps them in the server's own process (default: 0)",
     )
     serve.add_argument(
         "--exit-on-stdin-eof", action="store_true", help="stop the server and exit when stdin reaches end of file"
@@ -717,7 +725,12 @@ def _serve(args: argparse.Namespace) -> int:
     # Imported here so that `--help` stays fast.
     from rql4j_bridge.env_server import EnvServicer
 
-    servicer = EnvServicer(max_snapshots=args.max_snapshots, addon_modules=addon_modules(args), **servicer_limits(args))
+    servicer = EnvServicer(
+        max_snapshots=args.max_snapshots,
+        addon_modules=addon_modules(args),
+        **servicer_limits(args),
+        **servicer_backend(args),
+    )
     serving = _serve_aio if args.server == "aio" else _serve_threads
     return serving(args, servicer, port_out)
 
@@ -742,6 +755,11 @@ def servicer_limits(args: argparse.Namespace) -> dict[str, int]:
         "max_step_sockets": args.max_step_sockets,
         "max_step_frame_bytes": args.max_step_frame_bytes,
     }
+
+
+def servicer_backend(args: argparse.Namespace) -> dict[str, Any]:
+    """Where the EnvServicer keeps the copies (--workers), and what its worker processes import first."""
+    return {"workers": args.workers, "worker_imports": [*args.imports, *AUTO_IMPORTS]}
 
 
 def _prepare_serving(args: argparse.Namespace) -> bool:
@@ -808,7 +826,12 @@ def _serve_py4j(args: argparse.Namespace) -> int:
     from rql4j_bridge.py4j_server import Py4jBridgeService, serve_py4j, stop_py4j
 
     service = Py4jBridgeService(
-        EnvServicer(max_snapshots=args.max_snapshots, addon_modules=addon_modules(args), **servicer_limits(args))
+        EnvServicer(
+            max_snapshots=args.max_snapshots,
+            addon_modules=addon_modules(args),
+            **servicer_limits(args),
+            **servicer_backend(args),
+        )
     )
     try:
         gateway, port = serve_py4j(args.host, args.port, token, service)

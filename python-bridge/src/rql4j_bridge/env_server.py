@@ -3,6 +3,8 @@
 Each env made by a client is a ``gymnasium.vector.SyncVectorEnv`` of ``num_envs`` copies of one
 registered id, named by a uuid handle and guarded by its own lock. Requests for different envs
 run concurrently; requests for one env are serialized.
+With ``serve --workers N`` the copies live in worker processes instead
+(:class:`rql4j_bridge.workers.WorkerVectorEnv`), with the same replies, byte for byte.
 
 Status codes follow the proto: NOT_FOUND (unknown env id / handle), INVALID_ARGUMENT (malformed
 JSON, bad seeds, wrong batch size / dtype / shape, action outside the space),
@@ -39,6 +41,7 @@ import importlib.util
 import inspect
 import json
 import logging
+import pickle
 import platform
 import re
 import sys
@@ -71,6 +74,7 @@ from rql4j_bridge.tensors import (
     from_tensor,
     space_to_proto,
 )
+from rql4j_bridge.workers import WorkerDiedError, WorkerRefusal, WorkerSnapshot, WorkerVectorEnv
 
 __all__ = ["AsyncEnvServicer", "EnvServicer", "RpcError", "info_columns", "serve", "serve_aio"]
 
@@ -109,7 +113,7 @@ class _Env:
     env_id: str
     num_envs: int
     mode: int
-    vec: SyncVectorEnv
+    vec: SyncVectorEnv | WorkerVectorEnv
     obs: ValueCodec
     act: ValueCodec
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -192,7 +196,7 @@ class _Snapshot:
     env_handle: str
     env_id: str
     mode: int  # the autoreset mode of the env it was taken from
-    copy: gymnasium.Env
+    copy: gymnasium.Env | WorkerSnapshot  # WorkerSnapshot: held in a worker process
     awaiting_reset: bool  # DISABLED mode: the copy's episode had ended
     autoreset_next: bool  # NEXT_STEP mode: the copy's next step is its reset
 
@@ -386,10 +390,15 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         max_open_envs: int = DEFAULT_MAX_OPEN_ENVS,
         max_step_sockets: int = DEFAULT_MAX_STEP_SOCKETS,
         max_step_frame_bytes: int = MAX_FRAME_BYTES,
+        workers: int = 0,
+        worker_imports: Iterable[str] = (),
     ) -> None:
-        """``addon_modules``: the modules imported at start (``serve --import`` / ``--addon``), the only ones a
-        request may name, as the module of its ``addon_reward`` or of a ``module:EnvId`` env id (a request never
-        imports one). The ``max_*`` bounds are the ``serve`` options of the same names (module docstring)."""
+        """``workers``: 0 keeps every env's copies in this process; N > 0 spreads each env's copies over ``min(N,
+        num_envs)`` worker processes (:mod:`rql4j_bridge.workers`), which import ``worker_imports`` and
+        ``addon_modules`` first. ``addon_modules``: the modules imported at start (``serve --import`` /
+        ``--addon``), the only ones a request may name, as the module of its ``addon_reward`` or of a
+        ``module:EnvId`` env id (a request never imports one). The ``max_*`` bounds are the ``serve`` options of
+        the same names (module docstring)."""
         if max_snapshots < 0:
             raise ValueError(f"max_snapshots must be >= 0, got {max_snapshots}")
         for name, value, least in (
@@ -397,10 +406,13 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
             ("max_open_envs", max_open_envs, 1),
             ("max_step_sockets", max_step_sockets, 0),
             ("max_step_frame_bytes", max_step_frame_bytes, 1),
+            ("workers", workers, 0),
         ):
             if value < least:
                 raise ValueError(f"{name} must be >= {least}, got {value}")
         self.addon_modules = frozenset(addon_modules)
+        self.workers = workers
+        self.worker_imports = tuple(dict.fromkeys([*worker_imports, *sorted(self.addon_modules)]))
         self.max_num_envs = max_num_envs
         self.max_open_envs = max_open_envs
         self.max_step_sockets = max_step_sockets
@@ -493,16 +505,21 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
             kwargs["max_episode_steps"] = request.max_episode_steps
 
         addon = self._addon_reward(request) if request.addon_reward else None
-        envs = _make_copies(env_id, kwargs, num_envs)
-        if addon is not None:
-            variant = _REWARD_VARIANTS[request.reward_variant or pb.REWARD_TOTAL]
-            envs = [TaskReward(e, addon, variant) for e in envs]
+        variant = _REWARD_VARIANTS[request.reward_variant or pb.REWARD_TOTAL] if addon is not None else "total"
+        if self.workers > 0:
+            vec, spec_json, envs = self._make_workers(env_id, kwargs, num_envs, mode, addon, variant), None, []
+        else:
+            envs = _make_copies(env_id, kwargs, num_envs)
+            if addon is not None:
+                envs = [TaskReward(e, addon, variant) for e in envs]
         try:
-            vec = (_OneCopyVectorEnv if num_envs == 1 else SyncVectorEnv)(
-                [_returning(e) for e in envs],
-                copy=False,  # observations are serialized before the next call touches them
-                autoreset_mode=_MODES[mode],
-            )
+            if self.workers <= 0:
+                vec = (_OneCopyVectorEnv if num_envs == 1 else SyncVectorEnv)(
+                    [_returning(e) for e in envs],
+                    copy=False,  # observations are serialized before the next call touches them
+                    autoreset_mode=_MODES[mode],
+                )
+                spec_json = _spec_json(envs[0])
             handle = uuid.uuid4().hex
             obs_space, act_space = vec.single_observation_space, vec.single_action_space
             try:
@@ -521,13 +538,15 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                     autoreset_mode=mode,
                     observation_space=space_to_proto(obs_space),
                     action_space=space_to_proto(act_space),
-                    spec_json=_spec_json(envs[0]),
+                    spec_json=spec_json if spec_json is not None else vec.spec_json,
                 )
             except UnsupportedSpaceError as e:
                 raise RpcError(grpc.StatusCode.UNIMPLEMENTED, f"env {env_id!r} cannot be served: {e}") from None
         except Exception as e:
             for copy in envs:
                 _close_quietly(copy)
+            if self.workers > 0:
+                _close_quietly(vec)
             if isinstance(e, RpcError):
                 raise
             raise RpcError(
@@ -545,6 +564,30 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
             raise full
         _log.info("made %s x%d (%s)", env.describe(), num_envs, pb.AutoresetMode.Name(mode))
         return response
+
+    def _make_workers(
+        self, env_id: str, kwargs: dict[str, Any], num_envs: int, mode: int, addon: Any, variant: str
+    ) -> WorkerVectorEnv:
+        """The env's copies in ``min(workers, num_envs)`` worker processes (rql4j_bridge.workers)."""
+        try:
+            return WorkerVectorEnv(
+                env_id,
+                kwargs,
+                num_envs,
+                self.workers,
+                _MODES[mode],
+                addon=addon,
+                variant=variant,
+                imports=[m for m in self.worker_imports if m in sys.modules],
+            )
+        except WorkerRefusal as e:
+            raise RpcError(grpc.StatusCode[e.code_name], e.message) from None
+        except Exception as e:
+            raise RpcError(
+                grpc.StatusCode.INTERNAL,
+                f"starting the worker processes of {env_id!r} (serve --workers {self.workers}) raised "
+                f"{_qualname(e)}: {e}",
+            ) from e
 
     def _env_room_error(self) -> RpcError | None:
         """The RESOURCE_EXHAUSTED error when the server holds ``max_open_envs`` envs, else None."""
@@ -748,7 +791,14 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                     f"copy {index} of {env.describe()} was never reset: call Reset before taking a snapshot",
                 )
             try:
-                state = copy.deepcopy(env.vec.envs[index])
+                if isinstance(env.vec, WorkerVectorEnv):
+                    state, autoreset_next = env.vec.snapshot(index)
+                else:
+                    state = copy.deepcopy(env.vec.envs[index])
+                    flags = _autoreset_flags(env.vec)
+                    autoreset_next = bool(flags[index]) if flags is not None else False
+            except WorkerDiedError as e:
+                raise env.env_failure("Snapshot", e) from e
             except Exception as e:
                 raise RpcError(
                     grpc.StatusCode.FAILED_PRECONDITION,
@@ -757,14 +807,13 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                     "highway-env and the classic-control envs can; envs holding a process, a socket or a native "
                     "handle usually cannot)",
                 ) from None
-            flags = _autoreset_flags(env.vec)
             snap = _Snapshot(
                 env_handle=env.handle,
                 env_id=env.env_id,
                 mode=env.mode,
                 copy=state,
                 awaiting_reset=bool(env.awaiting_reset[index]),
-                autoreset_next=bool(flags[index]) if flags is not None else False,
+                autoreset_next=autoreset_next,
             )
         key = uuid.uuid4().hex
         with self._registry_lock:
@@ -803,16 +852,24 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
             if env.closed:
                 env.raise_not_ready()
             try:
-                state = copy.deepcopy(snap.copy)
+                if isinstance(env.vec, WorkerVectorEnv):
+                    env.vec.restore(index, snap.copy, snap.autoreset_next)
+                else:
+                    state = (
+                        pickle.loads(snap.copy.owner.export_snapshot(snap.copy))  # from our own worker process
+                        if isinstance(snap.copy, WorkerSnapshot)
+                        else copy.deepcopy(snap.copy)
+                    )
             except Exception as e:
                 raise RpcError(
                     grpc.StatusCode.INTERNAL, f"copying snapshot {request.snapshot_handle} raised {_qualname(e)}: {e}"
                 ) from e
-            replaced, env.vec.envs[index] = env.vec.envs[index], state
-            _close_quietly(replaced)
-            flags = _autoreset_flags(env.vec)
-            if flags is not None:
-                flags[index] = snap.autoreset_next
+            if not isinstance(env.vec, WorkerVectorEnv):
+                replaced, env.vec.envs[index] = env.vec.envs[index], state
+                _close_quietly(replaced)
+                flags = _autoreset_flags(env.vec)
+                if flags is not None:
+                    flags[index] = snap.autoreset_next
             env.reset_done[index] = True
             env.awaiting_reset[index] = snap.awaiting_reset
             env.update_ready()
@@ -820,12 +877,17 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
 
     @_unary
     def ReleaseSnapshots(self, request: pb.ReleaseSnapshotsRequest) -> pb.ReleaseSnapshotsResponse:
-        released = 0
+        released = []
         with self._registry_lock:
             for key in request.snapshot_handles:
-                if self._snapshots.pop(key, None) is not None:
-                    released += 1
+                snap = self._snapshots.pop(key, None)
+                if snap is not None:
+                    released.append(snap)
             held = len(self._snapshots)
+        for snap in released:
+            if isinstance(snap.copy, WorkerSnapshot):  # held in a worker process: drop it there
+                snap.copy.owner.release(snap.copy)
+        released = len(released)
         return pb.ReleaseSnapshotsResponse(released=released, open_snapshots=held)
 
     @_unary

@@ -66,6 +66,8 @@ final class Commands {
         whole("--steps", "N", Opts.STEPS, "env steps to train (default 100000)"),
         whole("--seed", "S", Opts.SEEDS, "the training seed (default 0)"),
         whole("--eval-episodes", "E", Opts.EPISODES, "evaluation episodes before and after (default 20, seeds 10000..)"),
+        whole("--env-workers", "N", Opts.WORKERS, "step the env's copies in N worker processes of the env server at "
+            + "the same time (for slow simulators; 0, the default: in the server's own process)"),
         text("--kl-budget", "NATS|auto|none", "let the temperature follow a budget of KL(customized || prior) per step, "
             + "with w = alphaHat, instead of --prior-weight (--alpha-hat: where it starts; not with SAC's auto; "
             + "docs/tuning.md). auto: " + org.rql4j.learner.KlBudget.DEFAULT_NATS

@@ -192,6 +192,9 @@ final class Customize {
     for (String module : o.has("--import") ? o.all("--import") : file.texts("imports")) {
       b.optImport(module);
     }
+    if (o.has("--env-workers")) {
+      b.optServer(org.rql4j.bridge.PythonServer.builder().optWorkers((int) o.whole("--env-workers", 0)));
+    }
     System.out.println("rql4j customize: " + baseline.label() + " on " + task.label() + ", prior " + priorDir
         + (o.has("--config") ? ", settings from " + file.file() : "") + "\n" + org.rql4j.runtime.Numerics.line());
     if (file.has("prior_sha256") && priorOpt != null) {

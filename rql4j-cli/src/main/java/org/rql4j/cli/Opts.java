@@ -45,6 +45,8 @@ final class Opts {
 
   /** Env steps (a run's, a checkpoint interval): at least 1, at most 10^12. */
   static final Range STEPS = new Range(1, 1_000_000_000_000L);
+  /** Env worker processes of the env server. */
+  static final Range WORKERS = new Range(0, 1024);
   /** Seeds: 0 .. 2^32 - 1, the seeds numpy and Gymnasium take everywhere. */
   static final Range SEEDS = new Range(0, 4_294_967_295L);
   /** Episode counts (evaluation episodes, MCTS episodes). */

@@ -256,6 +256,7 @@ public final class PythonServer implements AutoCloseable {
     private final List<String> imports = new ArrayList<>();
     private final List<String> addons = new ArrayList<>();
     private final List<String> serveArgs = new ArrayList<>();
+    private int workers;
     private Duration startupTimeout = Duration.ofSeconds(60);
     private final Map<String, String> environment = new LinkedHashMap<>();
     private Path workingDir;
@@ -309,6 +310,21 @@ public final class PythonServer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Steps each env's copies in {@code min(workers, copies)} worker processes of the server, at the same
+     * time ({@code rql4j-bridge serve --workers N}); 0, the default, keeps them in the server's own process.
+     * Worth it for slow simulators with several copies (docs/bridge.md, "Env worker processes"): the
+     * replies are the same, bit for bit; a worker that dies fails the step with an error naming its copies.
+     */
+    public Builder optWorkers(int workers) {
+      if (workers < 0) {
+        throw new IllegalArgumentException("workers must be >= 0 (0: the copies stay in the server's process), got "
+            + workers);
+      }
+      this.workers = workers;
+      return this;
+    }
+
     /** Extra arguments for {@code rql4j-bridge serve}, e.g. {@code "--server", "threads"}. */
     public Builder optServeArgs(String... args) {
       this.serveArgs.addAll(List.of(args));
@@ -353,6 +369,9 @@ public final class PythonServer implements AutoCloseable {
       for (String a : addons) {
         cmd.add("--addon");
         cmd.add(a);
+      }
+      if (workers > 0) {
+        cmd.addAll(List.of("--workers", Integer.toString(workers)));
       }
       cmd.addAll(serveArgs);
       ProcessBuilder pb = new ProcessBuilder(cmd);

@@ -1,0 +1,531 @@
+"""Worker processes on one host: the copies of one served env spread over N processes, stepped concurrently.
+
+``serve --workers N`` (``EnvServicer(workers=N)``) makes every env of two or more copies a
+:class:`WorkerVectorEnv` (``min(N, num_envs)`` processes, contiguous blocks of copies, the first
+blocks one copy larger when they do not divide evenly); ``--workers 0``, the default, keeps every
+copy in the server's own process (a ``SyncVectorEnv``). One Python process steps its copies one
+after the other, however many cores the host has: with workers, a step sends each worker its
+block of actions, then collects the replies, so the blocks step at the same time.
+
+The semantics are the in-process env's, bit for bit (``tests/test_workers.py`` compares every
+reply field): each worker runs a ``SyncVectorEnv`` (or, for one copy, the server's
+``_OneCopyVectorEnv``) of its block with the env's autoreset mode, copy ``i`` of the env is
+seeded as the in-process one seeds it (``s + i`` for one seed ``s``), and each worker records
+the per-copy info dicts its vector env batched, which the server batches again over all copies
+in copy order, with Gymnasium's own ``_add_info`` (so ``final_obs`` / ``final_info`` of
+``SAME_STEP`` and the info columns come out as in-process).
+
+Processes start with ``forkserver`` (``spawn`` where it is missing), never with a plain ``fork``
+of the server: forking a process that runs grpcio's threads can deadlock. A worker imports the
+modules the server imported at start (``--import``, ``--addon``, highway-env and the rql4j tasks
+when present) before it makes its copies; it never imports anything a request names beyond what
+the in-process server would (``gymnasium.make`` of the env id the server already checked).
+
+Snapshots are held by the worker that holds the copy: ``Snapshot`` leaves a deep copy in that
+worker's process and the server keeps only a reference. ``Restore`` into a copy of the same worker
+copies it there; into another worker, another env, or the server's own process, the snapshot
+travels as a pickle between the server and its own worker processes (never one a request sent).
+
+Faults: an exception in a copy's ``step`` / ``reset`` comes back as :class:`EnvWorkerError` naming
+the worker's copies and its pid (the server answers INTERNAL and the env needs a Reset). A worker
+that dies (killed, out of memory, a crash in native code) gives :class:`WorkerDiedError` naming its
+copies, its pid and its exit code; the next ``Reset`` of the env starts a new worker for those
+copies (their snapshots are gone with the process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib
+import multiprocessing
+import os
+import pickle
+import sys
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
+
+WORKER_START_TIMEOUT_S = 120.0  # making the copies in a fresh process (imports included)
+
+
+class EnvWorkerError(RuntimeError):
+    """A copy's env raised inside its worker process; the message names the copies, the pid and the env's error."""
+
+
+class WorkerDiedError(RuntimeError):
+    """A worker process ended while the server needed it; the message names its copies, pid and exit code."""
+
+
+class WorkerRefusal(Exception):
+    """Making the copies failed in the worker in a way the server reports with a status (unknown id, ...)."""
+
+    def __init__(self, code_name: str, message: str) -> None:
+        super().__init__(message)
+        self.code_name = code_name
+        self.message = message
+
+
+@dataclass(frozen=True)
+class WorkerSnapshot:
+    """A snapshot held in a worker process: the server keeps this reference, the worker the copy."""
+
+    owner: WorkerVectorEnv
+    worker: int
+    generation: int  # the worker's start count when the snapshot was taken: a restarted worker lost it
+    key: str
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """``forkserver`` where the platform has it, else ``spawn``: never a plain fork of the (threaded) server."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def blocks(num_envs: int, workers: int) -> list[range]:
+    """Contiguous blocks of copies, one per worker, the first ones a copy larger when they do not divide evenly."""
+    workers = max(1, min(workers, num_envs))
+    size, extra = divmod(num_envs, workers)
+    out, start = [], 0
+    for w in range(workers):
+        end = start + size + (1 if w < extra else 0)
+        out.append(range(start, end))
+        start = end
+    return out
+
+
+class _InfoBatcher:
+    """Gymnasium's ``VectorEnv._add_info`` over ``num_envs`` copies, without a vector env around it."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.num_envs = num_envs
+
+    _add_info = VectorEnv._add_info
+
+
+class WorkerVectorEnv:
+    """The copies of one env over worker processes, with the interface the server uses of a ``SyncVectorEnv``.
+
+    ``make_copies(env_id, kwargs, n, addon, variant)`` runs in each worker (a picklable module-level
+    function); ``imports`` are imported there first."""
+
+    def __init__(
+        self,
+        env_id: str,
+        kwargs: dict[str, Any],
+        num_envs: int,
+        workers: int,
+        autoreset_mode: AutoresetMode,
+        addon: Callable[..., Any] | None = None,
+        variant: str = "total",
+        imports: Sequence[str] = (),
+    ) -> None:
+        self.env_id = env_id
+        self.num_envs = num_envs
+        self.autoreset_mode = autoreset_mode
+        self.blocks = blocks(num_envs, workers)
+        self._args = (env_id, kwargs, addon, variant, autoreset_mode, tuple(imports))
+        self._context = worker_context()
+        self._lock = threading.RLock()  # one request / reply exchange with the workers at a time
+        self._procs: list[Any] = [None] * len(self.blocks)
+        self._pipes: list[Connection | None] = [None] * len(self.blocks)
+        self._generations = [0] * len(self.blocks)
+        self._dead: list[str | None] = [None] * len(self.blocks)
+        self._last_obs: list[Any] = [None] * len(self.blocks)
+        self.closed = False
+        self.spec_json = ""
+        try:
+            for w in range(len(self.blocks)):
+                self._launch(w)
+            for w in range(len(self.blocks)):
+                spaces = self._receive(w, "make its copies", timeout=WORKER_START_TIMEOUT_S)
+                if w == 0:
+                    self.single_observation_space, self.single_action_space, self.spec_json = spaces
+        except BaseException:
+            self.close()
+            raise
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._block_action_spaces = [batch_space(self.single_action_space, len(b)) for b in self.blocks]
+        self._block_obs_spaces = [batch_space(self.single_observation_space, len(b)) for b in self.blocks]
+
+    # -- processes ----------------------------------------------------------------------------
+
+    @property
+    def pids(self) -> list[int | None]:
+        return [p.pid if p is not None else None for p in self._procs]
+
+    def _describe(self, w: int) -> str:
+        b = self.blocks[w]
+        copies = f"copy {b.start}" if len(b) == 1 else f"copies {b.start}..{b.stop - 1}"
+        pid = self._procs[w].pid if self._procs[w] is not None else "?"
+        return f"{copies} of {self.env_id!r} (worker process pid {pid})"
+
+    def _launch(self, w: int) -> None:
+        parent, child = self._context.Pipe()
+        proc = self._context.Process(
+            target=_worker_main,
+            args=(child, *self._args[:2], len(self.blocks[w]), *self._args[2:]),
+            name=f"rql4j-env-worker-{w}",
+            daemon=True,
+        )
+        proc.start()
+        child.close()
+        self._procs[w], self._pipes[w] = proc, parent
+        self._generations[w] += 1
+        self._dead[w] = None
+        self._last_obs[w] = None
+
+    def _died(self, w: int) -> WorkerDiedError:
+        proc = self._procs[w]
+        if proc is not None:
+            proc.join(timeout=5)
+        code = proc.exitcode if proc is not None else None
+        how = (
+            "is still running but closed its pipe"
+            if code is None
+            else (f"was killed by signal {-code}" if code < 0 else f"exited with code {code}")
+        )
+        message = f"the worker process holding {self._describe(w)} {how}; Reset the env to start a new one"
+        self._dead[w] = message
+        return WorkerDiedError(message)
+
+    def _send(self, w: int, message: tuple[Any, ...]) -> None:
+        if self._dead[w] is not None:
+            raise WorkerDiedError(self._dead[w])
+        pipe = self._pipes[w]
+        assert pipe is not None
+        try:
+            pipe.send(message)
+        except (OSError, EOFError, BrokenPipeError):
+            raise self._died(w) from None
+
+    def _receive(self, w: int, what: str, timeout: float | None = None) -> Any:
+        pipe = self._pipes[w]
+        assert pipe is not None
+        try:
+            if timeout is not None and not pipe.poll(timeout):
+                raise WorkerDiedError(
+                    f"the worker process holding {self._describe(w)} did not {what} in {timeout:.0f} s"
+                )
+            status, payload = pipe.recv()
+        except (OSError, EOFError, BrokenPipeError):
+            raise self._died(w) from None
+        if status == "ok":
+            return payload
+        if status == "refused":
+            raise WorkerRefusal(*payload)
+        kind, message, trace = payload
+        raise EnvWorkerError(f"{kind}: {message} (in {self._describe(w)}; its traceback: {trace.strip()[-2000:]})")
+
+    def _exchange(self, messages: dict[int, tuple[Any, ...]], what: str) -> dict[int, Any]:
+        """Sends each worker its message, then collects every reply (so the workers run at the same time).
+
+        Every reply is read even when one fails, so that no pipe is left holding an unread one."""
+        sent = []
+        error: BaseException | None = None
+        for w, message in messages.items():
+            try:
+                self._send(w, message)
+                sent.append(w)
+            except BaseException as e:
+                error = error or e
+        replies = {}
+        for w in sent:
+            try:
+                replies[w] = self._receive(w, what)
+            except BaseException as e:
+                error = error or e
+        if error is not None:
+            raise error
+        return replies
+
+    # -- the vector env interface -------------------------------------------------------------
+
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        if seed is None:
+            seeds: list[int | None] = [None] * self.num_envs
+        elif isinstance(seed, int):
+            seeds = [seed + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        with self._lock:
+            messages = {}
+            for w, b in enumerate(self.blocks):
+                block_mask = None if mask is None else mask[b.start : b.stop]
+                if block_mask is not None and not block_mask.any():
+                    continue  # Gymnasium refuses a mask without a copy; this block keeps its observations
+                if self._dead[w] is not None:
+                    if block_mask is not None and not block_mask.all():
+                        raise WorkerDiedError(
+                            self._dead[w] + " (a Reset without reset_mask, or one naming all its copies, starts it)"
+                        )
+                    self._restart(w)
+                block_options = dict(options)
+                if block_mask is not None:
+                    block_options["reset_mask"] = block_mask.copy()
+                messages[w] = ("reset", seeds[b.start : b.stop], block_options or None)
+            replies = self._exchange(messages, "reset")
+            for w, (obs, _) in replies.items():
+                self._last_obs[w] = obs
+            return self._merge_obs(), self._merge_info(replies)
+
+    def _restart(self, w: int) -> None:
+        proc = self._procs[w]
+        if proc is not None and proc.is_alive():
+            proc.kill()
+        if self._pipes[w] is not None:
+            self._pipes[w].close()
+        self._launch(w)
+        self._receive(w, "make its copies", timeout=WORKER_START_TIMEOUT_S)
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        with self._lock:
+            if isinstance(actions, np.ndarray):
+                parts = [actions[b.start : b.stop] for b in self.blocks]
+            else:  # Dict / Tuple action spaces: per copy, then batched per block
+                items = list(iterate(self.action_space, actions))
+                parts = [
+                    concatenate(
+                        self.single_action_space,
+                        items[b.start : b.stop],
+                        create_empty_array(self.single_action_space, len(b)),
+                    )
+                    for b in self.blocks
+                ]
+            replies = self._exchange({w: ("step", parts[w]) for w in range(len(self.blocks))}, "step")
+            rewards, terminated, truncated = [], [], []
+            for w in range(len(self.blocks)):
+                obs, reward, term, trunc, _ = replies[w]
+                self._last_obs[w] = obs
+                rewards.append(reward)
+                terminated.append(term)
+                truncated.append(trunc)
+            return (
+                self._merge_obs(),
+                np.concatenate(rewards),
+                np.concatenate(terminated),
+                np.concatenate(truncated),
+                self._merge_info(replies),
+            )
+
+    def _merge_obs(self) -> Any:
+        parts = self._last_obs
+        if all(isinstance(p, np.ndarray) for p in parts):
+            return np.concatenate(parts, axis=0)
+        items = [item for w, p in enumerate(parts) for item in iterate(self._block_obs_spaces[w], p)]
+        return concatenate(
+            self.single_observation_space, items, create_empty_array(self.single_observation_space, self.num_envs)
+        )
+
+    def _merge_info(self, replies: dict[int, Any]) -> dict[str, Any]:
+        batcher = _InfoBatcher(self.num_envs)
+        infos: dict[str, Any] = {}
+        for w in sorted(replies):
+            for local, info in replies[w][-1]:
+                infos = batcher._add_info(infos, info, self.blocks[w].start + local)
+        return infos
+
+    # -- snapshots ----------------------------------------------------------------------------
+
+    def _locate(self, index: int) -> tuple[int, int]:
+        for w, b in enumerate(self.blocks):
+            if index in b:
+                return w, index - b.start
+        raise IndexError(f"copy {index} of {self.num_envs}")
+
+    def snapshot(self, index: int) -> tuple[WorkerSnapshot, bool]:
+        """A deep copy of copy ``index`` left in its worker, and whether its next step is its reset (NEXT_STEP)."""
+        w, local = self._locate(index)
+        key = uuid.uuid4().hex
+        with self._lock:
+            self._send(w, ("snapshot", local, key))
+            autoreset_next = self._receive(w, "take a snapshot")
+            return WorkerSnapshot(self, w, self._generations[w], key), autoreset_next
+
+    def export_snapshot(self, snap: WorkerSnapshot) -> bytes:
+        """The snapshot's copy as a pickle (to restore it elsewhere)."""
+        with self._lock:
+            self._check_held(snap)
+            self._send(snap.worker, ("export", snap.key))
+            return self._receive(snap.worker, "export a snapshot")
+
+    def _check_held(self, snap: WorkerSnapshot) -> None:
+        if self.closed:
+            raise WorkerDiedError(f"the env that held this snapshot of {self.env_id!r} was closed")
+        if self._generations[snap.worker] != snap.generation or self._dead[snap.worker] is not None:
+            raise WorkerDiedError(
+                f"this snapshot was held by the worker process of {self._describe(snap.worker)}, which died since; "
+                "its snapshots are gone with it"
+            )
+
+    def restore(self, index: int, state: Any, autoreset_next: bool) -> None:
+        """Copy ``index`` becomes ``state``: a :class:`WorkerSnapshot` (of any worker env) or an env held here."""
+        w, local = self._locate(index)
+        if isinstance(state, WorkerSnapshot) and state.owner is self and state.worker == w:
+            with self._lock:
+                self._check_held(state)
+                self._send(w, ("restore", local, state.key, autoreset_next))
+                self._receive(w, "restore a snapshot")
+            return
+        data = state.owner.export_snapshot(state) if isinstance(state, WorkerSnapshot) else pickle.dumps(state)
+        with self._lock:
+            self._send(w, ("restore_pickle", local, data, autoreset_next))
+            self._receive(w, "restore a snapshot")
+
+    def release(self, snap: WorkerSnapshot) -> None:
+        """Drops the snapshot's copy in its worker (nothing when that worker or env is gone)."""
+        with self._lock:
+            if self.closed or self._generations[snap.worker] != snap.generation or self._dead[snap.worker] is not None:
+                return
+            try:
+                self._send(snap.worker, ("release", snap.key))
+                self._receive(snap.worker, "release a snapshot")
+            except (WorkerDiedError, EnvWorkerError):
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            for w, pipe in enumerate(self._pipes):
+                if pipe is not None and self._dead[w] is None:
+                    with contextlib.suppress(OSError, EOFError):
+                        pipe.send(("close",))
+            for w, proc in enumerate(self._procs):
+                if proc is None:
+                    continue
+                proc.join(timeout=5)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join(timeout=5)
+                pipe = self._pipes[w]
+                if pipe is not None:
+                    pipe.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The worker process
+# ---------------------------------------------------------------------------------------------
+
+
+def _recording(base: type) -> type:
+    """``base`` (a vector env class) that also records each copy's info dict as ``_add_info`` receives it."""
+
+    class Recording(base):  # type: ignore[misc, valid-type]
+        calls: list[tuple[int, dict[str, Any]]]
+        _depth = 0
+
+        def _add_info(self, vector_infos: dict[str, Any], env_info: dict[str, Any], env_num: int) -> dict[str, Any]:
+            if self._depth == 0:
+                self.calls.append((env_num, env_info))
+            self._depth += 1
+            try:
+                return super()._add_info(vector_infos, env_info, env_num)
+            finally:
+                self._depth -= 1
+
+    Recording.__name__ = f"Recording{base.__name__}"
+    return Recording
+
+
+def _worker_main(
+    pipe: Connection,
+    env_id: str,
+    kwargs: dict[str, Any],
+    count: int,
+    addon: Callable[..., Any] | None,
+    variant: str,
+    mode: AutoresetMode,
+    imports: tuple[str, ...],
+) -> None:
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    try:
+        for module in imports:
+            importlib.import_module(module)
+        from gymnasium.vector import SyncVectorEnv
+
+        from rql4j_bridge.env_server import RpcError, _make_copies, _OneCopyVectorEnv, _returning, _spec_json
+        from rql4j_bridge.tasks.core import TaskReward
+
+        try:
+            envs = _make_copies(env_id, kwargs, count)
+        except RpcError as e:
+            pipe.send(("refused", (e.code.name, e.message)))
+            return
+        if addon is not None:
+            envs = [TaskReward(e, addon, variant) for e in envs]
+        cls = _recording(_OneCopyVectorEnv if count == 1 else SyncVectorEnv)
+        vec = cls([_returning(e) for e in envs], copy=False, autoreset_mode=mode)
+        vec.calls = []
+        pipe.send(("ok", (vec.single_observation_space, vec.single_action_space, _spec_json(envs[0]))))
+    except BaseException as e:
+        _send_error(pipe, e)
+        return
+    snapshots: dict[str, tuple[gymnasium.Env]] = {}
+    while True:
+        try:
+            message = pipe.recv()
+        except (EOFError, OSError):
+            break
+        command = message[0]
+        try:
+            if command == "close":
+                break
+            if command == "step":
+                vec.calls = []
+                obs, reward, terminated, truncated, _ = vec.step(message[1])
+                pipe.send(("ok", (obs, reward, terminated, truncated, vec.calls)))
+            elif command == "reset":
+                vec.calls = []
+                obs, _ = vec.reset(seed=message[1], options=message[2])
+                pipe.send(("ok", (obs, vec.calls)))
+            elif command == "snapshot":
+                _, local, key = message
+                snapshots[key] = (copy.deepcopy(vec.envs[local]),)
+                flags = getattr(vec, "_autoreset_envs", None)
+                pipe.send(("ok", bool(flags[local]) if isinstance(flags, np.ndarray) else False))
+            elif command in ("restore", "restore_pickle"):
+                _, local, source, autoreset_next = message
+                state = copy.deepcopy(snapshots[source][0]) if command == "restore" else pickle.loads(source)
+                replaced, vec.envs[local] = vec.envs[local], state
+                with contextlib.suppress(Exception):
+                    replaced.close()
+                flags = getattr(vec, "_autoreset_envs", None)
+                if isinstance(flags, np.ndarray):
+                    flags[local] = autoreset_next
+                pipe.send(("ok", None))
+            elif command == "export":
+                pipe.send(("ok", pickle.dumps(snapshots[message[1]][0])))
+            elif command == "release":
+                snapshots.pop(message[1], None)
+                pipe.send(("ok", None))
+            else:
+                raise RuntimeError(f"unknown worker command {command!r}")
+        except BaseException as e:  # the env raised: report it, keep serving (the server asks for a Reset)
+            _send_error(pipe, e)
+    with contextlib.suppress(Exception):
+        vec.close()
+
+
+def _send_error(pipe: Connection, e: BaseException) -> None:
+    cls = type(e)
+    kind = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    try:
+        pipe.send(("error", (kind, str(e)[:4000], traceback.format_exc())))
+    except (OSError, EOFError, pickle.PicklingError):
+        print(f"rql4j env worker: {kind}: {e}", file=sys.stderr)
