@@ -19,7 +19,7 @@ CONSTRAINTS := python-bridge/constraints.txt
 # The command line's runtime classpath, for bin/rql4j.
 CLI_CP := rql4j-cli/target/classpath.txt
 
-.PHONY: setup lock demo test test-python test-python-run test-java test-consumer test-consumer-run bench bench-pins bench-prior bench-softq bench-sac bench-ppo bench-memory clean
+.PHONY: setup lock demo test test-python test-python-run test-java test-consumer test-consumer-run bench bench-pins bench-prior bench-softq bench-sac bench-ppo bench-memory bench-workers clean
 
 setup: $(PY_STAMP) $(CLI_CP)
 
@@ -118,6 +118,11 @@ bench-pins: setup rql4j/target/test-classpath.txt
 bench-memory: setup rql4j/target/test-classpath.txt
 	$(MVN) test-compile
 	$(BENCH_JAVA) -Xmx512m org.rql4j.compat.SoftQMemoryBenchmark 10000 100000 1000000
+
+# Env steps/s of the env server's backends, in its own process vs worker processes (not a test; ~5 min
+# idle): writes docs/benchmarks.md.
+bench-workers: setup
+	$(PY) compat-tests/python/bench_env_workers.py --rounds 3 --doc docs/benchmarks.md --json compat-tests/results/env-workers-benchmark.json
 
 clean:
 	rm -rf target rql4j/target rql4j-cli/target $(VENV)

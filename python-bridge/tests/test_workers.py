@@ -219,3 +219,40 @@ def test_serve_takes_workers(tmp_path: Any) -> None:
     assert args.workers == 3
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--workers", "-1"])
+
+
+def test_a_make_chooses_its_backend_and_the_server_bounds_the_processes() -> None:
+    """MakeRequest.workers: N, -1 (none) or 0 (the server's); serve --max-env-workers bounds them over all envs."""
+    servicer = EnvServicer(workers=0, max_env_workers=3)
+    try:
+        three = servicer.Make(pb.MakeRequest(env_id="CartPole-v1", num_envs=4, workers=3), None)
+        assert len(servicer._envs[three.env_handle].vec.pids) == 3
+        assert servicer.worker_processes == 3
+        plain = servicer.Make(pb.MakeRequest(env_id="CartPole-v1", num_envs=2), None)  # the server's: none
+        assert not hasattr(servicer._envs[plain.env_handle].vec, "pids")
+        with pytest.raises(Exception) as refused:
+            servicer.Make(pb.MakeRequest(env_id="CartPole-v1", num_envs=2, workers=1), _AbortingContext())
+        assert "RESOURCE_EXHAUSTED" in str(refused.value) and "--max-env-workers 3" in str(refused.value)
+        with pytest.raises(Exception) as bad:
+            servicer.Make(pb.MakeRequest(env_id="CartPole-v1", num_envs=2, workers=-2), _AbortingContext())
+        assert "INVALID_ARGUMENT" in str(bad.value) and "got -2" in str(bad.value)
+        servicer.Close(pb.CloseRequest(env_handle=three.env_handle), None)
+        assert servicer.worker_processes == 0
+        one = servicer.Make(pb.MakeRequest(env_id="CartPole-v1", num_envs=2, workers=1), None)
+        assert len(servicer._envs[one.env_handle].vec.pids) == 1 and servicer.worker_processes == 1
+    finally:
+        servicer.close_all()
+    assert servicer.worker_processes == 0
+    on = EnvServicer(workers=2)
+    try:
+        none = on.Make(pb.MakeRequest(env_id="CartPole-v1", num_envs=2, workers=-1), None)
+        assert not hasattr(on._envs[none.env_handle].vec, "pids") and on.worker_processes == 0
+    finally:
+        on.close_all()
+
+
+class _AbortingContext:
+    """A grpc.ServicerContext stand-in whose abort raises with the status and message."""
+
+    def abort(self, code: grpc.StatusCode, message: str) -> None:
+        raise RuntimeError(f"{code.name}: {message}")

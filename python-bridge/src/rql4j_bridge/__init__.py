@@ -21,8 +21,8 @@ PROTOCOL = "rql4j.v1"
 
 # The contract's revision (ServerInfoResponse.protocol_revision): raised whenever a message or RPC of
 # rql4j.v1 changes; the Java client refuses a server of another revision. 2: authentication, the
-# add-on reward in MakeRequest, protocol_revision itself.
-PROTOCOL_REVISION = 2
+# add-on reward in MakeRequest, protocol_revision itself. 3: MakeRequest.workers.
+PROTOCOL_REVISION = 3
 
 # export_policy / load_policy are not in __all__: a star import must not import torch
 __all__ = ["PROTOCOL", "PROTOCOL_REVISION", "__version__"]

@@ -218,12 +218,20 @@ def _add_common_serve_args(serve: argparse.ArgumentParser) -> None:
         help="largest step-socket frame (one StepRequest); a larger one closes its connection (default: 64 MiB)",
     )
     serve.add_argument(
+        "--max-env-workers",
+        type=_int_at_least(0),
+        default=64,
+        metavar="N",
+        help="env worker processes running at once over all envs (--workers, or a Make asking for them); a Make "
+        "that needs more is refused (default: 64)",
+    )
+    serve.add_argument(
         "--workers",
         type=_int_at_least(0),
         default=0,
         metavar="N",
         help="step each env's copies in min(N, copies) worker processes at the same time (rql4j_bridge.workers); "
-        "0 keeps them in the server's own process (default: 0)",
+        "0 keeps them in the server's own process unless a Make asks for workers (default: 0)",
     )
     serve.add_argument(
         "--exit-on-stdin-eof", action="store_true", help="stop the server and exit when stdin reaches end of file"
@@ -754,6 +762,7 @@ def servicer_limits(args: argparse.Namespace) -> dict[str, int]:
         "max_open_envs": args.max_open_envs,
         "max_step_sockets": args.max_step_sockets,
         "max_step_frame_bytes": args.max_step_frame_bytes,
+        "max_env_workers": args.max_env_workers,
     }
 
 

@@ -123,6 +123,7 @@ class _Env:
     closed: bool = False
     ready: bool = False  # fast path: steppable right now
     sockets: list[StepSocket] = field(default_factory=list)  # open step sockets (guarded by the lock)
+    worker_processes: int = 0  # worker processes reserved for it (serve --max-env-workers counts them)
     # A StepResponse with every dtype and shape set and no data, for flat observation spaces (else None):
     # a step copies it and fills the data, which costs a quarter of building the messages anew.
     step_template: pb.StepResponse | None = field(init=False)
@@ -205,6 +206,7 @@ DEFAULT_MAX_SNAPSHOTS = 1024
 DEFAULT_MAX_NUM_ENVS = 1024  # copies per Make (serve --max-num-envs)
 DEFAULT_MAX_OPEN_ENVS = 256  # env handles open at once (serve --max-open-envs)
 DEFAULT_MAX_STEP_SOCKETS = 64  # step sockets listening or connected at once (serve --max-step-sockets)
+DEFAULT_MAX_ENV_WORKERS = 64  # env worker processes at once, over all envs (serve --max-env-workers)
 
 
 def _qualname(exc: BaseException) -> str:
@@ -390,6 +392,7 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         max_open_envs: int = DEFAULT_MAX_OPEN_ENVS,
         max_step_sockets: int = DEFAULT_MAX_STEP_SOCKETS,
         max_step_frame_bytes: int = MAX_FRAME_BYTES,
+        max_env_workers: int = DEFAULT_MAX_ENV_WORKERS,
         workers: int = 0,
         worker_imports: Iterable[str] = (),
     ) -> None:
@@ -407,11 +410,14 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
             ("max_step_sockets", max_step_sockets, 0),
             ("max_step_frame_bytes", max_step_frame_bytes, 1),
             ("workers", workers, 0),
+            ("max_env_workers", max_env_workers, 0),
         ):
             if value < least:
                 raise ValueError(f"{name} must be >= {least}, got {value}")
         self.addon_modules = frozenset(addon_modules)
         self.workers = workers
+        self.max_env_workers = max_env_workers
+        self._worker_processes = 0  # running for the open envs (guarded by _sockets_lock)
         self.worker_imports = tuple(dict.fromkeys([*worker_imports, *sorted(self.addon_modules)]))
         self.max_num_envs = max_num_envs
         self.max_open_envs = max_open_envs
@@ -458,6 +464,8 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 _retire(env)
             except Exception:
                 _log.exception("closing %s failed", env.describe())
+            finally:
+                self._release_workers(env.worker_processes)
 
     # -- RPCs ---------------------------------------------------------------------------------
 
@@ -504,16 +512,29 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         if request.max_episode_steps > 0:
             kwargs["max_episode_steps"] = request.max_episode_steps
 
+        if request.workers < -1:
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"workers must be >= 1, 0 (the server's --workers) or -1 (none), got {request.workers}",
+            )
+        workers = self.workers if request.workers == 0 else max(request.workers, 0)
+        processes = min(workers, num_envs)
         addon = self._addon_reward(request) if request.addon_reward else None
         variant = _REWARD_VARIANTS[request.reward_variant or pb.REWARD_TOTAL] if addon is not None else "total"
-        if self.workers > 0:
-            vec, spec_json, envs = self._make_workers(env_id, kwargs, num_envs, mode, addon, variant), None, []
+        envs: list[gymnasium.Env] = []
+        if processes > 0:
+            self._reserve_workers(processes)
+            try:
+                vec, spec_json = self._make_workers(env_id, kwargs, num_envs, processes, mode, addon, variant), None
+            except BaseException:
+                self._release_workers(processes)
+                raise
         else:
             envs = _make_copies(env_id, kwargs, num_envs)
             if addon is not None:
                 envs = [TaskReward(e, addon, variant) for e in envs]
         try:
-            if self.workers <= 0:
+            if processes <= 0:
                 vec = (_OneCopyVectorEnv if num_envs == 1 else SyncVectorEnv)(
                     [_returning(e) for e in envs],
                     copy=False,  # observations are serialized before the next call touches them
@@ -531,6 +552,7 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                     vec=vec,
                     obs=ValueCodec(obs_space, num_envs, "observation"),
                     act=ValueCodec(act_space, num_envs, "action"),
+                    worker_processes=processes,
                 )
                 response = pb.MakeResponse(
                     env_handle=handle,
@@ -545,8 +567,9 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         except Exception as e:
             for copy in envs:
                 _close_quietly(copy)
-            if self.workers > 0:
+            if processes > 0:
                 _close_quietly(vec)
+                self._release_workers(processes)
             if isinstance(e, RpcError):
                 raise
             raise RpcError(
@@ -561,20 +584,42 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 env.vec.close()
             except Exception:
                 _log.warning("closing %s, refused for lack of room, failed", env.describe(), exc_info=True)
+            self._release_workers(processes)
             raise full
         _log.info("made %s x%d (%s)", env.describe(), num_envs, pb.AutoresetMode.Name(mode))
         return response
 
+    def _reserve_workers(self, processes: int) -> None:
+        with self._sockets_lock:
+            if self._worker_processes + processes > self.max_env_workers:
+                raise RpcError(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"this env needs {processes} worker processes and the server runs {self._worker_processes} of "
+                    f"its maximum {self.max_env_workers} (serve --max-env-workers {self.max_env_workers}): close envs "
+                    "you no longer need, ask for fewer workers (MakeRequest.workers, -1 for none), or start the "
+                    "server with a larger --max-env-workers",
+                )
+            self._worker_processes += processes
+
+    def _release_workers(self, processes: int) -> None:
+        with self._sockets_lock:
+            self._worker_processes -= processes
+
+    @property
+    def worker_processes(self) -> int:
+        """Env worker processes running for the open envs."""
+        return self._worker_processes
+
     def _make_workers(
-        self, env_id: str, kwargs: dict[str, Any], num_envs: int, mode: int, addon: Any, variant: str
+        self, env_id: str, kwargs: dict[str, Any], num_envs: int, processes: int, mode: int, addon: Any, variant: str
     ) -> WorkerVectorEnv:
-        """The env's copies in ``min(workers, num_envs)`` worker processes (rql4j_bridge.workers)."""
+        """The env's copies in ``processes`` worker processes (rql4j_bridge.workers)."""
         try:
             return WorkerVectorEnv(
                 env_id,
                 kwargs,
                 num_envs,
-                self.workers,
+                processes,
                 _MODES[mode],
                 addon=addon,
                 variant=variant,
@@ -585,7 +630,7 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         except Exception as e:
             raise RpcError(
                 grpc.StatusCode.INTERNAL,
-                f"starting the worker processes of {env_id!r} (serve --workers {self.workers}) raised "
+                f"starting the {processes} worker processes of {env_id!r} raised "
                 f"{_qualname(e)}: {e}",
             ) from e
 
@@ -754,6 +799,8 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
             raise RpcError(
                 grpc.StatusCode.INTERNAL, f"{env.describe()} was released but close() raised {_qualname(e)}: {e}"
             ) from e
+        finally:
+            self._release_workers(env.worker_processes)
         _log.info("closed %s", env.describe())
         return pb.CloseResponse()
 

@@ -163,7 +163,7 @@ class TupleSpace(_message.Message):
     def __init__(self, spaces: _Optional[_Iterable[_Union[Space, _Mapping]]] = ...) -> None: ...
 
 class MakeRequest(_message.Message):
-    __slots__ = ("env_id", "kwargs_json", "num_envs", "autoreset_mode", "max_episode_steps", "addon_reward", "reward_variant")
+    __slots__ = ("env_id", "kwargs_json", "num_envs", "autoreset_mode", "max_episode_steps", "addon_reward", "reward_variant", "workers")
     ENV_ID_FIELD_NUMBER: _ClassVar[int]
     KWARGS_JSON_FIELD_NUMBER: _ClassVar[int]
     NUM_ENVS_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +171,7 @@ class MakeRequest(_message.Message):
     MAX_EPISODE_STEPS_FIELD_NUMBER: _ClassVar[int]
     ADDON_REWARD_FIELD_NUMBER: _ClassVar[int]
     REWARD_VARIANT_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
     env_id: str
     kwargs_json: str
     num_envs: int
@@ -178,7 +179,8 @@ class MakeRequest(_message.Message):
     max_episode_steps: int
     addon_reward: str
     reward_variant: RewardVariant
-    def __init__(self, env_id: _Optional[str] = ..., kwargs_json: _Optional[str] = ..., num_envs: _Optional[int] = ..., autoreset_mode: _Optional[_Union[AutoresetMode, str]] = ..., max_episode_steps: _Optional[int] = ..., addon_reward: _Optional[str] = ..., reward_variant: _Optional[_Union[RewardVariant, str]] = ...) -> None: ...
+    workers: int
+    def __init__(self, env_id: _Optional[str] = ..., kwargs_json: _Optional[str] = ..., num_envs: _Optional[int] = ..., autoreset_mode: _Optional[_Union[AutoresetMode, str]] = ..., max_episode_steps: _Optional[int] = ..., addon_reward: _Optional[str] = ..., reward_variant: _Optional[_Union[RewardVariant, str]] = ..., workers: _Optional[int] = ...) -> None: ...
 
 class MakeResponse(_message.Message):
     __slots__ = ("env_handle", "num_envs", "autoreset_mode", "observation_space", "action_space", "spec_json")

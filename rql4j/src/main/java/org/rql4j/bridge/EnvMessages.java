@@ -21,7 +21,8 @@ final class EnvMessages {
         .setEnvId(spec.envId())
         .setNumEnvs(spec.numEnvs())
         .setAutoresetMode(ProtoCodec.autoreset(spec.autoresetMode()))
-        .setMaxEpisodeSteps(spec.maxEpisodeSteps());
+        .setMaxEpisodeSteps(spec.maxEpisodeSteps())
+        .setWorkers(spec.workers());
     if (spec.addonReward() != null) {
       req.setAddonReward(spec.addonReward()).setRewardVariant(switch (spec.rewardVariant()) {
         case BASIC -> org.rql4j.proto.v1.RewardVariant.REWARD_BASIC;

@@ -20,6 +20,9 @@ import org.rql4j.env.AutoresetMode;
  *     env's own reward
  * @param rewardVariant with an add-on reward: the reward the env returns (both parts are in every
  *     step's info as {@code basic_reward} and {@code addon_reward})
+ * @param workers worker processes of the server for this env's copies: {@link #SERVER_WORKERS} (the
+ *     server's {@code serve --workers}), {@link #NO_WORKERS} (the copies in the server's own process), or
+ *     N > 0 for {@code min(N, numEnvs)} processes stepped at the same time (docs/bridge.md)
  */
 public record EnvSpec(
     String envId,
@@ -30,7 +33,13 @@ public record EnvSpec(
     StepTransport transport,
     Duration callTimeout,
     String addonReward,
-    RewardVariant rewardVariant) {
+    RewardVariant rewardVariant,
+    int workers) {
+
+  /** {@link #workers}: whatever the server was started with ({@code serve --workers N}, default none). */
+  public static final int SERVER_WORKERS = 0;
+  /** {@link #workers}: the copies in the server's own process, whatever it was started with. */
+  public static final int NO_WORKERS = -1;
 
   public EnvSpec {
     Objects.requireNonNull(envId, "envId");
@@ -43,6 +52,10 @@ public record EnvSpec(
     }
     if (maxEpisodeSteps < 0) {
       throw new IllegalArgumentException("maxEpisodeSteps must be >= 0, got " + maxEpisodeSteps);
+    }
+    if (workers < NO_WORKERS) {
+      throw new IllegalArgumentException("workers must be >= 1, or SERVER_WORKERS (0) or NO_WORKERS (-1), got "
+          + workers + " for " + envId);
     }
   }
 
@@ -62,6 +75,7 @@ public record EnvSpec(
     private Duration callTimeout = Duration.ofSeconds(120);
     private String addonReward;
     private RewardVariant rewardVariant = RewardVariant.TOTAL;
+    private int workers = SERVER_WORKERS;
 
     private Builder(String envId) {
       this.envId = envId;
@@ -107,9 +121,19 @@ public record EnvSpec(
       return this;
     }
 
+    /**
+     * Worker processes of the server for this env's copies, stepped at the same time: N > 0 for {@code
+     * min(N, numEnvs)}, {@link EnvSpec#NO_WORKERS} for none; by default the server's own setting ({@code
+     * serve --workers}, {@link PythonServer.Builder#optWorkers}). The replies are the same either way.
+     */
+    public Builder optWorkers(int workers) {
+      this.workers = workers;
+      return this;
+    }
+
     public EnvSpec build() {
       return new EnvSpec(envId, kwargsJson, numEnvs, autoresetMode, maxEpisodeSteps, transport,
-          callTimeout, addonReward, rewardVariant);
+          callTimeout, addonReward, rewardVariant, workers);
     }
   }
 }

@@ -73,7 +73,7 @@ public final class PythonServer implements AutoCloseable {
    * The contract revision this client speaks ({@code ServerInfoResponse.protocol_revision}); a
    * server of another one is refused with a message naming both.
    */
-  public static final int PROTOCOL_REVISION = 2;
+  public static final int PROTOCOL_REVISION = 3;
 
   /** Starts a server with defaults (venv Python, loopback, any free port). */
   public static PythonServer start() {

@@ -2,7 +2,6 @@ package org.rql4j.bridge;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -89,15 +88,55 @@ class EnvWorkersIT {
           && e.getMessage().contains("pid " + worker.pid()) && e.getMessage().contains("Reset"), e.getMessage());
       env.reset(0);
       assertEquals(2, env.step(new long[] {0, 1}).rewards().length);
-      assertNotEquals(worker.pid(), workerProcesses().get(0).pid());
+      List<Long> now = workerProcesses().stream().map(ProcessHandle::pid).toList();
+      assertTrue(now.size() >= 2 && !now.contains(worker.pid()), now + " after " + worker.pid() + " was killed");
     }
   }
 
-  /** The server's env workers: the children of its forkserver, a child of the server. */
+  @Test
+  void aMakeChoosesWorkersOrNone() {
+    try (RemoteVectorEnv env = plainClient.make(EnvSpec.builder("CartPole-v1").optNumEnvs(3).optWorkers(2).build())) {
+      env.reset(0);
+      assertEquals(3, env.step(new long[] {0, 1, 0}).rewards().length);
+      assertEquals(2, workerProcesses(plain).size());
+    }
+    try (RemoteVectorEnv env = workersClient.make(EnvSpec.builder("CartPole-v1").optNumEnvs(2)
+        .optWorkers(EnvSpec.NO_WORKERS).build())) {
+      env.reset(0);
+      env.step(new long[] {0, 1});
+      assertTrue(workerProcesses(workers, true).isEmpty());
+    }
+    assertThrows(IllegalArgumentException.class, () -> EnvSpec.builder("CartPole-v1").optWorkers(-2).build());
+  }
+
   private static List<ProcessHandle> workerProcesses() {
-    List<ProcessHandle> found = ProcessHandle.of(workers.pid()).orElseThrow().descendants()
-        .filter(p -> p.parent().map(q -> q.pid() != workers.pid()).orElse(false)).toList();
-    assertTrue(!found.isEmpty(), "no worker processes under the server " + workers.pid());
+    return workerProcesses(workers);
+  }
+
+  private static List<ProcessHandle> workerProcesses(PythonServer server) {
+    List<ProcessHandle> found = workerProcesses(server, false);
+    assertTrue(!found.isEmpty(), "no worker processes under the server " + server.pid());
     return found;
+  }
+
+  /**
+   * A server's env workers: the children of its forkserver, a child of the server; with {@code untilNone},
+   * waiting up to 5 s for the workers of closed envs to exit.
+   */
+  private static List<ProcessHandle> workerProcesses(PythonServer server, boolean untilNone) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(untilNone ? 5 : 0);
+    while (true) {
+      List<ProcessHandle> found = ProcessHandle.of(server.pid()).orElseThrow().descendants()
+          .filter(p -> p.parent().map(q -> q.pid() != server.pid()).orElse(false)).toList();
+      if (found.isEmpty() || System.nanoTime() > deadline) {
+        return found;
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return found;
+      }
+    }
   }
 }
