@@ -179,4 +179,34 @@ class SoftQTrainingIT {
       assertEquals(12 * 128, learner.optimizer().steps());
     }
   }
+
+  @Test
+  void aDeadEnvWorkerSavesTheRunAndItResumes(@TempDir Path tmp) {
+    ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().toBuilder().optNumEnvs(2).build().withTotalSteps(4000);
+    Checkpointing ck = new Checkpointing(tmp.resolve("ckpt"), 100_000, true);
+    EnvSpec spec = EnvSpec.builder("rql4j/cartpole-center-addon-v0").optNumEnvs(2).build();
+    try (PythonServer workers = PythonServer.builder().optWorkers(2).start(); GrpcEnvClient c = workers.connect()) {
+      long[] killed = {-1};
+      try (GrpcVectorEnv env = c.make(spec); ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
+        TrainingException e = assertThrows(TrainingException.class,
+            () -> OffPolicyTraining.run(learner, env, prior, p -> {
+              if (p.step() == 2000) { // one of the two env worker processes dies mid-run
+                ProcessHandle w = ProcessHandle.of(workers.pid()).orElseThrow().descendants()
+                    .filter(h -> h.parent().map(q -> q.pid() != workers.pid()).orElse(false))
+                    .findFirst().orElseThrow();
+                killed[0] = w.pid();
+                w.destroyForcibly();
+                w.onExit().join();
+              }
+              return true;
+            }, 1000, ck));
+        assertEquals(2000, e.step());
+        assertTrue(e.getMessage().contains("worker process") && e.getMessage().contains("pid " + killed[0])
+            && e.getMessage().contains("saved in " + ck.dir()) && e.getMessage().contains("--resume"), e.getMessage());
+      }
+      try (GrpcVectorEnv env = c.make(spec); ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 4, 2)) {
+        assertEquals(4000, OffPolicyTraining.run(learner, env, prior, p -> true, 1000, ck).step());
+      }
+    }
+  }
 }
