@@ -68,6 +68,8 @@ final class Commands {
         whole("--eval-episodes", "E", Opts.EPISODES, "evaluation episodes before and after (default 20, seeds 10000..)"),
         whole("--env-workers", "N", Opts.WORKERS, "step the env's copies in N worker processes of the env server at "
             + "the same time (for slow simulators; 0, the default: in the server's own process)"),
+        text("--server", "HOST:PORT", "use an env server you started (`rql4j-bridge serve`, e.g. on a cluster's head "
+            + "node) instead of starting one; its secret from the environment variable RQL4J_BRIDGE_TOKEN"),
         text("--kl-budget", "NATS|auto|none", "let the temperature follow a budget of KL(customized || prior) per step, "
             + "with w = alphaHat, instead of --prior-weight (--alpha-hat: where it starts; not with SAC's auto; "
             + "docs/tuning.md). auto: " + org.rql4j.learner.KlBudget.DEFAULT_NATS

@@ -192,8 +192,16 @@ final class Customize {
     for (String module : o.has("--import") ? o.all("--import") : file.texts("imports")) {
       b.optImport(module);
     }
+    if (o.has("--env-workers") && o.has("--server")) {
+      throw new IllegalArgumentException("--env-workers goes with the env server the run starts itself; a server "
+          + "you started (--server) has its own: start it with `rql4j-bridge serve --workers N`");
+    }
     if (o.has("--env-workers")) {
       b.optServer(org.rql4j.bridge.PythonServer.builder().optWorkers((int) o.whole("--env-workers", 0)));
+    }
+    GrpcEnvClient remote = o.has("--server") ? remoteServer(o.text("--server", null)) : null;
+    if (remote != null) {
+      b.optEnvClient(remote);
     }
     System.out.println("rql4j customize: " + baseline.label() + " on " + task.label() + ", prior " + priorDir
         + (o.has("--config") ? ", settings from " + file.file() : "") + "\n" + org.rql4j.runtime.Numerics.line());
@@ -209,7 +217,7 @@ final class Customize {
     }
     Result r;
     Path exported;
-    try (ProgressReport report = ProgressReport.forTraining("customize")) {
+    try (GrpcEnvClient closing = remote; ProgressReport report = ProgressReport.forTraining("customize")) {
       b.optProgress(report::accept);
       if (report.interactive()) {
         b.optReportEvery(ProgressReport.INTERACTIVE_EVERY);
@@ -231,6 +239,41 @@ final class Customize {
     System.out.printf(Locale.ROOT, "%ntrained %d env steps in %.1f s; %d evaluation episodes (seeds 10000..)%n%n",
         r.training().step(), r.seconds(), evalEpisodes);
     printTable(r, baseline.label());
+  }
+
+  /**
+   * A client of an env server the user started ({@code --server HOST:PORT}), with the secret it was started
+   * with from {@code RQL4J_BRIDGE_TOKEN} (none when unset: a server started with {@code --no-auth}).
+   */
+  static GrpcEnvClient remoteServer(String hostPort) {
+    int colon = hostPort.lastIndexOf(':');
+    int port = -1;
+    if (colon > 0) {
+      try {
+        port = Integer.parseInt(hostPort.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        port = -1;
+      }
+    }
+    if (port < 1 || port > 65535) {
+      throw new IllegalArgumentException("--server must be HOST:PORT (the address `rql4j-bridge serve` printed as "
+          + "RQL4J_BRIDGE_PORT=...), e.g. 10.0.0.5:50051 or [::1]:50051, got '" + hostPort + "'");
+    }
+    String host = hostPort.substring(0, colon);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    String token = System.getenv(org.rql4j.bridge.PythonServer.TOKEN_ENV);
+    GrpcEnvClient client = GrpcEnvClient.connect(host, port, token == null || token.isEmpty() ? null : token);
+    try {
+      client.serverInfo(); // reachable, authenticated, the same contract revision: say so now, not mid-run
+    } catch (RuntimeException e) {
+      client.close();
+      throw new IllegalArgumentException("--server " + hostPort + ": " + e.getMessage() + (token == null
+          ? " (no secret was sent: put the one the server was started with in " + org.rql4j.bridge.PythonServer.TOKEN_ENV
+              + ")" : ""), e);
+    }
+    return client;
   }
 
   /** A whole number of the config file, checked against the range of the option it stands for; null when absent. */

@@ -25,9 +25,16 @@ class LauncherIT {
   record Run(int code, String output) {}
 
   private static Run rql4j(Path dir, String python, String... args) throws Exception {
+    return rql4j(dir, python, java.util.Map.of(), args);
+  }
+
+  private static Run rql4j(Path dir, String python, java.util.Map<String, String> env, String... args)
+      throws Exception {
     List<String> cmd = new ArrayList<>(List.of(ROOT.resolve("bin/rql4j").toString()));
     cmd.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true);
+    pb.environment().remove("RQL4J_BRIDGE_TOKEN");
+    pb.environment().putAll(env);
     if (python == null) {
       pb.environment().remove("RQL4J_PYTHON");
     } else {
@@ -82,5 +89,33 @@ class LauncherIT {
     assertEquals(2, r.code(), r.output());
     assertEquals("rql4j: --eval-episodes must be a whole number in 1..100000, got 0; see rql4j customize --help",
         r.output().strip());
+  }
+
+  @Test
+  void customizeUsesAServerItDidNotStartWithItsSecret(@TempDir Path tmp) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(ROOT.resolve(".venv/bin/python").toString(), "-m", "rql4j_bridge", "serve",
+        "--workers", "2", "--exit-on-stdin-eof").redirectError(ProcessBuilder.Redirect.DISCARD);
+    pb.environment().put("RQL4J_BRIDGE_TOKEN", "the-secret-of-this-test");
+    Process server = pb.start();
+    try {
+      String line = new java.io.BufferedReader(new java.io.InputStreamReader(server.getInputStream(),
+          StandardCharsets.UTF_8)).readLine();
+      assertTrue(line != null && line.startsWith("RQL4J_BRIDGE_PORT="), String.valueOf(line));
+      String address = "127.0.0.1:" + line.substring("RQL4J_BRIDGE_PORT=".length()).trim();
+      String[] args = {"customize", "--task", "cartpole-center", "--server", address, "--steps", "2000",
+          "--eval-episodes", "1", "--out", "run"};
+      Run wrong = rql4j(tmp, null, java.util.Map.of("RQL4J_BRIDGE_TOKEN", "another"), args);
+      assertTrue(wrong.code() != 0 && wrong.output().contains("--server " + address), wrong.output());
+      assertFalse(Files.exists(tmp.resolve("run")), "nothing written");
+      Run none = rql4j(tmp, null, args);
+      assertTrue(none.code() != 0 && none.output().contains("RQL4J_BRIDGE_TOKEN"), none.output());
+      Run right = rql4j(tmp, null, java.util.Map.of("RQL4J_BRIDGE_TOKEN", "the-secret-of-this-test"), args);
+      assertEquals(0, right.code(), right.output());
+      assertTrue(right.output().contains("| customized (residual) |"), right.output());
+      assertTrue(server.isAlive(), "the run must not stop a server it did not start");
+    } finally {
+      server.destroy();
+      server.waitFor(10, TimeUnit.SECONDS);
+    }
   }
 }
