@@ -153,3 +153,16 @@ def test_the_command_line_is_found_by_the_documented_rule(tmp_path: Path) -> Non
     assert find_cli({"PATH": path}) == [str(on_path)]
     # 3. this checkout's bin/rql4j
     assert find_cli({"PATH": str(tmp_path / "empty")}) == [str(ROOT / "bin" / "rql4j")]
+
+
+def test_env_workers_and_server_reach_the_command_line(user_dir: Path) -> None:
+    """The keyword arguments become the command line's options (a stand-in command records them)."""
+    recorder = user_dir / "record.sh"
+    recorder.write_text('#!/bin/sh\necho "$@" > args.txt\nexit 3\n')
+    recorder.chmod(recorder.stat().st_mode | stat.S_IEXEC)
+    with pytest.raises(CustomizationError):
+        rql4j_bridge.customize(PRIOR, "CartPole-v1", "stay_left_tasks:stay_left", out="never", env_workers=2,
+                               server="127.0.0.1:5000", on_output=None, cli=[str(recorder)])  # fmt: skip
+    words = (user_dir / "args.txt").read_text().split()
+    assert words[words.index("--env-workers") + 1] == "2"
+    assert words[words.index("--server") + 1] == "127.0.0.1:5000"

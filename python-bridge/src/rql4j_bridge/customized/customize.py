@@ -228,6 +228,8 @@ def customize(
     distribution: str | None = None,
     imports: Sequence[str] = (),
     resume: bool = False,
+    env_workers: int | None = None,
+    server: str | None = None,
     options: Sequence[str] = (),
     on_output: Callable[[str], None] | None = print,
     cli: Sequence[str] | None = None,
@@ -247,6 +249,9 @@ def customize(
       step, or ``"auto"``), ``eval_episodes``, ``resume``: the command line's options of the same names;
       ``options``: any further ones, as words. Without ``prior_weight`` (or ``--alpha-hat`` in ``options``)
       the run follows the default KL budget, as ``rql4j customize --env-id`` does (docs/tuning.md).
+    - ``env_workers``: step the env's copies in that many worker processes of the env server
+      (``--env-workers``); ``server``: ``"HOST:PORT"`` of an env server you started (``--server``; its
+      secret in ``RQL4J_BRIDGE_TOKEN``) instead of one the run starts (docs/bridge.md).
     - ``on_output``: called with each line the command prints (its progress and the before/after table);
       None for quiet.
 
@@ -268,6 +273,8 @@ def customize(
         ("--prior-weight", prior_weight),
         ("--kl-budget", kl_budget),
         ("--eval-episodes", eval_episodes),
+        ("--env-workers", env_workers),
+        ("--server", server),
     ):
         if value is not None:
             args += [flag, str(value)]
