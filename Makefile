@@ -19,7 +19,7 @@ CONSTRAINTS := python-bridge/constraints.txt
 # The command line's runtime classpath, for bin/rql4j.
 CLI_CP := rql4j-cli/target/classpath.txt
 
-.PHONY: setup lock demo test test-python test-python-run test-java test-consumer test-consumer-run bench bench-pins bench-prior bench-softq bench-sac bench-ppo bench-memory bench-workers clean
+.PHONY: setup lock demo test test-python test-python-run test-java test-consumer test-consumer-run bench bench-pins bench-prior bench-softq bench-sac bench-ppo bench-memory bench-workers bench-step-cost clean
 
 setup: $(PY_STAMP) $(CLI_CP)
 
@@ -94,16 +94,17 @@ bench-prior: setup rql4j/target/test-classpath.txt
 	$(PY) compat-tests/python/make_prior_fixtures.py --out target/prior-fixtures
 	$(BENCH_JAVA) org.rql4j.compat.PriorBenchmark
 
-# Learner memory over a long run (not a test; ~25 min): writes docs/benchmarks.md.
-# Full CartPole customization, Java learner vs the PyTorch reference, under /usr/bin/time -v
-# (not a test; run on an idle machine): writes docs/benchmarks.md.
+# Full CartPole customization, Java learner vs the PyTorch reference, under /usr/bin/time -v, in PAIRS
+# pairs of runs taking turns (not a test; ~5 min a pair on an idle machine): writes docs/benchmarks.md.
+PAIRS ?= 3
 bench-softq: setup rql4j/target/test-classpath.txt
 	$(MVN) test-compile
-	$(BENCH_JAVA) org.rql4j.compat.CustomizationSpeedBenchmark cartpole-center
+	$(BENCH_JAVA) org.rql4j.compat.CustomizationSpeedBenchmark cartpole-center 100000 $(PAIRS)
 
+# The same for MountainCar (residual SAC; ~17 min a pair): one pair unless PAIRS=N is given.
 bench-sac: setup rql4j/target/test-classpath.txt
 	$(MVN) test-compile
-	$(BENCH_JAVA) org.rql4j.compat.CustomizationSpeedBenchmark mountaincar-lessleft
+	$(BENCH_JAVA) org.rql4j.compat.CustomizationSpeedBenchmark mountaincar-lessleft 100000 $(if $(filter command line,$(origin PAIRS)),$(PAIRS),1)
 
 # PPO training speed on HalfCheetah, Java PPO through the bridge vs SB3 in-process (not a test; ~5 min idle).
 bench-ppo: setup rql4j/target/test-classpath.txt
@@ -115,6 +116,13 @@ bench-pins: setup rql4j/target/test-classpath.txt
 	$(MVN) test-compile
 	$(BENCH_JAVA) org.rql4j.compat.NumericsPinBenchmark 3
 
+# Where a training step's env step and prior query go, piece by piece, Java and Python (not a test; ~3 min
+# idle): writes docs/benchmarks.md.
+bench-step-cost: setup rql4j/target/test-classpath.txt
+	$(MVN) test-compile
+	$(BENCH_JAVA) org.rql4j.bridge.StepCostBenchmark
+
+# Learner memory over a long run (not a test; ~25 min): writes docs/benchmarks.md.
 bench-memory: setup rql4j/target/test-classpath.txt
 	$(MVN) test-compile
 	$(BENCH_JAVA) -Xmx512m org.rql4j.compat.SoftQMemoryBenchmark 10000 100000 1000000

@@ -398,7 +398,7 @@ def test_bad_bounds_are_refused() -> None:
         "max_open_envs": 256,
         "max_step_sockets": 64,
         "max_step_frame_bytes": 64 * 1024 * 1024,
-        "max_env_workers": 64,
+        "max_env_workers": 2 * (os.cpu_count() or 1),
     }
 
 

@@ -22,7 +22,7 @@ from gymnasium import spaces
 from rql4j_bridge.env_server import EnvServicer, serve
 from rql4j_bridge.proto.rql4j.v1 import env_pb2 as pb
 from rql4j_bridge.proto.rql4j.v1 import env_pb2_grpc as pb_grpc
-from rql4j_bridge.tensors import from_tensor
+from rql4j_bridge.tensors import from_tensor, to_value
 from rql4j_bridge.workers import blocks
 
 
@@ -70,6 +70,7 @@ def _run_pair(
 ) -> int:
     """Steps both servers with the same actions and asserts the same replies; returns the episode ends seen."""
     made = [make(s.stub, env_id, num_envs, mode, max_episode_steps=max_episode_steps) for s in servers]
+    assert hasattr(servers[1].servicer._envs[made[1].env_handle].vec, "pids"), "the second server must use workers"
     assert made[0].observation_space == made[1].observation_space
     assert made[0].action_space == made[1].action_space
     handles = [m.env_handle for m in made]
@@ -256,3 +257,63 @@ class _AbortingContext:
 
     def abort(self, code: grpc.StatusCode, message: str) -> None:
         raise RuntimeError(f"{code.name}: {message}")
+
+
+def test_restore_carries_the_next_step_flag_across_workers(servers: tuple[_Server, _Server]) -> None:
+    """NEXT_STEP: a snapshot of a copy whose episode just ended restores "reset next step" into another worker."""
+    handles = [make(s.stub, "CartPole-v1", 3, pb.NEXT_STEP, max_episode_steps=3).env_handle for s in servers]
+    for s, h in zip(servers, handles, strict=True):
+        reset(s.stub, h, [4])
+    for _ in range(3):  # all three copies reach their time limit on this step
+        replies = [step(s.stub, h, np.array([0, 1, 0])) for s, h in zip(servers, handles, strict=True)]
+        assert replies[0] == replies[1]
+    assert from_tensor(replies[1].truncated).all()
+    snaps = [_snapshot(s.stub, h, 0) for s, h in zip(servers, handles, strict=True)]
+    for s, h in zip(servers, handles, strict=True):
+        reset(s.stub, h, [9])  # every copy mid-episode again, with other states
+        step(s.stub, h, np.array([1, 1, 1]))
+    for s, h, snap in zip(servers, handles, snaps, strict=True):
+        _restore(s.stub, h, snap, 2)  # copy 2 lives in the other worker
+    for _ in range(3):
+        replies = [step(s.stub, h, np.array([1, 0, 1])) for s, h in zip(servers, handles, strict=True)]
+        assert replies[0] == replies[1]
+    for s, h in zip(servers, handles, strict=True):
+        s.stub.Close(pb.CloseRequest(env_handle=h))
+
+
+def test_snapshots_travel_between_the_servers_process_and_workers() -> None:
+    """One server, one env in its own process and one in workers (MakeRequest.workers): restores both ways."""
+    servicer = EnvServicer()
+    try:
+        inproc = servicer.Make(pb.MakeRequest(env_id="CartPole-v1", num_envs=2), None).env_handle
+        worker = servicer.Make(pb.MakeRequest(env_id="CartPole-v1", num_envs=2, workers=2), None).env_handle
+        for h, seed in ((inproc, 1), (worker, 2)):
+            servicer.Reset(pb.ResetRequest(env_handle=h, seeds=[seed]), None)
+        a = servicer.Snapshot(pb.SnapshotRequest(env_handle=inproc, index=0), None).snapshot_handle
+        b = servicer.Snapshot(pb.SnapshotRequest(env_handle=worker, index=1), None).snapshot_handle
+        servicer.Restore(pb.RestoreRequest(env_handle=worker, index=0, snapshot_handle=a), None)
+        servicer.Restore(pb.RestoreRequest(env_handle=inproc, index=1, snapshot_handle=b), None)
+        servicer.Restore(pb.RestoreRequest(env_handle=worker, index=1, snapshot_handle=b), None)
+        servicer.Restore(pb.RestoreRequest(env_handle=inproc, index=0, snapshot_handle=a), None)
+        space = spaces.MultiDiscrete([2, 2])
+        for t in range(20):
+            action = to_value(np.array([t % 2, t % 2]), space)
+            x = servicer.Step(pb.StepRequest(env_handle=inproc, action=action), None)
+            y = servicer.Step(pb.StepRequest(env_handle=worker, action=action), None)
+            assert x == y, f"step {t}: both envs hold the same two states"
+    finally:
+        servicer.close_all()
+
+
+def test_a_reset_after_an_unnoticed_death_starts_the_worker_at_once(servers: tuple[_Server, _Server]) -> None:
+    server = servers[1]
+    handle = make(server.stub, "CartPole-v1", 2).env_handle
+    reset(server.stub, handle, [0])
+    vec = server.servicer._envs[handle].vec
+    victim = vec.pids[0]
+    os.kill(victim, signal.SIGKILL)
+    assert not _alive(victim)
+    reset(server.stub, handle, [0])  # the first call after the death is a Reset: it restarts the worker
+    assert victim not in vec.pids
+    step(server.stub, handle, np.array([0, 1]))
+    server.stub.Close(pb.CloseRequest(env_handle=handle))

@@ -220,10 +220,10 @@ def _add_common_serve_args(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--max-env-workers",
         type=_int_at_least(0),
-        default=64,
+        default=2 * (os.cpu_count() or 1),
         metavar="N",
         help="env worker processes running at once over all envs (--workers, or a Make asking for them); a Make "
-        "that needs more is refused (default: 64)",
+        "that needs more is refused (default: twice the cores)",
     )
     serve.add_argument(
         "--workers",

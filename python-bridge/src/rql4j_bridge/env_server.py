@@ -41,6 +41,7 @@ import importlib.util
 import inspect
 import json
 import logging
+import os
 import pickle
 import platform
 import re
@@ -206,7 +207,8 @@ DEFAULT_MAX_SNAPSHOTS = 1024
 DEFAULT_MAX_NUM_ENVS = 1024  # copies per Make (serve --max-num-envs)
 DEFAULT_MAX_OPEN_ENVS = 256  # env handles open at once (serve --max-open-envs)
 DEFAULT_MAX_STEP_SOCKETS = 64  # step sockets listening or connected at once (serve --max-step-sockets)
-DEFAULT_MAX_ENV_WORKERS = 64  # env worker processes at once, over all envs (serve --max-env-workers)
+# env worker processes at once, over all envs (serve --max-env-workers): more than the cores do not step faster
+DEFAULT_MAX_ENV_WORKERS = 2 * (os.cpu_count() or 1)
 
 
 def _qualname(exc: BaseException) -> str:
@@ -863,12 +865,17 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 autoreset_next=autoreset_next,
             )
         key = uuid.uuid4().hex
-        with self._registry_lock:
-            if env.handle not in self._envs:  # closed meanwhile: its snapshots are gone with it
-                raise RpcError(grpc.StatusCode.NOT_FOUND, f"{env.describe()} was closed")
-            self._check_room()  # again under the lock: concurrent snapshots must not pass the bound
-            self._snapshots[key] = snap
-            held = len(self._snapshots)
+        try:
+            with self._registry_lock:
+                if env.handle not in self._envs:  # closed meanwhile: its snapshots are gone with it
+                    raise RpcError(grpc.StatusCode.NOT_FOUND, f"{env.describe()} was closed")
+                self._check_room()  # again under the lock: concurrent snapshots must not pass the bound
+                self._snapshots[key] = snap
+                held = len(self._snapshots)
+        except RpcError:
+            if isinstance(state, WorkerSnapshot):  # the copy its worker holds must not outlive the refusal
+                state.owner.release(state)
+            raise
         return pb.SnapshotResponse(snapshot_handle=key, open_snapshots=held, max_snapshots=self.max_snapshots)
 
     @_unary

@@ -1,9 +1,10 @@
 """Worker processes on one host: the copies of one served env spread over N processes, stepped concurrently.
 
-``serve --workers N`` (``EnvServicer(workers=N)``) makes every env of two or more copies a
-:class:`WorkerVectorEnv` (``min(N, num_envs)`` processes, contiguous blocks of copies, the first
-blocks one copy larger when they do not divide evenly); ``--workers 0``, the default, keeps every
-copy in the server's own process (a ``SyncVectorEnv``). One Python process steps its copies one
+``serve --workers N`` (``EnvServicer(workers=N)``) makes every env a :class:`WorkerVectorEnv`
+(``min(N, num_envs)`` processes, contiguous blocks of copies, the first blocks one copy larger when
+they do not divide evenly; a one-copy env gets one worker); ``--workers 0``, the default, keeps every
+copy in the server's own process (a ``SyncVectorEnv``), unless a Make asks for workers
+(``MakeRequest.workers``). One Python process steps its copies one
 after the other, however many cores the host has: with workers, a step sends each worker its
 block of actions, then collects the replies, so the blocks step at the same time.
 
@@ -23,11 +24,13 @@ the in-process server would (``gymnasium.make`` of the env id the server already
 
 Snapshots are held by the worker that holds the copy: ``Snapshot`` leaves a deep copy in that
 worker's process and the server keeps only a reference. ``Restore`` into a copy of the same worker
-copies it there; into another worker, another env, or the server's own process, the snapshot
-travels as a pickle between the server and its own worker processes (never one a request sent).
+copies it there (``copy.deepcopy``, as in-process); into another worker, another env, or the server's
+own process, the snapshot travels as a pickle between the server and its own worker processes (never
+one a request sent), so there an env that ``deepcopy`` can copy but ``pickle`` cannot is refused.
 
 Faults: an exception in a copy's ``step`` / ``reset`` comes back as :class:`EnvWorkerError` naming
-the worker's copies and its pid (the server answers INTERNAL and the env needs a Reset). A worker
+the worker's copies, its pid and the env's error (its traceback goes to the server's log, not to the
+client; the server answers INTERNAL and the env needs a Reset). A worker
 that dies (killed, out of memory, a crash in native code) gives :class:`WorkerDiedError` naming its
 copies, its pid and its exit code; the next ``Reset`` of the env starts a new worker for those
 copies (their snapshots are gone with the process).
@@ -38,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import importlib
+import logging
 import multiprocessing
 import os
 import pickle
@@ -56,6 +60,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
 WORKER_START_TIMEOUT_S = 120.0  # making the copies in a fresh process (imports included)
+
+_log = logging.getLogger("rql4j_bridge.workers")
 
 
 class EnvWorkerError(RuntimeError):
@@ -214,9 +220,11 @@ class WorkerVectorEnv:
         assert pipe is not None
         try:
             if timeout is not None and not pipe.poll(timeout):
-                raise WorkerDiedError(
-                    f"the worker process holding {self._describe(w)} did not {what} in {timeout:.0f} s"
-                )
+                proc = self._procs[w]
+                if proc is not None and proc.is_alive():
+                    proc.kill()  # its late reply must never be read as the answer to a later request
+                self._dead[w] = f"the worker process holding {self._describe(w)} did not {what} in {timeout:.0f} s"
+                raise WorkerDiedError(self._dead[w] + "; it was stopped")
             status, payload = pipe.recv()
         except (OSError, EOFError, BrokenPipeError):
             raise self._died(w) from None
@@ -225,7 +233,8 @@ class WorkerVectorEnv:
         if status == "refused":
             raise WorkerRefusal(*payload)
         kind, message, trace = payload
-        raise EnvWorkerError(f"{kind}: {message} (in {self._describe(w)}; its traceback: {trace.strip()[-2000:]})")
+        _log.error("%s raised in its worker process:\n%s", self._describe(w), trace[-8000:])
+        raise EnvWorkerError(f"{kind}: {message} (in {self._describe(w)})")
 
     def _exchange(self, messages: dict[int, tuple[Any, ...]], what: str) -> dict[int, Any]:
         """Sends each worker its message, then collects every reply (so the workers run at the same time).
@@ -268,6 +277,9 @@ class WorkerVectorEnv:
                 block_mask = None if mask is None else mask[b.start : b.stop]
                 if block_mask is not None and not block_mask.any():
                     continue  # Gymnasium refuses a mask without a copy; this block keeps its observations
+                proc = self._procs[w]
+                if self._dead[w] is None and proc is not None and proc.exitcode is not None:
+                    self._died(w)  # it ended since the last call: this Reset starts a new one
                 if self._dead[w] is not None:
                     if block_mask is not None and not block_mask.all():
                         raise WorkerDiedError(
@@ -290,7 +302,11 @@ class WorkerVectorEnv:
         if self._pipes[w] is not None:
             self._pipes[w].close()
         self._launch(w)
-        self._receive(w, "make its copies", timeout=WORKER_START_TIMEOUT_S)
+        try:
+            self._receive(w, "make its copies", timeout=WORKER_START_TIMEOUT_S)
+        except (EnvWorkerError, WorkerRefusal) as e:  # it exits after reporting: the next Reset tries again
+            self._dead[w] = f"a new worker process for {self._describe(w)} could not make its copies ({e})"
+            raise
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         with self._lock:

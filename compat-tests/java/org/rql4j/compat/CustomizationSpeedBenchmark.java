@@ -26,8 +26,10 @@ import org.rql4j.bridge.PythonServer;
  * episodes each). Tasks: {@code cartpole-center} (residual soft Q-learning,
  * {@code compat-tests/python/residual_soft_q_full_run.py}; {@code make bench-softq}) and
  * {@code mountaincar-lessleft} (residual SAC, {@code compat-tests/python/residual_sac_full_run.py};
- * {@code make bench-sac}). Writes {@code compat-tests/results/<name>-benchmark.json} and its section
- * of docs/benchmarks.md. Run on an otherwise idle machine.
+ * {@code make bench-sac}). Arguments: TASK [ENV_STEPS (1e5)] [PAIRS (1)]; with several pairs the runs take
+ * turns (Java, PyTorch, Java, ...) and the table adds the medians and their ratio. Writes
+ * {@code compat-tests/results/<name>-benchmark.json} and its section of docs/benchmarks.md. Run on an
+ * otherwise idle machine.
  */
 public final class CustomizationSpeedBenchmark {
 
@@ -61,12 +63,85 @@ public final class CustomizationSpeedBenchmark {
     Path root = Path.of(System.getProperty("rql4j.project.dir", ".")).toAbsolutePath();
     String task = args.length > 0 ? args[0] : "cartpole-center";
     long steps = args.length > 1 ? Long.parseLong(args[1]) : 100_000;
+    int pairs = args.length > 2 ? Integer.parseInt(args[2]) : 1;
+    if (pairs < 1) {
+      throw new IllegalArgumentException("pairs must be >= 1, got " + pairs);
+    }
     Case c = of(task);
     Path work = root.resolve("target/bench/" + c.name());
     deleteTree(work);
     Files.createDirectories(work);
     Path prior = root.resolve("examples/priors/" + c.prior());
 
+    // Java, PyTorch, Java, PyTorch, ...: interleaved, so that the machine's drift spreads over both sides
+    List<Map<String, Object>> javaRows = new ArrayList<>();
+    List<Map<String, Object>> pyRows = new ArrayList<>();
+    for (int pair = 0; pair < pairs; pair++) {
+      javaRows.add(javaRun(c, task, steps, prior, work.resolve("pair" + pair)));
+      pyRows.add(pythonRun(c, root, task, steps, prior, work.resolve("pair" + pair)));
+    }
+
+    String when = Instant.now().toString();
+    int cores = Runtime.getRuntime().availableProcessors();
+    double javaWall = median(javaRows, "wall_seconds");
+    double pyWall = median(pyRows, "wall_seconds");
+    Gson gson = new GsonBuilder().setPrettyPrinting().create();
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("benchmark", c.name());
+    json.put("task", task);
+    json.put("date", when);
+    json.put("cores", cores);
+    json.put("env_steps", steps);
+    json.put("pairs", pairs);
+    json.put("java_runs", javaRows);
+    json.put("python_runs", pyRows);
+    json.put("median_wall_ratio_java_over_python", javaWall / pyWall);
+    Path results = root.resolve("compat-tests/results/" + c.name() + "-benchmark.json");
+    Files.createDirectories(results.getParent());
+    Files.writeString(results, gson.toJson(json) + "\n");
+
+    StringBuilder md = new StringBuilder();
+    md.append("## ").append(c.title()).append("\n\n");
+    md.append("Command: `make bench-").append(c.name().replace("-speed", "")).append("` (runs `org.rql4j.compat.")
+        .append("CustomizationSpeedBenchmark ").append(task).append(" ").append(steps).append(" ").append(pairs)
+        .append("`). Measured ").append(when).append(" on a ").append(cores).append("-core machine of our kind. ")
+        .append(pairs == 1 ? "One run each, one after the other" : pairs + " pairs of runs taking turns (Java, "
+            + "PyTorch, Java, PyTorch, ...), the medians over the pairs")
+        .append(", same schedule (").append(String.format(Locale.ROOT, c.schedule(), steps)).append("), each also ")
+        .append("evaluating the prior and the customized policy ")
+        .append("(20 episodes each). Wall, CPU and max RSS from `/usr/bin/time -v` of the whole process (the Java ")
+        .append("row includes starting the Python env server, whose CPU is counted; max RSS is the largest single ")
+        .append("process). Train s = the training loop's wall time; env / prior / learner s split it ")
+        .append("(learner = updates + acting); env steps/s = env steps / train s. ").append(c.official())
+        .append("\n\n");
+    md.append("| implementation | run | wall s | CPU s | max RSS MiB | train s | env steps/s | env s | prior s | learner s "
+        + "| customized (20 episodes) |\n");
+    md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for (int pair = 0; pair < pairs; pair++) {
+      for (Map<String, Object> r : List.of(javaRows.get(pair), pyRows.get(pair))) {
+        md.append(row(r, pairs == 1 ? "" : String.valueOf(pair + 1), steps));
+      }
+    }
+    if (pairs > 1) {
+      for (List<Map<String, Object>> rows : List.of(javaRows, pyRows)) {
+        Map<String, Object> m = new LinkedHashMap<>(rows.get(0));
+        for (String key : List.of("wall_seconds", "cpu_seconds", "max_rss_mib", "train_seconds", "env_seconds",
+            "prior_seconds", "learner_seconds")) {
+          m.put(key, median(rows, key));
+        }
+        m.put("customized", "");
+        md.append(row(m, "**median**", steps));
+      }
+    }
+    md.append(String.format(Locale.ROOT, "%nJava / PyTorch, ratio of the median wall times: **%.3f** (%.1f s / %.1f s).%n",
+        javaWall / pyWall, javaWall, pyWall));
+    Path doc = BenchmarkDoc.writeSection(root, c.name() + "-benchmark", md.toString());
+    System.out.println(md);
+    System.out.println("wrote " + results + " and " + doc);
+  }
+
+  private static Map<String, Object> javaRun(Case c, String task, long steps, Path prior, Path work) throws Exception {
+    Files.createDirectories(work);
     List<String> javaCmd = new ArrayList<>(List.of("/usr/bin/time", "-v",
         ProcessHandle.current().info().command().orElse("java")));
     javaCmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
@@ -76,13 +151,6 @@ public final class CustomizationSpeedBenchmark {
     Usage javaUsage = run(javaCmd, work.resolve("java.log"));
     JsonObject javaSummary = JsonParser.parseString(Files.readString(work.resolve("java/summary.json")))
         .getAsJsonObject();
-
-    List<String> python = List.of("/usr/bin/time", "-v", PythonServer.defaultPython().toString(),
-        root.resolve("compat-tests/python/" + c.script()).toString(), "--task", task, "--prior", prior.toString(),
-        "--steps", Long.toString(steps), "--seed", "0", "--out", work.resolve("python.json").toString());
-    Usage pyUsage = run(python, work.resolve("python.log"));
-    JsonObject py = JsonParser.parseString(Files.readString(work.resolve("python.json"))).getAsJsonObject();
-
     JsonObject progress = javaSummary.getAsJsonObject("final_progress");
     Map<String, Object> javaRow = new LinkedHashMap<>();
     javaRow.put("implementation", "rql4j (Java, DJL; env over the bridge's step socket)");
@@ -100,6 +168,17 @@ public final class CustomizationSpeedBenchmark {
         javaEval.std(org.rql4j.train.Evaluator.Episode::basicReturn),
         javaEval.mean(org.rql4j.train.Evaluator.Episode::addonReturn),
         javaEval.std(org.rql4j.train.Evaluator.Episode::addonReturn)));
+    return javaRow;
+  }
+
+  private static Map<String, Object> pythonRun(Case c, Path root, String task, long steps, Path prior, Path work)
+      throws Exception {
+    Files.createDirectories(work);
+    List<String> python = List.of("/usr/bin/time", "-v", PythonServer.defaultPython().toString(),
+        root.resolve("compat-tests/python/" + c.script()).toString(), "--task", task, "--prior", prior.toString(),
+        "--steps", Long.toString(steps), "--seed", "0", "--out", work.resolve("python.json").toString());
+    Usage pyUsage = run(python, work.resolve("python.log"));
+    JsonObject py = JsonParser.parseString(Files.readString(work.resolve("python.json"))).getAsJsonObject();
     Map<String, Object> pyRow = new LinkedHashMap<>();
     pyRow.put("implementation", "PyTorch reference (" + py.get("torch").getAsString() + "; env in-process)");
     pyRow.putAll(usage(pyUsage));
@@ -111,46 +190,20 @@ public final class CustomizationSpeedBenchmark {
     pyRow.put("customized", String.format(Locale.ROOT, "basic %.1f ± %.1f, add-on %.1f ± %.1f",
         ev.get("basic_mean").getAsDouble(), ev.get("basic_std").getAsDouble(), ev.get("addon_mean").getAsDouble(),
         ev.get("addon_std").getAsDouble()));
+    return pyRow;
+  }
 
-    String when = Instant.now().toString();
-    int cores = Runtime.getRuntime().availableProcessors();
-    Gson gson = new GsonBuilder().setPrettyPrinting().create();
-    Map<String, Object> json = new LinkedHashMap<>();
-    json.put("benchmark", c.name());
-    json.put("task", task);
-    json.put("date", when);
-    json.put("cores", cores);
-    json.put("env_steps", steps);
-    json.put("rows", List.of(javaRow, pyRow));
-    Path results = root.resolve("compat-tests/results/" + c.name() + "-benchmark.json");
-    Files.createDirectories(results.getParent());
-    Files.writeString(results, gson.toJson(json) + "\n");
+  private static String row(Map<String, Object> r, String run, long steps) {
+    return String.format(Locale.ROOT, "| %s | %s | %.1f | %.1f | %.0f | %.1f | %.0f | %.1f | %.1f | %.1f | %s |%n",
+        r.get("implementation"), run, r.get("wall_seconds"), r.get("cpu_seconds"), r.get("max_rss_mib"),
+        r.get("train_seconds"), steps / (double) r.get("train_seconds"), r.get("env_seconds"), r.get("prior_seconds"),
+        r.get("learner_seconds"), String.valueOf(r.get("customized")).replace("|", "").trim());
+  }
 
-    StringBuilder md = new StringBuilder();
-    md.append("## ").append(c.title()).append("\n\n");
-    md.append("Command: `make bench-").append(c.name().replace("-speed", "")).append("` (runs `org.rql4j.compat.")
-        .append("CustomizationSpeedBenchmark ").append(task).append("`). Measured ").append(when)
-        .append(" on a ").append(cores).append("-core machine of our kind. One run each, one after the other, ")
-        .append("same schedule (").append(String.format(Locale.ROOT, c.schedule(), steps)).append("), each also ")
-        .append("evaluating the prior and the customized policy ")
-        .append("(20 episodes each). Wall, CPU and max RSS from `/usr/bin/time -v` of the whole process (the Java ")
-        .append("row includes starting the Python env server, whose CPU is counted; max RSS is the largest single ")
-        .append("process). Train s = the training loop's wall time; env / prior / learner s split it ")
-        .append("(learner = updates + acting); env steps/s = env steps / train s. ").append(c.official())
-        .append("\n\n");
-    md.append("| implementation | wall s | CPU s | max RSS MiB | train s | env steps/s | env s | prior s | learner s "
-        + "| customized (20 episodes) |\n");
-    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
-    for (Map<String, Object> r : List.of(javaRow, pyRow)) {
-      md.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.0f | %.1f | %.0f | %.1f | %.1f | %.1f | %s |\n",
-          r.get("implementation"), r.get("wall_seconds"), r.get("cpu_seconds"), r.get("max_rss_mib"),
-          r.get("train_seconds"), steps / (double) r.get("train_seconds"), r.get("env_seconds"), r.get("prior_seconds"),
-          r.get("learner_seconds"),
-          String.valueOf(r.get("customized")).replace("|", "").trim()));
-    }
-    Path doc = BenchmarkDoc.writeSection(root, c.name() + "-benchmark", md.toString());
-    System.out.println(md);
-    System.out.println("wrote " + results + " and " + doc);
+  /** The median of {@code key} over {@code rows} (the mean of the middle two for an even count). */
+  static double median(List<Map<String, Object>> rows, String key) {
+    double[] v = rows.stream().mapToDouble(r -> ((Number) r.get(key)).doubleValue()).sorted().toArray();
+    return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
   }
 
   private static Map<String, Object> usage(Usage u) {
