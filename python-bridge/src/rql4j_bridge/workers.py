@@ -121,8 +121,8 @@ class _InfoBatcher:
 class WorkerVectorEnv:
     """The copies of one env over worker processes, with the interface the server uses of a ``SyncVectorEnv``.
 
-    ``make_copies(env_id, kwargs, n, addon, variant)`` runs in each worker (a picklable module-level
-    function); ``imports`` are imported there first."""
+    Each worker runs :func:`_worker_main`: it imports ``imports``, makes its block of copies (with the
+    add-on reward ``addon`` in ``variant``) and answers the commands this class sends."""
 
     def __init__(
         self,
@@ -161,7 +161,6 @@ class WorkerVectorEnv:
             raise
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self._block_action_spaces = [batch_space(self.single_action_space, len(b)) for b in self.blocks]
         self._block_obs_spaces = [batch_space(self.single_observation_space, len(b)) for b in self.blocks]
 
     # -- processes ----------------------------------------------------------------------------
@@ -492,7 +491,7 @@ def _worker_main(
     except BaseException as e:
         _send_error(pipe, e)
         return
-    snapshots: dict[str, tuple[gymnasium.Env]] = {}
+    snapshots: dict[str, gymnasium.Env] = {}
     while True:
         try:
             message = pipe.recv()
@@ -512,12 +511,12 @@ def _worker_main(
                 pipe.send(("ok", (obs, vec.calls)))
             elif command == "snapshot":
                 _, local, key = message
-                snapshots[key] = (copy.deepcopy(vec.envs[local]),)
+                snapshots[key] = copy.deepcopy(vec.envs[local])
                 flags = getattr(vec, "_autoreset_envs", None)
                 pipe.send(("ok", bool(flags[local]) if isinstance(flags, np.ndarray) else False))
             elif command in ("restore", "restore_pickle"):
                 _, local, source, autoreset_next = message
-                state = copy.deepcopy(snapshots[source][0]) if command == "restore" else pickle.loads(source)
+                state = copy.deepcopy(snapshots[source]) if command == "restore" else pickle.loads(source)
                 replaced, vec.envs[local] = vec.envs[local], state
                 with contextlib.suppress(Exception):
                     replaced.close()
@@ -526,7 +525,7 @@ def _worker_main(
                     flags[local] = autoreset_next
                 pipe.send(("ok", None))
             elif command == "export":
-                pipe.send(("ok", pickle.dumps(snapshots[message[1]][0])))
+                pipe.send(("ok", pickle.dumps(snapshots[message[1]])))
             elif command == "release":
                 snapshots.pop(message[1], None)
                 pipe.send(("ok", None))
