@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from typing import Any
 
 import numpy as np
@@ -11,8 +12,9 @@ import pytest
 from bridge_helpers import make, reset, step
 from gymnasium import spaces
 
+import rql4j_bridge.step_socket as step_socket_module
 from rql4j_bridge.proto.rql4j.v1 import env_pb2 as pb
-from rql4j_bridge.step_socket import MAX_FRAME_BYTES, StepSocket, recv_exact
+from rql4j_bridge.step_socket import DEFAULT_SPIN_US, MAX_FRAME_BYTES, StepSocket, default_spin_us, recv_exact
 from rql4j_bridge.tensors import to_value
 
 INVALID, PRECONDITION, NOT_FOUND = 3, 9, 5
@@ -157,3 +159,61 @@ def test_a_peer_that_never_sends_its_token_is_dropped() -> None:
     assert exited == [sock]
     assert recv_exact(conn, 1) is None  # the server closed the connection
     conn.close()
+
+
+def _frame(payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + payload
+
+
+def _reply(conn: socket.socket) -> bytes:
+    (n,) = struct.unpack(">I", recv_exact(conn, 4) or b"")
+    return bytes(recv_exact(conn, n) or b"") if n else b""
+
+
+@pytest.mark.parametrize("spin_us", [0, 50, 5000])
+def test_frames_in_pieces_together_and_growing(spin_us: int) -> None:
+    """Whether the server polls (spin_us > 0) or blocks, and however the frames' bytes arrive: split
+    headers, frames sent together, an empty frame, a frame larger than the reused buffer."""
+    sock = StepSocket("127.0.0.1", lambda b: b"<" + b[::-1] + b">", "t", spin_us=spin_us)
+    assert sock.spin_s == spin_us / 1e6
+    conn = socket.create_connection(("127.0.0.1", sock.port), timeout=10)
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conn.sendall(sock.token)
+    # a header in two pieces, the second after the server's poll has given up
+    frame = _frame(b"abc")
+    conn.sendall(frame[:2])
+    time.sleep(0.02)
+    conn.sendall(frame[2:5])
+    time.sleep(0.02)
+    conn.sendall(frame[5:])
+    assert _reply(conn) == b"<cba>"
+    # three frames in one write: answered in order, none lost
+    conn.sendall(_frame(b"one") + _frame(b"") + _frame(b"three"))
+    assert [_reply(conn) for _ in range(3)] == [b"<eno>", b"<>", b"<eerht>"]
+    # larger than the initial 64 KiB buffer, then small again
+    big = bytes(range(256)) * 1000
+    conn.sendall(_frame(big))
+    assert _reply(conn) == b"<" + big[::-1] + b">"
+    conn.sendall(_frame(b"xy"))
+    assert _reply(conn) == b"<yx>"
+    conn.close()
+    sock.join(5)
+
+
+def test_a_peer_closing_in_a_header_ends_the_socket() -> None:
+    exited: list[StepSocket] = []
+    sock = StepSocket("127.0.0.1", lambda b: b, "t", on_exit=exited.append, spin_us=100)
+    conn = socket.create_connection(("127.0.0.1", sock.port), timeout=10)
+    conn.sendall(sock.token + b"\x00\x00")
+    conn.close()
+    sock.join(5)
+    assert exited == [sock]
+
+
+def test_spin_default_follows_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(step_socket_module.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    assert default_spin_us() == 0
+    monkeypatch.setattr(step_socket_module.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert default_spin_us() == DEFAULT_SPIN_US
+    with pytest.raises(ValueError, match="spin_us"):
+        StepSocket("127.0.0.1", lambda b: b, "t", spin_us=-1)

@@ -48,7 +48,7 @@ import re
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent import futures
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
@@ -65,7 +65,7 @@ from rql4j_bridge.prior.service import AsyncPriorServicer, PriorServicer  # impo
 from rql4j_bridge.proto.rql4j.v1 import env_pb2 as pb
 from rql4j_bridge.proto.rql4j.v1 import env_pb2_grpc as pb_grpc
 from rql4j_bridge.proto.rql4j.v1 import prior_pb2_grpc as prior_pb_grpc
-from rql4j_bridge.step_socket import MAX_FRAME_BYTES, StepSocket
+from rql4j_bridge.step_socket import MAX_FRAME_BYTES, StepSocket, note_other_call
 from rql4j_bridge.tasks.core import TaskReward, takes_env
 from rql4j_bridge.tensors import (
     TensorError,
@@ -397,8 +397,11 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         max_env_workers: int = DEFAULT_MAX_ENV_WORKERS,
         workers: int = 0,
         worker_imports: Iterable[str] = (),
+        step_socket_spin_us: int | None = None,
     ) -> None:
-        """``workers``: 0 keeps every env's copies in this process; N > 0 spreads each env's copies over ``min(N,
+        """``step_socket_spin_us``: how long a step socket polls for the client's next frame before it blocks
+        (``serve --step-socket-spin-us``; None: :func:`rql4j_bridge.step_socket.default_spin_us`).
+        ``workers``: 0 keeps every env's copies in this process; N > 0 spreads each env's copies over ``min(N,
         num_envs)`` worker processes (:mod:`rql4j_bridge.workers`), which import ``worker_imports`` and
         ``addon_modules`` first. ``addon_modules``: the modules imported at start (``serve --import`` /
         ``--addon``), the only ones a request may name, as the module of its ``addon_reward`` or of a
@@ -406,6 +409,9 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         the same names (module docstring)."""
         if max_snapshots < 0:
             raise ValueError(f"max_snapshots must be >= 0, got {max_snapshots}")
+        if step_socket_spin_us is not None and step_socket_spin_us < 0:
+            raise ValueError(f"step_socket_spin_us must be >= 0, got {step_socket_spin_us}")
+        self.step_socket_spin_us = step_socket_spin_us
         for name, value, least in (
             ("max_num_envs", max_num_envs, 1),
             ("max_open_envs", max_open_envs, 1),
@@ -965,6 +971,7 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                     env.handle[:8],
                     on_exit=on_exit,
                     max_frame_bytes=self.max_step_frame_bytes,
+                    spin_us=self.step_socket_spin_us,
                 )
             except OSError as e:
                 self._release_step_socket()
@@ -1237,7 +1244,7 @@ def serve(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rql4j-rpc"),
         options=_SERVER_OPTIONS,
-        interceptors=[TokenInterceptor(auth_token)] if auth_token is not None else None,
+        interceptors=[_NoteCalls(), *([TokenInterceptor(auth_token)] if auth_token is not None else [])],
     )
     servicer = servicer or EnvServicer()
     servicer.authenticated = auth_token is not None
@@ -1265,6 +1272,30 @@ def _bind(server: grpc.Server | grpc.aio.Server, host: str, port: int) -> int:
     if bound == 0:
         raise OSError(f"cannot bind the rql4j bridge to {address}")
     return bound
+
+
+class _NoteCalls(grpc.ServerInterceptor):
+    """Tells the step sockets that a gRPC call came in (they pause polling: :func:`note_other_call`)."""
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        note_other_call()
+        return continuation(handler_call_details)
+
+
+class _AsyncNoteCalls(grpc.aio.ServerInterceptor):
+    """:class:`_NoteCalls` for the ``grpc.aio`` server."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        note_other_call()
+        return await continuation(handler_call_details)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1357,7 +1388,7 @@ async def serve_aio(
     """
     server = grpc.aio.server(
         options=_SERVER_OPTIONS,
-        interceptors=[AsyncTokenInterceptor(auth_token)] if auth_token is not None else None,
+        interceptors=[_AsyncNoteCalls(), *([AsyncTokenInterceptor(auth_token)] if auth_token is not None else [])],
     )
     servicer = servicer or EnvServicer()
     servicer.authenticated = auth_token is not None

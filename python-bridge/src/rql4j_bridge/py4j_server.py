@@ -41,6 +41,7 @@ from rql4j_bridge.auth import token_matches
 from rql4j_bridge.env_server import EnvServicer, RpcError, _qualname
 from rql4j_bridge.prior.service import PriorServicer, _status_of
 from rql4j_bridge.proto.rql4j.v1 import env_pb2, prior_pb2
+from rql4j_bridge.step_socket import note_other_call
 
 __all__ = ["JAVA_INTERFACE", "Py4jBridgeService", "decode_reply", "encode_error", "serve_py4j", "stop_py4j"]
 
@@ -168,6 +169,7 @@ class Py4jBridgeService:
 
     def call(self, method: str, request: bytes | bytearray) -> bytes:
         """One unary call: never raises, a failure is an error envelope (see the module docstring)."""
+        note_other_call()  # the step sockets of this process pause polling (rql4j_bridge.step_socket)
         entry = self._methods.get(method)
         if entry is None:
             return encode_error(

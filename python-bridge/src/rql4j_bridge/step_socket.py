@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+import os
 import secrets
 import socket
 import struct
@@ -33,7 +34,18 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["ACCEPT_TIMEOUT_S", "AUTH_TIMEOUT_S", "MAX_FRAME_BYTES", "TOKEN_BYTES", "StepSocket", "recv_exact"]
+__all__ = [
+    "ACCEPT_TIMEOUT_S",
+    "AUTH_TIMEOUT_S",
+    "DEFAULT_SPIN_US",
+    "MAX_FRAME_BYTES",
+    "SPIN_PAUSE_S",
+    "TOKEN_BYTES",
+    "StepSocket",
+    "default_spin_us",
+    "note_other_call",
+    "recv_exact",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -43,8 +55,39 @@ AUTH_TIMEOUT_S = 2.0  # how long an accepted connection may take to send its tok
 # A frame holds one StepRequest: an action batch. 64 MiB is 8 M float64 actions, far above any env
 # served here; `serve --max-step-frame-bytes` raises it (the gRPC server itself takes 256 MiB).
 MAX_FRAME_BYTES = 64 * 1024 * 1024
+DEFAULT_SPIN_US = 1000
 _BACKLOG = 8  # connections queued while one is being checked for its token
 _HEADER = struct.Struct(">I")
+_INITIAL_BUFFER = 64 * 1024  # grown to the largest frame seen (at most max_frame_bytes)
+
+
+# At most one step socket of a process polls at a time (the others block in their read): polling
+# threads would take turns at Python's GIL and slow each other down.
+_spin_lock = threading.Lock()
+# When the process last served a call that did not come over a step socket (a gRPC or Py4J call,
+# e.g. tree search's Restore between steps). While a step socket's thread polls it holds the GIL
+# most of the time, so such a call can wait up to Python's switch interval (5 ms) for it; polling
+# therefore pauses for SPIN_PAUSE_S after each such call.
+_other_call_at = -1e9
+SPIN_PAUSE_S = 1.0
+
+
+def note_other_call() -> None:
+    """Tells the step sockets of this process that a call came some other way: they stop polling for
+    :data:`SPIN_PAUSE_S` (the servers' interceptors and the Py4J entry point call this)."""
+    global _other_call_at
+    _other_call_at = time.monotonic()
+
+
+def default_spin_us() -> int:
+    """How long a step socket polls for the next frame before it blocks, by default: 1000 us where
+    this process may run on 2 or more cores, else 0 (polling on a single core would take it from the
+    client that is about to send the frame)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return DEFAULT_SPIN_US if cores >= 2 else 0
 
 
 def recv_exact(conn: socket.socket, n: int) -> bytearray | None:
@@ -83,10 +126,12 @@ class StepSocket:
         accept_timeout_s: float = ACCEPT_TIMEOUT_S,
         max_frame_bytes: int = MAX_FRAME_BYTES,
         auth_timeout_s: float = AUTH_TIMEOUT_S,
+        spin_us: int | None = None,
     ) -> None:
-        if max_frame_bytes < 0 or auth_timeout_s <= 0:
+        if max_frame_bytes < 0 or auth_timeout_s <= 0 or (spin_us is not None and spin_us < 0):
             raise ValueError(
-                f"max_frame_bytes must be >= 0 and auth_timeout_s > 0, got {max_frame_bytes} and {auth_timeout_s}"
+                f"max_frame_bytes and spin_us must be >= 0 and auth_timeout_s > 0, got {max_frame_bytes}, {spin_us} "
+                f"and {auth_timeout_s}"
             )
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # a wildcard IPv6 bind ("::") serves IPv4 clients too, as grpcio's does
@@ -99,6 +144,7 @@ class StepSocket:
         self.accept_timeout_s = accept_timeout_s
         self.max_frame_bytes = max_frame_bytes
         self.auth_timeout_s = auth_timeout_s
+        self.spin_s = (default_spin_us() if spin_us is None else spin_us) / 1e6
         self._deadline = time.monotonic() + accept_timeout_s
         self._handle_frame = handle_frame
         self._name = name
@@ -190,12 +236,42 @@ class StepSocket:
             return False
         return token is not None and hmac.compare_digest(bytes(token), self.token)
 
+    def _recv_into(self, conn: socket.socket, view: memoryview) -> int:
+        """``conn.recv_into(view)``, first polling without blocking for up to ``spin_s``.
+
+        A thread that blocks in recv is put to sleep and must be woken and scheduled again when the
+        next frame arrives, which costs more than the env step itself on small envs (docs/benchmarks.md,
+        "Where a training step goes"); polling keeps it running through the client's short gaps
+        between steps, on a core the client is not using."""
+        if self.spin_s > 0 and time.monotonic() - _other_call_at > SPIN_PAUSE_S and _spin_lock.acquire(False):
+            try:
+                deadline = time.perf_counter() + self.spin_s
+                seen = _other_call_at
+                while True:
+                    try:
+                        return conn.recv_into(view, 0, socket.MSG_DONTWAIT)
+                    except BlockingIOError:
+                        if time.perf_counter() >= deadline or _other_call_at != seen:
+                            break
+            finally:
+                _spin_lock.release()
+        return conn.recv_into(view)
+
     def _serve(self, conn: socket.socket) -> None:
+        # Frames are read into one reused buffer, header and payload with one recv when they
+        # arrive together (the client writes them in one go).
+        buf = bytearray(_INITIAL_BUFFER)
+        view = memoryview(buf)
+        have = 0  # bytes received and not yet served
         while not self._closed.is_set():
-            header = recv_exact(conn, _HEADER.size)
-            if header is None:
-                return  # the client closed the connection between frames: the normal end
-            (n,) = _HEADER.unpack(header)
+            while have < _HEADER.size:
+                k = self._recv_into(conn, view[have:])
+                if k == 0:
+                    if have == 0:
+                        return  # the client closed the connection between frames: the normal end
+                    raise ConnectionError(f"connection closed after {have} of {_HEADER.size} header bytes")
+                have += k
+            (n,) = _HEADER.unpack_from(buf, 0)
             if n > self.max_frame_bytes:  # refused before a byte of it is allocated or read
                 _log.warning(
                     "step socket %s: a frame of %d bytes exceeds the limit of %d (serve --max-step-frame-bytes); "
@@ -205,8 +281,20 @@ class StepSocket:
                     self.max_frame_bytes,
                 )
                 return
-            payload = recv_exact(conn, n) if n else bytearray()
-            if payload is None:
-                raise ConnectionError(f"connection closed before a frame's {n} bytes")
-            reply = self._handle_frame(bytes(payload))
+            end = _HEADER.size + n
+            if end > len(buf):
+                grown = bytearray(end)
+                grown[:have] = view[:have]
+                view.release()
+                buf, view = grown, memoryview(grown)
+            while have < end:
+                k = conn.recv_into(view[have:])
+                if k == 0:
+                    raise ConnectionError(f"connection closed before a frame's {n} bytes")
+                have += k
+            reply = self._handle_frame(bytes(view[_HEADER.size : end]))
             conn.sendall(_HEADER.pack(len(reply)) + reply)
+            # a lockstep client sends nothing more before the reply, but keep what it did send
+            have -= end
+            if have:
+                view[:have] = bytes(view[end : end + have])

@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -48,8 +49,29 @@ public final class StepCostBenchmark {
     Path root = Path.of(System.getProperty("rql4j.project.dir", ".")).toAbsolutePath();
     Path priorDir = root.resolve("examples/priors/cartpole-center-softdqn");
     Map<String, List<Double>> r = new LinkedHashMap<>();
-    try (PythonServer server = PythonServer.builder().start(); GrpcEnvClient client = server.connect();
-        TorchScriptPrior prior = TorchScriptPrior.load(priorDir); NDManager manager = NDManager.newBaseManager()) {
+    // the round trips with and without polling on each side (EnvSpec.optSpinWait, serve --step-socket-spin-us)
+    String task = "rql4j/cartpole-center-addon-v0";
+    for (boolean serverSpin : new boolean[] {false, true}) {
+      String server = serverSpin ? "server polls 1 ms" : "server blocks";
+      try (PythonServer s = PythonServer.builder()
+              .optStepSocketSpin(serverSpin ? Duration.ofMillis(1) : Duration.ZERO).start();
+          GrpcEnvClient client = s.connect()) {
+        for (int round = 0; round < ROUNDS; round++) {
+          for (boolean clientSpin : new boolean[] {false, true}) {
+            Duration spin = clientSpin ? Duration.ofNanos(200_000) : Duration.ZERO;
+            String sides = server + ", client " + (clientSpin ? "polls 200 µs" : "blocks");
+            add(r, "step socket round trip, CartPole-v1, back to back, " + sides,
+                socket(client, "CartPole-v1", 0, spin)[0]);
+            add(r, "step socket round trip, task env, back to back, " + sides, socket(client, task, 0, spin)[0]);
+            add(r, "step socket round trip, task env, 150 µs of work between steps, " + sides,
+                socket(client, task, 150_000, spin)[0]);
+            add(r, "a step and a Restore (gRPC) in turn, task env, per pair, " + sides, stepAndRestore(client, task,
+                spin));
+          }
+        }
+      }
+    }
+    try (TorchScriptPrior prior = TorchScriptPrior.load(priorDir); NDManager manager = NDManager.newBaseManager()) {
       DjlRuntime.noGradOnThisThread();
       byte[] plain = reply(false);
       byte[] withInfo = reply(true);
@@ -57,13 +79,6 @@ public final class StepCostBenchmark {
         add(r, "java: encode a step request (1 Discrete action) and write it", encode());
         add(r, "java: parse and decode a step reply, no info", decode(plain));
         add(r, "java: parse and decode a step reply, 2 info columns", decode(withInfo));
-        add(r, "step socket round trip, CartPole-v1, back to back (median)", socket(client, "CartPole-v1", 0)[0]);
-        double[] task = socket(client, "rql4j/cartpole-center-addon-v0", 0);
-        add(r, "step socket round trip, cartpole-center task env, back to back (median)", task[0]);
-        add(r, "step socket round trip, cartpole-center task env, back to back (mean)", task[1]);
-        double[] spaced = socket(client, "rql4j/cartpole-center-addon-v0", 150_000);
-        add(r, "step socket round trip, task env, 150 µs of work between steps (median)", spaced[0]);
-        add(r, "step socket round trip, task env, 150 µs of work between steps (mean)", spaced[1]);
         for (Map.Entry<String, Double> e : prior(prior, manager).entrySet()) {
           add(r, e.getKey(), e.getValue());
         }
@@ -76,9 +91,11 @@ public final class StepCostBenchmark {
         + "`compat-tests/python/step_cost.py`). Measured ").append(when).append(" on a ")
         .append(Runtime.getRuntime().availableProcessors()).append("-core machine of our kind, one intra-op thread. "
         + "Medians of 3 rounds, microseconds per call; CartPole, one copy; the prior is "
-        + "`examples/priors/cartpole-center-softdqn` on one observation. The prior rows are cumulative: each adds "
-        + "one call to the one above, the last is `ResidualSoftQLearning.priorFeatures` as the training loop "
-        + "calls it.\n\n| what | µs |\n|---|---:|\n");
+        + "`examples/priors/cartpole-center-softdqn` on one observation. The round trips are "
+        + "measured with each side polling for the other's message (`serve --step-socket-spin-us 1000`, "
+        + "`EnvSpec.optSpinWait` 200 µs; the defaults on 2 or more cores) or blocking in its read. The first four "
+        + "prior rows are cumulative: each adds one call to the one above; `PriorPolicy.outputs` is the query the "
+        + "training loops make.\n\n| what | µs |\n|---|---:|\n");
     for (Map.Entry<String, List<Double>> e : r.entrySet()) {
       md.append(String.format(Locale.ROOT, "| %s | %.1f |%n", e.getKey(), median(e.getValue())));
     }
@@ -167,9 +184,9 @@ public final class StepCostBenchmark {
   }
 
   /** Median and mean µs of one step over the step socket, with {@code gapNanos} of busy work between steps. */
-  private static double[] socket(GrpcEnvClient client, String envId, long gapNanos) {
+  private static double[] socket(GrpcEnvClient client, String envId, long gapNanos, Duration spin) {
     long[] times = new long[STEPS];
-    try (RemoteVectorEnv env = client.make(EnvSpec.builder(envId).build())) {
+    try (RemoteVectorEnv env = client.make(EnvSpec.builder(envId).optSpinWait(spin).build())) {
       env.reset(0);
       for (int i = 0; i < 300 + STEPS; i++) {
         if (gapNanos > 0) {
@@ -188,6 +205,31 @@ public final class StepCostBenchmark {
     long[] sorted = times.clone();
     Arrays.sort(sorted);
     return new double[] {sorted[STEPS / 2] / 1e3, Arrays.stream(times).average().orElse(0) / 1e3};
+  }
+
+  /**
+   * Median µs of a step (step socket) followed by a Restore (a gRPC call), as tree search alternates them:
+   * what polling on the server costs a gRPC call that arrives while the step socket's thread polls.
+   */
+  private static double stepAndRestore(GrpcEnvClient client, String envId, Duration spin) {
+    int pairs = 1_000;
+    long[] times = new long[pairs];
+    try (RemoteVectorEnv env = client.make(EnvSpec.builder(envId).optSpinWait(spin).build())) {
+      env.reset(0);
+      org.rql4j.env.Snapshottable snaps = (org.rql4j.env.Snapshottable) env;
+      String root = snaps.snapshot(0);
+      for (int i = 0; i < 100 + pairs; i++) {
+        long t0 = System.nanoTime();
+        env.step(new long[] {i & 1});
+        snaps.restore(0, root);
+        if (i >= 100) {
+          times[i - 100] = System.nanoTime() - t0;
+        }
+      }
+      snaps.releaseSnapshots(List.of(root));
+    }
+    Arrays.sort(times);
+    return times[pairs / 2] / 1e3;
   }
 
   /** The prior query built up call by call, cumulative, µs per call. */
@@ -220,6 +262,8 @@ public final class StepCostBenchmark {
         return prior.logProbsAll(m.create(obs, shape)).toFloatArray().length;
       }
     }));
+    out.put("prior: PriorPolicy.outputs (one read-back, NaN checked on the host): the training loops' query",
+        time(() -> prior.outputs(manager, obs, 1).length));
     out.put("prior: the NaN check alone (isNaN().any().getBoolean() on [1, 2])", time(() -> {
       try (NDManager m = manager.newSubManager()) {
         NDArray a = m.create(new float[] {-0.1f, -2.3f}, new Shape(1, 2));

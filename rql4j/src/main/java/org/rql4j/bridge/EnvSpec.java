@@ -23,6 +23,8 @@ import org.rql4j.env.AutoresetMode;
  * @param workers worker processes of the server for this env's copies: {@link #SERVER_WORKERS} (the
  *     server's {@code serve --workers}), {@link #NO_WORKERS} (the copies in the server's own process), or
  *     N > 0 for {@code min(N, numEnvs)} processes stepped at the same time (docs/bridge.md)
+ * @param spinWait on the step socket: how long the client polls for each reply before its thread
+ *     blocks in the read ({@link Duration#ZERO}: never polls); see {@link Builder#optSpinWait}
  */
 public record EnvSpec(
     String envId,
@@ -34,12 +36,21 @@ public record EnvSpec(
     Duration callTimeout,
     String addonReward,
     RewardVariant rewardVariant,
-    int workers) {
+    int workers,
+    Duration spinWait) {
 
   /** {@link #workers}: whatever the server was started with ({@code serve --workers N}, default none). */
   public static final int SERVER_WORKERS = 0;
   /** {@link #workers}: the copies in the server's own process, whatever it was started with. */
   public static final int NO_WORKERS = -1;
+
+  /**
+   * The default {@link #spinWait}: 200 µs where the JVM may use 2 or more cores, else zero (polling on
+   * a single core would take it from the server that is computing the reply).
+   */
+  public static Duration defaultSpinWait() {
+    return Runtime.getRuntime().availableProcessors() >= 2 ? Duration.ofNanos(200_000) : Duration.ZERO;
+  }
 
   public EnvSpec {
     Objects.requireNonNull(envId, "envId");
@@ -47,6 +58,10 @@ public record EnvSpec(
     Objects.requireNonNull(transport, "transport");
     Objects.requireNonNull(callTimeout, "callTimeout");
     Objects.requireNonNull(rewardVariant, "rewardVariant");
+    Objects.requireNonNull(spinWait, "spinWait");
+    if (spinWait.isNegative()) {
+      throw new IllegalArgumentException("spinWait must be >= 0, got " + spinWait + " for " + envId);
+    }
     if (numEnvs < 1) {
       throw new IllegalArgumentException("numEnvs must be >= 1, got " + numEnvs + " for " + envId);
     }
@@ -76,6 +91,7 @@ public record EnvSpec(
     private String addonReward;
     private RewardVariant rewardVariant = RewardVariant.TOTAL;
     private int workers = SERVER_WORKERS;
+    private Duration spinWait = defaultSpinWait();
 
     private Builder(String envId) {
       this.envId = envId;
@@ -131,9 +147,22 @@ public record EnvSpec(
       return this;
     }
 
+    /**
+     * On the step socket ({@link StepTransport#SOCKET}): how long the client polls for each reply
+     * before its thread blocks in the read. A blocked thread has to be woken when the reply
+     * arrives, which on small envs costs more than the env step (docs/benchmarks.md, "Where a
+     * training step goes"); polling spends this thread's core meanwhile. Default {@link
+     * EnvSpec#defaultSpinWait()}; {@link Duration#ZERO} never polls. The server's side of the
+     * same trade is {@code serve --step-socket-spin-us}. Replies are the same either way.
+     */
+    public Builder optSpinWait(Duration spinWait) {
+      this.spinWait = spinWait;
+      return this;
+    }
+
     public EnvSpec build() {
       return new EnvSpec(envId, kwargsJson, numEnvs, autoresetMode, maxEpisodeSteps, transport,
-          callTimeout, addonReward, rewardVariant, workers);
+          callTimeout, addonReward, rewardVariant, workers, spinWait);
     }
   }
 }

@@ -112,7 +112,7 @@ public final class GrpcVectorEnv extends AbstractRemoteVectorEnv {
         throw client.error("open the step socket of " + spec.envId(), e);
       }
       try {
-        socket = StepSocketChannel.connect(opened, client.host(), spec.callTimeout());
+        socket = StepSocketChannel.connect(opened, client.host(), spec.callTimeout(), spec.spinWait());
       } catch (IOException e) {
         // the gRPC port answered, the socket's port did not (e.g. only the gRPC port is published)
         return fallBackToStream(req, "cannot connect to its step socket at " + opened.getHost() + ":"

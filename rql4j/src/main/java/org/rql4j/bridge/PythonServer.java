@@ -257,6 +257,7 @@ public final class PythonServer implements AutoCloseable {
     private final List<String> addons = new ArrayList<>();
     private final List<String> serveArgs = new ArrayList<>();
     private int workers;
+    private java.time.Duration stepSocketSpin;
     private Duration startupTimeout = Duration.ofSeconds(60);
     private final Map<String, String> environment = new LinkedHashMap<>();
     private Path workingDir;
@@ -307,6 +308,20 @@ public final class PythonServer implements AutoCloseable {
       if (!addons.contains(java.util.Objects.requireNonNull(moduleFunction, "moduleFunction"))) {
         this.addons.add(moduleFunction);
       }
+      return this;
+    }
+
+    /**
+     * How long the server's step sockets poll for the client's next step before their thread sleeps
+     * ({@code rql4j-bridge serve --step-socket-spin-us}); by default 1 ms where the server may use 2 or
+     * more cores, else zero. Polling saves waking the thread (about 100 µs a step on small envs) and
+     * keeps a core busy meanwhile; {@link java.time.Duration#ZERO} never polls.
+     */
+    public Builder optStepSocketSpin(java.time.Duration spin) {
+      if (spin.isNegative()) {
+        throw new IllegalArgumentException("the step socket's spin must be >= 0, got " + spin);
+      }
+      this.stepSocketSpin = spin;
       return this;
     }
 
@@ -369,6 +384,9 @@ public final class PythonServer implements AutoCloseable {
       for (String a : addons) {
         cmd.add("--addon");
         cmd.add(a);
+      }
+      if (stepSocketSpin != null) {
+        cmd.addAll(List.of("--step-socket-spin-us", Long.toString(stepSocketSpin.toNanos() / 1000)));
       }
       if (workers > 0) {
         cmd.addAll(List.of("--workers", Integer.toString(workers)));

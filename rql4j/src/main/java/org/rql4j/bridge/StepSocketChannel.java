@@ -32,11 +32,13 @@ final class StepSocketChannel implements AutoCloseable {
   private final DataInputStream in;
   private final DataOutputStream out;
   private final String address;
+  private final long spinNanos;
   private byte[] buffer = new byte[4096];
 
-  private StepSocketChannel(Socket socket, String address) throws IOException {
+  private StepSocketChannel(Socket socket, String address, long spinNanos) throws IOException {
     this.socket = socket;
     this.address = address;
+    this.spinNanos = spinNanos;
     this.in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 65536));
     this.out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 65536));
   }
@@ -47,9 +49,10 @@ final class StepSocketChannel implements AutoCloseable {
    * @param opened the server's answer to OpenStepSocket
    * @param fallbackHost the host used for gRPC, taken when the server names a wildcard address
    * @param timeout connect timeout and the longest wait for each reply
+   * @param spinWait how long to poll for each reply before blocking in the read (zero: never)
    */
   static StepSocketChannel connect(OpenStepSocketResponse opened, String fallbackHost,
-      Duration timeout) throws IOException {
+      Duration timeout, Duration spinWait) throws IOException {
     String host = opened.getHost();
     if (isWildcard(host)) {
       host = fallbackHost;
@@ -61,7 +64,8 @@ final class StepSocketChannel implements AutoCloseable {
       // a port that drops packets must not cost a whole call timeout: 10 s at most to connect
       socket.connect(new InetSocketAddress(host, opened.getPort()), Math.min(ms, 10_000));
       socket.setSoTimeout(ms);
-      StepSocketChannel channel = new StepSocketChannel(socket, host + ":" + opened.getPort());
+      StepSocketChannel channel = new StepSocketChannel(socket, host + ":" + opened.getPort(),
+          Math.max(0, spinWait.toNanos()));
       channel.out.write(opened.getToken().toByteArray());
       return channel;
     } catch (IOException | RuntimeException e) {
@@ -103,6 +107,9 @@ final class StepSocketChannel implements AutoCloseable {
     out.writeInt(size);
     request.writeTo(out);
     out.flush();
+    if (spinNanos > 0) {
+      spinUntilReadable();
+    }
     int n;
     try {
       n = in.readInt();
@@ -126,6 +133,17 @@ final class StepSocketChannel implements AutoCloseable {
       throw new IOException("step socket " + address + " sent a reply with neither response nor error");
     }
     return reply.getResponse();
+  }
+
+  /**
+   * Polls the socket until a reply's first bytes are there or {@link #spinNanos} have passed (the
+   * blocking read that follows then returns at once, or waits as before).
+   */
+  private void spinUntilReadable() throws IOException {
+    long deadline = System.nanoTime() + spinNanos;
+    while (in.available() == 0 && System.nanoTime() - deadline < 0) {
+      Thread.onSpinWait();
+    }
   }
 
   /** Whether {@code e} is a read timeout (the server did not answer in time). */

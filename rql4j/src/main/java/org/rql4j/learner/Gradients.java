@@ -23,10 +23,16 @@ public final class Gradients {
   public static double clipGlobalNormArrays(List<NDArray> arrays, double maxNorm) {
     try (NDScope scope = new NDScope()) {
       NDArray[] grads = new NDArray[arrays.size()];
-      double sumSquares = 0;
+      ai.djl.ndarray.NDList squares = new ai.djl.ndarray.NDList(grads.length);
       for (int i = 0; i < grads.length; i++) {
         grads[i] = arrays.get(i).getGradient();
-        sumSquares += grads[i].square().sum().getFloat();
+        squares.add(grads[i].square().sum());
+      }
+      // one read-back for all parameters, summed in double in parameter order (as one getFloat each would)
+      float[] perParameter = grads.length == 0 ? new float[0] : ai.djl.ndarray.NDArrays.stack(squares).toFloatArray();
+      double sumSquares = 0;
+      for (float v : perParameter) {
+        sumSquares += v;
       }
       double total = Math.sqrt(sumSquares);
       double coef = Math.min(1.0, maxNorm / (total + 1e-6));

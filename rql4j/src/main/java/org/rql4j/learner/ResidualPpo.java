@@ -314,15 +314,8 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
   public float[] priorRows(float[] observations, PriorPolicy prior) {
     checkKlPrior(prior.spec());
     DjlRuntime.noGradOnThisThread();
-    int n = observations.length / obsDim;
-    try (NDScope scope = new NDScope(); NDManager m = manager.newSubManager()) {
-      NDArray raw = m.create(observations, new Shape(n, obsDim));
-      if (discrete) {
-        return prior.logProbsAll(raw).toFloatArray();
-      }
-      org.rql4j.prior.GaussianParams g = prior.distribution(raw);
-      return ai.djl.ndarray.NDArrays.concat(new NDList(g.mean().reshape(n, actDim), g.logStd().reshape(n, actDim)), 1)
-          .toFloatArray();
+    try (NDScope scope = new NDScope()) {
+      return prior.outputs(manager, observations, observations.length / obsDim);
     }
   }
 

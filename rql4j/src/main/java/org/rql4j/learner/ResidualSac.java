@@ -317,11 +317,7 @@ public final class ResidualSac implements OffPolicyLearner {
   @Override
   public float[] priorFeatures(PriorPolicy prior, float[] observations, int n) {
     DjlRuntime.noGradOnThisThread();
-    try (NDManager m = manager.newSubManager()) {
-      GaussianParams g = prior.distribution(m.create(observations, new Shape(n, obsDim)));
-      return NDArrays.concat(new NDList(g.mean().reshape(n, actDim), g.logStd().reshape(n, actDim)), 1)
-          .toFloatArray();
-    }
+    return prior.outputs(manager, observations, n);
   }
 
   /** Uniform random actions before {@code learningStarts}, then samples of {@code pi_hat}. */

@@ -192,10 +192,8 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   @Override
   public float[] priorFeatures(org.rql4j.prior.PriorPolicy prior, float[] observations, int n) {
     DjlRuntime.noGradOnThisThread();
-    try (NDManager m = manager.newSubManager()) {
-      float[] logPi = prior.logProbsAll(m.create(observations, new Shape(n, qResidual.inputDim()))).toFloatArray();
-      return dual == null ? logPi : dual.budget().temperPrior(logPi, nActions);
-    }
+    float[] logPi = prior.outputs(manager, observations, n);
+    return dual == null ? logPi : dual.budget().temperPrior(logPi, nActions);
   }
 
   /** Epsilon-uniform early, else sampled from {@code pi_hat}; stored as indices, stepped with the space's start added. */
@@ -326,7 +324,8 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
 
   /** {@code (Q_R + w log pi) / alphaHat}: the customized policy's logits. */
   public static NDArray customizedLogits(NDArray qResidual, NDArray logPrior, double alphaHat, double priorWeight) {
-    NDArray sum = priorWeight == 0 || logPrior == null ? qResidual : qResidual.add(Scalars.mul(logPrior, priorWeight));
+    NDArray sum = priorWeight == 0 || logPrior == null ? qResidual
+        : qResidual.add(priorWeight == 1 ? logPrior : Scalars.mul(logPrior, priorWeight)); // x * 1 == x exactly
     return alphaHat == 1 ? sum : Scalars.div(sum, alphaHat);
   }
 
@@ -382,8 +381,9 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
         NDArray qSa = qResidual.forward(obs).gather(actions, 1).reshape(b);
         NDArray l = huber(qSa, y);
         gc.backward(l);
+        float[] lossAndMeanQ = ai.djl.ndarray.NDArrays.stack(new ai.djl.ndarray.NDList(l, qSa.mean())).toFloatArray();
         return new LossDetails(details ? y.toFloatArray() : null, details ? qSa.toFloatArray() : null,
-            l.getFloat(), qSa.mean().getFloat());
+            lossAndMeanQ[0], lossAndMeanQ[1]);
       }
     }
   }
@@ -413,21 +413,28 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   public long[] act(float[] observations, float[] logPrior, double epsilon, boolean deterministic, Random rng) {
     DjlRuntime.noGradOnThisThread();
     int n = observations.length / qResidual.inputDim();
-    float[] logits;
-    try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
-      NDArray q = qResidual.forward(step.create(observations, new Shape(n, qResidual.inputDim())));
-      NDArray lp = logPrior == null ? null : step.create(logPrior, new Shape(n, nActions));
-      logits = customizedLogits(q, lp, alphaHat, priorWeight).toFloatArray();
-    }
+    float[] logits = null; // computed when a row first needs them (the forward pass draws no random numbers)
     long[] actions = new long[n];
     for (int i = 0; i < n; i++) {
       if (!deterministic && rng.nextDouble() < epsilon) {
         actions[i] = rng.nextInt(nActions);
       } else {
+        if (logits == null) {
+          logits = logits(observations, logPrior, n);
+        }
         actions[i] = chooseAction(logits, i * nActions, nActions, deterministic, rng);
       }
     }
     return actions;
+  }
+
+  /** {@code pi_hat}'s logits of {@code n} observations, flat {@code [n, nActions]}. */
+  private float[] logits(float[] observations, float[] logPrior, int n) {
+    try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
+      NDArray q = qResidual.forward(step.create(observations, new Shape(n, qResidual.inputDim())));
+      NDArray lp = logPrior == null ? null : step.create(logPrior, new Shape(n, nActions));
+      return customizedLogits(q, lp, alphaHat, priorWeight).toFloatArray();
+    }
   }
 
   /**

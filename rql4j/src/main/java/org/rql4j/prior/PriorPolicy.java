@@ -1,6 +1,10 @@
 package org.rql4j.prior;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import org.rql4j.runtime.Scalars;
 
 /**
@@ -66,6 +70,27 @@ public interface PriorPolicy extends AutoCloseable {
     NDArray x = deterministic ? g.mean()
         : g.mean().add(g.logStd().exp().mul(observations.getManager().randomNormal(g.mean().getShape())));
     return spec.distribution() == Distribution.SQUASHED_GAUSSIAN ? x.tanh() : x;
+  }
+
+  /**
+   * The prior's outputs for {@code n} observations given flat ({@code [n, obsDim]} row-major), read
+   * back to the host in one array: the per-step query of the training loops. Categorical priors:
+   * {@code log pi(.|s)}, {@code [n, actions]}; Gaussian priors: each row's mean then its log-std,
+   * {@code [n, 2 * actionDim]}. The same values as {@link #logProbsAll} / {@link #distribution};
+   * an implementation may do its checks on the host array instead of on the device ({@link
+   * TorchScriptPrior} does).
+   *
+   * @param manager where the temporary arrays are made (a sub-manager, closed before returning)
+   */
+  default float[] outputs(NDManager manager, float[] observations, int n) {
+    try (NDManager m = manager.newSubManager()) {
+      NDArray obs = m.create(observations, new Shape(n, spec().obsDim()));
+      if (spec().distribution() == Distribution.CATEGORICAL) {
+        return logProbsAll(obs).toFloatArray();
+      }
+      GaussianParams g = distribution(obs);
+      return NDArrays.concat(new NDList(g.mean().reshape(n, -1), g.logStd().reshape(n, -1)), 1).toFloatArray();
+    }
   }
 
   /** Releases the prior's resources (idempotent). */

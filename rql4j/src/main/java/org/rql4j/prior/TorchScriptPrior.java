@@ -100,6 +100,11 @@ public final class TorchScriptPrior implements PriorPolicy {
   }
 
   private NDList forward(NDArray observations) {
+    return forward(observations, true);
+  }
+
+  /** The module's outputs, shape-checked; {@code checkNaN}: on the device (the caller checks the host copy). */
+  private NDList forward(NDArray observations, boolean checkNaN) {
     if (closed) {
       throw new IllegalStateException("prior '" + spec.name() + "' is closed");
     }
@@ -122,7 +127,7 @@ public final class TorchScriptPrior implements PriorPolicy {
         throw new PriorException("the module of prior '" + spec.name() + "' (" + moduleFile + ") returned shape "
             + a.getShape() + " for " + batch + " observations; expected (" + batch + ", " + spec.actionDim() + ")");
       }
-      if (a.isNaN().any().getBoolean()) {
+      if (checkNaN && a.isNaN().any().getBoolean()) {
         throw new PriorException("prior '" + spec.name() + "' (" + moduleFile + ") produced NaN for rows "
             + Arrays.toString(nanRows(a)) + " of the batch; check those observations for NaN or inf");
       }
@@ -133,6 +138,30 @@ public final class TorchScriptPrior implements PriorPolicy {
   private static long[] nanRows(NDArray a) {
     boolean[] rows = a.isNaN().toType(DataType.INT32, false).sum(new int[] {1}).gt(0).toBooleanArray();
     return java.util.stream.IntStream.range(0, rows.length).filter(i -> rows[i]).limit(10).asLongStream().toArray();
+  }
+
+  /**
+   * As {@link PriorPolicy#outputs}, with the NaN check on the host array after the one read-back
+   * (three native operations and a read-back fewer than {@link #logProbsAll}'s check).
+   */
+  @Override
+  public float[] outputs(NDManager manager, float[] observations, int n) {
+    try (NDManager m = manager.newSubManager()) {
+      NDList out = forward(m.create(observations, new Shape(n, spec.obsDim())), false);
+      float[] rows = out.size() == 1 ? out.get(0).toFloatArray()
+          : ai.djl.ndarray.NDArrays.concat(new NDList(out.get(0), out.get(1)), 1).toFloatArray();
+      int width = rows.length / n;
+      for (int i = 0; i < rows.length; i++) {
+        if (Float.isNaN(rows[i])) {
+          long[] bad = java.util.stream.IntStream.range(0, n)
+              .filter(r -> java.util.stream.IntStream.range(r * width, (r + 1) * width).anyMatch(j -> Float.isNaN(rows[j])))
+              .limit(10).asLongStream().toArray();
+          throw new PriorException("prior '" + spec.name() + "' (" + moduleFile + ") produced NaN for rows "
+              + Arrays.toString(bad) + " of the batch; check those observations for NaN or inf");
+        }
+      }
+      return rows;
+    }
   }
 
   @Override

@@ -23,6 +23,10 @@ public final class Scalars {
   /** {@code value} as a 0-d tensor of {@code like}'s data type in libtorch memory, on {@code like}'s manager. */
   public static NDArray of(NDArray like, double value) {
     DataType t = like.getDataType();
+    if (t == DataType.FLOAT32) {
+      // one native call (torch::full), already in libtorch's memory: the value (float) value, as below
+      return like.getManager().full(new ai.djl.ndarray.types.Shape(), (float) value, DataType.FLOAT32);
+    }
     NDArray wrapped = switch (t) {
       case FLOAT64 -> like.getManager().create(value);
       case FLOAT32 -> like.getManager().create((float) value);

@@ -72,6 +72,29 @@ class GrpcVectorEnvTest {
     assertEquals(1, service.closes.get(), "close releases the env on the server");
   }
 
+  @Test
+  void theStepSocketAnswersTheSameWhetherTheClientPollsOrBlocks() {
+    java.util.List<String> seen = new java.util.ArrayList<>();
+    for (java.time.Duration spin : new java.time.Duration[] {java.time.Duration.ZERO,
+        java.time.Duration.ofMillis(5), EnvSpec.defaultSpinWait()}) {
+      try (GrpcVectorEnv env = client.make(EnvSpec.builder("Counter-v0").optNumEnvs(2).optSpinWait(spin).build())) {
+        assertEquals(spin, env.spec.spinWait());
+        StringBuilder trace = new StringBuilder(java.util.Arrays.toString(
+            ((Tensor) env.reset(3).observations()).toFloatArray()));
+        for (int t = 0; t < 7; t++) {
+          VectorStep s = env.step(new long[] {t % 2, 1});
+          trace.append(java.util.Arrays.toString(((Tensor) s.observations()).toFloatArray()))
+              .append(java.util.Arrays.toString(s.rewards())).append(java.util.Arrays.toString(s.terminated()));
+        }
+        seen.add(trace.toString());
+      }
+    }
+    assertEquals(1, seen.stream().distinct().count(), seen.toString());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> EnvSpec.builder("Counter-v0").optSpinWait(java.time.Duration.ofNanos(-1)).build());
+    assertTrue(e.getMessage().contains("spinWait"), e.getMessage());
+  }
+
   @ParameterizedTest(name = "{0}")
   @EnumSource(StepTransport.class)
   void serverErrorsCarryTheirMessageAndTheEnvStaysUsable(StepTransport transport) {

@@ -188,6 +188,8 @@ class KlBudgetTest {
       org.rql4j.prior.PriorPolicy prior = org.mockito.Mockito.mock(org.rql4j.prior.PriorPolicy.class);
       org.mockito.Mockito.when(prior.logProbsAll(org.mockito.ArgumentMatchers.any()))
           .thenAnswer(inv -> ((NDArray) inv.getArgument(0)).getManager().create(logPi.clone(), new Shape(1, 3)));
+      org.mockito.Mockito.when(prior.outputs(org.mockito.ArgumentMatchers.any(), org.mockito.ArgumentMatchers.any(),
+          org.mockito.ArgumentMatchers.anyInt())).thenAnswer(inv -> logPi.clone()); // the training loops' query
       float[] features = learner.priorFeatures(prior, obs, 1);
       assertEquals(Math.pow(0.97, 0.25) / (Math.pow(0.97, 0.25) + Math.pow(0.02, 0.25) + Math.pow(0.01, 0.25)),
           Math.exp(features[0]), 1e-6, "the stored prior is pi^(1/4), renormalized");

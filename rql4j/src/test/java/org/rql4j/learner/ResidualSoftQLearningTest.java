@@ -31,6 +31,38 @@ class ResidualSoftQLearningTest {
     }
   }
 
+  /**
+   * Acting computes the residual network's logits only when a row needs them (not on the epsilon
+   * branch): the actions and the random numbers drawn must be those of computing them always.
+   */
+  @Test
+  void actingDrawsTheSameWithOrWithoutTheLogits() {
+    ResidualSoftQConfig config = ResidualSoftQConfig.cartpole().withPriorWeight(1f);
+    float[] obs = {0.1f, -0.2f, 0.3f, 0.05f, -0.4f, 0.2f, 0.1f, 0.0f, 0.3f, 0.3f, -0.1f, 0.2f};
+    float[] logPrior = {(float) Math.log(0.3), (float) Math.log(0.7), (float) Math.log(0.9), (float) Math.log(0.1),
+        (float) Math.log(0.5), (float) Math.log(0.5)};
+    try (ResidualSoftQLearning learner = new ResidualSoftQLearning(config, 4, 2);
+        NDManager m = NDManager.newBaseManager("PyTorch")) {
+      DjlRuntime.noGradOnThisThread();
+      float[] logits = ResidualSoftQLearning.customizedLogits(
+          learner.qResidual().forward(m.create(obs, new ai.djl.ndarray.types.Shape(3, 4))),
+          m.create(logPrior, new ai.djl.ndarray.types.Shape(3, 2)), 1, 1).toFloatArray();
+      for (double epsilon : new double[] {0, 0.5, 1}) {
+        Random mine = new Random(7);
+        Random expected = new Random(7);
+        for (int round = 0; round < 50; round++) {
+          long[] got = learner.act(obs, logPrior, epsilon, false, mine);
+          for (int i = 0; i < 3; i++) {
+            long want = expected.nextDouble() < epsilon ? expected.nextInt(2)
+                : ResidualSoftQLearning.chooseAction(logits, i * 2, 2, false, expected);
+            assertEquals(want, got[i], "epsilon " + epsilon + ", round " + round + ", row " + i);
+          }
+        }
+        assertEquals(expected.nextLong(), mine.nextLong(), "the same random numbers were drawn");
+      }
+    }
+  }
+
   @Test
   void onlyTerminationStopsBootstrapping() {
     ReplayBuffer buffer = new ReplayBuffer(4, 1, 2);

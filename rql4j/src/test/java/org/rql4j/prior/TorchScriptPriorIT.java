@@ -37,6 +37,8 @@ class TorchScriptPriorIT {
       NDArray obs = m.create(new float[][] {{0.1f, -0.2f, 0.3f, 0f}, {0f, 0f, 0f, 0f}, {1f, 1f, -1f, 0.5f}});
       NDArray logp = prior.logProbsAll(obs);
       assertArrayEquals(new long[] {3, 2}, logp.getShape().getShape());
+      // the training loops' query: the same values, read back flat
+      assertArrayEquals(logp.toFloatArray(), prior.outputs(m, obs.toFloatArray(), 3));
       float[] p = logp.exp().sum(new int[] {1}).toFloatArray();
       assertArrayEquals(new float[] {1f, 1f, 1f}, p, 1e-6f);
       NDArray actions = prior.sample(obs, true);
@@ -55,6 +57,8 @@ class TorchScriptPriorIT {
       NDArray obs = m.create(new float[][] {{-1f, 0f, 0f, 0f}, {0.5f, 0f, 0f, 0f}, {-0.5f, 0f, 0f, 0f}, {2f, 0f, 0f, 0f}});
       PriorException e = assertThrows(PriorException.class, () -> prior.logProbsAll(obs));
       assertTrue(e.getMessage().contains("NaN for rows [1, 3]"), e.getMessage());
+      PriorException host = assertThrows(PriorException.class, () -> prior.outputs(m, obs.toFloatArray(), 4));
+      assertEquals(e.getMessage(), host.getMessage(), "the host-side check says the same");
     }
   }
 

@@ -76,6 +76,11 @@ class ScalarsTest {
       assertEquals(2f, Scalars.maximum(m.create(-1f), 2).getFloat());
       assertEquals(-1f, Scalars.minimum(m.create(-1f), 2).getFloat());
       assertEquals(0.5f, Scalars.div(m.create(1f), 2).getFloat());
+      // float32: a 0-d array holding exactly (float) value (made by torch::full)
+      NDArray tenth = Scalars.of(m.create(1f), 0.1);
+      assertEquals(new ai.djl.ndarray.types.Shape(), tenth.getShape());
+      assertEquals(DataType.FLOAT32, tenth.getDataType());
+      assertEquals(Float.floatToIntBits((float) 0.1), Float.floatToIntBits(tenth.getFloat()));
     }
   }
 }
