@@ -217,3 +217,19 @@ def test_spin_default_follows_the_cores(monkeypatch: pytest.MonkeyPatch) -> None
     assert default_spin_us() == DEFAULT_SPIN_US
     with pytest.raises(ValueError, match="spin_us"):
         StepSocket("127.0.0.1", lambda b: b, "t", spin_us=-1)
+
+
+def test_serve_passes_its_spin_option_to_the_servicer() -> None:
+    from rql4j_bridge.cli import build_parser, servicer_backend
+    from rql4j_bridge.env_server import EnvServicer
+
+    for argv, want in (
+        (["serve"], None),
+        (["serve", "--step-socket-spin-us", "0"], 0),
+        (["serve-py4j", "--step-socket-spin-us", "250"], 250),
+    ):
+        backend = servicer_backend(build_parser().parse_args(argv))
+        assert backend["step_socket_spin_us"] == want
+        assert EnvServicer(**backend).step_socket_spin_us == want
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--step-socket-spin-us", "-1"])

@@ -82,6 +82,11 @@ public final class StepCostBenchmark {
         for (Map.Entry<String, Double> e : prior(prior, manager).entrySet()) {
           add(r, e.getKey(), e.getValue());
         }
+        for (boolean fused : new boolean[] {true, false}) {
+          for (Map.Entry<String, Double> e : update(fused).entrySet()) {
+            add(r, e.getKey(), e.getValue());
+          }
+        }
       }
     }
     Map<String, Double> python = python(root, priorDir);
@@ -95,7 +100,10 @@ public final class StepCostBenchmark {
         + "measured with each side polling for the other's message (`serve --step-socket-spin-us 1000`, "
         + "`EnvSpec.optSpinWait` 200 µs; the defaults on 2 or more cores) or blocking in its read. The first four "
         + "prior rows are cumulative: each adds one call to the one above; `PriorPolicy.outputs` is the query the "
-        + "training loops make.\n\n| what | µs |\n|---|---:|\n");
+        + "training loops make. The soft-Q update rows time one gradient step of the CartPole schedule on random "
+        + "transitions (batch 64, [256, 256], 3000 updates after 200), phase by phase, with the learners' Adam "
+        + "(libtorch's fused kernel) and with DJL's `adamUpdate` over the same parameters.\n\n| what | µs |\n"
+        + "|---|---:|\n");
     for (Map.Entry<String, List<Double>> e : r.entrySet()) {
       md.append(String.format(Locale.ROOT, "| %s | %.1f |%n", e.getKey(), median(e.getValue())));
     }
@@ -230,6 +238,55 @@ public final class StepCostBenchmark {
     }
     Arrays.sort(times);
     return times[pairs / 2] / 1e3;
+  }
+
+  /**
+   * One soft-Q gradient step of the CartPole schedule (batch 64, [256, 256]) on random transitions,
+   * phase by phase, µs per update, with the learner's Adam (libtorch's fused kernel) or with DJL's
+   * own {@code adamUpdate} over the same parameters.
+   */
+  private static Map<String, Double> update(boolean fused) {
+    org.rql4j.learner.ResidualSoftQConfig cfg = org.rql4j.learner.ResidualSoftQConfig.cartpole();
+    java.util.Random rng = new java.util.Random(0);
+    org.rql4j.buffer.ReplayBuffer buffer = new org.rql4j.buffer.ReplayBuffer(10_000, 4, 2);
+    for (int i = 0; i < 10_000; i++) {
+      float[] o = {rng.nextFloat(), rng.nextFloat(), rng.nextFloat(), rng.nextFloat()};
+      float[] next = {rng.nextFloat(), rng.nextFloat(), rng.nextFloat(), rng.nextFloat()};
+      buffer.add(o, rng.nextInt(2), rng.nextFloat(), next, rng.nextInt(100) == 0,
+          new float[] {(float) Math.log(0.4), (float) Math.log(0.6)});
+    }
+    String how = fused ? "Adam in libtorch's fused kernel (the learners')" : "Adam by DJL's adamUpdate";
+    long[] t = new long[4];
+    int warmUp = 200;
+    int updates = 3_000;
+    try (org.rql4j.learner.ResidualSoftQLearning learner = new org.rql4j.learner.ResidualSoftQLearning(cfg, 4, 2);
+        NDManager m = NDManager.newBaseManager()) {
+      org.rql4j.learner.TorchAdam adam = fused ? learner.optimizer()
+          : org.rql4j.learner.TorchAdam.withDjlUpdate(m, learner.qResidual().parameters(), cfg.learningRate());
+      for (int i = 0; i < warmUp + updates; i++) {
+        long t0 = System.nanoTime();
+        org.rql4j.buffer.ReplayBuffer.Batch batch = buffer.sample(64, rng);
+        long t1 = System.nanoTime();
+        learner.backward(batch, false);
+        long t2 = System.nanoTime();
+        learner.applyGradientsClipOnly();
+        long t3 = System.nanoTime();
+        adam.step();
+        long t4 = System.nanoTime();
+        if (i >= warmUp) {
+          t[0] += t1 - t0;
+          t[1] += t2 - t1;
+          t[2] += t3 - t2;
+          t[3] += t4 - t3;
+        }
+      }
+    }
+    Map<String, Double> out = new LinkedHashMap<>();
+    String[] phases = {"sample a batch", "target, loss and backward", "clip the gradients' global norm", "Adam step"};
+    for (int p = 0; p < 4; p++) {
+      out.put("soft-Q update (CartPole schedule), " + how + ": " + phases[p], t[p] / 1e3 / updates);
+    }
+    return out;
   }
 
   /** The prior query built up call by call, cumulative, µs per call. */

@@ -33,6 +33,8 @@ final class StepSocketChannel implements AutoCloseable {
   private final DataOutputStream out;
   private final String address;
   private final long spinNanos;
+  /** How long the last reply took to start arriving: polling is skipped while replies take longer than it lasts. */
+  private long lastWaitNanos;
   private byte[] buffer = new byte[4096];
 
   private StepSocketChannel(Socket socket, String address, long spinNanos) throws IOException {
@@ -107,8 +109,9 @@ final class StepSocketChannel implements AutoCloseable {
     out.writeInt(size);
     request.writeTo(out);
     out.flush();
-    if (spinNanos > 0) {
-      spinUntilReadable();
+    long sent = System.nanoTime();
+    if (spinNanos > 0 && lastWaitNanos < spinNanos) {
+      spinUntilReadable(sent);
     }
     int n;
     try {
@@ -116,6 +119,7 @@ final class StepSocketChannel implements AutoCloseable {
     } catch (EOFException e) {
       throw new EOFException("the server closed the step socket " + address);
     }
+    lastWaitNanos = System.nanoTime() - sent;
     if (n < 0 || n > MAX_FRAME_BYTES) {
       throw new IOException("step socket " + address + " sent a frame of " + Integer.toUnsignedString(n)
           + " bytes (limit " + MAX_FRAME_BYTES + "): not an rql4j step socket?");
@@ -137,10 +141,11 @@ final class StepSocketChannel implements AutoCloseable {
 
   /**
    * Polls the socket until a reply's first bytes are there or {@link #spinNanos} have passed (the
-   * blocking read that follows then returns at once, or waits as before).
+   * blocking read that follows then returns at once, or waits as before). Skipped while replies take
+   * longer than that (many copies, a slow simulator): polling would only spend the core.
    */
-  private void spinUntilReadable() throws IOException {
-    long deadline = System.nanoTime() + spinNanos;
+  private void spinUntilReadable(long sent) throws IOException {
+    long deadline = sent + spinNanos;
     while (in.available() == 0 && System.nanoTime() - deadline < 0) {
       Thread.onSpinWait();
     }

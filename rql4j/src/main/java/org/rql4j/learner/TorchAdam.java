@@ -14,6 +14,14 @@ import org.rql4j.runtime.DjlRuntime;
  * w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)}. Written by hand because DJL's
  * Adam puts epsilon inside the bias-corrected step, which differs visibly from PyTorch for small
  * gradients; the compat tests compare updated weights with PyTorch's.
+ *
+ * <p>A step is one native call: libtorch's fused Adam kernel ({@code torch._fused_adam_}, what
+ * {@code torch.optim.Adam(fused=True)} runs), through a small TorchScript module shipped in this
+ * jar ({@code fused_adam.pt}, written by {@code compat-tests/python/make_fused_adam.py}). It makes
+ * one pass over each parameter, where DJL's {@code adamUpdate} makes eleven, each of them slowed
+ * down by the subnormal numbers Adam's decaying moments reach ({@code docs/benchmarks.md}). Where
+ * the module cannot run (parameters of another type than float32, or on different devices) the
+ * step falls back to DJL's {@code adamUpdate} with the same formula.
  */
 public final class TorchAdam implements AutoCloseable {
 
@@ -26,6 +34,8 @@ public final class TorchAdam implements AutoCloseable {
   private final float beta2;
   private final float eps;
   private long step;
+  /** The fused step's argument lists (parameters and moments keep their storage), or null: DJL's own update. */
+  private ai.djl.pytorch.jni.IValue[] fusedLists;
 
   public TorchAdam(NDManager parent, List<Parameter> parameters, float lr) {
     this(parent, parameters, lr, 0.9f, 0.999f, 1e-8f);
@@ -33,6 +43,16 @@ public final class TorchAdam implements AutoCloseable {
 
   public TorchAdam(NDManager parent, List<Parameter> parameters, float lr, float beta1, float beta2, float eps) {
     this(parent, parameters.stream().map(Parameter::getArray).toArray(NDArray[]::new), lr, beta1, beta2, eps);
+  }
+
+  /**
+   * The same optimizer stepping with DJL's own {@code adamUpdate} (eleven element-wise passes per
+   * parameter) instead of libtorch's fused kernel: what {@code make bench-step-cost} compares.
+   */
+  public static TorchAdam withDjlUpdate(NDManager parent, List<Parameter> parameters, float lr) {
+    TorchAdam adam = new TorchAdam(parent, parameters, lr);
+    adam.closeFusedLists();
+    return adam;
   }
 
   /** Adam over plain arrays that require gradients (e.g. SAC's log-temperature). */
@@ -54,6 +74,25 @@ public final class TorchAdam implements AutoCloseable {
       m[i] = manager.zeros(w.getShape(), w.getDataType());
       v[i] = manager.zeros(w.getShape(), w.getDataType());
     }
+    if (FusedAdam.module() != null && fusable(parameters)) {
+      fusedLists = new ai.djl.pytorch.jni.IValue[] {FusedAdam.list(parameters), FusedAdam.list(m), FusedAdam.list(v)};
+    }
+  }
+
+  /** Whether the fused kernel takes these parameters: float32 PyTorch arrays on one device. */
+  private static boolean fusable(NDArray[] parameters) {
+    for (NDArray w : parameters) {
+      if (!(w instanceof ai.djl.pytorch.engine.PtNDArray) || w.getDataType() != ai.djl.ndarray.types.DataType.FLOAT32
+          || !w.getDevice().equals(parameters[0].getDevice())) {
+        return false;
+      }
+    }
+    return parameters.length > 0;
+  }
+
+  /** Whether steps run libtorch's fused kernel (else DJL's {@code adamUpdate}). */
+  public boolean fused() {
+    return fusedLists != null;
   }
 
   /** Steps taken. */
@@ -85,6 +124,16 @@ public final class TorchAdam implements AutoCloseable {
     // epsHat = eps sqrt(1 - b2^t) this is exactly torch.optim.Adam's
     // w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) (multiply both terms of the
     // fraction by sqrt(1 - b2^t)); only float rounding differs (the compat tests bound it).
+    if (fusedLists != null) {
+      NDArray[] grads = new NDArray[m.length];
+      try (NDScope scope = new NDScope()) {
+        for (int i = 0; i < grads.length; i++) {
+          grads[i] = parameters.get(i).getGradient();
+        }
+        FusedAdam.step(fusedLists, grads, step, lr, beta1, beta2, eps); // also zeroes the gradients
+      }
+      return;
+    }
     float lrBc = (float) (lr * bc2Sqrt / bc1);
     float epsHat = (float) (eps * bc2Sqrt);
     for (int i = 0; i < m.length; i++) {
@@ -167,8 +216,18 @@ public final class TorchAdam implements AutoCloseable {
     step = steps;
   }
 
+  private void closeFusedLists() {
+    if (fusedLists != null) {
+      for (ai.djl.pytorch.jni.IValue list : fusedLists) {
+        list.close();
+      }
+      fusedLists = null;
+    }
+  }
+
   @Override
   public void close() {
+    closeFusedLists();
     manager.close();
   }
 }
