@@ -257,7 +257,7 @@ public final class PythonServer implements AutoCloseable {
     private final List<String> addons = new ArrayList<>();
     private final List<String> serveArgs = new ArrayList<>();
     private int workers;
-    private java.time.Duration stepSocketSpin;
+    private Duration stepSocketSpin;
     private Duration startupTimeout = Duration.ofSeconds(60);
     private final Map<String, String> environment = new LinkedHashMap<>();
     private Path workingDir;
@@ -315,9 +315,9 @@ public final class PythonServer implements AutoCloseable {
      * How long the server's step sockets poll for the client's next step before their thread sleeps
      * ({@code rql4j-bridge serve --step-socket-spin-us}); by default 1 ms where the server may use 2 or
      * more cores, else zero. Polling saves waking the thread (about 100 µs a step on small envs) and
-     * keeps a core busy meanwhile; {@link java.time.Duration#ZERO} never polls.
+     * keeps a core busy meanwhile; {@link Duration#ZERO} never polls.
      */
-    public Builder optStepSocketSpin(java.time.Duration spin) {
+    public Builder optStepSocketSpin(Duration spin) {
       if (spin.isNegative()) {
         throw new IllegalArgumentException("the step socket's spin must be >= 0, got " + spin);
       }

@@ -314,9 +314,7 @@ public final class ResidualPpo implements LearnerState, AutoCloseable {
   public float[] priorRows(float[] observations, PriorPolicy prior) {
     checkKlPrior(prior.spec());
     DjlRuntime.noGradOnThisThread();
-    try (NDScope scope = new NDScope()) {
-      return prior.outputs(manager, observations, observations.length / obsDim);
-    }
+    return prior.outputs(manager, observations, observations.length / obsDim);
   }
 
   /**

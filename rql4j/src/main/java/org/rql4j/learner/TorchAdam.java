@@ -117,13 +117,6 @@ public final class TorchAdam implements AutoCloseable {
     DjlRuntime.noGradOnThisThread();
     float lr = this.lr * lrScale;
     step++;
-    double bc1 = 1 - StrictMath.pow(beta1, step);
-    double bc2Sqrt = Math.sqrt(1 - StrictMath.pow(beta2, step));
-    // libtorch's fused update (DJL's adamUpdate, one native call per parameter) computes
-    // w -= lrBc * m / (sqrt(v) + epsHat). With lrBc = lr sqrt(1 - b2^t) / (1 - b1^t) and
-    // epsHat = eps sqrt(1 - b2^t) this is exactly torch.optim.Adam's
-    // w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) (multiply both terms of the
-    // fraction by sqrt(1 - b2^t)); only float rounding differs (the compat tests bound it).
     if (fusedLists != null) {
       NDArray[] grads = new NDArray[m.length];
       try (NDScope scope = new NDScope()) {
@@ -134,6 +127,13 @@ public final class TorchAdam implements AutoCloseable {
       }
       return;
     }
+    double bc1 = 1 - StrictMath.pow(beta1, step);
+    double bc2Sqrt = Math.sqrt(1 - StrictMath.pow(beta2, step));
+    // DJL's adamUpdate (one native call per parameter, eleven element-wise passes) computes
+    // w -= lrBc * m / (sqrt(v) + epsHat). With lrBc = lr sqrt(1 - b2^t) / (1 - b1^t) and
+    // epsHat = eps sqrt(1 - b2^t) this is exactly torch.optim.Adam's
+    // w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) (multiply both terms of the
+    // fraction by sqrt(1 - b2^t)); only float rounding differs (the compat tests bound it).
     float lrBc = (float) (lr * bc2Sqrt / bc1);
     float epsHat = (float) (eps * bc2Sqrt);
     for (int i = 0; i < m.length; i++) {

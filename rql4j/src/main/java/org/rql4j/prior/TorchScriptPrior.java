@@ -128,11 +128,15 @@ public final class TorchScriptPrior implements PriorPolicy {
             + a.getShape() + " for " + batch + " observations; expected (" + batch + ", " + spec.actionDim() + ")");
       }
       if (checkNaN && a.isNaN().any().getBoolean()) {
-        throw new PriorException("prior '" + spec.name() + "' (" + moduleFile + ") produced NaN for rows "
-            + Arrays.toString(nanRows(a)) + " of the batch; check those observations for NaN or inf");
+        throw nanError(nanRows(a));
       }
     }
     return out;
+  }
+
+  private PriorException nanError(long[] rows) {
+    return new PriorException("prior '" + spec.name() + "' (" + moduleFile + ") produced NaN for rows "
+        + Arrays.toString(rows) + " of the batch; check those observations for NaN or inf");
   }
 
   private static long[] nanRows(NDArray a) {
@@ -156,8 +160,7 @@ public final class TorchScriptPrior implements PriorPolicy {
           long[] bad = java.util.stream.IntStream.range(0, n)
               .filter(r -> java.util.stream.IntStream.range(r * width, (r + 1) * width).anyMatch(j -> Float.isNaN(rows[j])))
               .limit(10).asLongStream().toArray();
-          throw new PriorException("prior '" + spec.name() + "' (" + moduleFile + ") produced NaN for rows "
-              + Arrays.toString(bad) + " of the batch; check those observations for NaN or inf");
+          throw nanError(bad);
         }
       }
       return rows;
