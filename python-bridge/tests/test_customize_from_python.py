@@ -166,3 +166,8 @@ def test_env_workers_and_server_reach_the_command_line(user_dir: Path) -> None:
     words = (user_dir / "args.txt").read_text().split()
     assert words[words.index("--env-workers") + 1] == "2"
     assert words[words.index("--server") + 1] == "127.0.0.1:5000"
+    with pytest.raises(CustomizationError):
+        rql4j_bridge.customize(PRIOR, "CartPole-v1", "stay_left_tasks:stay_left", out="never2", ray="auto",
+                               on_output=None, cli=[str(recorder)])  # fmt: skip
+    words = (user_dir / "args.txt").read_text().split()
+    assert words[words.index("--ray") + 1] == "auto" and "--server" not in words

@@ -240,7 +240,29 @@ def _add_common_serve_args(serve: argparse.ArgumentParser) -> None:
         default=0,
         metavar="N",
         help="step each env's copies in min(N, copies) worker processes at the same time (rql4j_bridge.workers); "
-        "0 keeps them in the server's own process unless a Make asks for workers (default: 0)",
+        "0 keeps them in the server's own process unless a Make asks for workers (default: 0; with --ray, one "
+        "Ray actor per copy)",
+    )
+    serve.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="the workers are Ray actors on a Ray cluster (rql4j_bridge.ray_backend; needs the 'ray' extra): "
+        "'auto' (the cluster 'ray start' joined this host to), HOST:PORT of its head node, or 'local' (a one-node "
+        "Ray started here). The cluster must use Ray's token authentication (RAY_AUTH_MODE=token, RAY_AUTH_TOKEN); "
+        "see docs/cluster.md",
+    )
+    serve.add_argument(
+        "--ray-cpus-per-worker",
+        type=float,
+        default=1.0,
+        metavar="CPUS",
+        help="the CPUs Ray reserves for each worker actor (default: 1)",
+    )
+    serve.add_argument(
+        "--ray-allow-unauthenticated",
+        action="store_true",
+        help="connect to a Ray cluster without token authentication (anyone who reaches it runs code on its nodes: "
+        "only on a network only you can reach)",
     )
     serve.add_argument(
         "--exit-on-stdin-eof", action="store_true", help="stop the server and exit when stdin reaches end of file"
@@ -776,12 +798,33 @@ def servicer_limits(args: argparse.Namespace) -> dict[str, int]:
 
 
 def servicer_backend(args: argparse.Namespace) -> dict[str, Any]:
-    """Where the EnvServicer keeps the copies (--workers), and what its worker processes import first."""
+    """Where the EnvServicer keeps the copies (--workers, --ray), and what its workers import first."""
     return {
         "workers": args.workers,
         "worker_imports": [*args.imports, *AUTO_IMPORTS],
         "step_socket_spin_us": args.step_socket_spin_us,
+        "ray_backend": getattr(args, "ray_backend", None),
     }
+
+
+def _connect_ray(args: argparse.Namespace) -> bool:
+    """--ray: connects to the cluster (args.ray_backend); False, with the reason logged, when it cannot."""
+    args.ray_backend = None
+    if not getattr(args, "ray", None):
+        return True
+    from rql4j_bridge.ray_backend import RayBackend, RayUnavailableError
+
+    try:
+        args.ray_backend = RayBackend(
+            args.ray,
+            modules=addon_modules(args),
+            cpus_per_worker=args.ray_cpus_per_worker,
+            allow_unauthenticated=args.ray_allow_unauthenticated,
+        )
+    except (RayUnavailableError, ValueError) as e:
+        _log.error("%s", e)
+        return False
+    return True
 
 
 def _prepare_serving(args: argparse.Namespace) -> bool:
@@ -820,7 +863,7 @@ def _prepare_serving(args: argparse.Namespace) -> bool:
     if args.max_snapshots < 0:
         _log.error("--max-snapshots must be >= 0, got %d", args.max_snapshots)
         return False
-    return True
+    return _connect_ray(args)
 
 
 class _BoundedFormatter(logging.Formatter):

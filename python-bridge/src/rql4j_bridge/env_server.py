@@ -398,8 +398,11 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
         workers: int = 0,
         worker_imports: Iterable[str] = (),
         step_socket_spin_us: int | None = None,
+        ray_backend: Any = None,
     ) -> None:
-        """``step_socket_spin_us``: how long a step socket polls for the client's next frame before it blocks
+        """``ray_backend``: a :class:`rql4j_bridge.ray_backend.RayBackend` makes the workers Ray actors on its
+        cluster (``serve --ray``), one per copy unless ``workers`` or the Make says how many.
+        ``step_socket_spin_us``: how long a step socket polls for the client's next frame before it blocks
         (``serve --step-socket-spin-us``; None: :func:`rql4j_bridge.step_socket.default_spin_us`).
         ``workers``: 0 keeps every env's copies in this process; N > 0 spreads each env's copies over ``min(N,
         num_envs)`` worker processes (:mod:`rql4j_bridge.workers`), which import ``worker_imports`` and
@@ -424,6 +427,7 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 raise ValueError(f"{name} must be >= {least}, got {value}")
         self.addon_modules = frozenset(addon_modules)
         self.workers = workers
+        self.ray_backend = ray_backend
         self.max_env_workers = max_env_workers
         self._worker_processes = 0  # running for the open envs (guarded by _sockets_lock)
         self.worker_imports = tuple(dict.fromkeys([*worker_imports, *sorted(self.addon_modules)]))
@@ -526,6 +530,8 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 f"workers must be >= 1, 0 (the server's --workers) or -1 (none), got {request.workers}",
             )
         workers = self.workers if request.workers == 0 else max(request.workers, 0)
+        if self.ray_backend is not None and request.workers == 0 and self.workers == 0:
+            workers = num_envs  # Ray: one actor per copy unless told otherwise
         processes = min(workers, num_envs)
         addon = self._addon_reward(request) if request.addon_reward else None
         variant = _REWARD_VARIANTS[request.reward_variant or pb.REWARD_TOTAL] if addon is not None else "total"
@@ -632,6 +638,7 @@ class EnvServicer(pb_grpc.EnvServiceServicer):
                 addon=addon,
                 variant=variant,
                 imports=[m for m in self.worker_imports if m in sys.modules],
+                backend=self.ray_backend,
             )
         except WorkerRefusal as e:
             raise RpcError(grpc.StatusCode[e.code_name], e.message) from None

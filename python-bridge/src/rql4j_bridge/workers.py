@@ -28,6 +28,9 @@ copies it there (``copy.deepcopy``, as in-process); into another worker, another
 own process, the snapshot travels as a pickle between the server and its own worker processes (never
 one a request sent), so there an env that ``deepcopy`` can copy but ``pickle`` cannot is refused.
 
+With ``serve --ray`` the workers are Ray actors on a Ray cluster instead (:mod:`rql4j_bridge.ray_backend`):
+the same :class:`_WorkerCore` answers the same commands, over Ray instead of a pipe.
+
 Faults: an exception in a copy's ``step`` / ``reset`` comes back as :class:`EnvWorkerError` naming
 the worker's copies, its pid and the env's error (its traceback goes to the server's log, not to the
 client; the server answers INTERNAL and the env needs a Reset). A worker
@@ -134,16 +137,19 @@ class WorkerVectorEnv:
         addon: Callable[..., Any] | None = None,
         variant: str = "total",
         imports: Sequence[str] = (),
+        backend: Any = None,
     ) -> None:
+        """``backend``: None for worker processes on this host, or a :class:`rql4j_bridge.ray_backend.RayBackend`
+        for Ray actors on a Ray cluster (the same commands and answers, another transport)."""
         self.env_id = env_id
         self.num_envs = num_envs
         self.autoreset_mode = autoreset_mode
         self.blocks = blocks(num_envs, workers)
         self._args = (env_id, kwargs, addon, variant, autoreset_mode, tuple(imports))
-        self._context = worker_context()
+        self._backend = backend
+        self._context = worker_context() if backend is None else None
         self._lock = threading.RLock()  # one request / reply exchange with the workers at a time
-        self._procs: list[Any] = [None] * len(self.blocks)
-        self._pipes: list[Connection | None] = [None] * len(self.blocks)
+        self._workers: list[Any] = [None] * len(self.blocks)
         self._generations = [0] * len(self.blocks)
         self._dead: list[str | None] = [None] * len(self.blocks)
         self._last_obs: list[Any] = [None] * len(self.blocks)
@@ -154,6 +160,7 @@ class WorkerVectorEnv:
                 self._launch(w)
             for w in range(len(self.blocks)):
                 spaces = self._receive(w, "make its copies", timeout=WORKER_START_TIMEOUT_S)
+                self._workers[w].located()
                 if w == 0:
                     self.single_observation_space, self.single_action_space, self.spec_json = spaces
         except BaseException:
@@ -163,68 +170,57 @@ class WorkerVectorEnv:
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._block_obs_spaces = [batch_space(self.single_observation_space, len(b)) for b in self.blocks]
 
-    # -- processes ----------------------------------------------------------------------------
+    # -- workers ------------------------------------------------------------------------------
 
     @property
     def pids(self) -> list[int | None]:
-        return [p.pid if p is not None else None for p in self._procs]
+        """Each worker's process id (a Ray actor's on its node; None before it is known)."""
+        return [x.pid if x is not None else None for x in self._workers]
+
+    @property
+    def locations(self) -> list[str]:
+        """Where each worker runs, in words (``worker process pid N``, ``Ray actor on node IP, pid N``)."""
+        return [x.where() if x is not None else "not started" for x in self._workers]
 
     def _describe(self, w: int) -> str:
         b = self.blocks[w]
         copies = f"copy {b.start}" if len(b) == 1 else f"copies {b.start}..{b.stop - 1}"
-        pid = self._procs[w].pid if self._procs[w] is not None else "?"
-        return f"{copies} of {self.env_id!r} (worker process pid {pid})"
+        where = self._workers[w].where() if self._workers[w] is not None else "not started"
+        return f"{copies} of {self.env_id!r} ({where})"
 
     def _launch(self, w: int) -> None:
-        parent, child = self._context.Pipe()
-        proc = self._context.Process(
-            target=_worker_main,
-            args=(child, *self._args[:2], len(self.blocks[w]), *self._args[2:]),
-            name=f"rql4j-env-worker-{w}",
-            daemon=True,
-        )
-        proc.start()
-        child.close()
-        self._procs[w], self._pipes[w] = proc, parent
+        args = (*self._args[:2], len(self.blocks[w]), *self._args[2:])
+        if self._backend is None:
+            self._workers[w] = _ProcessWorker(self._context, args, f"rql4j-env-worker-{w}")
+        else:
+            self._workers[w] = self._backend.launch(args, f"rql4j-env-worker-{w}")
         self._generations[w] += 1
         self._dead[w] = None
         self._last_obs[w] = None
 
     def _died(self, w: int) -> WorkerDiedError:
-        proc = self._procs[w]
-        if proc is not None:
-            proc.join(timeout=5)
-        code = proc.exitcode if proc is not None else None
-        how = (
-            "is still running but closed its pipe"
-            if code is None
-            else (f"was killed by signal {-code}" if code < 0 else f"exited with code {code}")
-        )
-        message = f"the worker process holding {self._describe(w)} {how}; Reset the env to start a new one"
+        worker = self._workers[w]
+        message = f"the {worker.kind} holding {self._describe(w)} {worker.death()}; Reset the env to start a new one"
         self._dead[w] = message
         return WorkerDiedError(message)
 
     def _send(self, w: int, message: tuple[Any, ...]) -> None:
         if self._dead[w] is not None:
             raise WorkerDiedError(self._dead[w])
-        pipe = self._pipes[w]
-        assert pipe is not None
         try:
-            pipe.send(message)
+            self._workers[w].send(message)
         except (OSError, EOFError, BrokenPipeError):
             raise self._died(w) from None
 
     def _receive(self, w: int, what: str, timeout: float | None = None) -> Any:
-        pipe = self._pipes[w]
-        assert pipe is not None
+        worker = self._workers[w]
         try:
-            if timeout is not None and not pipe.poll(timeout):
-                proc = self._procs[w]
-                if proc is not None and proc.is_alive():
-                    proc.kill()  # its late reply must never be read as the answer to a later request
-                self._dead[w] = f"the worker process holding {self._describe(w)} did not {what} in {timeout:.0f} s"
-                raise WorkerDiedError(self._dead[w] + "; it was stopped")
-            status, payload = pipe.recv()
+            if timeout is not None and not worker.poll(timeout):
+                worker.kill()  # its late reply must never be read as the answer to a later request
+                self._dead[w] = f"the {worker.kind} holding {self._describe(w)} did not {what} in {timeout:.0f} s"
+                hint = getattr(worker, "start_hint", "") if what == "make its copies" else ""
+                raise WorkerDiedError(self._dead[w] + "; it was stopped" + hint)
+            status, payload = worker.recv()
         except (OSError, EOFError, BrokenPipeError):
             raise self._died(w) from None
         if status == "ok":
@@ -232,7 +228,7 @@ class WorkerVectorEnv:
         if status == "refused":
             raise WorkerRefusal(*payload)
         kind, message, trace = payload
-        _log.error("%s raised in its worker process:\n%s", self._describe(w), trace[-8000:])
+        _log.error("%s raised in its %s:\n%s", self._describe(w), worker.kind, trace[-8000:])
         raise EnvWorkerError(f"{kind}: {message} (in {self._describe(w)})")
 
     def _exchange(self, messages: dict[int, tuple[Any, ...]], what: str) -> dict[int, Any]:
@@ -276,8 +272,8 @@ class WorkerVectorEnv:
                 block_mask = None if mask is None else mask[b.start : b.stop]
                 if block_mask is not None and not block_mask.any():
                     continue  # Gymnasium refuses a mask without a copy; this block keeps its observations
-                proc = self._procs[w]
-                if self._dead[w] is None and proc is not None and proc.exitcode is not None:
+                worker = self._workers[w]
+                if self._dead[w] is None and worker is not None and worker.ended():
                     self._died(w)  # it ended since the last call: this Reset starts a new one
                 if self._dead[w] is not None:
                     if block_mask is not None and not block_mask.all():
@@ -295,16 +291,14 @@ class WorkerVectorEnv:
             return self._merge_obs(), self._merge_info(replies)
 
     def _restart(self, w: int) -> None:
-        proc = self._procs[w]
-        if proc is not None and proc.is_alive():
-            proc.kill()
-        if self._pipes[w] is not None:
-            self._pipes[w].close()
+        if self._workers[w] is not None:
+            self._workers[w].kill()
         self._launch(w)
         try:
             self._receive(w, "make its copies", timeout=WORKER_START_TIMEOUT_S)
+            self._workers[w].located()
         except (EnvWorkerError, WorkerRefusal) as e:  # it exits after reporting: the next Reset tries again
-            self._dead[w] = f"a new worker process for {self._describe(w)} could not make its copies ({e})"
+            self._dead[w] = f"a new {self._workers[w].kind} for {self._describe(w)} could not make its copies ({e})"
             raise
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -417,24 +411,72 @@ class WorkerVectorEnv:
             if self.closed:
                 return
             self.closed = True
-            for w, pipe in enumerate(self._pipes):
-                if pipe is not None and self._dead[w] is None:
+            for w, worker in enumerate(self._workers):
+                if worker is not None and self._dead[w] is None:
                     with contextlib.suppress(OSError, EOFError):
-                        pipe.send(("close",))
-            for w, proc in enumerate(self._procs):
-                if proc is None:
-                    continue
-                proc.join(timeout=5)
-                if proc.is_alive():
-                    proc.kill()
-                    proc.join(timeout=5)
-                pipe = self._pipes[w]
-                if pipe is not None:
-                    pipe.close()
+                        worker.send(("close",))
+            for worker in self._workers:
+                if worker is not None:
+                    worker.close()
+
+
+class _ProcessWorker:
+    """A worker process on this host and the pipe to it (:func:`_worker_main` at its end)."""
+
+    kind = "worker process"
+
+    def __init__(self, context: multiprocessing.context.BaseContext, args: tuple[Any, ...], name: str) -> None:
+        parent, child = context.Pipe()
+        self.proc = context.Process(target=_worker_main, args=(child, *args), name=name, daemon=True)
+        self.proc.start()
+        child.close()
+        self.pipe = parent
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid
+
+    def where(self) -> str:
+        return f"worker process pid {self.proc.pid}"
+
+    def located(self) -> None:
+        pass
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        self.pipe.send(message)
+
+    def poll(self, timeout: float) -> bool:
+        return self.pipe.poll(timeout)
+
+    def recv(self) -> tuple[str, Any]:
+        return self.pipe.recv()
+
+    def ended(self) -> bool:
+        return self.proc.exitcode is not None
+
+    def death(self) -> str:
+        self.proc.join(timeout=5)
+        code = self.proc.exitcode
+        if code is None:
+            return "is still running but closed its pipe"
+        return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.pipe.close()
+
+    def close(self) -> None:
+        """After ``close`` was sent (or the worker died): waits for it, kills it if it does not end."""
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(timeout=5)
+        self.pipe.close()
 
 
 # ---------------------------------------------------------------------------------------------
-# The worker process
+# The worker's side: one core, behind a pipe (a process) or a Ray actor
 # ---------------------------------------------------------------------------------------------
 
 
@@ -458,6 +500,102 @@ def _recording(base: type) -> type:
     return Recording
 
 
+class _WorkerCore:
+    """A worker's block of copies and its snapshots; answers the commands :class:`WorkerVectorEnv` sends.
+
+    Every answer is ``("ok", payload)``, ``("refused", (status code name, message))`` (making the copies
+    failed in a way the server reports with a status) or ``("error", (exception kind, message, traceback))``."""
+
+    def __init__(
+        self,
+        env_id: str,
+        kwargs: dict[str, Any],
+        count: int,
+        addon: Callable[..., Any] | None,
+        variant: str,
+        mode: AutoresetMode,
+        imports: tuple[str, ...],
+    ) -> None:
+        self._args = (env_id, kwargs, count, addon, variant, mode, imports)
+        self.vec: Any = None
+        self.snapshots: dict[str, gymnasium.Env] = {}
+
+    def start(self) -> tuple[str, Any]:
+        """Imports the modules, makes the copies; answers their spaces and the env's spec."""
+        env_id, kwargs, count, addon, variant, mode, imports = self._args
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        try:
+            for module in imports:
+                importlib.import_module(module)
+            from gymnasium.vector import SyncVectorEnv
+
+            from rql4j_bridge.env_server import RpcError, _make_copies, _OneCopyVectorEnv, _returning, _spec_json
+            from rql4j_bridge.tasks.core import TaskReward
+
+            try:
+                envs = _make_copies(env_id, kwargs, count)
+            except RpcError as e:
+                return "refused", (e.code.name, e.message)
+            if addon is not None:
+                envs = [TaskReward(e, addon, variant) for e in envs]
+            cls = _recording(_OneCopyVectorEnv if count == 1 else SyncVectorEnv)
+            vec = cls([_returning(e) for e in envs], copy=False, autoreset_mode=mode)
+            vec.calls = []
+            self.vec = vec
+            return "ok", (vec.single_observation_space, vec.single_action_space, _spec_json(envs[0]))
+        except BaseException as e:
+            return _error_reply(e)
+
+    def handle(self, message: tuple[Any, ...]) -> tuple[str, Any]:
+        """One command's answer (the env's exceptions come back as an ``"error"`` answer; the worker keeps serving)."""
+        vec, snapshots = self.vec, self.snapshots
+        command = message[0]
+        try:
+            if command == "step":
+                vec.calls = []
+                obs, reward, terminated, truncated, _ = vec.step(message[1])
+                return "ok", (obs, reward, terminated, truncated, vec.calls)
+            if command == "reset":
+                vec.calls = []
+                obs, _ = vec.reset(seed=message[1], options=message[2])
+                return "ok", (obs, vec.calls)
+            if command == "snapshot":
+                _, local, key = message
+                snapshots[key] = copy.deepcopy(vec.envs[local])
+                flags = getattr(vec, "_autoreset_envs", None)
+                return "ok", bool(flags[local]) if isinstance(flags, np.ndarray) else False
+            if command in ("restore", "restore_pickle"):
+                _, local, source, autoreset_next = message
+                state = copy.deepcopy(snapshots[source]) if command == "restore" else pickle.loads(source)
+                replaced, vec.envs[local] = vec.envs[local], state
+                with contextlib.suppress(Exception):
+                    replaced.close()
+                flags = getattr(vec, "_autoreset_envs", None)
+                if isinstance(flags, np.ndarray):
+                    flags[local] = autoreset_next
+                return "ok", None
+            if command == "export":
+                return "ok", pickle.dumps(snapshots[message[1]])
+            if command == "release":
+                snapshots.pop(message[1], None)
+                return "ok", None
+            raise RuntimeError(f"unknown worker command {command!r}")
+        except BaseException as e:  # the env raised: report it, keep serving (the server asks for a Reset)
+            return _error_reply(e)
+
+    def close(self) -> None:
+        if self.vec is not None:
+            with contextlib.suppress(Exception):
+                self.vec.close()
+        self.snapshots.clear()
+
+
+def _error_reply(e: BaseException) -> tuple[str, Any]:
+    cls = type(e)
+    kind = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    return "error", (kind, str(e)[:4000], traceback.format_exc())
+
+
 def _worker_main(
     pipe: Connection,
     env_id: str,
@@ -468,79 +606,30 @@ def _worker_main(
     mode: AutoresetMode,
     imports: tuple[str, ...],
 ) -> None:
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    try:
-        for module in imports:
-            importlib.import_module(module)
-        from gymnasium.vector import SyncVectorEnv
-
-        from rql4j_bridge.env_server import RpcError, _make_copies, _OneCopyVectorEnv, _returning, _spec_json
-        from rql4j_bridge.tasks.core import TaskReward
-
-        try:
-            envs = _make_copies(env_id, kwargs, count)
-        except RpcError as e:
-            pipe.send(("refused", (e.code.name, e.message)))
-            return
-        if addon is not None:
-            envs = [TaskReward(e, addon, variant) for e in envs]
-        cls = _recording(_OneCopyVectorEnv if count == 1 else SyncVectorEnv)
-        vec = cls([_returning(e) for e in envs], copy=False, autoreset_mode=mode)
-        vec.calls = []
-        pipe.send(("ok", (vec.single_observation_space, vec.single_action_space, _spec_json(envs[0]))))
-    except BaseException as e:
-        _send_error(pipe, e)
+    """A worker process: a :class:`_WorkerCore` answering over ``pipe`` until ``close`` or the pipe's end."""
+    core = _WorkerCore(env_id, kwargs, count, addon, variant, mode, imports)
+    reply = core.start()
+    _send_reply(pipe, reply)
+    if reply[0] != "ok":
         return
-    snapshots: dict[str, gymnasium.Env] = {}
     while True:
         try:
             message = pipe.recv()
         except (EOFError, OSError):
             break
-        command = message[0]
-        try:
-            if command == "close":
-                break
-            if command == "step":
-                vec.calls = []
-                obs, reward, terminated, truncated, _ = vec.step(message[1])
-                pipe.send(("ok", (obs, reward, terminated, truncated, vec.calls)))
-            elif command == "reset":
-                vec.calls = []
-                obs, _ = vec.reset(seed=message[1], options=message[2])
-                pipe.send(("ok", (obs, vec.calls)))
-            elif command == "snapshot":
-                _, local, key = message
-                snapshots[key] = copy.deepcopy(vec.envs[local])
-                flags = getattr(vec, "_autoreset_envs", None)
-                pipe.send(("ok", bool(flags[local]) if isinstance(flags, np.ndarray) else False))
-            elif command in ("restore", "restore_pickle"):
-                _, local, source, autoreset_next = message
-                state = copy.deepcopy(snapshots[source]) if command == "restore" else pickle.loads(source)
-                replaced, vec.envs[local] = vec.envs[local], state
-                with contextlib.suppress(Exception):
-                    replaced.close()
-                flags = getattr(vec, "_autoreset_envs", None)
-                if isinstance(flags, np.ndarray):
-                    flags[local] = autoreset_next
-                pipe.send(("ok", None))
-            elif command == "export":
-                pipe.send(("ok", pickle.dumps(snapshots[message[1]])))
-            elif command == "release":
-                snapshots.pop(message[1], None)
-                pipe.send(("ok", None))
-            else:
-                raise RuntimeError(f"unknown worker command {command!r}")
-        except BaseException as e:  # the env raised: report it, keep serving (the server asks for a Reset)
-            _send_error(pipe, e)
-    with contextlib.suppress(Exception):
-        vec.close()
+        if message[0] == "close":
+            break
+        _send_reply(pipe, core.handle(message))
+    core.close()
 
 
-def _send_error(pipe: Connection, e: BaseException) -> None:
-    cls = type(e)
-    kind = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+def _send_reply(pipe: Connection, reply: tuple[str, Any]) -> None:
     try:
-        pipe.send(("error", (kind, str(e)[:4000], traceback.format_exc())))
-    except (OSError, EOFError, pickle.PicklingError):
-        print(f"rql4j env worker: {kind}: {e}", file=sys.stderr)
+        pipe.send(reply)
+    except (OSError, EOFError):
+        return  # the server is gone
+    except BaseException as e:  # the answer does not pickle (an info value, ...): the pipe got nothing
+        try:
+            pipe.send(_error_reply(e))
+        except (OSError, EOFError, pickle.PicklingError):
+            print(f"rql4j env worker: {type(e).__name__}: {e}", file=sys.stderr)

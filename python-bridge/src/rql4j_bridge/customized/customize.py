@@ -230,6 +230,7 @@ def customize(
     resume: bool = False,
     env_workers: int | None = None,
     server: str | None = None,
+    ray: str | None = None,
     options: Sequence[str] = (),
     on_output: Callable[[str], None] | None = print,
     cli: Sequence[str] | None = None,
@@ -251,7 +252,9 @@ def customize(
       the run follows the default KL budget, as ``rql4j customize --env-id`` does (docs/tuning.md).
     - ``env_workers``: step the env's copies in that many worker processes of the env server
       (``--env-workers``); ``server``: ``"HOST:PORT"`` of an env server you started (``--server``; its
-      secret in ``RQL4J_BRIDGE_TOKEN``) instead of one the run starts (docs/bridge.md).
+      secret in ``RQL4J_BRIDGE_TOKEN``) instead of one the run starts (docs/bridge.md); ``ray``: ``"auto"``,
+      ``"local"`` or the head node's ``"HOST:PORT"``: the env's copies as Ray actors on a Ray cluster
+      (``--ray``; Ray's token authentication in ``RAY_AUTH_MODE`` / ``RAY_AUTH_TOKEN``; docs/cluster.md).
     - ``on_output``: called with each line the command prints (its progress and the before/after table);
       None for quiet.
 
@@ -275,6 +278,7 @@ def customize(
         ("--eval-episodes", eval_episodes),
         ("--env-workers", env_workers),
         ("--server", server),
+        ("--ray", ray),
     ):
         if value is not None:
             args += [flag, str(value)]

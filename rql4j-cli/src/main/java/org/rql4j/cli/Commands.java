@@ -67,7 +67,10 @@ final class Commands {
         whole("--seed", "S", Opts.SEEDS, "the training seed (default 0)"),
         whole("--eval-episodes", "E", Opts.EPISODES, "evaluation episodes before and after (default 20, seeds 10000..)"),
         whole("--env-workers", "N", Opts.WORKERS, "step the env's copies in N worker processes of the env server at "
-            + "the same time (for slow simulators; 0, the default: in the server's own process)"),
+            + "the same time (for slow simulators; 0, the default: in the server's own process; with --ray: N Ray "
+            + "actors, one per copy by default)"),
+        text("--ray", "auto|local|HOST:PORT", "step the env's copies as Ray actors on a Ray cluster (the bridge's ray "
+            + "extra; token authentication: RAY_AUTH_MODE=token and RAY_AUTH_TOKEN in the environment; docs/cluster.md)"),
         text("--server", "HOST:PORT", "use an env server you started (`rql4j-bridge serve`, e.g. on a cluster's head "
             + "node) instead of starting one; its secret from the environment variable RQL4J_BRIDGE_TOKEN"),
         text("--kl-budget", "NATS|auto|none", "let the temperature follow a budget of KL(customized || prior) per step, "

@@ -192,12 +192,19 @@ final class Customize {
     for (String module : o.has("--import") ? o.all("--import") : file.texts("imports")) {
       b.optImport(module);
     }
-    if (o.has("--env-workers") && o.has("--server")) {
-      throw new IllegalArgumentException("--env-workers goes with the env server the run starts itself; a server "
-          + "you started (--server) has its own: start it with `rql4j-bridge serve --workers N`");
+    for (String own : new String[] {"--env-workers", "--ray"}) {
+      if (o.has(own) && o.has("--server")) {
+        throw new IllegalArgumentException(own + " goes with the env server the run starts itself; a server "
+            + "you started (--server) has its own: start it with `rql4j-bridge serve --workers N` or `--ray ADDRESS`");
+      }
     }
-    if (o.has("--env-workers")) {
-      b.optServer(org.rql4j.bridge.PythonServer.builder().optWorkers((int) o.whole("--env-workers", 0)));
+    if (o.has("--env-workers") || o.has("--ray")) {
+      org.rql4j.bridge.PythonServer.Builder server = org.rql4j.bridge.PythonServer.builder()
+          .optWorkers((int) o.whole("--env-workers", 0));
+      if (o.has("--ray")) {
+        server.optRay(o.text("--ray", null));
+      }
+      b.optServer(server);
     }
     GrpcEnvClient remote = o.has("--server") ? remoteServer(o.text("--server", null)) : null;
     if (remote != null) {

@@ -257,6 +257,7 @@ public final class PythonServer implements AutoCloseable {
     private final List<String> addons = new ArrayList<>();
     private final List<String> serveArgs = new ArrayList<>();
     private int workers;
+    private String ray;
     private Duration stepSocketSpin;
     private Duration startupTimeout = Duration.ofSeconds(60);
     private final Map<String, String> environment = new LinkedHashMap<>();
@@ -340,6 +341,22 @@ public final class PythonServer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Makes the workers Ray actors on a Ray cluster ({@code rql4j-bridge serve --ray ADDRESS}, the bridge's
+     * {@code ray} extra): {@code "auto"} (the cluster {@code ray start} joined this host to), the head node's
+     * {@code HOST:PORT}, or {@code "local"} (a one-node Ray the server starts). One actor per copy unless
+     * {@link #optWorkers} says how many. The cluster must use Ray's token authentication: give the server
+     * {@code RAY_AUTH_MODE=token} and the cluster's {@code RAY_AUTH_TOKEN} with {@link #optEnv}
+     * (or in this process's environment), see docs/cluster.md; replies are the same, bit for bit.
+     */
+    public Builder optRay(String address) {
+      if (address == null || address.isBlank()) {
+        throw new IllegalArgumentException("the Ray address must be auto, local or HOST:PORT, got '" + address + "'");
+      }
+      this.ray = address;
+      return this;
+    }
+
     /** Extra arguments for {@code rql4j-bridge serve}, e.g. {@code "--server", "threads"}. */
     public Builder optServeArgs(String... args) {
       this.serveArgs.addAll(List.of(args));
@@ -390,6 +407,9 @@ public final class PythonServer implements AutoCloseable {
       }
       if (workers > 0) {
         cmd.addAll(List.of("--workers", Integer.toString(workers)));
+      }
+      if (ray != null) {
+        cmd.addAll(List.of("--ray", ray));
       }
       cmd.addAll(serveArgs);
       ProcessBuilder pb = new ProcessBuilder(cmd);
