@@ -40,6 +40,7 @@ PACKAGES = {  # train_priors.py's name: the prior package in ../priors
     "pendulum": "pendulum-lowtorque-sac",
     "mountaincar": "mountaincar-v0-dqn",
     "invpendulum": "invertedpendulum-sac",
+    "cartpole": "cartpole-v1-ppo",
 }
 TASKS = {  # name: (env id, SB3 algorithm, its hyperparameters, env steps, prior package)
     name: (*tp.PRIORS[name][:4], package) for name, package in PACKAGES.items()
@@ -112,8 +113,7 @@ def main() -> None:
     addon = getattr(importlib.import_module(module), function)
     pb, pa = returns(prior_act(Path(__file__).resolve().parents[1] / "priors" / package), env_id, addon)
     torch.manual_seed(tp.SEED)
-    model = algo("MlpPolicy", WithAddon(gym.make(env_id), addon, args.lam), seed=tp.SEED, verbose=0, device="cpu",
-                 **kwargs)
+    model = tp.make_model(algo, kwargs, lambda: WithAddon(gym.make(env_id), addon, args.lam))
     start = time.perf_counter()
     model.learn(total_timesteps=steps)
     wall = time.perf_counter() - start

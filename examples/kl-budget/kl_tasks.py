@@ -1,11 +1,12 @@
-"""The requirements of the two "user" tasks of the KL-budget table (examples/kl-budget).
+"""The requirements of the "user" tasks of the KL-budget table (examples/kl-budget).
 
-Reward functions of rql4j's add-on form (docs/tasks.md, "Your own task"), for envs the priors in
-``../priors/acrobot-lessleft-dqn`` and ``../priors/pendulum-lowtorque-sac`` were trained on with
-the env's own reward only (``train_priors.py``); neither prior saw these requirements. Use them
-from this folder with ``--addon kl_tasks:FUNCTION``.
+Reward functions of rql4j's add-on form (docs/tasks.md, "Your own task"), for envs the user priors in
+``../priors`` (``acrobot-lessleft-dqn``, ``pendulum-lowtorque-sac``, ``mountaincar-v0-dqn``,
+``invertedpendulum-sac``, ``cartpole-v1-ppo``) were trained on with the env's own reward only
+(``train_priors.py``); no prior saw these requirements. Use them from this folder with
+``--addon kl_tasks:FUNCTION``.
 
-Both are penalties, which is safe here: Acrobot-v1 ends an episode only on success (the tip
+The first two are penalties, which is safe here: Acrobot-v1 ends an episode only on success (the tip
 above the line), which the basic reward already pays for, and Pendulum-v1 never ends one early
 (200-step time limit), so ending an episode is never a way to stop paying.
 
@@ -90,3 +91,36 @@ def invpendulum_centered(obs, action, next_obs, reward, terminated, truncated, i
     """
     return -abs(float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[0])) - (200.0 if terminated else 0.0)
 
+
+
+def cartpole_slow_cart(obs, action, next_obs, reward, terminated, truncated, info):
+    """CartPole-v1, "move the cart gently": ``-|x_dot|`` per step (the cart's speed after it), and ``-100`` on a fall.
+
+    ``next_obs[1]`` is the cart's velocity after the step. CartPole-v1 ends an episode when the pole falls or the
+    cart leaves the track (``terminated``), so a per-step penalty alone would make ending it pay: the fall is
+    charged more than a whole 500-step episode at the prior's speed (about -54). The basic reward is the env's
+    own (+1 per step, 500 steps at most).
+    """
+    return -abs(float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[1])) - (100.0 if terminated else 0.0)
+
+
+def cartpole_steady_pole(obs, action, next_obs, reward, terminated, truncated, info):
+    """CartPole-v1, "keep the pole steady": ``-|theta_dot|`` per step (the pole's angular velocity after it), ``-100`` on a fall.
+
+    ``next_obs[3]`` is the pole's angular velocity after the step, in rad/s. The fall is charged as in
+    :func:`cartpole_slow_cart` (the prior pays about -79 over a whole episode). The basic reward is the env's own.
+    """
+    return -abs(float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[3])) - (100.0 if terminated else 0.0)
+
+
+def cartpole_right_half(obs, action, next_obs, reward, terminated, truncated, info):
+    """CartPole-v1, "keep to the right half of the track": ``-0.1`` per step that ends with the cart left of the
+    centre (``x < 0``), and ``-100`` on a fall.
+
+    ``next_obs[0]`` is the cart's position after the step (the track ends at +-2.4; episodes start within 0.05
+    of 0). The fall (the pole past 12 degrees or the cart off the track, ``terminated``) is charged more than a
+    whole 500-step episode on the left half (-50), so ending an episode never pays. The basic reward is the
+    env's own (+1 per step, 500 steps at most).
+    """
+    x = float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[0])
+    return (-0.1 if x < 0 else 0.0) - (100.0 if terminated else 0.0)

@@ -2,7 +2,7 @@
 # The KL-budget table of docs/results.md ("A KL budget instead of w and alphaHat"): every row at the
 # DEFAULT budget (--kl-budget auto: 0.1 nats per step times the cube root of the action dimensions, a sure
 # categorical prior flattened first), seeds 0, 1, 2, then the table. Four of our tasks (the ones the default
-# was chosen on) and seven user tasks that were not used to choose it (requirements on four priors trained by
+# was chosen on) and eight user tasks that were not used to choose it (requirements on five priors trained by
 # examples/kl-budget/train_priors.py). Finished runs are read back,
 # not trained again. Usage: examples/kl-budget/run.sh [parallel jobs, default 1]
 set -euo pipefail
@@ -30,6 +30,8 @@ mkdir -p runs
     # two user tasks on two fresh priors, chosen after the default was last changed (feasibility.py first)
     echo "customize --env-id MountainCar-v0 --prior $priors/mountaincar-v0-dqn --addon kl_tasks:mountaincar_stay_right --steps 100000 --seed $seed --out runs/mountaincar-stayright-dqn-s$seed"
     echo "customize --env-id InvertedPendulum-v5 --prior $priors/invertedpendulum-sac --addon kl_tasks:invpendulum_centered --steps 30000 --seed $seed --out runs/invpendulum-centered-sac-s$seed"
+    # a third Discrete user task, on a fresh SB3 PPO prior (the Discrete ones above all fail at the default)
+    echo "customize --env-id CartPole-v1 --prior $priors/cartpole-v1-ppo --addon kl_tasks:cartpole_right_half --steps 100000 --seed $seed --out runs/cartpole-righthalf-ppo-s$seed"
   done
 } | while read -r line; do
   out="${line##* --out }"

@@ -32,6 +32,8 @@ ROWS = {  # run-name prefix: (task, prior, learner, ours)
                                  "soft Q", False),
     "invpendulum-centered-sac": ("InvertedPendulum-v5, -abs(x) per step (x the cart position), -200 on a fall",
                                  "SB3 SAC", "SAC", False),
+    "cartpole-righthalf-ppo": ("CartPole-v1, -0.1 per step left of the centre, -100 on a fall", "SB3 PPO",
+                               "soft Q", False),
 }
 MIN_ALPHA_HAT = 1e-3
 

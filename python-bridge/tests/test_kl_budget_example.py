@@ -39,9 +39,20 @@ def test_invpendulum_centered_charges_the_drift_and_more_for_a_fall() -> None:
     assert -call(kl_tasks.invpendulum_centered, next_obs=(0.0,) * 4, terminated=True) > prior_episode_penalty
 
 
+def test_cartpole_addons_charge_their_steps_and_more_for_a_fall() -> None:
+    assert call(kl_tasks.cartpole_right_half, next_obs=(-0.01, 0.0, 0.0, 0.0)) == -0.1
+    assert call(kl_tasks.cartpole_right_half, next_obs=(0.3, 0.0, 0.0, 0.0)) == 0.0
+    assert call(kl_tasks.cartpole_right_half, next_obs=(2.5, 0.0, 0.0, 0.0), terminated=True) == -100.0
+    assert call(kl_tasks.cartpole_slow_cart, next_obs=(0.0, -0.25, 0.0, 0.0)) == pytest.approx(-0.25)
+    assert call(kl_tasks.cartpole_steady_pole, next_obs=(0.0, 0.0, 0.0, 0.5), terminated=True) == pytest.approx(-100.5)
+    # a fall costs more than a whole 500-step episode left of the centre (-50): ending an episode never pays
+    assert -call(kl_tasks.cartpole_right_half, next_obs=(0.0,) * 4, terminated=True) > 500 * 0.1
+
+
 def test_the_addons_answer_a_real_step_of_their_env_with_a_finite_float() -> None:
     for env_id, fn in (("MountainCar-v0", kl_tasks.mountaincar_stay_right),
-                       ("InvertedPendulum-v5", kl_tasks.invpendulum_centered)):  # fmt: skip
+                       ("InvertedPendulum-v5", kl_tasks.invpendulum_centered),
+                       ("CartPole-v1", kl_tasks.cartpole_right_half)):  # fmt: skip
         env = gym.make(env_id)
         obs, _ = env.reset(seed=0)
         action = env.action_space.sample()
