@@ -13,9 +13,11 @@ on every node, in the same versions (docs/cluster.md).
 
 Security: Ray runs whatever code it is sent by whoever can reach its ports, by design. Ray 2.52
 offers token authentication (``RAY_AUTH_MODE=token``), which this backend requires: ``local`` starts
-a one-node Ray with a fresh token of its own; ``auto`` or an address connects only when
-``RAY_AUTH_MODE=token`` and the cluster's token (``RAY_AUTH_TOKEN`` or ``RAY_AUTH_TOKEN_PATH``) are set,
-unless ``allow_unauthenticated`` (``serve --ray-allow-unauthenticated``) says otherwise.
+a one-node Ray with a fresh token of its own; ``auto`` or an address connects only when this server runs
+with ``RAY_AUTH_MODE=token`` (and so sends the cluster's token, ``RAY_AUTH_TOKEN`` or ``RAY_AUTH_TOKEN_PATH``,
+which Ray itself refuses to go without), unless ``allow_unauthenticated`` (``serve
+--ray-allow-unauthenticated``) says otherwise. The check is this side's: whether the cluster's nodes were
+started with token authentication, and so refuse others, is up to whoever started them (docs/cluster.md).
 docs/reliability.md says what a cluster trusts.
 """
 
@@ -46,7 +48,8 @@ def user_module_paths(modules: Iterable[str]) -> list[str]:
     folder, or a one-file module's ``.py`` (Ray's ``py_modules`` ships them to every node)."""
     paths: list[str] = []
     for name in modules:
-        module = sys.modules.get(name.split(":")[0])
+        name = name.split(":")[0]
+        module = sys.modules.get(name)
         file = getattr(module, "__file__", None)
         if not file:
             continue
@@ -205,7 +208,7 @@ class _RayWorker:
         except exceptions.RayTaskError as e:  # the actor's method raised (its answer did not serialize, ...)
             cause = e.cause if getattr(e, "cause", None) is not None else e
             return "error", (type(cause).__name__, str(cause).splitlines()[0][:4000] if str(cause) else "", str(e))
-        except (exceptions.RayActorError, exceptions.RaySystemError, exceptions.ObjectLostError) as e:
+        except exceptions.RayError as e:  # the actor, its node, its object or its runtime env is gone
             first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
             self.lost = f"{type(e).__name__}: {first[:300]}"
             raise EOFError(self.lost) from None

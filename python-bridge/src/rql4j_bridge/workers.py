@@ -297,8 +297,9 @@ class WorkerVectorEnv:
         try:
             self._receive(w, "make its copies", timeout=WORKER_START_TIMEOUT_S)
             self._workers[w].located()
-        except (EnvWorkerError, WorkerRefusal) as e:  # it exits after reporting: the next Reset tries again
+        except (EnvWorkerError, WorkerRefusal) as e:  # the next Reset tries again
             self._dead[w] = f"a new {self._workers[w].kind} for {self._describe(w)} could not make its copies ({e})"
+            self._workers[w].kill()  # a process exits after reporting; an actor would keep its CPU
             raise
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -609,9 +610,9 @@ def _worker_main(
     """A worker process: a :class:`_WorkerCore` answering over ``pipe`` until ``close`` or the pipe's end."""
     core = _WorkerCore(env_id, kwargs, count, addon, variant, mode, imports)
     reply = core.start()
-    _send_reply(pipe, reply)
-    if reply[0] != "ok":
-        return
+    if not _send_reply(pipe, reply) or reply[0] != "ok":
+        core.close()
+        return  # the server reads the refusal or the error, and starts a new worker at the next Reset
     while True:
         try:
             message = pipe.recv()
@@ -623,13 +624,16 @@ def _worker_main(
     core.close()
 
 
-def _send_reply(pipe: Connection, reply: tuple[str, Any]) -> None:
+def _send_reply(pipe: Connection, reply: tuple[str, Any]) -> bool:
+    """Sends ``reply``; False when it could not go (an error about it was sent instead, or the server is gone)."""
     try:
         pipe.send(reply)
+        return True
     except (OSError, EOFError):
-        return  # the server is gone
+        return False  # the server is gone
     except BaseException as e:  # the answer does not pickle (an info value, ...): the pipe got nothing
         try:
             pipe.send(_error_reply(e))
         except (OSError, EOFError, pickle.PicklingError):
             print(f"rql4j env worker: {type(e).__name__}: {e}", file=sys.stderr)
+        return False

@@ -188,6 +188,11 @@ final class Commands {
             whole("--seed", "S", Opts.SEEDS, "the first episode seed (default 0)"),
             text("--prior", "DIR", "the prior package (default examples/priors/T-softdqn)"),
             whole("--parallel", "P", Opts.PARALLEL, "rows at a time (default 1)"),
+            whole("--workers", "K", Opts.WORKERS, "search each decision as K trees at once, root-parallel, each on its "
+                + "own env copy in a worker process of the env server, with the same simulations in all (default 1: "
+                + "one tree, in the server's process)"),
+            text("--ray", "auto|local|HOST:PORT", "with --workers: the env copies as Ray actors on a Ray cluster "
+                + "(docs/cluster.md)"),
             text("--transport", "grpc|py4j", "the env bridge (default grpc)"),
             text("--out", "DIR", "where the episodes go"),
             text("--doc", "FILE", "the results file (default docs/results.md)")));

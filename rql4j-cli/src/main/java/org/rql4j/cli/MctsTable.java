@@ -94,6 +94,17 @@ final class MctsTable {
       }
     }
     int parallel = (int) o.whole("--parallel", 1);
+    int workers = (int) Math.max(1, o.whole("--workers", 1));
+    String ray = o.text("--ray", null);
+    if (ray != null && workers < 2) {
+      throw new IllegalArgumentException("--ray puts the parallel trees' env copies on a Ray cluster: give --workers K "
+          + "(K >= 2) too");
+    }
+    if (workers > cfg.simulations()) {
+      throw new IllegalArgumentException("--workers " + workers + " trees need at least " + workers
+          + " simulations per decision, got --simulations " + cfg.simulations());
+    }
+    String kTag = workers > 1 ? "-k" + workers : "";
     String transportName = o.text("--transport", "grpc");
     BridgeTransport transport = switch (transportName) {
       case "grpc" -> BridgeTransport.GRPC;
@@ -101,13 +112,16 @@ final class MctsTable {
       default -> throw new IllegalArgumentException("--transport takes grpc or py4j, got '" + transportName + "'");
     };
     Path out = Path.of(o.text("--out", root.resolve("target/results/" + task + "-mcts-s"
-        + cfg.simulations() + "-h" + cfg.horizon()).toString()));
+        + cfg.simulations() + "-h" + cfg.horizon() + kTag).toString()));
     Files.createDirectories(out);
     Path settings = out.resolve("settings.json");
     JsonObject settingsJson = new JsonObject();
     settingsJson.add("config", new Gson().toJsonTree(cfg));
     settingsJson.addProperty("seed", seed);
     settingsJson.addProperty("prior_sha256", org.rql4j.prior.PriorPackage.contentHash(priorDir));
+    if (workers > 1) { // another search than one tree's (a folder of one tree keeps its settings as they were)
+      settingsJson.addProperty("parallel_trees", workers);
+    }
     if (Files.exists(settings) && !JsonParser.parseString(Files.readString(settings)).equals(settingsJson)) {
       throw new IllegalArgumentException(out + " holds episodes of other settings (" + Files.readString(settings).trim()
           + "); delete it or choose another --out");
@@ -119,7 +133,7 @@ final class MctsTable {
     long t0 = System.nanoTime();
     List<java.util.concurrent.Callable<List<Episode>>> calls = new ArrayList<>();
     for (String row : rows) {
-      calls.add(() -> runRow(task, priorDir, row, cfg, seed, episodes, out, transport));
+      calls.add(() -> runRow(task, priorDir, row, cfg, seed, episodes, out, transport, workers, ray));
     }
     List<List<Episode>> done = Results.runAll(calls, Math.max(1, parallel), out, "row", "episodes");
     Map<String, List<Episode>> results = new LinkedHashMap<>();
@@ -127,10 +141,10 @@ final class MctsTable {
       results.put(rows.get(k), done.get(k));
     }
     double minutes = (System.nanoTime() - t0) / 60e9;
-    String section = table(task, command, minutes, cfg, episodes, results);
+    String section = table(task, command, minutes, cfg, episodes, results, workers);
     System.out.println("\n" + section);
     Path doc = Path.of(o.text("--doc", root.resolve("docs/results.md").toString()));
-    MarkedSections.write(doc, "mcts-" + task + "-s" + cfg.simulations() + "-h" + cfg.horizon(), section,
+    MarkedSections.write(doc, "mcts-" + task + "-s" + cfg.simulations() + "-h" + cfg.horizon() + kTag, section,
         Results.DOC_HEADER);
   }
 
@@ -148,7 +162,7 @@ final class MctsTable {
 
   /** The episodes of one row: those its file already holds, then the missing ones. */
   static List<Episode> runRow(String task, Path priorDir, String row, MctsConfig base, long seed, int episodes,
-      Path out, BridgeTransport transport) throws IOException {
+      Path out, BridgeTransport transport, int workers, String ray) throws IOException {
     Path file = out.resolve(row + ".jsonl");
     List<Episode> done = read(file);
     String tag = "[" + row + "] ";
@@ -165,15 +179,32 @@ final class MctsTable {
     }
     MctsConfig cfg = row.equals("plain") ? base.plain() : base;
     org.rql4j.customize.Task t = org.rql4j.customize.Task.builtIn(task);
-    try (PythonServer server = PythonServer.builder().optTransport(transport).start();
+    // K > 1 parallel trees (search rows only): each on its own env copy in a worker process (or Ray actor), the
+    // evaluated env among them, so that their steps run at the same time
+    int trees = row.equals("prior") ? 1 : workers;
+    PythonServer.Builder serverBuilder = PythonServer.builder().optTransport(transport);
+    if (ray != null && trees > 1) {
+      serverBuilder.optRay(ray);
+    }
+    List<RemoteVectorEnv> extra = new ArrayList<>();
+    try (PythonServer server = serverBuilder.start();
         EnvClient client = server.client();
         TorchScriptPrior prior = TorchScriptPrior.load(priorDir);
         NDManager manager = NDManager.newBaseManager("PyTorch");
-        RemoteVectorEnv env = client.make(t.evalEnv().optAutoresetMode(AutoresetMode.DISABLED).build())) {
+        RemoteVectorEnv env = client.make(searchEnv(t, trees));
+        Extras copies = new Extras(extra)) { // closed first: the copies before their server
       SearchPrior searchPrior = SearchPrior.of(prior, manager);
+      String rewardKey = row.equals("residual") ? Evaluator.ADDON : null;
+      List<EnvSimulator> sims = new ArrayList<>(List.of(new EnvSimulator(env, rewardKey)));
+      for (int k = 1; k < trees; k++) {
+        RemoteVectorEnv copy = client.make(searchEnv(t, trees));
+        extra.add(copy);
+        copy.reset(0); // a copy the searches restore into before each decision
+        sims.add(new EnvSimulator(copy, rewardKey));
+      }
       // the prior row acts greedily on the prior; the search rows search from the env's current state
       SearchPolicy search = row.equals("prior") ? null : new SearchPolicy(new ResidualMaxEntMcts(cfg, searchPrior),
-          new EnvSimulator(env, row.equals("residual") ? Evaluator.ADDON : null), new Random(0));
+          sims, new Random(0));
       Policy acting = search != null ? search
           : (obs, deterministic) -> Tensor.scalar((long) argmax(searchPrior.logProbs(((Tensor) obs).toFloatArray())));
       List<Double> ms = new ArrayList<>();
@@ -214,6 +245,22 @@ final class MctsTable {
     return done;
   }
 
+  /** The parallel trees' extra env copies, closed together. */
+  private record Extras(List<RemoteVectorEnv> envs) implements AutoCloseable {
+    @Override
+    public void close() {
+      for (RemoteVectorEnv e : envs) {
+        e.close();
+      }
+    }
+  }
+
+  /** The task's evaluation env without autoreset; in a worker process of its own when trees search in parallel. */
+  private static org.rql4j.bridge.EnvSpec searchEnv(org.rql4j.customize.Task t, int trees) {
+    org.rql4j.bridge.EnvSpec.Builder b = t.evalEnv().optAutoresetMode(AutoresetMode.DISABLED);
+    return (trees > 1 ? b.optWorkers(1) : b).build();
+  }
+
   private static int argmax(double[] v) {
     int best = 0;
     for (int i = 1; i < v.length; i++) {
@@ -252,10 +299,11 @@ final class MctsTable {
   }
 
   private static String table(String task, String command, double minutes, MctsConfig cfg, int episodes,
-      Map<String, List<Episode>> results) {
+      Map<String, List<Episode>> results, int workers) {
     StringBuilder md = new StringBuilder();
     md.append("## ").append(task).append(", zero-shot tree search (residual max-ent MCTS, ").append(cfg.simulations())
-        .append(" simulations per decision, horizon ").append(cfg.horizon()).append(")\n\n");
+        .append(" simulations per decision, horizon ").append(cfg.horizon())
+        .append(workers > 1 ? ", " + workers + " root-parallel trees" : "").append(")\n\n");
     md.append("Command: `").append(command).append("` (").append(String.format(Locale.ROOT, "%.0f", minutes))
         .append(" min wall for the episodes this invocation ran, on our 2-core machine, ").append(Instant.now())
         .append("). ").append(episodes).append(" episodes per row, reset seeds 10000.., on the task's total variant; "
@@ -263,7 +311,10 @@ final class MctsTable {
             + "the reward. Settings: ").append(cfg).append(" (method.md's reference: 150 simulations, horizon 6, "
             + "gamma 0.8, w = alphaHat = eps = 1). Crash: the episode terminated (in highway-env only a crash ends an episode early; the time limit truncates). "
             + "Decision latency: wall time of one decision (the search, or the prior's forward pass), median over "
-            + "all decisions of the row; search steps: env steps the search took per decision.\n\n");
+            + "all decisions of the row; search steps: env steps the search took per decision."
+            + (workers > 1 ? " Root-parallel: each decision is " + workers + " trees searched at the same time, each "
+                + "on its own env copy in a worker process of the env server, sharing the simulations, merged at the "
+                + "root (docs/usage.md)." : "") + "\n\n");
     md.append("| row | basic return | add-on return | length | crash rate | decision latency (median) | "
         + "search steps / decision |\n|---|---|---|---|---|---|---|\n");
     Map<String, String> names = Map.of("prior", "prior alone (greedy soft-DQN prior)",

@@ -27,7 +27,8 @@ import java.util.Random;
  * <p>Each expanded node keeps a saved state, so a simulation loads its parent's state once and
  * steps only the new edge and the rollout (the env is assumed deterministic given its state, as
  * highway-env is; a stochastic env gets one sample of each edge). The saved states are discarded
- * at the end of the decision. Not thread-safe.
+ * at the end of the decision. Not thread-safe: one decision at a time (a root-parallel decision,
+ * {@link #decide(List, float[], Random)}, runs its trees on threads of its own).
  */
 public final class ResidualMaxEntMcts {
 
@@ -94,8 +95,182 @@ public final class ResidualMaxEntMcts {
    * returns the decision; the simulator is left in that state again.
    */
   public <S> Decision decide(Simulator<S> sim, float[] observation, Random rng) {
+    Tree<S> tree = search(sim, priorFor(sim.numActions()), observation, rng, config.simulations());
+    Node<S> root = tree.root;
+    return new Decision(best(root.q, root.logPi, root.children), root.q.clone(), root.logPi.clone(), root.n.clone(),
+        root.value, tree.steps, tree.nodes);
+  }
+
+  /**
+   * Root parallelization: {@code sims.size()} independent searches from the same state, one per simulator
+   * (each its own env copy, for instance in its own worker process or Ray actor), run at the same time, with
+   * the decision's simulations shared between them ({@code config.simulations()} in all; the first ones get one
+   * more where they do not divide evenly). The other simulators are first put in the first one's state. The
+   * trees are merged at the root: an action's visits are summed over the trees, its {@code Q} is the mean of
+   * the trees' {@code Q} weighted by their visits, and the action is {@code argmax Q + w log pi} over the
+   * actions some tree expanded. Each tree draws from its own generator, seeded from {@code rng}. With one
+   * simulator this is {@link #decide(Simulator, float[], Random)}, draw for draw. Every simulator is left in
+   * the first one's state. The prior is queried from several threads, one call at a time.
+   *
+   * <p>Why the root and not the leaves: the trees share nothing while they search, so each thread only waits
+   * for its own env; leaf parallelization with virtual loss would share one tree between threads and make
+   * every simulation wait for the tree's lock and every env round trip order-dependent.
+   */
+  public <S> Decision decide(List<? extends Simulator<S>> sims, float[] observation, Random rng) {
+    if (sims.isEmpty()) {
+      throw new IllegalArgumentException("root-parallel search needs at least one simulator");
+    }
+    int k = sims.size();
+    if (k == 1) {
+      return decide(sims.get(0), observation, rng);
+    }
+    int na = sims.get(0).numActions();
+    for (Simulator<S> s : sims) {
+      if (s.numActions() != na) {
+        throw new IllegalArgumentException("the simulators have different numbers of actions: " + s.numActions()
+            + " vs " + na);
+      }
+    }
+    int total = config.simulations();
+    if (total < k) {
+      throw new IllegalArgumentException(k + " parallel trees need at least " + k + " simulations per decision, got "
+          + total);
+    }
+    long[] seeds = new long[k];
+    for (int i = 0; i < k; i++) {
+      seeds[i] = rng.nextLong();
+    }
+    SearchPrior base = priorFor(na);
+    Object lock = new Object();
+    SearchPrior shared = obs -> {
+      synchronized (lock) {
+        return base.logProbs(obs);
+      }
+    };
+    S start = sims.get(0).save();
+    List<java.util.concurrent.Future<Tree<S>>> futures = new ArrayList<>();
+    List<Tree<S>> trees = new ArrayList<>();
+    RuntimeException failure = null;
+    boolean interrupted = false;
+    try {
+      for (int i = 1; i < k; i++) {
+        sims.get(i).load(start);
+      }
+      java.util.concurrent.ExecutorService pool = pool(k);
+      for (int i = 0; i < k; i++) {
+        Simulator<S> sim = sims.get(i);
+        Random treeRng = new Random(seeds[i]);
+        int share = total / k + (i < total % k ? 1 : 0);
+        futures.add(pool.submit(() -> search(sim, shared, observation, treeRng, share)));
+      }
+      // every tree is waited for, even after one failed or this thread was interrupted: no tree may still
+      // step a simulator once this method returns
+      for (java.util.concurrent.Future<Tree<S>> f : futures) {
+        while (true) {
+          try {
+            trees.add(f.get());
+            break;
+          } catch (java.util.concurrent.ExecutionException e) {
+            RuntimeException cause = e.getCause() instanceof RuntimeException r ? r
+                : new IllegalStateException("a parallel search failed: " + e.getCause(), e.getCause());
+            failure = addTo(failure, cause);
+            break;
+          } catch (InterruptedException e) {
+            interrupted = true; // noted; the trees end within one simulation each (they are not interruptible)
+          }
+        }
+      }
+      if (interrupted) {
+        failure = addTo(failure, new IllegalStateException("interrupted while the parallel searches ran"));
+      }
+      if (failure == null) {
+        for (int i = 1; i < k; i++) {
+          sims.get(i).load(start);
+        }
+      }
+    } catch (RuntimeException e) {
+      failure = addTo(failure, e);
+    }
+    try { // the first simulator back at the start, and the start's snapshot released, whatever happened
+      sims.get(0).load(start);
+    } catch (RuntimeException e) {
+      failure = addTo(failure, e);
+    }
+    try {
+      sims.get(0).discard(List.of(start));
+    } catch (RuntimeException e) {
+      failure = addTo(failure, e);
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (failure != null) {
+      throw failure;
+    }
+    double[] q = new double[na];
+    int[] n = new int[na];
+    List<Object> expanded = new ArrayList<>(java.util.Collections.nCopies(na, null));
+    double[] logPi = trees.get(0).root.logPi;
+    long steps = 0;
+    int nodes = 0;
+    for (int a = 0; a < na; a++) {
+      double sum = 0;
+      for (Tree<S> t : trees) {
+        if (t.root.children.get(a) != null && t.root.n[a] > 0) {
+          sum += t.root.n[a] * t.root.q[a];
+          n[a] += t.root.n[a];
+          expanded.set(a, Boolean.TRUE);
+        }
+      }
+      q[a] = n[a] > 0 ? sum / n[a] : Double.NaN;
+    }
+    for (Tree<S> t : trees) {
+      steps += t.steps;
+      nodes += t.nodes;
+    }
+    return new Decision(best(q, logPi, expanded), q, logPi.clone(), n, softValue(q, logPi, expanded), steps, nodes);
+  }
+
+  private static RuntimeException addTo(RuntimeException first, RuntimeException next) {
+    if (first == null) {
+      return next;
+    }
+    first.addSuppressed(next);
+    return first;
+  }
+
+  private java.util.concurrent.ThreadPoolExecutor pool;
+
+  /**
+   * Threads for the parallel trees, kept between decisions and ended after 30 s without one (daemon threads:
+   * they never hold the JVM open). Each runs its forward passes without autograd.
+   */
+  private synchronized java.util.concurrent.ExecutorService pool(int k) {
+    if (pool == null || pool.getMaximumPoolSize() < k) {
+      if (pool != null) {
+        pool.shutdown();
+      }
+      java.util.concurrent.atomic.AtomicInteger count = new java.util.concurrent.atomic.AtomicInteger();
+      pool = new java.util.concurrent.ThreadPoolExecutor(k, k, 30, java.util.concurrent.TimeUnit.SECONDS,
+          new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(() -> {
+              org.rql4j.runtime.DjlRuntime.noGradOnThisThread();
+              r.run();
+            }, "rql4j-mcts-tree-" + count.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+          });
+      pool.allowCoreThreadTimeOut(true);
+    }
+    return pool;
+  }
+
+  /** One search's tree and what it cost. */
+  private record Tree<S>(Node<S> root, long steps, int nodes) {}
+
+  /** {@code simulations} simulations from the simulator's current state, which it is left in again. */
+  private <S> Tree<S> search(Simulator<S> sim, SearchPrior p, float[] observation, Random rng, int simulations) {
     int na = sim.numActions();
-    SearchPrior p = priorFor(na);
     Node<S> root = new Node<>(0, false, na);
     root.state = sim.save();
     root.logPi = checked(p.logProbs(observation), na);
@@ -104,7 +279,7 @@ public final class ResidualMaxEntMcts {
     long[] steps = {0};
     int[] nodes = {1};
     try {
-      for (int k = 0; k < config.simulations(); k++) {
+      for (int k = 0; k < simulations; k++) {
         simulate(sim, p, root, rng, saved, steps, nodes);
       }
       sim.load(root.state);
@@ -118,19 +293,24 @@ public final class ResidualMaxEntMcts {
       throw e;
     }
     sim.discard(saved);
+    return new Tree<>(root, steps[0], nodes[0]);
+  }
+
+  /** {@code argmax Q + w log pi} over the expanded children (-1 when none is). */
+  private int best(double[] q, double[] logPi, List<?> children) {
     int best = -1;
     double bestScore = Double.NEGATIVE_INFINITY;
-    for (int a = 0; a < na; a++) {
-      if (root.children.get(a) == null) {
+    for (int a = 0; a < q.length; a++) {
+      if (children.get(a) == null) {
         continue;
       }
-      double score = root.q[a] + priorTerm(root.logPi[a]);
+      double score = q[a] + priorTerm(logPi[a]);
       if (score > bestScore) {
         bestScore = score;
         best = a;
       }
     }
-    return new Decision(best, root.q.clone(), root.logPi.clone(), root.n.clone(), root.value, steps[0], nodes[0]);
+    return best;
   }
 
   private static double[] checked(double[] logp, int na) {
@@ -196,20 +376,24 @@ public final class ResidualMaxEntMcts {
 
   /** {@code alphaHat logsumexp((Q + w log pi) / alphaHat)} over the expanded children. */
   private double softValue(Node<?> node) {
+    return softValue(node.q, node.logPi, node.children);
+  }
+
+  private double softValue(double[] q, double[] logPi, List<?> children) {
     double alpha = config.alphaHat();
     double max = Double.NEGATIVE_INFINITY;
-    for (int a = 0; a < node.q.length; a++) {
-      if (node.children.get(a) != null) {
-        max = Math.max(max, (node.q[a] + priorTerm(node.logPi[a])) / alpha);
+    for (int a = 0; a < q.length; a++) {
+      if (children.get(a) != null) {
+        max = Math.max(max, (q[a] + priorTerm(logPi[a])) / alpha);
       }
     }
     if (max == Double.NEGATIVE_INFINITY) {
       return max;
     }
     double sum = 0;
-    for (int a = 0; a < node.q.length; a++) {
-      if (node.children.get(a) != null) {
-        sum += StrictMath.exp((node.q[a] + priorTerm(node.logPi[a])) / alpha - max);
+    for (int a = 0; a < q.length; a++) {
+      if (children.get(a) != null) {
+        sum += StrictMath.exp((q[a] + priorTerm(logPi[a])) / alpha - max);
       }
     }
     return alpha * (max + StrictMath.log(sum));

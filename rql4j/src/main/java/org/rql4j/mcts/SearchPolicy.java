@@ -1,5 +1,6 @@
 package org.rql4j.mcts;
 
+import java.util.List;
 import java.util.Objects;
 import java.util.Random;
 import org.rql4j.env.Tensor;
@@ -17,14 +18,26 @@ import org.rql4j.policy.Policy;
 public final class SearchPolicy implements Policy {
 
   private final ResidualMaxEntMcts mcts;
-  private final Simulator<?> simulator;
+  private final List<? extends Simulator<?>> simulators;
   private Random rng;
   private long envSteps;
 
   /** Searches with {@code mcts} on {@code simulator}, drawing from {@code rng}. */
   public SearchPolicy(ResidualMaxEntMcts mcts, Simulator<?> simulator, Random rng) {
+    this(mcts, List.of(Objects.requireNonNull(simulator, "simulator")), rng);
+  }
+
+  /**
+   * Searches with {@code mcts} on several simulators at once, root-parallel
+   * ({@link ResidualMaxEntMcts#decide(List, float[], Random)}): the first is the env being evaluated, the
+   * others copies of it that each decision first puts in its state (all of one type of saved state).
+   */
+  public SearchPolicy(ResidualMaxEntMcts mcts, List<? extends Simulator<?>> simulators, Random rng) {
     this.mcts = Objects.requireNonNull(mcts, "mcts");
-    this.simulator = Objects.requireNonNull(simulator, "simulator");
+    if (simulators.isEmpty()) {
+      throw new IllegalArgumentException("a search policy needs a simulator");
+    }
+    this.simulators = List.copyOf(simulators);
     this.rng = Objects.requireNonNull(rng, "rng");
   }
 
@@ -42,8 +55,19 @@ public final class SearchPolicy implements Policy {
 
   @Override
   public Value act(Value observation, boolean deterministic) {
-    ResidualMaxEntMcts.Decision d = mcts.decide(simulator, ((Tensor) observation).toFloatArray(), rng);
+    float[] obs = ((Tensor) observation).toFloatArray();
+    ResidualMaxEntMcts.Decision d = simulators.size() == 1 ? decideOne(simulators.get(0), obs)
+        : decideAll(simulators, obs);
     envSteps += d.envSteps();
     return Tensor.scalar((long) d.action());
+  }
+
+  private <S> ResidualMaxEntMcts.Decision decideOne(Simulator<S> sim, float[] obs) {
+    return mcts.decide(sim, obs, rng);
+  }
+
+  @SuppressWarnings("unchecked") // the constructor's contract: one type of saved state for all simulators
+  private <S> ResidualMaxEntMcts.Decision decideAll(List<? extends Simulator<?>> sims, float[] obs) {
+    return mcts.decide((List<Simulator<S>>) (List<?>) sims, obs, rng);
   }
 }

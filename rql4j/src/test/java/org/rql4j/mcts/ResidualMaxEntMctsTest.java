@@ -1,5 +1,6 @@
 package org.rql4j.mcts;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -32,7 +33,7 @@ import org.junit.jupiter.api.Test;
 class ResidualMaxEntMctsTest {
 
   /** The MDP above; states 0, 1, 2 and 3 (the end). Counts saves and discards. */
-  static final class TinyMdp implements Simulator<Integer> {
+  static class TinyMdp implements Simulator<Integer> {
     int state;
     int saves;
     final Set<Integer> discarded = new HashSet<>();
@@ -104,6 +105,82 @@ class ResidualMaxEntMctsTest {
     assertEquals(0, mdp.state, "the simulator is left at the root");
     assertEquals(mdp.saves, mdp.discards, "every saved state is discarded");
     assertEquals(3, mdp.saves, "s0, s1, s2 are saved once each; ends are not");
+  }
+
+  @Test
+  void oneSimulatorInTheListIsTheSingleSearchDrawForDraw() {
+    ResidualMaxEntMcts mcts = new ResidualMaxEntMcts(config(1, 40, 3), PRIOR);
+    ResidualMaxEntMcts.Decision one = mcts.decide(new TinyMdp(), new float[] {0}, new Random(7));
+    ResidualMaxEntMcts.Decision listed = mcts.decide(List.of(new TinyMdp()), new float[] {0}, new Random(7));
+    assertEquals(one.action(), listed.action());
+    assertEquals(one.value(), listed.value());
+    assertEquals(one.envSteps(), listed.envSteps());
+    assertEquals(one.nodes(), listed.nodes());
+    assertArrayEquals(one.q(), listed.q());
+    assertArrayEquals(one.visits(), listed.visits());
+    assertArrayEquals(one.logPrior(), listed.logPrior());
+  }
+
+  /** A TinyMdp whose saved states other simulators can load (states are plain integers), and that notes its thread. */
+  static final class SharedMdp extends TinyMdp {
+    final Set<String> threads = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    @Override
+    public Transition step(int action) {
+      threads.add(Thread.currentThread().getName());
+      try {
+        Thread.sleep(1); // a slow simulator: the trees overlap in time
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return super.step(action);
+    }
+  }
+
+  @Test
+  void rootParallelTreesShareTheSimulationsAndMergeAtTheRoot() {
+    List<SharedMdp> sims = List.of(new SharedMdp(), new SharedMdp(), new SharedMdp());
+    sims.get(1).state = 2; // somewhere else: the search first puts it in the first one's state
+    sims.get(2).state = 3;
+    ResidualMaxEntMcts mcts = new ResidualMaxEntMcts(config(1, 61, 3), PRIOR);
+    ResidualMaxEntMcts.Decision d = mcts.decide(sims, new float[] {0}, new Random(3));
+    assertEquals(61, d.visits()[0] + d.visits()[1], "21 + 20 + 20 simulations in all");
+    // every tree expands both root actions of this tiny MDP, and its Q values are exact: so is the merge
+    double v2 = Math.log((Math.exp(2) + 1) / 2);
+    assertEquals(1.25, d.q()[0], 1e-12);
+    assertEquals(1 + 0.5 * v2, d.q()[1], 1e-12);
+    assertEquals(0, d.action());
+    assertEquals(Math.log(0.75 * Math.exp(1.25) + 0.25 * Math.exp(1 + 0.5 * v2)), d.value(), 1e-12);
+    assertEquals(21, d.nodes(), "7 nodes in each of the 3 trees");
+    for (SharedMdp m : sims) {
+      assertEquals(0, m.state, "every simulator is left in the first one's state");
+      assertTrue(m.steps > 0, "every tree searched");
+      assertEquals(1, m.threads.size(), "one tree per simulator, each on one thread");
+    }
+    Set<String> all = new HashSet<>();
+    sims.forEach(m -> all.addAll(m.threads));
+    assertEquals(3, all.size(), "the trees ran on three threads: " + all);
+    assertEquals(sims.get(0).saves, sims.get(0).discards, "the first simulator's saved states are all discarded");
+  }
+
+  @Test
+  void aFailingTreeFailsTheDecisionAndLeavesTheSimulatorsAtTheRoot() {
+    TinyMdp broken = new TinyMdp() {
+      @Override
+      public Transition step(int action) {
+        throw new IllegalStateException("the env broke");
+      }
+    };
+    List<TinyMdp> sims = List.of(new TinyMdp(), broken);
+    ResidualMaxEntMcts mcts = new ResidualMaxEntMcts(config(1, 10, 3), PRIOR);
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> mcts.decide(sims, new float[] {0}, new Random(3)));
+    assertEquals("the env broke", e.getMessage());
+    assertEquals(0, sims.get(0).state);
+    assertEquals(0, broken.state);
+    IllegalArgumentException few = assertThrows(IllegalArgumentException.class,
+        () -> new ResidualMaxEntMcts(config(1, 1, 3), PRIOR).decide(sims, new float[] {0}, new Random(3)));
+    assertTrue(few.getMessage().contains("at least 2 simulations"), few.getMessage());
   }
 
   @Test

@@ -117,6 +117,38 @@ class TreeSearchIT {
     }
   }
 
+  @org.junit.jupiter.api.Test
+  void rootParallelTreesOnTwoWorkerCopiesLeaveBothAtTheEvaluatedState() throws Exception {
+    Path prior = Path.of(System.getProperty("rql4j.project.dir", "."), "examples/priors/cartpole-center-softdqn");
+    EnvSpec spec = EnvSpec.builder("rql4j/cartpole-center-total-v0").optAutoresetMode(AutoresetMode.DISABLED)
+        .optWorkers(1).build(); // each copy in a worker process of its own: the two trees step at the same time
+    EnvClient client = client(BridgeTransport.GRPC);
+    try (RemoteVectorEnv env = client.make(spec); RemoteVectorEnv copy = client.make(spec);
+        TorchScriptPrior p = TorchScriptPrior.load(prior);
+        NDManager manager = NDManager.newBaseManager("PyTorch")) {
+      List<EnvSimulator> sims = List.of(new EnvSimulator(env, "addon_reward"), new EnvSimulator(copy, "addon_reward"));
+      ResidualMaxEntMcts mcts = new ResidualMaxEntMcts(MctsConfig.reference().withSimulations(12).withHorizon(4),
+          SearchPrior.of(p, manager));
+      float[] o = ((Tensor) env.reset(10_000).observations().row(0)).toFloatArray();
+      copy.reset(3); // elsewhere: each decision first puts it in the evaluated env's state
+      Random rng = new Random(0);
+      for (int t = 0; t < 10; t++) {
+        String here = env.snapshot(0);
+        ResidualMaxEntMcts.Decision d = mcts.decide(sims, o, rng);
+        assertEquals(12, d.visits()[0] + d.visits()[1], "6 + 6 simulations");
+        assertTrue(d.envSteps() >= 12 && d.envSteps() <= 12 * 4, "steps " + d.envSteps());
+        VectorStep s = env.step(new long[] {d.action()});
+        // both were left at `here`: the copy steps to the same observation, and so does the env restored there
+        assertArrayEquals(obs(s), obs(copy.step(new long[] {d.action()})), "the copy, decision " + t);
+        env.restore(0, here);
+        assertArrayEquals(obs(s), obs(env.step(new long[] {d.action()})), "decision " + t);
+        env.releaseSnapshots(List.of(here));
+        assertFalse(s.done(0), "the prior-guided search keeps the pole up for 10 steps");
+        o = obs(s);
+      }
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(BridgeTransport.class)
   void envsTheSearchCannotUseAreRefused(BridgeTransport transport) {
