@@ -28,26 +28,13 @@ os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 ray = pytest.importorskip("ray")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
 
-from rql4j_bridge.env_server import EnvServicer, serve  # noqa: E402
+from test_workers import _Server  # noqa: E402
+
+from rql4j_bridge.env_server import EnvServicer  # noqa: E402
 from rql4j_bridge.proto.rql4j.v1 import env_pb2 as pb  # noqa: E402
-from rql4j_bridge.proto.rql4j.v1 import env_pb2_grpc as pb_grpc  # noqa: E402
 from rql4j_bridge.ray_backend import RayBackend, RayUnavailableError, user_module_paths  # noqa: E402
 
 NODE = dict(num_cpus=2, object_store_memory=80 * 1024 * 1024)
-
-
-class _Server:
-    def __init__(self, **backend: Any) -> None:
-        self.servicer = EnvServicer(worker_imports=["rql4j_bridge.tasks"], **backend)
-        self.server, port = serve("127.0.0.1", 0, max_workers=8, servicer=self.servicer)
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        grpc.channel_ready_future(self.channel).result(timeout=10)
-        self.stub = pb_grpc.EnvServiceStub(self.channel)
-
-    def close(self) -> None:
-        self.channel.close()
-        self.server.stop(grace=None).wait()
-        self.servicer.close_all()
 
 
 @pytest.fixture(scope="module")

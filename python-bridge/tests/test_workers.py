@@ -27,8 +27,10 @@ from rql4j_bridge.workers import blocks
 
 
 class _Server:
-    def __init__(self, workers: int) -> None:
-        self.servicer = EnvServicer(workers=workers, worker_imports=["rql4j_bridge.tasks"])
+    """A real gRPC env server on loopback; ``backend``: EnvServicer's worker options (workers=, ray_backend=)."""
+
+    def __init__(self, workers: int = 0, **backend: Any) -> None:
+        self.servicer = EnvServicer(workers=workers, worker_imports=["rql4j_bridge.tasks"], **backend)
         self.server, port = serve("127.0.0.1", 0, max_workers=8, servicer=self.servicer)
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         grpc.channel_ready_future(self.channel).result(timeout=10)

@@ -597,18 +597,9 @@ def _error_reply(e: BaseException) -> tuple[str, Any]:
     return "error", (kind, str(e)[:4000], traceback.format_exc())
 
 
-def _worker_main(
-    pipe: Connection,
-    env_id: str,
-    kwargs: dict[str, Any],
-    count: int,
-    addon: Callable[..., Any] | None,
-    variant: str,
-    mode: AutoresetMode,
-    imports: tuple[str, ...],
-) -> None:
-    """A worker process: a :class:`_WorkerCore` answering over ``pipe`` until ``close`` or the pipe's end."""
-    core = _WorkerCore(env_id, kwargs, count, addon, variant, mode, imports)
+def _worker_main(pipe: Connection, *args: Any) -> None:
+    """A worker process: a :class:`_WorkerCore` of ``args`` answering over ``pipe`` until ``close`` or its end."""
+    core = _WorkerCore(*args)
     reply = core.start()
     if not _send_reply(pipe, reply) or reply[0] != "ok":
         core.close()
