@@ -119,7 +119,11 @@ final class Commands {
         text("--doc", "FILE", "the results file to write the section to (default docs/results.md)"),
         text("--warm-start", "K", "SAC: env steps of the prior-weight warm start"),
         text("--max-grad-norm", "G", "SAC residual rows: gradient-norm clip"),
-        text("--prior-min-std", "S", "SAC residual rows: the prior's std floor")));
+        text("--prior-min-std", "S", "SAC residual rows: the prior's std floor"),
+        text("--config", "FILE", "learner settings for every row from a YAML or JSON file's 'config' mapping (e.g. "
+            + "numEnvs, trainFrequency; docs/run-folder.md); steps, seeds and weights are this command's options"),
+        whole("--env-workers", "N", Opts.WORKERS, "step each run's env copies in N worker processes of its env "
+            + "server (0, the default: in the server's own process)")));
     add("results", "rql4j results (--task T | --env-id ID --addon MODULE:FUNCTION --prior DIR) [options]",
         """
             Run a task's results table (prior / customized / oracle / add-on only over seeds; one residual row \

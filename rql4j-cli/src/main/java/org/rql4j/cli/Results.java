@@ -64,8 +64,14 @@ final class Results {
       priorDirs.put(dir.getFileName().toString(), dir);
     }
     String[] priors = priorDirs.keySet().toArray(String[]::new);
-    LearnerConfig base = theTask.isBuiltIn() ? Customize.baseConfig(theTask.name())
+    LearnerConfig reference = theTask.isBuiltIn() ? Customize.baseConfig(theTask.name())
         : Customization.defaultConfig(algorithm(o.text("--algo", null), theTask, o.all("--import")));
+    // --config: learner settings for every row (e.g. more env copies); the rest is this command's
+    Path configFile = o.has("--config") ? Path.of(o.text("--config", null)).toAbsolutePath().normalize() : null;
+    org.rql4j.customize.ConfigFile file = configFile == null ? org.rql4j.customize.ConfigFile.EMPTY
+        : learnerSettings(configFile, task);
+    LearnerConfig base = file.overlay(reference);
+    int envWorkers = (int) o.whole("--env-workers", 0);
     String[] weights = o.text("--prior-weights", Customize.number(base.priorWeight())).split(",");
     // optional temperatures of the residual rows, one per prior weight (the baselines keep the reference one)
     String alphaOpt = o.text("--alpha-hats", null);
@@ -84,6 +90,9 @@ final class Results {
     }
     String stab = (gradNorm == null ? "" : "-clip" + gradNorm.trim())
         + (minStd == null ? "" : "-minstd" + minStd.trim());
+    // the section's own key when the settings or the env backend differ from the reference runs'
+    String setup = (configFile == null ? "" : "-" + slug(stem(configFile))) + (envWorkers == 0 ? ""
+        : "-workers" + envWorkers);
     String stabRow = (gradNorm == null ? "" : ", grad-norm clip " + gradNorm.trim())
         + (minStd == null ? "" : ", prior std floor " + minStd.trim());
     boolean baselines = !o.text("--baselines", "yes").equals("no");
@@ -125,7 +134,7 @@ final class Results {
     List<java.util.concurrent.Callable<Customize.Result>> calls = new ArrayList<>();
     for (Job job : jobs) {
       calls.add(() -> runJob(theTask, base, priorDirs.get(job.priorName()), o.all("--import"), steps, episodes,
-          warmStart, job, parallel > 1, reused));
+          warmStart, job, parallel > 1, reused, configFile, envWorkers));
     }
     List<Customize.Result> results = runAll(calls, parallel, outRoot);
     Map<String, List<Evaluator.Episode>> rows = new LinkedHashMap<>();
@@ -162,14 +171,18 @@ final class Results {
             + "nothing else ends it early).";
     StringBuilder md = new StringBuilder();
     String method = base.algorithm().equals("SAC") ? "residual SAC" : "residual soft Q-learning";
-    md.append("## ").append(task).append(" (").append(method).append(", ").append(steps).append(" env steps per run)\n\n");
+    md.append("## ").append(task).append(" (").append(method).append(", ").append(steps).append(" env steps per run")
+        .append(envWorkers == 0 ? "" : ", " + base.numEnvs() + " env copies in " + envWorkers + " worker processes")
+        .append(")\n\n");
     md.append("Command").append(where).append(": `").append(command).append("` (").append(String.format(Locale.ROOT, "%.0f", minutes))
         .append(" min wall on our 2-core machine, ").append(reused.get() == 0 ? ""
             : reused.get() + " of " + jobs.size() + " runs reused from earlier invocations (their training times are "
             + "in the last column), ").append(Instant.now()).append("). Seeds ").append(String.join(", ", seeds))
         .append("; each row pools ").append(episodes).append(" evaluation episodes per seed (reset seeds 10000..), ")
         .append("deterministic policies, on the task's total variant; mean ± std over all pooled episodes. ")
-        .append(theTask.isBuiltIn() ? "Reference hyperparameters of docs/tasks.md: " : "Hyperparameters: ")
+        .append(theTask.isBuiltIn() && configFile == null ? "Reference hyperparameters of docs/tasks.md: "
+            : theTask.isBuiltIn() ? "Hyperparameters (docs/tasks.md's reference with " + configFile.getFileName()
+            + "'s config): " : "Hyperparameters: ")
         .append(Customize.config(base, task, steps, 0, base.priorWeight(),
             null, warmStart)).append(". Per seed: mean basic / add-on return of "
             + "each seed's ").append(episodes).append(" episodes.")
@@ -196,7 +209,8 @@ final class Results {
         + "/curves.png");
     Path doc = Path.of(o.text("--doc", root.resolve("docs/results.md").toString()));
     MarkedSections.write(doc, "results-" + slug + "-" + String.join("-", priors) + "-w"
-        + String.join("-", weights) + (alphaOpt == null ? "" : "-alpha" + String.join("-", alphas)) + stab, section,
+        + String.join("-", weights) + (alphaOpt == null ? "" : "-alpha" + String.join("-", alphas)) + stab + setup,
+        section,
         DOC_HEADER);
   }
 
@@ -208,7 +222,8 @@ final class Results {
    */
   private static Customize.Result runJob(Task task, LearnerConfig base, Path priorDir, List<String> imports,
       long steps, int episodes, String warmStart, Job job, boolean inChild,
-      java.util.concurrent.atomic.AtomicInteger reused) throws IOException, InterruptedException {
+      java.util.concurrent.atomic.AtomicInteger reused, Path configFile, int envWorkers)
+      throws IOException, InterruptedException {
     String tag = "[" + job.out().getFileName() + "] ";
     LearnerConfig cfg = Customize.stabilized(Customize.config(base, task.label(), steps, job.seed(),
         Customize.parseWeight(job.weight(), "--prior-weights"), job.alphaHat(), warmStart), task.label(),
@@ -224,7 +239,7 @@ final class Results {
     if (!inChild) {
       Checkpointing ck = new Checkpointing(job.out().resolve("checkpoint"),
           checkpointEvery, true);
-      PythonServer.Builder sb = PythonServer.builder();
+      PythonServer.Builder sb = PythonServer.builder().optWorkers(envWorkers);
       imports.forEach(sb::optImport);
       task.modules().stream().filter(m -> !imports.contains(m)).forEach(sb::optImport);
       task.addon().ifPresent(sb::optAddon);
@@ -256,6 +271,12 @@ final class Results {
         "--prior-min-std", job.priorMinStd() == null ? "reference" : job.priorMinStd(),
         "--eval-episodes", Integer.toString(episodes), "--out", job.out().toString(),
         "--checkpoint-every", Long.toString(checkpointEvery), "--resume"));
+    if (configFile != null) {
+      args.addAll(List.of("--config", configFile.toString()));
+    }
+    if (envWorkers > 0) {
+      args.addAll(List.of("--env-workers", Integer.toString(envWorkers)));
+    }
     int code = runChild(args, tag);
     Customize.Result result = Customize.finished(job.out(), cfg, task.label(), job.baseline(), episodes, priorSha);
     if (code != 0 || result == null) {
@@ -263,6 +284,33 @@ final class Results {
           + "prefixed " + tag.trim() + ")", null);
     }
     return result;
+  }
+
+  /**
+   * A results table's {@code --config}: a file that holds learner settings (its {@code config} mapping)
+   * and at most the task it was written for; the run's steps, seeds and weights are the table's options.
+   */
+  static org.rql4j.customize.ConfigFile learnerSettings(Path configFile, String taskLabel) {
+    org.rql4j.customize.ConfigFile file = org.rql4j.customize.ConfigFile.read(configFile);
+    for (String key : org.rql4j.customize.ConfigFile.KEYS) {
+      if (!key.equals("config") && !key.equals("task") && !key.equals("format") && file.has(key)) {
+        throw new IllegalArgumentException("config file " + configFile + ": '" + key + "' is not a setting results "
+            + "takes from a file: give it the learner settings (under 'config') only; steps, seeds, prior weights "
+            + "and the task are this command's options");
+      }
+    }
+    if (file.has("task") && !file.text("task").equals(taskLabel)) {
+      throw new IllegalArgumentException("config file " + configFile + " is for task " + file.text("task")
+          + ", not " + taskLabel + ": give --task " + file.text("task") + " or a file for " + taskLabel);
+    }
+    return file;
+  }
+
+  /** A file's name without its extension. */
+  private static String stem(Path file) {
+    String name = file.getFileName().toString();
+    int dot = name.lastIndexOf('.');
+    return dot > 0 ? name.substring(0, dot) : name;
   }
 
   /** A task's label as a folder and section name: {@code Pendulum-v1 + mytasks:gentle} -> {@code Pendulum-v1-mytasks-gentle}. */
