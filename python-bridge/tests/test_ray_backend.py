@@ -118,6 +118,25 @@ def test_a_lost_actor_names_its_copies_and_reset_starts_a_new_one(servers: tuple
     server.stub.Close(pb.CloseRequest(env_handle=handle))
 
 
+def test_an_actor_lost_between_calls_is_restarted_by_the_next_reset(servers: tuple[_Server, _Server]) -> None:
+    server = servers[1]
+    handle = make(server.stub, "CartPole-v1", 2).env_handle
+    reset(server.stub, handle, [0])
+    vec = server.servicer._envs[handle].vec
+    victim = vec._workers[0]
+    ray.kill(victim.actor, no_restart=True)  # nothing asked it since: its death is not known yet
+    again = reset(server.stub, handle, [7])  # the ping before the Reset finds it gone: no error, a new actor
+    assert vec._workers[0] is not victim and victim.lost is not None and vec._workers[1].lost is None
+    assert "rql4j-env-worker-0" in vec.locations[0]
+    fresh = EnvServicer()
+    try:
+        h = fresh.Make(pb.MakeRequest(env_id="CartPole-v1", num_envs=2), None).env_handle
+        assert again == fresh.Reset(pb.ResetRequest(env_handle=h, seeds=[7]), None)
+    finally:
+        fresh.close_all()
+    server.stub.Close(pb.CloseRequest(env_handle=handle))
+
+
 def test_one_actor_per_copy_unless_told(cluster: Any) -> None:
     servicer = EnvServicer(ray_backend=RayBackend(cluster.address), max_env_workers=8)
     try:

@@ -827,6 +827,16 @@ def _connect_ray(args: argparse.Namespace) -> bool:
     return True
 
 
+def _disconnect_ray(args: argparse.Namespace) -> None:
+    """At the server's stop, after its envs closed: leaves the Ray cluster (``--ray local``: stops it)."""
+    backend = getattr(args, "ray_backend", None)
+    if backend is not None:
+        try:
+            backend.shutdown()
+        except Exception:
+            _log.exception("leaving the Ray cluster failed")
+
+
 def _prepare_serving(args: argparse.Namespace) -> bool:
     """Logging, the imports that register env ids, and the common options' checks; False on a bad one."""
     logging.basicConfig(
@@ -903,7 +913,9 @@ def _serve_py4j(args: argparse.Namespace) -> int:
     except OSError as e:
         _log.error("%s", e)
         return 1
-    return _run_until_stopped(args, port, port_out, lambda: (stop_py4j(gateway), service.close_all()))
+    return _run_until_stopped(
+        args, port, port_out, lambda: (stop_py4j(gateway), service.close_all(), _disconnect_ray(args))
+    )
 
 
 def _run_until_stopped(args: argparse.Namespace, port: int, port_out: TextIO, stop: Callable[[], object]) -> int:
@@ -962,7 +974,10 @@ def _serve_threads(args: argparse.Namespace, servicer: EnvServicer, port_out: Te
         _log.error("%s", e)
         return 1
     return _run_until_stopped(
-        args, port, port_out, lambda: (server.stop(grace=STOP_GRACE_S).wait(), servicer.close_all())
+        args,
+        port,
+        port_out,
+        lambda: (server.stop(grace=STOP_GRACE_S).wait(), servicer.close_all(), _disconnect_ray(args)),
     )
 
 
@@ -989,6 +1004,7 @@ def _serve_aio(args: argparse.Namespace, servicer: EnvServicer, port_out: TextIO
         _log.info("stopping (%s)", reasons[0] if reasons else "requested")
         await server.stop(grace=STOP_GRACE_S)
         servicer.close_all()
+        _disconnect_ray(args)
         _log.info("stopped")
         return 0
 

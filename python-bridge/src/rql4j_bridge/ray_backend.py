@@ -36,6 +36,8 @@ from typing import Any
 
 _log = logging.getLogger("rql4j_bridge.ray_backend")
 
+ENDED_PING_S = 2.0  # how long a Reset waits for an actor's ping before taking it for alive
+
 RAY_EXTRA_HINT = "install Ray with: pip install 'rql4j-bridge[ray]'"
 
 
@@ -153,9 +155,13 @@ class RayBackend:
         )
 
     def launch(self, args: tuple[Any, ...], name: str) -> _RayWorker:
-        return _RayWorker(self, args)
+        """Starts one env worker as an actor, ``name`` (e.g. ``rql4j-env-worker-0``) naming it in messages
+        beside its actor id; its copies are made by the worker core's ``start``."""
+        return _RayWorker(self, args, name)
 
     def shutdown(self) -> None:
+        """Disconnects from the cluster (``local``: stops the one-node Ray this process started); the actors
+        this process launched end with it. The server calls it when it stops."""
         if self._ray.is_initialized():
             self._ray.shutdown()
 
@@ -169,8 +175,9 @@ class _RayWorker:
         "add a node, or ask for fewer workers)"
     )
 
-    def __init__(self, backend: RayBackend, args: tuple[Any, ...]) -> None:
+    def __init__(self, backend: RayBackend, args: tuple[Any, ...], name: str = "rql4j-env-worker") -> None:
         self._ray = backend._ray
+        self.name = name  # in our messages; not Ray's name= (which must be unique in the cluster)
         self.actor = backend.actor_class.options(
             num_cpus=backend.cpus_per_worker, max_restarts=0, max_task_retries=0, scheduling_strategy="SPREAD"
         ).remote(*args)
@@ -181,7 +188,7 @@ class _RayWorker:
         self.lost: str | None = None
 
     def where(self) -> str:
-        actor = self.actor._actor_id.hex()[:8]
+        actor = f"{self.name} ({self.actor._actor_id.hex()[:8]})"
         if self.node is None:
             return f"Ray actor {actor}"
         return f"Ray actor {actor} on node {self.ip} (node id {self.node[:8]}), pid {self.pid}"
@@ -214,6 +221,22 @@ class _RayWorker:
             raise EOFError(self.lost) from None
 
     def ended(self) -> bool:
+        """Whether the actor is gone. Asked before a Reset: an actor not known lost is pinged (an idle actor
+        answers in about a millisecond; one that does not answer within ``ENDED_PING_S`` counts as alive, and
+        a later command names it if it is not), so that a death between two calls restarts it at that Reset
+        rather than failing it."""
+        if self.lost is not None:
+            return True
+        if self._pending:  # replies still owed: the actor is busy, and its next reply tells
+            return False
+        ping = self.actor.where.remote()
+        try:
+            ready, _ = self._ray.wait([ping], timeout=ENDED_PING_S)
+            if ready:
+                self._ray.get(ping)
+        except self._ray.exceptions.RayError as e:
+            first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+            self.lost = f"{type(e).__name__}: {first[:300]}"
         return self.lost is not None
 
     def death(self) -> str:
