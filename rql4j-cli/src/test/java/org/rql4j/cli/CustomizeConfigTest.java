@@ -22,6 +22,28 @@ class CustomizeConfigTest {
   }
 
   @Test
+  void aResultsTableTakesOnlyLearnerSettingsFromAFile(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws java.io.IOException {
+    java.nio.file.Path ok = java.nio.file.Files.writeString(dir.resolve("two.yaml"),
+        "task: highway-rightlane\nconfig:\n  numEnvs: 2\n  trainFrequency: 2\n  gradientSteps: 2\n");
+    ResidualSoftQConfig cfg = Results.learnerSettings(ok, "highway-rightlane")
+        .overlay((ResidualSoftQConfig) Customize.baseConfig("highway-rightlane"));
+    assertEquals(2, cfg.numEnvs());
+    assertEquals(2, cfg.trainFrequency());
+    assertEquals(ResidualSoftQConfig.highway().learningRate(), cfg.learningRate(), "the rest stays the reference");
+    IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
+        () -> Results.learnerSettings(ok, "cartpole-center"));
+    assertTrue(other.getMessage().contains("is for task highway-rightlane") && other.getMessage().contains(
+        "--task highway-rightlane"), other.getMessage());
+    java.nio.file.Path steps = java.nio.file.Files.writeString(dir.resolve("steps.yaml"),
+        "steps: 500\nconfig:\n  numEnvs: 2\n");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Results.learnerSettings(steps, "highway-rightlane"));
+    assertTrue(e.getMessage().contains("'steps'") && e.getMessage().contains(steps.toString())
+        && e.getMessage().contains("under 'config'"), e.getMessage());
+  }
+
+  @Test
   void aKlBudgetIsAPositiveNumberAndNotAPriorWeight() {
     assertEquals(null, Customize.klBudget(null, true));
     assertEquals(0.05, Customize.klBudget("0.05", false).nats(), 0);
