@@ -58,6 +58,16 @@ public interface OffPolicyLearner extends LearnerState, AutoCloseable {
     return Double.NaN;
   }
 
+  /**
+   * Under a KL budget, for Discrete actions: the share of states (the replay buffer's, as for the KL) whose
+   * most likely action under the customized policy is not the prior's, averaged as the reported KL is;
+   * NaN otherwise. The budget bounds the stochastic policy; this says how much of it reaches the
+   * deterministic one, which picks the most likely action.
+   */
+  default double budgetGreedyMoved() {
+    return Double.NaN;
+  }
+
   /** The learner's name in checkpoints and logs, e.g. {@code residual-soft-q}. */
   String kind();
 

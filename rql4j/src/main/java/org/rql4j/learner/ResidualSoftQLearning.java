@@ -31,6 +31,8 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   private long actionStart;
   // the temperature and prior weight in use: the config's, unless a KL budget moves them (w = kappa * alphaHat)
   private double alphaHat;
+  // under a KL budget: the reported share of states whose most likely action is not the prior's (budgetGreedyMoved)
+  private double greedyMoved = Double.NaN;
   private double priorWeight;
   private KlBudget.Dual dual; // under a KL budget
 
@@ -94,6 +96,11 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   }
 
   @Override
+  public double budgetGreedyMoved() {
+    return dual == null ? Double.NaN : greedyMoved;
+  }
+
+  @Override
   public KlBudget klBudget() {
     return dual == null ? null : dual.budget();
   }
@@ -137,14 +144,30 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
     return org.rql4j.prior.Distributions.meanAsDouble(org.rql4j.prior.Distributions.categoricalKl(logHat, logPrior));
   }
 
+  /**
+   * The share of rows whose most likely action under {@code pi_hat = softmax((Q_R + w log pi) / alphaHat)} is
+   * not the prior's most likely one, for batched {@code [B, n]} Q-values and prior log-probabilities (ties: the
+   * first action, as the deterministic policies pick).
+   */
+  public static double greedyMoved(NDArray qResidual, NDArray logPrior, double alphaHat, double priorWeight) {
+    NDArray moved = customizedLogits(qResidual, logPrior, alphaHat, priorWeight).argMax(1).neq(logPrior.argMax(1));
+    return moved.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).mean().getDouble();
+  }
+
   /** The KL on the batch's states with the updated network, into the moving average; then the dual step. */
   private void dualStep(ReplayBuffer.Batch batch) {
     int b = batch.size();
     int d = qResidual.inputDim();
     double kl;
+    double moved;
     try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
-      kl = klToPrior(qResidual.forward(step.create(batch.observations(), new Shape(b, d))),
-          step.create(batch.priorFeatures(), new Shape(b, nActions)), alphaHat, priorWeight);
+      NDArray q = qResidual.forward(step.create(batch.observations(), new Shape(b, d)));
+      NDArray logPrior = step.create(batch.priorFeatures(), new Shape(b, nActions));
+      kl = klToPrior(q, logPrior, alphaHat, priorWeight);
+      moved = greedyMoved(q, logPrior, alphaHat, priorWeight);
+    }
+    if (Double.isFinite(kl)) {
+      greedyMoved = Double.isNaN(greedyMoved) ? moved : greedyMoved + KlBudget.REPORT_AVERAGING * (moved - greedyMoved);
     }
     dual.observe(kl, 1);
     alphaHat = dual.alphaHat();

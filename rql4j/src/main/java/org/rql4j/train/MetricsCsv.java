@@ -23,7 +23,8 @@ public final class MetricsCsv implements OffPolicyTraining.Callback, AutoCloseab
    */
   public MetricsCsv(Path file, long keepUpToStep) throws IOException {
     this(file, keepUpToStep, "step,episodes,recent_return,recent_basic_return,recent_addon_return,exploration,"
-        + "exploration_value,loss,steps_per_second,env_seconds,prior_seconds,learner_seconds,alpha_hat,kl_to_prior\n");
+        + "exploration_value,loss,steps_per_second,env_seconds,prior_seconds,learner_seconds,alpha_hat,kl_to_prior,"
+        + "greedy_moved\n");
   }
 
   /** The PPO loop's metrics ({@link #onPpoProgress}); {@code keepUpToStep} as in {@link #MetricsCsv(Path, long)}. */
@@ -36,15 +37,25 @@ public final class MetricsCsv implements OffPolicyTraining.Callback, AutoCloseab
   private MetricsCsv(Path file, long keepUpToStep, String header) throws IOException {
     Files.createDirectories(file.toAbsolutePath().getParent());
     boolean append = keepUpToStep >= 0 && Files.exists(file) && Files.size(file) > 0;
-    if (append && keepUpToStep != Long.MAX_VALUE) {
-      java.util.List<String> lines = Files.readAllLines(file);
+    String columns = header.strip();
+    java.util.List<String> lines = append ? Files.readAllLines(file) : java.util.List.of();
+    // a file an earlier version began, with fewer columns at the end: its header gets the new ones, its rows
+    // empty cells for them, so that every row lines up with the header
+    int added = append && !lines.isEmpty() && !lines.get(0).equals(columns) && columns.startsWith(lines.get(0) + ",")
+        ? columns.substring(lines.get(0).length()).split(",", -1).length - 1 : 0;
+    if (append && (keepUpToStep != Long.MAX_VALUE || added > 0)) {
       java.util.List<String> kept = new java.util.ArrayList<>();
       for (int i = 0; i < lines.size(); i++) {
         String line = lines.get(i);
+        if (i == 0 && added > 0) {
+          kept.add(columns);
+          continue;
+        }
         if (i == 0 || line.isBlank()) {
           kept.add(line);
           continue;
         }
+        line = line + ",".repeat(added);
         try {
           if (Long.parseLong(line.substring(0, line.indexOf(','))) <= keepUpToStep) {
             kept.add(line);
@@ -79,9 +90,10 @@ public final class MetricsCsv implements OffPolicyTraining.Callback, AutoCloseab
   @Override
   public boolean onProgress(OffPolicyTraining.Progress p) {
     try {
-      out.write(String.format(Locale.ROOT, "%d,%d,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.1f,%.3f,%.3f,%.3f,%s,%s%n", p.step(), p.episodes(),
-          p.recentEnvReturn(), p.recentBasicReturn(), p.recentAddonReturn(), p.explorationName(), p.exploration(), p.loss(), p.stepsPerSecond(),
-          p.envSeconds(), p.priorSeconds(), p.learnerSeconds(), orEmpty(p.alphaHat()), orEmpty(p.klToPrior())));
+      out.write(String.format(Locale.ROOT, "%d,%d,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.1f,%.3f,%.3f,%.3f,%s,%s,%s%n", p.step(),
+          p.episodes(), p.recentEnvReturn(), p.recentBasicReturn(), p.recentAddonReturn(), p.explorationName(), p.exploration(),
+          p.loss(), p.stepsPerSecond(), p.envSeconds(), p.priorSeconds(), p.learnerSeconds(), orEmpty(p.alphaHat()),
+          orEmpty(p.klToPrior()), orEmpty(p.greedyMoved())));
       out.flush();
     } catch (IOException e) {
       throw new UncheckedIOException(e);

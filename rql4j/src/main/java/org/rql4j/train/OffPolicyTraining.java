@@ -35,16 +35,30 @@ public final class OffPolicyTraining {
   public record Progress(long step, long totalSteps, int episodes, double recentEnvReturn, double recentBasicReturn,
       double recentAddonReturn, String explorationName, double exploration, double loss, double stepsPerSecond, double envSeconds,
       double priorSeconds, double learnerSeconds, double trainSeconds, boolean stopped, double alphaHat,
-      double klToPrior) implements TrainingProgress {
+      double klToPrior, double greedyMoved) implements TrainingProgress {
 
-    /** One line for logs (with a KL budget: the temperature and the KL to the prior, after the loss). */
+    /** A report without {@code greedyMoved} (NaN): the learners and runs that do not measure it. */
+    public Progress(long step, long totalSteps, int episodes, double recentEnvReturn, double recentBasicReturn,
+        double recentAddonReturn, String explorationName, double exploration, double loss, double stepsPerSecond,
+        double envSeconds, double priorSeconds, double learnerSeconds, double trainSeconds, boolean stopped,
+        double alphaHat, double klToPrior) {
+      this(step, totalSteps, episodes, recentEnvReturn, recentBasicReturn, recentAddonReturn, explorationName,
+          exploration, loss, stepsPerSecond, envSeconds, priorSeconds, learnerSeconds, trainSeconds, stopped, alphaHat,
+          klToPrior, Double.NaN);
+    }
+
+    /**
+     * One line for logs (with a KL budget: the temperature and the KL to the prior after the loss, and for
+     * Discrete actions the share of states whose most likely action is no longer the prior's).
+     */
     public String line() {
       return String.format(java.util.Locale.ROOT,
           "step %d/%d  episodes %d  return %.1f (basic %.1f, add-on %.1f)  %s %.3f  loss %.4f%s  %.0f steps/s"
               + "  [env %.1fs, prior %.1fs, learner %.1fs]",
           step, totalSteps, episodes, recentEnvReturn, recentBasicReturn, recentAddonReturn, explorationName, exploration, loss,
-          Double.isNaN(alphaHat) ? "" : String.format(java.util.Locale.ROOT, "  alphaHat %.4g  KL %.4f%s", alphaHat,
-              klToPrior, org.rql4j.learner.KlBudget.clampNote(alphaHat)),
+          Double.isNaN(alphaHat) ? "" : String.format(java.util.Locale.ROOT, "  alphaHat %.4g  KL %.4f%s%s", alphaHat,
+              klToPrior, Double.isNaN(greedyMoved) ? "" : String.format(java.util.Locale.ROOT, "  greedy moved %.1f%%",
+                  100 * greedyMoved), org.rql4j.learner.KlBudget.clampNote(alphaHat)),
           stepsPerSecond, envSeconds, priorSeconds, learnerSeconds);
     }
   }
@@ -324,7 +338,7 @@ public final class OffPolicyTraining {
         l.exploration(step), loss,
         (step - startStep) / secs,
         env.seconds(), prior.seconds(), learner.seconds(), wallBefore + secs, stopped, l.budgetTemperature(),
-        l.budgetKl());
+        l.budgetKl(), l.budgetGreedyMoved());
   }
 
   private static float[] priorFeatures(OffPolicyLearner learner, PriorPolicy prior, float[] obs, int n, Timer timer) {

@@ -44,6 +44,24 @@ class KlBudgetTest {
     }
   }
 
+  /**
+   * The share of states whose most likely action moved, by hand: prior (0.9, 0.1) in two states; Q_R = (0, 0)
+   * keeps the prior's action, Q_R = (0, 5) turns it (log 0.1 + 5 > log 0.9 at w = alphaHat = 1), and at
+   * alphaHat = w = 10 the same Q_R does not (log 0.1 + 0.5 < log 0.9).
+   */
+  @Test
+  void theShareOfStatesWhoseGreedyActionMovedByHand() {
+    DjlRuntime.configure();
+    double[][] logPi = {{Math.log(0.9), Math.log(0.1)}, {Math.log(0.9), Math.log(0.1)}};
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      NDArray q = m.create(new double[][] {{0, 0}, {0, 5}});
+      assertEquals(0.5, ResidualSoftQLearning.greedyMoved(q, m.create(logPi), 1, 1), 0);
+      assertEquals(0.0, ResidualSoftQLearning.greedyMoved(q, m.create(logPi), 10, 10), 0);
+      assertEquals(1.0, ResidualSoftQLearning.greedyMoved(m.create(new double[][] {{0, 3}, {0, 5}}), m.create(logPi),
+          1, 1), 0);
+    }
+  }
+
   @Test
   void theStepMovesTheTemperatureTowardsTheBudget() {
     KlBudget b = new KlBudget(0.1, 1, 0.01, 0.01, 1e-3, 1e3);
@@ -106,6 +124,8 @@ class KlBudgetTest {
         assertEquals(budget, after, 0.1 * budget, "KL at the end");
         assertEquals(budget, learner.klAverage(), 0.1 * budget, "its moving average");
         assertEquals(learner.alphaHat(), learner.priorWeight(), 1e-12, "w = kappa alphaHat, kappa 1");
+        double moved = learner.budgetGreedyMoved();
+        assertTrue(moved >= 0 && moved <= 1, "a share of states: " + moved);
         assertEquals(learner.alphaHat(), learner.policyConfig().alphaHat(), 1e-6, "a saved policy records it");
       }
     }

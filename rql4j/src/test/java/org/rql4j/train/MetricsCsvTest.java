@@ -41,6 +41,38 @@ class MetricsCsvTest {
     assertEquals(List.of(1000L), steps(file));
   }
 
+  /** Soft Q-learning under a budget: the share of states whose greedy action moved, in its column and the line. */
+  @Test
+  void theGreedyMovedColumnAndLine(@TempDir Path tmp) throws IOException {
+    OffPolicyTraining.Progress p = new OffPolicyTraining.Progress(2000, 5000, 1, -1, 1, -1, "eps", 0.1, 0.5, 100, 1,
+        1, 1, 3, false, 0.61, 0.052, 0.034);
+    Path file = tmp.resolve("metrics.csv");
+    try (MetricsCsv csv = new MetricsCsv(file)) {
+      csv.onProgress(p);
+    }
+    assertEquals(true, Files.readAllLines(file).get(1).endsWith(",0.610000,0.0520000,0.0340000"));
+    assertEquals(true, p.line().contains("KL 0.0520  greedy moved 3.4%"), p.line());
+    assertEquals(false, at(1000).line().contains("greedy"), "no budget, no share");
+  }
+
+  /** A run begun by a version without the last column, resumed: the header gets it, the old rows an empty cell. */
+  @Test
+  void aFileOfAnEarlierVersionGetsTheNewColumn(@TempDir Path tmp) throws IOException {
+    Path file = tmp.resolve("metrics.csv");
+    String old = "step,episodes,recent_return,recent_basic_return,recent_addon_return,exploration,exploration_value,"
+        + "loss,steps_per_second,env_seconds,prior_seconds,learner_seconds,alpha_hat,kl_to_prior";
+    Files.writeString(file, old + "\n1000,1,-1,1,-1,eps,0.1,0.5,100.0,1.000,1.000,1.000,0.5,0.04\n"
+        + "2000,1,-1,1,-1,eps,0.1,0.5,100.0,1.000,1.000,1.000,0.5,0.05\n");
+    try (MetricsCsv csv = new MetricsCsv(file, 1000)) {
+      csv.onProgress(at(2000));
+    }
+    List<String> lines = Files.readAllLines(file);
+    assertEquals(old + ",greedy_moved", lines.get(0));
+    assertEquals("1000,1,-1,1,-1,eps,0.1,0.5,100.0,1.000,1.000,1.000,0.5,0.04,", lines.get(1));
+    assertEquals(List.of(1000L, 2000L), steps(file));
+    lines.forEach(r -> assertEquals(15, r.split(",", -1).length, r));
+  }
+
   /** The KL budget's two columns: empty without a budget, its temperature and KL with one; every row as wide as the header. */
   @Test
   void theBudgetsColumnsAreFilledUnderABudgetOnly(@TempDir Path tmp) throws IOException {
@@ -51,9 +83,9 @@ class MetricsCsvTest {
           0.61, 0.052));
     }
     List<String> lines = Files.readAllLines(file);
-    assertEquals(true, lines.get(0).endsWith(",alpha_hat,kl_to_prior"), lines.get(0));
-    assertEquals(true, lines.get(1).endsWith(",,"), lines.get(1));
-    assertEquals(true, lines.get(2).endsWith(",0.610000,0.0520000"), lines.get(2));
+    assertEquals(true, lines.get(0).endsWith(",alpha_hat,kl_to_prior,greedy_moved"), lines.get(0));
+    assertEquals(true, lines.get(1).endsWith(",,,"), lines.get(1));
+    assertEquals(true, lines.get(2).endsWith(",0.610000,0.0520000,"), lines.get(2));
     Path ppoFile = tmp.resolve("ppo.csv");
     try (MetricsCsv csv = MetricsCsv.forPpo(ppoFile, -1)) {
       csv.onPpoProgress(new OnPolicyTraining.Progress(2048, 4096, 3, 1, 1, 0, new org.rql4j.learner.ResidualPpo.Losses(
