@@ -95,11 +95,26 @@ def test_the_actors_spread_over_both_nodes_and_snapshots_stay_with_them(servers:
         s.stub.Close(pb.CloseRequest(env_handle=h))
 
 
-def test_a_lost_actor_names_its_copies_and_reset_starts_a_new_one(servers: tuple[_Server, _Server]) -> None:
-    server = servers[1]
+def _lost_actor_env(server: _Server) -> tuple[str, Any]:
+    """A two-copy CartPole on the Ray server, reset once; its handle and vector env."""
     handle = make(server.stub, "CartPole-v1", 2).env_handle
     reset(server.stub, handle, [0])
-    vec = server.servicer._envs[handle].vec
+    return handle, server.servicer._envs[handle].vec
+
+
+def _in_process_reset(seed: int) -> pb.ResetResponse:
+    """What the in-process server answers to the first Reset of a two-copy CartPole with ``seed``."""
+    fresh = EnvServicer()
+    try:
+        h = fresh.Make(pb.MakeRequest(env_id="CartPole-v1", num_envs=2), None).env_handle
+        return fresh.Reset(pb.ResetRequest(env_handle=h, seeds=[seed]), None)
+    finally:
+        fresh.close_all()
+
+
+def test_a_lost_actor_names_its_copies_and_reset_starts_a_new_one(servers: tuple[_Server, _Server]) -> None:
+    server = servers[1]
+    handle, vec = _lost_actor_env(server)
     victim = vec._workers[1]
     where = victim.where()
     ray.kill(victim.actor, no_restart=True)
@@ -109,31 +124,19 @@ def test_a_lost_actor_names_its_copies_and_reset_starts_a_new_one(servers: tuple
     )
     again = reset(server.stub, handle, [0])
     assert vec._workers[1] is not victim
-    fresh = EnvServicer()
-    try:
-        h = fresh.Make(pb.MakeRequest(env_id="CartPole-v1", num_envs=2), None).env_handle
-        assert again == fresh.Reset(pb.ResetRequest(env_handle=h, seeds=[0]), None)
-    finally:
-        fresh.close_all()
+    assert again == _in_process_reset(0)
     server.stub.Close(pb.CloseRequest(env_handle=handle))
 
 
 def test_an_actor_lost_between_calls_is_restarted_by_the_next_reset(servers: tuple[_Server, _Server]) -> None:
     server = servers[1]
-    handle = make(server.stub, "CartPole-v1", 2).env_handle
-    reset(server.stub, handle, [0])
-    vec = server.servicer._envs[handle].vec
+    handle, vec = _lost_actor_env(server)
     victim = vec._workers[0]
     ray.kill(victim.actor, no_restart=True)  # nothing asked it since: its death is not known yet
     again = reset(server.stub, handle, [7])  # the ping before the Reset finds it gone: no error, a new actor
     assert vec._workers[0] is not victim and victim.lost is not None and vec._workers[1].lost is None
     assert "rql4j-env-worker-0" in vec.locations[0]
-    fresh = EnvServicer()
-    try:
-        h = fresh.Make(pb.MakeRequest(env_id="CartPole-v1", num_envs=2), None).env_handle
-        assert again == fresh.Reset(pb.ResetRequest(env_handle=h, seeds=[7]), None)
-    finally:
-        fresh.close_all()
+    assert again == _in_process_reset(7)
     server.stub.Close(pb.CloseRequest(env_handle=handle))
 
 
