@@ -168,6 +168,7 @@ def test_env_workers_and_server_reach_the_command_line(user_dir: Path) -> None:
     assert words[words.index("--server") + 1] == "127.0.0.1:5000"
     with pytest.raises(CustomizationError):
         rql4j_bridge.customize(PRIOR, "CartPole-v1", "stay_left_tasks:stay_left", out="never2", ray="auto",
-                               on_output=None, cli=[str(recorder)])  # fmt: skip
+                               greedy_share=0.05, on_output=None, cli=[str(recorder)])  # fmt: skip
     words = (user_dir / "args.txt").read_text().split()
     assert words[words.index("--ray") + 1] == "auto" and "--server" not in words
+    assert words[words.index("--greedy-share") + 1] == "0.05"

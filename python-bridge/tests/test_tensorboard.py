@@ -19,7 +19,8 @@ from rql4j_bridge.tensorboard import follow  # noqa: E402
 
 # the headers org.rql4j.train.MetricsCsv writes (off-policy learners, PPO)
 OFF_POLICY = ("step,episodes,recent_return,recent_basic_return,recent_addon_return,exploration,exploration_value,"
-              "loss,steps_per_second,env_seconds,prior_seconds,learner_seconds,alpha_hat,kl_to_prior")  # fmt: skip
+              "loss,steps_per_second,env_seconds,prior_seconds,learner_seconds,alpha_hat,kl_to_prior,"
+              "greedy_moved")  # fmt: skip
 PPO = ("step,episodes,recent_return,recent_basic_return,recent_addon_return,loss,policy_loss,value_loss,entropy,"
        "approx_kl,clip_fraction,grad_norm,steps_per_second,train_seconds,alpha_hat,kl_to_prior")  # fmt: skip
 
@@ -50,8 +51,8 @@ def test_an_off_policy_run_becomes_scalars(tmp_path: Path) -> None:
     run.mkdir()
     (run / "metrics.csv").write_text(
         OFF_POLICY + "\n"
-        "1000,3,NaN,NaN,NaN,alpha,0.5,NaN,900.0,0.4,0.2,0.3,,\n"
-        "2000,9,120.5,130.0,-9.5,alpha,0.25,0.031,950.0,0.8,0.4,0.7,0.61,0.052\n"
+        "1000,3,NaN,NaN,NaN,alpha,0.5,NaN,900.0,0.4,0.2,0.3,,,\n"
+        "2000,9,120.5,130.0,-9.5,alpha,0.25,0.031,950.0,0.8,0.4,0.7,0.61,0.052,0.034\n"
     )
     assert follow([run]) == {run: 2}
     s = _scalars(run)
@@ -63,6 +64,7 @@ def test_an_off_policy_run_becomes_scalars(tmp_path: Path) -> None:
     # a KL budget's columns: empty without one (left out), its temperature and KL with one
     assert s["kl_budget/alpha_hat"] == [(2000, pytest.approx(0.61))]
     assert s["kl_budget/kl_to_prior"] == [(2000, pytest.approx(0.052))]
+    assert s["kl_budget/greedy_moved"] == [(2000, pytest.approx(0.034))]
 
 
 def test_follow_picks_up_new_rows_until_the_run_finishes(tmp_path: Path) -> None:

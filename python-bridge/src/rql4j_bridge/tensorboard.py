@@ -41,6 +41,7 @@ TAGS = {
     "train_seconds": "time/train",
     "alpha_hat": "kl_budget/alpha_hat",
     "kl_to_prior": "kl_budget/kl_to_prior",
+    "greedy_moved": "kl_budget/greedy_moved",
 }
 LOGDIR_NAME = "tensorboard"
 

@@ -222,6 +222,7 @@ def customize(
     algo: str | None = None,
     prior_weight: float | None = None,
     kl_budget: float | str | None = None,
+    greedy_share: float | None = None,
     eval_episodes: int | None = None,
     prior_kind: str | None = None,
     temperature: float | None = None,
@@ -247,7 +248,9 @@ def customize(
       and its export ``OUT/export``, which is what this returns (an
       :class:`~rql4j_bridge.customized.load.ExportedPolicy`, with SB3's ``predict``).
     - ``steps``, ``seed``, ``algo`` (``softq``, ``sac``, ``ppo``), ``prior_weight``, ``kl_budget`` (nats per
-      step, or ``"auto"``), ``eval_episodes``, ``resume``: the command line's options of the same names;
+      step, or ``"auto"``), ``greedy_share`` (with a budget and Discrete actions: the share of states where the
+      deterministic policy may leave the prior's most likely action), ``eval_episodes``, ``resume``: the command
+      line's options of the same names;
       ``options``: any further ones, as words. Without ``prior_weight`` (or ``--alpha-hat`` in ``options``)
       the run follows the default KL budget, as ``rql4j customize --env-id`` does (docs/tuning.md).
     - ``env_workers``: step the env's copies in that many worker processes of the env server
@@ -275,6 +278,7 @@ def customize(
         ("--algo", algo),
         ("--prior-weight", prior_weight),
         ("--kl-budget", kl_budget),
+        ("--greedy-share", greedy_share),
         ("--eval-episodes", eval_episodes),
         ("--env-workers", env_workers),
         ("--server", server),

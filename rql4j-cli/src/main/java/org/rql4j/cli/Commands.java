@@ -78,7 +78,9 @@ final class Commands {
             + "docs/tuning.md). auto: " + org.rql4j.learner.KlBudget.DEFAULT_NATS
             + " nats per step times the cube root of the action dimensions (a sure categorical prior flattened "
             + "first), the default for your own task (--env-id) "
-            + "when no weights are given; none: no budget (the weights)")));
+            + "when no weights are given; none: no budget (the weights)"),
+        text("--greedy-share", "SHARE", "with a KL budget, Discrete actions: also keep the deterministic policy's "
+            + "action the prior's most likely one in all but SHARE of the states (e.g. 0.05; docs/tuning.md)")));
     customize.addAll(OFF_POLICY_TUNING);
     customize.addAll(RUN_FOLDER);
     add("customize", "rql4j customize (--env-id ID --prior DIR [--addon MODULE:FUNCTION] | --task T) [options]",

@@ -163,6 +163,14 @@ final class Customize {
     if (defaultBudget) {
       b.optDefaultKlBudget();
     }
+    String shareText = o.has("--greedy-share") ? o.text("--greedy-share", null) : file.text("kl_budget_greedy_share");
+    if (shareText != null) {
+      if (klBudget == null && !defaultBudget) {
+        throw new IllegalArgumentException("--greedy-share bounds the deterministic policy beside a KL budget; this run "
+            + "has none: add --kl-budget NATS or auto (your own task without weights has the default budget)");
+      }
+      b.optGreedyShare(greedyShare(shareText));
+    }
     boolean ppo = "ppo".equals(setting(o, file, "--algo", null))
         || (task.isBuiltIn() && task.referenceConfig().isEmpty() && setting(o, file, "--algo", null) == null);
     if (ppo) {
@@ -471,6 +479,21 @@ final class Customize {
   }
 
   /** A number > 0 from the config file's {@code key}, or {@code otherwise} when the file has none. */
+  /** {@code --greedy-share}: a share of the states in (0, 1]. */
+  static double greedyShare(String text) {
+    double v;
+    try {
+      v = Double.parseDouble(text.trim());
+    } catch (NumberFormatException e) {
+      v = Double.NaN;
+    }
+    if (!(v > 0 && v <= 1)) {
+      throw new IllegalArgumentException("--greedy-share must be a share of the states in (0, 1], e.g. 0.05 (at most 5 % "
+          + "of them with a most likely action other than the prior's), got '" + text + "'");
+    }
+    return v;
+  }
+
   private static double positive(Opts o, ConfigFile file, String key, double otherwise) {
     String text = file.text(key);
     if (text == null) {

@@ -61,6 +61,16 @@ class CustomizeConfigTest {
   }
 
   @Test
+  void aGreedyShareIsAShareOfTheStates() {
+    assertEquals(0.05, Customize.greedyShare(" 0.05"), 0);
+    assertEquals(1.0, Customize.greedyShare("1"), 0);
+    for (String bad : new String[] {"0", "-0.1", "1.5", "abc", "NaN", "5%"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Customize.greedyShare(bad));
+      assertTrue(e.getMessage().contains("--greedy-share") && e.getMessage().contains("'" + bad + "'"), e.getMessage());
+    }
+  }
+
+  @Test
   void ppoTakesAKlBudgetForItsRowsWithThePrior() {
     assertEquals(0.1, PpoRun.parse(new String[] {"--kl-budget", "0.1"}).klBudget().nats(), 0);
     assertEquals(null, Customize.klBudget("none", false), "none: the weights");

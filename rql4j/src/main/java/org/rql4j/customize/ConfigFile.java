@@ -41,7 +41,7 @@ public final class ConfigFile {
   /** The keys a file may hold at its top (the learner's fields go under {@code config}). */
   public static final Set<String> KEYS = Set.of("format", "task", "env_id", "eval_env_id", "addon", "imports", "algo",
       "prior", "prior_sha256", "baseline", "eval_episodes", "steps", "seed", "prior_weight", "kl_budget",
-      "kl_budget_kappa", "kl_budget_prior_temperature", "config");
+      "kl_budget_kappa", "kl_budget_prior_temperature", "kl_budget_greedy_share", "config");
 
   /** An empty file: every setting from its default or the command line. */
   public static final ConfigFile EMPTY = new ConfigFile(Path.of("(none)"), new JsonObject());

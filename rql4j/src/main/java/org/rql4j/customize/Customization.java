@@ -140,6 +140,7 @@ public final class Customization {
     private Consumer<String> log = m -> { };
     private boolean export = true;
     private org.rql4j.learner.KlBudget klBudget;
+    private double greedyShare = Double.NaN;
     private boolean defaultKlBudget;
 
     private Builder(Task task, Path priorDir, PriorPolicy prior) {
@@ -311,6 +312,19 @@ public final class Customization {
       return this;
     }
 
+    /**
+     * With a KL budget (given or the default), a bound on the deterministic policy too: at most {@code share}
+     * (in (0, 1]) of the states with a most likely action other than the prior's
+     * ({@link org.rql4j.learner.KlBudget#withGreedyShare}; residual soft Q-learning). NaN (the default): none.
+     */
+    public Builder optGreedyShare(double share) {
+      if (!Double.isNaN(share)) {
+        org.rql4j.learner.KlBudget.of(1).withGreedyShare(share); // its range check, here
+      }
+      this.greedyShare = share;
+      return this;
+    }
+
     /** Called with the run's notes: its learner settings, where it checkpoints or resumes from. */
     public Builder optLog(Consumer<String> log) {
       this.log = Objects.requireNonNull(log, "log");
@@ -428,6 +442,19 @@ public final class Customization {
     if (budget != null && b.klBudget == null && chosen instanceof org.rql4j.learner.ResidualSoftQConfig
         && actionSpace instanceof Space.Discrete discrete && prior.spec().distribution() == Distribution.CATEGORICAL) {
       budget = defaultPriorTemperature(client, prior, seeds, (int) discrete.n(), budget);
+    }
+    if (!Double.isNaN(b.greedyShare)) {
+      if (budget == null) {
+        throw new IllegalArgumentException("a greedy share (" + b.greedyShare + ") bounds the deterministic policy "
+            + "beside a KL budget; this run has none: give a budget (--kl-budget NATS or auto) or leave the share out");
+      }
+      if (!(chosen instanceof org.rql4j.learner.ResidualSoftQConfig)) {
+        throw new IllegalArgumentException("a greedy share bounds the most likely action of a categorical policy "
+            + "(residual soft Q-learning, Discrete actions); this run's learner is " + chosen.algorithm()
+            + ": leave the share out");
+      }
+      budget = budget.withGreedyShare(b.greedyShare);
+      log("greedy share: at most %s of the states with a most likely action other than the prior's", b.greedyShare);
     }
     // under a budget, residual SAC's actor starts as a copy of an SB3 SAC prior of its widths (null: not one)
     int[] copyWidths = budget != null && chosen instanceof ResidualSacConfig && prior instanceof TorchScriptPrior scripted
@@ -569,6 +596,9 @@ public final class Customization {
       s.addProperty("kl_budget_kappa", budget.kappa());
       if (budget.priorTemperature() != 1.0) {
         s.addProperty("kl_budget_prior_temperature", budget.priorTemperature());
+      }
+      if (budget.boundsGreedy()) {
+        s.addProperty("kl_budget_greedy_share", budget.greedyShare());
       }
     }
     return s;

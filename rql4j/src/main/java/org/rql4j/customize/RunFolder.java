@@ -149,7 +149,7 @@ public final class RunFolder {
     JsonObject run = JsonParser.parseString(Files.readString(configFile)).getAsJsonObject();
     List<String> differs = new ArrayList<>();
     for (String key : List.of("task", "baseline", "env_id", "eval_env_id", "addon", "kl_budget", "kl_budget_kappa",
-        "kl_budget_prior_temperature")) {
+        "kl_budget_prior_temperature", "kl_budget_greedy_share")) {
       String was = run.has(key) && !run.get(key).isJsonNull() ? run.get(key).getAsString() : null;
       String now = expected.has(key) && !expected.get(key).isJsonNull() ? expected.get(key).getAsString() : null;
       if (!java.util.Objects.equals(was, now)) {

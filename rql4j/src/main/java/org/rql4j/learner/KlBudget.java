@@ -25,9 +25,16 @@ package org.rql4j.learner;
  *     {@code pi_T} as its prior, so {@code pi_hat ∝ pi^(1/T) exp(Q_R / alphaHat)} with no KL floor. Above 1
  *     it flattens a nearly deterministic prior, on which a budget in nats buys a change in few states
  *     ({@link #priorTemperatureFor}). Categorical priors only (residual soft Q-learning)
+ * @param greedyShare a second bound, for the deterministic policy (NaN: none): the share of states (0 to 1]
+ *     in which the customized policy's most likely action may differ from the prior's. The budget bounds
+ *     the stochastic policy; where the prior is unsure between actions, a small shift of probability turns
+ *     its most likely action, and the deterministic policy can lose the original behaviour within the budget.
+ *     With a share, the dual raises {@code alphaHat} whenever the moving average of that share is above it, as
+ *     it does for a KL above the budget: it follows {@code max(KL_avg, nats * share_avg / greedyShare)}.
+ *     Categorical priors only (residual soft Q-learning)
  */
 public record KlBudget(double nats, double kappa, double dualRate, double averaging, double minAlphaHat,
-    double maxAlphaHat, double priorTemperature) {
+    double maxAlphaHat, double priorTemperature, double greedyShare) {
 
   /** The defaults of {@link #of}. */
   public static final double DEFAULT_DUAL_RATE = 1e-3;
@@ -43,9 +50,17 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
     this(nats, kappa, dualRate, averaging, minAlphaHat, maxAlphaHat, 1.0);
   }
 
+  /** A budget without a bound on the deterministic policy ({@code greedyShare} NaN). */
+  public KlBudget(double nats, double kappa, double dualRate, double averaging, double minAlphaHat, double maxAlphaHat,
+      double priorTemperature) {
+    this(nats, kappa, dualRate, averaging, minAlphaHat, maxAlphaHat, priorTemperature, Double.NaN);
+  }
+
   public KlBudget {
     require(nats > 0 && Double.isFinite(nats), "nats (the budget, > 0)", nats);
     require(priorTemperature > 0 && Double.isFinite(priorTemperature), "priorTemperature (> 0)", priorTemperature);
+    require(Double.isNaN(greedyShare) || (greedyShare > 0 && greedyShare <= 1), "greedyShare (in (0, 1], or NaN: none)",
+        greedyShare);
     require(kappa > 0 && Double.isFinite(kappa), "kappa (> 0)", kappa);
     require(dualRate > 0 && Double.isFinite(dualRate), "dualRate (> 0)", dualRate);
     require(averaging > 0 && averaging <= 1, "averaging (in (0, 1])", averaging);
@@ -116,12 +131,25 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
 
   /** This budget with another {@code kappa}. */
   public KlBudget withKappa(double kappa) {
-    return new KlBudget(nats, kappa, dualRate, averaging, minAlphaHat, maxAlphaHat, priorTemperature);
+    return new KlBudget(nats, kappa, dualRate, averaging, minAlphaHat, maxAlphaHat, priorTemperature, greedyShare);
   }
 
   /** This budget measured against the prior at temperature {@code t} (see the record's doc). */
   public KlBudget withPriorTemperature(double t) {
-    return new KlBudget(nats, kappa, dualRate, averaging, minAlphaHat, maxAlphaHat, t);
+    return new KlBudget(nats, kappa, dualRate, averaging, minAlphaHat, maxAlphaHat, t, greedyShare);
+  }
+
+  /**
+   * This budget with a bound on the deterministic policy: at most {@code share} of the states (in (0, 1]) with a
+   * most likely action other than the prior's (NaN: none; see the record's doc). Residual soft Q-learning only.
+   */
+  public KlBudget withGreedyShare(double share) {
+    return new KlBudget(nats, kappa, dualRate, averaging, minAlphaHat, maxAlphaHat, priorTemperature, share);
+  }
+
+  /** Whether this budget bounds the deterministic policy too ({@link #greedyShare} set). */
+  public boolean boundsGreedy() {
+    return !Double.isNaN(greedyShare);
   }
 
   /**
@@ -154,6 +182,10 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
    * a prior temperature other than 1 flattens a categorical prior, which only residual soft Q-learning does.
    */
   void requirePriorItself(String learner) {
+    if (boundsGreedy()) {
+      throw new IllegalArgumentException("a KL budget's greedy share (" + greedyShare + ") bounds the most likely "
+          + "action of a categorical policy; " + learner + " has no such bound: leave it out");
+    }
     if (priorTemperature != 1.0) {
       throw new IllegalArgumentException("a KL budget's prior temperature (" + priorTemperature + ") flattens a "
           + "categorical prior; " + learner + " measures the budget against its prior itself: use prior temperature 1");
@@ -189,15 +221,22 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
   static void checkSaved(com.google.gson.JsonObject values, KlBudget budget) throws java.io.IOException {
     boolean saved = values.has("kl_budget");
     double savedT = values.has("kl_budget.prior_temperature") ? values.get("kl_budget.prior_temperature").getAsDouble() : 1;
+    double savedShare = values.has("kl_budget.greedy_share") ? values.get("kl_budget.greedy_share").getAsDouble()
+        : Double.NaN;
     if (saved != (budget != null) || (saved && (values.get("kl_budget").getAsDouble() != budget.nats()
-        || values.get("kl_budget.kappa").getAsDouble() != budget.kappa() || savedT != budget.priorTemperature()))) {
+        || values.get("kl_budget.kappa").getAsDouble() != budget.kappa() || savedT != budget.priorTemperature()
+        || Double.compare(savedShare, budget.greedyShare()) != 0))) {
       throw new java.io.IOException("the checkpoint was made " + (saved ? "with a KL budget of "
           + values.get("kl_budget").getAsDouble() + " nats (kappa " + values.get("kl_budget.kappa").getAsDouble()
-          + ", prior temperature " + savedT + ")"
+          + ", prior temperature " + savedT + shareText(savedShare) + ")"
           : "without a KL budget") + ", this run has " + (budget == null ? "none" : budget.nats() + " nats (kappa "
-          + budget.kappa() + ", prior temperature " + budget.priorTemperature() + ")")
+          + budget.kappa() + ", prior temperature " + budget.priorTemperature() + shareText(budget.greedyShare()) + ")")
           + ": resume with the same budget, or start a new run");
     }
+  }
+
+  private static String shareText(double share) {
+    return Double.isNaN(share) ? "" : ", greedy share " + share;
   }
 
   /**
@@ -224,6 +263,9 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
     private double alphaHat;
     private double klAverage = Double.NaN;
     private double klReported = Double.NaN;
+    // the share of states whose most likely action moved (categorical policies): followed with a greedy share
+    private double movedAverage = Double.NaN;
+    private double movedReported = Double.NaN;
 
     /** Starts at {@code alphaHat}, clamped to the budget's range. */
     public Dual(KlBudget budget, double alphaHat) {
@@ -255,6 +297,16 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
       return klReported;
     }
 
+    /** The slower average of the share of states whose most likely action moved (NaN before one was measured). */
+    public double movedReported() {
+      return movedReported;
+    }
+
+    /** The moving average of that share that the dual steps follow under a greedy share (NaN before one). */
+    public double movedAverage() {
+      return movedAverage;
+    }
+
     /** Sets the temperature (clamped to the budget's range): a start, or a test's. */
     public void setAlphaHat(double value) {
       alphaHat = Math.max(budget.minAlphaHat(), Math.min(budget.maxAlphaHat(), value));
@@ -265,12 +317,27 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
      * into both averages; then the dual step.
      */
     public void observe(double kl, int times) {
+      observe(kl, Double.NaN, times);
+    }
+
+    /**
+     * As {@link #observe(double, int)}, with the share of the states whose most likely action is not the
+     * prior's ({@code moved}; NaN: not measured): under a greedy share the dual step follows whichever of the
+     * KL and the share is further above its bound ({@code max(KL_avg, nats * moved_avg / greedyShare)}).
+     */
+    public void observe(double kl, double moved, int times) {
       if (!Double.isFinite(kl)) { // a KL that could not be measured (e.g. a diverged network) moves nothing
         return;
       }
       klAverage = budget.average(klAverage, kl, times);
       klReported = average(klReported, kl, REPORT_AVERAGING, times);
-      alphaHat = budget.step(alphaHat, klAverage, times);
+      if (!Double.isNaN(moved)) {
+        movedAverage = budget.average(movedAverage, moved, times);
+        movedReported = average(movedReported, moved, REPORT_AVERAGING, times);
+      }
+      double pressure = budget.boundsGreedy() && !Double.isNaN(movedAverage)
+          ? Math.max(klAverage, budget.nats() * movedAverage / budget.greedyShare()) : klAverage;
+      alphaHat = budget.step(alphaHat, pressure, times);
     }
 
     /** Records the budget and this state in a checkpoint's values. */
@@ -278,6 +345,11 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
       values.addProperty("kl_budget", budget.nats());
       values.addProperty("kl_budget.kappa", budget.kappa());
       values.addProperty("kl_budget.prior_temperature", budget.priorTemperature());
+      if (budget.boundsGreedy()) {
+        values.addProperty("kl_budget.greedy_share", budget.greedyShare());
+      }
+      values.addProperty("moved_average", movedAverage);
+      values.addProperty("moved_reported", movedReported);
       values.addProperty("alpha_hat", alphaHat);
       values.addProperty("kl_average", klAverage);
       values.addProperty("kl_reported", klReported);
@@ -289,6 +361,8 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
       alphaHat = values.get("alpha_hat").getAsDouble();
       klAverage = number(values, "kl_average");
       klReported = number(values, "kl_reported");
+      movedAverage = number(values, "moved_average");
+      movedReported = number(values, "moved_reported");
     }
 
     private static double number(com.google.gson.JsonObject values, String key) {

@@ -31,8 +31,6 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
   private long actionStart;
   // the temperature and prior weight in use: the config's, unless a KL budget moves them (w = kappa * alphaHat)
   private double alphaHat;
-  // under a KL budget: the reported share of states whose most likely action is not the prior's (budgetGreedyMoved)
-  private double greedyMoved = Double.NaN;
   private double priorWeight;
   private KlBudget.Dual dual; // under a KL budget
 
@@ -97,7 +95,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
 
   @Override
   public double budgetGreedyMoved() {
-    return dual == null ? Double.NaN : greedyMoved;
+    return dual == null ? Double.NaN : dual.movedReported();
   }
 
   @Override
@@ -166,10 +164,7 @@ public final class ResidualSoftQLearning implements OffPolicyLearner {
       kl = klToPrior(q, logPrior, alphaHat, priorWeight);
       moved = greedyMoved(q, logPrior, alphaHat, priorWeight);
     }
-    if (Double.isFinite(kl)) {
-      greedyMoved = Double.isNaN(greedyMoved) ? moved : greedyMoved + KlBudget.REPORT_AVERAGING * (moved - greedyMoved);
-    }
-    dual.observe(kl, 1);
+    dual.observe(kl, moved, 1);
     alphaHat = dual.alphaHat();
     priorWeight = dual.priorWeight();
   }

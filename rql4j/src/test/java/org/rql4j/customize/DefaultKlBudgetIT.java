@@ -68,6 +68,30 @@ class DefaultKlBudgetIT {
       assertTrue(log.stream().anyMatch(l -> l.contains("measured against the prior itself")), String.join("\n", log));
       config = JsonParser.parseString(Files.readString(plain.resolve("config.json"))).getAsJsonObject();
       assertTrue(!config.has("kl_budget_prior_temperature"), config.toString());
+      assertTrue(!config.has("kl_budget_greedy_share"), config.toString());
+
+      // a greedy share: said, recorded, reported; the run folder refuses to go on under another share
+      Path shared = tmp.resolve("share");
+      log.clear();
+      try (Customization.Result r = Customization.builder(Task.builtIn("cartpole-center"), soft).optEnvClient(client)
+          .optConfig(CFG).optDefaultKlBudget().optGreedyShare(0.05).optEvalEpisodes(1).optOutDir(shared)
+          .optExport(false).optLog(log::add).build().run()) {
+        double moved = ((org.rql4j.train.OffPolicyTraining.Progress) r.training()).greedyMoved();
+        assertTrue(moved >= 0 && moved <= 1, "the share of states whose most likely action moved: " + moved);
+      }
+      assertTrue(log.stream().anyMatch(l -> l.contains("greedy share: at most 0.05")), String.join("\n", log));
+      config = JsonParser.parseString(Files.readString(shared.resolve("config.json"))).getAsJsonObject();
+      assertEquals(0.05, config.get("kl_budget_greedy_share").getAsDouble(), 0);
+      IllegalArgumentException other = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> Customization.builder(Task.builtIn("cartpole-center"), soft).optEnvClient(client).optConfig(CFG)
+              .optDefaultKlBudget().optGreedyShare(0.1).optEvalEpisodes(1).optOutDir(shared).optExport(false)
+              .optResume(true).build().run().close());
+      assertTrue(other.getMessage().contains("kl_budget_greedy_share 0.05 -> 0.1"), other.getMessage());
+      IllegalArgumentException none = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> Customization.builder(Task.builtIn("cartpole-center"), soft).optEnvClient(client).optConfig(CFG)
+              .optGreedyShare(0.1).optEvalEpisodes(1).optOutDir(tmp.resolve("nobudget")).optExport(false).build()
+              .run().close());
+      assertTrue(none.getMessage().contains("has none"), none.getMessage());
     }
   }
 }

@@ -131,6 +131,47 @@ class KlBudgetTest {
     }
   }
 
+  /** The share of the batch's states whose most likely action is not the prior's, with the learner's weights now. */
+  private static double movedNow(ResidualSoftQLearning learner, ReplayBuffer.Batch b) {
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      NDArray q = learner.qResidual().forward(m.create(b.observations(), new Shape(b.size(), 2)));
+      return ResidualSoftQLearning.greedyMoved(q, m.create(b.priorFeatures(), new Shape(b.size(), 3)),
+          learner.alphaHat(), learner.priorWeight());
+    }
+  }
+
+  /**
+   * A greedy share bounds the deterministic policy beside the KL: with a budget three times the KL (which alone
+   * lowers the temperature, as above) and a share a third of the states that moved, the dual raises the
+   * temperature instead, until about that share is left; the KL ends below its budget.
+   */
+  @Test
+  void aGreedyShareHoldsTheDeterministicPolicyWhereTheBudgetAloneWouldNot() {
+    ReplayBuffer.Batch batch = batch();
+    ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().toBuilder().optHidden(new int[] {16})
+        .optLearningRate(1e-3f).optAlphaHat(1f).optPriorWeight(1f).optSeed(0).build();
+    try (ResidualSoftQLearning learner = new ResidualSoftQLearning(cfg, 2, 3)) {
+      for (int i = 0; i < 300; i++) {
+        learner.update(batch);
+      }
+      double kl = klNow(learner, batch);
+      double moved = movedNow(learner, batch);
+      assertTrue(moved > 0.5, "the add-on turned the most likely action in most states: " + moved);
+      KlBudget budget = new KlBudget(3 * kl, 1, 0.02, 0.05, 1e-3, 1e3).withGreedyShare(moved / 3);
+      learner.setKlBudget(budget);
+      for (int i = 0; i < 3000; i++) {
+        learner.update(batch);
+      }
+      double after = movedNow(learner, batch);
+      System.out.printf(java.util.Locale.ROOT, "share %.3f: alphaHat 1 -> %.4f, moved %.3f -> %.3f (avg %.3f), KL %.4f"
+          + " -> %.4f (budget %.4f)%n", budget.greedyShare(), learner.alphaHat(), moved, after,
+          learner.budgetGreedyMoved(), kl, klNow(learner, batch), budget.nats());
+      assertTrue(learner.alphaHat() > 1, "the share raised the temperature: " + learner.alphaHat());
+      assertTrue(after <= 1.5 * budget.greedyShare(), "about the share is left: " + after);
+      assertTrue(klNow(learner, batch) < budget.nats(), "the KL within its budget");
+    }
+  }
+
   @Test
   void aCheckpointOfAnotherBudgetIsRefused() throws Exception {
     ResidualSoftQConfig cfg = ResidualSoftQConfig.cartpole().toBuilder().optHidden(new int[] {8}).build();
@@ -146,6 +187,9 @@ class KlBudgetTest {
       b.setKlBudget(KlBudget.of(0.2));
       java.io.IOException e = assertThrows(java.io.IOException.class, () -> b.restoreState(tensors, a.stateValues()));
       assertTrue(e.getMessage().contains("0.1 nats") && e.getMessage().contains("0.2 nats"), e.getMessage());
+      b.setKlBudget(KlBudget.of(0.1).withGreedyShare(0.05));
+      e = assertThrows(java.io.IOException.class, () -> b.restoreState(tensors, a.stateValues()));
+      assertTrue(e.getMessage().contains("greedy share 0.05"), e.getMessage());
       b.setKlBudget(KlBudget.of(0.1));
       b.restoreState(tensors, a.stateValues());
       assertEquals(a.alphaHat(), b.alphaHat(), 0);
@@ -280,7 +324,14 @@ class KlBudgetTest {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
           () -> sac.setKlBudget(KlBudget.of(0.1).withPriorTemperature(2)));
       assertTrue(e.getMessage().contains("prior temperature"), e.getMessage());
+      e = assertThrows(IllegalArgumentException.class, () -> sac.setKlBudget(KlBudget.of(0.1).withGreedyShare(0.1)));
+      assertTrue(e.getMessage().contains("greedy share") && e.getMessage().contains("residual SAC"), e.getMessage());
     }
+    for (double bad : new double[] {0, -0.1, 1.5, Double.POSITIVE_INFINITY}) {
+      assertThrows(IllegalArgumentException.class, () -> KlBudget.of(0.1).withGreedyShare(bad));
+    }
+    assertTrue(KlBudget.of(0.1).withGreedyShare(1).boundsGreedy() && !KlBudget.of(0.1).boundsGreedy());
+    assertEquals(KlBudget.of(0.1), KlBudget.of(0.1).withGreedyShare(Double.NaN), "NaN: no share, the same budget");
   }
 
   /** An action the policy gives probability 0 adds nothing to the KL, and a KL that is not finite moves nothing. */
