@@ -133,6 +133,8 @@ def test_an_actor_lost_between_calls_is_restarted_by_the_next_reset(servers: tup
     handle, vec = _lost_actor_env(server)
     victim = vec._workers[0]
     ray.kill(victim.actor, no_restart=True)  # nothing asked it since: its death is not known yet
+    with pytest.raises(ray.exceptions.RayActorError):  # dead for Ray (ray.kill returns before), not for our env
+        ray.get(victim.actor.where.remote(), timeout=60)
     again = reset(server.stub, handle, [7])  # the ping before the Reset finds it gone: no error, a new actor
     assert vec._workers[0] is not victim and victim.lost is not None and vec._workers[1].lost is None
     assert "rql4j-env-worker-0" in vec.locations[0]

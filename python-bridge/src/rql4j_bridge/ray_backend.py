@@ -186,6 +186,7 @@ class _RayWorker:
         self.node: str | None = None  # Ray's node id
         self.ip: str | None = None
         self.lost: str | None = None
+        self._ping: Any = None  # a ping sent by probe(), answered in ended()
 
     def where(self) -> str:
         actor = f"{self.name} ({self.actor._actor_id.hex()[:8]})"
@@ -220,6 +221,12 @@ class _RayWorker:
             self.lost = f"{type(e).__name__}: {first[:300]}"
             raise EOFError(self.lost) from None
 
+    def probe(self) -> None:
+        """Sends the ping :meth:`ended` waits for, so that the pings of all actors before a Reset are in flight
+        together (the wait is then about one round trip, not one per actor)."""
+        if self.lost is None and not self._pending and self._ping is None:
+            self._ping = self.actor.where.remote()
+
     def ended(self) -> bool:
         """Whether the actor is gone. Asked before a Reset: an actor not known lost is pinged (an idle actor
         answers in about a millisecond; one that does not answer within ``ENDED_PING_S`` counts as alive, and
@@ -228,8 +235,10 @@ class _RayWorker:
         if self.lost is not None:
             return True
         if self._pending:  # replies still owed: the actor is busy, and its next reply tells
+            self._ping = None
             return False
-        ping = self.actor.where.remote()
+        self.probe()
+        ping, self._ping = self._ping, None
         try:
             ready, _ = self._ray.wait([ping], timeout=ENDED_PING_S)
             if ready:

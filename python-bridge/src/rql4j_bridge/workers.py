@@ -267,6 +267,9 @@ class WorkerVectorEnv:
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
         with self._lock:
+            for w, worker in enumerate(self._workers):  # Ray actors: their pings go out together, ended() reads them
+                if self._dead[w] is None and worker is not None and hasattr(worker, "probe"):
+                    worker.probe()
             messages = {}
             for w, b in enumerate(self.blocks):
                 block_mask = None if mask is None else mask[b.start : b.stop]

@@ -163,13 +163,22 @@ final class Customize {
     if (defaultBudget) {
       b.optDefaultKlBudget();
     }
-    String shareText = o.has("--greedy-share") ? o.text("--greedy-share", null) : file.text("kl_budget_greedy_share");
+    // the share: the command line's, else a run's config.json's with its budget (not when --kl-budget replaces that)
+    boolean shareFromFile = !o.has("--greedy-share") && !o.has("--kl-budget");
+    String shareText = o.has("--greedy-share") ? o.text("--greedy-share", null)
+        : shareFromFile ? file.text("kl_budget_greedy_share") : null;
     if (shareText != null) {
+      String source = shareFromFile ? "config file " + file.file() + ": kl_budget_greedy_share" : "--greedy-share";
       if (klBudget == null && !defaultBudget) {
-        throw new IllegalArgumentException("--greedy-share bounds the deterministic policy beside a KL budget; this run "
+        throw new IllegalArgumentException(source + " bounds the deterministic policy beside a KL budget; this run "
             + "has none: add --kl-budget NATS or auto (your own task without weights has the default budget)");
       }
-      b.optGreedyShare(greedyShare(shareText));
+      try {
+        b.optGreedyShare(greedyShare(shareText));
+      } catch (IllegalArgumentException e) {
+        throw shareFromFile ? new IllegalArgumentException(source + ": " + e.getMessage()
+            .replace("--greedy-share must be", "must be"), e) : e;
+      }
     }
     boolean ppo = "ppo".equals(setting(o, file, "--algo", null))
         || (task.isBuiltIn() && task.referenceConfig().isEmpty() && setting(o, file, "--algo", null) == null);
@@ -478,7 +487,6 @@ final class Customize {
     return text != null && text.trim().equals("none");
   }
 
-  /** A number > 0 from the config file's {@code key}, or {@code otherwise} when the file has none. */
   /** {@code --greedy-share}: a share of the states in (0, 1]. */
   static double greedyShare(String text) {
     double v;
@@ -494,6 +502,7 @@ final class Customize {
     return v;
   }
 
+  /** A number > 0 from the config file's {@code key}, or {@code otherwise} when the file has none. */
   private static double positive(Opts o, ConfigFile file, String key, double otherwise) {
     String text = file.text(key);
     if (text == null) {

@@ -32,7 +32,7 @@ final class Results {
       + "section names the command that made it.\n";
 
   /** One training run of the table. */
-  private record Job(String row, String priorName, String baseline, String weight, String alphaHat, long seed, Path out,
+  record Job(String row, String priorName, String baseline, String weight, String alphaHat, long seed, Path out,
       String maxGradNorm, String priorMinStd) {}
 
   static void run(String[] args) throws IOException {
@@ -98,7 +98,9 @@ final class Results {
     boolean baselines = !o.text("--baselines", "yes").equals("no");
     int parallel = (int) o.whole("--parallel", 1);
     String slug = slug(task);
-    Path outRoot = Path.of(o.text("--out", root.resolve("target/results/" + slug + "-" + steps).toString()));
+    // the runs' folders: another config's runs go elsewhere (a folder of other settings is refused, not reused)
+    Path outRoot = Path.of(o.text("--out", root.resolve("target/results/" + slug + "-" + steps
+        + (configFile == null ? "" : "-" + slug(stem(configFile)))).toString()));
     String command = "bin/rql4j results " + String.join(" ", args);
     // where it ran, when not in the checkout: relative paths in the command are that folder's
     Path cwd = Path.of("").toAbsolutePath().normalize();
@@ -172,7 +174,8 @@ final class Results {
     StringBuilder md = new StringBuilder();
     String method = base.algorithm().equals("SAC") ? "residual SAC" : "residual soft Q-learning";
     md.append("## ").append(task).append(" (").append(method).append(", ").append(steps).append(" env steps per run")
-        .append(envWorkers == 0 ? "" : ", " + base.numEnvs() + " env copies in " + envWorkers + " worker processes")
+        .append(envWorkers == 0 ? "" : ", " + base.numEnvs() + " env copies in " + Math.min(envWorkers, base.numEnvs())
+            + " worker processes")
         .append(")\n\n");
     md.append("Command").append(where).append(": `").append(command).append("` (").append(String.format(Locale.ROOT, "%.0f", minutes))
         .append(" min wall on our 2-core machine, ").append(reused.get() == 0 ? ""
@@ -252,6 +255,19 @@ final class Results {
         return r;
       }
     }
+    int code = runChild(childArgs(task, base, priorDir, imports, steps, episodes, warmStart, job, checkpointEvery,
+        configFile, envWorkers), tag);
+    Customize.Result result = Customize.finished(job.out(), cfg, task.label(), job.baseline(), episodes, priorSha);
+    if (code != 0 || result == null) {
+      throw new CommandException("run " + job.out() + " exited with code " + code + " (its output is above, "
+          + "prefixed " + tag.trim() + ")", null);
+    }
+    return result;
+  }
+
+  /** The {@code rql4j customize} command line of one job run in a child JVM (resumable: {@code --resume}). */
+  static List<String> childArgs(Task task, LearnerConfig base, Path priorDir, List<String> imports, long steps,
+      int episodes, String warmStart, Job job, long checkpointEvery, Path configFile, int envWorkers) {
     List<String> args = new ArrayList<>(List.of("customize"));
     if (task.isBuiltIn()) {
       args.addAll(List.of("--task", task.name()));
@@ -277,13 +293,7 @@ final class Results {
     if (envWorkers > 0) {
       args.addAll(List.of("--env-workers", Integer.toString(envWorkers)));
     }
-    int code = runChild(args, tag);
-    Customize.Result result = Customize.finished(job.out(), cfg, task.label(), job.baseline(), episodes, priorSha);
-    if (code != 0 || result == null) {
-      throw new CommandException("run " + job.out() + " exited with code " + code + " (its output is above, "
-          + "prefixed " + tag.trim() + ")", null);
-    }
-    return result;
+    return args;
   }
 
   /**

@@ -61,6 +61,25 @@ class CustomizeConfigTest {
   }
 
   @Test
+  void aResultsRunInAChildJvmGetsTheTablesSettingsAndWorkers() {
+    Results.Job job = new Results.Job("residual", "softdqn", "residual", "1", null, 2, java.nio.file.Path.of("out/r"),
+        null, null);
+    java.util.List<String> args = Results.childArgs(org.rql4j.customize.Task.builtIn("highway-rightlane"),
+        Customize.baseConfig("highway-rightlane"), java.nio.file.Path.of("priors/p"), java.util.List.of(), 30000, 20,
+        null, job, 3000, java.nio.file.Path.of("/abs/two.yaml"), 2);
+    assertEquals("customize", args.get(0));
+    assertEquals("/abs/two.yaml", args.get(args.indexOf("--config") + 1));
+    assertEquals("2", args.get(args.indexOf("--env-workers") + 1));
+    assertEquals("30000", args.get(args.indexOf("--steps") + 1));
+    assertEquals("2", args.get(args.indexOf("--seed") + 1));
+    assertTrue(args.contains("--resume"));
+    java.util.List<String> plain = Results.childArgs(org.rql4j.customize.Task.builtIn("highway-rightlane"),
+        Customize.baseConfig("highway-rightlane"), java.nio.file.Path.of("priors/p"), java.util.List.of(), 30000, 20,
+        null, job, 3000, null, 0);
+    assertFalse(plain.contains("--config") || plain.contains("--env-workers"), plain.toString());
+  }
+
+  @Test
   void aGreedyShareIsAShareOfTheStates() {
     assertEquals(0.05, Customize.greedyShare(" 0.05"), 0);
     assertEquals(1.0, Customize.greedyShare("1"), 0);

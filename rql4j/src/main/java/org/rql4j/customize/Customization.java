@@ -436,6 +436,10 @@ public final class Customization {
     }
     if (b.algorithm == Algorithm.PPO || b.ppoConfig != null
         || (b.algorithm == null && b.config == null && task.isBuiltIn() && task.referenceConfig().isEmpty())) {
+      if (!Double.isNaN(b.greedyShare)) {
+        throw new IllegalArgumentException("a greedy share bounds the most likely action of a categorical policy "
+            + "(residual soft Q-learning, Discrete actions); this run's learner is residual PPO: leave the share out");
+      }
       return runPpo(client, prior, seeds, actionSpace);
     }
     LearnerConfig chosen = config(actionSpace);

@@ -132,14 +132,19 @@ public final class RunFolder {
    * {@code OnPolicyTraining.Progress}); NaN figures stay NaN.
    */
   public static <T extends TrainingProgress> T progress(JsonObject summary, Class<T> type) {
-    return JSON.fromJson(summary.get("final_progress"), type);
+    JsonObject p = summary.getAsJsonObject("final_progress").deepCopy();
+    if (type == org.rql4j.train.OffPolicyTraining.Progress.class && !p.has("greedyMoved")) {
+      p.addProperty("greedyMoved", Double.NaN); // a summary written before it was measured: not measured, not 0
+    }
+    return JSON.fromJson(p, type);
   }
 
   /**
    * Refuses to continue the run in {@code out} (its config.json) with other task settings: a run
    * resumed from its checkpoint must go on training on the same env, add-on and reward. Keys compared:
    * those of {@code expected} ({@code task}, {@code baseline}, {@code env_id}, {@code eval_env_id},
-   * {@code addon}, {@code kl_budget}, {@code kl_budget_kappa}, {@code kl_budget_prior_temperature}), absent ones counting as null.
+   * {@code addon}, {@code kl_budget}, {@code kl_budget_kappa}, {@code kl_budget_prior_temperature},
+   * {@code kl_budget_greedy_share}), absent ones counting as null.
    */
   public static void checkSameTask(Path out, JsonObject expected) throws IOException {
     Path configFile = out.resolve("config.json");

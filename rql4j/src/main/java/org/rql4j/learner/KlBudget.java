@@ -111,12 +111,13 @@ public record KlBudget(double nats, double kappa, double dualRate, double averag
 
   /**
    * What a progress line adds after a temperature at one of the default clamps: at the upper one, the
-   * budget is below what the policy reaches (raise it; with {@code kappa != 1} the KL has a floor); at the
+   * budget (or a greedy share) is below what the policy reaches (raise it; with {@code kappa != 1} the KL has a
+   * floor; a greedy share cannot be met where the prior ties between actions and {@code Q_R} prefers another); at the
    * lower one, even the freest policy stays within it. Empty otherwise.
    */
   public static String clampNote(double alphaHat) {
     if (alphaHat >= DEFAULT_MAX_ALPHA_HAT * (1 - 1e-9)) {
-      return " (at its upper clamp: the budget is below the KL the policy reaches; raise it)";
+      return " (at its upper clamp: the budget, or the greedy share, is below what the policy reaches; raise it)";
     }
     if (alphaHat <= DEFAULT_MIN_ALPHA_HAT * (1 + 1e-9)) {
       return " (at its lower clamp: the add-on does not pull the policy this far from the prior)";

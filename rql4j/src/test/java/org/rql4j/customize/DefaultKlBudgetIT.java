@@ -92,6 +92,12 @@ class DefaultKlBudgetIT {
               .optGreedyShare(0.1).optEvalEpisodes(1).optOutDir(tmp.resolve("nobudget")).optExport(false).build()
               .run().close());
       assertTrue(none.getMessage().contains("has none"), none.getMessage());
+      IllegalArgumentException ppo = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> Customization.builder(Task.builtIn("cartpole-center"), soft).optEnvClient(client)
+              .optAlgorithm(Customization.Algorithm.PPO).optKlBudget(org.rql4j.learner.KlBudget.of(0.1))
+              .optGreedyShare(0.1).optEvalEpisodes(1).optOutDir(tmp.resolve("ppo")).optExport(false).build().run()
+              .close());
+      assertTrue(ppo.getMessage().contains("residual PPO"), ppo.getMessage());
     }
   }
 }

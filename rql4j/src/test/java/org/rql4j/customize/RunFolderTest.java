@@ -86,6 +86,9 @@ class RunFolderTest {
     assertEquals(List.of("basic_reward", "addon_reward"), RunFolder.episodes(summary, "learned_episodes").unreported());
     assertEquals(last, RunFolder.progress(summary, OffPolicyTraining.Progress.class));
     assertTrue(Double.isNaN(RunFolder.progress(summary, OffPolicyTraining.Progress.class).loss()));
+    // a summary written before the greedy share was measured: not measured (NaN), not 0
+    summary.getAsJsonObject("final_progress").remove("greedyMoved");
+    assertTrue(Double.isNaN(RunFolder.progress(summary, OffPolicyTraining.Progress.class).greedyMoved()));
 
     // PPO's progress before its first update: no losses at all
     OnPolicyTraining.Progress ppo = new OnPolicyTraining.Progress(2048, 2048, 0, nan, nan, nan, null, 900, 2.3);
