@@ -88,12 +88,21 @@ class KlBudgetTest {
     return buffer.gather(java.util.stream.IntStream.range(0, 128).toArray());
   }
 
-  private static double klNow(ResidualSoftQLearning learner, ReplayBuffer.Batch b) {
+  /** A measure of the customized policy on the batch's states with the learner's weights now. */
+  private interface Measure {
+    double of(NDArray qResidual, NDArray logPrior, double alphaHat, double priorWeight);
+  }
+
+  private static double now(ResidualSoftQLearning learner, ReplayBuffer.Batch b, Measure measure) {
     try (NDManager m = NDManager.newBaseManager("PyTorch")) {
       NDArray q = learner.qResidual().forward(m.create(b.observations(), new Shape(b.size(), 2)));
-      return ResidualSoftQLearning.klToPrior(q, m.create(b.priorFeatures(), new Shape(b.size(), 3)),
-          learner.alphaHat(), learner.priorWeight());
+      return measure.of(q, m.create(b.priorFeatures(), new Shape(b.size(), 3)), learner.alphaHat(),
+          learner.priorWeight());
     }
+  }
+
+  private static double klNow(ResidualSoftQLearning learner, ReplayBuffer.Batch b) {
+    return now(learner, b, ResidualSoftQLearning::klToPrior);
   }
 
   /**
@@ -133,11 +142,7 @@ class KlBudgetTest {
 
   /** The share of the batch's states whose most likely action is not the prior's, with the learner's weights now. */
   private static double movedNow(ResidualSoftQLearning learner, ReplayBuffer.Batch b) {
-    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
-      NDArray q = learner.qResidual().forward(m.create(b.observations(), new Shape(b.size(), 2)));
-      return ResidualSoftQLearning.greedyMoved(q, m.create(b.priorFeatures(), new Shape(b.size(), 3)),
-          learner.alphaHat(), learner.priorWeight());
-    }
+    return now(learner, b, ResidualSoftQLearning::greedyMoved);
   }
 
   /**
