@@ -217,9 +217,13 @@ class _RayWorker:
             cause = e.cause if getattr(e, "cause", None) is not None else e
             return "error", (type(cause).__name__, str(cause).splitlines()[0][:4000] if str(cause) else "", str(e))
         except exceptions.RayError as e:  # the actor, its node, its object or its runtime env is gone
-            first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
-            self.lost = f"{type(e).__name__}: {first[:300]}"
+            self._mark_lost(e)
             raise EOFError(self.lost) from None
+
+    def _mark_lost(self, error: BaseException) -> None:
+        """Records why the actor is gone: the error's kind and the first line of Ray's message."""
+        first = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        self.lost = f"{type(error).__name__}: {first[:300]}"
 
     def probe(self) -> None:
         """Sends the ping :meth:`ended` waits for, so that the pings of all actors before a Reset are in flight
@@ -244,8 +248,7 @@ class _RayWorker:
             if ready:
                 self._ray.get(ping)
         except self._ray.exceptions.RayError as e:
-            first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
-            self.lost = f"{type(e).__name__}: {first[:300]}"
+            self._mark_lost(e)
         return self.lost is not None
 
     def death(self) -> str:

@@ -437,8 +437,7 @@ public final class Customization {
     if (b.algorithm == Algorithm.PPO || b.ppoConfig != null
         || (b.algorithm == null && b.config == null && task.isBuiltIn() && task.referenceConfig().isEmpty())) {
       if (!Double.isNaN(b.greedyShare)) {
-        throw new IllegalArgumentException("a greedy share bounds the most likely action of a categorical policy "
-            + "(residual soft Q-learning, Discrete actions); this run's learner is residual PPO: leave the share out");
+        throw shareRefused("residual PPO");
       }
       return runPpo(client, prior, seeds, actionSpace);
     }
@@ -453,9 +452,7 @@ public final class Customization {
             + "beside a KL budget; this run has none: give a budget (--kl-budget NATS or auto) or leave the share out");
       }
       if (!(chosen instanceof org.rql4j.learner.ResidualSoftQConfig)) {
-        throw new IllegalArgumentException("a greedy share bounds the most likely action of a categorical policy "
-            + "(residual soft Q-learning, Discrete actions); this run's learner is " + chosen.algorithm()
-            + ": leave the share out");
+        throw shareRefused(chosen.algorithm());
       }
       budget = budget.withGreedyShare(b.greedyShare);
       log("greedy share: at most %s of the states with a most likely action other than the prior's", b.greedyShare);
@@ -583,6 +580,12 @@ public final class Customization {
   }
 
   /** What config.json records of the task beyond its label, so that it can be passed back as a config file. */
+  /** A greedy share given to a run whose learner is not residual soft Q-learning. */
+  private static IllegalArgumentException shareRefused(String learner) {
+    return new IllegalArgumentException("a greedy share bounds the most likely action of a categorical policy "
+        + "(residual soft Q-learning, Discrete actions); this run's learner is " + learner + ": leave the share out");
+  }
+
   private JsonObject settings(LearnerConfig cfg) {
     JsonObject s = new JsonObject();
     if (!task.isBuiltIn()) {
