@@ -41,9 +41,10 @@ PACKAGES = {  # train_priors.py's name: the prior package in ../priors
     "mountaincar": "mountaincar-v0-dqn",
     "invpendulum": "invertedpendulum-sac",
     "cartpole": "cartpole-v1-ppo",
+    "cartpole-dqn": "cartpole-v1-dqn",
 }
-TASKS = {  # name: (env id, SB3 algorithm, its hyperparameters, env steps, prior package)
-    name: (*tp.PRIORS[name][:4], package) for name, package in PACKAGES.items()
+TASKS = {  # name: (env id, SB3 algorithm, its hyperparameters, env steps, prior package, the prior's seed)
+    name: (*tp.PRIORS[name][:4], package, (tp.PRIORS[name][5:] or (tp.SEED,))[0]) for name, package in PACKAGES.items()
 }
 
 
@@ -108,12 +109,12 @@ def main() -> None:
     parser.add_argument("lam", type=float, help="the add-on's weight in the oracle's reward")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    env_id, algo, kwargs, steps, package = TASKS[args.task]
+    env_id, algo, kwargs, steps, package, seed = TASKS[args.task]
     module, _, function = args.addon.partition(":")
     addon = getattr(importlib.import_module(module), function)
     pb, pa = returns(prior_act(Path(__file__).resolve().parents[1] / "priors" / package), env_id, addon)
-    torch.manual_seed(tp.SEED)
-    model = tp.make_model(algo, kwargs, lambda: WithAddon(gym.make(env_id), addon, args.lam))
+    torch.manual_seed(seed)
+    model = tp.make_model(algo, kwargs, lambda: WithAddon(gym.make(env_id), addon, args.lam), seed)
     start = time.perf_counter()
     model.learn(total_timesteps=steps)
     wall = time.perf_counter() - start

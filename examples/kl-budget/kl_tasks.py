@@ -2,7 +2,7 @@
 
 Reward functions of rql4j's add-on form (docs/tasks.md, "Your own task"), for envs the user priors in
 ``../priors`` (``acrobot-lessleft-dqn``, ``pendulum-lowtorque-sac``, ``mountaincar-v0-dqn``,
-``invertedpendulum-sac``, ``cartpole-v1-ppo``) were trained on with the env's own reward only
+``invertedpendulum-sac``, ``cartpole-v1-ppo``, ``cartpole-v1-dqn``) were trained on with the env's own reward only
 (``train_priors.py``); no prior saw these requirements. Use them from this folder with
 ``--addon kl_tasks:FUNCTION``.
 
@@ -124,3 +124,14 @@ def cartpole_right_half(obs, action, next_obs, reward, terminated, truncated, in
     """
     x = float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[0])
     return (-0.1 if x < 0 else 0.0) - (100.0 if terminated else 0.0)
+
+
+def cartpole_left_half(obs, action, next_obs, reward, terminated, truncated, info):
+    """CartPole-v1, "keep to the left half of the track": ``-0.1`` per step that ends with the cart right of the
+    centre (``x > 0``), and ``-100`` on a fall.
+
+    The mirror of :func:`cartpole_right_half`, for a prior that drifts right (the SB3 DQN prior
+    ``cartpole-v1-dqn`` spends about 483 of its 500 steps right of the centre). The basic reward is the env's own.
+    """
+    x = float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[0])
+    return (-0.1 if x > 0 else 0.0) - (100.0 if terminated else 0.0)

@@ -115,7 +115,25 @@ CARTPOLE_PPO = dict(
 )
 CARTPOLE_STEPS = 100_000
 
-# name: (env id, SB3 algorithm, its hyperparameters, env steps, the zip's file name)
+# rl-baselines3-zoo hyperparams/dqn.yml, CartPole-v1 (5e4 env steps). At seed 0 it reached 19.2 (above); seed 1 is
+# the first that balanced (500.0 in all 20 episodes), so that is the one kept, as a user would retrain with another seed.
+CARTPOLE_DQN = dict(
+    learning_rate=2.3e-3,
+    batch_size=64,
+    buffer_size=100000,
+    learning_starts=1000,
+    gamma=0.99,
+    target_update_interval=10,
+    train_freq=256,
+    gradient_steps=128,
+    exploration_fraction=0.16,
+    exploration_final_eps=0.04,
+    policy_kwargs=dict(net_arch=[256, 256]),
+)
+CARTPOLE_DQN_STEPS = 50_000
+CARTPOLE_DQN_SEED = 1
+
+# name: (env id, SB3 algorithm, its hyperparameters, env steps, the zip's file name[, seed, SEED when absent])
 PRIORS = {
     "acrobot": ("Acrobot-v1", DQN, ACROBOT_DQN, ACROBOT_STEPS, "acrobot-dqn.zip"),
     "pendulum": ("Pendulum-v1", SAC, PENDULUM_SAC, PENDULUM_STEPS, "pendulum-sac.zip"),
@@ -123,6 +141,7 @@ PRIORS = {
     "invpendulum": ("InvertedPendulum-v5", SAC, INVERTED_PENDULUM_SAC, INVERTED_PENDULUM_STEPS,
                     "invpendulum-sac.zip"),
     "cartpole": ("CartPole-v1", PPO, CARTPOLE_PPO, CARTPOLE_STEPS, "cartpole-ppo.zip"),
+    "cartpole-dqn": ("CartPole-v1", DQN, CARTPOLE_DQN, CARTPOLE_DQN_STEPS, "cartpole-dqn.zip", CARTPOLE_DQN_SEED),
 }
 
 
@@ -143,18 +162,19 @@ def evaluate(model, env_id: str) -> tuple[float, float]:
     return float(np.mean(returns)), float(np.std(returns))
 
 
-def make_model(algo, kwargs: dict, make_env):
-    """The SB3 model of ``algo`` with ``kwargs`` (``n_envs`` > 1: a DummyVecEnv of that many, seeded SEED + i)."""
+def make_model(algo, kwargs: dict, make_env, seed: int = SEED):
+    """The SB3 model of ``algo`` with ``kwargs`` (``n_envs`` > 1: a DummyVecEnv of that many, seeded ``seed`` + i)."""
     kwargs = dict(kwargs)
     n_envs = kwargs.pop("n_envs", 1)
-    env = make_vec_env(make_env, n_envs=n_envs, seed=SEED) if n_envs > 1 else make_env()
-    return algo("MlpPolicy", env, seed=SEED, verbose=0, device="cpu", **kwargs)
+    env = make_vec_env(make_env, n_envs=n_envs, seed=seed) if n_envs > 1 else make_env()
+    return algo("MlpPolicy", env, seed=seed, verbose=0, device="cpu", **kwargs)
 
 
 def train(name: str, out_dir: Path) -> None:
-    torch.manual_seed(SEED)
-    env_id, algo, kwargs, steps, file = PRIORS[name]
-    model = make_model(algo, kwargs, lambda: gym.make(env_id))
+    env_id, algo, kwargs, steps, file, *rest = PRIORS[name]
+    seed = rest[0] if rest else SEED
+    torch.manual_seed(seed)
+    model = make_model(algo, kwargs, lambda: gym.make(env_id), seed)
     start = time.perf_counter()
     model.learn(total_timesteps=steps)
     wall = time.perf_counter() - start
@@ -162,7 +182,7 @@ def train(name: str, out_dir: Path) -> None:
     model.save(path)
     mean, std = evaluate(model, env_id)
     print(
-        f"{name}: {algo.__name__} on {env_id}, {steps} env steps, seed {SEED}, "
+        f"{name}: {algo.__name__} on {env_id}, {steps} env steps, seed {seed}, "
         f"trained in {wall:.0f} s ({wall / 60:.1f} min); saved {path}",
         flush=True,
     )
