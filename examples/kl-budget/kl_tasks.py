@@ -135,3 +135,15 @@ def cartpole_left_half(obs, action, next_obs, reward, terminated, truncated, inf
     """
     x = float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[0])
     return (-0.1 if x > 0 else 0.0) - (100.0 if terminated else 0.0)
+
+
+def cartpole_left_bonus(obs, action, next_obs, reward, terminated, truncated, info):
+    """CartPole-v1, "keep to the left half of the track", written as a bonus: ``+0.1`` per step that ends with the
+    cart left of the centre (``x < 0``).
+
+    The same wish as :func:`cartpole_left_half`, in the other form docs/tasks.md ("Your own task") gives for an env
+    that ends episodes on failure: a fall ends the bonus, so ending an episode never pays, with no large charge in
+    the add-on's values. The basic reward is the env's own.
+    """
+    x = float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[0])
+    return 0.1 if x < 0 else 0.0
