@@ -147,3 +147,12 @@ def cartpole_left_bonus(obs, action, next_obs, reward, terminated, truncated, in
     """
     x = float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[0])
     return 0.1 if x < 0 else 0.0
+
+
+def cartpole_right_bonus(obs, action, next_obs, reward, terminated, truncated, info):
+    """CartPole-v1, "keep to the right half of the track", written as a bonus: ``+0.1`` per step that ends with the
+    cart right of the centre (``x > 0``); the bonus form of :func:`cartpole_right_half` (see
+    :func:`cartpole_left_bonus`). The basic reward is the env's own.
+    """
+    x = float(np.asarray(next_obs, dtype=np.float64).reshape(-1)[0])
+    return 0.1 if x > 0 else 0.0

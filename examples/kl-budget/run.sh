@@ -32,6 +32,7 @@ mkdir -p runs
     echo "customize --env-id InvertedPendulum-v5 --prior $priors/invertedpendulum-sac --addon kl_tasks:invpendulum_centered --steps 30000 --seed $seed --out runs/invpendulum-centered-sac-s$seed"
     # a third Discrete user task, on a fresh SB3 PPO prior (the Discrete ones above all fail at the default)
     echo "customize --env-id CartPole-v1 --prior $priors/cartpole-v1-ppo --addon kl_tasks:cartpole_right_half --steps 100000 --seed $seed --out runs/cartpole-righthalf-ppo-s$seed"
+    echo "customize --env-id CartPole-v1 --prior $priors/cartpole-v1-ppo --addon kl_tasks:cartpole_right_bonus --steps 100000 --seed $seed --out runs/cartpole-rightbonus-ppo-s$seed"
     # a fourth, on a fresh SB3 DQN prior that drifts the other way (feasibility.py's oracle meets the criterion)
     echo "customize --env-id CartPole-v1 --prior $priors/cartpole-v1-dqn --addon kl_tasks:cartpole_left_half --steps 100000 --seed $seed --out runs/cartpole-lefthalf-dqn-s$seed"
     # the same wish as a bonus, the other form docs/tasks.md gives for an env that ends episodes on failure

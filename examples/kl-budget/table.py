@@ -34,6 +34,7 @@ ROWS = {  # run-name prefix: (task, prior, learner, ours)
                                  "SB3 SAC", "SAC", False),
     "cartpole-righthalf-ppo": ("CartPole-v1, -0.1 per step left of the centre, -100 on a fall", "SB3 PPO",
                                "soft Q", False),
+    "cartpole-rightbonus-ppo": ("CartPole-v1, +0.1 per step right of the centre", "SB3 PPO", "soft Q", False),
     "cartpole-lefthalf-dqn": ("CartPole-v1, -0.1 per step right of the centre, -100 on a fall",
                               "SB3 DQN, exported at T 0.2", "soft Q", False),
     "cartpole-leftbonus-dqn": ("CartPole-v1, +0.1 per step left of the centre", "SB3 DQN, exported at T 0.2",
