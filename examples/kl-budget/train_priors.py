@@ -116,7 +116,8 @@ CARTPOLE_PPO = dict(
 CARTPOLE_STEPS = 100_000
 
 # rl-baselines3-zoo hyperparams/dqn.yml, CartPole-v1 (5e4 env steps). At seed 0 it reached 19.2 (above); seed 1 is
-# the first that balanced (500.0 in all 20 episodes), so that is the one kept, as a user would retrain with another seed.
+# the first that balanced (500.0 in all 20 episodes), so that one is kept, as a user would retrain with another
+# seed.
 CARTPOLE_DQN = dict(
     learning_rate=2.3e-3,
     batch_size=64,
