@@ -2,7 +2,7 @@
 # The KL-budget table of docs/results.md ("A KL budget instead of w and alphaHat"): every row at the
 # DEFAULT budget (--kl-budget auto: 0.1 nats per step times the cube root of the action dimensions, a sure
 # categorical prior flattened first), seeds 0, 1, 2, then the table. Four of our tasks (the ones the default
-# was chosen on) and eight user tasks that were not used to choose it (requirements on five priors trained by
+# was chosen on) and eleven user tasks that were not used to choose it (requirements on six priors trained by
 # examples/kl-budget/train_priors.py). Finished runs are read back,
 # not trained again. Usage: examples/kl-budget/run.sh [parallel jobs, default 1]
 set -euo pipefail
