@@ -44,7 +44,7 @@ PACKAGES = {  # train_priors.py's name: the prior package in ../priors
     "cartpole-dqn": "cartpole-v1-dqn",
 }
 TASKS = {  # name: (env id, SB3 algorithm, its hyperparameters, env steps, prior package, the prior's seed)
-    name: (*tp.PRIORS[name][:4], package, (tp.PRIORS[name][5:] or (tp.SEED,))[0]) for name, package in PACKAGES.items()
+    name: (*tp.PRIORS[name][:4], package, tp.prior_seed(name)) for name, package in PACKAGES.items()
 }
 
 

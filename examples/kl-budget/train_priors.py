@@ -1,16 +1,18 @@
-"""Train the two "user" priors of the KL-budget table: plain SB3 on the env's own reward.
+"""Train the "user" priors of the KL-budget table: plain SB3 on the env's own reward.
 
-Two tasks that are not among rql4j's own (docs/tasks.md), each prior trained the way a user
-would, with rl-baselines3-zoo's hyperparameters and nothing rql4j-specific, then exported as an
-rql4j prior package with ``rql4j-bridge export``:
+Envs that are not among rql4j's own tasks (docs/tasks.md), each prior trained the way a user
+would, with rl-baselines3-zoo's hyperparameters (SB3's defaults where the zoo has none) and nothing
+rql4j-specific, then exported as an rql4j prior package with ``rql4j-bridge export`` (``PRIORS``
+below; the add-ons are in ``kl_tasks.py``). For example:
 
 - ``acrobot``: SB3 DQN on Acrobot-v1 (rl-zoo's acrobot DQN, 1e5 env steps), add-on
   ``kl_tasks:acrobot_less_left`` (-0.1 per use of action 0, the left torque);
 - ``pendulum``: SB3 SAC on Pendulum-v1 (rl-zoo's pendulum SAC, 2e4 env steps, lr 1e-3),
   add-on ``kl_tasks:pendulum_low_torque`` (-max(0, |a| - 1) per step).
 
-Seeded (seed 0); torch limited to one thread. Prints each model's deterministic mean return
-over 20 episodes reset with seeds 10000..10019 and the training wall time.
+Each seeded with its own seed (``prior_seed``: 0, except the CartPole-v1 DQN's 1); torch limited to one
+thread. Prints each model's deterministic mean return over 20 episodes reset with seeds 10000..10019 and
+the training wall time.
 
 The exact commands (from the repository root; the packages in examples/priors were made so)::
 
@@ -95,6 +97,12 @@ INVERTED_PENDULUM_SAC: dict = dict()
 INVERTED_PENDULUM_STEPS = 20_000
 
 
+def prior_seed(name: str) -> int:
+    """The seed ``name``'s prior was trained with: its ``PRIORS`` entry's sixth field, else ``SEED``."""
+    entry = PRIORS[name]
+    return entry[5] if len(entry) > 5 else SEED
+
+
 def linear(start: float):
     """rl-baselines3-zoo's ``lin_X``: X times the remaining progress (1 at the start, 0 at the end)."""
     return lambda progress_remaining: progress_remaining * start
@@ -172,8 +180,8 @@ def make_model(algo, kwargs: dict, make_env, seed: int = SEED):
 
 
 def train(name: str, out_dir: Path) -> None:
-    env_id, algo, kwargs, steps, file, *rest = PRIORS[name]
-    seed = rest[0] if rest else SEED
+    env_id, algo, kwargs, steps, file = PRIORS[name][:5]
+    seed = prior_seed(name)
     torch.manual_seed(seed)
     model = make_model(algo, kwargs, lambda: gym.make(env_id), seed)
     start = time.perf_counter()

@@ -50,6 +50,7 @@ def test_cartpole_addons_charge_their_steps_and_more_for_a_fall() -> None:
     assert call(kl_tasks.cartpole_left_half, next_obs=(0.01, 0.0, 0.0, 0.0)) == -0.1
     assert call(kl_tasks.cartpole_left_half, next_obs=(-0.3, 0.0, 0.0, 0.0)) == 0.0
     assert call(kl_tasks.cartpole_left_half, next_obs=(-2.5, 0.0, 0.0, 0.0), terminated=True) == -100.0
+    assert call(kl_tasks.cartpole_left_half, next_obs=(2.5, 0.0, 0.0, 0.0), terminated=True) == pytest.approx(-100.1)
 
 
 def test_cartpole_bonuses_pay_the_wished_half_and_nothing_else() -> None:
@@ -59,6 +60,8 @@ def test_cartpole_bonuses_pay_the_wished_half_and_nothing_else() -> None:
     assert call(kl_tasks.cartpole_right_bonus, next_obs=(-0.3, 0.0, 0.0, 0.0)) == 0.0
     # a fall pays nothing more: it only ends the bonus
     assert call(kl_tasks.cartpole_right_bonus, next_obs=(-2.5, 0.0, 0.0, 0.0), terminated=True) == 0.0
+    assert call(kl_tasks.cartpole_left_bonus, next_obs=(2.5, 0.0, 0.0, 0.0), terminated=True) == 0.0
+    assert call(kl_tasks.cartpole_left_bonus, next_obs=(-2.5, 0.0, 0.0, 0.0), terminated=True) == 0.1
 
 
 def test_the_addons_answer_a_real_step_of_their_env_with_a_finite_float() -> None:
